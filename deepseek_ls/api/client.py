@@ -1,0 +1,212 @@
+"""The DeepSeek HTTP client (one shared ``httpx.AsyncClient``).
+
+FIM goes to ``POST {base}/beta/completions`` with no retries (the next
+keystroke supersedes it) and a short timeout; cancelling the awaiting task
+closes the connection, so the server stops generating tokens we would pay
+for. Chat streaming lives in :mod:`deepseek_ls.api.chat` on top of this.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+from .. import __version__
+from .. import constants as C
+from .errors import (
+    APIConnectionError,
+    APITimeoutError,
+    MissingApiKeyError,
+    ServerError,
+    error_from_response,
+    register_secret,
+)
+
+TraceHook = Callable[[str, dict[str, Any]], None]
+
+
+@dataclass(frozen=True)
+class Usage:
+    """Token usage of one response (cache hit + miss = prompt)."""
+
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    hit_tokens: int = 0
+    miss_tokens: int = 0
+    reasoning_tokens: int = 0
+
+    @classmethod
+    def from_api(cls, data: Any) -> "Usage":
+        """Read the API's ``usage`` object (missing fields count as 0)."""
+        if not isinstance(data, dict):
+            return cls()
+
+        def num(key: str, src: dict = data) -> int:
+            value = src.get(key)
+            return int(value) if isinstance(value, (int, float)) else 0
+
+        prompt = num("prompt_tokens")
+        hit = num("prompt_cache_hit_tokens")
+        miss = num("prompt_cache_miss_tokens") if "prompt_cache_miss_tokens" in data else max(0, prompt - hit)
+        details = data.get("completion_tokens_details") or {}
+        return cls(prompt, num("completion_tokens"), hit, miss,
+                   num("reasoning_tokens", details) if isinstance(details, dict) else 0)
+
+    def to_json(self) -> dict[str, int]:
+        return {"promptTokens": self.prompt_tokens, "completionTokens": self.completion_tokens,
+                "promptCacheHitTokens": self.hit_tokens, "promptCacheMissTokens": self.miss_tokens,
+                "reasoningTokens": self.reasoning_tokens}
+
+
+@dataclass(frozen=True)
+class FimRequest:
+    """One fill-in-the-middle request."""
+
+    model: str
+    prompt: str
+    suffix: str
+    max_tokens: int
+    stop: tuple[str, ...] = ()
+    temperature: float = 0.0
+
+    def body(self) -> dict[str, Any]:
+        body: dict[str, Any] = {"model": self.model, "prompt": self.prompt,
+                                "max_tokens": self.max_tokens, "temperature": self.temperature,
+                                "stream": False}
+        if self.suffix:
+            body["suffix"] = self.suffix
+        if self.stop:
+            body["stop"] = list(self.stop)
+        return body
+
+
+@dataclass(frozen=True)
+class FimResult:
+    text: str
+    finish_reason: str | None
+    usage: Usage
+    model: str
+    latency_s: float = 0.0
+
+
+def normalize_base_url(url: str) -> str:
+    """Strip a trailing slash and the ``/v1`` or ``/beta`` alias paths."""
+    url = url.rstrip("/")
+    for tail in ("/v1", "/beta"):
+        if url.endswith(tail):
+            url = url[: -len(tail)]
+    return url
+
+
+@dataclass
+class DeepSeekClient:
+    """Talks to one DeepSeek endpoint with one key."""
+
+    base_url: str
+    api_key: str
+    transport: httpx.AsyncBaseTransport | None = None
+    _http: httpx.AsyncClient | None = field(default=None, init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self.base_url = normalize_base_url(self.base_url)
+        register_secret(self.api_key)
+
+    # -- plumbing ------------------------------------------------------
+    @property
+    def http(self) -> httpx.AsyncClient:
+        """The shared AsyncClient (created on first use, in the running loop)."""
+        if self._http is None:
+            self._http = httpx.AsyncClient(
+                base_url=self.base_url,
+                transport=self.transport,
+                limits=httpx.Limits(max_connections=16, max_keepalive_connections=8,
+                                    keepalive_expiry=60.0),
+                follow_redirects=False,
+                headers={"User-Agent": f"deepseek-ls/{__version__}"},
+            )
+        return self._http
+
+    def headers(self) -> dict[str, str]:
+        """Request headers with the key; raises MissingApiKeyError without one."""
+        if not self.api_key:
+            raise MissingApiKeyError()
+        return {"Authorization": f"Bearer {self.api_key}", "Content-Type": "application/json",
+                "Accept": "application/json"}
+
+    async def aclose(self) -> None:
+        if self._http is not None:
+            await self._http.aclose()
+            self._http = None
+
+    async def _request(self, method: str, path: str, *, json_body: Any = None,
+                       timeout: httpx.Timeout, trace: TraceHook | None = None) -> httpx.Response:
+        headers = self.headers()
+        extensions = {}
+        if trace is not None:
+            async def on_trace(event: str, info: dict[str, Any]) -> None:
+                if event == "http11.send_request_body.complete":
+                    trace("http_written", {})
+                elif event == "http11.receive_response_headers.complete":
+                    trace("http_first_byte", {})
+            extensions["trace"] = on_trace
+        content = json.dumps(json_body, ensure_ascii=False).encode() if json_body is not None else None
+        try:
+            response = await self.http.request(method, path, content=content, headers=headers,
+                                               timeout=timeout, extensions=extensions)
+        except httpx.TimeoutException as exc:
+            raise APITimeoutError(f"{method} {path} timed out ({type(exc).__name__})") from None
+        except httpx.HTTPError as exc:
+            raise APIConnectionError(f"{method} {path} failed: {type(exc).__name__}: {exc}") from None
+        if response.status_code >= 400:
+            raise error_from_response(response.status_code, response.headers, response.content)
+        return response
+
+    @staticmethod
+    def _json(response: httpx.Response) -> Any:
+        # Queued requests get blank keep-alive lines before the body;
+        # json.loads skips leading whitespace, an empty body is a server fault.
+        text = response.content.strip()
+        if not text:
+            raise ServerError(response.status_code, "empty response body")
+        try:
+            return json.loads(text)
+        except ValueError:
+            raise ServerError(response.status_code, "response body is not JSON") from None
+
+    # -- endpoints -----------------------------------------------------
+    async def fim(self, request: FimRequest, *, timeout_s: float = C.FIM_TIMEOUT_S,
+                  trace: TraceHook | None = None) -> FimResult:
+        """One FIM completion, no retries."""
+        started = time.monotonic()
+        timeout = httpx.Timeout(timeout_s, connect=min(timeout_s, C.FIM_CONNECT_TIMEOUT_S))
+        response = await self._request("POST", "/beta/completions", json_body=request.body(),
+                                       timeout=timeout, trace=trace)
+        data = self._json(response)
+        choices = data.get("choices") or [{}]
+        choice = choices[0] if isinstance(choices[0], dict) else {}
+        return FimResult(
+            text=str(choice.get("text") or ""),
+            finish_reason=choice.get("finish_reason"),
+            usage=Usage.from_api(data.get("usage")),
+            model=str(data.get("model") or request.model),
+            latency_s=time.monotonic() - started,
+        )
+
+    async def models(self, *, timeout_s: float = 10.0) -> list[str]:
+        """Names served by ``GET /models``."""
+        response = await self._request("GET", "/models", timeout=httpx.Timeout(timeout_s))
+        data = self._json(response)
+        return [str(m.get("id")) for m in data.get("data", []) if isinstance(m, dict)]
+
+    async def balance(self, *, timeout_s: float = 10.0) -> dict[str, Any]:
+        """The raw ``GET /user/balance`` answer."""
+        response = await self._request("GET", "/user/balance", timeout=httpx.Timeout(timeout_s))
+        return self._json(response)
+
+
+Factory = Callable[[str, str], DeepSeekClient]

@@ -1,0 +1,149 @@
+"""Typed errors of the DeepSeek client.
+
+    DeepSeekError
+    ├── MissingApiKeyError          no key configured (nothing was sent)
+    ├── APIConnectionError          network trouble (retryable)
+    │   └── APITimeoutError
+    ├── StreamError                 a stream that ended without [DONE] or went idle
+    └── APIStatusError              the API answered with an error status
+        ├── BadRequestError         400 / 422: never retried
+        ├── AuthenticationError     401: never retried, pauses requests
+        ├── InsufficientBalanceError 402: never retried, pauses requests
+        ├── RateLimitError          429: retryable, honours Retry-After
+        └── ServerError             5xx: retryable
+
+Every message goes through :func:`redact`, so no API key can leak into a
+log line, an editor message or a traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+
+import httpx
+
+_KEY_PATTERN = re.compile(r"sk-[A-Za-z0-9_\-]{4,}")
+_BEARER_PATTERN = re.compile(r"(?i)(bearer\s+)[^\s\"']+")
+_secrets: set[str] = set()
+
+
+def register_secret(secret: str) -> None:
+    """Remember a secret so that :func:`redact` masks it everywhere."""
+    if secret and len(secret) >= 4:
+        _secrets.add(secret)
+
+
+def redact(text: str) -> str:
+    """Mask API keys and bearer tokens in ``text``."""
+    for secret in _secrets:
+        if secret in text:
+            text = text.replace(secret, "***")
+    text = _KEY_PATTERN.sub("sk-***", text)
+    return _BEARER_PATTERN.sub(r"\1***", text)
+
+
+class DeepSeekError(Exception):
+    """Base class: ``str(error)`` is safe to show and to log."""
+
+    #: What the user can do about it, for editor messages.
+    hint: str = ""
+    retryable: bool = False
+
+    def __init__(self, message: str) -> None:
+        super().__init__(redact(message))
+
+    @property
+    def message(self) -> str:
+        return str(self)
+
+
+class MissingApiKeyError(DeepSeekError):
+    hint = ("Set the environment variable DEEPSEEK_API_KEY or the setting deepseek.apiKey "
+            "(create a key at https://platform.deepseek.com/api_keys).")
+
+    def __init__(self) -> None:
+        super().__init__("No DeepSeek API key is configured.")
+
+
+class APIConnectionError(DeepSeekError):
+    retryable = True
+    hint = "Check your network connection and deepseek.baseUrl."
+
+
+class APITimeoutError(APIConnectionError):
+    hint = "The DeepSeek API did not answer in time."
+
+
+class StreamError(DeepSeekError):
+    retryable = False
+    hint = "The answer was cut off by the server or the network; try again."
+
+
+class APIStatusError(DeepSeekError):
+    """The API answered with an error status."""
+
+    def __init__(self, status: int, message: str, *, code: str | None = None,
+                 retry_after: float | None = None) -> None:
+        super().__init__(f"DeepSeek API error {status}: {message}")
+        self.status = status
+        self.api_message = redact(message)
+        self.code = code
+        self.retry_after = retry_after
+
+
+class BadRequestError(APIStatusError):
+    hint = "The request was rejected; check the model name and settings."
+
+
+class AuthenticationError(APIStatusError):
+    hint = "The API key was rejected. Set a valid key in DEEPSEEK_API_KEY or deepseek.apiKey."
+
+
+class InsufficientBalanceError(APIStatusError):
+    hint = "Your DeepSeek balance is used up. Top up at https://platform.deepseek.com/top_up."
+
+
+class RateLimitError(APIStatusError):
+    retryable = True
+    hint = "DeepSeek's rate or concurrency limit was reached; requests pause for a moment."
+
+
+class ServerError(APIStatusError):
+    retryable = True
+    hint = "DeepSeek is overloaded or failing; requests pause and retry shortly."
+
+
+def _retry_after(headers: httpx.Headers) -> float | None:
+    value = headers.get("retry-after")
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        return None
+
+
+def error_from_response(status: int, headers: httpx.Headers, body: bytes) -> APIStatusError:
+    """Build the typed error for an error response."""
+    message = ""
+    code = None
+    try:
+        data = json.loads(body or b"null")
+        if isinstance(data, dict) and isinstance(data.get("error"), dict):
+            message = str(data["error"].get("message") or "")
+            code = data["error"].get("code") or data["error"].get("type")
+    except ValueError:
+        message = body.decode("utf-8", "replace").strip()[:500]
+    message = message or httpx.codes.get_reason_phrase(status) or "error"
+    if status == 401:
+        cls: type[APIStatusError] = AuthenticationError
+    elif status == 402:
+        cls = InsufficientBalanceError
+    elif status == 429:
+        cls = RateLimitError
+    elif status >= 500:
+        cls = ServerError
+    else:
+        cls = BadRequestError
+    return cls(status, message, code=code, retry_after=_retry_after(headers))

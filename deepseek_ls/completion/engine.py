@@ -1,0 +1,402 @@
+"""The completion loop: memory, debounce, latest-wins, in-flight joining.
+
+One ``complete()`` call per editor request. In order:
+
+1. typed-ahead: if the user typed the start of a suggestion on screen, the
+   rest comes from memory (no request);
+2. the result cache: the same prompt answered before;
+3. joining: an identical request in flight, or one made a few keystrokes
+   ago whose answer may still agree with what was typed since, is awaited
+   instead of sending another;
+4. debounce (automatic requests only): wait for a pause in typing; a newer
+   request for the same document supersedes this one, which then returns
+   nothing and never reaches the network;
+5. the FIM request, shared by every caller waiting on it; when the last
+   caller goes away (superseded or ``$/cancelRequest``) the HTTP exchange is
+   cancelled, which closes its connection at once.
+
+Nothing here knows about LSP; the server adapts positions and results.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from .. import constants as C
+from ..api.breaker import CircuitBreaker
+from ..api.client import DeepSeekClient, FimRequest, Usage
+from ..api.errors import (
+    APIConnectionError,
+    AuthenticationError,
+    BadRequestError,
+    DeepSeekError,
+    InsufficientBalanceError,
+    MissingApiKeyError,
+    RateLimitError,
+    ServerError,
+)
+from ..prompt.fim import DocumentSnapshot, FimPrompt, build_fim_prompt
+from ..settings import Settings
+from ..trace import Tracer
+from .memory import Remembered, ResultCache, SuggestionMemory, request_key
+from .postprocess import postprocess
+from .rhythm import Rhythm
+
+log = logging.getLogger(__name__)
+
+#: How far (characters) the user may type past an in-flight request's
+#: cursor and still wait for its answer instead of asking again.
+JOIN_TYPED_MAX = 48
+
+
+@dataclass(frozen=True)
+class CompletionRequest:
+    doc: DocumentSnapshot
+    offset: int
+    manual: bool = False
+    others: tuple[DocumentSnapshot, ...] = ()
+    request_id: str | int | None = None
+
+
+@dataclass(frozen=True)
+class Suggestion:
+    id: str
+    text: str
+    source: str  # "network" | "memory" | "cache" | "join"
+
+
+@dataclass
+class _Ticket:
+    """One editor request; ``superseded`` resolves when a newer one arrives."""
+
+    uri: str
+    superseded: asyncio.Future[None]
+
+
+@dataclass
+class _Flight:
+    key: str
+    uri: str
+    prefix: str
+    suffix: str
+    task: asyncio.Task[tuple[str, str] | None]
+    refs: int = 1
+
+
+@dataclass
+class EngineStats:
+    requests_sent: int = 0
+    memory_hits: int = 0
+    cache_hits: int = 0
+    joins: int = 0
+    superseded: int = 0
+    shown: int = 0
+    accepted: int = 0
+    errors: int = 0
+
+
+Callback = Callable[..., None]
+
+
+def _noop(*_args: object, **_kw: object) -> None:
+    return None
+
+
+@dataclass
+class CompletionEngine:
+    settings: Settings
+    client: DeepSeekClient | None
+    tracer: Tracer = field(default_factory=Tracer)
+    on_usage: Callable[[str, Usage], None] = _noop
+    on_problem: Callable[[str, str], None] = _noop
+    on_state: Callable[[], None] = _noop
+    clock: Callable[[], float] = time.monotonic
+
+    def __post_init__(self) -> None:
+        self.memory = SuggestionMemory()
+        self.results = ResultCache()
+        self.rhythm = Rhythm(self.settings.completion_debounce_ms, self.settings.completion_adaptive_debounce)
+        self.breaker = CircuitBreaker(clock=self.clock)
+        self.stats = EngineStats()
+        self.paused: str | None = None      # why automatic requests are paused (auth)
+        self.last_error: str | None = None
+        self._tickets: dict[str, _Ticket] = {}
+        self._flights: dict[str, _Flight] = {}
+        self._reported: set[str] = set()
+
+    # -- configuration -------------------------------------------------
+    def configure(self, settings: Settings, client: DeepSeekClient | None) -> None:
+        """New settings: forget caches, lift an auth pause, allow messages again."""
+        self.settings = settings
+        self.client = client
+        self.rhythm.base_ms = settings.completion_debounce_ms
+        self.rhythm.adaptive = settings.completion_adaptive_debounce
+        self.results.clear()
+        self.paused = None
+        self.last_error = None
+        self._reported.clear()
+        self.breaker.record_success()
+        self.on_state()
+
+    @property
+    def busy(self) -> bool:
+        return bool(self._flights)
+
+    def note_edit(self, uri: str) -> None:
+        """An edit (keystroke) of ``uri`` arrived: feeds the adaptive debounce."""
+        self.rhythm.note_edit(uri, self.clock())
+
+    def forget(self, uri: str) -> None:
+        """The document was closed."""
+        self.memory.forget(uri)
+        self.rhythm.forget(uri)
+        ticket = self._tickets.pop(uri, None)
+        if ticket and not ticket.superseded.done():
+            ticket.superseded.set_result(None)
+
+    def did_show(self, suggestion_id: str) -> None:
+        self.stats.shown += 1
+
+    def did_accept(self, suggestion_id: str, length: int | None = None) -> None:
+        self.stats.accepted += 1
+
+    def auto_allowed(self) -> bool:
+        return self.settings.completion_enabled and self.paused is None
+
+    # -- the loop ------------------------------------------------------
+    def _supersede(self, uri: str) -> _Ticket:
+        old = self._tickets.get(uri)
+        if old and not old.superseded.done():
+            old.superseded.set_result(None)
+            self.stats.superseded += 1
+        ticket = _Ticket(uri, asyncio.get_running_loop().create_future())
+        self._tickets[uri] = ticket
+        return ticket
+
+    def _decision(self, req: CompletionRequest, decision: str, **extra: object) -> None:
+        self.tracer.event("decision", id=req.request_id, uri=req.doc.uri,
+                          version=req.doc.version, decision=decision, **extra)
+
+    async def complete(self, req: CompletionRequest) -> Suggestion | None:
+        """The suggestion for ``req``, or None. Raises CancelledError when cancelled."""
+        doc = req.doc
+        if len(doc.text) > C.MAX_DOCUMENT_CHARS:
+            self._decision(req, "drop", reason="document-too-large")
+            return None
+        prefix = doc.text[: req.offset]
+        suffix = doc.text[req.offset:]
+
+        recall = self.memory.recall(doc.uri, prefix, suffix)
+        if recall is not None and recall.text:
+            self._supersede(doc.uri)
+            self.stats.memory_hits += 1
+            self._decision(req, "memory")
+            return Suggestion(recall.id, recall.text, "memory")
+        after_accept = recall is not None  # typed (or accepted) a whole suggestion
+
+        fim = self._prompt(req)
+        model = self.settings.completion_model
+        key = request_key(model, fim.prompt, fim.suffix, fim.max_tokens, fim.stop,
+                          self.settings.completion_temperature)
+        cached = self.results.get(key)
+        if cached is not None:
+            self._supersede(doc.uri)
+            self.stats.cache_hits += 1
+            self._decision(req, "cache")
+            return self._suggest(doc.uri, prefix, suffix, cached, "cache") if cached else None
+
+        flight = self._flights.get(key)
+        if flight is not None:
+            flight.refs += 1
+            ticket = self._supersede(doc.uri)
+            self.stats.joins += 1
+            self._decision(req, "join")
+            return await self._await(flight, ticket, "", "join")
+
+        flight = self._compatible_flight(doc.uri, prefix, suffix)
+        if flight is not None:
+            typed = prefix[len(flight.prefix):]
+            flight.refs += 1
+            ticket = self._supersede(doc.uri)
+            self._decision(req, "join", typed=len(typed))
+            result = await self._await(flight, ticket, typed, "join")
+            if result is not None:
+                self.stats.joins += 1
+                return result
+            if ticket.superseded.done():
+                return None
+        else:
+            ticket = self._supersede(doc.uri)
+
+        if not req.manual and not self.auto_allowed():
+            self._decision(req, "drop", reason="paused" if self.paused else "disabled")
+            return None
+        if self.client is None or not self.client.api_key:
+            self.report_missing_key()
+            self._decision(req, "drop", reason="no-key")
+            return None
+
+        if not req.manual and not after_accept:
+            delay = self.rhythm.debounce_ms() / 1000
+            self.tracer.event("wait_start", id=req.request_id, ms=round(delay * 1000, 1))
+            done, _ = await asyncio.wait({ticket.superseded}, timeout=delay)
+            self.tracer.event("wait_end", id=req.request_id)
+            if done:
+                self._decision(req, "drop", reason="superseded")
+                return None
+        if not req.manual and not self.breaker.allow():
+            self._decision(req, "drop", reason="breaker-open")
+            return None
+
+        self._decision(req, "send")
+        flight = self._start(key, doc, prefix, suffix, fim, model, req.request_id)
+        return await self._await(flight, ticket, "", "network")
+
+    def _prompt(self, req: CompletionRequest) -> FimPrompt:
+        s = self.settings
+        return build_fim_prompt(
+            req.doc, req.offset, others=req.others if s.completion_other_files else (),
+            prefix_chars=s.completion_prefix_chars, suffix_chars=s.completion_suffix_chars,
+            max_tokens_block=s.completion_max_tokens, use_other_files=s.completion_other_files)
+
+    def _compatible_flight(self, uri: str, prefix: str, suffix: str) -> _Flight | None:
+        for flight in reversed(list(self._flights.values())):
+            if (flight.uri == uri and suffix == flight.suffix
+                    and len(flight.prefix) < len(prefix) <= len(flight.prefix) + JOIN_TYPED_MAX
+                    and prefix.startswith(flight.prefix)):
+                return flight
+        return None
+
+    def _suggest(self, uri: str, prefix: str, suffix: str, text: str, source: str) -> Suggestion:
+        entry = Remembered(uuid.uuid4().hex[:16], prefix, suffix, text)
+        self.memory.remember(uri, entry)
+        return Suggestion(entry.id, text, source)
+
+    async def _await(self, flight: _Flight, ticket: _Ticket, typed: str, source: str) -> Suggestion | None:
+        try:
+            await asyncio.wait({flight.task, ticket.superseded}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            flight.refs -= 1
+            if flight.refs <= 0 and not flight.task.done():
+                flight.task.cancel()  # closes the HTTP connection
+        if not flight.task.done() or flight.task.cancelled():
+            return None
+        outcome = flight.task.result()
+        if outcome is None:
+            return None
+        suggestion_id, text = outcome
+        if not text.startswith(typed) or len(text) <= len(typed):
+            return None
+        return Suggestion(suggestion_id, text[len(typed):], source)
+
+    def _start(self, key: str, doc: DocumentSnapshot, prefix: str, suffix: str,
+               fim: FimPrompt, model: str, request_id: object) -> _Flight:
+        task = asyncio.create_task(self._fetch(key, doc, prefix, suffix, fim, model, request_id))
+        flight = _Flight(key, doc.uri, prefix, suffix, task)
+        self._flights[key] = flight
+        self.stats.requests_sent += 1
+        if len(self._flights) == 1:
+            self.on_state()
+        return flight
+
+    async def _fetch(self, key: str, doc: DocumentSnapshot, prefix: str, suffix: str,
+                     fim: FimPrompt, model: str, request_id: object) -> tuple[str, str] | None:
+        s = self.settings
+        client = self.client
+        assert client is not None
+        request = FimRequest(model=model, prompt=fim.prompt, suffix=fim.suffix,
+                             max_tokens=fim.max_tokens, stop=fim.stop,
+                             temperature=s.completion_temperature)
+        tracer = self.tracer
+
+        def trace(event: str, fields: dict) -> None:
+            tracer.event(event, id=request_id, **fields)
+
+        try:
+            result = await client.fim(request, timeout_s=s.completion_timeout_ms / 1000,
+                                      trace=trace if tracer.enabled else None)
+        except asyncio.CancelledError:
+            self.breaker.release_probe()
+            tracer.event("http_done", id=request_id, outcome="cancelled")
+            raise
+        except DeepSeekError as exc:
+            tracer.event("http_done", id=request_id, outcome="error")
+            self._failed(exc)
+            return None
+        finally:
+            self._flights.pop(key, None)
+            if not self._flights:
+                self.on_state()
+        tracer.event("http_done", id=request_id, outcome="ok")
+        was_failing = self.last_error is not None
+        self.breaker.record_success()
+        self.last_error = None
+        self._reported.discard("unavailable")
+        if was_failing:
+            self.on_state()
+        self.rhythm.note_latency(result.latency_s)
+        self.on_usage(result.model or model, result.usage)
+
+        lines_before = prefix[max(0, len(prefix) - 3000):]
+        previous_line = prefix[: len(prefix) - len(fim.line_prefix)].rstrip("\n").rsplit("\n", 1)[-1]
+        text = postprocess(result.text, multiline=fim.multiline, line_prefix=fim.line_prefix,
+                           line_suffix=fim.line_suffix, following=suffix[:2000],
+                           context_before=lines_before, max_lines=s.completion_max_lines,
+                           previous_line=previous_line)
+        self.results.put(key, text)
+        if not text:
+            return None
+        entry = Remembered(uuid.uuid4().hex[:16], prefix, suffix, text)
+        self.memory.remember(doc.uri, entry)
+        return entry.id, text
+
+    # -- failures ------------------------------------------------------
+    def report_missing_key(self) -> None:
+        """Say once that there is no key (completions stay off until there is one)."""
+        self._report("missing-key", f"{MissingApiKeyError()} {MissingApiKeyError.hint} "
+                                    "Completions stay off until then.")
+
+    def _report(self, kind: str, message: str) -> None:
+        """Tell the user once per kind of problem (until it is resolved)."""
+        if kind in self._reported:
+            return
+        self._reported.add(kind)
+        self.on_problem(kind, message)
+
+    def _failed(self, exc: DeepSeekError) -> None:
+        self.stats.errors += 1
+        log.warning("completion request failed: %s", exc)
+        self.last_error = str(exc)
+        if isinstance(exc, (AuthenticationError, InsufficientBalanceError)):
+            self.paused = f"{exc} {exc.hint}"
+            kind = "auth" if isinstance(exc, AuthenticationError) else "balance"
+            self._report(kind, f"{exc}. {exc.hint} Automatic completions are paused until the settings change.")
+        elif isinstance(exc, MissingApiKeyError):
+            self._report("missing-key", f"{exc} {exc.hint}")
+        elif isinstance(exc, (RateLimitError, ServerError, APIConnectionError)):
+            retry_after = getattr(exc, "retry_after", None)
+            self.breaker.record_failure(retry_after)
+            if self.breaker.state != "closed":
+                self._report("unavailable", f"{exc}. {exc.hint}")
+        elif isinstance(exc, BadRequestError):
+            self._report(f"bad-request:{exc.api_message}", f"{exc}. {exc.hint}")
+        self.on_state()
+
+    def state(self) -> tuple[str, str | None]:
+        """("idle"|"waiting"|"error"|"paused"|"disabled", why)."""
+        if self.paused:
+            return "paused", self.paused
+        if self.client is None or not self.client.api_key:
+            return "error", MissingApiKeyError.hint
+        if self.breaker.state != "closed" or self.last_error:
+            return "error", self.last_error
+        if self._flights:
+            return "waiting", None
+        if not self.settings.completion_enabled:
+            return "disabled", None
+        return "idle", None

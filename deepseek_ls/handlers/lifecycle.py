@@ -1,0 +1,83 @@
+"""initialize / initialized / configuration changes / shutdown.
+
+Settings arrive from ``initializationOptions`` (in ``initialize``), from
+``workspace/didChangeConfiguration`` and from ``workspace/configuration``
+(pulled after ``initialized`` and after each change, when the client
+supports it). Problems in them give one message; the defaults stay.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+from lsprotocol import types
+
+from ..server import DeepSeekLanguageServer
+from ..settings import SECTION, section_of
+
+log = logging.getLogger(__name__)
+
+
+def _apply(ls: DeepSeekLanguageServer, layer: str, values: Any) -> None:
+    problems = ls.service.update_settings(layer, section_of(values))
+    if problems:
+        text = "; ".join(problems)
+        log.warning("settings: %s", text)
+        ls.window_show_message(types.ShowMessageParams(
+            type=types.MessageType.Warning, message=f"DeepSeek settings: {text}"))
+    ls.send_status()
+
+
+async def _pull(ls: DeepSeekLanguageServer) -> None:
+    if not ls.client_supports("workspace.configuration"):
+        return
+    try:
+        result = await ls.workspace_configuration_async(
+            types.ConfigurationParams(items=[types.ConfigurationItem(section=SECTION)]))
+    except Exception as exc:  # the client may refuse; the other layers stay
+        log.warning("workspace/configuration failed: %s", exc)
+        return
+    if result and isinstance(result[0], dict):
+        _apply(ls, "pull", result[0])
+
+
+async def _check_models(ls: DeepSeekLanguageServer) -> None:
+    message = await ls.service.check_models()
+    if message:
+        ls.window_show_message(types.ShowMessageParams(type=types.MessageType.Warning,
+                                                       message=f"DeepSeek: {message}"))
+
+
+def register(server: DeepSeekLanguageServer) -> None:
+    @server.feature(types.INITIALIZE)
+    def initialize(ls: DeepSeekLanguageServer, params: types.InitializeParams) -> None:
+        problems = ls.service.update_settings("init", section_of(params.initialization_options))
+        ls.pending_problems = list(dict.fromkeys(ls.service.startup_problems + problems))
+
+    @server.feature(types.INITIALIZED)
+    async def initialized(ls: DeepSeekLanguageServer, params: types.InitializedParams) -> None:
+        if ls.pending_problems:
+            ls.window_show_message(types.ShowMessageParams(
+                type=types.MessageType.Warning,
+                message="DeepSeek settings: " + "; ".join(ls.pending_problems)))
+            ls.pending_problems = []
+        await _pull(ls)
+        if ls.service.client is None:
+            ls.service.engine.report_missing_key()
+        else:
+            asyncio.ensure_future(_check_models(ls))
+        ls.send_status(force=True)
+
+    @server.feature(types.WORKSPACE_DID_CHANGE_CONFIGURATION)
+    async def did_change_configuration(ls: DeepSeekLanguageServer,
+                                       params: types.DidChangeConfigurationParams) -> None:
+        settings = params.settings
+        if isinstance(settings, dict) and settings:
+            _apply(ls, "didChange", settings)
+        await _pull(ls)
+
+    @server.feature(types.SHUTDOWN)
+    async def shutdown(ls: DeepSeekLanguageServer, params: None) -> None:
+        await ls.service.aclose()

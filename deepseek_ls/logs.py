@@ -1,0 +1,41 @@
+"""Logging on stderr (stdout is the protocol), with keys redacted everywhere."""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+from .api.errors import redact
+
+
+class RedactingFilter(logging.Filter):
+    """Mask API keys in every record, including exception text."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            message = record.getMessage()
+        except Exception:
+            return True
+        record.msg = redact(message)
+        record.args = None
+        if record.exc_info and record.exc_info[1] is not None:
+            exc = record.exc_info[1]
+            record.exc_text = redact(logging.Formatter().formatException(record.exc_info))
+            record.exc_info = None
+            record.msg = f"{record.msg} ({type(exc).__name__})"
+        return True
+
+
+def setup(level: str = "info") -> None:
+    """Configure the root logger once; pygls' chatty loggers stay at WARNING."""
+    root = logging.getLogger()
+    if any(isinstance(f, RedactingFilter) for h in root.handlers for f in h.filters):
+        root.setLevel(level.upper())
+        return
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.addFilter(RedactingFilter())
+    root.addHandler(handler)
+    root.setLevel(level.upper())
+    for name in ("pygls", "httpx", "httpcore"):
+        logging.getLogger(name).setLevel(logging.WARNING)

@@ -1,0 +1,5 @@
+"""Prompt building: stable header, other files, aligned truncation."""
+
+from .fim import DocumentSnapshot, FimPrompt, build_fim_prompt, completion_mode
+
+__all__ = ["DocumentSnapshot", "FimPrompt", "build_fim_prompt", "completion_mode"]

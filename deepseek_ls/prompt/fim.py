@@ -1,0 +1,179 @@
+"""Build cache-friendly fill-in-the-middle prompts.
+
+DeepSeek bills prompt tokens that repeat the start of an earlier prompt at a
+small fraction of the price, but only an exact prefix counts. So the prompt
+is laid out from the most stable part to the least stable one:
+
+1. a header naming the file and its language (stable for the file);
+2. other open files of the same language, sorted by path, each cut to whole
+   lines (stable while they are not edited);
+3. the current file from a start line that moves in aligned steps of
+   ``PREFIX_STEP_LINES`` lines (stable while the cursor stays in the window);
+4. the text nearest the cursor, last.
+
+The suffix is short and cut at a line end: in the FIM layout it follows the
+prompt, so every suffix token is a cache miss.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from .. import constants as C
+
+_COMMENT = {
+    "python": "#", "ruby": "#", "shellscript": "#", "sh": "#", "bash": "#", "zsh": "#",
+    "perl": "#", "r": "#", "yaml": "#", "toml": "#", "dockerfile": "#", "makefile": "#",
+    "elixir": "#", "julia": "#", "nim": "#", "coffeescript": "#", "powershell": "#",
+    "lua": "--", "sql": "--", "haskell": "--", "elm": "--", "ada": "--",
+    "lisp": ";;", "clojure": ";;", "scheme": ";;", "elisp": ";;", "emacs-lisp": ";;",
+    "vim": '"', "tex": "%", "latex": "%", "erlang": "%", "matlab": "%",
+}
+_BLOCK_OPENERS = (":", "{", "(", "[", "=>", "->", "do", "then", "=")
+_CLOSERS_ONLY = re.compile(r"^[\s\)\]\}\"'`;:,.]*$")
+
+
+@dataclass(frozen=True)
+class DocumentSnapshot:
+    """A frozen view of one document at one version."""
+
+    uri: str
+    path: str          # display path, relative to the workspace when possible
+    language_id: str
+    text: str
+    version: int | None = None
+
+
+@dataclass(frozen=True)
+class FimPrompt:
+    """What to send, and the context post-processing needs."""
+
+    prompt: str
+    suffix: str
+    max_tokens: int
+    stop: tuple[str, ...]
+    multiline: bool
+    line_prefix: str      # text of the cursor line before the cursor
+    line_suffix: str      # text of the cursor line after the cursor
+    indent: str           # indentation of the cursor line
+
+
+def comment_prefix(language_id: str) -> str:
+    """The line-comment marker used for headers in ``language_id``."""
+    return _COMMENT.get(language_id.lower(), "//")
+
+
+def completion_mode(line_prefix: str, line_suffix: str) -> bool:
+    """True when the cursor calls for a multi-line suggestion.
+
+    Mid-line (real code after the cursor) and at the end of a non-empty
+    statement: one line. On an empty or indentation-only line, or right after
+    a block opener: several lines.
+    """
+    if not _CLOSERS_ONLY.match(line_suffix):
+        return False
+    stripped = line_prefix.strip()
+    if not stripped:
+        return True
+    return stripped.endswith(_BLOCK_OPENERS)
+
+
+def _cut_to_lines(text: str, limit: int) -> str:
+    """The longest run of whole lines from the start of ``text`` within ``limit`` chars."""
+    if len(text) <= limit:
+        return text
+    cut = text.rfind("\n", 0, limit)
+    return text[: cut + 1] if cut >= 0 else ""
+
+
+def window_start(prefix: str, budget: int, step: int = C.PREFIX_STEP_LINES) -> int:
+    """Offset where the current file's window starts.
+
+    The smallest start line whose text up to the cursor fits the budget,
+    rounded up to a multiple of ``step`` lines, so that it only moves when
+    the cursor crosses a step boundary, never per keystroke.
+    """
+    if len(prefix) <= budget:
+        return 0
+    cut = len(prefix) - budget
+    first_full = prefix.find("\n", cut)
+    if first_full < 0:  # one enormous line: fall back to a character window
+        return cut - (cut % 4096) if cut % 4096 else cut
+    line = prefix.count("\n", 0, first_full + 1)
+    aligned = -(-line // step) * step
+    parts = prefix.split("\n", aligned)
+    if len(parts) <= aligned:  # the aligned line is past the cursor line
+        return first_full + 1
+    return len(prefix) - len(parts[-1])
+
+
+def _suffix(text: str, limit: int, max_lines: int) -> str:
+    """The text after the cursor, cut at a line end within the limits."""
+    lines = text[: limit + 1].split("\n", max_lines + 1)
+    kept: list[str] = []
+    total = 0
+    for i, line in enumerate(lines[: max_lines + 1]):
+        piece = line + "\n" if i < len(lines) - 1 else line
+        if total + len(piece) > limit:
+            if i == 0:
+                return piece[:limit]
+            break
+        kept.append(piece)
+        total += len(piece)
+    return "".join(kept)
+
+
+def _header(doc: DocumentSnapshot) -> str:
+    c = comment_prefix(doc.language_id)
+    return f"{c} Path: {doc.path}\n{c} Language: {doc.language_id}\n"
+
+
+def _other_files(doc: DocumentSnapshot, others: tuple[DocumentSnapshot, ...]) -> str:
+    c = comment_prefix(doc.language_id)
+    budget = C.OTHER_FILES_CHARS
+    parts: list[str] = []
+    for other in sorted(others, key=lambda d: d.path):
+        if other.uri == doc.uri or other.language_id != doc.language_id or not other.text.strip():
+            continue
+        body = _cut_to_lines(other.text, min(C.OTHER_FILE_CHARS, budget))
+        if not body.strip():
+            continue
+        block = f"{c} Other file: {other.path}\n{body}{'' if body.endswith(chr(10)) else chr(10)}\n"
+        if len(block) > budget:
+            break
+        parts.append(block)
+        budget -= len(block)
+    return "".join(parts)
+
+
+def build_fim_prompt(doc: DocumentSnapshot, offset: int, *,
+                     others: tuple[DocumentSnapshot, ...] = (),
+                     prefix_chars: int = C.PREFIX_CHARS,
+                     suffix_chars: int = C.SUFFIX_CHARS,
+                     max_tokens_block: int = C.FIM_MAX_TOKENS_BLOCK,
+                     use_other_files: bool = True) -> FimPrompt:
+    """Build the FIM request for the cursor at code-point ``offset`` of ``doc``."""
+    text = doc.text
+    prefix = text[:offset]
+    line_start = prefix.rfind("\n") + 1
+    line_prefix = prefix[line_start:]
+    rest = text[offset:]
+    eol = rest.find("\n")
+    line_suffix = (rest if eol < 0 else rest[:eol]).rstrip("\r")
+    multiline = completion_mode(line_prefix, line_suffix)
+    indent = line_prefix[: len(line_prefix) - len(line_prefix.lstrip(" \t"))]
+
+    start = window_start(prefix, prefix_chars)
+    head = _header(doc)
+    context = _other_files(doc, others) if use_other_files else ""
+    if context:
+        c = comment_prefix(doc.language_id)
+        head = f"{head}{context}{c} Path: {doc.path}\n"
+    prompt = head + prefix[start:]
+    suffix = _suffix(rest, suffix_chars, C.SUFFIX_LINES)
+    if multiline:
+        return FimPrompt(prompt, suffix, max_tokens_block, ("\n\n",), True,
+                         line_prefix, line_suffix, indent)
+    return FimPrompt(prompt, suffix, C.FIM_MAX_TOKENS_LINE, ("\n",), False,
+                     line_prefix, line_suffix, indent)

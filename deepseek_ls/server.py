@@ -1,0 +1,167 @@
+"""Build the pygls LanguageServer and register the handlers.
+
+The server object only carries the :class:`~deepseek_ls.service.Service`
+and a few helpers every handler needs (snapshots, positions, messages to
+the user); the handlers in :mod:`deepseek_ls.handlers` adapt LSP messages to
+the core and back.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from typing import Any
+from urllib.parse import unquote
+
+from lsprotocol import types
+from pygls import uris
+from pygls.capabilities import get_capability
+from pygls.lsp.server import LanguageServer
+from pygls.protocol import LanguageServerProtocol
+
+from . import __version__
+from .positions import Encoding, offset_at, position_at
+from .prompt.fim import DocumentSnapshot
+from .service import Service
+
+log = logging.getLogger(__name__)
+
+STATUS = "deepseek/status"
+
+
+class TracingProtocol(LanguageServerProtocol):
+    """Records ``lsp_recv`` the moment a message is handed over by the reader."""
+
+    def handle_message(self, message: Any) -> None:
+        server = self._server
+        tracer = getattr(server, "service", None) and server.service.tracer
+        if tracer is not None and tracer.enabled:
+            method = getattr(message, "method", None)
+            if method in (types.TEXT_DOCUMENT_INLINE_COMPLETION, types.TEXT_DOCUMENT_COMPLETION,
+                          types.TEXT_DOCUMENT_DID_CHANGE):
+                params = getattr(message, "params", None)
+                doc = getattr(params, "text_document", None)
+                tracer.event("lsp_recv", method=method, id=getattr(message, "id", None),
+                             version=getattr(doc, "version", None))
+        super().handle_message(message)
+
+
+class DeepSeekLanguageServer(LanguageServer):
+    """pygls server carrying the deepseek-ls service."""
+
+    def __init__(self, service: Service | None = None) -> None:
+        super().__init__("deepseek-ls", __version__,
+                         text_document_sync_kind=types.TextDocumentSyncKind.Incremental,
+                         protocol_cls=TracingProtocol, max_workers=2)
+        self.service = service or Service()
+        self._last_status: dict[str, Any] | None = None
+        self.pending_problems: list[str] = []
+        self.service.on_problem = self.report_problem
+        self.service.on_state = self.send_status
+        self.service.on_usage = lambda model, usage: self.send_status(force=True)
+
+    # -- documents and positions ---------------------------------------
+    @property
+    def encoding(self) -> Encoding:
+        """The negotiated position encoding (utf-16 unless the client chose otherwise)."""
+        try:
+            kind = self.server_capabilities.position_encoding
+        except Exception:  # before initialize
+            kind = None
+        value = getattr(kind, "value", kind) or "utf-16"
+        return value if value in ("utf-8", "utf-16", "utf-32") else "utf-16"
+
+    def display_path(self, uri: str) -> str:
+        path = uris.to_fs_path(uri)
+        if not path:
+            return uri
+        try:
+            root = self.workspace.root_path
+        except RuntimeError:
+            root = None
+        if root:
+            try:
+                rel = os.path.relpath(path, root)
+                if not rel.startswith(".."):
+                    return rel.replace(os.sep, "/")
+            except ValueError:
+                pass
+        return os.path.basename(path)
+
+    def snapshot(self, uri: str) -> DocumentSnapshot | None:
+        """A frozen copy of an open document, or None if it is not open."""
+        docs = self.workspace.text_documents
+        doc = docs.get(uri) or docs.get(unquote(uri))
+        if doc is None:
+            return None
+        return DocumentSnapshot(uri=uri, path=self.display_path(uri),
+                                language_id=doc.language_id or "plaintext",
+                                text=doc.source, version=doc.version)
+
+    def others(self, uri: str) -> tuple[DocumentSnapshot, ...]:
+        """Snapshots of the other open documents."""
+        out = []
+        for other_uri, doc in list(self.workspace.text_documents.items()):
+            if other_uri == uri or doc.uri == uri:
+                continue
+            out.append(DocumentSnapshot(uri=doc.uri, path=self.display_path(doc.uri),
+                                        language_id=doc.language_id or "plaintext",
+                                        text=doc.source, version=doc.version))
+        return tuple(out)
+
+    def offset(self, text: str, position: types.Position) -> int:
+        return offset_at(text, position.line, position.character, self.encoding)
+
+    def position(self, text: str, offset: int) -> types.Position:
+        line, character = position_at(text, offset, self.encoding)
+        return types.Position(line=line, character=character)
+
+    # -- talking to the user -------------------------------------------
+    def client_supports(self, path: str) -> bool:
+        return bool(get_capability(self.client_capabilities, path, False))
+
+    def report_problem(self, kind: str, message: str) -> None:
+        """One clear message per problem (the engine dedupes), and a log line."""
+        log.warning("%s: %s", kind, message)
+        severity = types.MessageType.Error if kind in ("auth", "balance", "missing-key") else types.MessageType.Warning
+        self.window_show_message(types.ShowMessageParams(type=severity, message=f"DeepSeek: {message}"))
+        self.send_status()
+
+    def log_message(self, message: str, level: types.MessageType = types.MessageType.Log) -> None:
+        self.window_log_message(types.LogMessageParams(type=level, message=message))
+
+    def status_payload(self) -> dict[str, Any]:
+        state, why = self.service.engine.state()
+        payload: dict[str, Any] = {
+            "state": state,
+            "autoCompletion": self.service.settings.completion_enabled,
+            "model": self.service.settings.completion_model,
+            "usage": self.service.usage.to_json(),
+        }
+        if why:
+            payload["message"] = why
+        return payload
+
+    def send_status(self, force: bool = False) -> None:
+        """Send ``deepseek/status`` when it changed."""
+        payload = self.status_payload()
+        if not force and payload == self._last_status:
+            return
+        self._last_status = payload
+        try:
+            self.protocol.notify(STATUS, payload)
+        except Exception:  # no transport yet (before initialize) or shutting down
+            log.debug("status not sent", exc_info=True)
+
+    def report_server_error(self, error: Exception, source: Any) -> None:
+        """Log handler errors instead of popping them up in the editor."""
+        log.error("internal error in %s: %s", getattr(source, "__name__", source), error, exc_info=error)
+
+
+def create_server(service: Service | None = None) -> DeepSeekLanguageServer:
+    """A server with every feature registered."""
+    from .handlers import register_all
+
+    server = DeepSeekLanguageServer(service)
+    register_all(server)
+    return server

@@ -1,0 +1,111 @@
+"""The LSP-free heart of one deepseek-ls process.
+
+Holds the layered settings, the API client, the completion engine and the
+usage totals, and tells its owner (the LSP server or the CLI) about problems
+and state changes through callbacks. Nothing here imports pygls.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from .api.client import DeepSeekClient, Usage
+from .api.errors import DeepSeekError
+from .completion.engine import CompletionEngine
+from .models import model_info
+from .settings import Settings, build_settings, env_layer
+from .trace import Tracer, from_env
+from .usage import UsageTotals
+
+log = logging.getLogger(__name__)
+
+LAYERS = ("env", "init", "didChange", "pull", "toggle")
+
+
+class Service:
+    """Settings, client, engine and usage of one server process."""
+
+    def __init__(self, *, environ: dict[str, str] | None = None, tracer: Tracer | None = None,
+                 transport: Any = None) -> None:
+        self._layers: dict[str, dict[str, Any]] = {"env": env_layer(environ)}
+        self._transport = transport
+        self.tracer = tracer or from_env()
+        self.usage = UsageTotals()
+        self.on_problem: Callable[[str, str], None] = lambda kind, message: None
+        self.on_state: Callable[[], None] = lambda: None
+        self.on_usage: Callable[[str, Usage], None] = lambda model, usage: None
+        self.settings, problems = self._build()
+        self.client = self._make_client(self.settings)
+        self.engine = CompletionEngine(self.settings, self.client, tracer=self.tracer,
+                                       on_usage=self._count_usage, on_problem=self._problem,
+                                       on_state=self._state_changed)
+        self.startup_problems = problems
+        self._old_clients: list[DeepSeekClient] = []
+
+    # -- callbacks are late-bound so the owner can set them after construction
+    def _problem(self, kind: str, message: str) -> None:
+        self.on_problem(kind, message)
+
+    def _state_changed(self) -> None:
+        self.on_state()
+
+    def _count_usage(self, model: str, usage: Usage) -> None:
+        self.usage.add(model, usage)
+        log.info(self.usage.log_line())
+        self.on_usage(model, usage)
+
+    # -- settings ------------------------------------------------------
+    def _build(self) -> tuple[Settings, list[str]]:
+        return build_settings(*(self._layers.get(name) for name in LAYERS))
+
+    def _make_client(self, settings: Settings) -> DeepSeekClient | None:
+        if not settings.api_key:
+            return None
+        return DeepSeekClient(settings.base_url, settings.api_key, transport=self._transport)
+
+    def update_settings(self, layer: str, values: dict[str, Any] | None) -> list[str]:
+        """Replace one settings layer; returns the problems found (for one message)."""
+        self._layers[layer] = dict(values or {})
+        settings, problems = self._build()
+        changed = settings != self.settings
+        self.settings = settings
+        if changed:
+            if self.client is not None and (
+                    self.client.base_url != settings.base_url.rstrip("/") or self.client.api_key != settings.api_key):
+                self._old_clients.append(self.client)
+                self.client = self._make_client(settings)
+            elif self.client is None:
+                self.client = self._make_client(settings)
+            self.engine.configure(settings, self.client)
+            log.info("settings: %s", settings.redacted())
+        return problems
+
+    # -- checks --------------------------------------------------------
+    async def check_models(self) -> str | None:
+        """Compare configured model names with ``GET /models``; a message when one is missing."""
+        if self.client is None:
+            return None
+        try:
+            available = await self.client.models()
+        except DeepSeekError as exc:
+            log.warning("could not list models: %s", exc)
+            return None
+        wanted = {"deepseek.completion.model": self.settings.completion_model,
+                  "deepseek.chat.model": self.settings.chat_model}
+        missing = [f"{key} = {name!r}" for key, name in wanted.items() if name not in available]
+        if not missing:
+            return None
+        return (f"DeepSeek does not serve {', '.join(missing)}. Available models: "
+                f"{', '.join(sorted(available)) or 'none'}.")
+
+    def fim_capable(self) -> bool:
+        info = model_info(self.settings.completion_model)
+        return info is None or info.fim
+
+    async def aclose(self) -> None:
+        clients = [*self._old_clients, *([self.client] if self.client else [])]
+        await asyncio.gather(*(c.aclose() for c in clients), return_exceptions=True)
+        self.tracer.close()

@@ -1,0 +1,222 @@
+-- :checkhealth deepseek_ls
+local M = {}
+
+local health = vim.health
+local start = health.start or health.report_start
+local ok = health.ok or health.report_ok
+local warn = health.warn or health.report_warn
+local err = health.error or health.report_error
+local info = health.info or health.report_info
+
+local DEFAULT_BASE_URL = 'https://api.deepseek.com'
+
+local function run(cmd, env, timeout)
+  if not vim.system then
+    local out = vim.fn.system(cmd)
+    return { code = vim.v.shell_error, stdout = out, stderr = '' }
+  end
+  local okc, proc = pcall(vim.system, cmd, { env = env, text = true, timeout = timeout or 15000 })
+  if not okc then
+    return { code = -1, stdout = '', stderr = tostring(proc) }
+  end
+  return proc:wait()
+end
+
+local function lines(s)
+  local out = {}
+  for l in vim.gsplit(s or '', '\n', { plain = true }) do
+    if l ~= '' then
+      out[#out + 1] = l
+    end
+  end
+  return out
+end
+
+local function mask(key)
+  if #key <= 8 then
+    return '****'
+  end
+  return key:sub(1, 3) .. '…' .. key:sub(-4)
+end
+
+--- API key and base URL as the server will see them (env < settings).
+local function effective(opts)
+  local env = opts.cmd_env or {}
+  local key = opts.api_key or env.DEEPSEEK_API_KEY or os.getenv('DEEPSEEK_API_KEY')
+  local url = opts.base_url or env.DEEPSEEK_BASE_URL or os.getenv('DEEPSEEK_BASE_URL')
+  local s = opts.settings or {}
+  key = s.apiKey or key
+  url = s.baseUrl or url
+  return key, url or DEFAULT_BASE_URL
+end
+
+local function env_of(opts, key, url)
+  local e = vim.deepcopy(opts.cmd_env or {})
+  if key then
+    e.DEEPSEEK_API_KEY = key
+  end
+  if url then
+    e.DEEPSEEK_BASE_URL = url
+  end
+  return e
+end
+
+--- GET {url}/models with curl (or python3) -> ids, or nil + reason.
+local function list_models(url, key)
+  url = url:gsub('/+$', '') .. '/models'
+  local cmd
+  if vim.fn.executable('curl') == 1 then
+    cmd = { 'curl', '-sS', '-m', '10', '-w', '\n%{http_code}', '-H', 'Authorization: Bearer ' .. key, url }
+  elseif vim.fn.executable('python3') == 1 then
+    cmd = {
+      'python3',
+      '-c',
+      [[
+import sys, urllib.request, urllib.error
+req = urllib.request.Request(sys.argv[1], headers={"Authorization": "Bearer " + sys.argv[2]})
+try:
+    r = urllib.request.urlopen(req, timeout=10); print(r.read().decode()); print(r.status)
+except urllib.error.HTTPError as e:
+    print(e.read().decode()); print(e.code)
+]],
+      url,
+      key,
+    }
+  else
+    return nil, 'neither curl nor python3 found to call the API'
+  end
+  local r = run(cmd, nil, 15000)
+  if r.code ~= 0 then
+    return nil, 'cannot reach ' .. url .. ': ' .. vim.trim((r.stderr or '') .. (r.stdout or ''))
+  end
+  local out = lines(r.stdout)
+  local status = tonumber(out[#out])
+  local body = table.concat(out, '\n', 1, #out - 1)
+  if status ~= 200 then
+    return nil, string.format('%s answered HTTP %s: %s', url, tostring(status), body:sub(1, 200))
+  end
+  local okj, data = pcall(vim.json.decode, body)
+  if not okj or type(data) ~= 'table' or type(data.data) ~= 'table' then
+    return nil, 'unexpected answer from ' .. url
+  end
+  local ids = {}
+  for _, m in ipairs(data.data) do
+    ids[#ids + 1] = m.id
+  end
+  return ids
+end
+
+function M.check()
+  local ds = require('deepseek_ls')
+  local config = require('deepseek_ls.config')
+  local util = require('deepseek_ls.util')
+  local opts = config.options
+
+  start('deepseek_ls: Neovim')
+  local v = vim.version()
+  local vs = string.format('%d.%d.%d', v.major, v.minor, v.patch)
+  if vim.fn.has('nvim-0.10') == 1 then
+    ok('Neovim ' .. vs)
+  else
+    err('Neovim ' .. vs .. ': 0.10 or newer is needed')
+  end
+  if require('deepseek_ls.native').active() then
+    info('ghost text: built-in vim.lsp.inline_completion (Neovim 0.12+)')
+  else
+    info('ghost text: plugin renderer (extmarks)')
+  end
+  if ds.did_setup then
+    ok('require("deepseek_ls").setup() was called')
+  else
+    warn('require("deepseek_ls").setup() was not called: the server does not start', {
+      'Add require("deepseek_ls").setup({}) to your config (or set vim.g.deepseek_ls = {}).',
+    })
+  end
+
+  start('deepseek_ls: server')
+  local cmd = ds.resolve_cmd(opts)
+  local exe = cmd[1]
+  if vim.fn.executable(exe) ~= 1 then
+    err('server command not found: ' .. table.concat(cmd, ' '), {
+      'pip install deepseek-ls (then deepseek-ls must be on $PATH), or set cmd = {...} in setup().',
+    })
+    return
+  end
+  ok('server command: ' .. table.concat(cmd, ' ') .. ' (' .. vim.fn.exepath(exe) .. ')')
+  local key, url = effective(opts)
+  local env = env_of(opts, key, url)
+  local ver = run(vim.list_extend(vim.deepcopy(cmd), { '--version' }), env, 10000)
+  if ver.code == 0 then
+    ok('version: ' .. vim.trim(ver.stdout ~= '' and ver.stdout or ver.stderr))
+  else
+    err('`' .. table.concat(cmd, ' ') .. ' --version` failed: ' .. vim.trim((ver.stderr or '') .. (ver.stdout or '')))
+    return
+  end
+
+  if key and key ~= '' then
+    ok('API key is set (' .. mask(key) .. ')')
+  else
+    err('no API key', { 'export DEEPSEEK_API_KEY=sk-..., or setup{ api_key = ... } / settings = { apiKey = ... }' })
+  end
+  info('endpoint: ' .. url)
+
+  -- prefer the server's own diagnosis
+  local help = run(vim.list_extend(vim.deepcopy(cmd), { '--help' }), env, 10000)
+  if help.code == 0 and (help.stdout or ''):find('doctor', 1, true) then
+    local r = run(vim.list_extend(vim.deepcopy(cmd), { 'doctor' }), env, 60000)
+    local out = lines((r.stdout or '') .. '\n' .. (r.stderr or ''))
+    if r.code == 0 then
+      ok('`deepseek-ls doctor` passed')
+      for _, l in ipairs(out) do
+        info(l)
+      end
+    else
+      err('`deepseek-ls doctor` reported problems (exit ' .. tostring(r.code) .. ')')
+      for _, l in ipairs(out) do
+        info(l)
+      end
+    end
+  elseif key and key ~= '' then
+    local ids, why = list_models(url, key)
+    if ids then
+      ok('endpoint reachable; models: ' .. table.concat(ids, ', '))
+    else
+      err(why)
+    end
+  end
+
+  start('deepseek_ls: running client')
+  local client = util.get_client(vim.api.nvim_get_current_buf()) or util.get_client(nil)
+  if not client then
+    info('no deepseek_ls client is running (it starts when a file buffer opens)')
+    return
+  end
+  ok(string.format('client %d running, position encoding %s', client.id, tostring(client.offset_encoding)))
+  local caps = client.server_capabilities or {}
+  if caps.inlineCompletionProvider then
+    ok('server offers textDocument/inlineCompletion')
+  else
+    warn('server does not advertise inlineCompletionProvider')
+  end
+  local st = require('deepseek_ls.status').data
+  if st then
+    local line = 'state: ' .. tostring(st.state) .. (st.message and (' (' .. st.message .. ')') or '')
+    if st.state == 'error' then
+      err(line)
+    else
+      ok(line)
+    end
+    if st.model then
+      info('model: ' .. st.model)
+    end
+    local u = st.usage
+    if type(u) == 'table' then
+      info(string.format('session: %d requests, $%.4f, cache hit rate %d%%', u.requests or 0, u.costUsd or 0,
+        math.floor(((u.hitRate or 0) <= 1 and (u.hitRate or 0) * 100 or u.hitRate) + 0.5)))
+    end
+  else
+    info('no deepseek/status received yet')
+  end
+end
+
+return M

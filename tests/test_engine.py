@@ -1,0 +1,167 @@
+"""completion/engine.py through an injected httpx.MockTransport (no LSP)."""
+
+import asyncio
+import json
+
+import httpx
+import pytest
+
+from deepseek_ls.api.client import DeepSeekClient
+from deepseek_ls.completion.engine import CompletionEngine, CompletionRequest
+from deepseek_ls.prompt.fim import DocumentSnapshot
+from deepseek_ls.settings import build_settings
+
+
+class Upstream:
+    """A scripted /beta/completions endpoint."""
+
+    def __init__(self, text="return x + 1", latency=0.0):
+        self.text = text
+        self.latency = latency
+        self.bodies = []
+        self.statuses = []
+
+    async def __call__(self, request: httpx.Request) -> httpx.Response:
+        self.bodies.append(json.loads(request.content))
+        await asyncio.sleep(self.latency)
+        if self.statuses:
+            status = self.statuses.pop(0)
+            return httpx.Response(status, json={"error": {"message": f"status {status}", "type": "x",
+                                                          "param": None, "code": "x"}})
+        return httpx.Response(200, json={
+            "id": "1", "object": "text_completion", "model": "deepseek-flash",
+            "choices": [{"index": 0, "text": self.text, "finish_reason": "stop"}],
+            "usage": {"prompt_tokens": 100, "completion_tokens": 5, "total_tokens": 105,
+                      "prompt_cache_hit_tokens": 64, "prompt_cache_miss_tokens": 36}})
+
+
+def make_engine(upstream, key="sk-test", **settings):
+    s, problems = build_settings({"apiKey": key, "baseUrl": "http://127.0.0.1:1",
+                                  "completion": {"debounceMs": 30, "adaptiveDebounce": False, **settings}})
+    assert not problems
+    client = DeepSeekClient(s.base_url, s.api_key, transport=httpx.MockTransport(upstream)) if key else None
+    problems_seen = []
+    usage_seen = []
+    engine = CompletionEngine(s, client, on_problem=lambda kind, msg: problems_seen.append((kind, msg)),
+                              on_usage=lambda model, usage: usage_seen.append(usage))
+    return engine, problems_seen, usage_seen
+
+
+def req(text, offset=None, manual=False, version=1):
+    doc = DocumentSnapshot(uri="file:///w/a.py", path="a.py", language_id="python", text=text, version=version)
+    return CompletionRequest(doc=doc, offset=len(text) if offset is None else offset, manual=manual)
+
+
+BASE = "def f(x):\n    "
+
+
+async def test_a_burst_of_keystrokes_costs_one_request():
+    up = Upstream()
+    engine, _, _ = make_engine(up)
+    typed = "ret"
+    tasks = []
+    for i in range(1, len(typed) + 1):
+        tasks.append(asyncio.create_task(engine.complete(req(BASE + typed[:i], version=i))))
+        await asyncio.sleep(0.005)
+    results = await asyncio.gather(*tasks)
+    assert len(up.bodies) == 1
+    assert results[:-1] == [None, None]
+    assert results[-1].text == "return x + 1" and results[-1].source == "network"
+    assert up.bodies[0]["prompt"].endswith("    ret")
+
+
+async def test_typed_ahead_is_answered_from_memory():
+    up = Upstream()
+    engine, _, _ = make_engine(up)
+    first = await engine.complete(req(BASE))
+    assert first.text == "return x + 1"
+    for typed in ("r", "re", "return x"):
+        s = await engine.complete(req(BASE + typed))
+        assert s.text == "return x + 1"[len(typed):] and s.source == "memory" and s.id == first.id
+    assert len(up.bodies) == 1
+
+
+async def test_identical_requests_in_flight_are_joined():
+    up = Upstream(latency=0.1)
+    engine, _, _ = make_engine(up)
+    a, b = await asyncio.gather(engine.complete(req(BASE, manual=True)), engine.complete(req(BASE, manual=True)))
+    assert len(up.bodies) == 1
+    assert b.text == "return x + 1"
+
+
+async def test_typing_into_an_answer_in_flight_waits_for_it():
+    up = Upstream(latency=0.15)
+    engine, _, _ = make_engine(up)
+    first = asyncio.create_task(engine.complete(req(BASE, manual=True)))
+    await asyncio.sleep(0.05)
+    second = await engine.complete(req(BASE + "ret"))
+    assert second.text == "urn x + 1" and second.source == "join"
+    assert await first is None  # superseded
+    assert len(up.bodies) == 1
+
+
+async def test_result_cache_answers_a_repeated_state():
+    up = Upstream()
+    engine, _, _ = make_engine(up)
+    await engine.complete(req(BASE + "x", manual=True))
+    await engine.complete(req(BASE + "y", manual=True))
+    again = await engine.complete(req(BASE + "x", manual=True))
+    assert again.source in ("cache", "memory") and len(up.bodies) == 2
+
+
+async def test_missing_key_is_reported_once_and_sends_nothing():
+    up = Upstream()
+    engine, problems, _ = make_engine(up, key="")
+    for _ in range(3):
+        assert await engine.complete(req(BASE, manual=True)) is None
+    assert [k for k, _ in problems] == ["missing-key"] and up.bodies == []
+
+
+async def test_401_pauses_automatic_requests_until_settings_change():
+    up = Upstream()
+    up.statuses = [401]
+    engine, problems, _ = make_engine(up)
+    assert await engine.complete(req(BASE, manual=True)) is None
+    assert [k for k, _ in problems] == ["auth"]
+    assert await engine.complete(req(BASE + "x")) is None
+    assert len(up.bodies) == 1  # paused: the automatic request was not sent
+    assert engine.state()[0] == "paused"
+    engine.configure(engine.settings, engine.client)
+    assert (await engine.complete(req(BASE + "y"))).text == "return x + 1"
+
+
+async def test_503_opens_the_breaker_then_a_probe_recovers():
+    up = Upstream()
+    up.statuses = [503, 503, 503]
+    engine, problems, _ = make_engine(up)
+    engine.breaker.cooldown_s = 0.2
+    for i in range(3):
+        assert await engine.complete(req(BASE + "abc"[: i + 1], manual=True)) is None
+    assert engine.breaker.state == "open" and engine.state()[0] == "error"
+    assert [k for k, _ in problems] == ["unavailable"]  # one message, not three
+    assert await engine.complete(req(BASE + "q")) is None
+    assert len(up.bodies) == 3  # dropped while open
+    await asyncio.sleep(0.25)
+    assert (await engine.complete(req(BASE + "z"))).text == "return x + 1"
+    assert engine.breaker.state == "closed" and engine.state()[0] == "idle"
+
+
+async def test_usage_is_reported_per_response():
+    up = Upstream()
+    engine, _, usage = make_engine(up)
+    await engine.complete(req(BASE, manual=True))
+    assert usage[0].hit_tokens == 64 and usage[0].miss_tokens == 36
+
+
+async def test_cancelling_the_caller_cancels_the_http_exchange():
+    up = Upstream(latency=5)
+    engine, _, _ = make_engine(up)
+    task = asyncio.create_task(engine.complete(req(BASE, manual=True)))
+    await asyncio.sleep(0.05)
+    flight = next(iter(engine._flights.values()))
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    await asyncio.sleep(0)
+    assert flight.task.cancelled() or flight.task.done()
+    assert engine._flights == {}

@@ -1,0 +1,204 @@
+"""End to end through pytest-lsp: deepseek-ls as a subprocess, the fake DeepSeek behind it."""
+
+import asyncio
+
+import pytest
+from lsprotocol import types
+from pygls.exceptions import JsonRpcRequestCancelled
+from pytest_lsp import LanguageClient
+
+from tests.conftest import URI, change, inline_params, open_doc, until
+
+SOURCE = "def add(a, b):\n    \n"
+
+
+async def test_capabilities(client: LanguageClient):
+    caps = client.init_result.capabilities
+    assert caps.inline_completion_provider is not None
+    assert caps.completion_provider is not None
+    assert caps.text_document_sync.change == types.TextDocumentSyncKind.Incremental
+    assert caps.position_encoding == types.PositionEncodingKind.Utf16
+    commands = set(caps.execute_command_provider.commands)
+    assert {"deepseek.acceptCompletion", "deepseek.toggleAutoCompletion", "deepseek.usage"} <= commands
+
+
+async def test_ghost_text(client: LanguageClient, fake):
+    open_doc(client, SOURCE)
+    result = await client.text_document_inline_completion_async(inline_params(1, 4))
+    [item] = result.items
+    assert item.insert_text == "return a + b"
+    assert item.range == types.Range(start=types.Position(line=1, character=4),
+                                     end=types.Position(line=1, character=4))
+    assert item.command.command == "deepseek.acceptCompletion"
+    [request] = fake.fim_requests()
+    body = request.body
+    assert body["model"] == "deepseek-flash"
+    assert body["prompt"].startswith("# Path: pkg/example.py\n# Language: python\n")
+    assert body["prompt"].endswith("def add(a, b):\n    ")
+    assert body["suffix"] == "\n"
+    assert body["stop"] == ["\n\n"] and "thinking" not in body
+    assert request.headers["authorization"] == "Bearer sk-test"
+
+
+async def test_completion_item_fallback(client: LanguageClient, fake):
+    open_doc(client, "def add(a, b):\n    ret\n")
+    fake.fim_handler = lambda body: "urn a + b"
+    result = await client.text_document_completion_async(types.CompletionParams(
+        text_document=types.TextDocumentIdentifier(uri=URI), position=types.Position(line=1, character=7),
+        context=types.CompletionContext(trigger_kind=types.CompletionTriggerKind.Invoked)))
+    [item] = result.items
+    assert result.is_incomplete
+    assert item.text_edit.new_text == "return a + b"
+    assert item.text_edit.range == types.Range(start=types.Position(line=1, character=4),
+                                               end=types.Position(line=1, character=7))
+
+
+async def test_burst_of_keystrokes_makes_one_request(client: LanguageClient, fake):
+    open_doc(client, SOURCE)
+    pending = []
+    for i, ch in enumerate("return"):
+        change(client, i + 2, 1, 4 + i, ch)
+        pending.append(asyncio.ensure_future(client.text_document_inline_completion_async(inline_params(1, 5 + i))))
+        await asyncio.sleep(0.01)
+    results = await asyncio.gather(*pending)
+    assert [r.body["prompt"][-11:] for r in fake.fim_requests()] == ["\n    return"]
+    assert [len(r.items) for r in results[:-1]] == [0] * 5
+    assert fake.fim_requests()[0].body["prompt"].endswith("    return")
+
+
+async def test_cancel_closes_the_socket(client: LanguageClient, fake):
+    fake.latency_ms = 3000
+    open_doc(client, SOURCE)
+    request = asyncio.ensure_future(client.protocol.send_request_async(
+        types.TEXT_DOCUMENT_INLINE_COMPLETION, inline_params(1, 4, manual=True), msg_id="inline-1"))
+    await until(lambda: fake.fim_requests())
+    client.cancel_request(types.CancelParams(id="inline-1"))
+    with pytest.raises(JsonRpcRequestCancelled):
+        await request
+    await until(lambda: fake.fim_requests()[0].disconnected, timeout=2)
+
+
+async def test_superseded_request_closes_its_socket_or_never_sends(client: LanguageClient, fake):
+    fake.latency_ms = 3000
+    open_doc(client, SOURCE)
+    first = asyncio.ensure_future(client.text_document_inline_completion_async(inline_params(1, 4, manual=True)))
+    await until(lambda: fake.fim_requests())
+    change(client, 2, 0, 4, "sum", end=(0, 7))  # an edit before the cursor: the answer is stale
+    fake.latency_ms = 0
+    second = await client.text_document_inline_completion_async(inline_params(1, 4, manual=True))
+    assert (await first).items == ()
+    await until(lambda: fake.fim_requests()[0].disconnected, timeout=2)
+    assert second.items[0].insert_text == "return a + b"
+
+
+async def test_typed_ahead_reuse_makes_no_request(client: LanguageClient, fake):
+    open_doc(client, SOURCE)
+    first = await client.text_document_inline_completion_async(inline_params(1, 4, manual=True))
+    assert first.items[0].insert_text == "return a + b"
+    for i, ch in enumerate("retu"):
+        change(client, i + 2, 1, 4 + i, ch)
+        result = await client.text_document_inline_completion_async(inline_params(1, 5 + i))
+        assert result.items[0].insert_text == "return a + b"[i + 1:]
+    assert len(fake.fim_requests()) == 1
+
+
+async def test_prompt_start_is_identical_across_keystrokes(client: LanguageClient, fake):
+    body = "".join(f"def helper_{i}(x):\n    return x * {i}\n\n" for i in range(300))
+    open_doc(client, body + "def main():\n    \n")
+    line = body.count("\n") + 1
+    prompts = []
+    version = 1
+    for i, ch in enumerate("total = 0"):
+        version += 1
+        change(client, version, line, 4 + i, ch)
+        await client.text_document_inline_completion_async(inline_params(line, 5 + i, manual=True))
+        prompts.append(fake.fim_requests()[-1].body["prompt"])
+    stable = prompts[0][:-1]
+    assert len(stable) > 10000
+    assert all(p.startswith(stable) for p in prompts)
+    hits = [r.usage["prompt_cache_hit_tokens"] for r in fake.fim_requests()[1:] if r.usage]
+    assert hits and min(hits) > 0
+
+
+async def test_utf16_positions_with_emoji_and_cjk(client: LanguageClient, fake):
+    text = 'name = "😋中文"; x = f(\n'
+    open_doc(client, text)
+    fake.fim_handler = lambda body: "1)"
+    # UTF-16: 'name = "' 8 + emoji 2 + CJK 2 + '"; x = f(' 9 = 21
+    result = await client.text_document_inline_completion_async(inline_params(0, 21, manual=True))
+    assert fake.fim_requests()[0].body["prompt"].endswith('name = "😋中文"; x = f(')
+    assert result.items[0].range.start == types.Position(line=0, character=21)
+
+
+async def test_utf8_negotiated(utf8_client: LanguageClient, fake):
+    assert utf8_client.init_result.capabilities.position_encoding == types.PositionEncodingKind.Utf8
+    text = 'name = "😋中文"; x = f(\n'
+    open_doc(utf8_client, text)
+    fake.fim_handler = lambda body: "1)"
+    # UTF-8: 8 + 4 + 6 + 9 = 27
+    result = await utf8_client.text_document_inline_completion_async(inline_params(0, 27, manual=True))
+    assert fake.fim_requests()[0].body["prompt"].endswith('x = f(')
+    assert result.items[0].range.start == types.Position(line=0, character=27)
+
+
+async def test_position_past_the_end_is_clamped(client: LanguageClient, fake):
+    open_doc(client, "x = 1\n")
+    result = await client.text_document_inline_completion_async(inline_params(0, 500, manual=True))
+    assert fake.fim_requests()[0].body["prompt"].endswith("x = 1")
+    assert result.items[0].range.start.character == 500 or result.items[0].range.start.character == 5
+
+
+async def test_missing_key_one_clear_message(keyless_client: LanguageClient, fake):
+    open_doc(keyless_client, SOURCE)
+    for _ in range(3):
+        result = await keyless_client.text_document_inline_completion_async(inline_params(1, 4, manual=True))
+        assert result.items == ()
+    errors = [m for m in keyless_client.messages if "API key" in m.message]
+    assert len(errors) == 1 and "DEEPSEEK_API_KEY" in errors[0].message
+    assert fake.requests == []
+
+
+async def test_401_one_message_then_paused(client: LanguageClient, fake):
+    fake.inject(path="/beta/completions", status=401, times=5)
+    open_doc(client, SOURCE)
+    await client.text_document_inline_completion_async(inline_params(1, 4, manual=True))
+    change(client, 2, 1, 4, "r")
+    result = await client.text_document_inline_completion_async(inline_params(1, 5))
+    assert result.items == ()
+    await until(lambda: any("rejected" in m.message for m in client.messages))
+    assert len([m for m in client.messages if "rejected" in m.message]) == 1
+    assert len(fake.fim_requests()) == 1  # the automatic request was not sent
+    assert "sk-test" not in " ".join(m.message for m in client.messages + client.log_messages)
+
+
+async def test_503_then_recovery(client: LanguageClient, fake):
+    fake.inject(path="/beta/completions", status=503, times=3)
+    open_doc(client, SOURCE)
+    version = 1
+    for ch in "abc":
+        version += 1
+        change(client, version, 1, 3 + version, ch)
+        result = await client.text_document_inline_completion_async(inline_params(1, 4 + version - 1, manual=True))
+        assert result.items == ()
+    assert len([m for m in client.messages if "503" in m.message]) == 1
+    # while the breaker is open, automatic requests stay home
+    before = len(fake.fim_requests())
+    version += 1
+    change(client, version, 1, 7, "d")
+    assert (await client.text_document_inline_completion_async(inline_params(1, 8))).items == ()
+    assert len(fake.fim_requests()) == before
+    await asyncio.sleep(2.2)  # the breaker's first cooldown
+    version += 1
+    change(client, version, 1, 8, "e")
+    result = await client.text_document_inline_completion_async(inline_params(1, 9))
+    assert result.items[0].insert_text == "return a + b"
+
+
+async def test_status_notification_carries_usage(client: LanguageClient, fake):
+    statuses = client.statuses
+    open_doc(client, SOURCE)
+    await client.text_document_inline_completion_async(inline_params(1, 4, manual=True))
+    await until(lambda: any(s.usage.requests == 1 for s in statuses))
+    final = [s for s in statuses if s.usage.requests == 1][-1]
+    assert final.usage.promptMissTokens + final.usage.promptHitTokens > 0
+    assert final.model == "deepseek-flash"

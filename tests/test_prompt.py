@@ -1,0 +1,71 @@
+"""prompt/fim.py: stable prompt starts, aligned windows, short suffixes, modes."""
+
+from deepseek_ls.prompt.fim import DocumentSnapshot, build_fim_prompt, completion_mode
+
+BODY = "".join(f"def f{i}(x):\n    return x + {i}\n\n" for i in range(800))
+
+
+def doc(text, path="pkg/mod.py", uri="file:///w/pkg/mod.py"):
+    return DocumentSnapshot(uri=uri, path=path, language_id="python", text=text, version=1)
+
+
+def test_header_comes_first_with_path_and_language():
+    p = build_fim_prompt(doc("x = 1\n"), 5)
+    assert p.prompt.startswith("# Path: pkg/mod.py\n# Language: python\n")
+
+
+def test_prompt_start_is_byte_identical_while_typing():
+    text = BODY + "def g():\n    "
+    prompts = []
+    for typed in ["r", "re", "ret", "retu", "return", "return 4", "return 42"]:
+        t = text + typed
+        prompts.append(build_fim_prompt(doc(t), len(t)).prompt)
+    first = prompts[0]
+    for p in prompts:
+        # everything but the typed tail is the same bytes
+        assert p[: len(first) - 1] == first[:-1]
+
+
+def test_window_start_moves_in_aligned_steps_only():
+    starts = set()
+    for cut in range(30000, 36000, 37):
+        p = build_fim_prompt(doc(BODY), cut)
+        starts.add(p.prompt.split("\n", 2)[2][:40])
+    assert 1 <= len(starts) <= 3  # a few step changes over 6,000 characters of cursor travel
+
+
+def test_prefix_respects_the_budget():
+    p = build_fim_prompt(doc(BODY), len(BODY), prefix_chars=5000)
+    assert len(p.prompt) < 5000 + 200
+
+
+def test_suffix_is_short_and_line_aligned():
+    text = "x = (" + ")\n" + "y = 2\n" * 200
+    p = build_fim_prompt(doc(text), 5)
+    assert p.suffix.startswith(")\n") and p.suffix.endswith("\n")
+    assert len(p.suffix) <= 480 and p.suffix.count("\n") <= 13
+
+
+def test_other_files_in_stable_order_same_language_only():
+    others = (
+        doc("def zed():\n    pass\n", "z.py", "file:///w/z.py"),
+        doc("def alpha():\n    pass\n", "a.py", "file:///w/a.py"),
+        DocumentSnapshot(uri="file:///w/r.md", path="r.md", language_id="markdown", text="# readme\n"),
+    )
+    p1 = build_fim_prompt(doc("x = 1\n"), 5, others=others)
+    p2 = build_fim_prompt(doc("x = 1\n"), 5, others=tuple(reversed(others)))
+    assert p1.prompt == p2.prompt
+    assert p1.prompt.index("a.py") < p1.prompt.index("z.py")
+    assert "readme" not in p1.prompt
+
+
+def test_modes():
+    assert completion_mode("    ", "") is True           # empty line
+    assert completion_mode("def f(x):", "") is True       # block opener
+    assert completion_mode("x = foo(", ")") is True       # opener, only closers after
+    assert completion_mode("x = fo", "") is False         # end of a statement
+    assert completion_mode("x = ", "bar + 1") is False    # mid-line
+    p = build_fim_prompt(doc("x = fo\n"), 6)
+    assert p.stop == ("\n",) and p.max_tokens == 64 and not p.multiline
+    p = build_fim_prompt(doc("def f():\n    \n"), 13)
+    assert p.multiline and p.stop == ("\n\n",)
