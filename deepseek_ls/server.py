@@ -16,6 +16,7 @@ from urllib.parse import unquote
 from lsprotocol import types
 from pygls import uris
 from pygls.capabilities import get_capability
+from pygls.exceptions import JsonRpcException
 from pygls.lsp.server import LanguageServer
 from pygls.protocol import LanguageServerProtocol
 
@@ -29,10 +30,29 @@ log = logging.getLogger(__name__)
 STATUS = "deepseek/status"
 
 
+class _Rejected:
+    """Stands for a request that failed to deserialize and was already answered."""
+
+    jsonrpc = None
+
+
 class TracingProtocol(LanguageServerProtocol):
-    """Records ``lsp_recv`` the moment a message is handed over by the reader."""
+    """Records ``lsp_recv`` the moment a message is handed over by the reader,
+    and answers malformed requests instead of leaving the client waiting."""
+
+    def structure_message(self, data: dict[str, Any]) -> Any:
+        try:
+            return super().structure_message(data)
+        except JsonRpcException as exc:
+            if "jsonrpc" in data and "id" in data and "method" in data:
+                # pygls would only log this; the client would wait forever.
+                self._send_response(data["id"], error=exc.to_response_error())
+                return _Rejected()
+            raise
 
     def handle_message(self, message: Any) -> None:
+        if isinstance(message, _Rejected):
+            return
         server = self._server
         tracer = getattr(server, "service", None) and server.service.tracer
         if tracer is not None and tracer.enabled:
@@ -56,6 +76,7 @@ class DeepSeekLanguageServer(LanguageServer):
         self.service = service or Service()
         self._last_status: dict[str, Any] | None = None
         self.pending_problems: list[str] = []
+        self.ready = False  # no notifications before the initialize response
         self.service.on_problem = self.report_problem
         self.service.on_state = self.send_status
         self.service.on_usage = lambda model, usage: self.send_status(force=True)
@@ -144,6 +165,8 @@ class DeepSeekLanguageServer(LanguageServer):
 
     def send_status(self, force: bool = False) -> None:
         """Send ``deepseek/status`` when it changed."""
+        if not self.ready:
+            return
         payload = self.status_payload()
         if not force and payload == self._last_status:
             return

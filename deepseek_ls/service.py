@@ -15,6 +15,7 @@ from typing import Any
 from .api.client import DeepSeekClient, Usage
 from .api.errors import DeepSeekError
 from .completion.engine import CompletionEngine
+from .ledger import Ledger, ledger_path
 from .models import model_info
 from .settings import Settings, build_settings, env_layer
 from .trace import Tracer, from_env
@@ -34,6 +35,8 @@ class Service:
         self._transport = transport
         self.tracer = tracer or from_env()
         self.usage = UsageTotals()
+        #: usage of every request, kept on disk across restarts (written off the hot path)
+        self.ledger = Ledger(ledger_path(environ))
         self.on_problem: Callable[[str, str], None] = lambda kind, message: None
         self.on_state: Callable[[], None] = lambda: None
         self.on_usage: Callable[[str, Usage], None] = lambda model, usage: None
@@ -52,8 +55,9 @@ class Service:
     def _state_changed(self) -> None:
         self.on_state()
 
-    def _count_usage(self, model: str, usage: Usage) -> None:
+    def _count_usage(self, model: str, usage: Usage, kind: str = "fim") -> None:
         self.usage.add(model, usage)
+        self.ledger.record(model, usage.hit_tokens, usage.miss_tokens, usage.completion_tokens, kind)
         log.info(self.usage.log_line())
         self.on_usage(model, usage)
 
@@ -108,4 +112,5 @@ class Service:
     async def aclose(self) -> None:
         clients = [*self._old_clients, *([self.client] if self.client else [])]
         await asyncio.gather(*(c.aclose() for c in clients), return_exceptions=True)
+        await asyncio.to_thread(self.ledger.close)
         self.tracer.close()

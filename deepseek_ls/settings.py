@@ -48,6 +48,7 @@ class Settings:
     completion_temperature: float = _setting("completion.temperature", 0.0, "Sampling temperature for completions.", lo=0.0, hi=2.0)
     completion_prefix_chars: int = _setting("completion.prefixChars", C.PREFIX_CHARS, "Characters of the file before the cursor sent as context.", lo=200, hi=400000)
     completion_suffix_chars: int = _setting("completion.suffixChars", C.SUFFIX_CHARS, "Characters after the cursor sent as context (all billed as cache misses).", lo=0, hi=20000)
+    completion_items: str = _setting("completion.items", "auto", "Offer the suggestion as a `textDocument/completion` item too: `auto` = only for clients that do not declare inline completion.", choices=("auto", "always", "never"))
     completion_other_files: bool = _setting("completion.otherFiles", True, "Add context from other open files of the same language.")
     chat_model: str = _setting("chat.model", default_model("chat"), "Model for chat, explain and code actions.")
     chat_thinking: bool = _setting("chat.thinking", False, "Let the chat model think first (slower; reasoning is shown apart). Off = fast path, thinking disabled explicitly.")

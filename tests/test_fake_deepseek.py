@@ -721,3 +721,70 @@ def test_tcp_nodelay_single_send(fake):
     head, _, rest = data.partition(b"\r\n\r\n")
     clen = int([l for l in head.split(b"\r\n") if l.lower().startswith(b"content-length")][0].split(b":")[1])
     assert len(rest) == clen
+
+
+def test_cache_v4_common_prefix_unit(fake):
+    fake.cache.withhold_last_block = False
+    fake.cache.unit_k = 0  # only input/output ends and detected common prefixes
+    A = LONG
+    with client(fake) as c:
+        def hit(prompt, **kw):
+            return c.post(FIM, json=fim_body(prompt=prompt, suffix="", **kw)).json()["usage"]["prompt_cache_hit_tokens"]
+        # FIM: the input unit ends with <fim_hole> suffix <fim_end>, so A+B then A+B+C does not hit it
+        assert hit(A + "# B\n") == 0
+        assert hit(A + "# B\n# more\n") == 0
+        assert hit(A + "# B\n# other\n") > 0         # ... only the detected common prefix A+B, later
+        fake.cache.reset()
+        assert hit(A + "# B\n") == 0
+        assert hit(A + "# C\n") == 0                   # A+B then A+C: miss ...
+        n_a = 1 + fake.tokenizer.count(A)              # <fim_begin> + A
+        assert n_a <= hit(A + "# D\n") <= n_a + 2     # ... but A (+ the shared "#") is now persisted
+        # user_id isolates the cache inside one key
+        assert hit(A + "# D\n", user_id="alice") == 0
+
+
+def test_tokenizer_line_memo_is_exact(fake):
+    tok = fake.tokenizer
+    if not tok.real:
+        pytest.skip("stand-in tokenizer")
+    import json as _json
+    for src in (Path(_json.__file__).with_name("decoder.py").read_text(), LONG + "中文 mixed\n\tTabs\r\n  x\n\n\ny"):
+        assert tok.encode(src) == tok.encode_unsegmented(src)
+        assert "".join(tok.pieces(src[:500])) == src[:500]
+
+
+def test_logprobs_echo_json_mode(fake):
+    with client(fake) as c:
+        j = c.post(FIM, json=fim_body(logprobs=2, max_tokens=4)).json()
+        lp = j["choices"][0]["logprobs"]
+        assert len(lp["tokens"]) == 4 and len(lp["top_logprobs"][0]) == 3
+        j = c.post(FIM, json=fim_body(echo=True, suffix=None, max_tokens=4)).json()
+        assert j["choices"][0]["text"].startswith(fim_body()["prompt"])
+        assert c.post(FIM, json=fim_body(echo=True)).status_code == 400  # E4: not with suffix
+        j = c.post(CHAT, json=chat_body(logprobs=True, top_logprobs=2)).json()
+        assert j["choices"][0]["logprobs"]["content"][0]["top_logprobs"]
+        j = c.post(CHAT, json=chat_body(response_format={"type": "json_object"},
+                                        messages=[{"role": "user", "content": "reply in json"}])).json()
+        assert isinstance(json.loads(j["choices"][0]["message"]["content"]), dict)
+
+
+def test_debit_balance(fake):
+    fake.add_key("sk-tiny", balance="0.000001")
+    fake.debit_balance = True
+    with client(fake, "sk-tiny") as c:
+        assert c.post(FIM, json=fim_body(prompt=LONG)).status_code == 200
+        assert c.post(FIM, json=fim_body()).status_code == 402
+        assert c.get("/user/balance").json()["is_available"] is False
+
+
+def test_cache_v4_chat_follow_up(fake):
+    fake.cache.withhold_last_block = False
+    fake.cache.unit_k = 0
+    first = [{"role": "user", "content": LONG}]
+    with client(fake) as c:
+        j1 = c.post(CHAT, json=chat_body(messages=first, thinking={"type": "disabled"})).json()
+        follow = first + [{"role": "assistant", "content": j1["choices"][0]["message"]["content"]},
+                          {"role": "user", "content": "and now?"}]
+        u2 = c.post(CHAT, json=chat_body(messages=follow, thinking={"type": "disabled"})).json()["usage"]
+        # A+B then A+B+C: hit = input + output of the first request
+        assert u2["prompt_cache_hit_tokens"] == j1["usage"]["prompt_tokens"] + j1["usage"]["completion_tokens"]

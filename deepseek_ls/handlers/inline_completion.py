@@ -58,8 +58,11 @@ def register(server: DeepSeekLanguageServer) -> None:
         return types.InlineCompletionList(items=[item])
 
     @server.feature(types.TEXT_DOCUMENT_COMPLETION,
-                    types.CompletionOptions(trigger_characters=[".", "(", " "]))
+                    types.CompletionOptions(trigger_characters=[".", "("]))
     async def completion(ls: DeepSeekLanguageServer, params: types.CompletionParams) -> types.CompletionList:
+        mode = ls.service.settings.completion_items
+        if mode == "never" or (mode == "auto" and ls.client_supports("text_document.inline_completion")):
+            return types.CompletionList(is_incomplete=True, items=[])
         manual = bool(params.context and params.context.trigger_kind == types.CompletionTriggerKind.Invoked)
         found = await _suggest(ls, params.text_document.uri, params.position, manual)
         if found is None:

@@ -20,8 +20,16 @@ from ..settings import SECTION, section_of
 log = logging.getLogger(__name__)
 
 
+def _models(ls: DeepSeekLanguageServer) -> tuple[str, str, str, str]:
+    s = ls.service.settings
+    return s.completion_model, s.chat_model, s.base_url, s.api_key
+
+
 def _apply(ls: DeepSeekLanguageServer, layer: str, values: Any) -> None:
+    before = _models(ls)
     problems = ls.service.update_settings(layer, section_of(values))
+    if ls.ready and _models(ls) != before and ls.service.client is not None:
+        asyncio.ensure_future(_check_models(ls))
     if problems:
         text = "; ".join(problems)
         log.warning("settings: %s", text)
@@ -58,6 +66,7 @@ def register(server: DeepSeekLanguageServer) -> None:
 
     @server.feature(types.INITIALIZED)
     async def initialized(ls: DeepSeekLanguageServer, params: types.InitializedParams) -> None:
+        ls.ready = True
         if ls.pending_problems:
             ls.window_show_message(types.ShowMessageParams(
                 type=types.MessageType.Warning,

@@ -73,9 +73,9 @@ def fake():
 
 
 def run_scenario(tmp_path: Path, fake: FakeDeepSeek, scenario: str, expect: str,
-                 settings: dict | None = None) -> dict:
+                 settings: dict | None = None, setup: dict | None = None) -> dict:
     src = tmp_path / "calc.py"
-    src.write_text("def add(a, b):\n    re\n")
+    src.write_text("def add(a, b):\n    re\n# retry retain\n")
     result_file = tmp_path / "result.json"
     env = {k: v for k, v in os.environ.items() if not k.startswith(("NVIM", "VIM", "MYVIMRC"))}
     env.update({
@@ -92,6 +92,7 @@ def run_scenario(tmp_path: Path, fake: FakeDeepSeek, scenario: str, expect: str,
         "DSLS_RESULT": str(result_file),
         "DSLS_EXPECT": expect,
         "DSLS_SETTINGS": json.dumps(settings or {}),
+        "DSLS_SETUP": json.dumps(setup or {}),
         "DSLS_TIMEOUT": str(NVIM_TIMEOUT_S),
     })
     cmd = [NVIM, "--headless", "-u", "NONE", "-i", "NONE", "-n", "-c", f"luafile {RUN_LUA}"]
@@ -117,6 +118,18 @@ def test_ghost_text_accept_word_and_accept(tmp_path, fake):
     assert result["ghost"]["inline"] == FIM_TEXT
     assert result["lines"][1] == "    return a + b\t"
     assert any(r.is_fim for r in fake.requests)
+
+
+def test_completion_menu_hides_ghost_text(tmp_path, fake):
+    fake.fim_handler = lambda body: FIM_TEXT if body.get("prompt", "").endswith("ret") else ""
+    run_scenario(tmp_path, fake, "pum", FIM_TEXT)
+
+
+def test_ghost_text_through_vim_lsp_start(tmp_path, fake):
+    """The Neovim 0.10 code path (vim.lsp.start from a FileType autocmd), run on this Neovim."""
+    fake.fim_handler = lambda body: FIM_TEXT if body.get("prompt", "").endswith("ret") else ""
+    result = run_scenario(tmp_path, fake, "ghost", FIM_TEXT, setup={"_legacy_start": True})
+    assert result["lines"][1] == "    return a + b\t"
 
 
 @pytest.mark.skip(reason="server has no chat yet: deepseek.explainSelection / deepseek.chat are not "

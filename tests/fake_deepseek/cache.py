@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import codecs
 import random
+import re
 import threading
 import zlib
 from dataclasses import dataclass, field
@@ -18,7 +19,9 @@ USER = "<｜User｜>"
 ASSISTANT = "<｜Assistant｜>"
 THINK = "<think>"
 END_THINK = "</think>"
-SPECIALS = [FIM_BEGIN, FIM_HOLE, FIM_END, BOS, USER, ASSISTANT, THINK, END_THINK]
+_SEG = re.compile(r"\n(?=[ \t]*[^\s])")
+EOS = "<｜end▁of▁sentence｜>"
+SPECIALS = [FIM_BEGIN, FIM_HOLE, FIM_END, BOS, USER, ASSISTANT, THINK, END_THINK, EOS]
 
 
 class Tokenizer:
@@ -70,19 +73,41 @@ class Tokenizer:
         return self._special_ids[s]
 
     def encode(self, text: str) -> list[int]:
+        """Token ids of ``text`` (no special tokens).  Returned lists must not be mutated.
+
+        The real tokenizer's pre-tokenizer always splits after a newline that is
+        followed by (optional blanks and) a non-blank character, so long texts are
+        encoded line by line with a per-line memo: exact, and cheap for the
+        benchmark's mostly-unchanged prompts (checked in test_fake_deepseek.py).
+        """
         if not text:
             return []
-        memo = self._memo.get(text)
+        if self._tok is None:
+            return [zlib.crc32(text[i:i + 4].encode("utf-8")) for i in range(0, len(text), 4)]
+        if len(text) <= 256:
+            return self._encode_seg(text)
+        ids: list[int] = []
+        start = 0
+        for m in _SEG.finditer(text):
+            end = m.end()
+            ids.extend(self._encode_seg(text[start:end]))
+            start = end
+        ids.extend(self._encode_seg(text[start:]))
+        return ids
+
+    def encode_unsegmented(self, text: str) -> list[int]:
+        if self._tok is None:
+            return self.encode(text)
+        return self._tok._tokenizer.encode(text, add_special_tokens=False)
+
+    def _encode_seg(self, seg: str) -> list[int]:
+        memo = self._memo.get(seg)
         if memo is not None:
             return memo
-        if self._tok is not None:
-            ids = self._tok._tokenizer.encode(text, add_special_tokens=False)
-        else:
-            ids = [zlib.crc32(text[i:i + 4].encode("utf-8")) for i in range(0, len(text), 4)]
-        with self._lock:
-            if len(self._memo) > 256:
-                self._memo.clear()
-            self._memo[text] = ids
+        ids = self._tok._tokenizer.encode(seg, add_special_tokens=False)  # type: ignore[union-attr]
+        if len(self._memo) > 200_000:
+            self._memo.clear()
+        self._memo[seg] = ids
         return ids
 
     def count(self, text: str) -> int:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import random
 import re
 import threading
@@ -35,7 +36,7 @@ def default_fim_text(prompt: str, suffix: str | None) -> str:
     return head + "".join(lines) + f"{indent}return {name}_5\n"
 
 
-def default_chat(messages: list[dict], thinking: bool) -> tuple[str, str | None]:
+def default_chat(messages: list[dict], thinking: bool, json_mode: bool = False) -> tuple[str, str | None]:
     last_user = ""
     for m in reversed(messages):
         if isinstance(m, dict) and m.get("role") == "user":
@@ -48,6 +49,8 @@ def default_chat(messages: list[dict], thinking: bool) -> tuple[str, str | None]
         prefix = "continuation"
     content = (f"This is a deterministic reply from the fake DeepSeek to: {snippet}"
                if not prefix else "print('hello from the fake')\n")
+    if json_mode:
+        content = json.dumps({"answer": content})
     reasoning = (f"The user asked about {snippet!r}. I will answer briefly." if thinking else None)
     return content, reasoning
 

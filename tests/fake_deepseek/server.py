@@ -24,7 +24,7 @@ from typing import Any, Callable
 import h11
 
 from . import profiles as P
-from .cache import (ASSISTANT, BOS, END_THINK, FIM_BEGIN, FIM_END, FIM_HOLE, THINK, USER,
+from .cache import (ASSISTANT, BOS, END_THINK, EOS, FIM_BEGIN, FIM_END, FIM_HOLE, THINK, USER,
                     PrefixCache, get_tokenizer, prefix_hashes)
 from .oracle import Oracle, default_chat, default_fim_text
 from .validation import ApiError, Job, deserialize, parse_body, validate
@@ -37,6 +37,10 @@ FAULT_KINDS = ("status", "cut_stream", "stall", "empty_body", "insufficient_syst
 
 # Invented bodies for injected server errors (real 500/502/503/504 bodies were never captured).
 _FAULT_MESSAGES = {
+    400: ("Invalid Format", "invalid_request_error"),
+    401: ("Authentication Fails (no such user)", "authentication_error"),
+    402: ("Insufficient Balance", "unknown_error"),
+    422: ("Invalid Parameters", "invalid_request_error"),
     429: ("Rate Limit Reached", "rate_limit_error"),
     500: ("Server Error", "server_error"),
     502: ("Bad Gateway", "server_error"),
@@ -112,6 +116,23 @@ class Fault:
 
 
 _CONN_IDS = itertools.count(1)
+
+
+def _fim_logprobs(pieces: list[str], n: int) -> dict:
+    """Deterministic stand-in logprobs in the legacy completions shape (§3)."""
+    offs, pos = [], 0
+    for p in pieces:
+        offs.append(pos)
+        pos += len(p)
+    return {"text_offset": offs, "token_logprobs": [-0.01] * len(pieces), "tokens": list(pieces),
+            "top_logprobs": [{p: -0.01, **{f"{p}_alt{k}": -4.0 - k for k in range(n)}} for p in pieces]}
+
+
+def _chat_logprobs(pieces: list[str], n: int) -> dict:
+    def entry(t: str, lp: float) -> dict:
+        return {"token": t, "logprob": lp, "bytes": list(t.encode("utf-8"))}
+    return {"content": [dict(entry(p, -0.01), top_logprobs=[entry(p, -0.01)] + [entry(p + "~", -9999.0)] * max(0, n - 1))
+                        for p in pieces]}
 
 
 class _Disconnected(Exception):
@@ -572,12 +593,21 @@ class FakeDeepSeek:
             self._records.append(rec)
         cs.start_watch(rec)
         try:
-            await self._dispatch(cs, rec, method, path, headers, raw)
+            try:
+                await self._dispatch(cs, rec, method, path, headers, raw)
+            except ApiError as e:
+                await self._send_error(cs, rec, e)
+            except (_Disconnected, asyncio.CancelledError):
+                raise
+            except Exception as e:  # a test handler blew up: answer 500 and keep serving
+                import traceback
+
+                traceback.print_exc()
+                await self._send_error(cs, rec, ApiError(500, f"fake DeepSeek internal error: {e!r}",
+                                                         etype="server_error", code="server_error"))
         except _Disconnected:
             cs.mark_disconnect()
             cs.must_close = True
-        except ApiError as e:
-            await self._send_error(cs, rec, e)
         finally:
             await cs.stop_watch()
             if rec.done_ns is None:
@@ -695,7 +725,9 @@ class FakeDeepSeek:
         rec.stream = job.stream
         loop = asyncio.get_running_loop()
         recv_s = rec.recv_ns / 1e9
-        prep = loop.run_in_executor(self._executor, self._prepare_input, job, key, recv_s)
+        uid = body.get("user_id")
+        ns = key if not uid else f"{key}\x00user_id:{uid}"   # E3+: user_id isolates the KV cache
+        prep = loop.run_in_executor(self._executor, self._prepare_input, job, ns, recv_s)
         # context length: cheap upper bound first (tokens <= utf-8 bytes), exact only if needed
         bound = self._input_bytes(job) + job.max_tokens
         if bound > job.table["context"]:
@@ -719,7 +751,7 @@ class FakeDeepSeek:
             if n > limit:
                 raise ApiError(429, CONCURRENCY_MSG.format(n=n, limit=limit), etype="rate_limit_error",
                                code="rate_limit_error")
-            await self._run_job(cs, rec, job, key, fault, prep)
+            await self._run_job(cs, rec, job, key, fault, prep, ns)
         finally:
             with self._lock:
                 self._inflight[ck] -= 1
@@ -738,18 +770,27 @@ class FakeDeepSeek:
         if job.kind == "fim":
             return ([t.special(FIM_BEGIN)] + t.encode(job.body["prompt"]) + [t.special(FIM_HOLE)]
                     + t.encode(job.body.get("suffix") or "") + [t.special(FIM_END)])
-        # approximate chat template (label: not the exact server template)
+        # approximate chat template (not the exact server template): earlier assistant turns are
+        # <Assistant></think>content<eos>, so a follow-up request extends input+output of the previous one
         ids = [t.special(BOS)]
-        for m in job.messages:
+        last = len(job.messages) - 1
+        for i, m in enumerate(job.messages):
             role = m.get("role")
             c = m.get("content")
             c = c if isinstance(c, str) else ("" if c is None else json.dumps(c, ensure_ascii=False))
+            if m.get("tool_calls"):
+                c += json.dumps(m["tool_calls"], ensure_ascii=False)
             if role == "user":
                 ids.append(t.special(USER))
             elif role == "assistant":
                 ids.append(t.special(ASSISTANT))
-            if m.get("tool_calls"):
-                c += json.dumps(m["tool_calls"], ensure_ascii=False)
+                if i == last and m.get("prefix"):
+                    ids += t.encode(c)
+                    continue
+                ids.append(t.special(END_THINK))
+                ids += t.encode(c)
+                ids.append(t.special(EOS))
+                continue
             ids += t.encode(c)
         if not (job.messages and job.messages[-1].get("prefix")):
             ids.append(t.special(ASSISTANT))
@@ -795,7 +836,9 @@ class FakeDeepSeek:
                 r = self.chat_handler(job.body)
                 r = ChatReply(content=r) if isinstance(r, str) else r
             else:
-                c, rs = default_chat(job.messages, job.thinking)
+                rf = job.body.get("response_format")
+                c, rs = default_chat(job.messages, job.thinking,
+                                     json_mode=isinstance(rf, dict) and rf.get("type") == "json_object")
                 r = ChatReply(content=c, reasoning=rs)
             raw = r.content or ""
             reasoning = r.reasoning if job.thinking else None
@@ -848,15 +891,16 @@ class FakeDeepSeek:
                 "completion_tokens_details": {"reasoning_tokens": reasoning}}
 
     async def _run_job(self, cs: _Conn, rec: RecordedRequest, job: Job, key: str, fault: Fault | None,
-                       prep: "asyncio.Future") -> None:
+                       prep: "asyncio.Future", ns: str) -> None:
         t0 = time.monotonic()
         # injected HTTP errors
         if fault is not None and fault.kind == "status":
             if fault.delay_ms:
                 await cs.sleep(fault.delay_ms / 1000)
             msg, etype = _FAULT_MESSAGES.get(fault.status, ("Server Error", "server_error"))
+            code = "invalid_request_error" if fault.status in (400, 401, 402, 422) else etype
             extra = [("retry-after", fault.retry_after)] if fault.retry_after is not None else []
-            raise ApiError(fault.status, fault.message or msg, etype=etype, code=etype, headers=extra)
+            raise ApiError(fault.status, fault.message or msg, etype=etype, code=code, headers=extra)
 
         gen = self._generate(job)
         state = {"ttft_at": None, "hdr": False, "chunked": False}
@@ -889,7 +933,7 @@ class FakeDeepSeek:
         prompt_n = len(toks)
         miss = prompt_n - hit
         ttft = self._ttft_s(rec, miss, fault)
-        ctx: dict[str, Any] = dict(toks=toks, H=H, hit=hit, prompt_n=prompt_n, key=key, t_start=t_start,
+        ctx: dict[str, Any] = dict(toks=toks, H=H, hit=hit, prompt_n=prompt_n, key=key, ns=ns, t_start=t_start,
                                    ttft=ttft, gen=gen, sent_pieces=0)
         try:
             await cs.sleep(ttft - (time.monotonic() - t_start))
@@ -933,9 +977,13 @@ class FakeDeepSeek:
         content = "".join(gen["content"])
         usage = self._usage(ctx["prompt_n"], ctx["hit"], gen["n"], len(gen["reasoning"]))
         if job.kind == "fim":
+            lp = job.body.get("logprobs")
+            text_out = (job.body["prompt"] + content) if job.body.get("echo") else content
             obj = {"id": rid, "object": "text_completion", "created": created, "model": job.model,
                    "system_fingerprint": self._fp(),
-                   "choices": [{"index": 0, "text": content, "logprobs": None, "finish_reason": gen["finish"]}],
+                   "choices": [{"index": 0, "text": text_out,
+                                "logprobs": _fim_logprobs(gen["content"], lp) if lp is not None else None,
+                                "finish_reason": gen["finish"]}],
                    "usage": usage}
         else:
             msg: dict[str, Any] = {"role": "assistant", "content": content}
@@ -948,7 +996,10 @@ class FakeDeepSeek:
                                      for i, tc in enumerate(gen["tool_calls"])]
             obj = {"id": rid, "object": "chat.completion", "created": created, "model": job.model,
                    "system_fingerprint": self._fp(),
-                   "choices": [{"index": 0, "message": msg, "logprobs": None, "finish_reason": gen["finish"]}],
+                   "choices": [{"index": 0, "message": msg,
+                                "logprobs": (_chat_logprobs(gen["content"], job.body.get("top_logprobs") or 0)
+                                             if job.body.get("logprobs") else None),
+                                "finish_reason": gen["finish"]}],
                    "usage": usage}
         rec.text, rec.reasoning, rec.finish_reason, rec.usage = content, reasoning or None, gen["finish"], usage
         body = json.dumps(obj, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
@@ -1119,7 +1170,7 @@ class FakeDeepSeek:
         hit, prompt_n = ctx["hit"], ctx["prompt_n"]
         rec.hit, rec.miss, rec.out = hit, prompt_n - hit, out
         rec.billed = True
-        rec.optimistic_billed = rec.first_token_ns is not None or complete
+        rec.optimistic_billed = rec.sent_ns is not None or complete
         rec.cost_usd = self.price(P.resolve_model(self.profile, job.model)[1]["price"], hit, prompt_n - hit, out)
         if self.debit_balance:
             with self._lock:
@@ -1130,7 +1181,7 @@ class FakeDeepSeek:
             pieces = gen["reasoning"] + gen["content"]
             out_text = "".join(pieces[:out]) if job.kind == "fim" else "".join(gen["content"][:max(0, out - len(gen["reasoning"]))])
             try:
-                self._executor.submit(self._store_cache, ctx["key"], ctx["toks"], ctx["H"], out_text, now_s)
+                self._executor.submit(self._store_cache, ctx["ns"], ctx["toks"], ctx["H"], out_text, now_s)
             except RuntimeError:
                 pass
 

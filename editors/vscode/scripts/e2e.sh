@@ -34,7 +34,7 @@ VSIX="$EXT_DIR/dist/deepseek-ls-vscode.vsix"
 
 # --- fresh run directory ----------------------------------------------------------
 rm -rf "$RUN"
-mkdir -p "$RUN/ws" "$RUN/user/User" "$RUN/ext" "$RUN/xdg-config" "$RUN/xdg-data"
+mkdir -p "$RUN/ws" "$RUN/user/User" "$RUN/user/Machine" "$RUN/ext" "$RUN/xdg-config" "$RUN/xdg-data"
 export XDG_CONFIG_HOME="$RUN/xdg-config" XDG_DATA_HOME="$RUN/xdg-data"
 PIDS=()
 cleanup() {
@@ -96,7 +96,6 @@ cat > "$RUN/user/User/settings.json" <<JSON
   "editor.suggestOnTriggerCharacters": false,
   "editor.wordBasedSuggestions": "off",
   "editor.minimap.enabled": false,
-  "deepseek.serverPath": "$SERVER",
   "deepseek.baseUrl": "$FAKE_URL",
   "deepseek.logLevel": "debug",
   "deepseek.trace.server": "messages"
@@ -105,6 +104,14 @@ JSON
 
 PORT="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
 printf 'bind-addr: 127.0.0.1:%s\nauth: none\ncert: false\n' "$PORT" > "$RUN/config.yaml"
+# code-server is a remote window: machine(-overridable) settings such as deepseek.serverPath
+# are read from the remote machine's settings, not from the user settings.
+cat > "$RUN/user/Machine/settings.json" <<JSON
+{
+  "deepseek.serverPath": "$SERVER"
+}
+JSON
+
 log "install the vsix into a fresh code-server profile"
 "$CS" --config "$RUN/config.yaml" --user-data-dir "$RUN/user" --extensions-dir "$RUN/ext" \
   --install-extension "$VSIX" --force >"$RUN/install.log" 2>&1 || { cat "$RUN/install.log"; exit 1; }

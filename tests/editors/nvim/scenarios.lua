@@ -12,7 +12,7 @@ local function start(H, extra)
   local opts = vim.tbl_deep_extend('force', {
     cmd = cmd,
     settings = vim.json.decode(os.getenv('DSLS_SETTINGS') or '{}'),
-  }, extra or {})
+  }, vim.json.decode(os.getenv('DSLS_SETUP') or '{}'), extra or {})
   require('deepseek_ls').setup(opts)
   vim.cmd('edit ' .. vim.fn.fnameescape(os.getenv('DSLS_FILE')))
   local buf = api.nvim_get_current_buf()
@@ -66,7 +66,7 @@ function S.ghost(H)
   end
   local ghost = require('deepseek_ls.ghost')
   local text = expect()
-  H.feed('GA')
+  H.feed('2GA')
   H.feed('t')
   local shown = H.wait(function()
     return ghost.current_text(buf)
@@ -134,6 +134,36 @@ function S.ghost(H)
   H.sleep(100)
   H.check('ghost text cleared after leaving Insert mode', ghost_mark(buf) == nil)
   H.result.lines = api.nvim_buf_get_lines(buf, 0, -1, false)
+end
+
+--- The completion menu hides the ghost text; closing it brings it back.
+function S.pum(H)
+  local client, buf = start(H)
+  if not client then
+    return
+  end
+  local ghost = require('deepseek_ls.ghost')
+  vim.o.completeopt = 'menu,menuone,noinsert'
+  H.feed('2GA')
+  H.feed('t')
+  H.wait(function()
+    return ghost.current_text(buf)
+  end, 20000, 'ghost text')
+  H.check('ghost text appears', ghost_mark(buf) ~= nil)
+  H.feed('<C-n>')
+  H.wait(function()
+    return vim.fn.pumvisible() == 1
+  end, 3000, 'completion menu')
+  H.result.pum = vim.fn.pumvisible()
+  H.check('completion menu open', vim.fn.pumvisible() == 1)
+  H.sleep(300)
+  H.check('ghost text hidden while the menu is open', ghost_mark(buf) == nil and not ghost.visible(buf))
+  H.feed('<C-e>')
+  local back = H.wait(function()
+    return ghost_mark(buf)
+  end, 5000, 'ghost back')
+  H.check('ghost text back after the menu closed', back ~= nil and back.inline == expect(), back)
+  H.feed('<Esc>')
 end
 
 --- :DeepSeekExplain on lines 1-2: a Markdown split streams the answer;

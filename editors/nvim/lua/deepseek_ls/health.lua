@@ -211,8 +211,9 @@ function M.check()
     end
     local u = st.usage
     if type(u) == 'table' then
-      info(string.format('session: %d requests, $%.4f, cache hit rate %d%%', u.requests or 0, u.costUsd or 0,
-        math.floor(((u.hitRate or 0) <= 1 and (u.hitRate or 0) * 100 or u.hitRate) + 0.5)))
+      local status = require('deepseek_ls.status')
+      info(string.format('session: %d requests, %s, cache hit rate %d%%', u.requests or 0,
+        status.money(u.costUsd), status.pct(u.hitRate)))
     end
   else
     info('no deepseek/status received yet')

@@ -155,7 +155,8 @@ function M.setup(opts)
     end,
   })
 
-  if vim.lsp.config and vim.lsp.enable and vim.fn.has('nvim-0.11') == 1 then
+  -- `_legacy_start` (undocumented, for tests): the Neovim 0.10 code path on 0.11+
+  if vim.lsp.config and vim.lsp.enable and vim.fn.has('nvim-0.11') == 1 and not options._legacy_start then
     vim.lsp.config(util.name, M.lsp_config(options))
     vim.lsp.enable(util.name)
     if vim.v.vim_did_enter == 0 then
@@ -203,6 +204,21 @@ function M.attach(bufnr)
     vim.lsp.start(cfg, { bufnr = bufnr, reuse_client = reuse })
   else
     start_010(bufnr, { filetypes = nil, root_markers = opts.root_markers })
+  end
+end
+
+--- Change settings of the `deepseek` section at run time (merged into the
+--- current ones) and tell the running server (workspace/didChangeConfiguration).
+function M.update_settings(settings)
+  config.options.settings = vim.tbl_deep_extend('force', config.options.settings or {}, settings or {})
+  local full = { deepseek = section(config.options.settings) }
+  local get = vim.lsp.get_clients or vim.lsp.get_active_clients
+  for _, client in ipairs(get({ name = util.name })) do
+    client.settings = full
+    util.notify(client, 'workspace/didChangeConfiguration', { settings = full })
+  end
+  if vim.lsp.config and vim.fn.has('nvim-0.11') == 1 and not config.options._legacy_start then
+    vim.lsp.config(util.name, { settings = full, init_options = full })
   end
 end
 
@@ -254,6 +270,7 @@ function M.usage()
     util.info('deepseek-ls is not running', vim.log.levels.WARN)
     return
   end
+  local status = require('deepseek_ls.status')
   util.execute(client, 'deepseek.usage', vim.empty_dict(), function(err, u)
     vim.schedule(function()
       if err or type(u) ~= 'table' then
@@ -261,13 +278,13 @@ function M.usage()
         return
       end
       util.info(string.format(
-        'requests %d, prompt tokens %d hit / %d miss (hit rate %d%%), completion tokens %d, cost $%.4f',
+        'requests %d, prompt tokens %d hit / %d miss (hit rate %d%%), completion tokens %d, cost %s',
         u.requests or 0,
         u.promptHitTokens or 0,
         u.promptMissTokens or 0,
-        math.floor(((u.hitRate or 0) <= 1 and (u.hitRate or 0) * 100 or u.hitRate) + 0.5),
+        status.pct(u.hitRate),
         u.completionTokens or 0,
-        u.costUsd or 0
+        status.money(u.costUsd)
       ))
     end)
   end)

@@ -33,6 +33,17 @@ local function running()
   return util.get_client(nil) ~= nil
 end
 
+--- $ with enough digits to show a small session cost.
+function M.money(usd)
+  usd = tonumber(usd) or 0
+  if usd >= 1 then
+    return string.format('$%.2f', usd)
+  elseif usd >= 0.01 or usd == 0 then
+    return string.format('$%.4f', usd)
+  end
+  return string.format('$%.5f', usd)
+end
+
 local function pct(rate)
   rate = tonumber(rate) or 0
   if rate <= 1 then
@@ -69,12 +80,14 @@ function M.statusline(opts)
   end
   local u = d.usage
   if opts.usage ~= false and type(u) == 'table' and (tonumber(u.requests) or 0) > 0 then
-    s = s .. string.format(' $%.4f · hit %d%%', tonumber(u.costUsd) or 0, pct(u.hitRate))
+    s = s .. string.format(' %s · hit %d%%', M.money(u.costUsd), pct(u.hitRate))
   end
   if opts.escape then
     s = s:gsub('%%', '%%%%')
   end
   return s
 end
+
+M.pct = pct
 
 return M
