@@ -36,8 +36,13 @@ PREFIX_CHARS = 12000
 #: prompt's start stays byte-identical while the cursor moves within a step.
 PREFIX_STEP_LINES = 64
 #: Characters / lines after the cursor. Every suffix token is a cache miss.
-SUFFIX_CHARS = 480
-SUFFIX_LINES = 12
+SUFFIX_CHARS = 300
+SUFFIX_LINES = 8
+#: The rest of the current file after the suffix window goes into the
+#: cached head of the prompt: characters at most, and the step (lines,
+#: counted from the end of the file) its start moves by.
+TAIL_CHARS = 6000
+TAIL_STEP_LINES = 16
 #: Other open files: characters per file and in total.
 OTHER_FILE_CHARS = 3000
 OTHER_FILES_CHARS = 6000

@@ -158,6 +158,7 @@ class DeepSeekLanguageServer(LanguageServer):
             "autoCompletion": self.service.settings.completion_enabled,
             "model": self.service.settings.completion_model,
             "usage": self.service.usage.to_json(),
+            "today": self.service.ledger.today().to_json(),
         }
         if why:
             payload["message"] = why

@@ -788,3 +788,19 @@ def test_cache_v4_chat_follow_up(fake):
         u2 = c.post(CHAT, json=chat_body(messages=follow, thinking={"type": "disabled"})).json()["usage"]
         # A+B then A+B+C: hit = input + output of the first request
         assert u2["prompt_cache_hit_tokens"] == j1["usage"]["prompt_tokens"] + j1["usage"]["completion_tokens"]
+
+
+def test_handler_error_is_500_and_non_retryable_injection(fake, capsys):
+    def boom(body):
+        raise RuntimeError("boom")
+
+    fake.fim_handler = boom
+    with client(fake) as c:
+        r = c.post(FIM, json=fim_body())
+        assert r.status_code == 500 and "boom" in err(r)
+        fake.fim_handler = None
+        assert c.post(FIM, json=fim_body()).status_code == 200  # same connection still serves
+        fake.inject(status=400)
+        r = c.post(FIM, json=fim_body())
+        assert r.status_code == 400 and r.json()["error"]["type"] == "invalid_request_error"
+    capsys.readouterr()

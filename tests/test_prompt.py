@@ -69,3 +69,22 @@ def test_modes():
     assert p.stop == ("\n",) and p.max_tokens == 64 and not p.multiline
     p = build_fim_prompt(doc("def f():\n    \n"), 13)
     assert p.multiline and p.stop == ("\n\n",)
+
+
+def test_file_tail_is_stable_while_typing_new_lines_above_it():
+    head = "def f():\n    "
+    tail = "".join(f"def g{i}():\n    return {i}\n" for i in range(60))
+    prompts = []
+    typed = ""
+    for ch in "x = 1\n    y = 2\n    z":
+        typed += ch
+        text = head + typed + "\n" + tail
+        prompts.append(build_fim_prompt(doc(text), len(head + typed)).prompt)
+    marker = "(later in this file)\n"
+    blocks = {p[p.index(marker): p.index("# Path: pkg/mod.py\n", p.index(marker))] for p in prompts}
+    assert len(blocks) == 1 and "def g59" in blocks.pop()
+
+
+def test_file_tail_is_skipped_near_the_end_of_the_file():
+    p = build_fim_prompt(doc("x = 1\ny = 2\n"), 3)
+    assert "later in this file" not in p.prompt

@@ -7,9 +7,11 @@ is laid out from the most stable part to the least stable one:
 1. a header naming the file and its language (stable for the file);
 2. other open files of the same language, sorted by path, each cut to whole
    lines (stable while they are not edited);
-3. the current file from a start line that moves in aligned steps of
+3. the rest of the current file beyond the suffix window, aligned by lines
+   counted from the end of the file (stable while typing above it);
+4. the current file from a start line that moves in aligned steps of
    ``PREFIX_STEP_LINES`` lines (stable while the cursor stays in the window);
-4. the text nearest the cursor, last.
+5. the text nearest the cursor, last.
 
 The suffix is short and cut at a line end: in the FIM layout it follows the
 prompt, so every suffix token is a cache miss.
@@ -124,6 +126,25 @@ def _suffix(text: str, limit: int, max_lines: int) -> str:
     return "".join(kept)
 
 
+def file_tail(rest: str, budget: int = C.TAIL_CHARS, skip_lines: int = C.SUFFIX_LINES,
+              step: int = C.TAIL_STEP_LINES) -> str:
+    """The current file after the suffix window, for the cached head of the prompt.
+
+    Its start is aligned by ``step`` lines counted from the end of the file:
+    typing (even new lines) before it leaves it byte-identical, because the
+    number of lines after the cursor does not change.
+    """
+    if budget <= 0 or not rest:
+        return ""
+    lines = rest.split("\n")
+    after = len(lines) - 1 - skip_lines  # whole lines after the suffix window
+    count = (after // step) * step
+    if count <= 0:
+        return ""
+    region = "\n".join(lines[len(lines) - count:])
+    return _cut_to_lines(region if region.endswith("\n") else region + "\n", budget)
+
+
 def _header(doc: DocumentSnapshot) -> str:
     c = comment_prefix(doc.language_id)
     return f"{c} Path: {doc.path}\n{c} Language: {doc.language_id}\n"
@@ -152,7 +173,8 @@ def build_fim_prompt(doc: DocumentSnapshot, offset: int, *,
                      prefix_chars: int = C.PREFIX_CHARS,
                      suffix_chars: int = C.SUFFIX_CHARS,
                      max_tokens_block: int = C.FIM_MAX_TOKENS_BLOCK,
-                     use_other_files: bool = True) -> FimPrompt:
+                     use_other_files: bool = True,
+                     tail_chars: int = C.TAIL_CHARS) -> FimPrompt:
     """Build the FIM request for the cursor at code-point ``offset`` of ``doc``."""
     text = doc.text
     prefix = text[:offset]
@@ -166,9 +188,12 @@ def build_fim_prompt(doc: DocumentSnapshot, offset: int, *,
 
     start = window_start(prefix, prefix_chars)
     head = _header(doc)
+    c = comment_prefix(doc.language_id)
     context = _other_files(doc, others) if use_other_files else ""
+    tail = file_tail(rest, tail_chars)
+    if tail.strip():
+        context += f"{c} Path: {doc.path} (later in this file)\n{tail}\n"
     if context:
-        c = comment_prefix(doc.language_id)
         head = f"{head}{context}{c} Path: {doc.path}\n"
     prompt = head + prefix[start:]
     suffix = _suffix(rest, suffix_chars, C.SUFFIX_LINES)

@@ -147,8 +147,9 @@ def test_explain_streams_into_markdown_split(tmp_path, fake):
     assert "## Explain" in text
 
 
-def test_statusline_and_checkhealth(tmp_path, fake):
-    result = run_scenario(tmp_path, fake, "misc", "")
-    assert result["statusline"].startswith("DeepSeek ")
+def test_invoked_request_dismiss_statusline_and_checkhealth(tmp_path, fake):
+    fake.fim_handler = lambda body: FIM_TEXT if body.get("prompt", "").endswith("ret") else ""
+    result = run_scenario(tmp_path, fake, "misc", FIM_TEXT)
+    assert re.match(r"DeepSeek \w+ \$\d+\.\d+ · hit \d+%", result["statusline"]), result["statusline"]
     health = "\n".join(result["health"])
     assert "API key is set" in health

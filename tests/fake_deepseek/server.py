@@ -215,9 +215,9 @@ class _Conn:
         if self.eof.is_set() or self.writer.transport.is_closing():
             self.mark_disconnect()
             raise _Disconnected()
-        self.writer.write(data)
         if self.rec is not None and self.rec.sent_ns is None:
-            self.rec.sent_ns = time.monotonic_ns()
+            self.rec.sent_ns = time.monotonic_ns()   # set before the bytes leave: no race with readers
+        self.writer.write(data)
 
     async def drain(self) -> None:
         try:
@@ -269,6 +269,7 @@ class FakeDeepSeek:
         self.keepalive_interval_ms: float = 1000.0
         self.not_started_limit_s: float = 600.0
         self.concurrency_limit: int | None = None   # None = profile default per model
+        self.concurrency_per_usd: float | None = None  # optional cap = balance x this
         self.legacy422: bool = False
         self.legacy_usage_chunk: bool = False
         self.debit_balance: bool = False
@@ -618,17 +619,19 @@ class FakeDeepSeek:
         return [("content-type", ctype), ("x-ds-trace-id", uuid.uuid4().hex), ("server", "fake-deepseek")]
 
     async def _send_full(self, cs: _Conn, rec: RecordedRequest | None, status: int, body: bytes,
-                         ctype: str = "application/json", extra: list[tuple[str, str]] | None = None) -> None:
+                         ctype: str = "application/json", extra: list[tuple[str, str]] | None = None,
+                         on_final: Callable[[], None] | None = None) -> None:
         hdrs = self._base_headers(ctype) + (extra or []) + [("content-length", str(len(body)))]
         data = cs.h.send(h11.Response(status_code=status, headers=hdrs))
         data += cs.h.send(h11.Data(data=body)) if body else b""
         data += cs.h.send(h11.EndOfMessage())
         if rec is not None:
             rec.status = status
+            rec.done_ns = time.monotonic_ns()
+        if on_final is not None:
+            on_final()
         cs.write(data)
         await cs.drain()
-        if rec is not None:
-            rec.done_ns = time.monotonic_ns()
 
     async def _send_json(self, cs: _Conn, rec: RecordedRequest | None, status: int, obj: Any,
                          extra: list[tuple[str, str]] | None = None) -> None:
@@ -709,10 +712,12 @@ class FakeDeepSeek:
                 return f
         return None
 
-    def _model_group(self, job: Job) -> tuple[str, int]:
+    def _model_group(self, job: Job, key: str) -> tuple[str, int]:
         limit = self.concurrency_limit
         if limit is None:
             limit = job.table.get("concurrency", self.profile["default_concurrency"])
+        if self.concurrency_per_usd is not None:  # observed: cap scaled by remaining balance
+            limit = min(limit, max(1, int(float(self.balance(key)) * self.concurrency_per_usd)))
         return job.canonical, limit
 
     async def _completion(self, cs: _Conn, rec: RecordedRequest, path: str, key: str, raw: bytes) -> None:
@@ -742,7 +747,7 @@ class FakeDeepSeek:
         if fault is not None:
             rec.fault = fault.kind if fault.kind != "status" else f"status:{fault.status}"
         acct = self._keys[key]
-        group, limit = self._model_group(job)
+        group, limit = self._model_group(job, key)
         ck = (acct, group)
         with self._lock:
             n = self._inflight.get(ck, 0) + 1
@@ -1017,10 +1022,10 @@ class FakeDeepSeek:
                 return
             data = (cs.h.send(h11.Data(data=body)) if body else b"") + cs.h.send(h11.EndOfMessage())
             rec.first_token_ns = time.monotonic_ns()
+            ctx["sent_pieces"] = gen["n"]
+            self._settle(rec, job, gen, ctx, state, complete=kind != "empty_body")
             cs.write(data)
             await cs.drain()
-            rec.done_ns = time.monotonic_ns()
-            ctx["sent_pieces"] = gen["n"]
             return
         if kind == "cut_stream":
             hdrs = self._base_headers("application/json") + [("content-length", str(len(body)))]
@@ -1031,8 +1036,9 @@ class FakeDeepSeek:
             cs.close()
             return
         rec.first_token_ns = time.monotonic_ns()
-        await self._send_full(cs, rec, 200, body)
         ctx["sent_pieces"] = gen["n"]
+        await self._send_full(cs, rec, 200, body, on_final=lambda: self._settle(
+            rec, job, gen, ctx, state, complete=kind != "empty_body"))
 
     def _fp(self) -> str:
         return f"fp_fake_{self.profile_name}"
@@ -1150,14 +1156,21 @@ class FakeDeepSeek:
             state["hdr"] = True
         data = head + cs.h.send(h11.Data(data=b"".join(tail) + b"data: [DONE]\n\n"))
         data += cs.h.send(h11.EndOfMessage())
+        self._settle(rec, job, gen, ctx, state, complete=True)
         cs.write(data)
         await cs.drain()
-        rec.done_ns = time.monotonic_ns()
 
-    def _finish_billing(self, rec: RecordedRequest, job: Job, gen: dict, ctx: dict, state: dict) -> None:
+    def _settle(self, rec: RecordedRequest, job: Job, gen: dict, ctx: dict, state: dict, complete: bool) -> None:
+        """Record completion and bill *before* the last bytes are written (no race with test readers)."""
+        rec.done_ns = time.monotonic_ns()
+        self._finish_billing(rec, job, gen, ctx, state, complete)
+
+    def _finish_billing(self, rec: RecordedRequest, job: Job, gen: dict, ctx: dict, state: dict,
+                        complete: bool = False) -> None:
+        if ctx.get("billed"):
+            return
+        ctx["billed"] = True
         now_s = time.monotonic()
-        complete = not rec.disconnected and rec.done_ns is not None and rec.finish_reason is not None \
-            and not rec.closed_without_body and (rec.fault not in ("cut_stream", "stall", "empty_body"))
         total_out = gen["n"]
         if complete:
             out = total_out

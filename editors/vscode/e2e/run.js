@@ -25,7 +25,7 @@ async function statusItem(page) {
   const item = page.locator('.statusbar-item', { hasText: 'DeepSeek' }).first();
   if (!(await item.count())) return { text: '', icons: [] };
   const text = (await item.innerText()).replace(/\s+/g, ' ').trim();
-  const icons = await item.locator('.codicon').evaluateAll((els) => els.map((e) => [...e.classList].find((c) => c.startsWith('codicon-') && c !== 'codicon-modifier-spin')));
+  const icons = await item.locator('.codicon').evaluateAll((els) => els.map((e) => [...e.classList].find((c) => c.startsWith('codicon-') && c !== 'codicon-modifier-spin')).map((c) => c && c.slice('codicon-'.length)));
   return { text, icons };
 }
 
@@ -95,6 +95,7 @@ async function shot(page, name) {
 
     // 2. DeepSeek: Set API Key (input box, secret storage) restarts the server with the key.
     await runCommand(page, 'DeepSeek: Set API Key');
+    await page.locator('.quick-input-widget .quick-input-title', { hasText: 'DeepSeek API Key' }).waitFor({ timeout: 10000 });
     await page.locator('.quick-input-widget input[type="password"]').waitFor({ timeout: 10000 });
     await page.keyboard.type('sk-test');
     await page.keyboard.press('Enter');
@@ -158,7 +159,7 @@ async function shot(page, name) {
     await page.click('.editor-group-container .monaco-editor .view-lines');
     await page.keyboard.press('Control+End');
     await runCommand(page, 'DeepSeek: Chat');
-    await page.locator('.quick-input-widget .quick-input-box input').waitFor({ timeout: 10000 });
+    await page.locator('.quick-input-widget .quick-input-title', { hasText: 'DeepSeek Chat' }).waitFor({ timeout: 10000 });
     await page.keyboard.type('What does fibonacci(10) return?');
     await page.keyboard.press('Enter');
     wv = await waitFor(async () => { const t = await webviewText(page); return (t.match(/deterministic reply/g) || []).length >= 2 && !/Waiting for DeepSeek/.test(t) ? t : null; }, 30000);

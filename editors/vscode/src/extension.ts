@@ -19,6 +19,7 @@ import {
 import { ChatModel, errorText, explainPrompt } from './chat';
 import { ChatPanel } from './chatPanel';
 import { LaunchProbe, resolveLaunch } from './launch';
+import { LineSplitter, LogLevel, parseServerLogLine } from './serverLog';
 import { filterConfigurationResult, RESTART_KEYS, SECTION, serverSettings } from './settings';
 import { autoCompletionOff, ClientPhase, formatStatus, ServerStatus } from './status';
 
@@ -110,6 +111,25 @@ class DeepSeekExtension implements vscode.Disposable {
       documentSelector: [{ scheme: 'file' }, { scheme: 'untitled' }],
       outputChannel: this.log,
       revealOutputChannelOn: RevealOutputChannelOn.Never,
+      stdioOptions: {
+        // The server's log lines carry their level: keep it instead of logging all stderr as errors.
+        stderr: (input, channel) => {
+          const lines = new LineSplitter();
+          let level: LogLevel = 'info';
+          const write = (line: string) => {
+            const parsed = parseServerLogLine(line, level);
+            level = parsed.level;
+            channel[parsed.level](`[server] ${parsed.text}`);
+          };
+          input.setEncoding('utf8');
+          input.on('data', (chunk: string) => lines.push(chunk).forEach(write));
+          input.on('end', () => lines.flush().forEach(write));
+        },
+        stdout: (input, channel) => {
+          input.setEncoding('utf8');
+          input.on('data', (chunk: string) => channel.info(chunk.trimEnd()));
+        },
+      },
       initializationOptions: { [SECTION]: serverSettings(cfg) },
       synchronize: { configurationSection: SECTION },
       middleware: {
@@ -341,7 +361,6 @@ class DeepSeekExtension implements vscode.Disposable {
     if (running) {
       items.push({
         label: off ? '$(check) Turn automatic completions on' : '$(circle-slash) Turn automatic completions off',
-        description: 'deepseek.toggleAutoCompletion',
         run: () => this.toggleAutoCompletion(off),
       });
       items.push({ label: '$(comment-discussion) Explain selection', run: () => this.explainSelection() });
@@ -355,7 +374,11 @@ class DeepSeekExtension implements vscode.Disposable {
     items.push({ label: '$(debug-restart) Restart server', run: () => this.restart('requested') });
     items.push({ label: '$(gear) Settings', run: () => vscode.commands.executeCommand('workbench.action.openSettings', '@ext:deepseek-ls.deepseek-ls-vscode') });
     const view = formatStatus({ phase: this.phase, status: this.status, hasKey: this.hasKey, chatBusy: this.chat.busy, detail: this.detail });
-    const pick = await vscode.window.showQuickPick(items, { title: view.tooltip.split('\n')[0], placeHolder: view.text.replace(/\$\([^)]*\)\s*/g, '') });
+    const lines = view.tooltip.split('\n');
+    const pick = await vscode.window.showQuickPick(items, {
+      title: lines[0],
+      placeHolder: lines.find((l) => l.startsWith('Session:')) ?? view.text.replace(/\$\([^)]*\)\s*/g, ''),
+    });
     await pick?.run?.();
   }
 

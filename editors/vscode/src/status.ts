@@ -49,11 +49,11 @@ export interface StatusView {
   severity: Severity;
 }
 
-/** Format a cost in US dollars: `$0.00`, `$0.0042`, `$1.25`. */
+/** Format a cost in US dollars: `$0.00`, `$0.000034` (two significant digits below a cent), `$1.25`. */
 export function formatCost(usd: number | undefined): string {
   if (usd === undefined || !Number.isFinite(usd) || usd <= 0) return '$0.00';
-  if (usd < 0.0001) return '<$0.0001';
-  if (usd < 1) return `$${usd.toFixed(4)}`;
+  if (usd < 1e-6) return '<$0.000001';
+  if (usd < 0.01) return `$${usd.toFixed(1 - Math.floor(Math.log10(usd)))}`;
   return `$${usd.toFixed(2)}`;
 }
 

@@ -9,9 +9,13 @@ test('formatCost', () => {
   assert.equal(formatCost(0), '$0.00');
   assert.equal(formatCost(-1), '$0.00');
   assert.equal(formatCost(Number.NaN), '$0.00');
-  assert.equal(formatCost(0.00001), '<$0.0001');
+  assert.equal(formatCost(0.0000001), '<$0.000001');
+  assert.equal(formatCost(0.00002), '$0.000020');
+  assert.equal(formatCost(0.000034), '$0.000034');
   assert.equal(formatCost(0.00123), '$0.0012');
-  assert.equal(formatCost(0.5), '$0.5000');
+  assert.equal(formatCost(0.009999), '$0.010');
+  assert.equal(formatCost(0.05), '$0.05');
+  assert.equal(formatCost(0.5), '$0.50');
   assert.equal(formatCost(12.345), '$12.35');
 });
 

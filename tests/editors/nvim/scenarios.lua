@@ -230,12 +230,29 @@ function S.explain(H)
   H.result.chat = api.nvim_buf_get_lines(cbuf, 0, -1, false)
 end
 
---- Statusline and :checkhealth run without errors.
+--- auto_trigger = false: nothing while typing; <M-]> asks (triggerKind
+--- Invoked) and shows the suggestion. Then statusline and :checkhealth.
 function S.misc(H)
-  local client = start(H)
+  local client, buf = start(H, { ghost_text = { auto_trigger = false } })
   if not client then
     return
   end
+  local ghost = require('deepseek_ls.ghost')
+  H.feed('2GA')
+  H.feed('t')
+  H.sleep(600)
+  H.check('no request while typing with auto_trigger = false', (H.result.inline_requests or 0) == 0
+    and ghost_mark(buf) == nil, H.result.inline_requests)
+  H.feed('<M-]>')
+  local mark = H.wait(function()
+    return ghost_mark(buf)
+  end, 20000, 'invoked ghost text')
+  H.check('<M-]> requests with triggerKind Invoked and shows the suggestion',
+    mark ~= nil and mark.inline == expect() and H.result.last_trigger == 1, { mark = mark, kind = H.result.last_trigger })
+  H.feed('<C-]>')
+  H.sleep(50)
+  H.check('<C-]> dismisses', ghost_mark(buf) == nil)
+  H.feed('<Esc>')
   local ds = require('deepseek_ls')
   H.wait(function()
     return ds.status() ~= nil

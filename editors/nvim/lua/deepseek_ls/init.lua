@@ -142,6 +142,7 @@ end
 ---@param opts? table see config.lua / :help deepseek_ls-setup
 function M.setup(opts)
   local options = config.apply(opts)
+  require('deepseek_ls.commands').create()
   api.nvim_set_hl(0, 'DeepSeekGhostText', { link = 'Comment', default = true })
 
   local group = api.nvim_create_augroup('deepseek_ls', { clear = true })

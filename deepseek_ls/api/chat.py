@@ -1,0 +1,267 @@
+"""Chat completions: streamed answers (chat, explain) and prefix completions (code actions).
+
+``POST {base}/chat/completions`` with ``stream: true`` and
+``stream_options.include_usage``; the SSE stream may start with
+``: keep-alive`` comments while the request is queued, carries
+``reasoning_content`` deltas before ``content`` deltas in thinking mode, and
+reports usage either on the finish chunk (today) or on a trailing chunk with
+``choices: []`` (older API). A stream that ends without ``data: [DONE]`` or
+goes silent for ``idle_timeout_s`` is a :class:`StreamError`; retries (see
+:mod:`.retry`) only happen before the first byte of an answer.
+
+Prefix completions (``POST {base}/beta/chat/completions`` whose last
+message is an assistant message with ``prefix: true``) are not streamed:
+the code actions need the whole text before they can build an edit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+from .. import constants as C
+from .client import DeepSeekClient, Usage
+from .errors import APIConnectionError, APITimeoutError, ServerError, StreamError, error_from_response
+from .retry import RetryPolicy, with_retries
+
+log = logging.getLogger(__name__)
+
+DeltaHook = Callable[[str, str], None]
+"""Called as ``hook(kind, text)`` with kind ``"reasoning"`` or ``"content"``."""
+
+
+@dataclass(frozen=True)
+class ChatRequest:
+    """One chat completion request (messages are plain API dicts)."""
+
+    model: str
+    messages: tuple[dict[str, Any], ...]
+    thinking: bool = False
+    max_tokens: int | None = None
+    stop: tuple[str, ...] = ()
+    stream: bool = True
+    beta: bool = False
+    temperature: float | None = None
+
+    @property
+    def path(self) -> str:
+        return "/beta/chat/completions" if self.beta else "/chat/completions"
+
+    def body(self) -> dict[str, Any]:
+        """The JSON body. Thinking is always explicit: today's models think unless told not to."""
+        body: dict[str, Any] = {
+            "model": self.model,
+            "messages": [dict(m) for m in self.messages],
+            "thinking": {"type": "enabled" if self.thinking else "disabled"},
+            "stream": self.stream,
+        }
+        if self.stream:
+            body["stream_options"] = {"include_usage": True}
+        if self.max_tokens is not None:
+            body["max_tokens"] = self.max_tokens
+        if self.stop:
+            body["stop"] = list(self.stop)
+        if self.temperature is not None and not self.thinking:
+            body["temperature"] = self.temperature
+        return body
+
+
+@dataclass(frozen=True)
+class ChatResult:
+    """The whole answer of one request."""
+
+    content: str
+    reasoning: str
+    usage: Usage
+    model: str
+    finish_reason: str | None = None
+
+
+@dataclass(frozen=True)
+class Timeouts:
+    """Timeouts of chat requests (s)."""
+
+    connect_s: float = C.CHAT_CONNECT_TIMEOUT_S
+    #: Longest wait for the response head / one socket read (a thinking model may be silent for minutes).
+    read_s: float = C.CHAT_READ_TIMEOUT_S
+    #: Longest silence inside a stream (keep-alive comments count as life).
+    idle_s: float = C.CHAT_IDLE_TIMEOUT_S
+
+    def httpx(self) -> httpx.Timeout:
+        return httpx.Timeout(self.read_s, connect=self.connect_s, write=self.connect_s, pool=self.connect_s)
+
+
+# -- SSE ------------------------------------------------------------------
+class SSEDecoder:
+    """Turn SSE lines into event data strings (comments and other fields are dropped)."""
+
+    def __init__(self) -> None:
+        self._data: list[str] = []
+
+    def feed(self, line: str) -> str | None:
+        """Feed one line (without its line break); returns an event's data when one completes."""
+        if line == "":
+            return self.flush()
+        if line.startswith(":"):
+            return None  # comment, e.g. ": keep-alive"
+        name, _, value = line.partition(":")
+        if value.startswith(" "):
+            value = value[1:]
+        if name == "data":
+            self._data.append(value)
+        return None
+
+    def flush(self) -> str | None:
+        """The pending event at the end of the stream (or at a blank line)."""
+        if not self._data:
+            return None
+        data = "\n".join(self._data)
+        self._data = []
+        return data
+
+
+@dataclass
+class StreamState:
+    """Accumulates the chunks of one chat stream."""
+
+    content: list[str] = field(default_factory=list)
+    reasoning: list[str] = field(default_factory=list)
+    usage: Usage | None = None
+    model: str = ""
+    finish_reason: str | None = None
+    done: bool = False
+
+    def feed(self, data: str) -> list[tuple[str, str]]:
+        """Apply one event's data; returns the deltas it carried as ``(kind, text)``."""
+        if data.strip() == "[DONE]":
+            self.done = True
+            return []
+        try:
+            chunk = json.loads(data)
+        except ValueError:
+            raise StreamError("DeepSeek sent a malformed stream event.") from None
+        if not isinstance(chunk, dict):
+            return []
+        if isinstance(chunk.get("error"), dict):  # an error reported inside the stream
+            raise StreamError(f"DeepSeek reported an error mid-answer: {chunk['error'].get('message', '')}")
+        if chunk.get("model"):
+            self.model = str(chunk["model"])
+        if isinstance(chunk.get("usage"), dict):  # on the finish chunk, or a trailing choices: [] chunk
+            self.usage = Usage.from_api(chunk["usage"])
+        out: list[tuple[str, str]] = []
+        for choice in chunk.get("choices") or []:
+            if not isinstance(choice, dict):
+                continue
+            delta = choice.get("delta") or {}
+            reasoning = delta.get("reasoning_content")
+            if isinstance(reasoning, str) and reasoning:
+                self.reasoning.append(reasoning)
+                out.append(("reasoning", reasoning))
+            content = delta.get("content")
+            if isinstance(content, str) and content:
+                self.content.append(content)
+                out.append(("content", content))
+            if choice.get("finish_reason"):
+                self.finish_reason = str(choice["finish_reason"])
+        return out
+
+    def result(self, model: str) -> ChatResult:
+        return ChatResult(content="".join(self.content), reasoning="".join(self.reasoning),
+                          usage=self.usage or Usage(), model=self.model or model,
+                          finish_reason=self.finish_reason)
+
+
+# -- requests ---------------------------------------------------------------
+async def _open_stream(client: DeepSeekClient, request: ChatRequest, timeouts: Timeouts) -> httpx.Response:
+    """Send the request; return the streaming response once its status is 2xx."""
+    headers = {**client.headers(), "Accept": "text/event-stream"}
+    content = json.dumps(request.body(), ensure_ascii=False).encode()
+    http_request = client.http.build_request("POST", request.path, content=content, headers=headers,
+                                             timeout=timeouts.httpx())
+    try:
+        response = await client.http.send(http_request, stream=True)
+    except httpx.TimeoutException as exc:
+        raise APITimeoutError(f"POST {request.path} timed out ({type(exc).__name__})") from None
+    except httpx.HTTPError as exc:
+        raise APIConnectionError(f"POST {request.path} failed: {type(exc).__name__}: {exc}") from None
+    if response.status_code >= 400:
+        try:
+            body = await response.aread()
+        except httpx.HTTPError:
+            body = b""
+        finally:
+            await response.aclose()
+        raise error_from_response(response.status_code, response.headers, body)
+    return response
+
+
+async def stream_chat(client: DeepSeekClient, request: ChatRequest, on_delta: DeltaHook | None = None, *,
+                      timeouts: Timeouts | None = None, policy: RetryPolicy | None = None,
+                      on_retry: Callable[[int, BaseException, float], None] | None = None) -> ChatResult:
+    """Stream one chat answer, calling ``on_delta`` per delta; return the whole answer.
+
+    Cancelling the awaiting task closes the connection at once.
+    """
+    timeouts = timeouts or Timeouts()
+    response = await with_retries(lambda: _open_stream(client, request, timeouts), policy, on_retry=on_retry)
+    decoder = SSEDecoder()
+    state = StreamState()
+    loop = asyncio.get_running_loop()
+    try:
+        try:
+            async with asyncio.timeout(timeouts.idle_s) as watchdog:
+                async for line in response.aiter_lines():
+                    watchdog.reschedule(loop.time() + timeouts.idle_s)
+                    data = decoder.feed(line)
+                    if data is not None:
+                        for kind, text in state.feed(data):
+                            if on_delta is not None:
+                                on_delta(kind, text)
+                    if state.done:
+                        break
+                else:
+                    data = decoder.flush()
+                    if data is not None:
+                        for kind, text in state.feed(data):
+                            if on_delta is not None:
+                                on_delta(kind, text)
+        except TimeoutError:
+            raise StreamError(f"DeepSeek sent nothing for {timeouts.idle_s:g} s; the answer was abandoned.") from None
+        except httpx.TimeoutException:
+            raise StreamError("DeepSeek stopped sending mid-answer (read timeout).") from None
+        except httpx.HTTPError as exc:
+            raise StreamError(f"The connection to DeepSeek broke mid-answer ({type(exc).__name__}).") from None
+    finally:
+        await response.aclose()
+    if not state.done:
+        raise StreamError("The answer stream ended without [DONE]; it is incomplete.")
+    return state.result(request.model)
+
+
+async def complete_once(client: DeepSeekClient, request: ChatRequest, *, timeouts: Timeouts | None = None,
+                        policy: RetryPolicy | None = None) -> ChatResult:
+    """One non-streamed chat completion (used for prefix completions), with retries."""
+    timeouts = timeouts or Timeouts()
+    if request.stream:
+        raise ValueError("complete_once needs a request with stream=False")
+
+    async def call() -> ChatResult:
+        response = await client._request("POST", request.path, json_body=request.body(),
+                                         timeout=timeouts.httpx())
+        data = client._json(response)
+        choices = data.get("choices") if isinstance(data, dict) else None
+        if not choices or not isinstance(choices[0], dict):
+            raise ServerError(response.status_code, "response has no choices")
+        message = choices[0].get("message") or {}
+        return ChatResult(content=str(message.get("content") or ""),
+                          reasoning=str(message.get("reasoning_content") or ""),
+                          usage=Usage.from_api(data.get("usage")), model=str(data.get("model") or request.model),
+                          finish_reason=choices[0].get("finish_reason"))
+
+    return await with_retries(call, policy)

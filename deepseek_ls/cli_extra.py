@@ -1,0 +1,353 @@
+"""``deepseek-ls stats`` (the usage ledger) and ``deepseek-ls doctor`` (setup checks).
+
+Neither prints the API key: at most a masked form such as ``sk-…abcd``, and
+every line goes through :func:`deepseek_ls.api.errors.redact` as well.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import sys
+import time
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
+from typing import Any, TextIO
+from urllib.parse import urlsplit
+
+from .api.errors import redact
+
+# -- stats -----------------------------------------------------------------
+
+_COLUMNS = (("requests", "requests", "{:,}"), ("promptHitTokens", "hit tok", "{:,}"),
+            ("promptMissTokens", "miss tok", "{:,}"), ("completionTokens", "out tok", "{:,}"),
+            ("hitRate", "cache hit", "{:.1%}"), ("costUsd", "cost USD", "{:.6f}"))
+
+
+def _table(rows: list[tuple[str, Mapping[str, Any]]], first: str) -> list[str]:
+    cells = [[first] + [title for _, title, _ in _COLUMNS]]
+    for label, data in rows:
+        cells.append([label] + [fmt.format(data[key]) for key, _, fmt in _COLUMNS])
+    widths = [max(len(row[i]) for row in cells) for i in range(len(cells[0]))]
+    lines = []
+    for n, row in enumerate(cells):
+        line = row[0].ljust(widths[0]) + "".join("  " + c.rjust(w) for c, w in zip(row[1:], widths[1:]))
+        lines.append(line.rstrip())
+        if n == 0:
+            lines.append("-" * len(line))
+    return lines
+
+
+def format_stats(report: Mapping[str, Any]) -> str:
+    """The readable form of :meth:`Ledger.report`."""
+    from .ledger import peak_hours_text
+
+    days = report["days"]
+    out = [f"deepseek-ls usage (ledger: {report['ledger'] or 'off'})", ""]
+    out += _table([(f"today ({report['today']['date']})", report["today"]),
+                   (f"last {days} days", report["total"])], "period")
+    if report["total"]["requests"]:
+        out += ["", f"per day (last {days} days)"]
+        out += _table([(d["date"], d) for d in report["perDay"]], "day")
+        out += ["", f"per model (last {days} days)"]
+        out += _table([(m["model"], m) for m in report["perModel"]], "model")
+        if len(report["perKind"]) > 1:
+            out += ["", f"per kind (last {days} days)"]
+            out += _table([(k["kind"], k) for k in report["perKind"]], "kind")
+    else:
+        out += ["", f"no requests recorded in the last {days} days"]
+    out += ["", f"Costs use the price table of {report['pricesAsOf']} (USD); requests in peak hours "
+            f"({peak_hours_text()}) are priced at the peak rates."]
+    return "\n".join(out) + "\n"
+
+
+def stats(args: argparse.Namespace, *, environ: Mapping[str, str] | None = None,
+          out: TextIO | None = None, now: float | None = None) -> int:
+    from .ledger import open_default
+
+    out = out or sys.stdout
+    ledger = open_default(environ)
+    try:
+        report = ledger.report(days=args.days, now=now)
+    except Exception as exc:
+        print(f"deepseek-ls: cannot read the usage ledger {ledger.path}: {exc}", file=sys.stderr)
+        return 1
+    if args.json:
+        out.write(json.dumps(report, indent=2) + "\n")
+    else:
+        out.write(format_stats(report))
+    return 0
+
+
+def register_stats(parser: argparse.ArgumentParser) -> None:
+    """print usage and cost: today, the last 7 days, per day and per model"""
+    parser.add_argument("--json", action="store_true", help="print JSON for scripts")
+    parser.add_argument("--days", type=int, default=7, metavar="N", help="days to cover (default 7)")
+    parser.set_defaults(func=stats)
+
+
+# -- doctor ------------------------------------------------------------------
+
+OK, WARN, FAIL, SKIP = "ok", "warn", "fail", "skip"
+FIM_PROBE_PROMPT = "def add(a, b):\n    return"
+
+
+@dataclass
+class Check:
+    """One line of the doctor's report."""
+
+    name: str
+    status: str
+    detail: str
+    fix: str = ""
+
+    def __post_init__(self) -> None:
+        self.detail = redact(self.detail)
+        self.fix = redact(self.fix)
+
+
+def mask_key(key: str) -> str:
+    """A form of the key that is safe to print (never more than its last 4 characters)."""
+    key = key.strip()
+    if len(key) < 16:
+        return f"set, {len(key)} characters"
+    head = "sk-" if key.startswith("sk-") else ""
+    return f"{head}…{key[-4:]}"
+
+
+def _ms(seconds: float) -> str:
+    return f"{seconds * 1000:.0f} ms"
+
+
+def _balance_text(data: Mapping[str, Any]) -> tuple[str, bool]:
+    """``"100.00 USD (granted 0.00, topped up 100.00)"`` and whether any amount is above zero."""
+    parts, positive = [], False
+    for info in data.get("balance_infos") or []:
+        if not isinstance(info, dict):
+            continue
+        total = str(info.get("total_balance", "?"))
+        try:
+            positive = positive or float(total) > 0
+        except ValueError:
+            pass
+        parts.append(f"{total} {info.get('currency', '?')} (granted {info.get('granted_balance', '?')}, "
+                     f"topped up {info.get('topped_up_balance', '?')})")
+    return "; ".join(parts) or "no amounts given", positive
+
+
+async def run_doctor(environ: Mapping[str, str] | None = None, *, base_url: str | None = None,
+                     model: str | None = None, chat_model: str | None = None,
+                     fim: bool = True, transport: Any = None) -> list[Check]:
+    """Check key, endpoint, models, balance and round trip; one Check per finding."""
+    from .api.client import DeepSeekClient, FimRequest, normalize_base_url
+    from .api.errors import (APIConnectionError, AuthenticationError, DeepSeekError,
+                             InsufficientBalanceError, MissingApiKeyError)
+    from .ledger import ledger_path
+    from .models import model_info
+    from .settings import build_settings, check_base_url, env_layer
+
+    environ = os.environ if environ is None else environ
+    checks: list[Check] = []
+    overrides: dict[str, Any] = {}
+    if base_url:
+        overrides["baseUrl"] = base_url
+    if model:
+        overrides["completion.model"] = model
+    if chat_model:
+        overrides["chat.model"] = chat_model
+    settings, problems = build_settings(env_layer(environ), overrides)
+
+    # -- key
+    key = settings.api_key
+    source = "DEEPSEEK_API_KEY" if environ.get("DEEPSEEK_API_KEY") else "settings"
+    if not key:
+        checks.append(Check("API key", FAIL, "not set", MissingApiKeyError.hint))
+    elif not key.startswith("sk-") or any(c.isspace() for c in key):
+        checks.append(Check("API key", WARN, f"set ({mask_key(key)}, from {source}) but does not look like "
+                            "a DeepSeek key", "DeepSeek keys start with sk- and have no spaces; copy it "
+                            "again from https://platform.deepseek.com/api_keys."))
+    else:
+        checks.append(Check("API key", OK, f"set ({mask_key(key)}, from {source})"))
+
+    # -- endpoint (URL shape)
+    wanted_url = (base_url or environ.get("DEEPSEEK_BASE_URL") or settings.base_url).strip().rstrip("/")
+    why = check_base_url(wanted_url)
+    if why:
+        checks.append(Check("endpoint", FAIL, why,
+                            "Use https://, or plain http:// only for localhost / 127.0.0.1 / ::1 "
+                            "(set DEEPSEEK_BASE_URL or deepseek.baseUrl)."))
+    else:
+        scheme = urlsplit(wanted_url).scheme
+        checks.append(Check("endpoint", OK, f"{normalize_base_url(wanted_url)} "
+                            f"({'https' if scheme == 'https' else 'http on a loopback host'})"))
+    for problem in problems:
+        if "baseUrl" not in problem and "apiKey" not in problem:
+            checks.append(Check("settings", WARN, problem, "Fix the setting named."))
+
+    wanted = {"deepseek.completion.model": settings.completion_model,
+              "deepseek.chat.model": settings.chat_model}
+    info = model_info(settings.completion_model)
+    if info is not None and not info.fim:
+        checks.append(Check("models", FAIL, f"deepseek.completion.model = {settings.completion_model!r} "
+                            "does not support FIM completion", "Pick a model with FIM, e.g. deepseek-flash."))
+
+    def skip(name: str, why_text: str) -> None:
+        checks.append(Check(name, SKIP, f"skipped ({why_text})"))
+
+    network_names = ("reachable", "models", "balance", "round trip")
+    if not key or why:
+        for name in network_names:
+            skip(name, "no API key" if not key else "endpoint not usable")
+        checks.append(_ledger_check(ledger_path(environ)))
+        return checks
+
+    client = DeepSeekClient(wanted_url, key, transport=transport)
+
+    async def network() -> None:
+        # -- reachable + model list, timed
+        started = time.monotonic()
+        try:
+            available = await client.models()
+        except AuthenticationError as exc:
+            checks[0] = Check("API key", FAIL, f"{mask_key(key)} rejected: {exc}", exc.hint)
+            checks.append(Check("reachable", OK, f"{client.base_url} answered (401) in "
+                                f"{_ms(time.monotonic() - started)}"))
+            for name in network_names[1:]:
+                skip(name, "the key was rejected")
+            return
+        except APIConnectionError as exc:
+            checks.append(Check("reachable", FAIL, f"cannot reach {client.base_url}: {exc}",
+                                f"{exc.hint} Is the URL right, is a proxy or firewall in the way? "
+                                "Try again in a minute if DeepSeek is down."))
+            for name in network_names[1:]:
+                skip(name, "endpoint unreachable")
+            return
+        except DeepSeekError as exc:
+            checks.append(Check("reachable", FAIL, f"GET /models failed: {exc}", exc.hint))
+            available = None
+        else:
+            checks.append(Check("reachable", OK, f"GET {client.base_url}/models answered in "
+                                f"{_ms(time.monotonic() - started)} (connection setup included)"))
+        models_ok = True
+        if available is not None:
+            missing = [f"{setting} = {name!r}" for setting, name in wanted.items() if name not in available]
+            names = ", ".join(sorted(available)) or "none"
+            if missing:
+                models_ok = settings.completion_model in available
+                checks.append(Check("models", FAIL, f"DeepSeek does not serve {', '.join(missing)}. "
+                                    f"Available models: {names}.",
+                                    f"Set the model to one of: {names}."))
+            else:
+                checks.append(Check("models", OK, f"{settings.completion_model} (completion) and "
+                                    f"{settings.chat_model} (chat) are served"))
+
+        # -- balance
+        balance_ok = True
+        try:
+            data = await client.balance()
+        except DeepSeekError as exc:
+            checks.append(Check("balance", WARN, f"GET /user/balance failed: {exc}", exc.hint))
+        else:
+            text, positive = _balance_text(data if isinstance(data, dict) else {})
+            if data.get("is_available") is False or not positive:
+                balance_ok = data.get("is_available") is not False
+                checks.append(Check("balance", WARN, f"{'not ' if not balance_ok else ''}available for "
+                                    f"API calls: {text}", InsufficientBalanceError.hint))
+            else:
+                checks.append(Check("balance", OK, f"available: {text}"))
+
+        # -- one tiny FIM request
+        if not fim:
+            skip("round trip", "--no-fim")
+        elif not (models_ok and balance_ok):
+            skip("round trip", "fix the problems above first")
+        else:
+            started = time.monotonic()
+            try:
+                result = await client.fim(FimRequest(model=settings.completion_model,
+                                                     prompt=FIM_PROBE_PROMPT, suffix="", max_tokens=1),
+                                          timeout_s=30.0)
+            except DeepSeekError as exc:
+                checks.append(Check("round trip", FAIL, f"FIM request failed: {exc}", exc.hint))
+            else:
+                u = result.usage
+                checks.append(Check("round trip", OK, f"FIM with max_tokens 1 answered in "
+                                    f"{_ms(time.monotonic() - started)} ({u.prompt_tokens} prompt + "
+                                    f"{u.completion_tokens} output tokens; costs a fraction of a cent)"))
+
+    try:
+        await network()
+    finally:
+        await client.aclose()
+    checks.append(_ledger_check(ledger_path(environ)))
+    return checks
+
+
+def _ledger_check(path: Any) -> Check:
+    from .ledger import ENV_DATA_DIR, Ledger
+
+    if path is None:
+        return Check("ledger", WARN, "no data directory; usage is not kept",
+                     f"Set {ENV_DATA_DIR} to a writable folder.")
+    try:
+        ledger = Ledger(path)
+        ok = ledger.flush()  # opens (creates) the file; nothing is queued, so nothing is written
+        rows = ledger.count()
+        ledger.close()
+    except Exception as exc:  # pragma: no cover - flush() already catches
+        ok, rows = False, 0
+        path = f"{path} ({exc})"
+    if not ok:
+        return Check("ledger", WARN, f"cannot write {path}",
+                     f"Make the folder writable or set {ENV_DATA_DIR} to a writable folder.")
+    return Check("ledger", OK, f"{path} ({rows:,} requests recorded)")
+
+
+_MARK = {OK: "ok  ", WARN: "WARN", FAIL: "FAIL", SKIP: "skip"}
+
+
+def format_doctor(checks: list[Check]) -> str:
+    width = max(len(c.name) for c in checks)
+    lines = ["deepseek-ls doctor", ""]
+    for c in checks:
+        lines.append(f"  {_MARK[c.status]}  {c.name.ljust(width)}  {c.detail}")
+        if c.fix and c.status in (WARN, FAIL):
+            lines.append(f"        {' ' * width}  → {c.fix}")
+    bad = [c for c in checks if c.status in (WARN, FAIL)]
+    lines += ["", "All checks passed." if not bad else
+              f"{len(bad)} problem{'s' if len(bad) > 1 else ''} found (see → for what to do)."]
+    return redact("\n".join(lines)) + "\n"
+
+
+def doctor_exit_code(checks: list[Check]) -> int:
+    return 1 if any(c.status in (WARN, FAIL) for c in checks) else 0
+
+
+def doctor(args: argparse.Namespace, *, environ: Mapping[str, str] | None = None,
+           out: TextIO | None = None) -> int:
+    out = out or sys.stdout
+    checks = asyncio.run(run_doctor(environ, base_url=args.base_url, model=args.model,
+                                    chat_model=args.chat_model, fim=not args.no_fim))
+    if args.json:
+        payload = {"ok": doctor_exit_code(checks) == 0, "checks": [asdict(c) for c in checks]}
+        out.write(redact(json.dumps(payload, indent=2, ensure_ascii=False)) + "\n")
+    else:
+        out.write(format_doctor(checks))
+    return doctor_exit_code(checks)
+
+
+def register_doctor(parser: argparse.ArgumentParser) -> None:
+    """check the API key, endpoint, models, balance and round trip"""
+    parser.add_argument("--json", action="store_true", help="print JSON for scripts")
+    parser.add_argument("--base-url", metavar="URL", help="endpoint to check (default: DEEPSEEK_BASE_URL "
+                        "or https://api.deepseek.com)")
+    parser.add_argument("--model", metavar="NAME", help="completion model to check")
+    parser.add_argument("--chat-model", metavar="NAME", help="chat model to check")
+    parser.add_argument("--no-fim", action="store_true",
+                        help="skip the one tiny FIM request (max_tokens 1, a fraction of a cent)")
+    parser.set_defaults(func=doctor)
+
+
+COMMANDS = [("stats", register_stats), ("doctor", register_doctor)]

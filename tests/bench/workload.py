@@ -1,0 +1,319 @@
+"""Workload generator (BENCHMARK.md §7.3): a pure function of (manifest, seed).
+
+Regions are the bodies of standard-library functions after their docstring,
+found by *qualified name* through ``ast``. The stdlib file is used when its
+sha256 is the one in the manifest (3.11.7); otherwise (another Python, or the
+file or function is missing) the vendored copy in ``corpus/`` is used, so
+every Python types exactly the same text (the report says which was used).
+
+The region is deleted and typed back with the rest of the file above and
+below. The schedule is a list of *units*, one per character of the region
+(a newline unit also carries the auto-indentation of the next line, inserted
+in the same edit). A unit is a list of keystroke *actions* ``(gap_ms, kind,
+text)``: normally one ``ins``; a typo unit is ``wrong key, 0-2 more
+characters, backspaces, the right key``. The simulated user may skip units
+by accepting ghost text; the gaps of the remaining units stay as planned.
+"""
+from __future__ import annotations
+
+import ast
+import hashlib
+import math
+import os
+import random
+import sys
+import sysconfig
+from dataclasses import dataclass, field
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+CORPUS = os.path.join(HERE, "corpus")
+
+# module path (relative to the stdlib dir) -> (qualified name, sha256 of the 3.11.7 file)
+FUNCS = {
+    "py_scanstring": ("json/decoder.py", "py_scanstring",
+                      "9f02654649816145bc76f8c210a5fe3ba1de142d4d97a1c93105732e747c285b"),
+    "merge": ("heapq.py", "merge", "6d43277e5c76fc0f073cd388fcff852d14d068f6bb6d4886c340f8b75a1229a9"),
+    "guess_quote": ("csv.py", "Sniffer._guess_quote_and_delimiter",
+                    "6c68a5186e3b85e6e267a7ef96479327a45ae2b40bf5e9f2017e4b2282b3f5b1"),
+    "find_longest_match": ("difflib.py", "SequenceMatcher.find_longest_match",
+                           "0c6afc23568d55b3e9ac914f9c5361e3033e778aa5b58d3cc82835fc5c638679"),
+    "wrap_chunks": ("textwrap.py", "TextWrapper._wrap_chunks",
+                    "62867e40cdea6669b361f72af4d7daf0359f207c92cbeddfc7c7506397c1f31c"),
+    "format_usage": ("argparse.py", "HelpFormatter._format_usage",
+                     "dc1eba8adfdf615986421f981337458ba1072d3e718a0f76e3224940fd74118b"),
+    "lru_cache_wrapper": ("functools.py", "_lru_cache_wrapper",
+                          "6d80018a3fa9fed44c5b78f881987ee3ab3fb1238b077b4e6dcb4b76da7db73b"),
+    "read_token": ("shlex.py", "shlex.read_token",
+                   "42ab6060f316e121e374e6621d8c1c98b8db323903c3df289a810c45a8ae46a7"),
+}
+
+# profile -> (function keys, keystroke limit or None).  The ci profile is the
+# first 450 planned keystrokes of py_scanstring (50 warm-up + 400 measured):
+# about 2 minutes per arm instead of the design's 6 (documented in README.md).
+PROFILES: dict[str, tuple[list[str], int | None]] = {
+    "tiny": (["py_scanstring"], 40),     # the determinism test (tests/test_bench.py)
+    "ci": (["py_scanstring"], 450),
+    "ci-full": (["py_scanstring"], None),
+    "standard": (["py_scanstring", "merge", "guess_quote"], None),
+    "full": (list(FUNCS), None),
+}
+WARMUP_KEYS = 50
+
+
+@dataclass(frozen=True)
+class Region:
+    key: str
+    path: str            # stdlib-relative path, e.g. json/decoder.py
+    qualname: str
+    source: str          # "stdlib" | "vendored"
+    sha256: str
+    truth: str           # the whole file
+    start: int           # offset of the first typed character (after the indentation)
+    end: int             # offset just after the region (after the last line's newline)
+
+    @property
+    def typed(self) -> str:
+        return self.truth[self.start:self.end]
+
+    @property
+    def initial(self) -> str:
+        return self.truth[: self.start] + self.truth[self.end:]
+
+
+def _find(tree: ast.AST, qualname: str) -> ast.AST | None:
+    node: ast.AST | None = tree
+    for part in qualname.split("."):
+        found = None
+        for child in getattr(node, "body", []):
+            if isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) and child.name == part:
+                found = child
+        node = found
+        if node is None:
+            return None
+    return node
+
+
+def region_of(text: str, qualname: str) -> tuple[int, int] | None:
+    """(start, end) offsets of the function body after its docstring, or None."""
+    try:
+        tree = ast.parse(text)
+    except SyntaxError:
+        return None
+    fn = _find(tree, qualname)
+    if not isinstance(fn, (ast.FunctionDef, ast.AsyncFunctionDef)) or not fn.body:
+        return None
+    body = list(fn.body)
+    if (len(body) > 1 and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant)
+            and isinstance(body[0].value.value, str)):
+        body = body[1:]
+    lines = text.splitlines(True)
+    line_starts = [0]
+    for ln in lines:
+        line_starts.append(line_starts[-1] + len(ln))
+    first = body[0].lineno - 1
+    last = fn.end_lineno  # 1-based last line of the function
+    line = lines[first]
+    start = line_starts[first] + len(line) - len(line.lstrip(" \t"))
+    end = line_starts[min(last, len(lines))]
+    return start, end
+
+
+def load_region(key: str, allow_other_stdlib: bool = False) -> Region:
+    path, qualname, want = FUNCS[key]
+    stdlib = os.path.join(sysconfig.get_paths()["stdlib"], path)
+    candidates = []
+    if os.path.exists(stdlib):
+        candidates.append(("stdlib", stdlib))
+    candidates.append(("vendored", os.path.join(CORPUS, path)))
+    for source, p in candidates:
+        with open(p, encoding="utf-8") as f:
+            text = f.read()
+        sha = hashlib.sha256(text.encode("utf-8")).hexdigest()
+        if source == "stdlib" and sha != want and not allow_other_stdlib:
+            continue
+        reg = region_of(text, qualname)
+        if reg is None:
+            continue
+        return Region(key, path, qualname, source, sha, text, reg[0], reg[1])
+    raise RuntimeError(f"cannot find {qualname} in {path}")
+
+
+# ---------------------------------------------------------------- typing model
+
+@dataclass(frozen=True)
+class TypingModel:
+    iki_mu: float = 5.376            # log-normal, mean 238.66 ms, SD 111.6 ms (Dhakal et al.)
+    iki_sigma: float = 0.445
+    newline_median_ms: float = 800.0
+    newline_sigma: float = 0.6
+    think_p: float = 0.05            # at token boundaries
+    think_median_ms: float = 2500.0
+    think_sigma: float = 0.5
+    typo_p: float = 0.02
+    speed: float = 1.0               # IKI scale: 0.7 fast, 1.5 slow
+    # "metronome" mode for the determinism test: gaps far from every threshold
+    metronome: tuple[float, float, int] | None = None   # (burst gap ms, pause ms, keys per burst)
+
+
+@dataclass
+class Unit:
+    start: int                       # region offset of the first character it produces
+    end: int
+    actions: list[tuple[float, str, str]] = field(default_factory=list)   # (gap_ms, "ins"|"bs", text)
+
+
+_ROWS = ["`1234567890-=", "qwertyuiop[]\\", "asdfghjkl;'", "zxcvbnm,./"]
+_POS = {c: (r, i) for r, row in enumerate(_ROWS) for i, c in enumerate(row)}
+
+
+def neighbour(ch: str, rng: random.Random) -> str:
+    """A wrong neighbouring key on a QWERTY keyboard (case kept)."""
+    low = ch.lower()
+    if low in _POS:
+        r, i = _POS[low]
+        opts = []
+        for dr in (-1, 0, 1):
+            rr = r + dr
+            if 0 <= rr < len(_ROWS):
+                for di in (-1, 0, 1):
+                    j = i + di
+                    if (dr or di) and 0 <= j < len(_ROWS[rr]):
+                        opts.append(_ROWS[rr][j])
+        out = rng.choice(opts)
+        return out.upper() if ch.isupper() and out.isalpha() else out
+    return rng.choice("asdfjkl")
+
+
+def _ident(c: str) -> bool:
+    return c.isalnum() or c == "_"
+
+
+_OPS = set("+-*/%=<>!&|^~@.,:;()[]{}")
+
+
+def is_boundary(text: str, i: int) -> bool:
+    """Identifier start or operator start (BENCHMARK §7.3 think pauses)."""
+    c = text[i]
+    p = text[i - 1] if i else " "
+    if (c.isalpha() or c == "_") and not _ident(p):
+        return True
+    return c in _OPS and p not in _OPS
+
+
+def _lognormal_median(rng: random.Random, median: float, sigma: float) -> float:
+    return median * math.exp(rng.gauss(0.0, sigma))
+
+
+def make_schedule(typed: str, seed: int, model: TypingModel = TypingModel(),
+                  limit: int | None = None) -> list[Unit]:
+    """Units for ``typed`` (the region text).  Pure: same input, same output.
+
+    ``limit``: stop after this many planned keystrokes (whole units).
+    """
+    rng = random.Random(seed)
+    units: list[Unit] = []
+    i = 0
+    n = len(typed)
+    after_newline = False
+    keys = 0
+    burst = 0
+
+    def iki() -> float:
+        if model.metronome:
+            return model.metronome[0]
+        return math.exp(rng.gauss(model.iki_mu, model.iki_sigma)) * model.speed
+
+    while i < n:
+        c = typed[i]
+        if c == "\n":
+            j = i + 1
+            while j < n and typed[j] in " \t":
+                j += 1
+            text = typed[i:j]
+        else:
+            j = i + 1
+            text = c
+        # the gap before this unit
+        if model.metronome:
+            burst += 1
+            gap = model.metronome[1] if burst % model.metronome[2] == 0 else model.metronome[0]
+        elif after_newline:
+            gap = _lognormal_median(rng, model.newline_median_ms, model.newline_sigma)
+        elif c != "\n" and is_boundary(typed, i) and rng.random() < model.think_p:
+            gap = _lognormal_median(rng, model.think_median_ms, model.think_sigma)
+        else:
+            gap = iki()
+        u = Unit(i, j)
+        if c != "\n" and c not in " \t" and rng.random() < model.typo_p:
+            wrong = neighbour(c, rng)
+            extra = rng.randint(0, 2)
+            more = ""
+            k = j
+            while len(more) < extra and k < n and typed[k] != "\n":
+                more += typed[k]
+                k += 1
+            u.actions.append((gap, "ins", wrong))
+            for ch in more:
+                u.actions.append((iki(), "ins", ch))
+            for _ in range(1 + len(more)):
+                u.actions.append((iki(), "bs", ""))
+            u.actions.append((iki(), "ins", text))
+        else:
+            u.actions.append((gap, "ins", text))
+        keys += len(u.actions)
+        if limit is not None and keys > limit and units:
+            break
+        units.append(u)
+        after_newline = c == "\n"
+        i = j
+    return units
+
+
+@dataclass
+class Workload:
+    profile: str
+    seed: int
+    regions: list[Region]
+    schedules: list[list[Unit]]
+    model: TypingModel
+
+    def planned_keys(self) -> int:
+        return sum(len(u.actions) for s in self.schedules for u in s)
+
+    def planned_ms(self) -> float:
+        return sum(a[0] for s in self.schedules for u in s for a in u.actions)
+
+    def describe(self) -> list[dict]:
+        return [{"path": r.path, "qualname": r.qualname, "sha256": r.sha256, "source": r.source,
+                 "region_chars": r.end - r.start,
+                 "typed_chars": sum(u.end - u.start for u in s),
+                 "planned_keystrokes": sum(len(u.actions) for u in s)}
+                for r, s in zip(self.regions, self.schedules)]
+
+
+def build(profile: str, seed: int, model: TypingModel = TypingModel(),
+          allow_other_stdlib: bool = False, limit: int | None = None) -> Workload:
+    keys, plimit = PROFILES[profile]
+    if limit is None:
+        limit = plimit
+    regions = [load_region(k, allow_other_stdlib) for k in keys]
+    schedules = []
+    left = limit
+    for n, r in enumerate(regions):
+        if left is not None and left <= 0:
+            break
+        s = make_schedule(r.typed, seed * 1000 + n, model, left)
+        schedules.append(s)
+        if left is not None:
+            left -= sum(len(u.actions) for u in s)
+    return Workload(profile, seed, regions[: len(schedules)], schedules, model)
+
+
+def keystrokes_of(typed: str) -> int:
+    """The design's count: non-indentation characters plus one per newline."""
+    return sum(len(l.lstrip(" \t")) for l in typed.split("\n")) + typed.count("\n")
+
+
+if __name__ == "__main__":  # quick look
+    w = build(sys.argv[1] if len(sys.argv) > 1 else "ci", 1)
+    print(w.describe(), w.planned_keys(), round(w.planned_ms() / 1000, 1), "s")

@@ -1,0 +1,207 @@
+"""``deepseek-ls stats`` and ``deepseek-ls doctor`` (against the fake DeepSeek)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from deepseek_ls.__main__ import main
+from deepseek_ls.cli_extra import mask_key
+from deepseek_ls.ledger import ENV_DATA_DIR, Ledger
+from tests.fake_deepseek import FakeDeepSeek
+
+GOOD = "sk-doctorGOODkey0123456789wxyz"
+ZERO = "sk-doctorZEROkey0123456789zero"
+WRONG = "sk-doctorWRONGkey012345678nope"
+SECRETS = (GOOD, ZERO, WRONG, "doctorGOODkey", "doctorZEROkey", "doctorWRONGkey")
+
+
+@pytest.fixture(scope="module")
+def fake():
+    with FakeDeepSeek() as f:
+        f.add_key(GOOD, balance="12.50")
+        f.add_key(ZERO, balance="0.00")
+        yield f
+
+
+@pytest.fixture
+def env(monkeypatch, tmp_path: Path, fake: FakeDeepSeek):
+    for name in list(os.environ):
+        if name.startswith("DEEPSEEK_"):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv(ENV_DATA_DIR, str(tmp_path))
+    monkeypatch.setenv("DEEPSEEK_BASE_URL", fake.base_url)
+    monkeypatch.setenv("DEEPSEEK_API_KEY", GOOD)
+    return monkeypatch
+
+
+def run(capsys, *argv: str) -> tuple[int, str]:
+    code = main(["doctor", *argv]) if argv[:1] != ("stats",) else main(list(argv))
+    captured = capsys.readouterr()
+    out = captured.out + captured.err
+    for secret in SECRETS:
+        assert secret not in out, f"the key leaked: {out}"
+    return code, captured.out
+
+
+def lines(out: str) -> dict[str, str]:
+    """check name -> its line, from the text report."""
+    found = {}
+    for line in out.splitlines():
+        parts = line.split(None, 2)
+        if len(parts) == 3 and parts[0] in ("ok", "WARN", "FAIL", "skip"):
+            name = "round trip" if parts[1] == "round" else "API key" if parts[1] == "API" else parts[1]
+            found[name] = line
+    return found
+
+
+# -- doctor ----------------------------------------------------------------------
+
+def test_mask_key_shows_at_most_the_last_four() -> None:
+    assert mask_key(GOOD) == "sk-…wxyz"
+    assert mask_key("sk-short") == "set, 8 characters"
+
+
+def test_doctor_all_good(env, capsys, fake: FakeDeepSeek) -> None:
+    before = len(fake.fim_requests)
+    code, out = run(capsys)
+    assert code == 0, out
+    checks = lines(out)
+    assert all(line.startswith("  ok") for line in checks.values()), out
+    assert "sk-…wxyz" in checks["API key"]
+    assert fake.base_url in checks["endpoint"] and "loopback" in checks["endpoint"]
+    assert "12.50 USD" in checks["balance"]
+    assert " ms" in checks["reachable"] and "fraction of a cent" in checks["round trip"]
+    assert "All checks passed." in out
+    fim = fake.fim_requests[before:]
+    assert len(fim) == 1 and fim[0].body["max_tokens"] == 1
+
+
+def test_doctor_json(env, capsys) -> None:
+    code, out = run(capsys, "--json", "--no-fim")
+    data = json.loads(out)
+    assert code == 0 and data["ok"] is True
+    by_name = {c["name"]: c for c in data["checks"]}
+    assert by_name["round trip"]["status"] == "skip"
+    assert by_name["models"]["status"] == "ok" and by_name["ledger"]["status"] == "ok"
+
+
+def test_doctor_wrong_key_gives_401_and_the_hint(env, capsys) -> None:
+    env.setenv("DEEPSEEK_API_KEY", WRONG)
+    code, out = run(capsys)
+    assert code == 1
+    key_line = lines(out)["API key"]
+    assert key_line.startswith("  FAIL") and "401" in key_line
+    assert "Set a valid key in DEEPSEEK_API_KEY" in out  # the AuthenticationError hint
+    assert "skip" in lines(out)["balance"]
+
+
+def test_doctor_zero_balance_warns(env, capsys, fake: FakeDeepSeek) -> None:
+    env.setenv("DEEPSEEK_API_KEY", ZERO)
+    before = len(fake.fim_requests)
+    code, out = run(capsys)
+    assert code == 1
+    assert lines(out)["balance"].startswith("  WARN") and "0.00 USD" in out
+    assert "Top up" in out
+    assert len(fake.fim_requests) == before  # no paid probe that would fail with 402
+
+
+def test_doctor_missing_model_lists_available_names(env, capsys) -> None:
+    code, out = run(capsys, "--model", "deepseek-nope")
+    assert code == 1
+    line = lines(out)["models"]
+    assert line.startswith("  FAIL") and "deepseek-nope" in line
+    assert "deepseek-flash" in line and "deepseek-v4-pro" in line
+    assert "skip" in lines(out)["round trip"]
+
+
+def test_doctor_unreachable_endpoint(env, capsys) -> None:
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env.setenv("DEEPSEEK_BASE_URL", f"http://127.0.0.1:{port}")
+    code, out = run(capsys)
+    assert code == 1
+    line = lines(out)["reachable"]
+    assert line.startswith("  FAIL") and f"cannot reach http://127.0.0.1:{port}" in line
+    assert "Check your network connection" in out
+    assert "ledger" in lines(out)
+
+
+def test_doctor_refuses_plain_http_to_a_remote_host(env, capsys, fake: FakeDeepSeek) -> None:
+    before = len(fake.requests)
+    code, out = run(capsys, "--base-url", "http://api.example.com")
+    assert code == 1
+    assert lines(out)["endpoint"].startswith("  FAIL") and "https://" in out
+    assert len(fake.requests) == before
+
+
+def test_doctor_without_key(env, capsys) -> None:
+    env.delenv("DEEPSEEK_API_KEY")
+    code, out = run(capsys)
+    assert code == 1
+    assert lines(out)["API key"].startswith("  FAIL") and "DEEPSEEK_API_KEY" in out
+
+
+def test_doctor_as_a_real_command_never_prints_the_key(tmp_path: Path, fake: FakeDeepSeek) -> None:
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("DEEPSEEK_")}
+    environ.update({ENV_DATA_DIR: str(tmp_path), "DEEPSEEK_BASE_URL": fake.base_url,
+                    "DEEPSEEK_API_KEY": WRONG, "DEEPSEEK_LS_LOG": "debug"})
+    proc = subprocess.run([sys.executable, "-m", "deepseek_ls", "doctor"], env=environ,
+                          capture_output=True, text=True, timeout=30)
+    assert proc.returncode == 1
+    assert "FAIL" in proc.stdout
+    for secret in SECRETS:
+        assert secret not in proc.stdout + proc.stderr
+
+
+# -- stats -----------------------------------------------------------------------
+
+def seed(tmp_path: Path) -> None:
+    ledger = Ledger(tmp_path / "ledger.sqlite3", flush_delay_s=0)
+    now = dt.datetime.now(dt.timezone.utc)
+    ledger.record("deepseek-flash", 800, 200, 50, when=now)
+    ledger.record("deepseek-flash", 900, 100, 40, when=now)
+    ledger.record("deepseek-v4-pro", 0, 1000, 100, kind="chat", when=now - dt.timedelta(days=3))
+    ledger.record("deepseek-flash", 1, 1, 1, when=now - dt.timedelta(days=30))  # outside the week
+    ledger.close()
+
+
+def test_stats_table(env, capsys, tmp_path: Path) -> None:
+    seed(tmp_path)
+    code, out = run(capsys, "stats")
+    assert code == 0
+    assert str(tmp_path / "ledger.sqlite3") in out
+    today = next(line for line in out.splitlines() if line.startswith("today"))
+    assert today.split()[2:7] == ["2", "1,700", "300", "90", "85.0%"]
+    week = next(line for line in out.splitlines() if line.startswith("last 7 days"))
+    assert week.split()[3] == "3"
+    assert "per model" in out and "deepseek-v4-pro" in out and "per day" in out
+    assert "price table of 2026-11-15" in out and "peak hours" in out
+
+
+def test_stats_json(env, capsys, tmp_path: Path) -> None:
+    seed(tmp_path)
+    code, out = run(capsys, "stats", "--json")
+    data = json.loads(out)
+    assert code == 0
+    assert data["today"]["requests"] == 2 and data["today"]["promptHitTokens"] == 1700
+    assert data["total"]["requests"] == 3 and len(data["perDay"]) == 7
+    assert {m["model"]: m["requests"] for m in data["perModel"]} == {"deepseek-flash": 2, "deepseek-v4-pro": 1}
+    assert set(data["today"]) >= {"requests", "promptHitTokens", "promptMissTokens", "completionTokens",
+                                  "costUsd", "hitRate"}
+    code, out = run(capsys, "stats", "--json", "--days", "31")
+    assert json.loads(out)["total"]["requests"] == 4
+
+
+def test_stats_without_a_ledger_does_not_create_one(env, capsys, tmp_path: Path) -> None:
+    code, out = run(capsys, "stats")
+    assert code == 0 and "no requests recorded" in out
+    assert not (tmp_path / "ledger.sqlite3").exists()
