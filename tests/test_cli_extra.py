@@ -70,7 +70,7 @@ def test_mask_key_shows_at_most_the_last_four() -> None:
 
 
 def test_doctor_all_good(env, capsys, fake: FakeDeepSeek) -> None:
-    before = len(fake.fim_requests)
+    before = len(fake.fim_requests())
     code, out = run(capsys)
     assert code == 0, out
     checks = lines(out)
@@ -80,7 +80,7 @@ def test_doctor_all_good(env, capsys, fake: FakeDeepSeek) -> None:
     assert "12.50 USD" in checks["balance"]
     assert " ms" in checks["reachable"] and "fraction of a cent" in checks["round trip"]
     assert "All checks passed." in out
-    fim = fake.fim_requests[before:]
+    fim = fake.fim_requests()[before:]
     assert len(fim) == 1 and fim[0].body["max_tokens"] == 1
 
 
@@ -105,12 +105,12 @@ def test_doctor_wrong_key_gives_401_and_the_hint(env, capsys) -> None:
 
 def test_doctor_zero_balance_warns(env, capsys, fake: FakeDeepSeek) -> None:
     env.setenv("DEEPSEEK_API_KEY", ZERO)
-    before = len(fake.fim_requests)
+    before = len(fake.fim_requests())
     code, out = run(capsys)
     assert code == 1
     assert lines(out)["balance"].startswith("  WARN") and "0.00 USD" in out
     assert "Top up" in out
-    assert len(fake.fim_requests) == before  # no paid probe that would fail with 402
+    assert len(fake.fim_requests()) == before  # no paid probe that would fail with 402
 
 
 def test_doctor_missing_model_lists_available_names(env, capsys) -> None:

@@ -202,3 +202,23 @@ async def test_status_notification_carries_usage(client: LanguageClient, fake):
     final = [s for s in statuses if s.usage.requests == 1][-1]
     assert final.usage.promptMissTokens + final.usage.promptHitTokens > 0
     assert final.model == "deepseek-flash"
+
+
+async def test_402_no_balance_one_message_then_paused(client: LanguageClient, fake):
+    fake.add_key("sk-broke", balance="0.00")
+    client.workspace_did_change_configuration(types.DidChangeConfigurationParams(
+        settings={"deepseek": {"apiKey": "sk-broke"}}))
+    open_doc(client, SOURCE)
+    await asyncio.sleep(0.2)
+    for manual in (True, False, False):
+        await client.text_document_inline_completion_async(inline_params(1, 4, manual=manual))
+    await until(lambda: any("Insufficient Balance" in m.message for m in client.messages))
+    assert len([m for m in client.messages if "balance" in m.message.lower()]) == 1
+    assert len(fake.fim_requests()) == 1
+    await until(lambda: any(s.state == "paused" for s in client.statuses))
+    # a new key lifts the pause
+    client.workspace_did_change_configuration(types.DidChangeConfigurationParams(
+        settings={"deepseek": {"apiKey": "sk-test"}}))
+    await asyncio.sleep(0.2)
+    result = await client.text_document_inline_completion_async(inline_params(1, 4))
+    assert result.items[0].insert_text == "return a + b"

@@ -627,7 +627,10 @@ class FakeDeepSeek:
         data += cs.h.send(h11.EndOfMessage())
         if rec is not None:
             rec.status = status
-            rec.done_ns = time.monotonic_ns()
+            now = time.monotonic_ns()
+            if rec.sent_ns is None:
+                rec.sent_ns = now
+            rec.done_ns = now
         if on_final is not None:
             on_final()
         cs.write(data)
@@ -1162,7 +1165,8 @@ class FakeDeepSeek:
 
     def _settle(self, rec: RecordedRequest, job: Job, gen: dict, ctx: dict, state: dict, complete: bool) -> None:
         """Record completion and bill *before* the last bytes are written (no race with test readers)."""
-        rec.done_ns = time.monotonic_ns()
+        if rec.done_ns is None or rec.done_ns < (rec.sent_ns or 0):
+            rec.done_ns = time.monotonic_ns()
         self._finish_billing(rec, job, gen, ctx, state, complete)
 
     def _finish_billing(self, rec: RecordedRequest, job: Job, gen: dict, ctx: dict, state: dict,

@@ -67,6 +67,20 @@ async function webviewText(page) {
   return '';
 }
 
+/** The extension's log (the DeepSeek output channel's file in code-server's log folder). */
+function clientLog() {
+  const found = [];
+  const walk = (dir) => {
+    for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
+      const p = path.join(dir, e.name);
+      if (e.isDirectory()) walk(p);
+      else if (e.name === 'DeepSeek.log') found.push(p);
+    }
+  };
+  try { walk(path.join(RUN, 'user', 'logs')); } catch { /* no logs yet */ }
+  return found.map((f) => fs.readFileSync(f, 'utf8')).join('\n');
+}
+
 async function shot(page, name) {
   const file = path.join(SHOTS, name);
   await page.screenshot({ path: file });
@@ -131,6 +145,9 @@ async function shot(page, name) {
     const toasts = await page.locator('.notifications-toasts').innerText().catch(() => '');
     check('no error toast after accepting', !/not found|error/i.test(toasts), JSON.stringify(toasts.slice(0, 300)));
     await shot(page, 'accepted.png');
+    // The language client traces its messages (deepseek.trace.server = verbose, code-server --log trace).
+    const sent = await waitFor(async () => /deepseek\.acceptCompletion/.test(clientLog()) ? true : null, 5000);
+    check('accepting ran deepseek.acceptCompletion on the server (workspace/executeCommand)', !!sent);
     st = await waitFor(async () => { const s = await statusItem(page); return /\$\d/.test(s.text) ? s : null; }, 10000);
     check('status bar shows session cost and cache hits', !!st && /% cache/.test(st.text), JSON.stringify(await statusItem(page)));
 
@@ -148,7 +165,10 @@ async function shot(page, name) {
 
     // 6. Explain Selection streams into the chat panel.
     await page.click('.editor-group-container.active .monaco-editor .view-lines');
-    await page.keyboard.press('Control+A');
+    // Select the function fibonacci (lines 13-16).
+    await page.keyboard.press('Control+End');
+    for (let i = 0; i < 3; i++) await page.keyboard.press('Shift+ArrowUp');
+    await page.keyboard.press('Shift+Home');
     await runCommand(page, 'DeepSeek: Explain Selection');
     let wv = await waitFor(async () => { const t = await webviewText(page); return /deterministic reply from the fake DeepSeek/.test(t) && !/Waiting for DeepSeek/.test(t) ? t : null; }, 30000);
     check('Explain Selection: the answer is in the chat panel', !!wv, JSON.stringify((wv || await webviewText(page)).slice(0, 400)));

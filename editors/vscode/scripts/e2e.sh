@@ -98,7 +98,7 @@ cat > "$RUN/user/User/settings.json" <<JSON
   "editor.minimap.enabled": false,
   "deepseek.baseUrl": "$FAKE_URL",
   "deepseek.logLevel": "debug",
-  "deepseek.trace.server": "messages"
+  "deepseek.trace.server": "verbose"
 }
 JSON
 
@@ -120,7 +120,7 @@ log "install the vsix into a fresh code-server profile"
 log "start code-server on 127.0.0.1:$PORT"
 # No DEEPSEEK_API_KEY in code-server's environment: the test sets the key through the UI.
 env -u DEEPSEEK_API_KEY setsid "$CS" --config "$RUN/config.yaml" --bind-addr "127.0.0.1:$PORT" --auth none \
-  --disable-telemetry --disable-update-check --disable-workspace-trust \
+  --disable-telemetry --disable-update-check --disable-workspace-trust --log trace \
   --user-data-dir "$RUN/user" --extensions-dir "$RUN/ext" "$RUN/ws" >"$RUN/code-server.log" 2>&1 < /dev/null &
 PIDS+=($!)
 for _ in $(seq 100); do curl -sf "http://127.0.0.1:$PORT/healthz" >/dev/null 2>&1 && break; sleep 0.2; done

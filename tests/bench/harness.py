@@ -1,0 +1,555 @@
+"""Runtime parts: the fake as a subprocess, a lean JSON-RPC stdio LSP driver,
+and the editor simulator with the simulated user (BENCHMARK.md §7.2, §7.5).
+
+The fake runs in its own process (its pure-Python tokenizer must not steal
+the harness' GIL), the server in its own; the harness is one asyncio loop
+that records ``time.monotonic_ns()`` for every message it sends and reads.
+"""
+from __future__ import annotations
+
+import asyncio
+import gc
+import json
+import os
+import subprocess
+import sys
+import time
+import urllib.request
+from dataclasses import dataclass, field
+from typing import Any
+
+from .naive import NaiveClient, naive_body
+from .workload import Region, Unit
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+ROOT_URI = "file:///work/bench"
+ACCEPT_REACTION_MS = 150.0
+
+
+# ---------------------------------------------------------------- the fake
+
+@dataclass
+class FakeConfig:
+    cache_mode: str = "v4"
+    base_ms: float = 250.0
+    ms_per_token: float = 8.0
+    jitter: float = 0.0
+    fixed: bool = False
+    persist_delay_s: float = 2.0
+    unit: int = 128
+    withhold_last: bool = True
+    p_wrong: float = 0.3
+    seed: int = 1
+
+    def describe(self, tokenizer: str) -> dict:
+        return {"base_ms": self.base_ms, "ms_per_output_token": 0 if self.fixed else self.ms_per_token,
+                "jitter_sigma": 0 if self.fixed else self.jitter, "fixed": self.fixed,
+                "cache_mode": self.cache_mode, "unit": self.unit, "withhold_last": self.withhold_last,
+                "persist_delay_s": self.persist_delay_s, "p_wrong": self.p_wrong, "tokenizer": tokenizer}
+
+
+class FakeProc:
+    """``python -m tests.fake_deepseek`` in a subprocess, driven through /__fake__/*."""
+
+    def __init__(self, cfg: FakeConfig, keys: list[str], log_path: str) -> None:
+        cmd = [sys.executable, "-m", "tests.fake_deepseek", "--port", "0", "--profile", "v4",
+               "--cache-mode", cfg.cache_mode, "--persist-delay", str(cfg.persist_delay_s),
+               "--unit", str(cfg.unit), "--latency-ms", str(cfg.base_ms),
+               "--ms-per-token", str(cfg.ms_per_token), "--jitter-sigma", str(cfg.jitter),
+               "--p-wrong", str(cfg.p_wrong), "--seed", str(cfg.seed)]
+        if cfg.fixed:
+            cmd.append("--fixed")
+        if not cfg.withhold_last:
+            cmd.append("--no-withhold-last-block")
+        for k in keys:
+            cmd += ["--key", k]
+        self.log = open(log_path, "w")
+        self.proc = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.PIPE, stderr=self.log, text=True)
+        line = self.proc.stdout.readline()
+        if "listening on" not in line:
+            raise RuntimeError(f"fake did not start: {line!r} (see {log_path})")
+        self.base_url = line.split("listening on", 1)[1].strip()
+        self.tokenizer = "?"
+
+    def call(self, path: str, body: Any = None, timeout: float = 120) -> Any:
+        data = json.dumps(body).encode() if body is not None else b"{}"
+        req = urllib.request.Request(self.base_url + path, data=data, method="POST",
+                                     headers={"content-type": "application/json"})
+        with urllib.request.urlopen(req, timeout=timeout) as r:
+            return json.loads(r.read())
+
+    def register_truth(self, text: str, regions: list[tuple[int, int]]) -> None:
+        self.call("/__fake__/truth", {"text": text, "regions": [list(r) for r in regions]})
+
+    def fim_records(self, key: str) -> list[dict]:
+        out = []
+        for r in self.call("/__fake__/requests"):
+            if r.get("path") == "/beta/completions" and r.get("key") == key:
+                r.pop("raw_body", None)
+                out.append(r)
+        return out
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+        self.log.close()
+
+
+def tokenizer_label(log_path: str) -> str:
+    try:
+        with open(log_path) as f:
+            for line in f:
+                if line.startswith("tokenizer:"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return "?"
+
+
+# ---------------------------------------------------------------- LSP over stdio
+
+class LspClient:
+    def __init__(self) -> None:
+        self.proc: asyncio.subprocess.Process | None = None
+        self._next = 0
+        self.handlers: dict[int, Any] = {}
+        self.messages: list[tuple[str, Any]] = []   # showMessage etc.
+        self._reader_task: asyncio.Task | None = None
+
+    async def start(self, env: dict[str, str], stderr_path: str) -> None:
+        self._stderr = open(stderr_path, "w")
+        self.proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "deepseek_ls", cwd=REPO, env=env, stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE, stderr=self._stderr, limit=1 << 24)
+        self._reader_task = asyncio.ensure_future(self._read())
+
+    def next_id(self) -> int:
+        self._next += 1
+        return self._next
+
+    @staticmethod
+    def frame(msg: dict) -> bytes:
+        body = json.dumps(msg, separators=(",", ":")).encode("utf-8")
+        return b"Content-Length: %d\r\n\r\n" % len(body) + body
+
+    def send(self, msgs: list[dict]) -> int:
+        data = b"".join(self.frame(m) for m in msgs)
+        t = time.monotonic_ns()
+        self.proc.stdin.write(data)
+        return t
+
+    async def request(self, method: str, params: Any, timeout: float = 30) -> Any:
+        rid = self.next_id()
+        fut = asyncio.get_running_loop().create_future()
+        self.handlers[rid] = lambda t, msg: fut.done() or fut.set_result(msg)
+        self.send([{"jsonrpc": "2.0", "id": rid, "method": method, "params": params}])
+        msg = await asyncio.wait_for(fut, timeout)
+        if "error" in msg:
+            raise RuntimeError(f"{method}: {msg['error']}")
+        return msg.get("result")
+
+    def notify(self, method: str, params: Any) -> int:
+        return self.send([{"jsonrpc": "2.0", "method": method, "params": params}])
+
+    async def _read(self) -> None:
+        out = self.proc.stdout
+        while True:
+            try:
+                head = await out.readuntil(b"\r\n\r\n")
+            except (asyncio.IncompleteReadError, asyncio.LimitOverrunError):
+                return
+            n = 0
+            for line in head.split(b"\r\n"):
+                if line.lower().startswith(b"content-length:"):
+                    n = int(line.split(b":", 1)[1])
+            body = await out.readexactly(n)
+            t = time.monotonic_ns()
+            msg = json.loads(body)
+            if "method" not in msg:
+                h = self.handlers.pop(msg.get("id"), None)
+                if h is not None:
+                    h(t, msg)
+            elif "id" in msg:   # a request from the server: answer null
+                result: Any = None
+                if msg["method"] == "workspace/configuration":
+                    result = [None for _ in msg.get("params", {}).get("items", [])]
+                self.send([{"jsonrpc": "2.0", "id": msg["id"], "result": result}])
+            elif msg["method"] in ("window/showMessage", "window/logMessage"):
+                self.messages.append((msg["method"], msg.get("params")))
+
+    async def stop(self) -> None:
+        try:
+            await self.request("shutdown", None, timeout=10)
+            self.notify("exit", None)
+            await asyncio.wait_for(self.proc.wait(), 10)
+        except Exception:
+            if self.proc.returncode is None:
+                self.proc.kill()
+                await self.proc.wait()
+        if self._reader_task:
+            self._reader_task.cancel()
+        self._stderr.close()
+
+
+def proc_cpu(pid: int) -> tuple[float, int]:
+    """(user+sys CPU seconds, peak RSS kB) of a live process."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            parts = f.read().rsplit(")", 1)[1].split()
+        ticks = int(parts[11]) + int(parts[12])
+        hwm = 0
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    hwm = int(line.split()[1])
+        return ticks / os.sysconf("SC_CLK_TCK"), hwm
+    except OSError:
+        return 0.0, 0
+
+
+# ---------------------------------------------------------------- editor + user
+
+def utf16_position(text: str, offset: int) -> dict:
+    line = text.count("\n", 0, offset)
+    start = text.rfind("\n", 0, offset) + 1
+    seg = text[start:offset]
+    ch = len(seg) if seg.isascii() else len(seg.encode("utf-16-le")) // 2
+    return {"line": line, "character": ch}
+
+
+@dataclass
+class Ghost:
+    version: int
+    text: str
+    shown_ns: int
+    sid: str
+    req: Any
+
+
+@dataclass
+class Key:
+    i: int
+    region: int
+    kind: str            # ins | nl | bs | accept
+    text: str
+    version: int
+    plan_ns: int
+    send_ns: int = 0
+    req: Any = None      # LSP request id / naive tag
+    gap_after_ms: float | None = None
+    truth_chars: int = 0     # region characters this key completed (typing)
+    accepted_chars: int = 0
+    through: bool = False    # typed a character of the ghost text on screen
+
+
+@dataclass
+class Req:
+    id: Any
+    key: int
+    version: int
+    send_ns: int
+    recv_ns: int | None = None
+    nonempty: bool = False
+    text: str = ""
+    sid: str | None = None
+    error: str | None = None
+    shown: bool = False
+
+
+@dataclass
+class ArmResult:
+    name: str
+    keys: list[Key] = field(default_factory=list)
+    reqs: dict[Any, Req] = field(default_factory=dict)
+    accepts: int = 0
+    lateness_ms: list[float] = field(default_factory=list)
+    cpu_s: float = 0.0
+    rss_kb: int = 0
+    trace: list[dict] = field(default_factory=list)
+    fake: list[dict] = field(default_factory=list)
+    messages: list = field(default_factory=list)
+    wall_s: float = 0.0
+
+
+class Editor:
+    """Plays a schedule into a backend, shows ghost text, runs acceptance policy A."""
+
+    def __init__(self, name: str, regions: list[Region], schedules: list[list[Unit]], settle_s: float = 2.0,
+                 policy: str = "A") -> None:
+        self.res = ArmResult(name)
+        self.regions = regions
+        self.schedules = schedules
+        self.settle_s = settle_s
+        self.policy = policy
+        self.ghost: Ghost | None = None
+        self.version = 0
+        self.text = ""
+        self.cursor = 0
+        self.uri = ""
+
+    # backend hooks ---------------------------------------------------
+    async def open(self, region: Region) -> None: ...
+    async def close(self) -> None: ...
+    def edit(self, key: Key, start: int, end: int, new: str) -> None: ...
+
+    # ghost -----------------------------------------------------------
+    def on_result(self, req: Req, t: int, text: str | None, sid: str | None) -> None:
+        req.recv_ns = t
+        if text:
+            req.nonempty = True
+            req.text = text
+            req.sid = sid
+            if req.version == self.version:
+                req.shown = True
+                self.ghost = Ghost(req.version, text, t, sid or f"n{req.id}", req.id)
+
+    def _acceptable(self, now: int, remaining: str) -> str | None:
+        g = self.ghost
+        if g is None or g.version != self.version:
+            return None
+        if (now - g.shown_ns) / 1e6 < ACCEPT_REACTION_MS:
+            return None
+        text = g.text
+        if self.policy == "B":   # longest prefix that matches, cut at a word boundary
+            n = 0
+            while n < len(text) and n < len(remaining) and text[n] == remaining[n]:
+                n += 1
+            if n < len(text):
+                while n > 0 and (text[n - 1].isalnum() or text[n - 1] == "_"):
+                    n -= 1
+            text = text[:n]
+        if len(text.strip()) >= 3 and remaining.startswith(text):
+            return text
+        return None
+
+    # the loop --------------------------------------------------------
+    async def run(self) -> ArmResult:
+        loop_t0 = time.monotonic_ns()
+        t_plan = time.monotonic_ns() + 300_000_000
+        kidx = 0
+        for ri, (region, units) in enumerate(zip(self.regions, self.schedules)):
+            self.text = region.initial
+            self.cursor = region.start
+            self.version = 1
+            self.ghost = None
+            await self.open(region)
+            typed = region.typed
+            ui = 0
+            partial: Unit | None = None
+            pos = 0
+            while ui < len(units):
+                u = partial or units[ui]
+                for ai, (gap, kind, text) in enumerate(u.actions):
+                    t_plan += int(gap * 1e6)
+                    delay = (t_plan - time.monotonic_ns()) / 1e9
+                    if delay > 0:
+                        await asyncio.sleep(delay)
+                    now = time.monotonic_ns()
+                    self.res.lateness_ms.append((now - t_plan) / 1e6)
+                    if self.res.keys:
+                        self.res.keys[-1].gap_after_ms = gap
+                    if ai == 0:
+                        g = self._acceptable(now, typed[pos:])
+                        if g is not None:
+                            key = Key(kidx, ri, "accept", g, self.version + 1, t_plan, accepted_chars=len(g))
+                            kidx += 1
+                            self._apply(key, self.cursor, self.cursor, g, accept_sid=self.ghost.sid)
+                            self.res.accepts += 1
+                            pos += len(g)
+                            # skip the units the acceptance covered
+                            while ui < len(units) and units[ui].end <= pos:
+                                ui += 1
+                            partial = None
+                            if ui < len(units) and units[ui].start < pos:
+                                nu = units[ui]
+                                partial = Unit(pos, nu.end, [(nu.actions[0][0], "ins", typed[pos:nu.end])])
+                            break
+                    g = self.ghost
+                    through = (kind == "ins" and g is not None and g.version == self.version
+                               and g.text.startswith(text) and len(g.text) > len(text))
+                    kk = "bs" if kind == "bs" else ("nl" if text.startswith("\n") else "ins")
+                    key = Key(kidx, ri, kk, text, self.version + 1, t_plan, through=through)
+                    kidx += 1
+                    if ai == len(u.actions) - 1:
+                        key.truth_chars = u.end - u.start
+                    if kind == "bs":
+                        self._apply(key, self.cursor - 1, self.cursor, "")
+                    else:
+                        self._apply(key, self.cursor, self.cursor, text)
+                else:
+                    pos = u.end
+                    ui += 1
+                    partial = None
+                    continue
+            await asyncio.sleep(self.settle_s)
+            await self.close()
+        self.res.wall_s = (time.monotonic_ns() - loop_t0) / 1e9
+        return self.res
+
+    def _apply(self, key: Key, start: int, end: int, new: str, accept_sid: str | None = None) -> None:
+        self.version += 1
+        self.ghost = None
+        self.edit(key, start, end, new, accept_sid)
+        self.text = self.text[:start] + new + self.text[end:]
+        self.cursor = start + len(new)
+        self.res.keys.append(key)
+
+
+class ServerEditor(Editor):
+    def __init__(self, lsp: LspClient, *a: Any, **kw: Any) -> None:
+        super().__init__(*a, **kw)
+        self.lsp = lsp
+        self.pending: Any = None
+
+    async def open(self, region: Region) -> None:
+        self.uri = f"{ROOT_URI}/{region.path}"
+        self.lsp.notify("textDocument/didOpen", {"textDocument": {
+            "uri": self.uri, "languageId": "python", "version": self.version, "text": self.text}})
+
+    async def close(self) -> None:
+        self.lsp.notify("textDocument/didClose", {"textDocument": {"uri": self.uri}})
+
+    def edit(self, key: Key, start: int, end: int, new: str, accept_sid: str | None = None) -> None:
+        msgs = []
+        if self.pending is not None and self.res.reqs[self.pending].recv_ns is None:
+            msgs.append({"jsonrpc": "2.0", "method": "$/cancelRequest", "params": {"id": self.pending}})
+        rng = {"start": utf16_position(self.text, start), "end": utf16_position(self.text, end)}
+        msgs.append({"jsonrpc": "2.0", "method": "textDocument/didChange", "params": {
+            "textDocument": {"uri": self.uri, "version": self.version},
+            "contentChanges": [{"range": rng, "text": new}]}})
+        if accept_sid is not None:
+            msgs.append({"jsonrpc": "2.0", "id": self.lsp.next_id(), "method": "workspace/executeCommand",
+                         "params": {"command": "deepseek.acceptCompletion", "arguments": [{"id": accept_sid}]}})
+        rid = self.lsp.next_id()
+        after = start + len(new)
+        new_text_pos = utf16_position(self.text[:start] + new, after)
+        msgs.append({"jsonrpc": "2.0", "id": rid, "method": "textDocument/inlineCompletion", "params": {
+            "textDocument": {"uri": self.uri}, "position": new_text_pos, "context": {"triggerKind": 2}}})
+        req = Req(rid, key.i, self.version, 0)
+        self.res.reqs[rid] = req
+        self.lsp.handlers[rid] = lambda t, msg, req=req: self._on_msg(req, t, msg)
+        req.send_ns = key.send_ns = self.lsp.send(msgs)
+        key.req = rid
+        self.pending = rid
+
+    def _on_msg(self, req: Req, t: int, msg: dict) -> None:
+        if "error" in msg:
+            req.recv_ns = t
+            req.error = str(msg["error"].get("code"))
+            return
+        res = msg.get("result") or {}
+        items = res.get("items", []) if isinstance(res, dict) else res
+        text, sid = None, None
+        if items:
+            it = items[0]
+            text = it.get("insertText")
+            if isinstance(text, dict):
+                text = text.get("value")
+            try:
+                sid = it["command"]["arguments"][0]["id"]
+            except (KeyError, IndexError, TypeError):
+                sid = None
+        self.on_result(req, t, text, sid)
+
+
+class NaiveEditor(Editor):
+    def __init__(self, client: NaiveClient, *a: Any, **kw: Any) -> None:
+        super().__init__(*a, **kw)
+        self.client = client
+        self.tasks: set[asyncio.Task] = set()
+
+    async def open(self, region: Region) -> None:
+        self.uri = region.path
+
+    async def close(self) -> None:
+        if self.tasks:
+            await asyncio.wait(self.tasks, timeout=10)
+
+    def edit(self, key: Key, start: int, end: int, new: str, accept_sid: str | None = None) -> None:
+        text = self.text[:start] + new + self.text[end:]
+        body = naive_body(text, start + len(new))
+        tag = f"k{key.i}"
+        req = Req(tag, key.i, self.version, 0)
+        self.res.reqs[tag] = req
+        req.send_ns = key.send_ns = time.monotonic_ns()
+        key.req = tag
+        t = asyncio.ensure_future(self._go(req, body, tag))
+        self.tasks.add(t)
+        t.add_done_callback(self.tasks.discard)
+
+    async def _go(self, req: Req, body: dict, tag: str) -> None:
+        t, text = await self.client.fim(body, tag)
+        self.on_result(req, t, text, None)
+
+
+# ---------------------------------------------------------------- arms
+
+def server_env(key: str, base_url: str, trace_path: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DEEPSEEK_")}
+    env.update({"DEEPSEEK_API_KEY": key, "DEEPSEEK_BASE_URL": base_url, "DEEPSEEK_LS_TRACE": trace_path,
+                "DEEPSEEK_LS_LOG": "warning", "PYTHONUNBUFFERED": "1"})
+    return env
+
+
+def read_trace(path: str) -> list[dict]:
+    out = []
+    try:
+        with open(path, encoding="utf-8") as f:
+            for line in f:
+                line = line.strip()
+                if line:
+                    try:
+                        out.append(json.loads(line))
+                    except ValueError:
+                        pass
+    except OSError:
+        pass
+    return out
+
+
+async def run_server_arm(name: str, fake: FakeProc, key: str, regions: list[Region],
+                         schedules: list[list[Unit]], workdir: str, settings: dict | None = None) -> ArmResult:
+    trace_path = os.path.join(workdir, f"trace-{name}.jsonl")
+    if os.path.exists(trace_path):
+        os.remove(trace_path)
+    lsp = LspClient()
+    await lsp.start(server_env(key, fake.base_url, trace_path), os.path.join(workdir, f"server-{name}.log"))
+    init_opts = {"deepseek": {"baseUrl": fake.base_url, **({"completion": settings} if settings else {})}}
+    await lsp.request("initialize", {
+        "processId": os.getpid(), "rootUri": ROOT_URI, "initializationOptions": init_opts,
+        "capabilities": {"general": {"positionEncodings": ["utf-16"]},
+                         "textDocument": {"inlineCompletion": {"dynamicRegistration": False},
+                                          "synchronization": {"dynamicRegistration": False}},
+                         "workspace": {"configuration": False}}}, timeout=60)
+    lsp.notify("initialized", {})
+    await asyncio.sleep(1.0)       # let the server settle (model check, imports)
+    gc.collect()
+    gc.freeze()
+    ed = ServerEditor(lsp, name, regions, schedules)
+    cpu0, _ = proc_cpu(lsp.proc.pid)
+    res = await ed.run()
+    cpu1, rss = proc_cpu(lsp.proc.pid)
+    res.cpu_s, res.rss_kb = cpu1 - cpu0, rss
+    res.messages = list(lsp.messages)
+    await lsp.stop()
+    gc.unfreeze()
+    res.trace = read_trace(trace_path)
+    res.fake = fake.fim_records(key)
+    return res
+
+
+async def run_naive_arm(name: str, fake: FakeProc, key: str, regions: list[Region],
+                        schedules: list[list[Unit]]) -> ArmResult:
+    gc.collect()
+    gc.freeze()
+    ed = NaiveEditor(NaiveClient(fake.base_url, key), name, regions, schedules)
+    t0 = time.process_time()
+    res = await ed.run()
+    res.cpu_s = time.process_time() - t0     # the harness' own CPU (the naive client lives in it)
+    gc.unfreeze()
+    res.fake = fake.fim_records(key)
+    return res
