@@ -54,6 +54,9 @@ async def test_completion_item_fallback(client: LanguageClient, fake):
 
 
 async def test_burst_of_keystrokes_makes_one_request(client: LanguageClient, fake):
+    # a generous debounce: the machine running the tests may be loaded
+    client.workspace_did_change_configuration(types.DidChangeConfigurationParams(
+        settings={"deepseek": {"completion": {"debounceMs": 600}}}))
     open_doc(client, SOURCE)
     pending = []
     for i, ch in enumerate("return"):

@@ -111,6 +111,7 @@ class DeepSeekClient:
     api_key: str
     transport: httpx.AsyncBaseTransport | None = None
     _http: httpx.AsyncClient | None = field(default=None, init=False, repr=False)
+    _warming: bool = field(default=False, init=False, repr=False)
 
     def __post_init__(self) -> None:
         self.base_url = normalize_base_url(self.base_url)
@@ -196,6 +197,30 @@ class DeepSeekClient:
             model=str(data.get("model") or request.model),
             latency_s=time.monotonic() - started,
         )
+
+    def idle_connections(self) -> int | None:
+        """Idle keep-alive connections in the pool (None when unknown)."""
+        try:
+            pool = self.http._transport._pool  # type: ignore[attr-defined]
+            return sum(1 for c in pool.connections if c.is_idle())
+        except Exception:
+            return None
+
+    async def warm(self) -> None:
+        """Open a spare keep-alive connection with a free ``GET /models``.
+
+        A cancelled FIM request closes its connection; without a spare, the
+        next ghost text would pay a new TCP + TLS handshake.
+        """
+        if self._warming or not self.api_key or self.idle_connections() not in (0,):
+            return
+        self._warming = True
+        try:
+            await self._request("GET", "/models", timeout=httpx.Timeout(5.0))
+        except Exception:  # best effort: the next real request connects itself
+            pass
+        finally:
+            self._warming = False
 
     async def models(self, *, timeout_s: float = 10.0) -> list[str]:
         """Names served by ``GET /models``."""

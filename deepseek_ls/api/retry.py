@@ -86,4 +86,8 @@ async def with_retries(call: Callable[[], Awaitable[T]], policy: RetryPolicy | N
         before_sleep=before_sleep,
         reraise=True,
     )
-    return await retrying(call)
+
+    async def attempt() -> T:  # tenacity awaits coroutine functions only, not lambdas
+        return await call()
+
+    return await retrying(attempt)

@@ -76,7 +76,8 @@ class PrefixPlan:
     close: str = ""            # text after it (e.g. a docstring's closing quotes)
     max_tokens: int = COMPLETE_MAX_TOKENS
     stop: tuple[str, ...] = (FENCE,)
-    keep_newline: bool = False  # the region ended with a line break that must stay
+    keep_newline: bool = False  # the region ends with a line break that must stay
+    newline: str = "\n"
 
     def request(self, model: str, max_tokens: int | None = None) -> ChatRequest:
         """The non-streamed, non-thinking ``/beta/chat/completions`` request."""
@@ -99,7 +100,7 @@ class PrefixPlan:
         text = (self.lead + continuation.lstrip("\r\n") if continuation.startswith(("\n", "\r\n"))
                 else self.lead + continuation)
         text = _reindent(text.rstrip(), self.lead)
-        return text + "\n" if self.keep_newline else text
+        return text + self.newline if self.keep_newline else text
 
     def edits(self, text: str, continuation: str) -> list[Edit]:
         """Minimal edits applying the answer to ``text`` (the document the plan was made from)."""
@@ -259,19 +260,16 @@ def _region_plan(kind: str, doc: DocumentSnapshot, start: int, end: int, what: s
     if not text[line_start:start].strip():  # the region starts its line: rewrite whole lines
         start = line_start
         lead = _indent_of(text[start:_line_end(text, start)])
-    keep_newline = end > start and text[end - 1] == "\n"
-    if keep_newline:
-        end -= 1
-        if end > start and text[end - 1] == "\r":
-            end -= 1
-    first, last = _line_no(text, start), _line_no(text, end)
-    old = text[start:end]
+    keep_newline = end > start and text[end - 1] == "\n"  # whole lines selected: the break stays
+    old = text[start:end].removesuffix("\n").removesuffix("\r")
+    first, last = _line_no(text, start), _line_no(text, start + len(old))
     instruction = (f"{what}\n\nLines {first}-{last} of `{doc.path}` are:\n\n{FENCE}{language_tag(doc.language_id)}\n"
                    f"{old}\n{FENCE}\n\nReply with the new version of these lines only, with their "
                    f"indentation, then close the code block.")
     tokens = min(REWRITE_MAX_TOKENS, max(REWRITE_MIN_TOKENS, len(old) // 2 + REWRITE_MIN_TOKENS))
+    newline = "\r\n" if text[start:end].endswith("\r\n") else "\n"
     return PrefixPlan(kind, _messages(doc, start, end, instruction, lead), start=start, end=end, lead=lead,
-                      max_tokens=tokens, keep_newline=keep_newline)
+                      max_tokens=tokens, keep_newline=keep_newline, newline=newline)
 
 
 def plan_fix(doc: DocumentSnapshot, start: int, end: int, message: str) -> PrefixPlan:

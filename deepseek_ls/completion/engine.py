@@ -128,6 +128,7 @@ class CompletionEngine:
         self._tickets: dict[str, _Ticket] = {}
         self._flights: dict[str, _Flight] = {}
         self._reported: set[str] = set()
+        self._background: set[asyncio.Task[None]] = set()
 
     # -- configuration -------------------------------------------------
     def configure(self, settings: Settings, client: DeepSeekClient | None) -> None:
@@ -284,6 +285,7 @@ class CompletionEngine:
             flight.refs -= 1
             if flight.refs <= 0 and not flight.task.done():
                 flight.task.cancel()  # closes the HTTP connection
+                self._warm_spare_connection()
         if not flight.task.done() or flight.task.cancelled():
             return None
         outcome = flight.task.result()
@@ -293,6 +295,14 @@ class CompletionEngine:
         if not text.startswith(typed) or len(text) <= len(typed):
             return None
         return Suggestion(suggestion_id, text[len(typed):], source)
+
+    def _warm_spare_connection(self) -> None:
+        client = self.client
+        if client is None:
+            return
+        task = asyncio.get_running_loop().create_task(client.warm())
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
 
     def _start(self, key: str, doc: DocumentSnapshot, prefix: str, suffix: str,
                fim: FimPrompt, model: str, request_id: object) -> _Flight:

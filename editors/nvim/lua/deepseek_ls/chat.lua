@@ -176,6 +176,7 @@ local function setup_window(win)
   wo.foldenable = true
   wo.foldlevel = 0
   wo.conceallevel = 2
+  wo.fillchars = 'fold: '
 end
 
 local function new_chat()
@@ -283,6 +284,9 @@ local function finish(st, err, result)
   if not valid(chat) then
     return
   end
+  if not err then
+    chat.cancelling = false
+  end
   if result and result.session then
     chat.session = result.session
   end
@@ -292,7 +296,13 @@ local function finish(st, err, result)
     if line ~= '' then
       add_lines(chat, { '' })
     end
-    append(chat, '**Error:** ' .. tostring(err), '')
+    local msg = tostring(err)
+    if chat.cancelling or msg:match('^[Cc]ancel') or msg:match('cancelled') then
+      append(chat, '_(cancelled)_', '')
+    else
+      append(chat, '**Error:** ' .. msg, '')
+    end
+    chat.cancelling = false
     return
   end
   if not st.got and result then
@@ -528,6 +538,11 @@ function M.cancel(buf)
   local chat = buf and chats[buf]
   if chat and chat.session then
     arg = { session = chat.session }
+  end
+  for _, c in pairs(chats) do
+    if c.busy and (not chat or c == chat) then
+      c.cancelling = true
+    end
   end
   util.execute(client, 'deepseek.cancel', arg, function(err, result)
     vim.schedule(function()

@@ -143,9 +143,12 @@ end
 function M.setup(opts)
   local options = config.apply(opts)
   require('deepseek_ls.commands').create()
-  api.nvim_set_hl(0, 'DeepSeekGhostText', { link = 'Comment', default = true })
-
   local group = api.nvim_create_augroup('deepseek_ls', { clear = true })
+  local function highlights()
+    api.nvim_set_hl(0, 'DeepSeekGhostText', { link = 'Comment', default = true })
+  end
+  highlights()
+  api.nvim_create_autocmd('ColorScheme', { group = group, callback = highlights })
   api.nvim_create_autocmd('LspDetach', {
     group = group,
     callback = function(args)

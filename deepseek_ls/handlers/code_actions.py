@@ -1,0 +1,166 @@
+"""``textDocument/codeAction`` + ``codeAction/resolve``, and ``deepseek.rewriteSelection``.
+
+The list is instant and makes no request: each action only carries what
+resolve needs (``data``). Resolve makes one Chat Prefix Completion request
+(:mod:`deepseek_ls.chat.prefix`) and returns a ``WorkspaceEdit`` of minimal
+edits with ranges in the negotiated position encoding. A document that
+changed in between gives ``ContentModified`` instead of a stale edit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+from lsprotocol import types
+from pygls.exceptions import JsonRpcContentModified, JsonRpcInvalidParams, JsonRpcRequestCancelled
+
+from ..api.errors import DeepSeekError
+from ..chat.edits import Edit
+from ..chat.prefix import PrefixPlan, plan_complete, plan_docstring, plan_fix, plan_rewrite, title_snippet
+from ..prompt.fim import DocumentSnapshot
+from ..server import DeepSeekLanguageServer
+from .chat_commands import failure, manager, offsets, on_request_cancelled, parse_range, user_message
+
+log = logging.getLogger(__name__)
+
+KINDS = [types.CodeActionKind.QuickFix, types.CodeActionKind.RefactorRewrite]
+#: The instruction of the "improve the selection" action (the command takes any instruction).
+IMPROVE_INSTRUCTION = "Make this code clearer and more idiomatic without changing what it does."
+
+
+def _wanted(only: Any, kind: types.CodeActionKind) -> bool:
+    if not only:
+        return True
+    value = kind.value
+    return any(value == k or value.startswith(f"{getattr(k, 'value', k)}.") for k in only)
+
+
+def _range_json(rng: types.Range) -> dict[str, Any]:
+    return {"start": {"line": rng.start.line, "character": rng.start.character},
+            "end": {"line": rng.end.line, "character": rng.end.character}}
+
+
+def list_actions(ls: DeepSeekLanguageServer, params: types.CodeActionParams) -> list[types.CodeAction]:
+    """The DeepSeek actions at a range (pure string work, no network)."""
+    uri = params.text_document.uri
+    snap = ls.snapshot(uri)
+    if snap is None or ls.service.client is None:
+        return []
+    only = params.context.only
+    start, end = offsets(ls, snap.text, params.range)
+    base = {"uri": uri, "version": snap.version}
+    actions: list[types.CodeAction] = []
+
+    def add(title: str, kind: types.CodeActionKind, data: dict[str, Any],
+            diagnostics: list[types.Diagnostic] | None = None) -> None:
+        if _wanted(only, kind):
+            actions.append(types.CodeAction(title=f"DeepSeek: {title}", kind=kind, diagnostics=diagnostics,
+                                            data={**base, **data}))
+
+    for diagnostic in params.context.diagnostics or []:
+        add(f"fix {title_snippet(diagnostic.message)}", types.CodeActionKind.QuickFix,
+            {"action": "fix", "range": _range_json(diagnostic.range), "message": diagnostic.message},
+            diagnostics=[diagnostic])
+    if start == end:
+        add("complete the code at the cursor", types.CodeActionKind.RefactorRewrite,
+            {"action": "complete", "range": _range_json(params.range)})
+    if plan_docstring(snap, start) is not None:
+        add("add a docstring", types.CodeActionKind.RefactorRewrite,
+            {"action": "docstring", "range": _range_json(params.range)})
+    if start < end:
+        add("improve the selection", types.CodeActionKind.RefactorRewrite,
+            {"action": "rewrite", "range": _range_json(params.range), "instruction": IMPROVE_INSTRUCTION})
+    return actions
+
+
+def plan_for(ls: DeepSeekLanguageServer, snap: DocumentSnapshot, data: dict[str, Any]) -> PrefixPlan | None:
+    """Rebuild the plan of a listed action from its ``data``."""
+    start, end = offsets(ls, snap.text, parse_range(data.get("range")))
+    action = data.get("action")
+    if action == "complete":
+        return plan_complete(snap, end)
+    if action == "docstring":
+        return plan_docstring(snap, start)
+    if action == "fix":
+        return plan_fix(snap, start, end, str(data.get("message") or ""))
+    if action == "rewrite":
+        return plan_rewrite(snap, start, end, str(data.get("instruction") or IMPROVE_INSTRUCTION))
+    return None
+
+
+def workspace_edit(ls: DeepSeekLanguageServer, snap: DocumentSnapshot, edits: list[Edit]) -> types.WorkspaceEdit:
+    """A WorkspaceEdit for ``edits`` (versioned documentChanges when the client takes them)."""
+    text_edits = [types.TextEdit(range=types.Range(start=ls.position(snap.text, e.start),
+                                                   end=ls.position(snap.text, e.end)),
+                                 new_text=e.new_text) for e in edits]
+    if ls.client_supports("workspace.workspace_edit.document_changes"):
+        doc = types.OptionalVersionedTextDocumentIdentifier(uri=snap.uri, version=snap.version)
+        return types.WorkspaceEdit(document_changes=[types.TextDocumentEdit(text_document=doc, edits=text_edits)])
+    return types.WorkspaceEdit(changes={snap.uri: text_edits})
+
+
+async def run_plan(ls: DeepSeekLanguageServer, snap: DocumentSnapshot, plan: PrefixPlan) -> list[Edit]:
+    """One prefix request; its answer as minimal edits of ``snap``. Failures give one message."""
+    try:
+        result = await manager(ls).prefix_complete(plan)
+    except DeepSeekError as exc:
+        ls.window_show_message(types.ShowMessageParams(type=types.MessageType.Error,
+                                                       message=f"DeepSeek: {user_message(exc)}"))
+        raise failure(exc) from None
+    edits = plan.edits(snap.text, result.content)
+    current = ls.snapshot(snap.uri)
+    if current is None or current.version != snap.version:
+        raise JsonRpcContentModified("The document changed while DeepSeek was writing; try again.")
+    return edits
+
+
+def register(server: DeepSeekLanguageServer) -> None:
+    @server.feature(types.TEXT_DOCUMENT_CODE_ACTION,
+                    types.CodeActionOptions(code_action_kinds=KINDS, resolve_provider=True))
+    def code_action(ls: DeepSeekLanguageServer, params: types.CodeActionParams) -> list[types.CodeAction]:
+        return list_actions(ls, params)
+
+    @server.feature(types.CODE_ACTION_RESOLVE)
+    async def code_action_resolve(ls: DeepSeekLanguageServer, action: types.CodeAction) -> types.CodeAction:
+        data = action.data if isinstance(action.data, dict) else {}
+        snap = ls.snapshot(str(data.get("uri") or ""))
+        if snap is None or snap.version != data.get("version"):
+            raise JsonRpcContentModified("The document changed since the action was listed; ask again.")
+        plan = plan_for(ls, snap, data)
+        if plan is None:
+            return action
+        action.edit = workspace_edit(ls, snap, await run_plan(ls, snap, plan))
+        return action
+
+    @server.command("deepseek.rewriteSelection")
+    async def rewrite_selection(ls: DeepSeekLanguageServer, *args: Any) -> dict[str, bool]:
+        arg = args[0] if args else None
+        if not isinstance(arg, dict) or not isinstance(arg.get("uri"), str):
+            raise JsonRpcInvalidParams("rewriteSelection needs {uri, range, instruction}")
+        instruction = arg.get("instruction")
+        if not isinstance(instruction, str) or not instruction.strip():
+            raise JsonRpcInvalidParams("instruction must be a non-empty string")
+        snap = ls.snapshot(arg["uri"])
+        if snap is None:
+            raise JsonRpcInvalidParams(f"{arg['uri']} is not open in the editor")
+        start, end = offsets(ls, snap.text, parse_range(arg.get("range")))
+        plan = plan_rewrite(snap, start, end, instruction)
+        task = asyncio.ensure_future(run_plan(ls, snap, plan))
+        on_request_cancelled(ls, task.cancel)
+        try:
+            edits = await task
+        except asyncio.CancelledError:
+            current = asyncio.current_task()
+            if current is not None and current.cancelling():
+                raise
+            raise JsonRpcRequestCancelled("The rewrite was cancelled.") from None
+        if not edits:
+            return {"applied": False}
+        if not ls.client_supports("workspace.apply_edit"):
+            log.warning("the client cannot apply edits (workspace.applyEdit)")
+            return {"applied": False}
+        result = await ls.workspace_apply_edit_async(types.ApplyWorkspaceEditParams(
+            edit=workspace_edit(ls, snap, edits), label="DeepSeek: rewrite selection"))
+        return {"applied": bool(result.applied)}

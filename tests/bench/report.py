@@ -1,0 +1,224 @@
+"""Markdown table, gate checks against targets and baseline.json, and the PNG plot."""
+from __future__ import annotations
+
+import json
+import os
+from typing import Any
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+BASELINE = os.path.join(HERE, "baseline.json")
+REGRESSION = 0.15
+MS_FLOOR = 0.5      # latency regressions smaller than this (ms) are noise, not failures
+
+# (name, getter(mode_block) -> value, op, target(mode) or None, higher_is_better)
+TARGETS: list[tuple[str, Any, str, Any, bool]] = [
+    ("requests per 100 keystrokes", lambda m: m["arms"]["server"]["req_per_100"], "<=", lambda mode: 12, False),
+    ("cache-hit fraction of prompt tokens", lambda m: m["arms"]["server"]["hit_fraction"], ">=",
+     lambda mode: 0.85 if mode == "legacy64" else 0.70, True),
+    ("$/1k keystrokes vs naive", lambda m: m["ratios"]["usd"], "<=", lambda mode: 0.05, False),
+    ("server overhead p95 (ms)", lambda m: m["arms"]["server"]["overhead_ms"]["p95"], "<=", lambda mode: 5.0, False),
+    ("answers from memory p95 (ms)", lambda m: m["arms"]["server"]["mem_path_ms"]["p95"], "<=", lambda mode: 5.0, False),
+    ("ghost-text coverage", lambda m: m["arms"]["server"]["ghost_ms"]["coverage"], ">=", lambda mode: 0.8, True),
+]
+
+
+def _fmt(v: Any, nd: int = 3) -> str:
+    if v is None:
+        return "n/a"
+    if isinstance(v, float):
+        if abs(v) and abs(v) < 0.01:
+            return f"{v:.2e}"
+        return f"{v:.{nd}f}".rstrip("0").rstrip(".") if nd else f"{v:.0f}"
+    return str(v)
+
+
+def markdown(result: dict) -> str:
+    cols = []
+    for mode, m in result["modes"].items():
+        cols.append((f"server @{mode}", m["arms"]["server"]))
+        cols.append((f"naive @{mode}", m["arms"]["baseline"]))
+
+    def row(label: str, get: Any) -> str:
+        vals = []
+        for _, a in cols:
+            try:
+                vals.append(_fmt(get(a)))
+            except (KeyError, TypeError):
+                vals.append("n/a")
+        return f"| {label} | " + " | ".join(vals) + " |"
+
+    lines = [f"### typing replay: profile `{result['profile']}`, seed {result['seed']}, "
+             f"{'fixed ' if result['fake_common']['fixed'] else ''}latency {result['fake_common']['base_ms']:.0f} ms, "
+             f"tokenizer {result['fake_common']['tokenizer']}",
+             "", "| metric | " + " | ".join(c for c, _ in cols) + " |", "|---" * (len(cols) + 1) + "|"]
+    rows = [
+        ("keystrokes (measured)", lambda a: a["keystrokes"]),
+        ("upstream requests / 100 keys", lambda a: a["req_per_100"]),
+        ("  completed / aborted / shown", lambda a: "{completed} / {aborted} / {shown}".format(**a["upstream"])),
+        ("  sent while typing through a ghost", lambda a: a["upstream"]["typing_through"]),
+        ("server overhead p50/p95/p99 ms", lambda a: "{} / {} / {}".format(*(_fmt(a["overhead_ms"][k]) for k in ("p50", "p95", "p99")))),
+        ("memory path p50/p95 ms", lambda a: "{} / {}".format(_fmt(a["mem_path_ms"]["p50"]), _fmt(a["mem_path_ms"]["p95"]))),
+        ("key→ghost p50/p95 ms", lambda a: "{} / {}".format(_fmt(a["ghost_ms"]["p50"], 0), _fmt(a["ghost_ms"]["p95"], 0))),
+        ("ghost coverage (opportunities)", lambda a: f"{_fmt(a['ghost_ms']['coverage'])} ({a['ghost_ms']['opportunities']})"),
+        ("tokens hit / miss / out", lambda a: "{hit} / {miss} / {out}".format(**a["tokens"])),
+        ("prompt tokens / request", lambda a: a["prompt_tokens_per_request"]),
+        ("cache-hit fraction", lambda a: a["hit_fraction"]),
+        ("$/hour off-peak / peak", lambda a: "{} / {}".format(_fmt(a["usd_per_hour"]["offpeak"], 4), _fmt(a["usd_per_hour"]["peak"], 4))),
+        ("$/1k keys off-peak / peak", lambda a: "{} / {}".format(_fmt(a["usd_per_1k_keys"]["offpeak"], 5), _fmt(a["usd_per_1k_keys"]["peak"], 5))),
+        ("$/1k keys optimistic off-peak", lambda a: _fmt(a["usd_per_1k_keys"]["optimistic_offpeak"], 5)),
+        ("shown / accepted / rate", lambda a: "{} / {} / {}".format(a["accept"]["shown"], a["accept"]["accepted"], _fmt(a["accept"]["rate"]))),
+        ("accepted chars share", lambda a: a["accept"]["chars_saved"]),
+        ("waste: requests never shown", lambda a: a["waste"]["requests"]),
+        ("waste $ (share of $)", lambda a: f"{_fmt(a['waste_usd'])} ({_fmt(a['waste_fraction_usd'])})"),
+        ("server CPU s / 1k keys; peak RSS MB", lambda a: f"{_fmt(a['cpu_s_per_1k_keys'])}; {_fmt(a['peak_rss_mb'])}"),
+    ]
+    for label, get in rows:
+        lines.append(row(label, get))
+    lines.append("")
+    rat = " · ".join(f"{mode}: requests {_fmt(m['ratios']['requests'])}, $ {_fmt(m['ratios']['usd'])}, "
+                     f"ghost p50 {_fmt(m['ratios']['ghost_p50'])}" for mode, m in result["modes"].items())
+    lines.append(f"server ÷ naive — {rat}")
+    return "\n".join(lines) + "\n"
+
+
+def gate(result: dict, baseline: dict | None) -> tuple[bool, list[str]]:
+    ok = True
+    out = []
+    comparable = baseline is not None and baseline.get("profile") == result["profile"] and \
+        bool(baseline.get("fixed")) == bool(result["fake_common"]["fixed"])
+    for mode, m in result["modes"].items():
+        for name, get, op, target, higher in TARGETS:
+            try:
+                v = get(m)
+            except (KeyError, TypeError):
+                v = None
+            t = target(mode)
+            if v is None:
+                passed = False
+            else:
+                passed = v <= t if op == "<=" else v >= t
+            line = f"{'PASS' if passed else 'FAIL'}  [{mode}] {name}: {_fmt(v, 4)} (target {op} {t})"
+            if comparable:
+                b = baseline.get("values", {}).get(f"{mode}/{name}")
+                if b is not None and v is not None:
+                    if higher:
+                        reg = v < b * (1 - REGRESSION)
+                    else:
+                        reg = v > b * (1 + REGRESSION) and not ("ms" in name and v - b < MS_FLOOR)
+                    line += f"; baseline {_fmt(b, 4)}{' -> REGRESSION >15% (FAIL)' if reg else ''}"
+                    passed = passed and not reg
+                    if reg:
+                        line = "FAIL" + line[4:]
+            ok = ok and passed
+            out.append(line)
+    if baseline is not None and not comparable:
+        out.append("(baseline.json is for another profile / latency mode: no regression check)")
+    return ok, out
+
+
+def baseline_of(result: dict) -> dict:
+    values = {}
+    for mode, m in result["modes"].items():
+        for name, get, _op, _t, _h in TARGETS:
+            try:
+                values[f"{mode}/{name}"] = get(m)
+            except (KeyError, TypeError):
+                pass
+    return {"profile": result["profile"], "seed": result["seed"], "fixed": result["fake_common"]["fixed"],
+            "git": result.get("git"), "written": result.get("date"), "values": values}
+
+
+def load_baseline() -> dict | None:
+    try:
+        with open(BASELINE, encoding="utf-8") as f:
+            return json.load(f)
+    except (OSError, ValueError):
+        return None
+
+
+# ---------------------------------------------------------------- plot
+
+def plot(path: str, result: dict, arms: dict[str, Any], window_s: float = 40.0, warmup: int = 50) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from .metrics import index_trace
+
+    timeline = [(n, a) for n, a in arms.items() if a is not None][:3]
+    fig, axes = plt.subplots(len(timeline) + 1, 1, figsize=(14, 3.2 * (len(timeline) + 1)),
+                             gridspec_kw={"height_ratios": [3] * len(timeline) + [2.4]})
+    for ax, (name, arm) in zip(axes, timeline):
+        keys = [k for k in arm.keys if k.i >= warmup]
+        if not keys:
+            continue
+        t0 = keys[0].send_ns
+        t1 = t0 + window_s * 1e9
+        ks = [k for k in keys if k.send_ns <= t1]
+        colors = {"ins": "black", "nl": "purple", "bs": "red", "accept": "green"}
+        for k in ks:
+            x = (k.send_ns - t0) / 1e9
+            ax.vlines(x, 0, 1, color=colors.get(k.kind, "black"), lw=0.8 if k.kind != "accept" else 2.5)
+        # ghost text on screen: from its arrival to the next keystroke
+        sends = [k.send_ns for k in keys]
+        for r in arm.reqs.values():
+            if r.shown and r.recv_ns and t0 <= r.recv_ns <= t1:
+                nxt = next((s for s in sends if s > r.recv_ns), t1)
+                ax.axvspan((r.recv_ns - t0) / 1e9, (min(nxt, t1) - t0) / 1e9, ymin=0.0, ymax=0.22,
+                           color="tab:blue", alpha=0.5, lw=0)
+        # upstream requests: bars from written to done, lanes by overlap
+        lanes: list[float] = []
+        if arm.trace:
+            tr = index_trace(arm.trace)["by"]
+            spans = [(e["written"], e.get("done", e["written"]), e.get("outcome"), rid)
+                     for rid, e in tr.items() if "written" in e]
+        else:
+            spans = [(f["recv_ns"], f.get("done_ns") or f["recv_ns"], "ok", None) for f in arm.fake]
+        shown_ids = {r.id for r in arm.reqs.values() if r.shown}
+        for a, b, outcome, rid in sorted(spans):
+            if b < t0 or a > t1:
+                continue
+            lane = next((i for i, end in enumerate(lanes) if end <= a), None)
+            if lane is None:
+                lanes.append(b)
+                lane = len(lanes) - 1
+            lanes[lane] = b
+            col = "tab:red" if outcome == "cancelled" else ("tab:green" if rid in shown_ids or rid is None else "tab:orange")
+            y = 1.1 + 0.25 * lane
+            ax.plot([(a - t0) / 1e9, (b - t0) / 1e9], [y, y], color=col, lw=3, solid_capstyle="butt")
+        ax.set_xlim(0, window_s)
+        ax.set_yticks([0.1, 0.5, 1.3])
+        ax.set_yticklabels(["ghost shown", "keystrokes", "requests"])
+        ax.set_title(f"{name}: keystrokes (black; red = backspace, purple = newline, green = Tab accept), "
+                     f"upstream requests (green completed, orange unused, red cancelled), ghost text (blue)",
+                     fontsize=9)
+        ax.set_xlabel("seconds after warm-up")
+    ax = axes[-1]
+    names, hit, miss, out = [], [], [], []
+    from tests.fake_deepseek.profiles import PRICING
+
+    ph, pm, po = PRICING["models"]["deepseek-flash"]["offpeak"]
+    for mode, m in result["modes"].items():
+        for arm in ("server", "baseline"):
+            a = m["arms"][arm]
+            k = a["keystrokes"] or 1
+            names.append(f"{'server' if arm == 'server' else 'naive'}\n@{mode}")
+            hit.append(a["tokens"]["hit"] * ph / 1e6 * 1000 / k)
+            miss.append(a["tokens"]["miss"] * pm / 1e6 * 1000 / k)
+            out.append(a["tokens"]["out"] * po / 1e6 * 1000 / k)
+    xs = range(len(names))
+    ax.bar(xs, hit, label="cache-hit input", color="tab:green")
+    ax.bar(xs, miss, bottom=hit, label="cache-miss input", color="tab:orange")
+    ax.bar(xs, out, bottom=[h + m for h, m in zip(hit, miss)], label="output", color="tab:blue")
+    ax.set_xticks(list(xs))
+    ax.set_xticklabels(names)
+    if any(h + m_ + o > 0 for h, m_, o in zip(hit, miss, out)):
+        ax.set_yscale("log")
+    ax.set_ylabel("$ / 1,000 keystrokes (off-peak, log)")
+    ax.legend(fontsize=8)
+    for x, (h, m_, o) in enumerate(zip(hit, miss, out)):
+        ax.text(x, (h + m_ + o) * 1.1, f"${h + m_ + o:.4f}", ha="center", fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    plt.close(fig)

@@ -1,0 +1,201 @@
+"""``python -m tests.bench``: the typing-replay benchmark (BENCHMARK.md §7).
+
+Per cache mode (``legacy64``, ``v4``) a fresh fake DeepSeek process; in it the
+server arm (deepseek-ls over stdio) and the naive arm, each with its own API
+key (own cache namespace), sequentially.  The naive arm runs live in the
+modes of ``--naive-live`` (default v4); in the other modes its recorded
+requests are billed again offline with the fake's own cache model and the
+recorded timestamps (``metrics.rebill``: its traffic does not depend on the
+cache, so this is exact; checked against the live ledger in the live mode).
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import dataclasses
+import datetime as dt
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+
+from . import report
+from .harness import FakeConfig, FakeProc, run_naive_arm, run_server_arm, tokenizer_label
+from .metrics import arm_metrics, ratios, rebill
+from .workload import PROFILES, TypingModel, build, warmup_for
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def git_sha() -> str:
+    try:
+        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=HERE, capture_output=True,
+                              text=True, timeout=10).stdout.strip() or "nogit"
+    except Exception:
+        return "nogit"
+
+
+def _dump_arm(path: str, arm) -> None:
+    data = {"name": arm.name, "keys": [dataclasses.asdict(k) for k in arm.keys],
+            "reqs": [dataclasses.asdict(r) for r in arm.reqs.values()], "accepts": arm.accepts,
+            "cpu_s": arm.cpu_s, "rss_kb": arm.rss_kb, "wall_s": arm.wall_s, "messages": arm.messages,
+            "fake": arm.fake}
+    with open(path, "w", encoding="utf-8") as f:
+        json.dump(data, f, default=str)
+
+
+def parse(argv: list[str] | None) -> argparse.Namespace:
+    ap = argparse.ArgumentParser(prog="python -m tests.bench", description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--profile", default="ci", choices=sorted(PROFILES))
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--limit", type=int, default=None, help="planned keystrokes at most (overrides the profile)")
+    ap.add_argument("--fixed", action="store_true", help="fake latency = --base-ms only (no per-token time, no jitter)")
+    ap.add_argument("--base-ms", type=float, default=250.0)
+    ap.add_argument("--ms-per-token", type=float, default=8.0)
+    ap.add_argument("--jitter", type=float, default=0.0, help="log-normal sigma of the fake's TTFT jitter")
+    ap.add_argument("--modes", default="legacy64,v4")
+    ap.add_argument("--naive-live", default="v4", help="modes where the naive arm runs live (others: re-billed)")
+    ap.add_argument("--persist-delay", type=float, default=2.0)
+    ap.add_argument("--unit", type=int, default=128)
+    ap.add_argument("--no-withhold-last", action="store_true")
+    ap.add_argument("--p-wrong", type=float, default=0.3)
+    ap.add_argument("--speed", type=float, default=1.0, help="IKI scale (0.7 fast, 1.5 slow)")
+    ap.add_argument("--policy", default="A", choices=["A", "B"])
+    ap.add_argument("--metronome", default=None, help="BURST_MS,PAUSE_MS,KEYS (determinism test typing)")
+    ap.add_argument("--server-setting", action="append", default=[],
+                    help="completion setting for the server arm, e.g. debounceMs=100 (sensitivity only)")
+    ap.add_argument("--out", default=os.path.join(HERE, "results"))
+    ap.add_argument("--no-plot", action="store_true")
+    ap.add_argument("--no-gate", action="store_true")
+    ap.add_argument("--write-baseline", action="store_true")
+    ap.add_argument("--quiet", action="store_true")
+    return ap.parse_args(argv)
+
+
+def run(a: argparse.Namespace) -> dict:
+    model = TypingModel(speed=a.speed)
+    if a.metronome:
+        b, p, n = a.metronome.split(",")
+        model = dataclasses.replace(model, metronome=(float(b), float(p), int(n)), typo_p=0.02)
+    wl = build(a.profile, a.seed, model, limit=a.limit)
+    WARMUP_KEYS = warmup_for(a.profile)
+    sha = git_sha()
+    stamp = f"{a.profile}-{a.seed}-{sha}{'-fixed' if a.fixed else ''}"
+    work = os.path.join(a.out, "work", stamp)
+    os.makedirs(work, exist_ok=True)
+    settings = {}
+    for s in a.server_setting:
+        k, _, v = s.partition("=")
+        settings[k] = json.loads(v) if v[:1].isdigit() or v in ("true", "false") else v
+    modes = [m for m in a.modes.split(",") if m]
+    live = [m for m in a.naive_live.split(",") if m in modes] or modes[-1:]
+    say = (lambda *x: None) if a.quiet else (lambda *x: print(*x, file=sys.stderr, flush=True))
+    say(f"workload: {wl.describe()} planned {wl.planned_keys()} keys, {wl.planned_ms() / 1000:.0f} s per arm")
+    result: dict = {"profile": a.profile, "seed": a.seed, "git": sha, "python": platform.python_version(),
+                    "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+                    "machine": {"nproc": os.cpu_count(), "loadavg_start": list(os.getloadavg())},
+                    "files": wl.describe(), "warmup_keys": WARMUP_KEYS,
+                    "typing": dataclasses.asdict(model), "policy": a.policy,
+                    "server_settings": settings or "defaults",
+                    "prices": "pricing-2026-11-15.json", "modes": {}}
+    arms_for_plot: dict = {}
+    naive_raw: dict = {}
+    for mode in modes:
+        cfg = FakeConfig(cache_mode=mode, base_ms=a.base_ms, ms_per_token=a.ms_per_token, jitter=a.jitter,
+                         fixed=a.fixed, persist_delay_s=a.persist_delay, unit=a.unit,
+                         withhold_last=not a.no_withhold_last, p_wrong=a.p_wrong, seed=a.seed)
+        skey, nkey = f"sk-bench-server-{mode}", f"sk-bench-naive-{mode}"
+        flog = os.path.join(work, f"fake-{mode}.log")
+        fake = FakeProc(cfg, [skey, nkey], flog)
+        try:
+            for r in wl.regions:
+                fake.register_truth(r.truth, [(r.start, r.end)])
+            t = time.monotonic()
+            say(f"[{mode}] server arm ...")
+            srv = asyncio.run(run_server_arm(f"server-{mode}", fake, skey, wl.regions, wl.schedules, work,
+                                             settings or None))
+            say(f"[{mode}] server arm done in {time.monotonic() - t:.0f} s: {len(srv.fake)} upstream requests")
+            _dump_arm(os.path.join(work, f"arm-server-{mode}.json"), srv)
+            nv = None
+            if mode in live:
+                t = time.monotonic()
+                say(f"[{mode}] naive arm ...")
+                nv = asyncio.run(run_naive_arm(f"naive-{mode}", fake, nkey, wl.regions, wl.schedules))
+                say(f"[{mode}] naive arm done in {time.monotonic() - t:.0f} s: {len(nv.fake)} upstream requests")
+                _dump_arm(os.path.join(work, f"arm-naive-{mode}.json"), nv)
+                naive_raw[mode] = nv
+        finally:
+            fake.stop()
+        tok = tokenizer_label(flog)
+        sm = arm_metrics(srv.keys, srv.reqs, srv.fake, srv.trace, warmup=WARMUP_KEYS, cpu_s=srv.cpu_s,
+                         rss_kb=srv.rss_kb, lateness_ms=srv.lateness_ms)
+        sm["server_messages"] = [m[1].get("message") for m in srv.messages
+                                 if m[0] == "window/showMessage" and isinstance(m[1], dict)][:5]
+        block = {"fake": cfg.describe(tok), "arms": {"server": sm}}
+        if nv is not None:
+            bm = arm_metrics(nv.keys, nv.reqs, nv.fake, None, warmup=WARMUP_KEYS, naive=True,
+                             lateness_ms=nv.lateness_ms)
+            bm["billing"] = "live"
+            # self-check of the offline re-billing against the live ledger
+            rb = rebill(nv.fake, mode, a.persist_delay, a.unit, not a.no_withhold_last)
+            live_hit = sum(r.get("hit", 0) for r in nv.fake if r.get("billed"))
+            re_hit = sum(r.get("hit", 0) for r in rb if r.get("billed"))
+            bm["rebill_check"] = {"live_hit": live_hit, "rebilled_hit": re_hit}
+            block["arms"]["baseline"] = bm
+        block["_pending_naive"] = nv is None
+        result["modes"][mode] = block
+        arms_for_plot[f"server @{mode}"] = srv
+        result["fake_common"] = {"base_ms": a.base_ms, "fixed": a.fixed, "tokenizer": tok}
+    # naive arms of the modes without a live run: re-billed
+    src_mode = next(iter(naive_raw), None)
+    for mode, block in result["modes"].items():
+        if block.pop("_pending_naive"):
+            nv = naive_raw[src_mode]
+            rb = rebill(nv.fake, mode, a.persist_delay, a.unit, not a.no_withhold_last)
+            bm = arm_metrics(nv.keys, nv.reqs, rb, None, warmup=WARMUP_KEYS, naive=True,
+                             lateness_ms=nv.lateness_ms)
+            bm["billing"] = f"re-billed offline from the live naive run in {src_mode}"
+            block["arms"]["baseline"] = bm
+        block["ratios"] = ratios(block["arms"]["server"], block["arms"]["baseline"])
+    if src_mode:
+        arms_for_plot[f"naive @{src_mode}"] = naive_raw[src_mode]
+    result["machine"]["loadavg_end"] = list(os.getloadavg())
+
+    os.makedirs(a.out, exist_ok=True)
+    base = os.path.join(a.out, stamp)
+    with open(base + ".json", "w", encoding="utf-8") as f:
+        json.dump(result, f, indent=1)
+    md = report.markdown(result)
+    ok, lines = True, []
+    if not a.no_gate:
+        ok, lines = report.gate(result, report.load_baseline())
+        md += "\n```\n" + "\n".join(lines) + f"\nGATE: {'PASS' if ok else 'FAIL'}\n```\n"
+    with open(base + ".md", "w", encoding="utf-8") as f:
+        f.write(md)
+    if not a.no_plot:
+        try:
+            report.plot(base + ".png", result, arms_for_plot, warmup=WARMUP_KEYS)
+        except Exception as e:   # the plot is a convenience: never lose the numbers for it
+            say(f"plot failed: {e!r}")
+    if a.write_baseline:
+        with open(report.BASELINE, "w", encoding="utf-8") as f:
+            json.dump(report.baseline_of(result), f, indent=1)
+    result["_gate_ok"] = ok
+    result["_paths"] = {"json": base + ".json", "md": base + ".md", "png": base + ".png", "work": work}
+    if not a.quiet:
+        print(md)
+        print(f"results: {base}.json / .md / .png (raw traces in {work})")
+    return result
+
+
+def main(argv: list[str] | None = None) -> int:
+    a = parse(argv)
+    res = run(a)
+    return 0 if res["_gate_ok"] or a.no_gate else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
