@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
+import tempfile
 
 import pytest
 import pytest_lsp
@@ -18,6 +19,10 @@ from lsprotocol import types
 from pytest_lsp import ClientServerConfig, LanguageClient, client_capabilities
 
 from tests.fake_deepseek import FakeDeepSeek
+
+#: The usage ledger of every server and Service under test lives here, never in ~.
+DATA_DIR = tempfile.mkdtemp(prefix="deepseek-ls-test-data-")
+os.environ["DEEPSEEK_LS_DATA_DIR"] = DATA_DIR
 
 KEY = "sk-test"
 ROOT = "file:///work/project"
@@ -29,6 +34,7 @@ def server_env(key: str | None = KEY) -> dict[str, str]:
     if key:
         env["DEEPSEEK_API_KEY"] = key
     env["DEEPSEEK_LS_LOG"] = "info"
+    env["DEEPSEEK_LS_DATA_DIR"] = DATA_DIR
     return env
 
 

@@ -79,5 +79,7 @@ class RawServer:
 
 def env_without_deepseek(**extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("DEEPSEEK_")}
+    if os.environ.get("DEEPSEEK_LS_DATA_DIR"):
+        env["DEEPSEEK_LS_DATA_DIR"] = os.environ["DEEPSEEK_LS_DATA_DIR"]
     env.update(extra)
     return env

@@ -703,6 +703,9 @@ def test_cli():
         assert httpx.post(base + FIM, json=fim_body(), headers=AUTH).status_code == 503
         recs = httpx.get(base + "/__fake__/requests").json()
         assert [r["status"] for r in recs] == [200, 503]
+        recs = httpx.post(base + "/__fake__/requests", json={"key": "sk-cli", "raw": False, "since": 0}).json()
+        assert len(recs) == 1 and "raw_body" not in recs[0] and recs[0]["body"]["model"] == "deepseek-flash"
+        assert httpx.get(base + "/__fake__/ledger?key=sk-cli").json()["requests"] == 1
     finally:
         p.terminate()
         p.wait(5)

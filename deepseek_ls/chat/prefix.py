@@ -194,8 +194,12 @@ def _signature_end(text: str, def_start: int) -> int | None:
     return None
 
 
-def plan_docstring(doc: DocumentSnapshot, offset: int) -> PrefixPlan | None:
-    """Add a docstring to the Python function at the cursor (None: no function, or it has one)."""
+def docstring_site(doc: DocumentSnapshot, offset: int) -> tuple[int, int, str, str] | None:
+    """Where a docstring goes for the Python function at the cursor (cheap: no prompt built).
+
+    Returns ``(def_start, insert_at, lead, signature)``, or None when the
+    cursor is not in an undocumented function.
+    """
     if doc.language_id != "python":
         return None
     text = doc.text
@@ -240,7 +244,16 @@ def plan_docstring(doc: DocumentSnapshot, offset: int) -> PrefixPlan | None:
     if not signature.endswith("\n"):
         signature += "\n"
         lead = "\n" + lead
-    line = _line_no(text, def_start)
+    return def_start, body, lead, signature
+
+
+def plan_docstring(doc: DocumentSnapshot, offset: int) -> PrefixPlan | None:
+    """Add a docstring to the Python function at the cursor (None: no function, or it has one)."""
+    site = docstring_site(doc, offset)
+    if site is None:
+        return None
+    def_start, body, lead, signature = site
+    line = _line_no(doc.text, def_start)
     instruction = (f"Write the docstring of the function at line {line} of `{doc.path}`: a one-line "
                    f"summary in the imperative mood; then, only if useful, a blank line and short notes on "
                    f"arguments, return value and errors. Stop after the docstring's closing quotes.")

@@ -13,8 +13,6 @@ import datetime as _dt
 import re
 from pathlib import Path
 
-from platformdirs import user_cache_dir
-
 from .prompts import FileContext
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9_.-]")
@@ -22,6 +20,8 @@ _UNSAFE = re.compile(r"[^A-Za-z0-9_.-]")
 
 def default_directory() -> Path:
     """Where transcripts go: ``<user cache dir>/deepseek-ls/transcripts``."""
+    from platformdirs import user_cache_dir  # imported late: it costs ~0.1 s at server start
+
     return Path(user_cache_dir("deepseek-ls")) / "transcripts"
 
 

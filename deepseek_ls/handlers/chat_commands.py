@@ -246,7 +246,10 @@ class EditorSink:
         settings = self.ls.service.settings
         if not settings.chat_transcripts:
             return
-        writer: TranscriptWriter = getattr(self.ls, "transcripts", None) or TranscriptWriter()
+        writer = getattr(self.ls, "transcripts", None)
+        if writer is None:
+            writer = TranscriptWriter()
+            self.ls.transcripts = writer  # type: ignore[attr-defined]
         try:
             path = writer.append(answer.session, title=self.title, question=self.question,
                                  context=self.context, content=answer.content, reasoning=answer.reasoning,
@@ -286,7 +289,7 @@ async def ask(ls: DeepSeekLanguageServer, *, question: str, title: str, context:
 
 def register(server: DeepSeekLanguageServer) -> None:
     manager(server)
-    server.transcripts = TranscriptWriter()  # type: ignore[attr-defined]
+    server.transcripts = None  # type: ignore[attr-defined]  # a TranscriptWriter, made on first use
 
     @server.command("deepseek.chat")
     async def chat(ls: DeepSeekLanguageServer, *args: Any) -> dict[str, Any]:

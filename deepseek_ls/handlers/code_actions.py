@@ -18,7 +18,15 @@ from pygls.exceptions import JsonRpcContentModified, JsonRpcInvalidParams, JsonR
 
 from ..api.errors import DeepSeekError
 from ..chat.edits import Edit
-from ..chat.prefix import PrefixPlan, plan_complete, plan_docstring, plan_fix, plan_rewrite, title_snippet
+from ..chat.prefix import (
+    PrefixPlan,
+    docstring_site,
+    plan_complete,
+    plan_docstring,
+    plan_fix,
+    plan_rewrite,
+    title_snippet,
+)
 from ..prompt.fim import DocumentSnapshot
 from ..server import DeepSeekLanguageServer
 from .chat_commands import failure, manager, offsets, on_request_cancelled, parse_range, user_message
@@ -66,7 +74,7 @@ def list_actions(ls: DeepSeekLanguageServer, params: types.CodeActionParams) -> 
     if start == end:
         add("complete the code at the cursor", types.CodeActionKind.RefactorRewrite,
             {"action": "complete", "range": _range_json(params.range)})
-    if plan_docstring(snap, start) is not None:
+    if docstring_site(snap, start) is not None:
         add("add a docstring", types.CodeActionKind.RefactorRewrite,
             {"action": "docstring", "range": _range_json(params.range)})
     if start < end:

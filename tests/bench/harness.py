@@ -387,6 +387,7 @@ class Editor:
                     continue
             await asyncio.sleep(self.settle_s)
             await self.close()
+            t_plan = max(t_plan, time.monotonic_ns())
         self.res.wall_s = (time.monotonic_ns() - loop_t0) / 1e9
         return self.res
 
@@ -414,13 +415,15 @@ class ServerEditor(Editor):
         self.lsp.notify("textDocument/didClose", {"textDocument": {"uri": self.uri}})
 
     def edit(self, key: Key, start: int, end: int, new: str, accept_sid: str | None = None) -> None:
+        # VS Code's order: the edit (didChange), then the cancellation of the unanswered previous
+        # request, then the new request - all in one write.
         msgs = []
-        if self.pending is not None and self.res.reqs[self.pending].recv_ns is None:
-            msgs.append({"jsonrpc": "2.0", "method": "$/cancelRequest", "params": {"id": self.pending}})
         rng = {"start": utf16_position(self.text, start), "end": utf16_position(self.text, end)}
         msgs.append({"jsonrpc": "2.0", "method": "textDocument/didChange", "params": {
             "textDocument": {"uri": self.uri, "version": self.version},
             "contentChanges": [{"range": rng, "text": new}]}})
+        if self.pending is not None and self.res.reqs[self.pending].recv_ns is None:
+            msgs.append({"jsonrpc": "2.0", "method": "$/cancelRequest", "params": {"id": self.pending}})
         if accept_sid is not None:
             msgs.append({"jsonrpc": "2.0", "id": self.lsp.next_id(), "method": "workspace/executeCommand",
                          "params": {"command": "deepseek.acceptCompletion", "arguments": [{"id": accept_sid}]}})
@@ -457,10 +460,52 @@ class ServerEditor(Editor):
 
 
 class NaiveEditor(Editor):
+    """The naive client on *the same keystrokes*: it replays the edits the server arm's user made
+    (typing, typos, Tab acceptances) at the same planned times, so both arms see identical
+    document states.  Its own ghost text is recorded (shown / coverage) but the user's acceptances
+    are the server arm's."""
+
     def __init__(self, client: NaiveClient, *a: Any, **kw: Any) -> None:
         super().__init__(*a, **kw)
         self.client = client
         self.tasks: set[asyncio.Task] = set()
+
+    async def replay(self, played: list[Key]) -> ArmResult:
+        loop_t0 = time.monotonic_ns()
+        if not played:
+            return self.res
+        t_base = time.monotonic_ns() + 300_000_000 - played[0].plan_ns
+        region = -1
+        for pk in played:
+            if pk.region != region:
+                if region >= 0:
+                    await asyncio.sleep(self.settle_s)
+                    await self.close()
+                region = pk.region
+                r = self.regions[region]
+                self.text, self.cursor, self.version, self.ghost = r.initial, r.start, 1, None
+                await self.open(r)
+            t_plan = t_base + pk.plan_ns
+            delay = (t_plan - time.monotonic_ns()) / 1e9
+            if delay > 0:
+                await asyncio.sleep(delay)
+            self.res.lateness_ms.append((time.monotonic_ns() - t_plan) / 1e6)
+            key = Key(pk.i, pk.region, pk.kind, pk.text, self.version + 1, t_plan,
+                      gap_after_ms=pk.gap_after_ms, truth_chars=pk.truth_chars,
+                      accepted_chars=pk.accepted_chars)
+            g = self.ghost
+            key.through = (pk.kind in ("ins", "nl") and g is not None and g.version == self.version
+                           and g.text.startswith(pk.text) and len(g.text) > len(pk.text))
+            if pk.kind == "accept":
+                self.res.accepts += 1
+            if pk.kind == "bs":
+                self._apply(key, self.cursor - 1, self.cursor, "")
+            else:
+                self._apply(key, self.cursor, self.cursor, pk.text)
+        await asyncio.sleep(self.settle_s)
+        await self.close()
+        self.res.wall_s = (time.monotonic_ns() - loop_t0) / 1e9
+        return self.res
 
     async def open(self, region: Region) -> None:
         self.uri = region.path
@@ -543,12 +588,13 @@ async def run_server_arm(name: str, fake: FakeProc, key: str, regions: list[Regi
 
 
 async def run_naive_arm(name: str, fake: FakeProc, key: str, regions: list[Region],
-                        schedules: list[list[Unit]]) -> ArmResult:
+                        schedules: list[list[Unit]], played: list[Key] | None = None) -> ArmResult:
+    """The naive arm; with ``played`` it replays the server arm's keystrokes (default use)."""
     gc.collect()
     gc.freeze()
     ed = NaiveEditor(NaiveClient(fake.base_url, key), name, regions, schedules)
     t0 = time.process_time()
-    res = await ed.run()
+    res = await (ed.replay(played) if played is not None else ed.run())
     res.cpu_s = time.process_time() - t0     # the harness' own CPU (the naive client lives in it)
     gc.unfreeze()
     res.fake = fake.fim_records(key)

@@ -81,9 +81,18 @@ def markdown(result: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-def gate(result: dict, baseline: dict | None) -> tuple[bool, list[str]]:
+def baseline_key(result: dict) -> str:
+    return f"{result['profile']}{'-fixed' if result['fake_common']['fixed'] else ''}"
+
+
+def gate(result: dict, baselines: dict | None) -> tuple[bool, list[str]]:
+    """PASS/FAIL per target and mode; FAIL also on a >15% regression against baseline.json."""
     ok = True
     out = []
+    if baselines is not None and "runs" in baselines:
+        baseline = baselines["runs"].get(baseline_key(result))
+    else:
+        baseline = baselines
     comparable = baseline is not None and baseline.get("profile") == result["profile"] and \
         bool(baseline.get("fixed")) == bool(result["fake_common"]["fixed"])
     for mode, m in result["modes"].items():
@@ -111,8 +120,8 @@ def gate(result: dict, baseline: dict | None) -> tuple[bool, list[str]]:
                         line = "FAIL" + line[4:]
             ok = ok and passed
             out.append(line)
-    if baseline is not None and not comparable:
-        out.append("(baseline.json is for another profile / latency mode: no regression check)")
+    if not comparable:
+        out.append(f"(no baseline for {baseline_key(result)} in baseline.json: no regression check)")
     return ok, out
 
 
@@ -126,6 +135,17 @@ def baseline_of(result: dict) -> dict:
                 pass
     return {"profile": result["profile"], "seed": result["seed"], "fixed": result["fake_common"]["fixed"],
             "git": result.get("git"), "written": result.get("date"), "values": values}
+
+
+def write_baseline(result: dict) -> None:
+    data = load_baseline() or {}
+    if "runs" not in data:
+        data = {"runs": {}}
+    data["_comment"] = ("Gate values of the runs the regression check compares with (>15% worse = FAIL); "
+                        "written by python -m tests.bench --write-baseline")
+    data["runs"][baseline_key(result)] = baseline_of(result)
+    with open(BASELINE, "w", encoding="utf-8") as f:
+        json.dump(data, f, indent=1)
 
 
 def load_baseline() -> dict | None:

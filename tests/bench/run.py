@@ -23,6 +23,7 @@ import time
 
 from . import report
 from .harness import FakeConfig, FakeProc, run_naive_arm, run_server_arm, tokenizer_label
+from .diagnose import diagnose
 from .metrics import arm_metrics, ratios, rebill
 from .workload import PROFILES, TypingModel, build, warmup_for
 
@@ -64,6 +65,9 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--p-wrong", type=float, default=0.3)
     ap.add_argument("--speed", type=float, default=1.0, help="IKI scale (0.7 fast, 1.5 slow)")
     ap.add_argument("--policy", default="A", choices=["A", "B"])
+    ap.add_argument("--naive-own-user", action="store_true",
+                    help="the naive arm runs the schedule with its own simulated user instead of replaying "
+                         "the server arm's keystrokes (then the arms see different keystrokes)")
     ap.add_argument("--metronome", default=None, help="BURST_MS,PAUSE_MS,KEYS (determinism test typing)")
     ap.add_argument("--server-setting", action="append", default=[],
                     help="completion setting for the server arm, e.g. debounceMs=100 (sensitivity only)")
@@ -123,7 +127,8 @@ def run(a: argparse.Namespace) -> dict:
             if mode in live:
                 t = time.monotonic()
                 say(f"[{mode}] naive arm ...")
-                nv = asyncio.run(run_naive_arm(f"naive-{mode}", fake, nkey, wl.regions, wl.schedules))
+                nv = asyncio.run(run_naive_arm(f"naive-{mode}", fake, nkey, wl.regions, wl.schedules,
+                                               None if a.naive_own_user else srv.keys))
                 say(f"[{mode}] naive arm done in {time.monotonic() - t:.0f} s: {len(nv.fake)} upstream requests")
                 _dump_arm(os.path.join(work, f"arm-naive-{mode}.json"), nv)
                 naive_raw[mode] = nv
@@ -132,6 +137,7 @@ def run(a: argparse.Namespace) -> dict:
         tok = tokenizer_label(flog)
         sm = arm_metrics(srv.keys, srv.reqs, srv.fake, srv.trace, warmup=WARMUP_KEYS, cpu_s=srv.cpu_s,
                          rss_kb=srv.rss_kb, lateness_ms=srv.lateness_ms)
+        sm["diagnosis"] = diagnose(srv.keys, srv.reqs, srv.fake, srv.trace, warmup=WARMUP_KEYS)
         sm["server_messages"] = [m[1].get("message") for m in srv.messages
                                  if m[0] == "window/showMessage" and isinstance(m[1], dict)][:5]
         block = {"fake": cfg.describe(tok), "arms": {"server": sm}}
@@ -181,8 +187,7 @@ def run(a: argparse.Namespace) -> dict:
         except Exception as e:   # the plot is a convenience: never lose the numbers for it
             say(f"plot failed: {e!r}")
     if a.write_baseline:
-        with open(report.BASELINE, "w", encoding="utf-8") as f:
-            json.dump(report.baseline_of(result), f, indent=1)
+        report.write_baseline(result)
     result["_gate_ok"] = ok
     result["_paths"] = {"json": base + ".json", "md": base + ".md", "png": base + ".png", "work": work}
     if not a.quiet:

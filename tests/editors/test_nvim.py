@@ -120,6 +120,22 @@ def test_ghost_text_accept_word_and_accept(tmp_path, fake):
     assert any(r.is_fim for r in fake.requests)
 
 
+def test_neovim_012_glue_against_a_stub(tmp_path, fake):
+    fake.fim_handler = lambda body: FIM_TEXT if body.get("prompt", "").endswith("ret") else ""
+    run_scenario(tmp_path, fake, "native_stub", FIM_TEXT)
+
+
+def test_multiline_ghost_text_and_accept_line(tmp_path, fake):
+    text = "total = add(1, 2)\nprint(total)"
+    fake.fim_handler = lambda body: text if body.get("prompt", "").endswith("retain\n") else ""
+    run_scenario(tmp_path, fake, "multiline", text)
+
+
+def test_typing_cancels_the_previous_request(tmp_path, fake):
+    fake.fim_handler = lambda body: ""
+    run_scenario(tmp_path, fake, "typing", "")
+
+
 def test_completion_menu_hides_ghost_text(tmp_path, fake):
     fake.fim_handler = lambda body: FIM_TEXT if body.get("prompt", "").endswith("ret") else ""
     run_scenario(tmp_path, fake, "pum", FIM_TEXT)
@@ -132,8 +148,6 @@ def test_ghost_text_through_vim_lsp_start(tmp_path, fake):
     assert result["lines"][1] == "    return a + b\t"
 
 
-@pytest.mark.skip(reason="server chat not working yet (deepseek.explainSelection answers an internal error "
-                  "from deepseek_ls/api/chat.py stream_chat); remove this mark once it streams")
 def test_explain_streams_into_markdown_split(tmp_path, fake):
     def chat(body):
         last = body["messages"][-1]["content"]
@@ -145,6 +159,11 @@ def test_explain_streams_into_markdown_split(tmp_path, fake):
     text = "\n".join(result["chat"])
     assert EXPLAIN_TEXT in text
     assert "## Explain" in text
+
+
+def test_cancel_stops_a_running_explain(tmp_path, fake):
+    fake.inject(path="*", kind="stall", times=5)
+    run_scenario(tmp_path, fake, "cancel", "")
 
 
 def test_invoked_request_dismiss_statusline_and_checkhealth(tmp_path, fake):

@@ -6,6 +6,7 @@ Other processes can drive it through the /__fake__/* control endpoints (see READ
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import sys
 
@@ -68,16 +69,16 @@ def main(argv: list[str] | None = None) -> int:
 
     def _term(signum: int, frame: object) -> None:
         fake.stop()
-        sys.exit(0)
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(0)   # skip slow interpreter teardown (large tokenizer tables)
 
     signal.signal(signal.SIGTERM, _term)
+    signal.signal(signal.SIGINT, _term)
     fake.start()
     print(f"listening on {fake.base_url}", flush=True)
     print(f"tokenizer: {fake.tokenizer_name}", file=sys.stderr, flush=True)
-    try:
-        fake.serve_forever()
-    except KeyboardInterrupt:
-        fake.stop()
+    fake.serve_forever()
     return 0
 
 

@@ -1,6 +1,7 @@
 """Tokenizer wrapper and the prefix-cache models (DEEPSEEK_API.md §8, §12.24-27; BENCHMARK §7.4)."""
 from __future__ import annotations
 
+import bisect
 import codecs
 import random
 import re
@@ -184,6 +185,7 @@ class _KeyCache:
     # (length, hash) -> usable_at (monotonic seconds)
     units: dict[tuple[int, int], float] = field(default_factory=dict)
     lengths: set[int] = field(default_factory=set)
+    sorted_lengths: list[int] = field(default_factory=list)
     last_input: list[int] | None = None
 
 
@@ -243,7 +245,9 @@ class PrefixCache:
                     hit = L
                     L += 64
             else:
-                for L in sorted((x for x in kc.lengths if x <= n), reverse=True):
+                sl = kc.sorted_lengths
+                for i in range(bisect.bisect_right(sl, n) - 1, -1, -1):
+                    L = sl[i]
                     if self._unit_usable(kc, (L, H[L]), now):
                         hit = L
                         break
@@ -270,7 +274,9 @@ class PrefixCache:
                 old = kc.units.get(k)
                 if old is None or usable_at < old:
                     kc.units[k] = usable_at
-                kc.lengths.add(L)
+                if L not in kc.lengths:
+                    kc.lengths.add(L)
+                    bisect.insort(kc.sorted_lengths, L)
 
             if self.mode == "legacy64":
                 for L in range(64, len(seq) + 1, 64):

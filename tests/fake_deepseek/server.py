@@ -401,9 +401,8 @@ class FakeDeepSeek:
     def serve_forever(self) -> None:
         """Block the calling thread until stop() (used by the CLI)."""
         self.start()
-        assert self._thread is not None
         while self._thread is not None and self._thread.is_alive():
-            self._thread.join(0.5)
+            time.sleep(0.1)   # interruptible: signal handlers run at once
 
     # ------------------------------------------------------------ test API
     def add_key(self, key: str, balance: str | float | Decimal = "100.00", account: str | None = None) -> None:
@@ -580,7 +579,7 @@ class FakeDeepSeek:
         if path.startswith("/__fake__/"):
             cs.rec = None
             try:
-                await self._control(cs, method, path, raw)
+                await self._control(cs, method, path, raw, target)
             except Exception as e:  # bad control call
                 if cs.h.our_state is h11.SEND_RESPONSE:
                     await self._send_json(cs, None, 400, {"error": str(e)})
@@ -1126,9 +1125,13 @@ class FakeDeepSeek:
 
         kind = fault.kind if fault is not None else None
         if kind == "empty_body":
+            head = b""
             if not state["hdr"]:
-                self._start_chunked(cs, rec, "text/event-stream")
-            cs.write(cs.h.send(h11.EndOfMessage()))
+                head = self._chunked_head(cs, rec, "text/event-stream")
+                state["hdr"] = True
+            data = head + cs.h.send(h11.EndOfMessage())
+            self._settle(rec, job, gen, ctx, state, complete=False)
+            cs.write(data)
             await cs.drain()
             return
         cut_at = None
@@ -1218,17 +1221,37 @@ class FakeDeepSeek:
                 pass
 
     # ------------------------------------------------------------ control endpoints (CLI users)
-    async def _control(self, cs: _Conn, method: str, path: str, raw: bytes) -> None:
+    async def _control(self, cs: _Conn, method: str, path: str, raw: bytes, target: str = "") -> None:
         """Out-of-band control for other processes: /__fake__/{requests,ledger,inject,reset,truth,config}."""
         try:
             arg = json.loads(raw) if raw else {}
         except Exception:
             arg = {}
+        from urllib.parse import parse_qs, urlsplit
+
+        q = {k: v[0] for k, v in parse_qs(urlsplit(target).query).items()}
+        if isinstance(arg, dict):
+            q.update({k: v for k, v in arg.items() if not isinstance(v, (dict, list))})
         res: Any = {"ok": True}
         if path == "/__fake__/requests":
-            res = [r.to_json() for r in self.requests]
+            # optional filters (query string or JSON body): path, key, since (seq), raw=0, body=0
+            recs = self.requests
+            if q.get("path"):
+                recs = [r for r in recs if r.path == q["path"]]
+            if q.get("key"):
+                recs = [r for r in recs if r.key == q["key"]]
+            if q.get("since") is not None:
+                recs = [r for r in recs if r.seq > int(q["since"])]
+            res = []
+            for r in recs:
+                d = r.to_json()
+                if str(q.get("raw", "1")).lower() in ("0", "false"):
+                    d.pop("raw_body", None)
+                if str(q.get("body", "1")).lower() in ("0", "false"):
+                    d.pop("body", None)
+                res.append(d)
         elif path == "/__fake__/ledger":
-            res = self.ledger_totals(arg.get("key") if isinstance(arg, dict) else None)
+            res = self.ledger_totals(q.get("key"))
         elif path == "/__fake__/inject" and method == "POST":
             self.inject(**arg)
         elif path == "/__fake__/reset" and method == "POST":
@@ -1237,7 +1260,7 @@ class FakeDeepSeek:
             self.register_truth(arg["text"], arg.get("regions"))
         elif path == "/__fake__/config" and method == "POST":
             for k, v in arg.items():
-                if k.startswith("_") or not hasattr(self, k) or callable(getattr(self, k)):
+                if k.startswith("_") or k.endswith("_handler") or not hasattr(self, k) or callable(getattr(self, k)):
                     raise ApiError(400, f"unknown setting {k}")
                 setattr(self, k, v)
         elif path == "/__fake__/key" and method == "POST":

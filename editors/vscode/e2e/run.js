@@ -20,9 +20,9 @@ function check(name, ok, detail = '') {
   return ok;
 }
 
-/** Text of the DeepSeek status bar item, and its codicon names. */
+/** Text of the DeepSeek status bar item (id `<extension id>.deepseek.status`), and its codicon names. */
 async function statusItem(page) {
-  const item = page.locator('.statusbar-item', { hasText: 'DeepSeek' }).first();
+  const item = page.locator('[id$="deepseek.status"]').first();
   if (!(await item.count())) return { text: '', icons: [] };
   const text = (await item.innerText()).replace(/\s+/g, ' ').trim();
   const icons = await item.locator('.codicon').evaluateAll((els) => els.map((e) => [...e.classList].find((c) => c.startsWith('codicon-') && c !== 'codicon-modifier-spin')).map((c) => c && c.slice('codicon-'.length)));
@@ -65,6 +65,12 @@ async function webviewText(page) {
     } catch { /* frame gone or cross-origin while loading */ }
   }
   return '';
+}
+
+/** Change the fake DeepSeek's behaviour at run time. */
+async function fakeConfig(settings) {
+  const r = await fetch(`${process.env.E2E_FAKE_URL}/__fake__/config`, { method: 'POST', body: JSON.stringify(settings) });
+  if (!r.ok) throw new Error(`fake config ${JSON.stringify(settings)}: HTTP ${r.status}`);
 }
 
 /** The extension's log (the DeepSeek output channel's file in code-server's log folder). */
@@ -156,13 +162,13 @@ async function shot(page, name) {
     check('status bar shows session cost and cache hits', !!st && /% cache/.test(st.text), JSON.stringify(await statusItem(page)));
 
     // 5. The status bar menu turns automatic completions off and on (server command deepseek.toggleAutoCompletion).
-    await page.locator('.statusbar-item', { hasText: 'DeepSeek' }).first().click();
+    await page.locator('[id$="deepseek.status"]').first().click();
     await page.locator('.quick-input-widget .monaco-list-row', { hasText: 'automatic completions off' }).first().waitFor({ timeout: 10000 });
     await shot(page, 'status-menu.png');
     await page.locator('.quick-input-widget .monaco-list-row', { hasText: 'automatic completions off' }).first().click();
     st = await waitFor(async () => { const s = await statusItem(page); return s.icons.includes('circle-slash') ? s : null; }, 10000);
     check('menu: automatic completions off', !!st, JSON.stringify(await statusItem(page)));
-    await page.locator('.statusbar-item', { hasText: 'DeepSeek' }).first().click();
+    await page.locator('[id$="deepseek.status"]').first().click();
     await page.locator('.quick-input-widget .monaco-list-row', { hasText: 'automatic completions on' }).first().click({ timeout: 10000 });
     st = await waitFor(async () => { const s = await statusItem(page); return s.icons.includes('sparkle') ? s : null; }, 10000);
     check('menu: automatic completions on again', !!st, JSON.stringify(await statusItem(page)));
@@ -176,6 +182,8 @@ async function shot(page, name) {
     await runCommand(page, 'DeepSeek: Explain Selection');
     let wv = await waitFor(async () => { const t = await webviewText(page); return /deterministic reply from the fake DeepSeek/.test(t) && !/Waiting for DeepSeek/.test(t) ? t : null; }, 30000);
     check('Explain Selection: the answer is in the chat panel', !!wv, JSON.stringify((wv || await webviewText(page)).slice(0, 400)));
+    const deltas = (clientLog().match(/"stream": "vscode-1-[a-z0-9]+",\s*"session": "[^"]*",\s*"event": "content"/g) || []).length;
+    check('the explanation arrived as deepseek/chatStream deltas', deltas > 0, `${deltas} content notifications for the panel's stream`);
     await page.waitForTimeout(300);
     await shot(page, 'explain.png');
 
@@ -188,8 +196,52 @@ async function shot(page, name) {
     await page.keyboard.press('Enter');
     wv = await waitFor(async () => { const t = await webviewText(page); return (t.match(/deterministic reply/g) || []).length >= 2 && !/Waiting for DeepSeek/.test(t) ? t : null; }, 30000);
     check('Chat: the follow-up answer is in the chat panel', !!wv && /fibonacci\(10\)/.test(wv), JSON.stringify((wv || await webviewText(page)).slice(-400)));
+    const sessions = [...clientLog().matchAll(/"command": "deepseek\.chat",\s*"arguments": \[\s*\{[^}]*"session": "([^"]+)"/g)].map((m) => m[1]);
+    const explained = /"stream": "vscode-1-[a-z0-9]+",\s*"session": "([^"]+)"/.exec(clientLog());
+    check('the follow-up was sent in the explanation\'s session', !!explained && sessions.includes(explained[1]),
+      `explain session ${explained && explained[1]}, chat sent with ${JSON.stringify(sessions)}`);
     await page.waitForTimeout(300);
     await shot(page, 'chat.png');
+
+    // 8. A slow answer, asked in the panel's own input box, stopped with "DeepSeek: Cancel".
+    await fakeConfig({ ms_per_output_token: 400 });
+    const panelFrame = await waitFor(async () => {
+      for (const f of page.frames()) {
+        try { if (await f.$('#input')) return f; } catch { /* loading */ }
+      }
+      return null;
+    }, 5000);
+    await panelFrame.fill('#input', 'Tell me a long story about Fibonacci');
+    await panelFrame.press('#input', 'Enter');
+    const partial = await waitFor(async () => {
+      const t = await webviewText(page);
+      return /Tell me a long story[\s\S]*DeepSeek\s+This is a/.test(t) ? t : null;
+    }, 20000, 100);
+    check('the panel\'s input box asks the server; the answer streams in', !!partial);
+    await runCommand(page, 'DeepSeek: Cancel');
+    wv = await waitFor(async () => { const t = await webviewText(page); return /Cancelled\./.test(t) ? t : null; }, 15000);
+    const last = (wv || await webviewText(page)).split('Tell me a long story').pop();
+    check('"DeepSeek: Cancel" stops the streaming answer', !!wv && !/long story about Fibonacci\s*\n/.test(last.split('DeepSeek').pop() || ''),
+      JSON.stringify(last.slice(0, 300)));
+    await shot(page, 'cancelled.debug.png');
+    await fakeConfig({ ms_per_output_token: 0 });
+
+    // 9. A wrong deepseek.serverPath: the server is restarted, and the message says what to do.
+    const machine = path.join(RUN, 'user', 'Machine', 'settings.json');
+    const saved = fs.readFileSync(machine, 'utf8');
+    fs.writeFileSync(machine, JSON.stringify({ 'deepseek.serverPath': '/nonexistent/deepseek-ls' }, null, 2));
+    const toast = await waitFor(async () => {
+      const t = await page.locator('.notifications-toasts').innerText().catch(() => '');
+      return /not an executable file/.test(t) ? t : null;
+    }, 20000);
+    st = await waitFor(async () => { const x = await statusItem(page); return x.icons.includes('error') ? x : null; }, 5000) || await statusItem(page);
+    check('a wrong serverPath gives a clear message with actions, and an error status',
+      !!toast && /Open Settings/.test(toast) && /Retry/.test(toast) && st.icons.includes('error'), JSON.stringify({ toast, st }));
+    await page.waitForTimeout(800);
+    await shot(page, 'not-installed.png');
+    fs.writeFileSync(machine, saved);
+    st = await waitFor(async () => { const x = await statusItem(page); return x.icons.includes('sparkle') ? x : null; }, 30000);
+    check('restoring serverPath restarts the server', !!st, JSON.stringify(await statusItem(page)));
   } catch (err) {
     check('no exception', false, String(err && err.stack || err).slice(0, 1500));
     await shot(page, 'failure.debug.png').catch(() => undefined);

@@ -5,7 +5,8 @@
 #   3. start the fake DeepSeek API and code-server, configured to run the repo's deepseek-ls
 #   4. drive the UI (e2e/run.js): set the key, ghost text, Tab, status menu, explain, chat
 # Screenshots go to e2e/screenshots/. Slow (first run ~4 min of installs); not part of unit tests.
-# Env: DEEPSEEK_E2E_HOME (tools + run data, default editors/vscode/.e2e), E2E_KEEP=1 keeps the run dir.
+# Env: DEEPSEEK_E2E_HOME (tools + run data, default editors/vscode/.e2e). The run dir (.e2e/run:
+# logs, profile, workspace) is kept until the next run.
 set -euo pipefail
 EXT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 REPO="$(cd "$EXT_DIR/../.." && pwd)"
@@ -28,6 +29,7 @@ log "build and package the extension"
 cd "$EXT_DIR"
 [ -d node_modules ] && [ node_modules/.package-lock.json -nt package-lock.json ] || npm ci --no-audit --no-fund >/dev/null
 npm run build >/dev/null
+rm -f dist/*.vsix
 npm run package 2>&1 | grep -E 'DONE|ERROR|WARNING' || true
 VSIX="$EXT_DIR/dist/deepseek-ls-vscode.vsix"
 [ -f "$VSIX" ] || { echo "packaging failed"; exit 1; }
@@ -38,8 +40,8 @@ mkdir -p "$RUN/ws" "$RUN/user/User" "$RUN/user/Machine" "$RUN/ext" "$RUN/xdg-con
 export XDG_CONFIG_HOME="$RUN/xdg-config" XDG_DATA_HOME="$RUN/xdg-data"
 PIDS=()
 cleanup() {
+  # setsid made each a process-group leader: end the whole group (code-server's children too).
   for pid in "${PIDS[@]}"; do kill -- "-$pid" 2>/dev/null || true; done
-  [ "${E2E_KEEP:-}" = 1 ] || true
 }
 trap cleanup EXIT
 
@@ -96,6 +98,8 @@ cat > "$RUN/user/User/settings.json" <<JSON
   "editor.suggestOnTriggerCharacters": false,
   "editor.wordBasedSuggestions": "off",
   "editor.minimap.enabled": false,
+  "git.enabled": false,
+  "git.openRepositoryInParentFolders": "never",
   "deepseek.baseUrl": "$FAKE_URL",
   "deepseek.logLevel": "debug",
   "deepseek.trace.server": "verbose"

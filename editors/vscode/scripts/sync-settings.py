@@ -62,3 +62,19 @@ for k in TRAILING:
 pkg["contributes"]["configuration"]["properties"] = props
 pkg_path.write_text(json.dumps(pkg, indent=2, ensure_ascii=False) + "\n")
 print(f"{len(props)} settings written to {pkg_path}")
+
+# The README's settings table, between its markers.
+readme_path = EXT / "README.md"
+readme = readme_path.read_text()
+start, end = "<!-- settings:start -->", "<!-- settings:end -->"
+rows = ["| setting | default | description |", "| --- | --- | --- |"]
+for key, spec in props.items():
+    default = json.dumps(spec.get("default"))
+    doc = (spec.get("markdownDescription") or spec.get("description", "")).replace("|", "\\|").replace("\n", " ")
+    doc = doc.replace("#deepseek.", "deepseek.").replace("#`", "`")
+    extra = f" One of {', '.join('`%s`' % c for c in spec['enum'])}." if "enum" in spec else ""
+    rows.append(f"| `{key}` | `{default}` | {doc}{extra} |")
+head, _, rest = readme.partition(start)
+_, _, tail = rest.partition(end)
+readme_path.write_text(head + start + "\n" + "\n".join(rows) + "\n" + end + tail)
+print(f"settings table written to {readme_path}")

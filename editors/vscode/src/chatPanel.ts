@@ -56,6 +56,11 @@ export class ChatPanel implements vscode.Disposable {
     });
   }
 
+  /** The panel is open and visible. */
+  get visible(): boolean {
+    return !!this.panel?.visible;
+  }
+
   /** A turn changed (undefined: the list changed). */
   update(turn: Turn | undefined): void {
     if (turn) this.dirty.add(turn.id);

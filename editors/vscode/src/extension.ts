@@ -88,6 +88,8 @@ class DeepSeekExtension implements vscode.Disposable {
   private async doStart(): Promise<void> {
     this.setPhase('starting');
     this.status = undefined;
+    // A new server process knows none of the old sessions.
+    this.chat.session = undefined;
     const cfg = vscode.workspace.getConfiguration(SECTION);
     const launch = await resolveLaunch(
       { serverPath: cfg.get<string>('serverPath'), pythonPath: cfg.get<string>('pythonPath'), serverArgs: cfg.get<string[]>('serverArgs') },
@@ -96,7 +98,7 @@ class DeepSeekExtension implements vscode.Disposable {
     if (!launch.ok) {
       this.setPhase('notInstalled', `${launch.message}\n${launch.detail ?? ''}`.trim());
       this.log.error(`${launch.message}${launch.detail ? `\n${launch.detail}` : ''}`);
-      void this.offerFix(launch.message);
+      void this.offerFix(launch.detail ? `${launch.message} ${launch.detail}` : launch.message);
       return;
     }
     const key = (await this.context.secrets.get(SECRET_KEY))?.trim();
@@ -148,8 +150,12 @@ class DeepSeekExtension implements vscode.Disposable {
     });
     client.onNotification('deepseek/chatStream', (params: unknown) => this.chat.onStreamEvent(params));
     client.onDidChangeState((e) => {
-      if (this.client === client && e.newState === State.Stopped && this.phase === 'running') {
+      if (this.client !== client) return;
+      if (e.newState === State.Stopped && this.phase === 'running') {
         this.setPhase('stopped', 'The server stopped. Run "DeepSeek: Restart Server".');
+      } else if (e.newState === State.Running && this.phase === 'stopped') {
+        // The language client restarted a crashed server by itself.
+        this.setPhase('running');
       }
     });
     this.client = client;
@@ -306,7 +312,8 @@ class DeepSeekExtension implements vscode.Disposable {
   }
 
   private reportFailure(state: string, error?: string): void {
-    if (state === 'error') void vscode.window.showErrorMessage(`DeepSeek: ${error ?? 'the request failed'}`, 'Show Log')
+    // The panel shows the error in place; a toast only when the panel is hidden.
+    if (state === 'error' && !this.panel.visible) void vscode.window.showErrorMessage(`DeepSeek: ${error ?? 'the request failed'}`, 'Show Log')
       .then((pick) => this.onFixPick(pick));
   }
 

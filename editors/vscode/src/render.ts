@@ -6,7 +6,8 @@
  */
 import MarkdownIt from 'markdown-it';
 import type { Turn } from './chat';
-import { formatCost } from './status';
+import { formatCost, Usage } from './status';
+import type { AnswerUsage } from './stream';
 
 const md = new MarkdownIt({ html: false, linkify: true, breaks: false });
 
@@ -20,12 +21,19 @@ export function escapeHtml(text: string): string {
   return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
 }
 
+/**
+ * The usage of one answer. The command result's `usage` is the API's
+ * (`promptTokens`, `promptCacheHitTokens`, …); the status notification's
+ * names (`promptHitTokens`, `costUsd`, …) are accepted too.
+ */
 function usageLine(turn: Turn): string {
-  const u = turn.answer.usage;
+  const u = turn.answer.usage as (Usage & AnswerUsage) | undefined;
   if (!u) return '';
   const parts: string[] = [];
-  const prompt = (u.promptHitTokens ?? 0) + (u.promptMissTokens ?? 0);
-  if (prompt) parts.push(`${prompt} prompt tokens (${u.promptHitTokens ?? 0} cached)`);
+  const cached = u.promptCacheHitTokens ?? u.promptHitTokens ?? 0;
+  const prompt = u.promptTokens ?? (u.promptHitTokens ?? 0) + (u.promptMissTokens ?? 0);
+  if (prompt) parts.push(`${prompt} prompt tokens (${cached} cached)`);
+  if (u.reasoningTokens) parts.push(`${u.reasoningTokens} reasoning tokens`);
   if (u.completionTokens !== undefined) parts.push(`${u.completionTokens} answer tokens`);
   if (u.costUsd !== undefined) parts.push(formatCost(u.costUsd));
   return parts.join(' · ');

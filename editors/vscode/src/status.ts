@@ -25,6 +25,8 @@ export interface ServerStatus {
   autoCompletion?: boolean;
   model?: string;
   usage?: Usage;
+  /** Usage since midnight (sent by the server in addition to the session's). */
+  today?: Usage;
 }
 
 /** What the extension knows about the server process. */
@@ -143,6 +145,9 @@ export function formatStatus(input: StatusInput): StatusView {
       (hit !== undefined ? `, ${hit}% of prompt tokens from cache` : ''));
     lines.push(`Tokens: ${usage.promptHitTokens ?? 0} cached + ${usage.promptMissTokens ?? 0} uncached prompt, ` +
       `${usage.completionTokens ?? 0} completion`);
+  }
+  if (s?.today && (s.today.requests ?? 0) > 0) {
+    lines.push(`Today: ${s.today.requests} requests, ${formatCost(s.today.costUsd)}`);
   }
   lines.push('Click for the DeepSeek menu.');
   return { text, tooltip: lines.join('\n'), severity };

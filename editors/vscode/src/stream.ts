@@ -20,12 +20,21 @@ export interface ChatStreamEvent {
   message?: string;
 }
 
+/** The `usage` of a chat result, as the server sends it (the API's token counts). */
+export interface AnswerUsage {
+  promptTokens?: number;
+  completionTokens?: number;
+  promptCacheHitTokens?: number;
+  promptCacheMissTokens?: number;
+  reasoningTokens?: number;
+}
+
 /** Result of `deepseek.chat` and `deepseek.explainSelection`. */
 export interface ChatResult {
   session: string;
   content: string;
   reasoning?: string;
-  usage?: Usage;
+  usage?: AnswerUsage | Usage;
 }
 
 export type AnswerState = 'pending' | 'streaming' | 'done' | 'error' | 'cancelled';
@@ -36,7 +45,7 @@ export class StreamAssembler {
   reasoning = '';
   state: AnswerState = 'pending';
   session?: string;
-  usage?: Usage;
+  usage?: AnswerUsage | Usage;
   error?: string;
   private cancelRequested = false;
 

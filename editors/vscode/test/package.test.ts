@@ -32,3 +32,10 @@ test('bundled entry point, engine and language client version', () => {
   assert.equal(pkg.dependencies['vscode-languageclient'], '11.0.0');
   assert.match(pkg.engines.vscode, /^\^1\.9\d/);
 });
+
+test('the README documents every setting', () => {
+  const readme = fs.readFileSync(path.join(EXT_DIR, 'README.md'), 'utf8');
+  for (const key of Object.keys(pkg.contributes.configuration.properties)) {
+    assert.ok(readme.includes(`| \`${key}\` |`), `${key} is in the README's settings table (run scripts/sync-settings.py)`);
+  }
+});

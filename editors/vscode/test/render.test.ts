@@ -38,6 +38,12 @@ test('a finished turn shows answer, open reasoning only while no content, and us
   assert.doesNotMatch(html, /Waiting/);
 });
 
+test('usage of a chat result in the API\'s names', () => {
+  const html = renderTurn(turn((a) => a.finish({ session: 'x', content: 'ok',
+    usage: { promptTokens: 196, completionTokens: 21, promptCacheHitTokens: 56, promptCacheMissTokens: 140, reasoningTokens: 0 } })));
+  assert.match(html, /196 prompt tokens \(56 cached\) · 21 answer tokens</);
+});
+
 test('errors are escaped; cancelled turns say so', () => {
   const err = renderTurn(turn((a) => a.fail('<b>boom</b>')));
   assert.match(err, /Error: &lt;b&gt;boom&lt;\/b&gt;/);

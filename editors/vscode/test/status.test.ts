@@ -38,6 +38,9 @@ test('running and idle: cost and cache hit in the text', () => {
   assert.match(v.tooltip, /Model: deepseek-flash/);
   assert.match(v.tooltip, /12 requests, \$0\.0012, 90% of prompt tokens from cache/);
   assert.match(v.tooltip, /900 cached \+ 100 uncached prompt, 300 completion/);
+  assert.doesNotMatch(v.tooltip, /Today/);
+  const t = formatStatus({ phase: 'running', hasKey: true, status: { state: 'idle', usage, today: { requests: 40, costUsd: 0.0123 } } });
+  assert.match(t.tooltip, /Today: 40 requests, \$0\.01\n/);
 });
 
 test('no usage yet: plain name', () => {

@@ -110,7 +110,12 @@ end
 
 --- Record what the plugin sends to the server.
 function H.spy(client)
-  local req, notify = client.request, client.notify
+  local req, notify, cancel = client.request, client.notify, client.cancel_request
+  H.result.cancels = 0
+  client.cancel_request = function(self, id)
+    H.result.cancels = H.result.cancels + 1
+    return cancel(self, id)
+  end
   client.request = function(self, method, params, handler, bufnr)
     if method ~= 'textDocument/inlineCompletion' then
       table.insert(H.result.sent, { kind = 'request', method = method, params = params })

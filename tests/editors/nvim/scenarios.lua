@@ -136,6 +136,150 @@ function S.ghost(H)
   H.result.lines = api.nvim_buf_get_lines(buf, 0, -1, false)
 end
 
+--- The Neovim 0.12 glue (native.lua) against a stub of vim.lsp.inline_completion
+--- (this Neovim has none): enable per buffer, <Tab> -> get(), <M-w> -> partial
+--- accept + didPartiallyAcceptCompletion, didShowCompletion from the responses.
+function S.native_stub(H)
+  local calls = {}
+  local current
+  vim.lsp.inline_completion = {
+    enable = function(on, filter)
+      table.insert(calls, { 'enable', on, filter and filter.bufnr })
+    end,
+    is_enabled = function()
+      return true
+    end,
+    get = function(opts)
+      table.insert(calls, { 'get', opts and opts.on_accept ~= nil })
+      if not current then
+        return false
+      end
+      local item = current
+      current = nil
+      vim.schedule(function()
+        if opts and opts.on_accept then
+          opts.on_accept(item)
+        end
+      end)
+      return true
+    end,
+    select = function(opts)
+      table.insert(calls, { 'select', opts.count })
+    end,
+  }
+  local client, buf = start(H)
+  if not client then
+    return
+  end
+  H.result.native_calls = calls
+  H.check('native: enable(true, {bufnr}) on attach', calls[1] and calls[1][1] == 'enable' and calls[1][2] == true
+    and calls[1][3] == buf, calls)
+  H.feed('2GA')
+  H.feed('t')
+  -- an inlineCompletion response through the wrapped client.request -> didShowCompletion
+  local got
+  client:request('textDocument/inlineCompletion', {
+    textDocument = { uri = vim.uri_from_bufnr(buf) },
+    position = { line = 1, character = 7 },
+    context = { triggerKind = 1 },
+  }, function(_, result)
+    got = result
+  end, buf)
+  H.wait(function()
+    return got ~= nil
+  end, 20000, 'inlineCompletion')
+  local item = got and got.items and got.items[1]
+  H.check('native: server answered', item ~= nil, got)
+  if not item then
+    return
+  end
+  H.wait(function()
+    return #H.sent('deepseek/didShowCompletion') > 0
+  end, 2000, 'didShow')
+  local shows = H.sent('deepseek/didShowCompletion')
+  local id = item.command.arguments[1].id
+  H.check('native: didShowCompletion for the first item', #shows == 1 and shows[1].params.id == id, shows)
+  current = {
+    client_id = client.id,
+    insert_text = item.insertText,
+    range = { start = { row = 1, col = 7 }, end_ = { row = 1, col = 7 } },
+    command = item.command,
+  }
+  H.feed('<M-w>')
+  H.sleep(100)
+  local word = expect():match('^%s*[%w_]+')
+  H.check('native: accept word inserts one word', line(2) == '    ret' .. word, line(2))
+  local partial = H.sent('deepseek/didPartiallyAcceptCompletion')
+  H.check('native: didPartiallyAcceptCompletion', #partial == 1 and partial[1].params.id == id
+    and partial[1].params.acceptedLength == #word, partial)
+  H.feed('<Tab>')
+  H.sleep(50)
+  H.check('native: <Tab> without a suggestion falls through', line(2) == '    ret' .. word .. '\t', line(2))
+  local gets = 0
+  for _, c in ipairs(calls) do
+    if c[1] == 'get' then
+      gets = gets + 1
+    end
+  end
+  H.check('native: keys call vim.lsp.inline_completion.get()', gets == 2, calls)
+  H.feed('<Esc>')
+end
+
+--- A multi-line suggestion on a new line: inline text + virtual lines;
+--- accept line twice takes it line by line (the last one is a full accept).
+function S.multiline(H)
+  local client, buf = start(H)
+  if not client then
+    return
+  end
+  local text = expect()
+  local lines = vim.split(text, '\n', { plain = true })
+  H.feed('Go')
+  local mark = H.wait(function()
+    return ghost_mark(buf)
+  end, 20000, 'ghost text')
+  H.result.ghost = mark
+  H.check('multi-line ghost text: first line inline, the rest as virtual lines', mark ~= nil
+    and mark.inline == lines[1] and vim.deep_equal(mark.lines, { unpack(lines, 2) }), mark)
+  if not mark then
+    return
+  end
+  H.feed('<M-l>')
+  H.sleep(100)
+  local row = api.nvim_win_get_cursor(0)[1]
+  H.check('accept line inserts the first line', line(row) == lines[1], line(row))
+  local after = ghost_mark(buf)
+  H.check('the other lines stay shown', after ~= nil and after.inline == '' and after.lines[1] == lines[2], after)
+  local partial = H.sent('deepseek/didPartiallyAcceptCompletion')
+  H.check('didPartiallyAcceptCompletion with the length of the line', #partial == 1
+    and partial[1].params.acceptedLength == #lines[1], partial)
+  H.feed('<M-l>')
+  H.sleep(100)
+  H.check('accept line again inserts the next line', line(row + 1) == lines[2], { line(row), line(row + 1) })
+  if #lines == 2 then
+    local ex = H.sent('workspace/executeCommand')
+    H.check('taking the last line is a full accept (deepseek.acceptCompletion)',
+      ex[#ex] ~= nil and ex[#ex].params.command == 'deepseek.acceptCompletion', ex)
+  end
+  H.feed('<Esc>')
+end
+
+--- Typing fast: every keystroke asks, and cancels the request before it.
+function S.typing(H)
+  local client, buf = start(H)
+  if not client then
+    return
+  end
+  H.feed('Go')
+  for _, ch in ipairs({ 'x', ' ', '=', ' ', '1' }) do
+    H.feed(ch == ' ' and '<Space>' or ch)
+  end
+  H.sleep(800)
+  H.check('one request per keystroke', (H.result.inline_requests or 0) >= 5, H.result.inline_requests)
+  H.check('each new request cancels the pending one', H.result.cancels >= 4, H.result.cancels)
+  H.feed('<Esc>')
+end
+
 --- The completion menu hides the ghost text; closing it brings it back.
 function S.pum(H)
   local client, buf = start(H)
@@ -230,9 +374,42 @@ function S.explain(H)
   H.result.chat = api.nvim_buf_get_lines(cbuf, 0, -1, false)
 end
 
+--- :DeepSeekCancel stops an answer that never comes (the fake stalls).
+function S.cancel(H)
+  local client = start(H)
+  if not client then
+    return
+  end
+  local chat = require('deepseek_ls.chat')
+  vim.cmd('1,2DeepSeekExplain')
+  local cbuf = chat.current
+  local c = cbuf and chat._chats[cbuf]
+  H.check('explain started', c ~= nil and c.busy)
+  if not c then
+    return
+  end
+  H.sleep(500)
+  local sl = require('deepseek_ls').statusline()
+  H.check('statusline says waiting while the answer runs', sl:match('^DeepSeek waiting') ~= nil, sl)
+  vim.cmd('DeepSeekCancel')
+  H.wait(function()
+    return not c.busy
+  end, 10000, 'cancelled')
+  local text = table.concat(api.nvim_buf_get_lines(cbuf, 0, -1, false), '\n')
+  H.result.chat = api.nvim_buf_get_lines(cbuf, 0, -1, false)
+  H.check(':DeepSeekCancel ends the answer', not c.busy and text:find('(cancelled)', 1, true) ~= nil, text)
+  local ex = H.sent('workspace/executeCommand')
+  H.check('deepseek.cancel sent', ex[#ex] and ex[#ex].params.command == 'deepseek.cancel', ex[#ex])
+end
+
 --- auto_trigger = false: nothing while typing; <M-]> asks (triggerKind
 --- Invoked) and shows the suggestion. Then statusline and :checkhealth.
 function S.misc(H)
+  -- earlier mappings of our keys: a Lua callback and a plain rhs
+  vim.keymap.set('i', '<C-]>', function()
+    vim.g.dsls_prev = (vim.g.dsls_prev or 0) + 1
+  end)
+  vim.cmd('inoremap <M-l> LL')
   local client, buf = start(H, { ghost_text = { auto_trigger = false } })
   if not client then
     return
@@ -252,6 +429,18 @@ function S.misc(H)
   H.feed('<C-]>')
   H.sleep(50)
   H.check('<C-]> dismisses', ghost_mark(buf) == nil)
+  H.feed('<M-]>')
+  H.wait(function()
+    return ghost_mark(buf)
+  end, 20000, 'invoked ghost text again')
+  H.feed('<Left>')
+  H.sleep(100)
+  H.check('moving the cursor clears the ghost text', ghost_mark(buf) == nil and not ghost.visible(buf))
+  H.feed('<C-]>')
+  H.feed('<M-l>')
+  H.sleep(50)
+  H.check('without ghost text the keys fall through to the earlier mappings',
+    vim.g.dsls_prev == 1 and line(2):find('LL', 1, true) ~= nil, { prev = vim.g.dsls_prev, line = line(2) })
   H.feed('<Esc>')
   local ds = require('deepseek_ls')
   H.wait(function()

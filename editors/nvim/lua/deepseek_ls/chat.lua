@@ -319,6 +319,14 @@ local function finish(st, err, result)
   end
 end
 
+--- The server went away: end the answers still running.
+function M.on_server_exit()
+  for id, st in pairs(streams) do
+    finish(st, 'deepseek-ls stopped', nil)
+    streams[id] = nil
+  end
+end
+
 --- Handler of the deepseek/chatStream notification.
 function M.on_stream(params)
   if type(params) ~= 'table' or not params.stream then

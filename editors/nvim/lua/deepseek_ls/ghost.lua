@@ -2,7 +2,7 @@
 -- extmark renderer. On 0.12+ (vim.lsp.inline_completion) see native.lua.
 --
 -- Life of a suggestion:
---   TextChangedI / CursorMovedI -> (coalesced) on_change -> request()
+--   InsertEnter / TextChangedI / CursorMovedI -> (coalesced) on_change -> request()
 --   response -> state.text, anchored at the cursor -> render() (one extmark:
 --   inline virt_text for the rest of the first line + virt_lines for the others)
 --   typing the next characters of the suggestion keeps it (trimmed in place,
@@ -408,12 +408,14 @@ function M.attach(client, bufnr)
       hide(st)
     end,
   })
+  -- entering Insert mode asks too (like Neovim 0.12's built-in client): the
+  -- first on_change after it sees a "change" and requests
   api.nvim_create_autocmd('InsertEnter', {
     group = group,
     buffer = bufnr,
     callback = function()
-      local row, col = cursor()
-      st.last = { tick = api.nvim_buf_get_changedtick(bufnr), row = row, col = col }
+      st.last = { tick = -1, row = -1, col = -1 }
+      schedule_change(st)
     end,
   })
   api.nvim_create_autocmd({ 'InsertLeave', 'BufLeave' }, {

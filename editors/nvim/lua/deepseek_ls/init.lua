@@ -108,6 +108,7 @@ function M.lsp_config(opts)
     on_exit = function()
       vim.schedule(function()
         require('deepseek_ls.status').update({ state = 'stopped' })
+        require('deepseek_ls.chat').on_server_exit()
       end)
     end,
   }
