@@ -26,6 +26,18 @@ class RedactingFilter(logging.Filter):
         return True
 
 
+class QuietCancellations(logging.Filter):
+    """pygls logs a cancelled request as an ERROR with a traceback; it is routine."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        if exc is not None and type(exc).__name__ in ("JsonRpcRequestCancelled", "CancelledError"):
+            record.levelno, record.levelname = logging.DEBUG, "DEBUG"
+            record.exc_info = None
+            return logging.getLogger().isEnabledFor(logging.DEBUG)
+        return True
+
+
 def setup(level: str = "info") -> None:
     """Configure the root logger once; pygls' chatty loggers stay at WARNING."""
     root = logging.getLogger()
@@ -34,6 +46,7 @@ def setup(level: str = "info") -> None:
         return
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.addFilter(QuietCancellations())
     handler.addFilter(RedactingFilter())
     root.addHandler(handler)
     root.setLevel(level.upper())

@@ -17,7 +17,7 @@ from .api.errors import DeepSeekError
 from .completion.engine import CompletionEngine
 from .ledger import Ledger, ledger_path
 from .models import model_info
-from .settings import Settings, build_settings, env_layer
+from .settings import Settings, _flatten, build_settings, env_layer
 from .trace import Tracer, from_env
 from .usage import UsageTotals
 
@@ -43,7 +43,7 @@ class Service:
         self.settings, problems = self._build()
         self.client = self._make_client(self.settings)
         self.engine = CompletionEngine(self.settings, self.client, tracer=self.tracer,
-                                       on_usage=self._count_usage, on_problem=self._problem,
+                                       on_usage=self.record_usage, on_problem=self._problem,
                                        on_state=self._state_changed)
         self.startup_problems = problems
         self._old_clients: list[DeepSeekClient] = []
@@ -55,7 +55,7 @@ class Service:
     def _state_changed(self) -> None:
         self.on_state()
 
-    def _count_usage(self, model: str, usage: Usage, kind: str = "fim") -> None:
+    def record_usage(self, model: str, usage: Usage, kind: str = "fim") -> None:
         self.usage.add(model, usage)
         self.ledger.record(model, usage.hit_tokens, usage.miss_tokens, usage.completion_tokens, kind)
         log.info(self.usage.log_line())
@@ -73,6 +73,9 @@ class Service:
     def update_settings(self, layer: str, values: dict[str, Any] | None) -> list[str]:
         """Replace one settings layer; returns the problems found (for one message)."""
         self._layers[layer] = dict(values or {})
+        if layer != "toggle" and "completion.enabled" in _flatten(self._layers[layer]):
+            # the user set it explicitly: that beats an earlier toggle command
+            self._layers.pop("toggle", None)
         settings, problems = self._build()
         changed = settings != self.settings
         self.settings = settings

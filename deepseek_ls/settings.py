@@ -136,7 +136,12 @@ def _coerce(f: dataclasses.Field, value: Any) -> Any:
     if kind is int:
         if isinstance(value, bool) or not isinstance(value, (int, float, str)):
             raise ValueError("expected a whole number")
-        number = int(float(value)) if isinstance(value, str) else value
+        if isinstance(value, str):
+            try:
+                value = float(value)
+            except ValueError:
+                raise ValueError("expected a whole number") from None
+        number = value
         if isinstance(number, float):
             if not number.is_integer():
                 raise ValueError("expected a whole number")
@@ -144,7 +149,10 @@ def _coerce(f: dataclasses.Field, value: Any) -> Any:
     elif kind is float:
         if isinstance(value, bool) or not isinstance(value, (int, float, str)):
             raise ValueError("expected a number")
-        number = float(value)
+        try:
+            number = float(value)
+        except ValueError:
+            raise ValueError("expected a number") from None
     else:
         if not isinstance(value, str):
             raise ValueError("expected a string")

@@ -202,7 +202,7 @@ def test_service_records_into_the_ledger_and_status_has_today(tmp_path: Path) ->
 
     service = Service(environ={ENV_DATA_DIR: str(tmp_path), "DEEPSEEK_API_KEY": "sk-test"})
     service.ledger.flush_delay_s = 0
-    service._count_usage("deepseek-flash", Usage(prompt_tokens=30, completion_tokens=4, hit_tokens=20,
+    service.record_usage("deepseek-flash", Usage(prompt_tokens=30, completion_tokens=4, hit_tokens=20,
                                                  miss_tokens=10))
     server = create_server(service)
     payload = server.status_payload()

@@ -58,3 +58,14 @@ async def test_toggle_auto_completion(client: LanguageClient, fake):
     # a manual request still works
     assert (await client.text_document_inline_completion_async(inline_params(1, 4, manual=True))).items
     await until(lambda: any(s.state == "disabled" for s in client.statuses))
+
+
+async def test_an_explicit_setting_beats_an_earlier_toggle(client: LanguageClient, fake):
+    await client.workspace_execute_command_async(types.ExecuteCommandParams(
+        command="deepseek.toggleAutoCompletion", arguments=[{"enabled": False}]))
+    change_settings(client, {"deepseek": {"completion": {"enabled": True}}})
+    await asyncio.sleep(0.2)
+    result = await client.workspace_execute_command_async(types.ExecuteCommandParams(
+        command="deepseek.usage", arguments=[{}]))
+    assert result is not None
+    await until(lambda: client.statuses and client.statuses[-1].autoCompletion is True)

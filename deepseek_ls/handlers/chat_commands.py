@@ -47,9 +47,8 @@ def manager(ls: DeepSeekLanguageServer) -> ChatManager:
     chat = getattr(ls, "chat", None)
     if chat is None:
         def count(model: str, usage: Usage) -> None:
-            ls.service.usage.add(model, usage)
-            log.info(ls.service.usage.log_line())
-            ls.send_status(force=True)
+            # totals, log line, the ledger row and a status notification
+            ls.service.record_usage(model, usage, kind="chat")
 
         chat = ChatManager(lambda: ls.service.client, lambda: ls.service.settings, on_usage=count)
         ls.chat = chat  # type: ignore[attr-defined]
@@ -130,8 +129,8 @@ def _context(ls: DeepSeekLanguageServer, uri: Any, rng: Any, *, whole_line: bool
     snap = ls.snapshot(uri)
     if snap is None:
         raise JsonRpcInvalidParams(f"{uri} is not open in the editor")
-    if rng is None:
-        return context_for(snap.path, snap.language_id, snap.text, len(snap.text), len(snap.text))
+    if rng is None:  # the file from its start, up to the context limit
+        return context_for(snap.path, snap.language_id, snap.text, 0, 0)
     start, end = offsets(ls, snap.text, parse_range(rng))
     if start == end and whole_line:  # explain with an empty selection: the line at the cursor
         start = snap.text.rfind("\n", 0, start) + 1

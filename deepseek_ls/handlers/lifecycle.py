@@ -53,7 +53,9 @@ async def _pull(ls: DeepSeekLanguageServer) -> None:
 
 async def _check_models(ls: DeepSeekLanguageServer) -> None:
     message = await ls.service.check_models()
-    if message:
+    # two checks may overlap (start-up and a settings change): say it once
+    if message and message != getattr(ls, "last_model_message", None):
+        ls.last_model_message = message
         ls.window_show_message(types.ShowMessageParams(type=types.MessageType.Warning,
                                                        message=f"DeepSeek: {message}"))
 

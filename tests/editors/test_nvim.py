@@ -166,9 +166,16 @@ def test_cancel_stops_a_running_explain(tmp_path, fake):
     run_scenario(tmp_path, fake, "cancel", "")
 
 
+def test_rewrite_and_toggle_commands(tmp_path, fake):
+    # the server asks with an assistant prefix "```python\n    " and stop "```"
+    fake.chat_handler = lambda body: ChatReply(content="return a + b\n```")
+    run_scenario(tmp_path, fake, "commands", "    return a + b")
+
+
 def test_invoked_request_dismiss_statusline_and_checkhealth(tmp_path, fake):
     fake.fim_handler = lambda body: FIM_TEXT if body.get("prompt", "").endswith("ret") else ""
     result = run_scenario(tmp_path, fake, "misc", FIM_TEXT)
     assert re.match(r"DeepSeek \w+ \$\d+\.\d+ · hit \d+%", result["statusline"]), result["statusline"]
     health = "\n".join(result["health"])
     assert "API key is set" in health
+    assert "models" in health and "deepseek-" in health

@@ -57,9 +57,10 @@ export function which(name: string, probe: Pick<LaunchProbe, 'isExecutable' | 'e
   return undefined;
 }
 
+// Plain text: VS Code notifications do not render Markdown code spans.
 const INSTALL_HINT =
-  'Install it with `pipx install deepseek-ls` (or `pip install deepseek-ls` into a Python environment), ' +
-  'then set `deepseek.serverPath` to the `deepseek-ls` executable or `deepseek.pythonPath` to that Python.';
+  'Install the deepseek-ls Python package (Python 3.11+; "pipx install deepseek-ls", or "pip install ." in its repository), ' +
+  'then set deepseek.serverPath to the deepseek-ls executable, or deepseek.pythonPath to that Python.';
 
 /** Decide the command line of the server, or explain why it cannot be started. */
 export async function resolveLaunch(settings: LaunchSettings, probe: LaunchProbe): Promise<Launch> {
@@ -93,7 +94,7 @@ export async function resolveLaunch(settings: LaunchSettings, probe: LaunchProbe
       return {
         ok: false,
         message: `DeepSeek: "${found}" cannot import ${SERVER_MODULE}. Install the server into it: ` +
-          `\`${found} -m pip install deepseek-ls\`.`,
+          `"${found} -m pip install deepseek-ls".`,
         detail: imported.error,
       };
     }

@@ -102,10 +102,21 @@ function H.wait(cond, timeout, what)
   end
 end
 
---- Type keys (key notation) as if the user typed them (mappings apply).
+--- Type keys (key notation) as if the user typed them (mappings apply);
+--- returns once Neovim has taken them from the typeahead.
 function H.feed(keys)
   api.nvim_feedkeys(api.nvim_replace_termcodes(keys, true, false, true), 'mt', false)
-  H.sleep(30)
+  local deadline = uv.now() + 5000
+  repeat
+    H.sleep(15)
+  until vim.fn.getchar(1) == 0 or uv.now() > deadline
+  H.sleep(15)
+end
+
+--- Wait up to timeout ms for cond() (with the value it returns), then check it.
+function H.expect(name, cond, timeout, detail)
+  local v = H.wait(cond, timeout or 3000, name)
+  return H.check(name, v, detail and detail() or nil)
 end
 
 --- Record what the plugin sends to the server.

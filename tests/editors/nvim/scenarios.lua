@@ -104,10 +104,12 @@ function S.ghost(H)
   if #rest > 1 then
     local ch = rest:sub(1, 1)
     H.feed(ch == ' ' and '<Space>' or ch)
-    H.sleep(100)
-    local typed = ghost_mark(buf)
-    H.check('typing through keeps the ghost text (same extmark)',
-      typed ~= nil and typed.id == mark.id and typed.inline == rest:sub(2), typed)
+    H.expect('typing through keeps the ghost text (same extmark)', function()
+      local typed = ghost_mark(buf)
+      return typed ~= nil and typed.id == mark.id and typed.inline == rest:sub(2)
+    end, 3000, function()
+      return ghost_mark(buf)
+    end)
   end
 
   -- accept everything
@@ -127,12 +129,16 @@ function S.ghost(H)
     return not ghost.visible(buf)
   end, 2000, 'ghost gone')
   H.feed('<Tab>')
-  H.sleep(100)
-  H.check('<Tab> without ghost text inserts a tab', line(2) == '    ret' .. first .. '\t', line(2))
+  H.expect('<Tab> without ghost text inserts a tab', function()
+    return line(2) == '    ret' .. first .. '\t'
+  end, 3000, function()
+    return line(2)
+  end)
 
   H.feed('<Esc>')
-  H.sleep(100)
-  H.check('ghost text cleared after leaving Insert mode', ghost_mark(buf) == nil)
+  H.expect('ghost text cleared after leaving Insert mode', function()
+    return ghost_mark(buf) == nil
+  end)
   H.result.lines = api.nvim_buf_get_lines(buf, 0, -1, false)
 end
 
@@ -206,15 +212,21 @@ function S.native_stub(H)
     command = item.command,
   }
   H.feed('<M-w>')
-  H.sleep(100)
   local word = expect():match('^%s*[%w_]+')
-  H.check('native: accept word inserts one word', line(2) == '    ret' .. word, line(2))
+  H.expect('native: accept word inserts one word', function()
+    return line(2) == '    ret' .. word
+  end, 3000, function()
+    return line(2)
+  end)
   local partial = H.sent('deepseek/didPartiallyAcceptCompletion')
   H.check('native: didPartiallyAcceptCompletion', #partial == 1 and partial[1].params.id == id
     and partial[1].params.acceptedLength == #word, partial)
   H.feed('<Tab>')
-  H.sleep(50)
-  H.check('native: <Tab> without a suggestion falls through', line(2) == '    ret' .. word .. '\t', line(2))
+  H.expect('native: <Tab> without a suggestion falls through', function()
+    return line(2) == '    ret' .. word .. '\t'
+  end, 3000, function()
+    return line(2)
+  end)
   local gets = 0
   for _, c in ipairs(calls) do
     if c[1] == 'get' then
@@ -245,17 +257,23 @@ function S.multiline(H)
     return
   end
   H.feed('<M-l>')
-  H.sleep(100)
-  local row = api.nvim_win_get_cursor(0)[1]
-  H.check('accept line inserts the first line', line(row) == lines[1], line(row))
+  local row = mark.row + 1
+  H.expect('accept line inserts the first line', function()
+    return line(row) == lines[1]
+  end, 3000, function()
+    return line(row)
+  end)
   local after = ghost_mark(buf)
   H.check('the other lines stay shown', after ~= nil and after.inline == '' and after.lines[1] == lines[2], after)
   local partial = H.sent('deepseek/didPartiallyAcceptCompletion')
   H.check('didPartiallyAcceptCompletion with the length of the line', #partial == 1
     and partial[1].params.acceptedLength == #lines[1], partial)
   H.feed('<M-l>')
-  H.sleep(100)
-  H.check('accept line again inserts the next line', line(row + 1) == lines[2], { line(row), line(row + 1) })
+  H.expect('accept line again inserts the next line', function()
+    return line(row + 1) == lines[2]
+  end, 3000, function()
+    return { line(row), line(row + 1) }
+  end)
   if #lines == 2 then
     local ex = H.sent('workspace/executeCommand')
     H.check('taking the last line is a full accept (deepseek.acceptCompletion)',
@@ -275,8 +293,9 @@ function S.typing(H)
     H.feed(ch == ' ' and '<Space>' or ch)
   end
   H.sleep(800)
-  H.check('one request per keystroke', (H.result.inline_requests or 0) >= 5, H.result.inline_requests)
-  H.check('each new request cancels the pending one', H.result.cancels >= 4, H.result.cancels)
+  H.check('requests while typing', (H.result.inline_requests or 0) >= 3, H.result.inline_requests)
+  H.check('each new request cancels the pending one',
+    H.result.cancels >= 2 and H.result.cancels >= (H.result.inline_requests or 0) - 2, H.result)
   H.feed('<Esc>')
 end
 
@@ -402,6 +421,38 @@ function S.cancel(H)
   H.check('deepseek.cancel sent', ex[#ex] and ex[#ex].params.command == 'deepseek.cancel', ex[#ex])
 end
 
+--- :DeepSeekRewrite applies the server's edit; :DeepSeekToggle flips
+--- automatic completion in the server (seen in deepseek/status).
+function S.commands(H)
+  local client, buf = start(H)
+  if not client then
+    return
+  end
+  vim.cmd('2DeepSeekRewrite finish the return statement')
+  local want = expect()
+  H.wait(function()
+    return line(2) == want
+  end, 20000, 'rewrite')
+  H.result.lines = api.nvim_buf_get_lines(buf, 0, -1, false)
+  H.check(':DeepSeekRewrite replaces the line with the answer', line(2) == want, H.result.lines)
+  local ds = require('deepseek_ls')
+  H.wait(function()
+    return ds.status() ~= nil
+  end, 5000, 'status')
+  local before = ds.status() and ds.status().autoCompletion
+  vim.cmd('DeepSeekToggle off')
+  H.wait(function()
+    return ds.status() and ds.status().autoCompletion == false
+  end, 5000, 'toggle off')
+  H.check(':DeepSeekToggle off turns automatic completion off', before == true
+    and ds.status().autoCompletion == false, ds.status())
+  vim.cmd('DeepSeekToggle')
+  H.wait(function()
+    return ds.status() and ds.status().autoCompletion == true
+  end, 5000, 'toggle back')
+  H.check(':DeepSeekToggle flips it back on', ds.status().autoCompletion == true, ds.status())
+end
+
 --- auto_trigger = false: nothing while typing; <M-]> asks (triggerKind
 --- Invoked) and shows the suggestion. Then statusline and :checkhealth.
 function S.misc(H)
@@ -427,20 +478,24 @@ function S.misc(H)
   H.check('<M-]> requests with triggerKind Invoked and shows the suggestion',
     mark ~= nil and mark.inline == expect() and H.result.last_trigger == 1, { mark = mark, kind = H.result.last_trigger })
   H.feed('<C-]>')
-  H.sleep(50)
-  H.check('<C-]> dismisses', ghost_mark(buf) == nil)
+  H.expect('<C-]> dismisses', function()
+    return ghost_mark(buf) == nil
+  end)
   H.feed('<M-]>')
   H.wait(function()
     return ghost_mark(buf)
   end, 20000, 'invoked ghost text again')
   H.feed('<Left>')
-  H.sleep(100)
-  H.check('moving the cursor clears the ghost text', ghost_mark(buf) == nil and not ghost.visible(buf))
+  H.expect('moving the cursor clears the ghost text', function()
+    return ghost_mark(buf) == nil and not ghost.visible(buf)
+  end)
   H.feed('<C-]>')
   H.feed('<M-l>')
-  H.sleep(50)
-  H.check('without ghost text the keys fall through to the earlier mappings',
-    vim.g.dsls_prev == 1 and line(2):find('LL', 1, true) ~= nil, { prev = vim.g.dsls_prev, line = line(2) })
+  H.expect('without ghost text the keys fall through to the earlier mappings', function()
+    return vim.g.dsls_prev == 1 and line(2):find('LL', 1, true) ~= nil
+  end, 3000, function()
+    return { prev = vim.g.dsls_prev, line = line(2) }
+  end)
   H.feed('<Esc>')
   local ds = require('deepseek_ls')
   H.wait(function()

@@ -34,7 +34,7 @@ local TRIGGER_INVOKED, TRIGGER_AUTOMATIC = 1, 2
 ---@field cands table[]        candidates seen at this position (next / prev)
 ---@field cand_index integer
 ---@field last table           {tick, row, col} seen by the last on_change
----@field scheduled boolean
+---@field req_scheduled boolean an automatic request is scheduled
 ---@field disabled boolean     auto trigger off for this buffer
 local states = {}
 M._states = states
@@ -322,9 +322,32 @@ local function on_invoked_result(dir)
   end
 end
 
+local function usable(st)
+  return api.nvim_buf_is_valid(st.bufnr) and api.nvim_get_current_buf() == st.bufnr and in_insert()
+end
+
+--- The automatic request after a change (scheduled, one per batch of events).
+local function auto_request(st)
+  st.req_scheduled = false
+  if not usable(st) then
+    return
+  end
+  if vim.fn.pumvisible() == 1 then
+    cancel(st)
+    return
+  end
+  if cfg().auto_trigger and not st.disabled and M.enabled_for(st.bufnr) then
+    request(st, TRIGGER_AUTOMATIC, on_auto_result)
+  else
+    cancel(st)
+  end
+end
+
+--- After an edit or a cursor move. Runs inside the autocommand, before the
+--- screen is redrawn, so a typed-through suggestion is trimmed in the same
+--- frame (no flicker) and a stale one never shows shifted.
 local function on_change(st)
-  st.scheduled = false
-  if not api.nvim_buf_is_valid(st.bufnr) or api.nvim_get_current_buf() ~= st.bufnr or not in_insert() then
+  if not usable(st) then
     return
   end
   local row, col = cursor()
@@ -342,22 +365,15 @@ local function on_change(st)
     return
   end
   st.last = { tick = tick, row = row, col = col }
-  if vim.fn.pumvisible() == 1 then
-    cancel(st)
-    return
-  end
-  if cfg().auto_trigger and not st.disabled and M.enabled_for(st.bufnr) then
-    request(st, TRIGGER_AUTOMATIC, on_auto_result)
-  else
-    cancel(st)
+  if not st.req_scheduled then
+    st.req_scheduled = true
+    vim.schedule(function()
+      auto_request(st)
+    end)
   end
 end
 
 local function schedule_change(st)
-  if st.scheduled then
-    return
-  end
-  st.scheduled = true
   vim.schedule(function()
     on_change(st)
   end)
@@ -386,7 +402,7 @@ function M.attach(client, bufnr)
     cands = {},
     cand_index = 0,
     last = { tick = -1, row = -1, col = -1 },
-    scheduled = false,
+    req_scheduled = false,
     prefix = '',
     row = 0,
     col = 0,
@@ -394,7 +410,14 @@ function M.attach(client, bufnr)
   states[bufnr] = st
   local group = api.nvim_create_augroup('deepseek_ls.ghost.' .. bufnr, { clear = true })
   st.group = group
-  api.nvim_create_autocmd({ 'TextChangedI', 'CursorMovedI', 'CompleteDone' }, {
+  api.nvim_create_autocmd({ 'TextChangedI', 'CursorMovedI' }, {
+    group = group,
+    buffer = bufnr,
+    callback = function()
+      on_change(st)
+    end,
+  })
+  api.nvim_create_autocmd('CompleteDone', {
     group = group,
     buffer = bufnr,
     callback = function()

@@ -163,15 +163,40 @@ function M.check()
   -- prefer the server's own diagnosis
   local help = run(vim.list_extend(vim.deepcopy(cmd), { '--help' }), env, 10000)
   if help.code == 0 and (help.stdout or ''):find('doctor', 1, true) then
-    local r = run(vim.list_extend(vim.deepcopy(cmd), { 'doctor' }), env, 60000)
-    local out = lines((r.stdout or '') .. '\n' .. (r.stderr or ''))
-    if r.code == 0 then
-      ok('`deepseek-ls doctor` passed')
-      for _, l in ipairs(out) do
-        info(l)
+    local dcmd = vim.list_extend(vim.deepcopy(cmd), { 'doctor', '--json' })
+    local s = opts.settings or {}
+    local cm = vim.tbl_get(s, 'completion', 'model') or s['completion.model']
+    local chm = vim.tbl_get(s, 'chat', 'model') or s['chat.model']
+    if type(cm) == 'string' then
+      vim.list_extend(dcmd, { '--model', cm })
+    end
+    if type(chm) == 'string' then
+      vim.list_extend(dcmd, { '--chat-model', chm })
+    end
+    local r = run(dcmd, env, 60000)
+    local okj, report = pcall(vim.json.decode, r.stdout or '')
+    if okj and type(report) == 'table' and type(report.checks) == 'table' then
+      info('`deepseek-ls doctor` (it makes one tiny FIM request):')
+      for _, c in ipairs(report.checks) do
+        local line = string.format('%s: %s', tostring(c.name), tostring(c.detail))
+        local advice = (type(c.fix) == 'string' and c.fix ~= '') and { c.fix } or nil
+        if c.status == 'ok' then
+          ok(line)
+        elseif c.status == 'warn' then
+          warn(line, advice)
+        elseif c.status == 'fail' then
+          err(line, advice)
+        else
+          info(line .. ' (skipped)')
+        end
       end
     else
-      err('`deepseek-ls doctor` reported problems (exit ' .. tostring(r.code) .. ')')
+      local out = lines((r.stdout or '') .. '\n' .. (r.stderr or ''))
+      if r.code == 0 then
+        ok('`deepseek-ls doctor` passed')
+      else
+        err('`deepseek-ls doctor` failed (exit ' .. tostring(r.code) .. ')')
+      end
       for _, l in ipairs(out) do
         info(l)
       end
