@@ -113,3 +113,15 @@ async def until(predicate, timeout: float = 5.0) -> None:
     async with asyncio.timeout(timeout):
         while not predicate():
             await asyncio.sleep(0.01)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """In CI (DEEPSEEK_LS_REQUIRE_EDITORS=1) a skipped real-editor test is a failure:
+    a missing install step must not pass as green."""
+    outcome = yield
+    report = outcome.get_result()
+    if (report.skipped and os.environ.get("DEEPSEEK_LS_REQUIRE_EDITORS") == "1"
+            and "tests/editors/" in str(item.fspath).replace(os.sep, "/")):
+        report.outcome = "failed"
+        report.longrepr = f"required editor test was skipped: {report.longrepr}"

@@ -162,6 +162,36 @@ async def test_cancelling_the_caller_cancels_the_http_exchange():
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
-    await asyncio.sleep(0)
-    assert flight.task.cancelled() or flight.task.done()
+    await asyncio.sleep(0.1)  # nobody adopted it within the grace period
+    assert flight.task.cancelled()
     assert engine._flights == {}
+
+
+async def test_a_cancelled_request_is_adopted_by_the_next_keystroke():
+    """Editors cancel the previous request before sending the next one."""
+    up = Upstream(latency=0.2)
+    engine, _, _ = make_engine(up)
+    task = asyncio.create_task(engine.complete(req(BASE, manual=True)))
+    await asyncio.sleep(0.05)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    nxt = await engine.complete(req(BASE + "re"))
+    assert nxt.text == "turn x + 1" and nxt.source == "join"
+    assert len(up.bodies) == 1
+
+
+async def test_an_incompatible_request_cancels_an_orphan_at_once():
+    up = Upstream(latency=5)
+    engine, _, _ = make_engine(up)
+    task = asyncio.create_task(engine.complete(req(BASE, manual=True)))
+    await asyncio.sleep(0.05)
+    flight = next(iter(engine._flights.values()))
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    nxt = asyncio.create_task(engine.complete(req("def g(y):\n    ")))
+    await asyncio.sleep(0)
+    await asyncio.sleep(0)
+    assert flight.task.cancelled() or flight.task.cancelling()
+    nxt.cancel()

@@ -52,6 +52,13 @@ log = logging.getLogger(__name__)
 #: How far (characters) the user may type past an in-flight request's
 #: cursor and still wait for its answer instead of asking again.
 JOIN_TYPED_MAX = 48
+#: When the last caller of an in-flight request goes away, how long (ms) the
+#: HTTP exchange is kept for the next keystroke's request to adopt it.
+#: Editors cancel the previous request *before* sending the next one, so
+#: without this every keystroke typed during the latency would kill an
+#: answer it could have used. A request that cannot adopt it cancels it at
+#: once.
+ADOPT_GRACE_MS = 50
 
 
 @dataclass(frozen=True)
@@ -86,6 +93,7 @@ class _Flight:
     suffix: str
     task: asyncio.Task[tuple[str, str] | None]
     refs: int = 1
+    orphan_timer: asyncio.TimerHandle | None = None
 
 
 @dataclass
@@ -211,9 +219,10 @@ class CompletionEngine:
             self._decision(req, "cache")
             return self._suggest(doc.uri, prefix, suffix, cached, "cache") if cached else None
 
+        self._cancel_orphans(doc.uri, prefix, suffix)
         flight = self._flights.get(key)
         if flight is not None:
-            flight.refs += 1
+            self._adopt(flight)
             ticket = self._supersede(doc.uri)
             self.stats.joins += 1
             self._decision(req, "join")
@@ -222,7 +231,7 @@ class CompletionEngine:
         flight = self._compatible_flight(doc.uri, prefix, suffix)
         if flight is not None:
             typed = prefix[len(flight.prefix):]
-            flight.refs += 1
+            self._adopt(flight)
             ticket = self._supersede(doc.uri)
             self._decision(req, "join", typed=len(typed))
             result = await self._await(flight, ticket, typed, "join")
@@ -284,8 +293,11 @@ class CompletionEngine:
         finally:
             flight.refs -= 1
             if flight.refs <= 0 and not flight.task.done():
-                flight.task.cancel()  # closes the HTTP connection
-                self._warm_spare_connection()
+                if ticket.superseded.done():
+                    self._abort(flight)  # superseded by an incompatible request
+                else:  # cancelled by the client: the next keystroke may adopt it
+                    flight.orphan_timer = asyncio.get_running_loop().call_later(
+                        ADOPT_GRACE_MS / 1000, self._abort_if_orphan, flight)
         if not flight.task.done() or flight.task.cancelled():
             return None
         outcome = flight.task.result()
@@ -295,6 +307,34 @@ class CompletionEngine:
         if not text.startswith(typed) or len(text) <= len(typed):
             return None
         return Suggestion(suggestion_id, text[len(typed):], source)
+
+    def _adopt(self, flight: _Flight) -> None:
+        flight.refs += 1
+        if flight.orphan_timer is not None:
+            flight.orphan_timer.cancel()
+            flight.orphan_timer = None
+
+    def _abort(self, flight: _Flight) -> None:
+        """Cancel the HTTP exchange (closing its connection)."""
+        if flight.orphan_timer is not None:
+            flight.orphan_timer.cancel()
+            flight.orphan_timer = None
+        if not flight.task.done():
+            flight.task.cancel()
+            self._warm_spare_connection()
+
+    def _abort_if_orphan(self, flight: _Flight) -> None:
+        flight.orphan_timer = None
+        if flight.refs <= 0:
+            self._abort(flight)
+
+    def _cancel_orphans(self, uri: str, prefix: str, suffix: str) -> None:
+        """Abort orphaned requests of ``uri`` that this request cannot adopt."""
+        for flight in list(self._flights.values()):
+            if flight.uri == uri and flight.refs <= 0 and not (
+                    suffix == flight.suffix and prefix.startswith(flight.prefix)
+                    and len(prefix) <= len(flight.prefix) + JOIN_TYPED_MAX):
+                self._abort(flight)
 
     def _warm_spare_connection(self) -> None:
         client = self.client

@@ -194,7 +194,8 @@ def plot(path: str, result: dict, arms: dict[str, Any], window_s: float = 40.0, 
             spans = [(e["written"], e.get("done", e["written"]), e.get("outcome"), rid)
                      for rid, e in tr.items() if "written" in e]
         else:
-            spans = [(f["recv_ns"], f.get("done_ns") or f["recv_ns"], "ok", None) for f in arm.fake]
+            spans = [(f["recv_ns"], f.get("done_ns") or f["recv_ns"], "ok",
+                      (f.get("headers") or {}).get("x-bench-tag")) for f in arm.fake]
         shown_ids = {r.id for r in arm.reqs.values() if r.shown}
         for a, b, outcome, rid in sorted(spans):
             if b < t0 or a > t1:
@@ -204,14 +205,14 @@ def plot(path: str, result: dict, arms: dict[str, Any], window_s: float = 40.0, 
                 lanes.append(b)
                 lane = len(lanes) - 1
             lanes[lane] = b
-            col = "tab:red" if outcome == "cancelled" else ("tab:green" if rid in shown_ids or rid is None else "tab:orange")
+            col = "tab:red" if outcome == "cancelled" else ("tab:green" if rid in shown_ids else "tab:orange")
             y = 1.1 + 0.25 * lane
             ax.plot([(a - t0) / 1e9, (b - t0) / 1e9], [y, y], color=col, lw=3, solid_capstyle="butt")
         ax.set_xlim(0, window_s)
         ax.set_yticks([0.1, 0.5, 1.3])
         ax.set_yticklabels(["ghost shown", "keystrokes", "requests"])
         ax.set_title(f"{name}: keystrokes (black; red = backspace, purple = newline, green = Tab accept), "
-                     f"upstream requests (green completed, orange unused, red cancelled), ghost text (blue)",
+                     f"upstream requests (green: answer shown, orange: not shown, red: cancelled), ghost text (blue)",
                      fontsize=9)
         ax.set_xlabel("seconds after warm-up")
     ax = axes[-1]
@@ -233,8 +234,10 @@ def plot(path: str, result: dict, arms: dict[str, Any], window_s: float = 40.0, 
     ax.bar(xs, out, bottom=[h + m for h, m in zip(hit, miss)], label="output", color="tab:blue")
     ax.set_xticks(list(xs))
     ax.set_xticklabels(names)
-    if any(h + m_ + o > 0 for h, m_, o in zip(hit, miss, out)):
+    segs = [v for v in hit + miss + out if v > 0]
+    if segs:
         ax.set_yscale("log")
+        ax.set_ylim(bottom=min(segs) / 3, top=max(h + m_ + o for h, m_, o in zip(hit, miss, out)) * 3)
     ax.set_ylabel("$ / 1,000 keystrokes (off-peak, log)")
     ax.legend(fontsize=8)
     for x, (h, m_, o) in enumerate(zip(hit, miss, out)):

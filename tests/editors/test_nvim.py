@@ -157,8 +157,8 @@ def test_explain_streams_into_markdown_split(tmp_path, fake):
     fake.chat_handler = chat
     result = run_scenario(tmp_path, fake, "explain", EXPLAIN_TEXT, settings={"chat": {"thinking": True}})
     text = "\n".join(result["chat"])
-    assert EXPLAIN_TEXT in text
-    assert "## Explain" in text
+    assert EXPLAIN_TEXT in text and FOLLOWUP_TEXT in text
+    assert "## Explain" in text and "> Look at the body first." in text
 
 
 def test_cancel_stops_a_running_explain(tmp_path, fake):

@@ -30,9 +30,13 @@ local function write_result()
   if not result_path then
     return
   end
+  local ok, text = pcall(vim.json.encode, H.result)
+  if not ok then
+    text = vim.json.encode({ exit = 2, reason = 'result not serialisable: ' .. tostring(text), checks = {} })
+  end
   local f = io.open(result_path, 'w')
   if f then
-    f:write(vim.json.encode(H.result))
+    f:write(text)
     f:close()
   end
 end
@@ -44,7 +48,7 @@ function H.finish(code, reason)
   finished = true
   H.result.exit = code
   H.result.reason = reason
-  write_result()
+  pcall(write_result)
   io.stderr:flush()
   vim.cmd('cquit ' .. code)
 end

@@ -295,7 +295,8 @@ function S.typing(H)
   H.sleep(800)
   H.check('requests while typing', (H.result.inline_requests or 0) >= 3, H.result.inline_requests)
   H.check('each new request cancels the pending one',
-    H.result.cancels >= 2 and H.result.cancels >= (H.result.inline_requests or 0) - 2, H.result)
+    H.result.cancels >= 2 and H.result.cancels >= (H.result.inline_requests or 0) - 2,
+    { requests = H.result.inline_requests, cancels = H.result.cancels })
   H.feed('<Esc>')
 end
 

@@ -24,7 +24,9 @@ M.defaults = {
   -- `settings.deepseek`, as initializationOptions, and on workspace/configuration.
   -- The plugin shows chat answers itself, so the server's Markdown transcripts
   -- (meant for clients without a plugin) are off unless you turn them on.
-  settings = { chat = { transcripts = false } },
+  -- The plugin draws ghost text itself and shows answers in its own split:
+  -- no duplicate completion-menu item, no transcript files.
+  settings = { chat = { transcripts = false }, completion = { items = "never" } },
   ghost_text = {
     enabled = true,
     -- request as you type (TextChangedI / CursorMovedI); false: only on `next` key
