@@ -4,7 +4,8 @@ import json
 
 import pytest
 
-from deepseek_ls.api.chat import ChatRequest, SSEDecoder, StreamState
+from deepseek_ls.api.chat import ChatRequest
+from deepseek_ls.api.sse import SSEDecoder, StreamState
 from deepseek_ls.api.errors import (
     APIConnectionError,
     BadRequestError,
@@ -60,9 +61,8 @@ def test_sse_keepalives_reasoning_content_and_usage_on_the_finish_chunk():
     ])
     assert deltas == [("reasoning", "Hmm"), ("content", "Hi"), ("content", " there")]
     assert state.done and state.finish_reason == "stop"
-    result = state.result("m")
-    assert (result.content, result.reasoning, result.model) == ("Hi there", "Hmm", "deepseek-flash")
-    assert (result.usage.hit_tokens, result.usage.miss_tokens, result.usage.reasoning_tokens) == (6, 4, 2)
+    assert ("".join(state.content), "".join(state.reasoning), state.model) == ("Hi there", "Hmm", "deepseek-flash")
+    assert (state.usage.hit_tokens, state.usage.miss_tokens, state.usage.reasoning_tokens) == (6, 4, 2)
 
 
 def test_sse_legacy_trailing_usage_chunk_with_empty_choices():

@@ -15,9 +15,10 @@ from deepseek_ls.settings import build_settings
 class Upstream:
     """A scripted /beta/completions endpoint."""
 
-    def __init__(self, text="return x + 1", latency=0.0):
+    def __init__(self, text="return x + 1", latency=0.0, per_piece=0.0):
         self.text = text
         self.latency = latency
+        self.per_piece = per_piece  # seconds between streamed pieces
         self.bodies = []
         self.statuses = []
 
@@ -28,11 +29,27 @@ class Upstream:
             status = self.statuses.pop(0)
             return httpx.Response(status, json={"error": {"message": f"status {status}", "type": "x",
                                                           "param": None, "code": "x"}})
+        usage = {"prompt_tokens": 100, "completion_tokens": 5, "total_tokens": 105,
+                 "prompt_cache_hit_tokens": 64, "prompt_cache_miss_tokens": 36}
+        if self.bodies[-1].get("stream"):
+            return httpx.Response(200, headers={"content-type": "text/event-stream"},
+                                  content=self._sse(usage))
         return httpx.Response(200, json={
             "id": "1", "object": "text_completion", "model": "deepseek-flash",
-            "choices": [{"index": 0, "text": self.text, "finish_reason": "stop"}],
-            "usage": {"prompt_tokens": 100, "completion_tokens": 5, "total_tokens": 105,
-                      "prompt_cache_hit_tokens": 64, "prompt_cache_miss_tokens": 36}})
+            "choices": [{"index": 0, "text": self.text, "finish_reason": "stop"}], "usage": usage})
+
+    async def _sse(self, usage):
+        pieces = [p + "\n" for p in self.text.split("\n")]
+        pieces[-1] = pieces[-1][:-1]
+        for piece in pieces:
+            if piece:
+                chunk = {"object": "text_completion", "model": "deepseek-flash",
+                         "choices": [{"index": 0, "text": piece, "finish_reason": None}]}
+                yield f"data: {json.dumps(chunk)}\n\n".encode()
+                await asyncio.sleep(self.per_piece)
+        last = {"object": "text_completion", "model": "deepseek-flash",
+                "choices": [{"index": 0, "text": "", "finish_reason": "stop"}], "usage": usage}
+        yield f"data: {json.dumps(last)}\n\ndata: [DONE]\n\n".encode()
 
 
 def make_engine(upstream, key="sk-test", **settings):
@@ -195,3 +212,19 @@ async def test_an_incompatible_request_cancels_an_orphan_at_once():
     await asyncio.sleep(0)
     assert flight.task.cancelled() or flight.task.cancelling()
     nxt.cancel()
+
+
+async def test_a_multiline_answer_is_shown_early_and_the_rest_comes_from_memory():
+    lines = [f"x{i} = {i}" for i in range(8)]
+    up = Upstream(text="\n    ".join(lines), per_piece=0.15)
+    engine, _, _ = make_engine(up)
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    first = await engine.complete(req(BASE, manual=True))
+    took = loop.time() - started
+    assert first.text == "\n    ".join(lines[:3])  # three complete lines, not all eight
+    assert took < 0.15 * 6
+    await asyncio.sleep(0.15 * 8)  # the stream finishes in the background
+    rest = await engine.complete(req(BASE + first.text))
+    assert rest.source == "memory" and rest.text == "\n    " + "\n    ".join(lines[3:])
+    assert len(up.bodies) == 1 and up.bodies[0]["stream"] is True

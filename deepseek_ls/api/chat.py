@@ -29,6 +29,7 @@ from .. import constants as C
 from .client import DeepSeekClient, Usage
 from .errors import APIConnectionError, APITimeoutError, ServerError, StreamError, error_from_response
 from .retry import RetryPolicy, with_retries
+from .sse import SSEDecoder, StreamState
 
 log = logging.getLogger(__name__)
 
@@ -97,86 +98,6 @@ class Timeouts:
         return httpx.Timeout(self.read_s, connect=self.connect_s, write=self.connect_s, pool=self.connect_s)
 
 
-# -- SSE ------------------------------------------------------------------
-class SSEDecoder:
-    """Turn SSE lines into event data strings (comments and other fields are dropped)."""
-
-    def __init__(self) -> None:
-        self._data: list[str] = []
-
-    def feed(self, line: str) -> str | None:
-        """Feed one line (without its line break); returns an event's data when one completes."""
-        if line == "":
-            return self.flush()
-        if line.startswith(":"):
-            return None  # comment, e.g. ": keep-alive"
-        name, _, value = line.partition(":")
-        if value.startswith(" "):
-            value = value[1:]
-        if name == "data":
-            self._data.append(value)
-        return None
-
-    def flush(self) -> str | None:
-        """The pending event at the end of the stream (or at a blank line)."""
-        if not self._data:
-            return None
-        data = "\n".join(self._data)
-        self._data = []
-        return data
-
-
-@dataclass
-class StreamState:
-    """Accumulates the chunks of one chat stream."""
-
-    content: list[str] = field(default_factory=list)
-    reasoning: list[str] = field(default_factory=list)
-    usage: Usage | None = None
-    model: str = ""
-    finish_reason: str | None = None
-    done: bool = False
-
-    def feed(self, data: str) -> list[tuple[str, str]]:
-        """Apply one event's data; returns the deltas it carried as ``(kind, text)``."""
-        if data.strip() == "[DONE]":
-            self.done = True
-            return []
-        try:
-            chunk = json.loads(data)
-        except ValueError:
-            raise StreamError("DeepSeek sent a malformed stream event.") from None
-        if not isinstance(chunk, dict):
-            return []
-        if isinstance(chunk.get("error"), dict):  # an error reported inside the stream
-            raise StreamError(f"DeepSeek reported an error mid-answer: {chunk['error'].get('message', '')}")
-        if chunk.get("model"):
-            self.model = str(chunk["model"])
-        if isinstance(chunk.get("usage"), dict):  # on the finish chunk, or a trailing choices: [] chunk
-            self.usage = Usage.from_api(chunk["usage"])
-        out: list[tuple[str, str]] = []
-        for choice in chunk.get("choices") or []:
-            if not isinstance(choice, dict):
-                continue
-            delta = choice.get("delta") or {}
-            reasoning = delta.get("reasoning_content")
-            if isinstance(reasoning, str) and reasoning:
-                self.reasoning.append(reasoning)
-                out.append(("reasoning", reasoning))
-            content = delta.get("content")
-            if isinstance(content, str) and content:
-                self.content.append(content)
-                out.append(("content", content))
-            if choice.get("finish_reason"):
-                self.finish_reason = str(choice["finish_reason"])
-        return out
-
-    def result(self, model: str) -> ChatResult:
-        return ChatResult(content="".join(self.content), reasoning="".join(self.reasoning),
-                          usage=self.usage or Usage(), model=self.model or model,
-                          finish_reason=self.finish_reason)
-
-
 # -- requests ---------------------------------------------------------------
 async def _open_stream(client: DeepSeekClient, request: ChatRequest, timeouts: Timeouts) -> httpx.Response:
     """Send the request; return the streaming response once its status is 2xx."""
@@ -241,7 +162,9 @@ async def stream_chat(client: DeepSeekClient, request: ChatRequest, on_delta: De
         await response.aclose()
     if not state.done:
         raise StreamError("The answer stream ended without [DONE]; it is incomplete.")
-    return state.result(request.model)
+    return ChatResult(content="".join(state.content), reasoning="".join(state.reasoning),
+                      usage=state.usage or Usage(), model=state.model or request.model,
+                      finish_reason=state.finish_reason)
 
 
 async def complete_once(client: DeepSeekClient, request: ChatRequest, *, timeouts: Timeouts | None = None,

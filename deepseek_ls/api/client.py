@@ -8,6 +8,7 @@ for. Chat streaming lives in :mod:`deepseek_ls.api.chat` on top of this.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from collections.abc import Callable
@@ -18,49 +19,19 @@ import httpx
 
 from .. import __version__
 from .. import constants as C
+from .sse import SSEDecoder, StreamState
+from .types import Usage
 from .errors import (
     APIConnectionError,
     APITimeoutError,
     MissingApiKeyError,
     ServerError,
+    StreamError,
     error_from_response,
     register_secret,
 )
 
 TraceHook = Callable[[str, dict[str, Any]], None]
-
-
-@dataclass(frozen=True)
-class Usage:
-    """Token usage of one response (cache hit + miss = prompt)."""
-
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
-    hit_tokens: int = 0
-    miss_tokens: int = 0
-    reasoning_tokens: int = 0
-
-    @classmethod
-    def from_api(cls, data: Any) -> "Usage":
-        """Read the API's ``usage`` object (missing fields count as 0)."""
-        if not isinstance(data, dict):
-            return cls()
-
-        def num(key: str, src: dict = data) -> int:
-            value = src.get(key)
-            return int(value) if isinstance(value, (int, float)) else 0
-
-        prompt = num("prompt_tokens")
-        hit = num("prompt_cache_hit_tokens")
-        miss = num("prompt_cache_miss_tokens") if "prompt_cache_miss_tokens" in data else max(0, prompt - hit)
-        details = data.get("completion_tokens_details") or {}
-        return cls(prompt, num("completion_tokens"), hit, miss,
-                   num("reasoning_tokens", details) if isinstance(details, dict) else 0)
-
-    def to_json(self) -> dict[str, int]:
-        return {"promptTokens": self.prompt_tokens, "completionTokens": self.completion_tokens,
-                "promptCacheHitTokens": self.hit_tokens, "promptCacheMissTokens": self.miss_tokens,
-                "reasoningTokens": self.reasoning_tokens}
 
 
 @dataclass(frozen=True)
@@ -92,6 +63,20 @@ class FimResult:
     usage: Usage
     model: str
     latency_s: float = 0.0
+
+
+def _trace_extensions(trace: TraceHook | None) -> dict[str, Any]:
+    """httpcore trace hooks that report ``http_written`` and ``http_first_byte``."""
+    if trace is None:
+        return {}
+
+    async def on_trace(event: str, info: dict[str, Any]) -> None:
+        if event == "http11.send_request_body.complete":
+            trace("http_written", {})
+        elif event == "http11.receive_response_headers.complete":
+            trace("http_first_byte", {})
+
+    return {"trace": on_trace}
 
 
 def normalize_base_url(url: str) -> str:
@@ -147,14 +132,7 @@ class DeepSeekClient:
     async def _request(self, method: str, path: str, *, json_body: Any = None,
                        timeout: httpx.Timeout, trace: TraceHook | None = None) -> httpx.Response:
         headers = self.headers()
-        extensions = {}
-        if trace is not None:
-            async def on_trace(event: str, info: dict[str, Any]) -> None:
-                if event == "http11.send_request_body.complete":
-                    trace("http_written", {})
-                elif event == "http11.receive_response_headers.complete":
-                    trace("http_first_byte", {})
-            extensions["trace"] = on_trace
+        extensions = _trace_extensions(trace)
         content = json.dumps(json_body, ensure_ascii=False).encode() if json_body is not None else None
         try:
             response = await self.http.request(method, path, content=content, headers=headers,
@@ -197,6 +175,50 @@ class DeepSeekClient:
             model=str(data.get("model") or request.model),
             latency_s=time.monotonic() - started,
         )
+
+    async def fim_stream(self, request: FimRequest, on_text: Callable[[str], None], *,
+                         timeout_s: float = C.FIM_TIMEOUT_S,
+                         trace: TraceHook | None = None) -> FimResult:
+        """One streamed FIM completion, no retries; ``on_text`` gets each piece.
+
+        The whole exchange is bounded by ``timeout_s``; cancelling the task
+        closes the connection at once.
+        """
+        started = time.monotonic()
+        body = {**request.body(), "stream": True, "stream_options": {"include_usage": True}}
+        headers = {**self.headers(), "Accept": "text/event-stream"}
+        extensions = _trace_extensions(trace)
+        http_request = self.http.build_request(
+            "POST", "/beta/completions", content=json.dumps(body, ensure_ascii=False).encode(),
+            headers=headers, timeout=httpx.Timeout(timeout_s, connect=min(timeout_s, C.FIM_CONNECT_TIMEOUT_S)),
+            extensions=extensions)
+        decoder, state = SSEDecoder(), StreamState()
+        try:
+            async with asyncio.timeout(timeout_s):
+                response = await self.http.send(http_request, stream=True)
+                try:
+                    if response.status_code >= 400:
+                        raise error_from_response(response.status_code, response.headers, await response.aread())
+                    async for line in response.aiter_lines():
+                        data = decoder.feed(line)
+                        if data is not None:
+                            for _kind, text in state.feed(data):
+                                on_text(text)
+                        if state.done:
+                            break
+                finally:
+                    await response.aclose()
+        except TimeoutError:
+            raise APITimeoutError(f"POST /beta/completions took longer than {timeout_s:g} s") from None
+        except httpx.TimeoutException as exc:
+            raise APITimeoutError(f"POST /beta/completions timed out ({type(exc).__name__})") from None
+        except httpx.HTTPError as exc:
+            raise APIConnectionError(f"POST /beta/completions failed: {type(exc).__name__}: {exc}") from None
+        if not state.done:
+            raise StreamError("the completion stream ended without [DONE]")
+        return FimResult(text="".join(state.content), finish_reason=state.finish_reason,
+                         usage=state.usage or Usage(), model=state.model or request.model,
+                         latency_s=time.monotonic() - started)
 
     def idle_connections(self) -> int | None:
         """Idle keep-alive connections in the pool (None when unknown)."""

@@ -59,6 +59,12 @@ JOIN_TYPED_MAX = 48
 #: answer it could have used. A request that cannot adopt it cancels it at
 #: once.
 ADOPT_GRACE_MS = 50
+#: Multi-line answers stream; the editor gets the complete lines received so
+#: far once there are this many, or once this long (s) has passed since the
+#: request left with at least one. The rest lands in memory, so accepting
+#: the first lines shows the next ones at once.
+EARLY_LINES = 3
+EARLY_AFTER_S = 0.3
 
 
 @dataclass(frozen=True)
@@ -92,6 +98,8 @@ class _Flight:
     prefix: str
     suffix: str
     task: asyncio.Task[tuple[str, str] | None]
+    #: the first answer worth showing (early lines of a streamed answer, or the whole)
+    first: asyncio.Future[tuple[str, str] | None]
     refs: int = 1
     orphan_timer: asyncio.TimerHandle | None = None
 
@@ -288,20 +296,27 @@ class CompletionEngine:
         return Suggestion(entry.id, text, source)
 
     async def _await(self, flight: _Flight, ticket: _Ticket, typed: str, source: str) -> Suggestion | None:
+        outcome: tuple[str, str] | None = None
         try:
-            await asyncio.wait({flight.task, ticket.superseded}, return_when=asyncio.FIRST_COMPLETED)
+            await asyncio.wait({flight.first, ticket.superseded}, return_when=asyncio.FIRST_COMPLETED)
+            if flight.first.done() and not flight.first.cancelled():
+                outcome = flight.first.result()
+                if (outcome is not None and not flight.task.done() and len(outcome[1]) <= len(typed)
+                        and typed.startswith(outcome[1])):
+                    # typed past the early lines: the rest of the stream may still agree
+                    await asyncio.wait({flight.task, ticket.superseded}, return_when=asyncio.FIRST_COMPLETED)
+                    if flight.task.done() and not flight.task.cancelled():
+                        outcome = flight.task.result()
         finally:
             flight.refs -= 1
             if flight.refs <= 0 and not flight.task.done():
                 if ticket.superseded.done():
                     self._abort(flight)  # superseded by an incompatible request
-                else:  # cancelled by the client: the next keystroke may adopt it
+                elif not flight.first.done():  # cancelled: the next keystroke may adopt it
                     flight.orphan_timer = asyncio.get_running_loop().call_later(
                         ADOPT_GRACE_MS / 1000, self._abort_if_orphan, flight)
-        if not flight.task.done() or flight.task.cancelled():
-            return None
-        outcome = flight.task.result()
-        if outcome is None:
+                # else: the early lines are shown; the rest streams into memory
+        if ticket.superseded.done() or outcome is None:
             return None
         suggestion_id, text = outcome
         if not text.startswith(typed) or len(text) <= len(typed):
@@ -346,16 +361,19 @@ class CompletionEngine:
 
     def _start(self, key: str, doc: DocumentSnapshot, prefix: str, suffix: str,
                fim: FimPrompt, model: str, request_id: object) -> _Flight:
-        task = asyncio.create_task(self._fetch(key, doc, prefix, suffix, fim, model, request_id))
-        flight = _Flight(key, doc.uri, prefix, suffix, task)
+        first: asyncio.Future[tuple[str, str] | None] = asyncio.get_running_loop().create_future()
+        task = asyncio.create_task(self._fetch(key, doc, prefix, suffix, fim, model, request_id, first))
+        flight = _Flight(key, doc.uri, prefix, suffix, task, first)
         self._flights[key] = flight
         self.stats.requests_sent += 1
         if len(self._flights) == 1:
             self.on_state()
         return flight
 
-    async def _fetch(self, key: str, doc: DocumentSnapshot, prefix: str, suffix: str,
-                     fim: FimPrompt, model: str, request_id: object) -> tuple[str, str] | None:
+    async def _fetch(self, key: str, doc: DocumentSnapshot, prefix: str, suffix: str, fim: FimPrompt,
+                     model: str, request_id: object,
+                     first: asyncio.Future[tuple[str, str] | None]) -> tuple[str, str] | None:
+        """Run one FIM request; resolve ``first`` as soon as something is worth showing."""
         s = self.settings
         client = self.client
         assert client is not None
@@ -363,20 +381,62 @@ class CompletionEngine:
                              max_tokens=fim.max_tokens, stop=fim.stop,
                              temperature=s.completion_temperature)
         tracer = self.tracer
+        suggestion_id = uuid.uuid4().hex[:16]
+        lines_before = prefix[max(0, len(prefix) - 3000):]
+        previous_line = prefix[: len(prefix) - len(fim.line_prefix)].rstrip("\n").rsplit("\n", 1)[-1]
+
+        def clean(raw: str) -> str:
+            return postprocess(raw, multiline=fim.multiline, line_prefix=fim.line_prefix,
+                               line_suffix=fim.line_suffix, following=suffix[:2000],
+                               context_before=lines_before, max_lines=s.completion_max_lines,
+                               previous_line=previous_line)
+
+        def settle(text: str) -> tuple[str, str] | None:
+            outcome = (suggestion_id, text) if text else None
+            if text:
+                self.memory.remember(doc.uri, Remembered(suggestion_id, prefix, suffix, text))
+            if not first.done():
+                first.set_result(outcome)
+            return outcome
 
         def trace(event: str, fields: dict) -> None:
             tracer.event(event, id=request_id, **fields)
 
+        started = self.clock()
+        received: list[str] = []
+
+        def on_text(piece: str) -> None:
+            received.append(piece)
+            if first.done() or "\n" not in piece:
+                return
+            raw = "".join(received)
+            complete = raw[: raw.rfind("\n")]
+            lines = sum(1 for line in complete.split("\n") if line.strip())
+            if lines >= EARLY_LINES or (lines and self.clock() - started >= EARLY_AFTER_S):
+                early = clean(complete)
+                if early:
+                    tracer.event("early_answer", id=request_id, lines=lines)
+                    settle(early)
+
+        timeout_s = s.completion_timeout_ms / 1000
         try:
-            result = await client.fim(request, timeout_s=s.completion_timeout_ms / 1000,
-                                      trace=trace if tracer.enabled else None)
+            if fim.multiline:
+                result = await client.fim_stream(request, on_text, timeout_s=timeout_s,
+                                                 trace=trace if tracer.enabled else None)
+            else:
+                result = await client.fim(request, timeout_s=timeout_s,
+                                          trace=trace if tracer.enabled else None)
         except asyncio.CancelledError:
             self.breaker.release_probe()
             tracer.event("http_done", id=request_id, outcome="cancelled")
+            if not first.done():
+                first.set_result(None)
             raise
         except DeepSeekError as exc:
             tracer.event("http_done", id=request_id, outcome="error")
             self._failed(exc)
+            if not first.done():
+                first.set_result(None)
             return None
         finally:
             self._flights.pop(key, None)
@@ -392,18 +452,9 @@ class CompletionEngine:
         self.rhythm.note_latency(result.latency_s)
         self.on_usage(result.model or model, result.usage)
 
-        lines_before = prefix[max(0, len(prefix) - 3000):]
-        previous_line = prefix[: len(prefix) - len(fim.line_prefix)].rstrip("\n").rsplit("\n", 1)[-1]
-        text = postprocess(result.text, multiline=fim.multiline, line_prefix=fim.line_prefix,
-                           line_suffix=fim.line_suffix, following=suffix[:2000],
-                           context_before=lines_before, max_lines=s.completion_max_lines,
-                           previous_line=previous_line)
+        text = clean(result.text)
         self.results.put(key, text)
-        if not text:
-            return None
-        entry = Remembered(uuid.uuid4().hex[:16], prefix, suffix, text)
-        self.memory.remember(doc.uri, entry)
-        return entry.id, text
+        return settle(text)
 
     # -- failures ------------------------------------------------------
     def report_missing_key(self) -> None:

@@ -120,10 +120,10 @@ class LspClient:
         self.messages: list[tuple[str, Any]] = []   # showMessage etc.
         self._reader_task: asyncio.Task | None = None
 
-    async def start(self, env: dict[str, str], stderr_path: str) -> None:
+    async def start(self, env: dict[str, str], stderr_path: str, cmd: list[str] | None = None) -> None:
         self._stderr = open(stderr_path, "w")
         self.proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "deepseek_ls", cwd=REPO, env=env, stdin=asyncio.subprocess.PIPE,
+            *(cmd or [sys.executable, "-m", "deepseek_ls"]), cwd=REPO, env=env, stdin=asyncio.subprocess.PIPE,
             stdout=asyncio.subprocess.PIPE, stderr=self._stderr, limit=1 << 24)
         self._reader_task = asyncio.ensure_future(self._read())
 
@@ -279,8 +279,9 @@ class Editor:
     """Plays a schedule into a backend, shows ghost text, runs acceptance policy A."""
 
     def __init__(self, name: str, regions: list[Region], schedules: list[list[Unit]], settle_s: float = 2.0,
-                 policy: str = "A") -> None:
+                 policy: str = "A", budget: int | None = None) -> None:
         self.res = ArmResult(name)
+        self.budget = budget
         self.regions = regions
         self.schedules = schedules
         self.settle_s = settle_s
@@ -332,6 +333,8 @@ class Editor:
         t_plan = time.monotonic_ns() + 300_000_000
         kidx = 0
         for ri, (region, units) in enumerate(zip(self.regions, self.schedules)):
+            if self.budget is not None and len(self.res.keys) >= self.budget:
+                break
             self.text = region.initial
             self.cursor = region.start
             self.version = 1
@@ -342,6 +345,8 @@ class Editor:
             partial: Unit | None = None
             pos = 0
             while ui < len(units):
+                if self.budget is not None and len(self.res.keys) >= self.budget:
+                    break
                 u = partial or units[ui]
                 for ai, (gap, kind, text) in enumerate(u.actions):
                     t_plan += int(gap * 1e6)
@@ -557,7 +562,8 @@ def read_trace(path: str) -> list[dict]:
 
 
 async def run_server_arm(name: str, fake: FakeProc, key: str, regions: list[Region],
-                         schedules: list[list[Unit]], workdir: str, settings: dict | None = None) -> ArmResult:
+                         schedules: list[list[Unit]], workdir: str, settings: dict | None = None,
+                         budget: int | None = None) -> ArmResult:
     trace_path = os.path.join(workdir, f"trace-{name}.jsonl")
     if os.path.exists(trace_path):
         os.remove(trace_path)
@@ -574,7 +580,7 @@ async def run_server_arm(name: str, fake: FakeProc, key: str, regions: list[Regi
     await asyncio.sleep(1.0)       # let the server settle (model check, imports)
     gc.collect()
     gc.freeze()
-    ed = ServerEditor(lsp, name, regions, schedules)
+    ed = ServerEditor(lsp, name, regions, schedules, budget=budget)
     cpu0, _ = proc_cpu(lsp.proc.pid)
     res = await ed.run()
     cpu1, rss = proc_cpu(lsp.proc.pid)

@@ -53,6 +53,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--profile", default="ci", choices=sorted(PROFILES))
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--limit", type=int, default=None, help="planned keystrokes at most (overrides the profile)")
+    ap.add_argument("--budget", type=int, default=None, help="played keystrokes at most (overrides the profile)")
     ap.add_argument("--fixed", action="store_true", help="fake latency = --base-ms only (no per-token time, no jitter)")
     ap.add_argument("--base-ms", type=float, default=250.0)
     ap.add_argument("--ms-per-token", type=float, default=8.0)
@@ -86,6 +87,7 @@ def run(a: argparse.Namespace) -> dict:
         model = dataclasses.replace(model, metronome=(float(b), float(p), int(n)), typo_p=0.02)
     wl = build(a.profile, a.seed, model, limit=a.limit)
     WARMUP_KEYS = warmup_for(a.profile)
+    budget = a.budget if a.budget is not None else wl.budget
     sha = git_sha()
     stamp = f"{a.profile}-{a.seed}-{sha}{'-fixed' if a.fixed else ''}"
     work = os.path.join(a.out, "work", stamp)
@@ -97,11 +99,12 @@ def run(a: argparse.Namespace) -> dict:
     modes = [m for m in a.modes.split(",") if m]
     live = [m for m in a.naive_live.split(",") if m in modes] or modes[-1:]
     say = (lambda *x: None) if a.quiet else (lambda *x: print(*x, file=sys.stderr, flush=True))
-    say(f"workload: {wl.describe()} planned {wl.planned_keys()} keys, {wl.planned_ms() / 1000:.0f} s per arm")
+    say(f"workload: {[(d['path'], d['qualname'], d['source']) for d in wl.describe()]}, planned "
+        f"{wl.planned_keys()} keys ({wl.planned_ms() / 1000:.0f} s), played budget {budget}")
     result: dict = {"profile": a.profile, "seed": a.seed, "git": sha, "python": platform.python_version(),
                     "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
                     "machine": {"nproc": os.cpu_count(), "loadavg_start": list(os.getloadavg())},
-                    "files": wl.describe(), "warmup_keys": WARMUP_KEYS,
+                    "files": wl.describe(), "warmup_keys": WARMUP_KEYS, "played_budget": budget,
                     "typing": dataclasses.asdict(model), "policy": a.policy,
                     "server_settings": settings or "defaults",
                     "prices": "pricing-2026-11-15.json", "modes": {}}
@@ -120,7 +123,7 @@ def run(a: argparse.Namespace) -> dict:
             t = time.monotonic()
             say(f"[{mode}] server arm ...")
             srv = asyncio.run(run_server_arm(f"server-{mode}", fake, skey, wl.regions, wl.schedules, work,
-                                             settings or None))
+                                             settings or None, budget))
             say(f"[{mode}] server arm done in {time.monotonic() - t:.0f} s: {len(srv.fake)} upstream requests")
             _dump_arm(os.path.join(work, f"arm-server-{mode}.json"), srv)
             nv = None
