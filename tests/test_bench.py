@@ -241,7 +241,7 @@ def test_same_seed_same_request_counts(tmp_path):
     counts = []
     for i in range(2):
         res = run(parse(["--profile", "tiny", "--seed", "3", "--fixed", "--modes", "v4", "--limit", "25",
-                         "--metronome", "50,1000,5", "--no-plot", "--no-gate", "--quiet",
+                         "--metronome", "50,1000,5", "--no-plot", "--no-gate", "--quiet", "--no-calibrate",
                          "--out", str(tmp_path / f"r{i}")]))
         arms = res["modes"]["v4"]["arms"]
         counts.append({name: (a["keystrokes"], a["upstream"]["total"], a["upstream"]["completed"],

@@ -242,7 +242,11 @@ class CompletionEngine:
             self._adopt(flight)
             ticket = self._supersede(doc.uri)
             self._decision(req, "join", typed=len(typed))
-            result = await self._await(flight, ticket, typed, "join")
+            self.tracer.event("wait_start", id=req.request_id, kind="join")
+            try:
+                result = await self._await(flight, ticket, typed, "join")
+            finally:
+                self.tracer.event("wait_end", id=req.request_id)
             if result is not None:
                 self.stats.joins += 1
                 return result

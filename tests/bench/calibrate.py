@@ -60,7 +60,7 @@ def serve_pygls() -> None:
     server.start_io()
 
 
-async def drive(kind: str) -> dict:
+async def drive(kind: str, n: int = N) -> dict:
     from .harness import LspClient
     from .metrics import pcts
 
@@ -72,7 +72,7 @@ async def drive(kind: str) -> dict:
     lsp.notify("textDocument/didOpen", {"textDocument": {"uri": uri, "languageId": "python", "version": 1,
                                                          "text": "x" * 3000}})
     rtt = []
-    for i in range(N):
+    for i in range(n):
         rid = lsp.next_id()
         fut = asyncio.get_running_loop().create_future()
         lsp.handlers[rid] = lambda t, msg, fut=fut: fut.set_result(t)
@@ -88,7 +88,11 @@ async def drive(kind: str) -> dict:
         rtt.append((t1 - t0) / 1e6)
         await asyncio.sleep(INTERVAL_S)
     await lsp.stop()
-    return pcts(rtt[20:], (50, 95, 99))
+    return pcts(rtt[min(20, n // 5):], (50, 95, 99))
+
+
+def calibrate(n: int = N) -> dict:
+    return {kind: asyncio.run(drive(kind, n)) for kind in ("raw", "pygls")}
 
 
 def main(argv: list[str]) -> int:

@@ -12,7 +12,7 @@ import sys
 from collections import Counter
 from typing import Any
 
-from .metrics import _g, index_trace, match_upstream, pcts
+from .metrics import _g, index_trace, match_upstream, pcts, shown_upstream
 
 
 def _ms(a: int | None, b: int | None) -> float | None:
@@ -26,6 +26,7 @@ def diagnose(keys: list[Any], reqs: dict[Any, Any], fake: list[dict], trace: lis
     by = tr["by"]
     trig = match_upstream(tr["written"], fake)
     fake_by_rid = {rid: r for r in fake for seq, rid in [(r["seq"], trig.get(r["seq"]))] if rid is not None}
+    shown_up = shown_upstream(reqs, [(r, trig.get(r["seq"]), None) for r in fake], trig, tr, False)
 
     # per LSP request: harness send -> server lsp_recv (pipe + pygls read), server time, lsp_sent -> harness
     pipe_in, server_mem, pipe_out, mem_total = [], [], [], []
@@ -82,12 +83,13 @@ def diagnose(keys: list[Any], reqs: dict[Any, Any], fake: list[dict], trace: lis
             if "written" in e and "done" in e:
                 cancel_after.append(_ms(e["written"], e["done"]))
         elif _g(r, "shown"):
-            fate["answered and shown for its keystroke"] += 1
-        elif _g(r, "nonempty"):
-            fate["answered, not shown (stale)"] += 1
+            fate["answered and shown for its own keystroke"] += 1
+        elif f["seq"] in shown_up:
+            fate["answered, shown for a later keystroke (join / memory)"] += 1
+        elif (f.get("text") or "").strip():
+            fate["answered, never shown"] += 1
         else:
-            src = e.get("source")
-            fate[f"answered empty ({'joined' if src else 'no ghost text after post-processing or stale'})"] += 1
+            fate["answered empty (nothing to show)"] += 1
 
     # opportunities without ghost text: why
     miss = Counter()

@@ -42,6 +42,23 @@ def _r(x: float | None, nd: int = 3) -> float | None:
 
 # ---------------------------------------------------------------- trace helpers
 
+def show_episodes(keys: list[Any], reqs: dict[Any, Any]) -> int:
+    """Ghost texts shown: a shown answer starts a new episode unless the previous keystroke's answer
+    showed the same suggestion (typing through it, served from memory, is one episode)."""
+    n = 0
+    prev = None
+    for k in keys:
+        r = reqs.get(_g(k, "req"))
+        if r is not None and _g(r, "shown"):
+            sid = _g(r, "sid") or ("req", _g(r, "id"))
+            if sid != prev:
+                n += 1
+            prev = sid
+        else:
+            prev = None
+    return n
+
+
 def index_trace(trace: list[dict]) -> dict:
     """Per request id: lsp_recv time, waits, decisions, http events, lsp_sent."""
     by: dict[Any, dict] = defaultdict(lambda: {"waits": [], "decisions": [], "wait_open": None})
@@ -109,6 +126,39 @@ def match_upstream(written: list[tuple[int, Any]], fake: list[dict]) -> dict[int
 
 # ---------------------------------------------------------------- the arm metrics
 
+def shown_upstream(reqs: dict[Any, Any], up: list, trig: dict, tr: dict, naive: bool) -> set[int]:
+    """Fake seqs of the upstream requests whose answer reached the screen (for their own keystroke, or a
+    later one through join / memory): a suggestion id first shown at time t belongs to the request whose
+    ``http_done(ok)`` is the last one before t."""
+    shown_up: set[int] = set()
+    if naive:
+        shown_tags = {_g(r, "id") for r in reqs.values() if _g(r, "shown")}
+        for r, rid, ki in up:
+            if rid in shown_tags:
+                shown_up.add(r["seq"])
+    else:
+        seq_of_rid = {rid: seq for seq, rid in trig.items()}
+        done_ok = tr["done_ok"]
+        first_seen: dict[str, int] = {}
+        for r in reqs.values():
+            if _g(r, "shown") and _g(r, "sid"):
+                s = _g(r, "sid")
+                t = _g(r, "recv_ns")
+                if s not in first_seen or t < first_seen[s]:
+                    first_seen[s] = t
+        for s, t in first_seen.items():
+            src = None
+            for td, rid in done_ok:
+                if td <= t:
+                    src = rid
+                else:
+                    break
+            if src is not None and src in seq_of_rid:
+                shown_up.add(seq_of_rid[src])
+    return shown_up
+
+
+
 def arm_metrics(keys: list[Any], reqs: dict[Any, Any], fake: list[dict], trace: list[dict] | None,
                 *, warmup: int = 50, naive: bool = False, cpu_s: float | None = None,
                 rss_kb: int | None = None, lateness_ms: list[float] | None = None) -> dict:
@@ -136,33 +186,11 @@ def arm_metrics(keys: list[Any], reqs: dict[Any, Any], fake: list[dict], trace: 
 
     # --- what was shown, and which upstream request each shown text came from
     shown_reqs = [r for r in reqs.values() if _g(r, "shown") and key_of_req.get(_g(r, "id"), -1) >= warmup]
-    shown_up: set[int] = set()
+    shown_up = shown_upstream(reqs, up, trig, tr, naive)
     if naive:
-        shown_tags = {_g(r, "id") for r in reqs.values() if _g(r, "shown")}
-        for r, rid, ki in up:
-            if rid in shown_tags:
-                shown_up.add(r["seq"])
         n_shown = len(shown_reqs)
     else:
-        seq_of_rid = {rid: seq for seq, rid in trig.items()}
-        done_ok = tr["done_ok"]
-        first_seen: dict[str, int] = {}
-        for r in reqs.values():
-            if _g(r, "shown") and _g(r, "sid"):
-                s = _g(r, "sid")
-                t = _g(r, "recv_ns")
-                if s not in first_seen or t < first_seen[s]:
-                    first_seen[s] = t
-        for s, t in first_seen.items():
-            src = None
-            for td, rid in done_ok:
-                if td <= t:
-                    src = rid
-                else:
-                    break
-            if src is not None and src in seq_of_rid:
-                shown_up.add(seq_of_rid[src])
-        n_shown = len({_g(r, "sid") for r in shown_reqs})
+        n_shown = show_episodes(measured, reqs)
 
     completed = sum(1 for r, _, _ in up_m if not r.get("disconnected"))
     aborted = sum(1 for r, _, _ in up_m if r.get("disconnected"))
@@ -198,7 +226,7 @@ def arm_metrics(keys: list[Any], reqs: dict[Any, Any], fake: list[dict], trace: 
     per_1k = 1000 / n_keys if n_keys else 0.0
 
     # --- server overhead (per upstream request) and the cross-check
-    overhead, cross, join_wait = [], [], []
+    overhead, cross, join_wait, overhead_ex_join = [], [], [], []
     if not naive:
         for r, rid, ki in up_m:
             e = by.get(rid)
@@ -212,10 +240,13 @@ def arm_metrics(keys: list[Any], reqs: dict[Any, Any], fake: list[dict], trace: 
             decs = e["decisions"]
             joins = [t for t, d, _ in decs if d == "join"]
             sends = [t for t, d, _ in decs if d == "send"]
+            jw = 0.0
             if joins and sends:
                 # time spent waiting on a compatible in-flight request before sending (not traced as a wait)
                 ws = sum(b - a for a, b in e["waits"] if a >= joins[0])
-                join_wait.append((sends[-1] - joins[0] - ws) / 1e6)
+                jw = (sends[-1] - joins[0] - ws) / 1e6
+                join_wait.append(jw)
+            overhead_ex_join.append(overhead[-1] - jw)
 
     # --- memory path: answered without upstream (decision memory / cache)
     mem = []
@@ -277,6 +308,7 @@ def arm_metrics(keys: list[Any], reqs: dict[Any, Any], fake: list[dict], trace: 
         "overhead_ms": pcts(overhead) if not naive else None,
         "overhead_crosscheck_ms": pcts(cross, (50, 95)) if cross else None,
         "join_wait_ms": pcts(join_wait, (50, 95)) if join_wait else None,
+        "overhead_excl_join_wait_ms": pcts(overhead_ex_join) if not naive else None,
         "mem_path_ms": pcts(mem, (50, 95)) if not naive else None,
         "ghost_ms": {**pcts(ghost, (50, 95)), "coverage": _r(covered / opp if opp else 0.0),
                      "opportunities": opp, "covered": covered, "empty": empty, "censored": censored},

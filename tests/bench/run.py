@@ -74,6 +74,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
                     help="completion setting for the server arm, e.g. debounceMs=100 (sensitivity only)")
     ap.add_argument("--out", default=os.path.join(HERE, "results"))
     ap.add_argument("--no-plot", action="store_true")
+    ap.add_argument("--no-calibrate", action="store_true", help="skip measuring the harness/pipe floor (~20 s)")
     ap.add_argument("--no-gate", action="store_true")
     ap.add_argument("--write-baseline", action="store_true")
     ap.add_argument("--quiet", action="store_true")
@@ -108,6 +109,14 @@ def run(a: argparse.Namespace) -> dict:
                     "typing": dataclasses.asdict(model), "policy": a.policy,
                     "server_settings": settings or "defaults",
                     "prices": "pricing-2026-11-15.json", "modes": {}}
+    if not a.no_calibrate:
+        from .calibrate import calibrate
+
+        say("calibrating the harness (stub servers) ...")
+        result["harness_calibration_ms"] = {
+            "_what": "harness send -> receive with a stub server that answers at once: raw = stdlib asyncio "
+                     "stdin reader (harness + pipes floor), pygls = pygls start_io (its stdio transport)",
+            **calibrate(150)}
     arms_for_plot: dict = {}
     naive_raw: dict = {}
     for mode in modes:
@@ -157,6 +166,8 @@ def run(a: argparse.Namespace) -> dict:
         block["_pending_naive"] = nv is None
         result["modes"][mode] = block
         arms_for_plot[f"server @{mode}"] = srv
+        for i, f in enumerate(result["files"]):
+            f.setdefault("played_keystrokes", {})[mode] = sum(1 for k in srv.keys if k.region == i)
         result["fake_common"] = {"base_ms": a.base_ms, "fixed": a.fixed, "tokenizer": tok}
     # naive arms of the modes without a live run: re-billed
     src_mode = next(iter(naive_raw), None)
