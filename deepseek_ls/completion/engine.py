@@ -242,7 +242,7 @@ class CompletionEngine:
             self._adopt(flight)
             ticket = self._supersede(doc.uri)
             self._decision(req, "join", typed=len(typed))
-            self.tracer.event("wait_start", id=req.request_id, kind="join")
+            self.tracer.event("wait_start", id=req.request_id, reason="join")
             try:
                 result = await self._await(flight, ticket, typed, "join")
             finally:
