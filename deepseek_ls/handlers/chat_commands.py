@@ -1,6 +1,6 @@
 """Chat commands: ``deepseek.chat``, ``deepseek.explainSelection``, ``deepseek.cancel``.
 
-Answers stream three ways at once (see docs/PROTOCOL.md and docs/chat.md):
+Answers stream three ways at once (see docs/PROTOCOL.md and README.md):
 the ``deepseek/chatStream`` notification (for the editor plugins),
 ``$/progress`` begin/report/end when the client supports
 ``window.workDoneProgress`` (cancellable), and, for plain LSP clients, a
