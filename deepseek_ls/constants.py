@@ -11,7 +11,7 @@ DEFAULT_BASE_URL = "https://api.deepseek.com"
 #: it between the two bounds below from the measured typing rhythm.
 DEBOUNCE_MS = 120
 DEBOUNCE_MIN_MS = 60
-DEBOUNCE_MAX_MS = 420
+DEBOUNCE_MAX_MS = 480
 #: Inter-keystroke intervals longer than this are pauses, not typing rhythm.
 TYPING_GAP_MAX_MS = 1200
 #: How many recent keystroke intervals / latencies the adaptive debounce keeps.

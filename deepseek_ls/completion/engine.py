@@ -214,7 +214,6 @@ class CompletionEngine:
             self.stats.memory_hits += 1
             self._decision(req, "memory")
             return Suggestion(recall.id, recall.text, "memory")
-        after_accept = recall is not None  # typed (or accepted) a whole suggestion
 
         fim = self._prompt(req)
         model = self.settings.completion_model
@@ -263,7 +262,7 @@ class CompletionEngine:
             self._decision(req, "drop", reason="no-key")
             return None
 
-        if not req.manual and not after_accept:
+        if not req.manual:
             delay = self.rhythm.debounce_ms() / 1000
             self.tracer.event("wait_start", id=req.request_id, ms=round(delay * 1000, 1))
             done, _ = await asyncio.wait({ticket.superseded}, timeout=delay)
@@ -397,6 +396,9 @@ class CompletionEngine:
 
         def settle(text: str) -> tuple[str, str] | None:
             outcome = (suggestion_id, text) if text else None
+            if not first.done():
+                # what the user waits for: the first answer, not the whole stream
+                self.rhythm.note_latency(self.clock() - started)
             if text:
                 self.memory.remember(doc.uri, Remembered(suggestion_id, prefix, suffix, text))
             if not first.done():
@@ -453,7 +455,6 @@ class CompletionEngine:
         self._reported.discard("unavailable")
         if was_failing:
             self.on_state()
-        self.rhythm.note_latency(result.latency_s)
         self.on_usage(result.model or model, result.usage)
 
         text = clean(result.text)

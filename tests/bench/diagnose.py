@@ -61,6 +61,7 @@ def diagnose(keys: list[Any], reqs: dict[Any, Any], fake: list[dict], trace: lis
 
     # upstream requests: why sent, what became of them
     causes = Counter()
+    by_cause: dict[str, Counter] = {}
     fate = Counter()
     next_gap_aborted = []
     cancel_after = []
@@ -71,9 +72,12 @@ def diagnose(keys: list[Any], reqs: dict[Any, Any], fake: list[dict], trace: lis
         k = kmap.get(_g(r, "key"))
         if k is None or _g(k, "i") < warmup:
             continue
-        causes["after Tab acceptance (no debounce)" if _g(k, "kind") == "accept" else
-               ("after newline" if _g(k, "kind") == "nl" else
-                ("after backspace" if _g(k, "kind") == "bs" else "after a character"))] += 1
+        cause = ("after Tab acceptance (no debounce)" if _g(k, "kind") == "accept" else
+                 ("after newline" if _g(k, "kind") == "nl" else
+                  ("after backspace" if _g(k, "kind") == "bs" else "after a character")))
+        causes[cause] += 1
+        useful = f["seq"] in shown_up
+        by_cause.setdefault(cause, Counter())["answer shown" if useful else "never shown"] += 1
         gap = _g(k, "gap_after_ms")
         e = by.get(rid, {})
         if f.get("disconnected"):
@@ -122,6 +126,7 @@ def diagnose(keys: list[Any], reqs: dict[Any, Any], fake: list[dict], trace: lis
         "debounce_ms": pcts(debounce, (5, 50, 95)),
         "upstream_causes": dict(causes),
         "upstream_fate": dict(fate),
+        "upstream_shown_by_cause": {c: dict(v) for c, v in by_cause.items()},
         "aborted_next_gap_ms": pcts(next_gap_aborted, (5, 50, 95)),
         "aborted_written_to_cancel_ms": pcts(cancel_after, (5, 50, 95)),
         "overhead_parts_ms": {"lsp_recv->wait_start (or send)": pcts(ovh_pre, (50, 95, 99)),

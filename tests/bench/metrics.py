@@ -64,6 +64,7 @@ def index_trace(trace: list[dict]) -> dict:
     by: dict[Any, dict] = defaultdict(lambda: {"waits": [], "decisions": [], "wait_open": None})
     written: list[tuple[int, Any]] = []
     done_ok: list[tuple[int, Any]] = []
+    first_byte: list[tuple[int, Any]] = []
     for ev in trace:
         kind = ev.get("ev")
         rid = ev.get("id")
@@ -85,6 +86,7 @@ def index_trace(trace: list[dict]) -> dict:
             written.append((t, rid))
         elif kind == "http_first_byte":
             by[rid]["first_byte"] = t
+            first_byte.append((t, rid))
         elif kind == "http_done":
             by[rid]["done"] = t
             by[rid]["outcome"] = ev.get("outcome")
@@ -95,7 +97,8 @@ def index_trace(trace: list[dict]) -> dict:
             by[rid]["source"] = ev.get("source")
             by[rid]["nonempty"] = ev.get("nonempty")
     return {"by": dict(by), "written": sorted(written, key=lambda x: x[0]),
-            "done_ok": sorted(done_ok, key=lambda x: x[0])}
+            "done_ok": sorted(done_ok, key=lambda x: x[0]),
+            "first_byte": sorted(first_byte, key=lambda x: x[0])}
 
 
 def match_upstream(written: list[tuple[int, Any]], fake: list[dict]) -> dict[int, Any]:
@@ -129,7 +132,8 @@ def match_upstream(written: list[tuple[int, Any]], fake: list[dict]) -> dict[int
 def shown_upstream(reqs: dict[Any, Any], up: list, trig: dict, tr: dict, naive: bool) -> set[int]:
     """Fake seqs of the upstream requests whose answer reached the screen (for their own keystroke, or a
     later one through join / memory): a suggestion id first shown at time t belongs to the request whose
-    ``http_done(ok)`` is the last one before t."""
+    answer started last before t (``http_first_byte``; streamed answers are shown before
+    ``http_done``), or without first-byte records the last ``http_done(ok)`` before t."""
     shown_up: set[int] = set()
     if naive:
         shown_tags = {_g(r, "id") for r in reqs.values() if _g(r, "shown")}
@@ -138,7 +142,7 @@ def shown_upstream(reqs: dict[Any, Any], up: list, trig: dict, tr: dict, naive: 
                 shown_up.add(r["seq"])
     else:
         seq_of_rid = {rid: seq for seq, rid in trig.items()}
-        done_ok = tr["done_ok"]
+        done_ok = tr.get("first_byte") or tr["done_ok"]
         first_seen: dict[str, int] = {}
         for r in reqs.values():
             if _g(r, "shown") and _g(r, "sid"):

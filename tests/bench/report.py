@@ -78,6 +78,9 @@ def markdown(result: dict) -> str:
     rat = " · ".join(f"{mode}: requests {_fmt(m['ratios']['requests'])}, $ {_fmt(m['ratios']['usd'])}, "
                      f"ghost p50 {_fmt(m['ratios']['ghost_p50'])}" for mode, m in result["modes"].items())
     lines.append(f"server ÷ naive — {rat}")
+    lines.append("server code: " + ", ".join(f"{mode} {m.get('server_code', '?')}" for mode, m in result["modes"].items()))
+    if result.get("warning"):
+        lines.append(f"**WARNING: {result['warning']}**")
     return "\n".join(lines) + "\n"
 
 

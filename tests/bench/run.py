@@ -38,6 +38,21 @@ def git_sha() -> str:
         return "nogit"
 
 
+def server_code_id() -> str:
+    """HEAD plus a hash of uncommitted changes under deepseek_ls/ (the tree is shared: it can change
+    between arms)."""
+    import hashlib
+
+    try:
+        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=HERE, capture_output=True,
+                              text=True, timeout=10).stdout.strip()
+        diff = subprocess.run(["git", "diff", "HEAD", "--", "deepseek_ls"], cwd=HERE, capture_output=True,
+                              timeout=10).stdout
+        return head + (f"+dirty:{hashlib.sha1(diff).hexdigest()[:8]}" if diff else "")
+    except Exception:
+        return "?"
+
+
 def _dump_arm(path: str, arm) -> None:
     data = {"name": arm.name, "keys": [dataclasses.asdict(k) for k in arm.keys],
             "reqs": [dataclasses.asdict(r) for r in arm.reqs.values()], "accepts": arm.accepts,
@@ -130,7 +145,8 @@ def run(a: argparse.Namespace) -> dict:
             for r in wl.regions:
                 fake.register_truth(r.truth, [(r.start, r.end)])
             t = time.monotonic()
-            say(f"[{mode}] server arm ...")
+            code = server_code_id()
+            say(f"[{mode}] server arm ({code}) ...")
             srv = asyncio.run(run_server_arm(f"server-{mode}", fake, skey, wl.regions, wl.schedules, work,
                                              settings or None, budget))
             say(f"[{mode}] server arm done in {time.monotonic() - t:.0f} s: {len(srv.fake)} upstream requests")
@@ -152,7 +168,7 @@ def run(a: argparse.Namespace) -> dict:
         sm["diagnosis"] = diagnose(srv.keys, srv.reqs, srv.fake, srv.trace, warmup=WARMUP_KEYS)
         sm["server_messages"] = [m[1].get("message") for m in srv.messages
                                  if m[0] == "window/showMessage" and isinstance(m[1], dict)][:5]
-        block = {"fake": cfg.describe(tok), "arms": {"server": sm}}
+        block = {"fake": cfg.describe(tok), "server_code": code, "arms": {"server": sm}}
         if nv is not None:
             bm = arm_metrics(nv.keys, nv.reqs, nv.fake, None, warmup=WARMUP_KEYS, naive=True,
                              lateness_ms=nv.lateness_ms)
@@ -183,6 +199,10 @@ def run(a: argparse.Namespace) -> dict:
     if src_mode:
         arms_for_plot[f"naive @{src_mode}"] = naive_raw[src_mode]
     result["machine"]["loadavg_end"] = list(os.getloadavg())
+    codes = {b["server_code"] for b in result["modes"].values()}
+    if len(codes) > 1:
+        result["warning"] = f"the server code changed between arms: {sorted(codes)}; rerun for comparable arms"
+        say("WARNING: " + result["warning"])
 
     os.makedirs(a.out, exist_ok=True)
     base = os.path.join(a.out, stamp)
