@@ -28,55 +28,51 @@ def _indent_width(line: str) -> int:
     return width
 
 
-def _open_brackets(text: str) -> list[str]:
-    """Unmatched openers in ``text``, ignoring brackets inside simple string literals."""
-    stack: list[str] = []
-    for line in text.split("\n"):
-        quote = ""
-        escaped = False
-        for ch in line:
-            if quote:
-                if escaped:
-                    escaped = False
-                elif ch == "\\":
-                    escaped = True
-                elif ch == quote:
-                    quote = ""
-                continue
-            if ch in _QUOTES:
-                quote = ch
-            elif ch == "#" and not stack:
-                break
-            elif ch in _OPEN:
-                stack.append(ch)
-            elif ch in _CLOSE:
-                if stack and stack[-1] == _CLOSE[ch]:
-                    stack.pop()
-                else:
-                    stack.clear()
-    return stack
+def _code_chars(text: str, comments: bool = False):
+    """Yield ``(index, char)`` for characters outside simple string literals.
 
-
-def cut_unbalanced(text: str, context_before: str) -> str:
-    """Cut ``text`` before the first closer that has no opener in context or text."""
-    stack = _open_brackets(context_before)
+    Quotes do not span lines; with ``comments`` a ``#`` ends the line.
+    """
     quote = ""
     escaped = False
     for i, ch in enumerate(text):
         if ch == "\n":
-            quote = ""
-            continue
-        if quote:
+            quote, escaped = "", False
+            yield i, ch
+        elif quote:
             if escaped:
                 escaped = False
             elif ch == "\\":
                 escaped = True
             elif ch == quote:
                 quote = ""
-            continue
-        if ch in _QUOTES:
+        elif ch in _QUOTES:
             quote = ch
-        elif ch in _OPEN:
+        elif comments and ch == "#":
+            quote = "\n"  # skip to the end of the line
+        else:
+            yield i, ch
+
+
+def _open_brackets(text: str) -> list[str]:
+    """Unmatched openers in ``text``, ignoring strings and ``#`` comments."""
+    stack: list[str] = []
+    for _, ch in _code_chars(text, comments=True):
+        if ch in _OPEN:
+            stack.append(ch)
+        elif ch in _CLOSE:
+            if stack and stack[-1] == _CLOSE[ch]:
+                stack.pop()
+            else:
+                stack.clear()
+    return stack
+
+
+def cut_unbalanced(text: str, context_before: str) -> str:
+    """Cut ``text`` before the first closer that has no opener in context or text."""
+    stack = _open_brackets(context_before)
+    for i, ch in _code_chars(text):
+        if ch in _OPEN:
             stack.append(ch)
         elif ch in _CLOSE:
             if stack and stack[-1] == _CLOSE[ch]:
