@@ -228,3 +228,20 @@ async def test_a_multiline_answer_is_shown_early_and_the_rest_comes_from_memory(
     rest = await engine.complete(req(BASE + first.text))
     assert rest.source == "memory" and rest.text == "\n    " + "\n    ".join(lines[3:])
     assert len(up.bodies) == 1 and up.bodies[0]["stream"] is True
+
+
+async def test_lean_prompts_while_a_new_prompt_head_is_being_cached(monkeypatch):
+    from deepseek_ls import constants as C
+    monkeypatch.setattr(C, "CACHE_WARMUP_S", 0.3)
+    up = Upstream(text="x = 1")
+    engine, _, _ = make_engine(up)
+    big = "".join(f"def helper_{i}(x):\n    return x * {i}\n\n" for i in range(400))
+    text = big + "def main():\n    total = "
+    await engine.complete(req(text, manual=True))          # full: builds the cache
+    await engine.complete(req(text + "1", manual=True))    # within the warm-up: lean
+    await asyncio.sleep(0.35)
+    await engine.complete(req(text + "12", manual=True))   # cached by now: full again
+    sizes = [len(b["prompt"]) for b in up.bodies]
+    assert sizes[0] > 10000 and sizes[1] < C.LEAN_PREFIX_CHARS + 200 and sizes[2] > 10000
+    assert up.bodies[1]["prompt"].startswith("# Path: a.py\n# Language: python\n")
+    assert up.bodies[2]["prompt"][: sizes[0] - 1] == up.bodies[0]["prompt"][:-1]

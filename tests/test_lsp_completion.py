@@ -109,6 +109,8 @@ async def test_prompt_start_is_identical_across_keystrokes(client: LanguageClien
     body = "".join(f"def helper_{i}(x):\n    return x * {i}\n\n" for i in range(300))
     open_doc(client, body + "def main():\n    \n")
     line = body.count("\n") + 1
+    await client.text_document_inline_completion_async(inline_params(line, 4, manual=True))
+    await asyncio.sleep(3.2)  # DeepSeek persists the new prompt head (requests meanwhile are lean)
     prompts = []
     version = 1
     for i, ch in enumerate("total = 0"):

@@ -27,6 +27,8 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from cachetools import LRUCache
+
 from .. import constants as C
 from ..api.breaker import CircuitBreaker
 from ..api.client import DeepSeekClient, FimRequest, Usage
@@ -145,6 +147,8 @@ class CompletionEngine:
         self._flights: dict[str, _Flight] = {}
         self._reported: set[str] = set()
         self._background: set[asyncio.Task[None]] = set()
+        #: prompt heads sent in full: completion time, or -1 while in flight
+        self._warm: LRUCache[str, float] = LRUCache(maxsize=256)
 
     # -- configuration -------------------------------------------------
     def configure(self, settings: Settings, client: DeepSeekClient | None) -> None:
@@ -215,7 +219,7 @@ class CompletionEngine:
             self._decision(req, "memory")
             return Suggestion(recall.id, recall.text, "memory")
 
-        fim = self._prompt(req)
+        fim, warm_key, lean = self._cache_aware_prompt(req)
         model = self.settings.completion_model
         key = request_key(model, fim.prompt, fim.suffix, fim.max_tokens, fim.stop,
                           self.settings.completion_temperature)
@@ -274,16 +278,40 @@ class CompletionEngine:
             self._decision(req, "drop", reason="breaker-open")
             return None
 
-        self._decision(req, "send")
-        flight = self._start(key, doc, prefix, suffix, fim, model, req.request_id)
+        builds_cache = warm_key is not None and not lean and self._warm.get(warm_key) is None
+        if builds_cache:
+            self._warm[warm_key] = -1.0  # in flight: requests meanwhile go lean
+        self._decision(req, "send", lean=lean)
+        flight = self._start(key, doc, prefix, suffix, fim, model, req.request_id,
+                             warm_key if builds_cache else None)
         return await self._await(flight, ticket, "", "network")
 
-    def _prompt(self, req: CompletionRequest) -> FimPrompt:
+    def _prompt(self, req: CompletionRequest, lean: bool = False) -> FimPrompt:
         s = self.settings
         return build_fim_prompt(
             req.doc, req.offset, others=req.others if s.completion_other_files else (),
             prefix_chars=s.completion_prefix_chars, suffix_chars=s.completion_suffix_chars,
-            max_tokens_block=s.completion_max_tokens, use_other_files=s.completion_other_files)
+            max_tokens_block=s.completion_max_tokens, use_other_files=s.completion_other_files,
+            lean=lean)
+
+    def _cache_aware_prompt(self, req: CompletionRequest) -> tuple[FimPrompt, str | None, bool]:
+        """The full prompt, or a lean one while the full prompt's head is being cached.
+
+        DeepSeek persists a prefix seconds after a request ends; until then
+        every request repeating a new head would pay it in full. Returns the
+        prompt, the key of its head (None when the prompt is small), and
+        whether the prompt is the lean one.
+        """
+        fim = self._prompt(req)
+        if len(fim.prompt) - C.LEAN_PREFIX_CHARS < C.LEAN_MIN_HEAD_CHARS:
+            return fim, None, False  # small: a lean prompt would save little
+        # the head and the start of the window (which moves in aligned steps)
+        end = fim.head_len + min(256, (len(fim.prompt) - fim.head_len) // 2)
+        warm_key = request_key(self.settings.completion_model, fim.prompt[:end])
+        since = self._warm.get(warm_key)
+        if since is None or (since >= 0 and self.clock() - since >= C.CACHE_WARMUP_S):
+            return fim, warm_key, False
+        return self._prompt(req, lean=True), warm_key, True
 
     def _compatible_flight(self, uri: str, prefix: str, suffix: str) -> _Flight | None:
         for flight in reversed(list(self._flights.values())):
@@ -363,9 +391,10 @@ class CompletionEngine:
         task.add_done_callback(self._background.discard)
 
     def _start(self, key: str, doc: DocumentSnapshot, prefix: str, suffix: str,
-               fim: FimPrompt, model: str, request_id: object) -> _Flight:
+               fim: FimPrompt, model: str, request_id: object, warm_key: str | None) -> _Flight:
         first: asyncio.Future[tuple[str, str] | None] = asyncio.get_running_loop().create_future()
-        task = asyncio.create_task(self._fetch(key, doc, prefix, suffix, fim, model, request_id, first))
+        task = asyncio.create_task(self._fetch(key, doc, prefix, suffix, fim, model, request_id, first,
+                                               warm_key))
         flight = _Flight(key, doc.uri, prefix, suffix, task, first)
         self._flights[key] = flight
         self.stats.requests_sent += 1
@@ -374,8 +403,8 @@ class CompletionEngine:
         return flight
 
     async def _fetch(self, key: str, doc: DocumentSnapshot, prefix: str, suffix: str, fim: FimPrompt,
-                     model: str, request_id: object,
-                     first: asyncio.Future[tuple[str, str] | None]) -> tuple[str, str] | None:
+                     model: str, request_id: object, first: asyncio.Future[tuple[str, str] | None],
+                     warm_key: str | None = None) -> tuple[str, str] | None:
         """Run one FIM request; resolve ``first`` as soon as something is worth showing."""
         s = self.settings
         client = self.client
@@ -434,11 +463,15 @@ class CompletionEngine:
                                           trace=trace if tracer.enabled else None)
         except asyncio.CancelledError:
             self.breaker.release_probe()
+            if warm_key is not None:
+                self._warm.pop(warm_key, None)  # the next request builds the cache instead
             tracer.event("http_done", id=request_id, outcome="cancelled")
             if not first.done():
                 first.set_result(None)
             raise
         except DeepSeekError as exc:
+            if warm_key is not None:
+                self._warm.pop(warm_key, None)
             tracer.event("http_done", id=request_id, outcome="error")
             self._failed(exc)
             if not first.done():
@@ -449,6 +482,8 @@ class CompletionEngine:
             if not self._flights:
                 self.on_state()
         tracer.event("http_done", id=request_id, outcome="ok")
+        if warm_key is not None:
+            self._warm[warm_key] = self.clock()  # persisted a few seconds from now
         was_failing = self.last_error is not None
         self.breaker.record_success()
         self.last_error = None

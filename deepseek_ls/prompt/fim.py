@@ -59,6 +59,7 @@ class FimPrompt:
     line_prefix: str      # text of the cursor line before the cursor
     line_suffix: str      # text of the cursor line after the cursor
     indent: str           # indentation of the cursor line
+    head_len: int = 0     # characters of the prompt before the current file's window
 
 
 def comment_prefix(language_id: str) -> str:
@@ -174,8 +175,13 @@ def build_fim_prompt(doc: DocumentSnapshot, offset: int, *,
                      suffix_chars: int = C.SUFFIX_CHARS,
                      max_tokens_block: int = C.FIM_MAX_TOKENS_BLOCK,
                      use_other_files: bool = True,
-                     tail_chars: int = C.TAIL_CHARS) -> FimPrompt:
-    """Build the FIM request for the cursor at code-point ``offset`` of ``doc``."""
+                     tail_chars: int = C.TAIL_CHARS,
+                     lean: bool = False) -> FimPrompt:
+    """Build the FIM request for the cursor at code-point ``offset`` of ``doc``.
+
+    ``lean``: only the header and the nearest ``LEAN_PREFIX_CHARS`` before the
+    cursor (used while the full prompt's head is not in DeepSeek's cache yet).
+    """
     text = doc.text
     prefix = text[:offset]
     line_start = prefix.rfind("\n") + 1
@@ -186,9 +192,14 @@ def build_fim_prompt(doc: DocumentSnapshot, offset: int, *,
     multiline = completion_mode(line_prefix, line_suffix)
     indent = line_prefix[: len(line_prefix) - len(line_prefix.lstrip(" \t"))]
 
-    start = window_start(prefix, prefix_chars)
     head = _header(doc)
     c = comment_prefix(doc.language_id)
+    if lean:
+        cut = max(0, len(prefix) - C.LEAN_PREFIX_CHARS)
+        start = prefix.find("\n", cut) + 1 if cut else 0
+        use_other_files, tail_chars = False, 0
+    else:
+        start = window_start(prefix, prefix_chars)
     context = _other_files(doc, others) if use_other_files else ""
     tail = file_tail(rest, tail_chars)
     if tail.strip():
@@ -199,6 +210,6 @@ def build_fim_prompt(doc: DocumentSnapshot, offset: int, *,
     suffix = _suffix(rest, suffix_chars, C.SUFFIX_LINES)
     if multiline:
         return FimPrompt(prompt, suffix, max_tokens_block, ("\n\n",), True,
-                         line_prefix, line_suffix, indent)
+                         line_prefix, line_suffix, indent, len(head))
     return FimPrompt(prompt, suffix, C.FIM_MAX_TOKENS_LINE, ("\n",), False,
-                     line_prefix, line_suffix, indent)
+                     line_prefix, line_suffix, indent, len(head))

@@ -51,7 +51,7 @@ class FakeConfig:
 class FakeProc:
     """``python -m tests.fake_deepseek`` in a subprocess, driven through /__fake__/*."""
 
-    def __init__(self, cfg: FakeConfig, keys: list[str], log_path: str) -> None:
+    def __init__(self, cfg: FakeConfig, keys: list[str], log_path: str, cwd: str = REPO) -> None:
         cmd = [sys.executable, "-m", "tests.fake_deepseek", "--port", "0", "--profile", "v4",
                "--cache-mode", cfg.cache_mode, "--persist-delay", str(cfg.persist_delay_s),
                "--unit", str(cfg.unit), "--latency-ms", str(cfg.base_ms),
@@ -64,7 +64,7 @@ class FakeProc:
         for k in keys:
             cmd += ["--key", k]
         self.log = open(log_path, "w")
-        self.proc = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.PIPE, stderr=self.log, text=True)
+        self.proc = subprocess.Popen(cmd, cwd=cwd, stdout=subprocess.PIPE, stderr=self.log, text=True)
         line = self.proc.stdout.readline()
         if "listening on" not in line:
             raise RuntimeError(f"fake did not start: {line!r} (see {log_path})")
@@ -120,10 +120,11 @@ class LspClient:
         self.messages: list[tuple[str, Any]] = []   # showMessage etc.
         self._reader_task: asyncio.Task | None = None
 
-    async def start(self, env: dict[str, str], stderr_path: str, cmd: list[str] | None = None) -> None:
+    async def start(self, env: dict[str, str], stderr_path: str, cmd: list[str] | None = None,
+                    cwd: str = REPO) -> None:
         self._stderr = open(stderr_path, "w")
         self.proc = await asyncio.create_subprocess_exec(
-            *(cmd or [sys.executable, "-m", "deepseek_ls"]), cwd=REPO, env=env, stdin=asyncio.subprocess.PIPE,
+            *(cmd or [sys.executable, "-m", "deepseek_ls"]), cwd=cwd, env=env, stdin=asyncio.subprocess.PIPE,
             stdout=asyncio.subprocess.PIPE, stderr=self._stderr, limit=1 << 24)
         self._reader_task = asyncio.ensure_future(self._read())
 
@@ -563,12 +564,13 @@ def read_trace(path: str) -> list[dict]:
 
 async def run_server_arm(name: str, fake: FakeProc, key: str, regions: list[Region],
                          schedules: list[list[Unit]], workdir: str, settings: dict | None = None,
-                         budget: int | None = None) -> ArmResult:
+                         budget: int | None = None, src: str = REPO) -> ArmResult:
     trace_path = os.path.join(workdir, f"trace-{name}.jsonl")
     if os.path.exists(trace_path):
         os.remove(trace_path)
     lsp = LspClient()
-    await lsp.start(server_env(key, fake.base_url, trace_path), os.path.join(workdir, f"server-{name}.log"))
+    await lsp.start(server_env(key, fake.base_url, trace_path), os.path.join(workdir, f"server-{name}.log"),
+                    cwd=src)   # ``python -m deepseek_ls`` imports from the cwd first: the snapshot
     init_opts = {"deepseek": {"baseUrl": fake.base_url, **({"completion": settings} if settings else {})}}
     await lsp.request("initialize", {
         "processId": os.getpid(), "rootUri": ROOT_URI, "initializationOptions": init_opts,

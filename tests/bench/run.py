@@ -22,7 +22,7 @@ import sys
 import time
 
 from . import report
-from .harness import FakeConfig, FakeProc, run_naive_arm, run_server_arm, tokenizer_label
+from .harness import REPO, FakeConfig, FakeProc, run_naive_arm, run_server_arm, tokenizer_label
 from .diagnose import diagnose
 from .metrics import arm_metrics, ratios, rebill
 from .workload import PROFILES, TypingModel, build, warmup_for
@@ -51,6 +51,22 @@ def server_code_id() -> str:
         return head + (f"+dirty:{hashlib.sha1(diff).hexdigest()[:8]}" if diff else "")
     except Exception:
         return "?"
+
+
+def snapshot(work: str) -> str:
+    """Copy deepseek_ls/ and the fake (as they are now, uncommitted edits included) to ``work``;
+    every arm runs that copy, so a commit landing in the shared tree mid-run cannot split the arms."""
+    import shutil
+
+    dst = os.path.join(work, "src")
+    if os.path.exists(dst):
+        shutil.rmtree(dst)
+    ign = shutil.ignore_patterns("__pycache__", "*.pyc")
+    shutil.copytree(os.path.join(REPO, "deepseek_ls"), os.path.join(dst, "deepseek_ls"), ignore=ign)
+    shutil.copytree(os.path.join(REPO, "tests", "fake_deepseek"), os.path.join(dst, "tests", "fake_deepseek"),
+                    ignore=ign)
+    open(os.path.join(dst, "tests", "__init__.py"), "w").close()
+    return dst
 
 
 def _dump_arm(path: str, arm) -> None:
@@ -88,6 +104,8 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--server-setting", action="append", default=[],
                     help="completion setting for the server arm, e.g. debounceMs=100 (sensitivity only)")
     ap.add_argument("--out", default=os.path.join(HERE, "results"))
+    ap.add_argument("--live-tree", action="store_true",
+                    help="run the server and fake from the working tree instead of a snapshot taken at start")
     ap.add_argument("--no-plot", action="store_true")
     ap.add_argument("--no-calibrate", action="store_true", help="skip measuring the harness/pipe floor (~20 s)")
     ap.add_argument("--no-gate", action="store_true")
@@ -112,12 +130,15 @@ def run(a: argparse.Namespace) -> dict:
     for s in a.server_setting:
         k, _, v = s.partition("=")
         settings[k] = json.loads(v) if v[:1].isdigit() or v in ("true", "false") else v
+    code = server_code_id()
+    src = REPO if a.live_tree else snapshot(work)
     modes = [m for m in a.modes.split(",") if m]
     live = [m for m in a.naive_live.split(",") if m in modes] or modes[-1:]
     say = (lambda *x: None) if a.quiet else (lambda *x: print(*x, file=sys.stderr, flush=True))
     say(f"workload: {[(d['path'], d['qualname'], d['source']) for d in wl.describe()]}, planned "
         f"{wl.planned_keys()} keys ({wl.planned_ms() / 1000:.0f} s), played budget {budget}")
-    result: dict = {"profile": a.profile, "seed": a.seed, "git": sha, "python": platform.python_version(),
+    result: dict = {"profile": a.profile, "seed": a.seed, "git": sha, "server_code": code,
+                    "python": platform.python_version(),
                     "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
                     "machine": {"nproc": os.cpu_count(), "loadavg_start": list(os.getloadavg())},
                     "files": wl.describe(), "warmup_keys": WARMUP_KEYS, "played_budget": budget,
@@ -140,15 +161,16 @@ def run(a: argparse.Namespace) -> dict:
                          withhold_last=not a.no_withhold_last, p_wrong=a.p_wrong, seed=a.seed)
         skey, nkey = f"sk-bench-server-{mode}", f"sk-bench-naive-{mode}"
         flog = os.path.join(work, f"fake-{mode}.log")
-        fake = FakeProc(cfg, [skey, nkey], flog)
+        fake = FakeProc(cfg, [skey, nkey], flog, cwd=src)
         try:
             for r in wl.regions:
                 fake.register_truth(r.truth, [(r.start, r.end)])
             t = time.monotonic()
-            code = server_code_id()
+            if a.live_tree:
+                code = server_code_id()
             say(f"[{mode}] server arm ({code}) ...")
             srv = asyncio.run(run_server_arm(f"server-{mode}", fake, skey, wl.regions, wl.schedules, work,
-                                             settings or None, budget))
+                                             settings or None, budget, src))
             say(f"[{mode}] server arm done in {time.monotonic() - t:.0f} s: {len(srv.fake)} upstream requests")
             _dump_arm(os.path.join(work, f"arm-server-{mode}.json"), srv)
             nv = None
