@@ -46,7 +46,7 @@ TAIL_STEP_LINES = 16
 #: DeepSeek persists a prompt prefix a few seconds after a request ends.
 #: Until then a new (or moved) prompt head would be billed in full again, so
 #: requests send a lean prompt (header + the nearest characters) meanwhile.
-CACHE_WARMUP_S = 3.0
+CACHE_WARMUP_S = 2.0
 LEAN_PREFIX_CHARS = 2000
 #: Only prompts whose stable head is at least this long get the lean treatment.
 LEAN_MIN_HEAD_CHARS = 4000
