@@ -3,8 +3,8 @@
 A request should leave when the user pauses, not between two keystrokes of
 a word. Per document we keep the recent intervals between edits (pauses
 longer than ``TYPING_GAP_MAX_MS`` are not rhythm) and the recent upstream
-latencies. The debounce is the 90th percentile of the typing intervals
-(so nine keystrokes in ten supersede the wait before it fires), capped so
+latencies. The debounce is the 95th percentile of the typing intervals
+(so 19 keystrokes in 20 supersede the wait before it fires), capped so
 that debounce + median latency stays within ``GHOST_BUDGET_MS``: when the
 service is slow we wait less, to keep ghost text arriving in a pause.
 """
@@ -54,7 +54,7 @@ class Rhythm:
         """The wait before an automatic request leaves."""
         if not self.adaptive or len(self._intervals) < 8:
             return self.base_ms
-        typing = _quantile(list(self._intervals), 0.9)
+        typing = _quantile(list(self._intervals), 0.95)
         latency = statistics.median(self._latencies) if self._latencies else 250.0
         cap = max(C.DEBOUNCE_MIN_MS, C.GHOST_BUDGET_MS - latency)
         return max(C.DEBOUNCE_MIN_MS, min(typing, cap, C.DEBOUNCE_MAX_MS))
