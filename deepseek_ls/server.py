@@ -77,6 +77,7 @@ class DeepSeekLanguageServer(LanguageServer):
         self._last_status: dict[str, Any] | None = None
         self.pending_problems: list[str] = []
         self.ready = False  # no notifications before the initialize response
+        self.last_model_message: str | None = None  # said once, even when checks overlap
         self.service.on_problem = self.report_problem
         self.service.on_state = self.send_status
         self.service.on_usage = lambda model, usage: self.send_status(force=True)
@@ -109,26 +110,21 @@ class DeepSeekLanguageServer(LanguageServer):
                 pass
         return os.path.basename(path)
 
-    def snapshot(self, uri: str) -> DocumentSnapshot | None:
-        """A frozen copy of an open document, or None if it is not open."""
-        docs = self.workspace.text_documents
-        doc = docs.get(uri) or docs.get(unquote(uri))
-        if doc is None:
-            return None
+    def _freeze(self, uri: str, doc: Any) -> DocumentSnapshot:
         return DocumentSnapshot(uri=uri, path=self.display_path(uri),
                                 language_id=doc.language_id or "plaintext",
                                 text=doc.source, version=doc.version)
 
+    def snapshot(self, uri: str) -> DocumentSnapshot | None:
+        """A frozen copy of an open document, or None if it is not open."""
+        docs = self.workspace.text_documents
+        doc = docs.get(uri) or docs.get(unquote(uri))
+        return None if doc is None else self._freeze(uri, doc)
+
     def others(self, uri: str) -> tuple[DocumentSnapshot, ...]:
         """Snapshots of the other open documents."""
-        out = []
-        for other_uri, doc in list(self.workspace.text_documents.items()):
-            if other_uri == uri or doc.uri == uri:
-                continue
-            out.append(DocumentSnapshot(uri=doc.uri, path=self.display_path(doc.uri),
-                                        language_id=doc.language_id or "plaintext",
-                                        text=doc.source, version=doc.version))
-        return tuple(out)
+        return tuple(self._freeze(doc.uri, doc) for other_uri, doc in list(self.workspace.text_documents.items())
+                     if other_uri != uri and doc.uri != uri)
 
     def offset(self, text: str, position: types.Position) -> int:
         return offset_at(text, position.line, position.character, self.encoding)

@@ -11,7 +11,8 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -79,6 +80,21 @@ def _trace_extensions(trace: TraceHook | None) -> dict[str, Any]:
     return {"trace": on_trace}
 
 
+@contextmanager
+def _transport_errors(what: str) -> Iterator[None]:
+    """Turn httpx's network errors into the typed, key-free ones."""
+    try:
+        yield
+    except httpx.TimeoutException as exc:
+        raise APITimeoutError(f"{what} timed out ({type(exc).__name__})") from None
+    except httpx.HTTPError as exc:
+        raise APIConnectionError(f"{what} failed: {type(exc).__name__}: {exc}") from None
+
+
+def _fim_timeout(timeout_s: float) -> httpx.Timeout:
+    return httpx.Timeout(timeout_s, connect=min(timeout_s, C.FIM_CONNECT_TIMEOUT_S))
+
+
 def normalize_base_url(url: str) -> str:
     """Strip a trailing slash and the ``/v1`` or ``/beta`` alias paths."""
     url = url.rstrip("/")
@@ -134,13 +150,9 @@ class DeepSeekClient:
         headers = self.headers()
         extensions = _trace_extensions(trace)
         content = json.dumps(json_body, ensure_ascii=False).encode() if json_body is not None else None
-        try:
+        with _transport_errors(f"{method} {path}"):
             response = await self.http.request(method, path, content=content, headers=headers,
                                                timeout=timeout, extensions=extensions)
-        except httpx.TimeoutException as exc:
-            raise APITimeoutError(f"{method} {path} timed out ({type(exc).__name__})") from None
-        except httpx.HTTPError as exc:
-            raise APIConnectionError(f"{method} {path} failed: {type(exc).__name__}: {exc}") from None
         if response.status_code >= 400:
             raise error_from_response(response.status_code, response.headers, response.content)
         return response
@@ -162,9 +174,8 @@ class DeepSeekClient:
                   trace: TraceHook | None = None) -> FimResult:
         """One FIM completion, no retries."""
         started = time.monotonic()
-        timeout = httpx.Timeout(timeout_s, connect=min(timeout_s, C.FIM_CONNECT_TIMEOUT_S))
         response = await self._request("POST", "/beta/completions", json_body=request.body(),
-                                       timeout=timeout, trace=trace)
+                                       timeout=_fim_timeout(timeout_s), trace=trace)
         data = self._json(response)
         choices = data.get("choices") or [{}]
         choice = choices[0] if isinstance(choices[0], dict) else {}
@@ -190,30 +201,27 @@ class DeepSeekClient:
         extensions = _trace_extensions(trace)
         http_request = self.http.build_request(
             "POST", "/beta/completions", content=json.dumps(body, ensure_ascii=False).encode(),
-            headers=headers, timeout=httpx.Timeout(timeout_s, connect=min(timeout_s, C.FIM_CONNECT_TIMEOUT_S)),
-            extensions=extensions)
+            headers=headers, timeout=_fim_timeout(timeout_s), extensions=extensions)
         decoder, state = SSEDecoder(), StreamState()
         try:
-            async with asyncio.timeout(timeout_s):
-                response = await self.http.send(http_request, stream=True)
-                try:
-                    if response.status_code >= 400:
-                        raise error_from_response(response.status_code, response.headers, await response.aread())
-                    async for line in response.aiter_lines():
-                        data = decoder.feed(line)
-                        if data is not None:
-                            for _kind, text in state.feed(data):
-                                on_text(text)
-                        if state.done:
-                            break
-                finally:
-                    await response.aclose()
+            with _transport_errors("POST /beta/completions"):
+                async with asyncio.timeout(timeout_s):
+                    response = await self.http.send(http_request, stream=True)
+                    try:
+                        if response.status_code >= 400:
+                            raise error_from_response(response.status_code, response.headers,
+                                                      await response.aread())
+                        async for line in response.aiter_lines():
+                            data = decoder.feed(line)
+                            if data is not None:
+                                for _kind, text in state.feed(data):
+                                    on_text(text)
+                            if state.done:
+                                break
+                    finally:
+                        await response.aclose()
         except TimeoutError:
             raise APITimeoutError(f"POST /beta/completions took longer than {timeout_s:g} s") from None
-        except httpx.TimeoutException as exc:
-            raise APITimeoutError(f"POST /beta/completions timed out ({type(exc).__name__})") from None
-        except httpx.HTTPError as exc:
-            raise APIConnectionError(f"POST /beta/completions failed: {type(exc).__name__}: {exc}") from None
         if not state.done:
             raise StreamError("the completion stream ended without [DONE]")
         return FimResult(text="".join(state.content), finish_reason=state.finish_reason,

@@ -105,6 +105,16 @@ class _Flight:
     refs: int = 1
     orphan_timer: asyncio.TimerHandle | None = None
 
+    def can_serve(self, uri: str, prefix: str, suffix: str) -> bool:
+        """Could this request's answer still fit the text around a later cursor?
+
+        Same document and text after the cursor, and the text before it is
+        this request's plus at most ``JOIN_TYPED_MAX`` typed characters.
+        """
+        return (self.uri == uri and suffix == self.suffix
+                and len(self.prefix) <= len(prefix) <= len(self.prefix) + JOIN_TYPED_MAX
+                and prefix.startswith(self.prefix))
+
 
 @dataclass
 class EngineStats:
@@ -315,9 +325,7 @@ class CompletionEngine:
 
     def _compatible_flight(self, uri: str, prefix: str, suffix: str) -> _Flight | None:
         for flight in reversed(list(self._flights.values())):
-            if (flight.uri == uri and suffix == flight.suffix
-                    and len(flight.prefix) < len(prefix) <= len(flight.prefix) + JOIN_TYPED_MAX
-                    and prefix.startswith(flight.prefix)):
+            if len(prefix) > len(flight.prefix) and flight.can_serve(uri, prefix, suffix):
                 return flight
         return None
 
@@ -377,9 +385,7 @@ class CompletionEngine:
     def _cancel_orphans(self, uri: str, prefix: str, suffix: str) -> None:
         """Abort orphaned requests of ``uri`` that this request cannot adopt."""
         for flight in list(self._flights.values()):
-            if flight.uri == uri and flight.refs <= 0 and not (
-                    suffix == flight.suffix and prefix.startswith(flight.prefix)
-                    and len(prefix) <= len(flight.prefix) + JOIN_TYPED_MAX):
+            if flight.uri == uri and flight.refs <= 0 and not flight.can_serve(uri, prefix, suffix):
                 self._abort(flight)
 
     def _warm_spare_connection(self) -> None:

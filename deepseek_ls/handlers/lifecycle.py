@@ -54,7 +54,7 @@ async def _pull(ls: DeepSeekLanguageServer) -> None:
 async def _check_models(ls: DeepSeekLanguageServer) -> None:
     message = await ls.service.check_models()
     # two checks may overlap (start-up and a settings change): say it once
-    if message and message != getattr(ls, "last_model_message", None):
+    if message and message != ls.last_model_message:
         ls.last_model_message = message
         ls.window_show_message(types.ShowMessageParams(type=types.MessageType.Warning,
                                                        message=f"DeepSeek: {message}"))
