@@ -23,7 +23,9 @@ def _serve(args: argparse.Namespace) -> int:
         host, _, port = args.tcp.rpartition(":")
         server.start_tcp(host or "127.0.0.1", int(port))
     else:
-        server.start_io()
+        from . import stdio
+
+        stdio.serve(server)
     return 0
 
 

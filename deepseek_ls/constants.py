@@ -14,6 +14,8 @@ DEBOUNCE_MIN_MS = 60
 DEBOUNCE_MAX_MS = 480
 #: Inter-keystroke intervals longer than this are pauses, not typing rhythm.
 TYPING_GAP_MAX_MS = 1200
+#: Pauses after a line break are recorded up to this length (ms).
+PAUSE_CAP_MS = 10000
 #: How many recent keystroke intervals / latencies the adaptive debounce keeps.
 RHYTHM_WINDOW = 32
 #: The ghost text must be on screen by this long after the user stops typing
@@ -22,6 +24,10 @@ GHOST_BUDGET_MS = 900
 
 #: A ghost text older than this is useless: the FIM request is dropped (s).
 FIM_TIMEOUT_S = 4.0
+#: After a stream's [DONE], how long to wait for the end of the body. Read to
+#: the end, the connection returns to the pool; cut off, it is closed and the
+#: next request pays a new TCP + TLS handshake.
+DRAIN_S = 0.5
 FIM_CONNECT_TIMEOUT_S = 3.0
 #: max_tokens for single-line and multi-line ghost text.
 FIM_MAX_TOKENS_LINE = 64
@@ -35,6 +41,9 @@ PREFIX_CHARS = 12000
 #: The window start moves in steps of this many lines (aligned), so the
 #: prompt's start stays byte-identical while the cursor moves within a step.
 PREFIX_STEP_LINES = 64
+#: Once sent, a window start is kept while the window stays within
+#: ``PREFIX_CHARS * (1 + WINDOW_SLACK)``: every move is an uncached prompt.
+WINDOW_SLACK = 0.25
 #: Characters / lines after the cursor. Every suffix token is a cache miss.
 SUFFIX_CHARS = 300
 SUFFIX_LINES = 8

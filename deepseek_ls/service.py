@@ -82,6 +82,8 @@ class Service:
         if changed:
             if self.client is not None and (
                     self.client.base_url != settings.base_url.rstrip("/") or self.client.api_key != settings.api_key):
+                self.client.retire()  # closes once a chat still streaming from it ends
+                self._old_clients = [c for c in self._old_clients if c.is_open]
                 self._old_clients.append(self.client)
                 self.client = self._make_client(settings)
             elif self.client is None:

@@ -2,7 +2,7 @@
 
 JSON lines with ``time.monotonic_ns()`` (CLOCK_MONOTONIC is system-wide on
 Linux, so the harness and the fake can compare timestamps): ``lsp_recv``,
-``decision``, ``wait_start``/``wait_end``, ``http_written``,
+``decision``, ``wait_start``/``wait_end``, ``fetch_start``, ``http_send``, ``http_written``,
 ``http_first_byte``, ``http_done``, ``lsp_sent``. Without the variable every
 call is a no-op.
 """

@@ -123,3 +123,36 @@ async def test_prefix_completion_once(api, fake):
     assert result.content == "a + b\n"  # the stop sequence cut the rest
     [rec] = fake.chat_requests()
     assert rec.path == "/beta/chat/completions" and rec.body["messages"][-1]["prefix"] is True
+
+
+async def test_a_retired_client_closes_after_its_last_exchange(fake):
+    """After a key change the old client finishes the answer it is streaming, then closes."""
+    fake.latency_ms = 150
+    client = DeepSeekClient(fake.base_url, "sk-test")
+    task = asyncio.create_task(stream_chat(client, ChatRequest("deepseek-flash", MESSAGES)))
+    await asyncio.sleep(0.05)
+    client.retire()
+    assert client.is_open  # still streaming
+    result = await task
+    assert result.content
+    await asyncio.sleep(0)
+    assert not client.is_open
+
+    idle = DeepSeekClient(fake.base_url, "sk-test")
+    await idle.models()
+    assert idle.is_open
+    idle.retire()
+    assert not idle.is_open
+
+
+async def test_streams_read_to_the_end_keep_their_connection(api, fake):
+    """Cut off after [DONE], a connection is closed and the next request pays a new handshake."""
+    from deepseek_ls.api.client import FimRequest
+
+    fim = FimRequest(model="deepseek-flash", prompt="def add(a, b):\n    ", suffix="", max_tokens=32)
+    for _ in range(2):
+        await api.fim_stream(fim, lambda piece: None)
+    await collect(api, ChatRequest("deepseek-flash", MESSAGES))
+    await api.fim(fim)
+    conns = [r.conn_id for r in fake.requests]
+    assert len(conns) == 4 and len(set(conns)) == 1, conns

@@ -245,3 +245,50 @@ async def test_lean_prompts_while_a_new_prompt_head_is_being_cached(monkeypatch)
     assert sizes[0] > 10000 and sizes[1] < C.LEAN_PREFIX_CHARS + 200 and sizes[2] > 10000
     assert up.bodies[1]["prompt"].startswith("# Path: a.py\n# Language: python\n")
     assert up.bodies[2]["prompt"][: sizes[0] - 1] == up.bodies[0]["prompt"][:-1]
+
+
+async def test_a_request_building_the_cache_of_a_new_head_is_not_cut_off():
+    """Aborted, its prompt would not be cached and the next full prompt would pay it again."""
+    up = Upstream(latency=0.3)
+    engine, _, usage = make_engine(up)
+    big = "".join(f"def helper_{i}(x):\n    return x * {i}\n\n" for i in range(400))
+    builder = asyncio.create_task(engine.complete(req(big + "def main():\n    ", manual=True)))
+    await asyncio.sleep(0.05)
+    flight = next(iter(engine._flights.values()))
+    assert flight.builds_cache
+    # an incompatible keystroke elsewhere in the file supersedes it
+    other = await engine.complete(req(big.replace("helper_0", "helper_x", 1) + "x = ", manual=True))
+    assert await builder is None
+    await asyncio.sleep(0.35)
+    assert flight.task.done() and not flight.task.cancelled()
+    assert len(usage) == 2 and other is not None  # both answered (and billed); nothing was cut off
+
+
+async def test_a_small_prompt_superseded_is_cut_off():
+    up = Upstream(latency=5)
+    engine, _, _ = make_engine(up)
+    first = asyncio.create_task(engine.complete(req(BASE, manual=True)))
+    await asyncio.sleep(0.05)
+    flight = next(iter(engine._flights.values()))
+    assert not flight.builds_cache
+    nxt = asyncio.create_task(engine.complete(req("def g(y):\n    ", manual=True)))
+    assert await first is None
+    await asyncio.sleep(0.01)
+    assert flight.task.cancelled()
+    nxt.cancel()
+
+
+async def test_the_window_start_sticks_while_typing_past_a_step(monkeypatch):
+    from deepseek_ls import constants as C
+    monkeypatch.setattr(C, "CACHE_WARMUP_S", 0.0)  # full prompts only
+    up = Upstream(text="")
+    engine, _, _ = make_engine(up)
+    big = "".join(f"def helper_{i}(x):\n    return x * {i}\n\n" for i in range(1000))
+    text = big + "def main():\n"
+    await engine.complete(req(text, manual=True))
+    first_window = up.bodies[-1]["prompt"].split("# Path: a.py\n")[-1][:60]
+    for i in range(70):  # 70 more lines: stateless alignment would move the window a step
+        text += f"    v{i} = {i}\n"
+    engine.results.clear()
+    await engine.complete(req(text, manual=True))
+    assert up.bodies[-1]["prompt"].split("# Path: a.py\n")[-1][:60] == first_window

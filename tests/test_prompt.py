@@ -88,3 +88,29 @@ def test_file_tail_is_stable_while_typing_new_lines_above_it():
 def test_file_tail_is_skipped_near_the_end_of_the_file():
     p = build_fim_prompt(doc("x = 1\ny = 2\n"), 3)
     assert "later in this file" not in p.prompt
+
+
+def test_a_sent_window_start_is_kept_within_the_slack():
+    from deepseek_ls.prompt.fim import sticky_window_start, window_start
+
+    budget = 5000
+    base = BODY[:40000]
+    start = window_start(base, budget)
+    line = base.count("\n", 0, start)
+    grown = base + "x = 1\n" * 150          # 900 more characters: within 25% of the budget
+    assert window_start(grown, budget) != start  # stateless alignment would move
+    assert sticky_window_start(grown, budget, line) == start
+    far = base + "x = 1\n" * 400            # 2,400 more: over the slack, so it moves
+    moved = sticky_window_start(far, budget, line)
+    assert moved == window_start(far, budget) and len(far) - moved <= budget
+
+
+def test_a_stale_window_start_never_costs_context():
+    from deepseek_ls.prompt.fim import sticky_window_start, window_start
+
+    budget = 5000
+    text = BODY[:20000]
+    late_line = BODY[:40000].count("\n")     # from a cursor further down, now past the cursor
+    assert sticky_window_start(text, budget, late_line) == window_start(text, budget)
+    p = build_fim_prompt(doc(text), len(text), prefix_chars=budget, window_hint=late_line)
+    assert p.window_line == text.count("\n", 0, window_start(text, budget))

@@ -129,7 +129,13 @@ async def stream_chat(client: DeepSeekClient, request: ChatRequest, on_delta: De
 
     Cancelling the awaiting task closes the connection at once.
     """
-    timeouts = timeouts or Timeouts()
+    async with client.exchange():
+        return await _stream_chat(client, request, on_delta, timeouts or Timeouts(), policy, on_retry)
+
+
+async def _stream_chat(client: DeepSeekClient, request: ChatRequest, on_delta: DeltaHook | None,
+                       timeouts: Timeouts, policy: RetryPolicy | None,
+                       on_retry: Callable[[int, BaseException, float], None] | None) -> ChatResult:
     response = await with_retries(lambda: _open_stream(client, request, timeouts), policy, on_retry=on_retry)
     decoder = SSEDecoder()
     state = StreamState()
@@ -138,6 +144,8 @@ async def stream_chat(client: DeepSeekClient, request: ChatRequest, on_delta: De
         try:
             async with asyncio.timeout(timeouts.idle_s) as watchdog:
                 async for line in response.aiter_lines():
+                    if state.done:
+                        continue  # reading to the end keeps the connection in the pool
                     watchdog.reschedule(loop.time() + timeouts.idle_s)
                     data = decoder.feed(line)
                     if data is not None:
@@ -145,19 +153,22 @@ async def stream_chat(client: DeepSeekClient, request: ChatRequest, on_delta: De
                             if on_delta is not None:
                                 on_delta(kind, text)
                     if state.done:
-                        break
+                        watchdog.reschedule(loop.time() + C.DRAIN_S)
                 else:
-                    data = decoder.flush()
+                    data = None if state.done else decoder.flush()
                     if data is not None:
                         for kind, text in state.feed(data):
                             if on_delta is not None:
                                 on_delta(kind, text)
         except TimeoutError:
-            raise StreamError(f"DeepSeek sent nothing for {timeouts.idle_s:g} s; the answer was abandoned.") from None
+            if not state.done:
+                raise StreamError(f"DeepSeek sent nothing for {timeouts.idle_s:g} s; the answer was abandoned.") from None
         except httpx.TimeoutException:
-            raise StreamError("DeepSeek stopped sending mid-answer (read timeout).") from None
+            if not state.done:
+                raise StreamError("DeepSeek stopped sending mid-answer (read timeout).") from None
         except httpx.HTTPError as exc:
-            raise StreamError(f"The connection to DeepSeek broke mid-answer ({type(exc).__name__}).") from None
+            if not state.done:
+                raise StreamError(f"The connection to DeepSeek broke mid-answer ({type(exc).__name__}).") from None
     finally:
         await response.aclose()
     if not state.done:

@@ -11,8 +11,8 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -33,6 +33,9 @@ from .errors import (
 )
 
 TraceHook = Callable[[str, dict[str, Any]], None]
+
+#: pools of retired clients being closed (a reference keeps the task alive)
+_closing: set[asyncio.Task[None]] = set()
 
 
 @dataclass(frozen=True)
@@ -113,6 +116,8 @@ class DeepSeekClient:
     transport: httpx.AsyncBaseTransport | None = None
     _http: httpx.AsyncClient | None = field(default=None, init=False, repr=False)
     _warming: bool = field(default=False, init=False, repr=False)
+    _active: int = field(default=0, init=False, repr=False)
+    _retired: bool = field(default=False, init=False, repr=False)
 
     def __post_init__(self) -> None:
         self.base_url = normalize_base_url(self.base_url)
@@ -145,14 +150,51 @@ class DeepSeekClient:
             await self._http.aclose()
             self._http = None
 
+    @asynccontextmanager
+    async def exchange(self) -> AsyncIterator[None]:
+        """Brackets one HTTP exchange (a retired client closes after the last)."""
+        self._active += 1
+        try:
+            yield
+        finally:
+            self._active -= 1
+            if self._retired and self._active == 0:
+                self._close_soon()
+
+    @property
+    def is_open(self) -> bool:
+        """Whether a connection pool exists (created on first use)."""
+        return self._http is not None
+
+    def retire(self) -> None:
+        """The key or endpoint changed: close the connections once the
+        exchanges still running (a streaming chat answer) have ended."""
+        self._retired = True
+        if self._active == 0:
+            self._close_soon()
+
+    def _close_soon(self) -> None:
+        http, self._http = self._http, None
+        if http is None:
+            return
+        try:
+            task = asyncio.get_running_loop().create_task(http.aclose())
+        except RuntimeError:  # no loop running: nothing is connected either
+            return
+        _closing.add(task)
+        task.add_done_callback(_closing.discard)
+
     async def _request(self, method: str, path: str, *, json_body: Any = None,
                        timeout: httpx.Timeout, trace: TraceHook | None = None) -> httpx.Response:
         headers = self.headers()
         extensions = _trace_extensions(trace)
         content = json.dumps(json_body, ensure_ascii=False).encode() if json_body is not None else None
-        with _transport_errors(f"{method} {path}"):
-            response = await self.http.request(method, path, content=content, headers=headers,
-                                               timeout=timeout, extensions=extensions)
+        if trace is not None:
+            trace("http_send", {})
+        async with self.exchange():
+            with _transport_errors(f"{method} {path}"):
+                response = await self.http.request(method, path, content=content, headers=headers,
+                                                   timeout=timeout, extensions=extensions)
         if response.status_code >= 400:
             raise error_from_response(response.status_code, response.headers, response.content)
         return response
@@ -199,29 +241,39 @@ class DeepSeekClient:
         body = {**request.body(), "stream": True, "stream_options": {"include_usage": True}}
         headers = {**self.headers(), "Accept": "text/event-stream"}
         extensions = _trace_extensions(trace)
+        content = json.dumps(body, ensure_ascii=False).encode()
+        if trace is not None:
+            trace("http_send", {})
         http_request = self.http.build_request(
-            "POST", "/beta/completions", content=json.dumps(body, ensure_ascii=False).encode(),
+            "POST", "/beta/completions", content=content,
             headers=headers, timeout=_fim_timeout(timeout_s), extensions=extensions)
         decoder, state = SSEDecoder(), StreamState()
         try:
-            with _transport_errors("POST /beta/completions"):
-                async with asyncio.timeout(timeout_s):
+            async with self.exchange(), asyncio.timeout(timeout_s) as deadline:
+                with _transport_errors("POST /beta/completions"):
                     response = await self.http.send(http_request, stream=True)
                     try:
                         if response.status_code >= 400:
                             raise error_from_response(response.status_code, response.headers,
                                                       await response.aread())
                         async for line in response.aiter_lines():
+                            if state.done:
+                                continue  # reading to the end keeps the connection for the next request
                             data = decoder.feed(line)
                             if data is not None:
                                 for _kind, text in state.feed(data):
                                     on_text(text)
                             if state.done:
-                                break
+                                deadline.reschedule(asyncio.get_running_loop().time() + C.DRAIN_S)
                     finally:
                         await response.aclose()
         except TimeoutError:
-            raise APITimeoutError(f"POST /beta/completions took longer than {timeout_s:g} s") from None
+            if not state.done:
+                raise APITimeoutError(f"POST /beta/completions took longer than {timeout_s:g} s") from None
+            # the answer is whole; the body did not end: the connection is closed instead
+        except (APIConnectionError, APITimeoutError):
+            if not state.done:
+                raise  # else: the answer is whole, only the end of the body was lost
         if not state.done:
             raise StreamError("the completion stream ended without [DONE]")
         return FimResult(text="".join(state.content), finish_reason=state.finish_reason,

@@ -61,6 +61,8 @@ JOIN_TYPED_MAX = 48
 #: answer it could have used. A request that cannot adopt it cancels it at
 #: once.
 ADOPT_GRACE_MS = 50
+#: The "waiting" status goes out this long after a request leaves (not on its path).
+STATUS_LAG_S = 0.02
 #: Multi-line answers stream; the editor gets the complete lines received so
 #: far once there are this many, or once this long (s) has passed since the
 #: request left with at least one. The rest lands in memory, so accepting
@@ -104,6 +106,8 @@ class _Flight:
     first: asyncio.Future[tuple[str, str] | None]
     refs: int = 1
     orphan_timer: asyncio.TimerHandle | None = None
+    #: the first full prompt with a new head: DeepSeek caches it only if it completes
+    builds_cache: bool = False
 
     def can_serve(self, uri: str, prefix: str, suffix: str) -> bool:
         """Could this request's answer still fit the text around a later cursor?
@@ -159,6 +163,8 @@ class CompletionEngine:
         self._background: set[asyncio.Task[None]] = set()
         #: prompt heads sent in full: completion time, or -1 while in flight
         self._warm: LRUCache[str, float] = LRUCache(maxsize=256)
+        #: per document: the window start line of the last full prompt sent
+        self._windows: LRUCache[str, int] = LRUCache(maxsize=256)
 
     # -- configuration -------------------------------------------------
     def configure(self, settings: Settings, client: DeepSeekClient | None) -> None:
@@ -178,14 +184,15 @@ class CompletionEngine:
     def busy(self) -> bool:
         return bool(self._flights)
 
-    def note_edit(self, uri: str) -> None:
-        """An edit (keystroke) of ``uri`` arrived: feeds the adaptive debounce."""
-        self.rhythm.note_edit(uri, self.clock())
+    def note_edit(self, uri: str, inserted: str = "") -> None:
+        """An edit (keystroke) of ``uri`` inserting ``inserted`` arrived: feeds the adaptive debounce."""
+        self.rhythm.note_edit(uri, self.clock(), inserted)
 
     def forget(self, uri: str) -> None:
         """The document was closed."""
         self.memory.forget(uri)
         self.rhythm.forget(uri)
+        self._windows.pop(uri, None)
         ticket = self._tickets.pop(uri, None)
         if ticket and not ticket.superseded.done():
             ticket.superseded.set_result(None)
@@ -277,7 +284,7 @@ class CompletionEngine:
             return None
 
         if not req.manual:
-            delay = self.rhythm.debounce_ms() / 1000
+            delay = self.rhythm.debounce_ms(doc.uri) / 1000
             self.tracer.event("wait_start", id=req.request_id, ms=round(delay * 1000, 1))
             done, _ = await asyncio.wait({ticket.superseded}, timeout=delay)
             self.tracer.event("wait_end", id=req.request_id)
@@ -292,6 +299,8 @@ class CompletionEngine:
         if builds_cache:
             self._warm[warm_key] = -1.0  # in flight: requests meanwhile go lean
         self._decision(req, "send", lean=lean)
+        if not lean:
+            self._windows[doc.uri] = fim.window_line
         flight = self._start(key, doc, prefix, suffix, fim, model, req.request_id,
                              warm_key if builds_cache else None)
         return await self._await(flight, ticket, "", "network")
@@ -302,7 +311,7 @@ class CompletionEngine:
             req.doc, req.offset, others=req.others if s.completion_other_files else (),
             prefix_chars=s.completion_prefix_chars, suffix_chars=s.completion_suffix_chars,
             max_tokens_block=s.completion_max_tokens, use_other_files=s.completion_other_files,
-            lean=lean)
+            lean=lean, window_hint=self._windows.get(req.doc.uri))
 
     def _cache_aware_prompt(self, req: CompletionRequest) -> tuple[FimPrompt, str | None, bool]:
         """The full prompt, or a lean one while the full prompt's head is being cached.
@@ -369,13 +378,22 @@ class CompletionEngine:
             flight.orphan_timer = None
 
     def _abort(self, flight: _Flight) -> None:
-        """Cancel the HTTP exchange (closing its connection)."""
+        """Cancel the HTTP exchange (closing its connection).
+
+        Except for a request that is building the cache of a new prompt
+        head: cut off, DeepSeek would not persist its prefix and the next
+        full prompt would pay for the whole head again (thousands of tokens
+        against the few output tokens left). It runs on into memory.
+        """
         if flight.orphan_timer is not None:
             flight.orphan_timer.cancel()
             flight.orphan_timer = None
-        if not flight.task.done():
-            flight.task.cancel()
-            self._warm_spare_connection()
+        if flight.task.done():
+            return
+        if flight.builds_cache:
+            return
+        flight.task.cancel()
+        self._warm_spare_connection()
 
     def _abort_if_orphan(self, flight: _Flight) -> None:
         flight.orphan_timer = None
@@ -401,17 +419,23 @@ class CompletionEngine:
         first: asyncio.Future[tuple[str, str] | None] = asyncio.get_running_loop().create_future()
         task = asyncio.create_task(self._fetch(key, doc, prefix, suffix, fim, model, request_id, first,
                                                warm_key))
-        flight = _Flight(key, doc.uri, prefix, suffix, task, first)
+        flight = _Flight(key, doc.uri, prefix, suffix, task, first, builds_cache=warm_key is not None)
         self._flights[key] = flight
         self.stats.requests_sent += 1
         if len(self._flights) == 1:
-            self.on_state()
+            # "waiting" in the status bar can lag a little; the request must not
+            asyncio.get_running_loop().call_later(STATUS_LAG_S, self._waiting_state)
         return flight
+
+    def _waiting_state(self) -> None:
+        if self._flights:
+            self.on_state()
 
     async def _fetch(self, key: str, doc: DocumentSnapshot, prefix: str, suffix: str, fim: FimPrompt,
                      model: str, request_id: object, first: asyncio.Future[tuple[str, str] | None],
                      warm_key: str | None = None) -> tuple[str, str] | None:
         """Run one FIM request; resolve ``first`` as soon as something is worth showing."""
+        self.tracer.event("fetch_start", id=request_id)
         s = self.settings
         client = self.client
         assert client is not None

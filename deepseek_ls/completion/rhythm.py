@@ -7,6 +7,12 @@ latencies. The debounce is the 95th percentile of the typing intervals
 (so 19 keystrokes in 20 supersede the wait before it fires), capped so
 that debounce + median latency stays within ``GHOST_BUDGET_MS``: when the
 service is slow we wait less, to keep ghost text arriving in a pause.
+
+A line break is different: most people stop to think after Enter. The
+pauses after line breaks are kept apart; when nine in ten of them last
+longer than the time to the first answer, waiting only delays the ghost
+text (and makes answers arrive after the user has moved on), so the
+request leaves after the minimum debounce.
 """
 
 from __future__ import annotations
@@ -27,22 +33,37 @@ def _quantile(values: list[float], q: float) -> float:
     return ordered[lo] + (ordered[hi] - ordered[lo]) * (pos - lo)
 
 
+def is_line_break(inserted: str) -> bool:
+    """An edit that ends a line: Enter, with whatever indentation the editor added."""
+    head, nl, tail = inserted.rpartition("\n")
+    return bool(nl) and not tail.strip(" \t") and not head.strip(" \t\r\n")
+
+
 class Rhythm:
     def __init__(self, base_ms: float = C.DEBOUNCE_MS, adaptive: bool = True) -> None:
         self.base_ms = base_ms
         self.adaptive = adaptive
         self._intervals: deque[float] = deque(maxlen=C.RHYTHM_WINDOW)
+        self._after_breaks: deque[float] = deque(maxlen=C.RHYTHM_WINDOW)
         self._latencies: deque[float] = deque(maxlen=C.RHYTHM_WINDOW)
-        self._last_edit: dict[str, float] = {}
+        self._last_edit: dict[str, tuple[float, bool]] = {}
 
-    def note_edit(self, uri: str, now_s: float) -> None:
-        """Record one edit (keystroke) of ``uri`` at monotonic time ``now_s``."""
+    def note_edit(self, uri: str, now_s: float, inserted: str = "") -> None:
+        """Record one edit (keystroke) of ``uri`` at monotonic time ``now_s``.
+
+        ``inserted``: the text the edit inserted (tells line breaks apart).
+        """
         last = self._last_edit.get(uri)
-        self._last_edit[uri] = now_s
-        if last is not None:
-            gap_ms = (now_s - last) * 1000
-            if 0 < gap_ms <= C.TYPING_GAP_MAX_MS:
-                self._intervals.append(gap_ms)
+        self._last_edit[uri] = (now_s, is_line_break(inserted))
+        if last is None:
+            return
+        gap_ms = (now_s - last[0]) * 1000
+        if gap_ms <= 0:
+            return
+        if last[1]:
+            self._after_breaks.append(min(gap_ms, C.PAUSE_CAP_MS))
+        elif gap_ms <= C.TYPING_GAP_MAX_MS:
+            self._intervals.append(gap_ms)
 
     def note_latency(self, seconds: float) -> None:
         self._latencies.append(seconds * 1000)
@@ -50,11 +71,18 @@ class Rhythm:
     def forget(self, uri: str) -> None:
         self._last_edit.pop(uri, None)
 
-    def debounce_ms(self) -> float:
-        """The wait before an automatic request leaves."""
-        if not self.adaptive or len(self._intervals) < 8:
+    def debounce_ms(self, uri: str | None = None) -> float:
+        """The wait before an automatic request for ``uri`` leaves."""
+        if not self.adaptive:
+            return self.base_ms
+        latency = statistics.median(self._latencies) if self._latencies else 250.0
+        last = self._last_edit.get(uri) if uri is not None else None
+        if last is not None and last[1] and len(self._after_breaks) >= 8:
+            short_pause = _quantile(list(self._after_breaks), 0.10)
+            if short_pause - latency >= C.DEBOUNCE_MIN_MS:
+                return C.DEBOUNCE_MIN_MS
+        if len(self._intervals) < 8:
             return self.base_ms
         typing = _quantile(list(self._intervals), 0.95)
-        latency = statistics.median(self._latencies) if self._latencies else 250.0
         cap = max(C.DEBOUNCE_MIN_MS, C.GHOST_BUDGET_MS - latency)
         return max(C.DEBOUNCE_MIN_MS, min(typing, cap, C.DEBOUNCE_MAX_MS))

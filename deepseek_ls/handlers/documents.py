@@ -14,7 +14,9 @@ from ..server import DeepSeekLanguageServer
 def register(server: DeepSeekLanguageServer) -> None:
     @server.feature(types.TEXT_DOCUMENT_DID_CHANGE)
     def did_change(ls: DeepSeekLanguageServer, params: types.DidChangeTextDocumentParams) -> None:
-        ls.service.engine.note_edit(params.text_document.uri)
+        changes = params.content_changes
+        inserted = getattr(changes[-1], "text", "") if len(changes) == 1 else ""
+        ls.service.engine.note_edit(params.text_document.uri, inserted)
 
     @server.feature(types.TEXT_DOCUMENT_DID_CLOSE)
     def did_close(ls: DeepSeekLanguageServer, params: types.DidCloseTextDocumentParams) -> None:

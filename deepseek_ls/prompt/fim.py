@@ -60,6 +60,7 @@ class FimPrompt:
     line_suffix: str      # text of the cursor line after the cursor
     indent: str           # indentation of the cursor line
     head_len: int = 0     # characters of the prompt before the current file's window
+    window_line: int = 0  # line of the current file where the window starts (0-based)
 
 
 def comment_prefix(language_id: str) -> str:
@@ -109,6 +110,29 @@ def window_start(prefix: str, budget: int, step: int = C.PREFIX_STEP_LINES) -> i
     if len(parts) <= aligned:  # the aligned line is past the cursor line
         return first_full + 1
     return len(prefix) - len(parts[-1])
+
+
+def sticky_window_start(prefix: str, budget: int, previous: int | None,
+                        slack: float | None = None) -> int:
+    """``window_start``, but keep the start line of the previous full prompt
+    while the window from it stays within ``budget * (1 + slack)``.
+
+    Without this the window jumps a step every ~64 typed lines and whenever
+    an accepted suggestion pushes it over the budget; every jump is a prompt
+    DeepSeek has never cached. ``previous`` is a line number (0-based).
+    """
+    start = window_start(prefix, budget)
+    if previous is None:
+        return start
+    slack = C.WINDOW_SLACK if slack is None else slack
+    line = prefix.count("\n", 0, start)
+    if previous >= line:  # the fresh window is at least as long: it has more context
+        return start
+    parts = prefix.split("\n", previous)
+    if len(parts) <= previous:
+        return start
+    kept = len(prefix) - len(parts[-1])
+    return kept if len(prefix) - kept <= budget * (1 + slack) else start
 
 
 def _suffix(text: str, limit: int, max_lines: int) -> str:
@@ -176,11 +200,14 @@ def build_fim_prompt(doc: DocumentSnapshot, offset: int, *,
                      max_tokens_block: int = C.FIM_MAX_TOKENS_BLOCK,
                      use_other_files: bool = True,
                      tail_chars: int = C.TAIL_CHARS,
-                     lean: bool = False) -> FimPrompt:
+                     lean: bool = False,
+                     window_hint: int | None = None) -> FimPrompt:
     """Build the FIM request for the cursor at code-point ``offset`` of ``doc``.
 
     ``lean``: only the header and the nearest ``LEAN_PREFIX_CHARS`` before the
     cursor (used while the full prompt's head is not in DeepSeek's cache yet).
+    ``window_hint``: the window's start line in the previous full prompt for
+    this document (see :func:`sticky_window_start`).
     """
     text = doc.text
     prefix = text[:offset]
@@ -199,7 +226,7 @@ def build_fim_prompt(doc: DocumentSnapshot, offset: int, *,
         start = prefix.find("\n", cut) + 1 if cut else 0
         use_other_files, tail_chars = False, 0
     else:
-        start = window_start(prefix, prefix_chars)
+        start = sticky_window_start(prefix, prefix_chars, window_hint)
     context = _other_files(doc, others) if use_other_files else ""
     tail = file_tail(rest, tail_chars)
     if tail.strip():
@@ -208,8 +235,9 @@ def build_fim_prompt(doc: DocumentSnapshot, offset: int, *,
         head = f"{head}{context}{c} Path: {doc.path}\n"
     prompt = head + prefix[start:]
     suffix = _suffix(rest, suffix_chars, C.SUFFIX_LINES)
+    window_line = prefix.count("\n", 0, start)
     if multiline:
         return FimPrompt(prompt, suffix, max_tokens_block, ("\n\n",), True,
-                         line_prefix, line_suffix, indent, len(head))
+                         line_prefix, line_suffix, indent, len(head), window_line)
     return FimPrompt(prompt, suffix, C.FIM_MAX_TOKENS_LINE, ("\n",), False,
-                     line_prefix, line_suffix, indent, len(head))
+                     line_prefix, line_suffix, indent, len(head), window_line)

@@ -31,6 +31,9 @@ def diagnose(keys: list[Any], reqs: dict[Any, Any], fake: list[dict], trace: lis
     # per LSP request: harness send -> server lsp_recv (pipe + pygls read), server time, lsp_sent -> harness
     pipe_in, server_mem, pipe_out, mem_total = [], [], [], []
     ovh_pre, ovh_post_wait, ovh_send_to_written = [], [], []
+    send_parts: dict[str, list[float]] = {"decision send->fetch_start (task start)": [],
+                                          "fetch_start->http_send (request setup, JSON)": [],
+                                          "http_send->http_written (httpx, socket)": []}
     debounce = []
     for rid, r in reqs.items():
         k = kmap.get(_g(r, "key"))
@@ -58,6 +61,11 @@ def diagnose(keys: list[Any], reqs: dict[Any, Any], fake: list[dict], trace: lis
                 ovh_pre.append(_ms(e["recv"], sends[-1]))
             if sends:
                 ovh_send_to_written.append(_ms(sends[-1], e["written"]))
+                if "fetch_start" in e and "http_send" in e:
+                    parts = list(send_parts.values())
+                    parts[0].append(_ms(sends[-1], e["fetch_start"]))
+                    parts[1].append(_ms(e["fetch_start"], e["http_send"]))
+                    parts[2].append(_ms(e["http_send"], e["written"]))
 
     # upstream requests: why sent, what became of them
     causes = Counter()
@@ -131,7 +139,8 @@ def diagnose(keys: list[Any], reqs: dict[Any, Any], fake: list[dict], trace: lis
         "aborted_written_to_cancel_ms": pcts(cancel_after, (5, 50, 95)),
         "overhead_parts_ms": {"lsp_recv->wait_start (or send)": pcts(ovh_pre, (50, 95, 99)),
                               "wait_end->decision send": pcts(ovh_post_wait, (50, 95, 99)),
-                              "decision send->http_written": pcts(ovh_send_to_written, (50, 95, 99))},
+                              "decision send->http_written": pcts(ovh_send_to_written, (50, 95, 99)),
+                              **{k: pcts(v, (50, 95, 99)) for k, v in send_parts.items() if v}},
         "memory_path_parts_ms": {"harness send->lsp_recv": pcts(pipe_in, (50, 95, 99)),
                                  "lsp_recv->lsp_sent (server)": pcts(server_mem, (50, 95, 99)),
                                  "lsp_sent->harness recv": pcts(pipe_out, (50, 95, 99)),

@@ -81,6 +81,8 @@ def index_trace(trace: list[dict]) -> dict:
                 by[rid]["wait_open"] = None
         elif kind == "decision":
             by[rid]["decisions"].append((t, ev.get("decision"), ev.get("reason")))
+        elif kind in ("fetch_start", "http_send"):
+            by[rid].setdefault(kind, t)
         elif kind == "http_written":
             by[rid]["written"] = t
             written.append((t, rid))
