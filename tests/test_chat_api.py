@@ -152,7 +152,9 @@ async def test_streams_read_to_the_end_keep_their_connection(api, fake):
     fim = FimRequest(model="deepseek-flash", prompt="def add(a, b):\n    ", suffix="", max_tokens=32)
     for _ in range(2):
         await api.fim_stream(fim, lambda piece: None)
-    await collect(api, ChatRequest("deepseek-flash", MESSAGES))
+        await collect(api, ChatRequest("deepseek-flash", MESSAGES))
     await api.fim(fim)
-    conns = [r.conn_id for r in fake.requests]
-    assert len(conns) == 4 and len(set(conns)) == 1, conns
+    fim_conns = [r.conn_id for r in fake.fim_requests()]   # the lean path (api/lean.py)
+    chat_conns = [r.conn_id for r in fake.chat_requests()]  # httpx
+    assert len(fim_conns) == 3 and len(set(fim_conns)) == 1, fim_conns
+    assert len(chat_conns) == 2 and len(set(chat_conns)) == 1, chat_conns

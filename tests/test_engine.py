@@ -10,6 +10,7 @@ from deepseek_ls.api.client import DeepSeekClient
 from deepseek_ls.completion.engine import CompletionEngine, CompletionRequest
 from deepseek_ls.prompt.fim import DocumentSnapshot
 from deepseek_ls.settings import build_settings
+from tests.conftest import until
 
 
 class Upstream:
@@ -292,3 +293,17 @@ async def test_the_window_start_sticks_while_typing_past_a_step(monkeypatch):
     engine.results.clear()
     await engine.complete(req(text, manual=True))
     assert up.bodies[-1]["prompt"].split("# Path: a.py\n")[-1][:60] == first_window
+
+
+async def test_a_stream_stops_once_the_rest_would_be_cut_and_its_usage_is_estimated():
+    """Everything after a dedent is thrown away: generating it would be paid for nothing."""
+    body = "x = 1\n    y = 2\n    z = 3\nother = 1\nmore = 2\nand_more = 3"
+    up = Upstream(text=body, per_piece=0.05)
+    engine, _, usage = make_engine(up)
+    s = await engine.complete(req(BASE, manual=True))
+    assert s.text == "x = 1\n    y = 2\n    z = 3"
+    await until(lambda: usage, timeout=2)
+    (u,) = usage
+    assert u.completion_tokens == 4            # the pieces up to the dedent line, not all six
+    assert u.prompt_tokens > 0 and u.hit_tokens + u.miss_tokens == u.prompt_tokens
+    assert engine._flights == {}

@@ -41,3 +41,14 @@ def test_empty_whitespace_and_repetitive_answers_are_dropped():
 
 def test_brackets_inside_strings_do_not_count():
     assert pp('")" + x)', line_prefix="f(", context_before="f(") == '")" + x)'
+
+
+def test_a_block_is_finished_once_post_processing_would_cut_the_rest():
+    from deepseek_ls.completion.postprocess import block_finished
+
+    # cursor on an empty line indented 8: a line indented 4 ends the block
+    assert not block_finished("x = 1\n        y = 2", "        ", 12)
+    assert block_finished("x = 1\n        y = 2\n    return x", "        ", 12)
+    assert block_finished("x = 1\n\n        y", "        ", 12)                # a blank line
+    assert block_finished("\n".join(["a = 1"] + ["        b = 2"] * 11), "        ", 12)  # 12 lines
+    assert not block_finished("\n".join(["a = 1"] + ["        b = 2"] * 10), "        ", 12)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
@@ -20,6 +21,7 @@ import httpx
 
 from .. import __version__
 from .. import constants as C
+from .lean import LeanError, LeanPool, LeanResponse, supported as lean_supported
 from .sse import SSEDecoder, StreamState
 from .types import Usage
 from .errors import (
@@ -67,6 +69,9 @@ class FimResult:
     usage: Usage
     model: str
     latency_s: float = 0.0
+    #: stopped by the caller before the end: DeepSeek sent no usage, so
+    #: ``usage`` holds only the output pieces received (one token each)
+    stopped: bool = False
 
 
 def _trace_extensions(trace: TraceHook | None) -> dict[str, Any]:
@@ -90,12 +95,24 @@ def _transport_errors(what: str) -> Iterator[None]:
         yield
     except httpx.TimeoutException as exc:
         raise APITimeoutError(f"{what} timed out ({type(exc).__name__})") from None
-    except httpx.HTTPError as exc:
+    except (httpx.HTTPError, LeanError) as exc:
         raise APIConnectionError(f"{what} failed: {type(exc).__name__}: {exc}") from None
 
 
 def _fim_timeout(timeout_s: float) -> httpx.Timeout:
     return httpx.Timeout(timeout_s, connect=min(timeout_s, C.FIM_CONNECT_TIMEOUT_S))
+
+
+def _json_body(status: int, content: bytes) -> Any:
+    # Queued requests get blank keep-alive lines before the body;
+    # json.loads skips leading whitespace, an empty body is a server fault.
+    text = content.strip()
+    if not text:
+        raise ServerError(status, "empty response body")
+    try:
+        return json.loads(text)
+    except ValueError:
+        raise ServerError(status, "response body is not JSON") from None
 
 
 def normalize_base_url(url: str) -> str:
@@ -118,6 +135,8 @@ class DeepSeekClient:
     _warming: bool = field(default=False, init=False, repr=False)
     _active: int = field(default=0, init=False, repr=False)
     _retired: bool = field(default=False, init=False, repr=False)
+    _lean: LeanPool | None = field(default=None, init=False, repr=False)
+    _lean_checked: bool = field(default=False, init=False, repr=False)
 
     def __post_init__(self) -> None:
         self.base_url = normalize_base_url(self.base_url)
@@ -138,6 +157,18 @@ class DeepSeekClient:
             )
         return self._http
 
+    @property
+    def lean(self) -> LeanPool | None:
+        """The lean HTTP/1.1 pool for ghost-text requests (see :mod:`.lean`), or
+        None where httpx must do it: an injected transport, a proxy, another
+        scheme, or ``DEEPSEEK_LS_HTTPX=1``."""
+        if not self._lean_checked:
+            self._lean_checked = True
+            if (self.transport is None and os.environ.get("DEEPSEEK_LS_HTTPX") != "1"
+                    and lean_supported(self.base_url)):
+                self._lean = LeanPool(self.base_url, f"deepseek-ls/{__version__}")
+        return self._lean
+
     def headers(self) -> dict[str, str]:
         """Request headers with the key; raises MissingApiKeyError without one."""
         if not self.api_key:
@@ -146,6 +177,8 @@ class DeepSeekClient:
                 "Accept": "application/json"}
 
     async def aclose(self) -> None:
+        if self._lean is not None:
+            self._lean.close()
         if self._http is not None:
             await self._http.aclose()
             self._http = None
@@ -163,8 +196,8 @@ class DeepSeekClient:
 
     @property
     def is_open(self) -> bool:
-        """Whether a connection pool exists (created on first use)."""
-        return self._http is not None
+        """Whether an httpx pool or idle lean connections exist."""
+        return self._http is not None or bool(self._lean and self._lean.idle_count())
 
     def retire(self) -> None:
         """The key or endpoint changed: close the connections once the
@@ -174,6 +207,8 @@ class DeepSeekClient:
             self._close_soon()
 
     def _close_soon(self) -> None:
+        if self._lean is not None:
+            self._lean.close()
         http, self._http = self._http, None
         if http is None:
             return
@@ -201,24 +236,51 @@ class DeepSeekClient:
 
     @staticmethod
     def _json(response: httpx.Response) -> Any:
-        # Queued requests get blank keep-alive lines before the body;
-        # json.loads skips leading whitespace, an empty body is a server fault.
-        text = response.content.strip()
-        if not text:
-            raise ServerError(response.status_code, "empty response body")
-        try:
-            return json.loads(text)
-        except ValueError:
-            raise ServerError(response.status_code, "response body is not JSON") from None
+        return _json_body(response.status_code, response.content)
+
+    async def _open(self, method: str, path: str, content: bytes, headers: dict[str, str],
+                    timeout_s: float, trace: TraceHook | None) -> httpx.Response | LeanResponse:
+        """Send a ghost-text request; the response with its body still to read.
+
+        Goes the lean way when it can (see :attr:`lean`), through httpx
+        otherwise; both responses offer ``status_code``, ``headers``,
+        ``aread``, ``aiter_lines`` and ``aclose``.
+        """
+        if trace is not None:
+            trace("http_send", {})
+        pool = self.lean
+        with _transport_errors(f"{method} {path}"):
+            if pool is not None:
+                return await pool.send(
+                    method, path, headers, content,
+                    connect_timeout_s=min(timeout_s, C.FIM_CONNECT_TIMEOUT_S),
+                    on_written=(lambda: trace("http_written", {})) if trace else None,
+                    on_first_byte=(lambda: trace("http_first_byte", {})) if trace else None)
+            http_request = self.http.build_request(method, path, content=content, headers=headers,
+                                                   timeout=_fim_timeout(timeout_s),
+                                                   extensions=_trace_extensions(trace))
+            return await self.http.send(http_request, stream=True)
 
     # -- endpoints -----------------------------------------------------
     async def fim(self, request: FimRequest, *, timeout_s: float = C.FIM_TIMEOUT_S,
                   trace: TraceHook | None = None) -> FimResult:
         """One FIM completion, no retries."""
         started = time.monotonic()
-        response = await self._request("POST", "/beta/completions", json_body=request.body(),
-                                       timeout=_fim_timeout(timeout_s), trace=trace)
-        data = self._json(response)
+        content = json.dumps(request.body(), ensure_ascii=False).encode()
+        try:
+            async with self.exchange(), asyncio.timeout(timeout_s):
+                response = await self._open("POST", "/beta/completions", content, self.headers(),
+                                            timeout_s, trace)
+                try:
+                    with _transport_errors("POST /beta/completions"):
+                        body = await response.aread()
+                finally:
+                    await response.aclose()
+        except TimeoutError:
+            raise APITimeoutError(f"POST /beta/completions took longer than {timeout_s:g} s") from None
+        if response.status_code >= 400:
+            raise error_from_response(response.status_code, response.headers, body)
+        data = _json_body(response.status_code, body)
         choices = data.get("choices") or [{}]
         choice = choices[0] if isinstance(choices[0], dict) else {}
         return FimResult(
@@ -229,29 +291,28 @@ class DeepSeekClient:
             latency_s=time.monotonic() - started,
         )
 
-    async def fim_stream(self, request: FimRequest, on_text: Callable[[str], None], *,
+    async def fim_stream(self, request: FimRequest, on_text: Callable[[str], bool | None], *,
                          timeout_s: float = C.FIM_TIMEOUT_S,
                          trace: TraceHook | None = None) -> FimResult:
         """One streamed FIM completion, no retries; ``on_text`` gets each piece.
 
-        The whole exchange is bounded by ``timeout_s``; cancelling the task
-        closes the connection at once.
+        When ``on_text`` returns True the caller has all it will use: the
+        connection is closed at once (DeepSeek stops generating, and billing)
+        and the text so far is returned with ``stopped`` set. The whole
+        exchange is bounded by ``timeout_s``; cancelling the task closes the
+        connection at once.
         """
+        pieces = 0
         started = time.monotonic()
         body = {**request.body(), "stream": True, "stream_options": {"include_usage": True}}
         headers = {**self.headers(), "Accept": "text/event-stream"}
-        extensions = _trace_extensions(trace)
         content = json.dumps(body, ensure_ascii=False).encode()
-        if trace is not None:
-            trace("http_send", {})
-        http_request = self.http.build_request(
-            "POST", "/beta/completions", content=content,
-            headers=headers, timeout=_fim_timeout(timeout_s), extensions=extensions)
         decoder, state = SSEDecoder(), StreamState()
+        stopped = False
         try:
             async with self.exchange(), asyncio.timeout(timeout_s) as deadline:
+                response = await self._open("POST", "/beta/completions", content, headers, timeout_s, trace)
                 with _transport_errors("POST /beta/completions"):
-                    response = await self.http.send(http_request, stream=True)
                     try:
                         if response.status_code >= 400:
                             raise error_from_response(response.status_code, response.headers,
@@ -262,7 +323,12 @@ class DeepSeekClient:
                             data = decoder.feed(line)
                             if data is not None:
                                 for _kind, text in state.feed(data):
-                                    on_text(text)
+                                    pieces += 1
+                                    if on_text(text):
+                                        stopped = True
+                                        break
+                            if stopped:
+                                break  # aclose() aborts the unfinished response
                             if state.done:
                                 deadline.reschedule(asyncio.get_running_loop().time() + C.DRAIN_S)
                     finally:
@@ -274,6 +340,10 @@ class DeepSeekClient:
         except (APIConnectionError, APITimeoutError):
             if not state.done:
                 raise  # else: the answer is whole, only the end of the body was lost
+        if stopped:
+            return FimResult(text="".join(state.content), finish_reason="stopped",
+                             usage=Usage(completion_tokens=pieces), model=state.model or request.model,
+                             latency_s=time.monotonic() - started, stopped=True)
         if not state.done:
             raise StreamError("the completion stream ended without [DONE]")
         return FimResult(text="".join(state.content), finish_reason=state.finish_reason,
@@ -282,6 +352,8 @@ class DeepSeekClient:
 
     def idle_connections(self) -> int | None:
         """Idle keep-alive connections in the pool (None when unknown)."""
+        if self.lean is not None:
+            return self.lean.idle_count()
         try:
             pool = self.http._transport._pool  # type: ignore[attr-defined]
             return sum(1 for c in pool.connections if c.is_idle())
@@ -298,7 +370,10 @@ class DeepSeekClient:
             return
         self._warming = True
         try:
-            await self._request("GET", "/models", timeout=httpx.Timeout(5.0))
+            if self.lean is not None:
+                await self.lean.open_spare(C.FIM_CONNECT_TIMEOUT_S)  # a connection, no request
+            else:
+                await self._request("GET", "/models", timeout=httpx.Timeout(5.0))
         except Exception:  # best effort: the next real request connects itself
             pass
         finally:

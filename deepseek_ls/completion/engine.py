@@ -46,7 +46,7 @@ from ..prompt.fim import DocumentSnapshot, FimPrompt, build_fim_prompt
 from ..settings import Settings
 from ..trace import Tracer
 from .memory import Remembered, ResultCache, SuggestionMemory, request_key
-from .postprocess import postprocess
+from .postprocess import block_finished, postprocess
 from .rhythm import Rhythm
 
 log = logging.getLogger(__name__)
@@ -121,6 +121,34 @@ class _Flight:
 
 
 @dataclass
+class UsageEstimate:
+    """Usage for a stream stopped early, which DeepSeek never reports.
+
+    Output: the pieces received (DeepSeek streams a token per chunk). Prompt:
+    its characters at the characters-per-token and the cache-hit share of
+    the last exact reports. Recorded like any other usage, and logged as an
+    estimate.
+    """
+
+    chars_per_token: float = 3.5
+    hit_share: float = 0.0
+
+    def observe(self, fim: FimPrompt, usage: Usage) -> Usage:
+        if usage.prompt_tokens > 0:
+            chars = len(fim.prompt) + len(fim.suffix)
+            self.chars_per_token = 0.7 * self.chars_per_token + 0.3 * chars / usage.prompt_tokens
+            self.hit_share = 0.7 * self.hit_share + 0.3 * usage.hit_tokens / usage.prompt_tokens
+        return usage
+
+    def estimate(self, fim: FimPrompt, output_tokens: int) -> Usage:
+        prompt = round((len(fim.prompt) + len(fim.suffix)) / self.chars_per_token)
+        hit = round(prompt * self.hit_share)
+        log.info("stream stopped early: usage estimated (%d prompt tokens, %d output)", prompt, output_tokens)
+        return Usage(prompt_tokens=prompt, completion_tokens=output_tokens, hit_tokens=hit,
+                     miss_tokens=prompt - hit)
+
+
+@dataclass
 class EngineStats:
     requests_sent: int = 0
     memory_hits: int = 0
@@ -165,6 +193,7 @@ class CompletionEngine:
         self._warm: LRUCache[str, float] = LRUCache(maxsize=256)
         #: per document: the window start line of the last full prompt sent
         self._windows: LRUCache[str, int] = LRUCache(maxsize=256)
+        self.usage_estimate = UsageEstimate()
 
     # -- configuration -------------------------------------------------
     def configure(self, settings: Settings, client: DeepSeekClient | None) -> None:
@@ -470,18 +499,21 @@ class CompletionEngine:
         started = self.clock()
         received: list[str] = []
 
-        def on_text(piece: str) -> None:
+        def on_text(piece: str) -> bool:
+            """Show the first lines early; True (stop generating) once the rest would be cut."""
             received.append(piece)
-            if first.done() or "\n" not in piece:
-                return
+            if "\n" not in piece:
+                return False
             raw = "".join(received)
             complete = raw[: raw.rfind("\n")]
-            lines = sum(1 for line in complete.split("\n") if line.strip())
-            if lines >= EARLY_LINES or (lines and self.clock() - started >= EARLY_AFTER_S):
-                early = clean(complete)
-                if early:
-                    tracer.event("early_answer", id=request_id, lines=lines)
-                    settle(early)
+            if not first.done():
+                lines = sum(1 for line in complete.split("\n") if line.strip())
+                if lines >= EARLY_LINES or (lines and self.clock() - started >= EARLY_AFTER_S):
+                    early = clean(complete)
+                    if early:
+                        tracer.event("early_answer", id=request_id, lines=lines)
+                        settle(early)
+            return block_finished(complete, fim.line_prefix, s.completion_max_lines)
 
         timeout_s = s.completion_timeout_ms / 1000
         try:
@@ -511,7 +543,7 @@ class CompletionEngine:
             self._flights.pop(key, None)
             if not self._flights:
                 self.on_state()
-        tracer.event("http_done", id=request_id, outcome="ok")
+        tracer.event("http_done", id=request_id, outcome="stopped" if result.stopped else "ok")
         if warm_key is not None:
             self._warm[warm_key] = self.clock()  # persisted a few seconds from now
         was_failing = self.last_error is not None
@@ -520,7 +552,9 @@ class CompletionEngine:
         self._reported.discard("unavailable")
         if was_failing:
             self.on_state()
-        self.on_usage(result.model or model, result.usage)
+        usage = self.usage_estimate.observe(fim, result.usage) if not result.stopped else \
+            self.usage_estimate.estimate(fim, result.usage.completion_tokens)
+        self.on_usage(result.model or model, usage)
 
         text = clean(result.text)
         self.results.put(key, text)

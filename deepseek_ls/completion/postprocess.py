@@ -141,6 +141,17 @@ def cut_block(text: str, line_prefix: str, max_lines: int) -> str:
     return "\n".join(kept)
 
 
+def block_finished(text: str, line_prefix: str, max_lines: int) -> bool:
+    """True when ``text`` (complete lines of a multi-line answer so far) already
+    reaches a point where :func:`cut_block` cuts: nothing more would be kept."""
+    if not line_prefix.strip():
+        first, sep, rest = text.partition("\n")
+        text = first.lstrip(" \t") + sep + rest if first.strip() else text
+    lines = text.count("\n") + 1
+    kept = cut_block(text, line_prefix, max_lines).count("\n") + 1
+    return kept < lines or kept >= max_lines
+
+
 def postprocess(text: str, *, multiline: bool, line_prefix: str, line_suffix: str,
                 following: str, context_before: str, max_lines: int = 12,
                 previous_line: str = "") -> str:
