@@ -307,3 +307,24 @@ async def test_a_stream_stops_once_the_rest_would_be_cut_and_its_usage_is_estima
     assert u.completion_tokens == 4            # the pieces up to the dedent line, not all six
     assert u.prompt_tokens > 0 and u.hit_tokens + u.miss_tokens == u.prompt_tokens
     assert engine._flights == {}
+
+
+async def test_no_request_at_the_end_of_a_line_a_suggestion_just_finished():
+    """The model's answer ended this line; asking again would ask for the rest of a finished line."""
+    up = Upstream(text="return x + 1")
+    engine, _, _ = make_engine(up)
+    first = await engine.complete(req(BASE, manual=True))
+    accepted = BASE + first.text
+    assert await engine.complete(req(accepted)) is None
+    assert len(up.bodies) == 1
+    assert await engine.complete(req(accepted, manual=True)) is not None  # asked for: asked
+    assert len(up.bodies) == 2
+
+
+def test_only_a_finished_single_line_counts_as_answered():
+    from deepseek_ls.completion.engine import answered_to_end_of_line
+
+    assert answered_to_end_of_line("    return x + 1", "\n\ndef g(): pass\n")
+    assert not answered_to_end_of_line("    if x:", "\n")          # a block follows: worth asking
+    assert not answered_to_end_of_line("    foo(x", ")\n")          # mid-line
+    assert not answered_to_end_of_line("    ", "\n")                # an empty line

@@ -42,7 +42,7 @@ from ..api.errors import (
     RateLimitError,
     ServerError,
 )
-from ..prompt.fim import DocumentSnapshot, FimPrompt, build_fim_prompt
+from ..prompt.fim import DocumentSnapshot, FimPrompt, build_fim_prompt, completion_mode
 from ..settings import Settings
 from ..trace import Tracer
 from .memory import Remembered, ResultCache, SuggestionMemory, request_key
@@ -118,6 +118,14 @@ class _Flight:
         return (self.uri == uri and suffix == self.suffix
                 and len(self.prefix) <= len(prefix) <= len(self.prefix) + JOIN_TYPED_MAX
                 and prefix.startswith(self.prefix))
+
+
+def answered_to_end_of_line(prefix: str, suffix: str) -> bool:
+    """The cursor ends a line that would get a single-line request (not a block opener)."""
+    line_prefix = prefix[prefix.rfind("\n") + 1:]
+    eol = suffix.find("\n")
+    line_suffix = (suffix if eol < 0 else suffix[:eol]).strip()
+    return not line_suffix and bool(line_prefix.strip()) and not completion_mode(line_prefix, line_suffix)
 
 
 @dataclass
@@ -264,6 +272,12 @@ class CompletionEngine:
             self.stats.memory_hits += 1
             self._decision(req, "memory")
             return Suggestion(recall.id, recall.text, "memory")
+        if recall is not None and not req.manual and answered_to_end_of_line(prefix, suffix):
+            # the whole suggestion is typed (accepted) and it ended this line: asking
+            # again here would ask for the rest of a finished line
+            self._supersede(doc.uri)
+            self._decision(req, "drop", reason="suggestion-finished")
+            return None
 
         fim, warm_key, lean = self._cache_aware_prompt(req)
         model = self.settings.completion_model
