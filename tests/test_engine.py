@@ -73,6 +73,13 @@ def req(text, offset=None, manual=False, version=1):
 BASE = "def f(x):\n    "
 
 
+async def in_flight(engine, request):
+    """Start ``request``; return its task and the flight carrying it upstream."""
+    task = asyncio.create_task(engine.complete(request))
+    await asyncio.sleep(0.05)
+    return task, next(iter(engine._flights.values()))
+
+
 async def test_a_burst_of_keystrokes_costs_one_request():
     up = Upstream()
     engine, _, _ = make_engine(up)
@@ -174,9 +181,7 @@ async def test_usage_is_reported_per_response():
 async def test_cancelling_the_caller_cancels_the_http_exchange():
     up = Upstream(latency=5)
     engine, _, _ = make_engine(up)
-    task = asyncio.create_task(engine.complete(req(BASE, manual=True)))
-    await asyncio.sleep(0.05)
-    flight = next(iter(engine._flights.values()))
+    task, flight = await in_flight(engine, req(BASE, manual=True))
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
@@ -202,9 +207,7 @@ async def test_a_cancelled_request_is_adopted_by_the_next_keystroke():
 async def test_an_incompatible_request_cancels_an_orphan_at_once():
     up = Upstream(latency=5)
     engine, _, _ = make_engine(up)
-    task = asyncio.create_task(engine.complete(req(BASE, manual=True)))
-    await asyncio.sleep(0.05)
-    flight = next(iter(engine._flights.values()))
+    task, flight = await in_flight(engine, req(BASE, manual=True))
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
@@ -253,9 +256,7 @@ async def test_a_request_building_the_cache_of_a_new_head_is_not_cut_off():
     up = Upstream(latency=0.3)
     engine, _, usage = make_engine(up)
     big = "".join(f"def helper_{i}(x):\n    return x * {i}\n\n" for i in range(400))
-    builder = asyncio.create_task(engine.complete(req(big + "def main():\n    ", manual=True)))
-    await asyncio.sleep(0.05)
-    flight = next(iter(engine._flights.values()))
+    builder, flight = await in_flight(engine, req(big + "def main():\n    ", manual=True))
     assert flight.builds_cache
     # an incompatible keystroke elsewhere in the file supersedes it
     other = await engine.complete(req(big.replace("helper_0", "helper_x", 1) + "x = ", manual=True))
@@ -268,9 +269,7 @@ async def test_a_request_building_the_cache_of_a_new_head_is_not_cut_off():
 async def test_a_small_prompt_superseded_is_cut_off():
     up = Upstream(latency=5)
     engine, _, _ = make_engine(up)
-    first = asyncio.create_task(engine.complete(req(BASE, manual=True)))
-    await asyncio.sleep(0.05)
-    flight = next(iter(engine._flights.values()))
+    first, flight = await in_flight(engine, req(BASE, manual=True))
     assert not flight.builds_cache
     nxt = asyncio.create_task(engine.complete(req("def g(y):\n    ", manual=True)))
     assert await first is None
