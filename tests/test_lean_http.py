@@ -154,3 +154,26 @@ async def test_a_stream_the_caller_stops_closes_its_connection(api, fake):
     assert result.usage.completion_tokens == 3 and result.text == "".join(seen)
     await until(lambda: fake.fim_requests()[0].disconnected, timeout=2)
     assert (await api.fim(FIM)).text  # a fresh connection serves the next one
+
+
+async def test_after_a_stream_stopped_early_a_spare_connection_is_ready(fake):
+    """Stopping a stream closes its connection; the next keystroke must not wait for a handshake."""
+    from deepseek_ls.completion.engine import CompletionEngine, CompletionRequest
+    from deepseek_ls.prompt.fim import DocumentSnapshot
+    from deepseek_ls.settings import build_settings
+
+    fake.fim_handler = lambda body: "x = 1\n    y = 2\nafter = 3\nmore = 4\n" + "z = 5\n" * 30
+    fake.ms_per_output_token = 5
+    settings, _ = build_settings({"apiKey": "sk-test", "baseUrl": fake.base_url})
+    client = DeepSeekClient(fake.base_url, "sk-test")
+    engine = CompletionEngine(settings, client)
+    text = "def f(x):\n    "
+    doc = DocumentSnapshot(uri="file:///w/a.py", path="a.py", language_id="python", text=text, version=1)
+    try:
+        s = await engine.complete(CompletionRequest(doc=doc, offset=len(text), manual=True))
+        assert s.text == "x = 1\n    y = 2"
+        await until(lambda: fake.fim_requests() and fake.fim_requests()[0].disconnected, timeout=2)
+        await until(lambda: client.idle_connections() == 1, timeout=2)
+        assert len(fake.requests) == 1  # the spare is a connection, not a request
+    finally:
+        await client.aclose()

@@ -558,6 +558,8 @@ class CompletionEngine:
             if not self._flights:
                 self.on_state()
         tracer.event("http_done", id=request_id, outcome="stopped" if result.stopped else "ok")
+        if result.stopped:
+            self._warm_spare_connection()  # stopping closed the connection
         if warm_key is not None:
             self._warm[warm_key] = self.clock()  # persisted a few seconds from now
         was_failing = self.last_error is not None
