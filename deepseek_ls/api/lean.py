@@ -34,6 +34,10 @@ KEEPALIVE_S = 50.0
 MAX_IDLE = 8
 
 
+#: spare-connection tasks in progress (a reference keeps them alive)
+_background: set[asyncio.Task[None]] = set()
+
+
 class LeanError(Exception):
     """A network or protocol failure (the caller maps it to its own errors)."""
 
@@ -196,6 +200,22 @@ class LeanPool:
         else:
             self._idle.append(conn)
 
+    def _keep_a_spare(self, timeout_s: float) -> None:
+        """Open a connection in the background when none is left idle: a request
+        made while this one runs (a keystroke while an answer streams) then
+        does not wait for a TCP + TLS handshake."""
+        if self._idle or self._opening or self._closed:
+            return
+        task = asyncio.get_running_loop().create_task(self._spare(timeout_s))
+        _background.add(task)
+        task.add_done_callback(_background.discard)
+
+    async def _spare(self, timeout_s: float) -> None:
+        try:
+            await self.open_spare(timeout_s)
+        except (LeanError, TimeoutError):
+            pass  # the next request connects itself and says what went wrong
+
     def _take(self) -> _Conn | None:
         now = time.monotonic()
         while self._idle:
@@ -231,6 +251,7 @@ class LeanPool:
             reused = conn is not None
             if conn is None:
                 conn = await self._connect(connect_timeout_s)
+            self._keep_a_spare(connect_timeout_s)  # starts after this step's write
             try:
                 return await self._exchange(conn, method, path, headers, body, on_written, on_first_byte)
             except LeanError:
