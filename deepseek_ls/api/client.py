@@ -220,16 +220,13 @@ class DeepSeekClient:
         task.add_done_callback(_closing.discard)
 
     async def _request(self, method: str, path: str, *, json_body: Any = None,
-                       timeout: httpx.Timeout, trace: TraceHook | None = None) -> httpx.Response:
+                       timeout: httpx.Timeout) -> httpx.Response:
         headers = self.headers()
-        extensions = _trace_extensions(trace)
         content = json.dumps(json_body, ensure_ascii=False).encode() if json_body is not None else None
-        if trace is not None:
-            trace("http_send", {})
         async with self.exchange():
             with _transport_errors(f"{method} {path}"):
                 response = await self.http.request(method, path, content=content, headers=headers,
-                                                   timeout=timeout, extensions=extensions)
+                                                   timeout=timeout)
         if response.status_code >= 400:
             raise error_from_response(response.status_code, response.headers, response.content)
         return response

@@ -179,7 +179,7 @@ class LeanPool:
                 reader, writer = await asyncio.open_connection(
                     self.host, self.port, ssl=ssl_context,
                     server_hostname=self.host if ssl_context else None)
-        except TimeoutError:
+        except TimeoutError:  # an OSError too: it stays a timeout
             raise
         except OSError as exc:  # includes ssl.SSLError
             raise LeanError(f"cannot connect to {self.host}:{self.port}: {type(exc).__name__}: {exc}") from None
@@ -217,13 +217,7 @@ class LeanPool:
             pass  # the next request connects itself and says what went wrong
 
     def _take(self) -> _Conn | None:
-        now = time.monotonic()
-        while self._idle:
-            conn = self._idle.pop()
-            if conn.usable(now):
-                return conn
-            conn.abort()
-        return None
+        return self._idle.pop() if self.idle_count() else None
 
     def _release(self, conn: _Conn) -> None:
         if self._closed:

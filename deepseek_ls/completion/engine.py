@@ -431,9 +431,7 @@ class CompletionEngine:
         if flight.orphan_timer is not None:
             flight.orphan_timer.cancel()
             flight.orphan_timer = None
-        if flight.task.done():
-            return
-        if flight.builds_cache:
+        if flight.task.done() or flight.builds_cache:
             return
         flight.task.cancel()
         self._warm_spare_connection()

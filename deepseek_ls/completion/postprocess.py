@@ -10,6 +10,7 @@ repetitive answers. Pure functions of strings.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Iterator
 
 _OPEN = {"(": ")", "[": "]", "{": "}"}
 _CLOSE = {")": "(", "]": "[", "}": "{"}
@@ -54,31 +55,31 @@ def _code_chars(text: str, comments: bool = False):
             yield i, ch
 
 
-def _open_brackets(text: str) -> list[str]:
-    """Unmatched openers in ``text``, ignoring strings and ``#`` comments."""
-    stack: list[str] = []
-    for _, ch in _code_chars(text, comments=True):
+def _unmatched_closers(stack: list[str], chars: Iterable[tuple[int, str]]) -> Iterator[int]:
+    """Push openers onto ``stack`` and pop the closers they match; yield the
+    offset of every closer that matches nothing on it."""
+    for i, ch in chars:
         if ch in _OPEN:
             stack.append(ch)
         elif ch in _CLOSE:
             if stack and stack[-1] == _CLOSE[ch]:
                 stack.pop()
             else:
-                stack.clear()
+                yield i
+
+
+def _open_brackets(text: str) -> list[str]:
+    """Unmatched openers in ``text``, ignoring strings and ``#`` comments."""
+    stack: list[str] = []
+    for _ in _unmatched_closers(stack, _code_chars(text, comments=True)):
+        stack.clear()
     return stack
 
 
 def cut_unbalanced(text: str, context_before: str) -> str:
     """Cut ``text`` before the first closer that has no opener in context or text."""
-    stack = _open_brackets(context_before)
-    for i, ch in _code_chars(text):
-        if ch in _OPEN:
-            stack.append(ch)
-        elif ch in _CLOSE:
-            if stack and stack[-1] == _CLOSE[ch]:
-                stack.pop()
-            else:
-                return text[:i]
+    for i in _unmatched_closers(_open_brackets(context_before), _code_chars(text)):
+        return text[:i]
     return text
 
 
@@ -141,12 +142,18 @@ def cut_block(text: str, line_prefix: str, max_lines: int) -> str:
     return "\n".join(kept)
 
 
+def _unindent_first_line(text: str, line_prefix: str) -> str:
+    """The cursor sits after the indentation: the answer must not re-indent."""
+    if line_prefix.strip():
+        return text
+    first, sep, rest = text.partition("\n")
+    return first.lstrip(" \t") + sep + rest if first.strip() else text
+
+
 def block_finished(text: str, line_prefix: str, max_lines: int) -> bool:
     """True when ``text`` (complete lines of a multi-line answer so far) already
     reaches a point where :func:`cut_block` cuts: nothing more would be kept."""
-    if not line_prefix.strip():
-        first, sep, rest = text.partition("\n")
-        text = first.lstrip(" \t") + sep + rest if first.strip() else text
+    text = _unindent_first_line(text, line_prefix)
     lines = text.count("\n") + 1
     kept = cut_block(text, line_prefix, max_lines).count("\n") + 1
     return kept < lines or kept >= max_lines
@@ -160,11 +167,7 @@ def postprocess(text: str, *, multiline: bool, line_prefix: str, line_suffix: st
     if not multiline:
         text = text.split("\n", 1)[0]
     else:
-        if not line_prefix.strip():
-            # the cursor sits after the indentation: the answer must not re-indent
-            first, sep, rest = text.partition("\n")
-            text = first.lstrip(" \t") + sep + rest if first.strip() else text
-        text = cut_block(text, line_prefix, max_lines)
+        text = cut_block(_unindent_first_line(text, line_prefix), line_prefix, max_lines)
         text = trim_repeated_lines(text, following)
     text = cut_unbalanced(text, context_before)
     text = trim_suffix_overlap(text, line_suffix)
