@@ -90,7 +90,7 @@ class Document:
     there is none or on a tie with it).
     """
 
-    __slots__ = ("uri", "language_id", "version", "_lines", "_breaks", "_eol_counts", "_text", "_raw")
+    __slots__ = ("uri", "language_id", "version", "_lines", "_breaks", "_eol_counts", "_size", "_text", "_raw")
 
     def __init__(self, uri: str, text: str, *, language_id: str = "plaintext", version: int | None = None) -> None:
         self.uri = uri
@@ -131,8 +131,8 @@ class Document:
         return self._lines[line] if 0 <= line < len(self._lines) else ""
 
     def __len__(self) -> int:
-        """Length of :attr:`text` in code points (without joining it)."""
-        return sum(map(len, self._lines)) + len(self._lines) - 1
+        """Length of :attr:`text` in code points (kept up to date, never joins the text)."""
+        return self._size
 
     # -- positions ------------------------------------------------------------
     def clamp(self, line: int, character: int, encoding: Encoding = "utf-16") -> tuple[int, int]:
@@ -160,6 +160,7 @@ class Document:
     def _set(self, text: str) -> None:
         self._lines, self._breaks = split_lines(text)
         self._eol_counts = Counter(self._breaks)
+        self._size = sum(map(len, self._lines)) + len(self._lines) - 1
         self._text = text if "\r" not in text else None
         self._raw = text
 
@@ -193,6 +194,7 @@ class Document:
             new_lines.pop()
             new_breaks.pop()
         old_breaks = breaks[sl:el + 1]
+        self._size += sum(map(len, new_lines)) + len(new_lines) - sum(map(len, lines[sl:el + 1])) - (el + 1 - sl)
         lines[sl:el + 1] = new_lines
         breaks[sl:el + 1] = new_breaks
         counts = self._eol_counts

@@ -144,7 +144,7 @@ class DeepSeekLanguageServer(LanguageServer):
         """Snapshots of the other open documents (documents too large to complete in are left out)."""
         mine = self.document(uri)
         return tuple(self._freeze(doc.uri, doc) for doc in self.documents
-                     if doc is not mine and len(doc.text) <= MAX_DOCUMENT_CHARS)
+                     if doc is not mine and len(doc) <= MAX_DOCUMENT_CHARS)
 
     def editor_text(self, uri: str, text: str) -> str:
         """``text`` (from the core, ``\\n`` line breaks) with the line breaks of document ``uri``."""

@@ -85,6 +85,7 @@ def check(doc: Document, ref: str) -> None:
     assert doc.text == ref.replace("\r\n", "\n").replace("\r", "\n")
     assert doc.line_count == len(ref_lines(ref))
     assert doc.eol == ref_eol(ref)
+    assert len(doc) == len(doc.text)
 
 
 # -- random edits ---------------------------------------------------------------------
