@@ -182,6 +182,12 @@ def test_positions_past_the_end_of_a_line_or_document_clamp():
     assert doc.offset_at(7, 7) == len(doc.text) and doc.offset_at(0, 50) == 3
 
 
+def test_negative_numbers_clamp_to_the_start():
+    doc = Document("u", "ab\ncd")
+    doc.change((-1, -5), (0, -1), "X")
+    assert doc.text == "Xab\ncd" and doc.offset_at(-3, 1) == 1
+
+
 def test_a_reversed_range_is_the_same_range_the_right_way_round():
     doc = Document("u", "one\ntwo\nthree\n")
     doc.change((2, 3), (0, 1), "X")

@@ -68,6 +68,27 @@ def test_fuzz_incremental_sync_through_the_lsp(encoding):
         assert server.close() == 0
 
 
+def test_close_forgets_and_a_change_to_an_unopened_document_harms_nothing():
+    server = start("utf-16")
+    try:
+        server.notify("textDocument/didChange", {"textDocument": {"uri": FUZZ_URI, "version": 2},
+                                                 "contentChanges": [lsp_change((0, 0), (0, 0), "x")]})
+        server.request(1, "deepseek/inspectDocument", {"uri": FUZZ_URI})
+        assert server.response(1)["result"] is None
+        server.notify("textDocument/didOpen", {"textDocument": {"uri": FUZZ_URI, "languageId": "python",
+                                                                 "version": 1, "text": "a\r\nb"}})
+        server.request(2, "deepseek/inspectDocument", {"uri": FUZZ_URI})
+        assert server.response(2)["result"] == {"uri": FUZZ_URI, "version": 1, "text": "a\r\nb", "eol": "\r\n",
+                                                "lineCount": 2}
+        server.notify("textDocument/didClose", {"textDocument": {"uri": FUZZ_URI}})
+        server.request(3, "deepseek/inspectDocument", {"uri": FUZZ_URI})
+        assert server.response(3)["result"] is None
+        popups = [m["params"]["message"] for m in server.messages if m.get("method") == "window/showMessage"]
+        assert all("API key" in p for p in popups)  # only the (expected) missing-key notice
+    finally:
+        assert server.close() == 0
+
+
 def test_inspect_is_not_there_unless_asked_for():
     server = RawServer(env_without_deepseek())
     try:
