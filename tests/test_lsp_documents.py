@@ -200,3 +200,41 @@ async def test_code_action_edits_keep_crlf_line_endings(client: LanguageClient, 
     assert new.count("\n") == new.count("\r\n")  # no LF-only line break spliced in
     for edit in resolved.edit.document_changes[0].edits:  # nothing rewrites an existing break
         assert edit.range.start.line == 2
+
+
+async def test_rewrite_selection_keeps_crlf_and_touches_only_changed_lines(client: LanguageClient, fake):
+    text = "values = [1, 2, 3]\r\ntotal = 0\r\nfor v in values:\r\n    total += v\r\nprint('😋', total)\r\n"
+    open_doc(client, text)
+    applied = []
+
+    def apply_edit(params: types.ApplyWorkspaceEditParams) -> types.ApplyWorkspaceEditResult:
+        applied.append(params)
+        return types.ApplyWorkspaceEditResult(applied=True)
+
+    client.feature(types.WORKSPACE_APPLY_EDIT)(apply_edit)
+    fake.chat_handler = lambda body: "total = 0\nfor value in values:\n    total += value\n"
+    result = await client.workspace_execute_command_async(types.ExecuteCommandParams(
+        command="deepseek.rewriteSelection",
+        arguments=[{"uri": URI, "range": {"start": {"line": 1, "character": 0}, "end": {"line": 4, "character": 0}},
+                    "instruction": "rename v"}]))
+    assert result == {"applied": True}
+    [params_] = applied
+    edits = params_.edit.document_changes[0].edits
+    assert all("\r" not in e.new_text and "\n" not in e.new_text for e in edits)  # no line break rewritten
+    assert _apply(text, params_.edit) == text.replace("for v in", "for value in").replace("+= v\r", "+= value\r")
+
+
+@pytest.mark.parametrize("eol", ["\r\n", "\r"])
+async def test_docstring_action_writes_the_documents_line_break(client: LanguageClient, fake, eol):
+    text = f"def area(r):{eol}    return 3.14 * r * r{eol}"
+    open_doc(client, text)
+    fake.chat_handler = lambda body: 'Area of a circle.\n\n    r: the radius."""'
+    actions = await client.text_document_code_action_async(types.CodeActionParams(
+        text_document=types.TextDocumentIdentifier(uri=URI),
+        range=types.Range(start=types.Position(line=1, character=4), end=types.Position(line=1, character=4)),
+        context=types.CodeActionContext(diagnostics=[])))
+    [docstring] = [a for a in actions if a.title == "DeepSeek: add a docstring"]
+    new = _apply(text, (await client.code_action_resolve_async(docstring)).edit)
+    assert new == f'def area(r):{eol}    """Area of a circle.{eol}{eol}    r: the radius.{eol}    """{eol}' \
+                  f"    return 3.14 * r * r{eol}"
+    assert "\r" not in "".join(m["content"] for m in fake.chat_requests()[0].body["messages"])
