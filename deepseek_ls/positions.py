@@ -10,6 +10,10 @@ Out-of-range positions are clamped, never an error: a line past the end
 means the end of the document, a character past the end of its line means
 the end of that line (before the line break). Nothing here mutates its
 arguments.
+
+The server keeps its documents in :mod:`deepseek_ls.documents` (same rules,
+applied per line); the functions here work on any string, such as a
+snapshot's ``\\n``-only text.
 """
 
 from __future__ import annotations
@@ -100,6 +104,9 @@ def offset_at(text: str, line: int, character: int, encoding: Encoding = "utf-16
 def position_at(text: str, offset: int, encoding: Encoding = "utf-16") -> tuple[int, int]:
     """LSP ``(line, character)`` of the code-point ``offset`` in ``text``."""
     offset = max(0, min(offset, len(text)))
+    if "\r" not in text:  # LF only (every snapshot's text): count in place, no copy
+        start = text.rfind("\n", 0, offset) + 1
+        return text.count("\n", 0, offset), units(text[start:offset], encoding)
     head = text[:offset]
     if not _has_lone_cr(head):
         line = head.count("\n")

@@ -8,6 +8,7 @@ the core and back.
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 from typing import Any
@@ -21,6 +22,8 @@ from pygls.lsp.server import LanguageServer
 from pygls.protocol import LanguageServerProtocol
 
 from . import __version__
+from .constants import MAX_DOCUMENT_CHARS
+from .documents import Document, DocumentStore, to_eol
 from .positions import Encoding, offset_at, position_at
 from .prompt.fim import DocumentSnapshot
 from .service import Service
@@ -110,26 +113,50 @@ class DeepSeekLanguageServer(LanguageServer):
                 pass
         return os.path.basename(path)
 
-    def _freeze(self, uri: str, doc: Any) -> DocumentSnapshot:
+    @functools.cached_property
+    def documents(self) -> DocumentStore:
+        """The open documents (:mod:`deepseek_ls.documents`), kept by handlers/documents.py."""
+        return DocumentStore()
+
+    def document(self, uri: str) -> Document | None:
+        """The open document ``uri`` (also when the client spells it with other percent-escapes)."""
+        doc = self.documents.get(uri)
+        if doc is None and self.documents:
+            plain = unquote(uri)
+            doc = next((d for d in self.documents if unquote(d.uri) == plain), None)
+        return doc
+
+    def _freeze(self, uri: str, doc: Document) -> DocumentSnapshot:
         return DocumentSnapshot(uri=uri, path=self.display_path(uri),
                                 language_id=doc.language_id or "plaintext",
-                                text=doc.source, version=doc.version)
+                                text=doc.text, version=doc.version, eol=doc.eol)
 
     def snapshot(self, uri: str) -> DocumentSnapshot | None:
-        """A frozen copy of an open document, or None if it is not open."""
-        docs = self.workspace.text_documents
-        doc = docs.get(uri) or docs.get(unquote(uri))
+        """A frozen copy of an open document, or None if it is not open.
+
+        Its ``text`` has ``\\n`` line breaks only (same lines and columns as the
+        editor's text); ``eol`` is the document's own line break.
+        """
+        doc = self.document(uri)
         return None if doc is None else self._freeze(uri, doc)
 
     def others(self, uri: str) -> tuple[DocumentSnapshot, ...]:
-        """Snapshots of the other open documents."""
-        return tuple(self._freeze(doc.uri, doc) for other_uri, doc in list(self.workspace.text_documents.items())
-                     if other_uri != uri and doc.uri != uri)
+        """Snapshots of the other open documents (documents too large to complete in are left out)."""
+        mine = self.document(uri)
+        return tuple(self._freeze(doc.uri, doc) for doc in self.documents
+                     if doc is not mine and len(doc) <= MAX_DOCUMENT_CHARS)
+
+    def editor_text(self, uri: str, text: str) -> str:
+        """``text`` (from the core, ``\\n`` line breaks) with the line breaks of document ``uri``."""
+        doc = self.document(uri)
+        return to_eol(text, doc.eol if doc is not None else "\n")
 
     def offset(self, text: str, position: types.Position) -> int:
+        """Code-point offset in a snapshot's ``text`` of an LSP position (clamped)."""
         return offset_at(text, position.line, position.character, self.encoding)
 
     def position(self, text: str, offset: int) -> types.Position:
+        """LSP position of a code-point offset in a snapshot's ``text``."""
         line, character = position_at(text, offset, self.encoding)
         return types.Position(line=line, character=character)
 

@@ -60,3 +60,30 @@ def test_units():
     assert units("😋中a", "utf-16") == 4
     assert units("😋中a", "utf-8") == 8
     assert units("😋中a", "utf-32") == 3
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-8", "utf-32"])
+def test_round_trip_on_lf_only_text_with_page_breaks_and_emoji(encoding):
+    text = TEXT.replace("\r\n", "\n") + "\f\n中😋\u2028x\n"
+    for offset in range(len(text) + 1):
+        line, character = position_at(text, offset, encoding)
+        assert line == text.count("\n", 0, offset)
+        assert offset_at(text, line, character, encoding) == offset
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-8", "utf-32"])
+def test_string_positions_agree_with_the_document_model(encoding):
+    import random
+
+    from deepseek_ls.documents import Document
+    from tests.test_documents import random_position, random_text
+
+    rng = random.Random(encoding)
+    for _ in range(200):
+        raw = random_text(rng, 30)
+        doc = Document("u", raw)
+        for _ in range(5):
+            line, character = random_position(rng, raw, encoding)
+            assert offset_at(doc.text, line, character, encoding) == doc.offset_at(line, character, encoding)
+            offset = rng.randint(0, len(doc.text))
+            assert position_at(doc.text, offset, encoding) == doc.position_at(offset, encoding)

@@ -27,6 +27,7 @@ from ..chat.prefix import (
     plan_rewrite,
     title_snippet,
 )
+from ..documents import to_eol
 from ..prompt.fim import DocumentSnapshot
 from ..server import DeepSeekLanguageServer
 from .chat_commands import failure, manager, offsets, on_request_cancelled, parse_range, user_message
@@ -99,10 +100,14 @@ def plan_for(ls: DeepSeekLanguageServer, snap: DocumentSnapshot, data: dict[str,
 
 
 def workspace_edit(ls: DeepSeekLanguageServer, snap: DocumentSnapshot, edits: list[Edit]) -> types.WorkspaceEdit:
-    """A WorkspaceEdit for ``edits`` (versioned documentChanges when the client takes them)."""
+    """A WorkspaceEdit for ``edits`` (versioned documentChanges when the client takes them).
+
+    ``edits`` are offsets in the snapshot's ``\\n``-only text; their new text is
+    written with the document's own line break (``snap.eol``).
+    """
     text_edits = [types.TextEdit(range=types.Range(start=ls.position(snap.text, e.start),
                                                    end=ls.position(snap.text, e.end)),
-                                 new_text=e.new_text) for e in edits]
+                                 new_text=to_eol(e.new_text, snap.eol)) for e in edits]
     if ls.client_supports("workspace.workspace_edit.document_changes"):
         doc = types.OptionalVersionedTextDocumentIdentifier(uri=snap.uri, version=snap.version)
         return types.WorkspaceEdit(document_changes=[types.TextDocumentEdit(text_document=doc, edits=text_edits)])

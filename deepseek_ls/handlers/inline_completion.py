@@ -49,7 +49,7 @@ def register(server: DeepSeekLanguageServer) -> None:
         suggestion, text, offset = found
         here = ls.position(text, offset)
         item = types.InlineCompletionItem(
-            insert_text=suggestion.text,
+            insert_text=ls.editor_text(params.text_document.uri, suggestion.text),
             range=types.Range(start=here, end=here),
             command=types.Command(title="DeepSeek: accept", command=ACCEPT_COMMAND,
                                   arguments=[{"id": suggestion.id}]),
@@ -82,7 +82,7 @@ def register(server: DeepSeekLanguageServer) -> None:
             filter_text=first_line,
             sort_text="0",
             insert_text_format=types.InsertTextFormat.PlainText,
-            text_edit=types.TextEdit(range=edit_range, new_text=new_text),
+            text_edit=types.TextEdit(range=edit_range, new_text=ls.editor_text(params.text_document.uri, new_text)),
             command=types.Command(title="DeepSeek: accept", command=ACCEPT_COMMAND,
                                   arguments=[{"id": suggestion.id}]),
             data={"id": suggestion.id},
