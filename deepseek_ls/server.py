@@ -80,6 +80,7 @@ class DeepSeekLanguageServer(LanguageServer):
         self.ready = False  # no notifications before the initialize response
         self.last_model_message: str | None = None  # said once, even when checks overlap
         self.excluded_note: str | None = None  # i14: why the last completion asked for got nothing
+        self.excluded_uri: str | None = None
         self._excluded_told: set[str] = set()
         self.service.on_problem = self.report_problem
         self.service.on_state = self.send_status
@@ -154,6 +155,7 @@ class DeepSeekLanguageServer(LanguageServer):
             self.log_message(f"DeepSeek: {note}")
         if note != self.excluded_note:
             self.excluded_note = note
+            self.excluded_uri = uri if note else None
             self.send_status()
         return why is not None
 
@@ -192,6 +194,7 @@ class DeepSeekLanguageServer(LanguageServer):
         if self.excluded_note:  # i14: the file asked about last is never sent
             payload["state"] = "excluded"
             payload["message"] = self.excluded_note
+            payload["excludedUri"] = self.excluded_uri
         return payload
 
     def send_status(self, force: bool = False) -> None:

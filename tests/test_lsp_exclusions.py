@@ -135,6 +135,8 @@ async def test_told_once_quietly_in_the_status(client: LanguageClient, fake):
     assert [status_of(s)[0] for s in excluded] == ["excluded"]
     message = status_of(excluded[0])[1]
     assert ".env" in message and "never" in message
+    excluded_uri = excluded[0]["excludedUri"] if isinstance(excluded[0], dict) else excluded[0].excludedUri
+    assert excluded_uri == uri
     assert sum(".env is excluded" in m.message for m in client.log_messages) == 1
     assert not [m for m in client.messages if "excluded" in m.message]
     # back in an ordinary file: the state says so and ghost text works
