@@ -30,6 +30,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import hmac
+import logging
 import math
 import os
 import re
@@ -43,6 +44,8 @@ from cachetools import LRUCache
 from pathspec import GitIgnoreSpec
 
 from .prompt.fim import FimPrompt
+
+log = logging.getLogger(__name__)
 
 #: Name of the per-workspace exclusion file (gitignore syntax), read at each workspace folder's root.
 IGNORE_FILE = ".deepseekignore"
@@ -85,6 +88,19 @@ _PLACEHOLDER = re.compile(r"<REDACTED:[a-z0-9-]+:[0-9a-f]{6}>")
 # ---------------------------------------------------------------------------
 # exclusions
 # ---------------------------------------------------------------------------
+def _valid_lines(lines: Iterable[str], where: str) -> list[str]:
+    """The lines that are valid gitignore patterns; each invalid one is logged and skipped."""
+    out = []
+    for line in lines:
+        try:
+            GitIgnoreSpec.from_lines([line])
+        except Exception:
+            log.warning("%s: %r is not a valid gitignore pattern; ignored", where, line)
+            continue
+        out.append(line)
+    return out
+
+
 def uri_path(uri: str) -> str | None:
     """The file path a document URI names (``/``-separated, unquoted), or None.
 
@@ -153,11 +169,8 @@ class _RootIgnore:
                     lines = [line.rstrip("\r\n") for line in fh]
             except OSError:
                 lines = []
-        self.lines = lines
-        try:
-            self.spec = GitIgnoreSpec.from_lines(lines)
-        except Exception:  # a malformed pattern: ignore the file rather than fail every request
-            self.spec = GitIgnoreSpec.from_lines([])
+        self.lines = _valid_lines(lines, self.path)
+        self.spec = GitIgnoreSpec.from_lines(self.lines)
         return True
 
 
@@ -191,7 +204,7 @@ class ExclusionPolicy:
         globs = tuple(g.strip() for g in self._user_globs() if isinstance(g, str) and g.strip())
         if globs != self._globs:
             self._globs = globs
-            self._base_lines = [*DEFAULT_EXCLUDE, *globs]
+            self._base_lines = [*DEFAULT_EXCLUDE, *_valid_lines(globs, "deepseek.exclude")]
             self._base = GitIgnoreSpec.from_lines(self._base_lines)
             self._cache.clear()
         if any([r.refresh() for r in self._roots]):

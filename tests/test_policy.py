@@ -100,6 +100,16 @@ def test_user_globs_add_and_reinclude():
     assert p.check(f"file://{ROOT}/certs/client.pem") is not None
 
 
+def test_invalid_patterns_are_skipped_not_fatal(tmp_path, caplog):
+    (tmp_path / IGNORE_FILE).write_text("!\n*.dump\n\\\n")
+    p = ExclusionPolicy(lambda: ("!", "*.sql"))
+    p.set_roots([str(tmp_path)])
+    assert p.check((tmp_path / "a.sql").as_uri()).pattern == "*.sql"
+    assert p.check((tmp_path / "a.dump").as_uri()).pattern == "*.dump"
+    assert p.check((tmp_path / ".env").as_uri()) is not None
+    assert "not a valid gitignore pattern" in caplog.text
+
+
 def test_user_globs_are_read_again_when_settings_change():
     globs: list[str] = []
     p = ExclusionPolicy(lambda: globs)
