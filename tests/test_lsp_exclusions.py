@@ -20,6 +20,7 @@ from pygls.exceptions import JsonRpcException
 from pytest_lsp import ClientServerConfig, LanguageClient, client_capabilities
 
 from tests.conftest import change, inline_params, open_doc, server_env, until
+from tests.test_code_actions import apply
 from tests.fake_deepseek import ChatReply
 
 WORKSPACE = Path(tempfile.mkdtemp(prefix="deepseek-ls-test-ws-"))
@@ -298,8 +299,28 @@ async def test_code_action_edit_keeps_the_real_secret(client: LanguageClient, fa
     actions = await client.text_document_code_action_async(action_params(MAIN, 0, 0, end=(1, 0)))
     [improve] = [a for a in actions if a.title.startswith("DeepSeek: improve")]
     resolved = await client.code_action_resolve_async(improve)
-    [doc_edit] = resolved.edit.document_changes
-    new_text = "".join(e.new_text for e in doc_edit.edits)
-    assert "<REDACTED" not in new_text
-    assert "# tidy" in new_text
+    after = apply(LEAKY, resolved.edit, "utf-16")
+    assert "<REDACTED" not in after
+    assert after.startswith(f"AWS_ID = '{AWS}'  # tidy\nGITHUB = '{GH}'\n")
     assert len(fake.chat_requests()) == 1
+
+
+# -- the command line -----------------------------------------------------------------------
+def test_cli_complete_refuses_a_secret_file_and_masks_others(tmp_path, fake):
+    import subprocess
+
+    from tests.lsp_raw import env_without_deepseek
+
+    env = env_without_deepseek(DEEPSEEK_API_KEY="sk-test", DEEPSEEK_BASE_URL=fake.base_url)
+    secret = tmp_path / ".env.production"
+    secret.write_text(f"API_TOKEN={ENV_SECRET}\n", encoding="utf-8")
+    out = subprocess.run([sys.executable, "-m", "deepseek_ls", "complete", f"{secret}:1:1"],
+                         capture_output=True, text=True, env=env, timeout=30)
+    assert out.returncode != 0 and "excluded" in out.stderr and ENV_SECRET not in out.stderr
+    assert fake.requests == []
+    source = tmp_path / "calc.py"
+    source.write_text(f"TOKEN = '{GH}'\n\ndef add(a, b):\n    \n", encoding="utf-8")
+    out = subprocess.run([sys.executable, "-m", "deepseek_ls", "complete", f"{source}:4:5"],
+                         capture_output=True, text=True, env=env, timeout=30)
+    assert out.returncode == 0, out.stderr
+    assert "<REDACTED:github-token:" in fake.fim_requests()[0].body["prompt"]
