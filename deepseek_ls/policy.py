@@ -309,7 +309,7 @@ _PLACEHOLDER_VALUE = re.compile(
 #: Private key blocks (PEM and PGP), also inside JSON/strings with ``\n`` escapes.
 _BEGIN = re.compile(r"-----BEGIN[A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----")
 _END = re.compile(r"-----END[A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----")
-_BODY = re.compile(r"""(?:[A-Za-z0-9+/=\s"',]|\\[nr]|[A-Za-z]+-[A-Za-z]+:[^\n]*)*""")
+_BODY = re.compile(r"""(?:[A-Za-z]+-[A-Za-z]+:[^\n]*|[A-Za-z0-9+/=\s"',]|\\[nr])*""")
 _BODY_LINE = re.compile(r"""[A-Za-z0-9+/=\s"',]*(?:\\[nr][A-Za-z0-9+/=\s"',]*)*|[A-Za-z]+-[A-Za-z]+:[^\n]*""")
 
 

@@ -239,6 +239,7 @@ NOT_SECRETS = [
     "url = 'https://example.com:8443/path'\n",
     "-----BEGIN PUBLIC KEY-----\nMIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8AMIIBCgKCAQEA\n-----END PUBLIC KEY-----\n",
     "if line.startswith('-----BEGIN RSA PRIVATE KEY-----'):\n    parse(line)\n",
+    "for line in lines:\n    if line.startswith('-----END RSA PRIVATE KEY-----'):\n        break\n",
     "const task = 'ask-the-user-for-a-name-please';\n",
     "😋 naïve 中文 text with no secrets\n",
 ]
