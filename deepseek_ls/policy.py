@@ -76,7 +76,9 @@ DEFAULT_EXCLUDE: tuple[str, ...] = (
     # secret stores by name
     "secrets.yaml", "secrets.yml", "secrets.json", "secrets.toml", "secrets.env",
     "secret.yaml", "secret.yml", "secret.json", "credentials.json", "credentials.yaml",
-    "credentials.yml", "credentials.xml", "credentials", "*.secret", "*.secrets",
+    "credentials.yml", "credentials.xml", "*.secret", "*.secrets", "auth.json", ".s3cfg", ".boto",
+    # shell and database histories (commands typed with passwords and tokens)
+    ".*history",
 )
 
 PLACEHOLDER_PREFIX = "<REDACTED:"
@@ -300,7 +302,7 @@ _URL_PASSWORD = re.compile(r"://[^\s:/@'\"`]{1,100}:(?P<value>[^\s@/'\"`]{3,200}
 _SECRET_WORDS = ("password", "passwd", "passphrase", "pwd", "secret", "token", "api_key", "apikey",
                  "api-key", "access_key", "accesskey", "private_key", "auth_key", "credential")
 _ASSIGN_TAIL = re.compile(
-    r"""["']?\s*(?:=|:=|:|=>)\s*(?:(?P<q>["'`])(?P<quoted>[^"'`\s\\]{8,300})(?P=q)"""
+    r"""["']?\s*(?:=|:=|:|=>|,)\s*(?:(?P<q>["'`])(?P<quoted>[^"'`\s\\]{8,300})(?P=q)"""
     r"""|(?P<bare>[A-Za-z0-9+/=_~!@#$%^&*-]{16,300})(?![\w.(]))""")
 _PLACEHOLDER_VALUE = re.compile(
     r"(?i)^(?:x+|\*+|\.+|-+|changeme|change_me|password\d*|secret\d*|redacted|none|null|nil|true|false"

@@ -45,12 +45,14 @@ EXCLUDED = [
     "kubeconfig",
     # secret stores by name
     "secrets.yaml", "deploy/secrets.yml", "secrets.json", "secrets.toml", "credentials.json", "app.secret",
+    "auth.json", "/home/me/.s3cfg", "/home/me/.bash_history", "/home/me/.zsh_history", "/home/me/.psql_history",
 ]
 ALLOWED = [
     "main.py", "pkg/example.py", ".env.example", "app/.env.sample", ".env.template", "/home/me/.ssh/id_rsa.pub",
     "/home/me/.ssh/known_hosts", "/home/me/.ssh/config", "README.md", "environment.py", "keyboard.py",
     "tokens.py", "secrets_manager.py", "config.json", "settings.json", "package.json", "keys.py",
-    "/home/me/.aws/config", "docker-compose.yml", "src/credentials_form.tsx",
+    "/home/me/.aws/config", "docker-compose.yml", "src/credentials_form.tsx", "app/credentials/views.py",
+    "src/history.py",
 ]
 
 
@@ -194,6 +196,7 @@ SECRETS = {
     "yaml-secret": "client_secret: 9f8e7d6c5b4a39281706",
     "json-secret": '{"apiKey": "Zx9Qw8Er7Ty6Ui5Op4"}',
     "bare-env-style": "export API_TOKEN=Zx9Qw8Er7Ty6Ui5Op4As3Df2",
+    "php-define": "define('DB_PASSWORD', 'Zx9Qw8Er7Ty6');",
 }
 SECRET_VALUES = {
     "aws-access-key": "AKIAIOSFODNN7EXAMPLE", "aws-session": "ASIAY34FZKBOKMUTVV7A", "github-token": GH,
@@ -209,7 +212,7 @@ SECRET_VALUES = {
     "huggingface-token": "AbCdEfGhIjAbCdEfGhIj", "sendgrid-key": "B1B1B1B1B1B1",
     "azure-storage": "Ab1+" * 22, "url-password": "hunter2pass", "password-assign": "s3cr3tP4ss!",
     "yaml-secret": "9f8e7d6c5b4a39281706", "json-secret": "Zx9Qw8Er7Ty6Ui5Op4",
-    "bare-env-style": "Zx9Qw8Er7Ty6Ui5Op4As3Df2",
+    "bare-env-style": "Zx9Qw8Er7Ty6Ui5Op4As3Df2", "php-define": "Zx9Qw8Er7Ty6",
 }
 
 
@@ -354,3 +357,12 @@ def test_mask_messages_masks_content_only():
 def test_unmask_leaves_unknown_placeholders():
     assert Masker().unmask("x = <REDACTED:secret:abcdef>") == "x = <REDACTED:secret:abcdef>"
     assert has_placeholder("value = '<REDACTED:api-key:0a1b2c>'") and not has_placeholder("x = 1")
+
+
+def test_docs_list_every_default_pattern():
+    from pathlib import Path
+
+    doc = (Path(__file__).resolve().parent.parent / "docs" / "SECRETS.md").read_text(encoding="utf-8")
+    for pattern in DEFAULT_EXCLUDE:
+        shown = pattern.lstrip("!").removeprefix("**/")
+        assert f"`{shown}`" in doc, pattern
