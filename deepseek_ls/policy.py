@@ -246,9 +246,6 @@ class ExclusionPolicy:
                 return Exclusion(root.lines[hit.index].strip(), f"workspace file {IGNORE_FILE}")
         return None
 
-    def excluded(self, uri: str) -> bool:
-        return self.check(uri) is not None
-
 
 # ---------------------------------------------------------------------------
 # masking
@@ -256,7 +253,8 @@ class ExclusionPolicy:
 #: Well-known token formats: (kind, pattern). Each pattern starts with a
 #: literal (so the regex engine can skip to it, and a plain substring test
 #: skips the pattern when the literal is absent: this is the hot path of
-#: every keystroke); the whole match is the secret. A match must not follow
+#: every keystroke); the secret is the group ``secret`` if the pattern has
+#: one, else the whole match. A match must not follow
 #: a letter, digit or ``_`` (checked in code: a leading ``\b`` would cost
 #: the engine its literal search).
 _TOKEN_PATTERNS: tuple[tuple[str, str], ...] = (
@@ -277,23 +275,14 @@ _TOKEN_PATTERNS: tuple[tuple[str, str], ...] = (
     ("sendgrid-key", r"SG\.[A-Za-z0-9_-]{22}\.[A-Za-z0-9_-]{43}(?![A-Za-z0-9_-])"),
     *(("shopify-token", rf"shp{p}_[a-fA-F0-9]{{32}}(?![A-Za-z0-9])") for p in ("at", "ca", "pa", "ss")),
     *(("digitalocean-token", rf"do{p}_v1_[a-f0-9]{{64}}(?![A-Za-z0-9])") for p in ("o", "p", "r")),
-    ("azure-storage-key", r"AccountKey=[A-Za-z0-9+/]{80,}={0,2}"),
+    ("azure-storage-key", r"AccountKey=(?P<secret>[A-Za-z0-9+/]{80,}={0,2})"),
 )
 _LITERAL = re.compile(r"[A-Za-z0-9_:/=.-]+")
 
 
-def _compile_tokens() -> tuple[tuple[str, str, re.Pattern[str], int], ...]:
-    out = []
-    for kind, pattern in _TOKEN_PATTERNS:
-        literal = _LITERAL.match(pattern).group(0).replace("\\", "")  # type: ignore[union-attr]
-        literal = literal.split("[")[0]
-        skip = len("AccountKey=") if kind == "azure-storage-key" else 0
-        out.append((literal, kind, re.compile(pattern), skip))
-    return tuple(out)
-
-
-#: (literal the pattern starts with, kind, pattern, characters of the match before the secret)
-_TOKENS = _compile_tokens()
+#: (the literal the pattern starts with, kind, pattern)
+_TOKENS = tuple((_LITERAL.match(p).group(0), kind, re.compile(p))  # type: ignore[union-attr]
+                for kind, p in _TOKEN_PATTERNS)
 
 #: Password in a URL: scheme://user:PASSWORD@host
 _URL_PASSWORD = re.compile(r"://[^\s:/@'\"`]{1,100}:(?P<value>[^\s@/'\"`]{3,200})@")
@@ -361,14 +350,15 @@ def find_secrets(text: str) -> list[tuple[int, int, str]]:
                 start = line_start
             if len(text[start:stop].strip()) >= 16:
                 spans.append((start, stop, "private-key"))
-    for literal, kind, pattern, skip in _TOKENS:
+    for literal, kind, pattern in _TOKENS:
         if literal not in text:
             continue
+        group = "secret" if "secret" in pattern.groupindex else 0
         for m in pattern.finditer(text):
             start = m.start()
             if start and (text[start - 1].isalnum() or text[start - 1] == "_"):
                 continue
-            spans.append((start + skip, m.end(), kind))
+            spans.append((m.start(group), m.end(group), kind))
     if "://" in text:
         for m in _URL_PASSWORD.finditer(text):
             spans.append((m.start("value"), m.end("value"), "url-password"))
