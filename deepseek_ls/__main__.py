@@ -74,6 +74,10 @@ async def _complete(spec: str) -> int:
         print(f"deepseek-ls: warning: {problem}", file=sys.stderr)
     if service.client is None:
         return _fail("no API key: set DEEPSEEK_API_KEY (or deepseek.apiKey in your editor)")
+    why = service.policy.check(path.resolve().as_uri())  # i14: secret files are never sent
+    if why is not None:
+        await service.aclose()
+        return _fail(why.message(file_text))
     doc = DocumentSnapshot(uri=path.resolve().as_uri(), path=path.name,
                            language_id=LANGUAGES.get(path.suffix, "plaintext"), text=text)
     try:

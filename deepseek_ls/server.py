@@ -24,6 +24,7 @@ from pygls.protocol import LanguageServerProtocol
 from . import __version__
 from .constants import MAX_DOCUMENT_CHARS
 from .documents import Document, DocumentStore, to_eol
+from .policy import Exclusion
 from .positions import Encoding, offset_at, position_at
 from .prompt.fim import DocumentSnapshot
 from .service import Service
@@ -81,6 +82,9 @@ class DeepSeekLanguageServer(LanguageServer):
         self.pending_problems: list[str] = []
         self.ready = False  # no notifications before the initialize response
         self.last_model_message: str | None = None  # said once, even when checks overlap
+        self.excluded_note: str | None = None  # i14: why the last completion asked for got nothing
+        self.excluded_uri: str | None = None
+        self._excluded_told: set[str] = set()
         self.service.on_problem = self.report_problem
         self.service.on_state = self.send_status
         self.service.on_usage = lambda model, usage: self.send_status(force=True)
@@ -144,12 +148,42 @@ class DeepSeekLanguageServer(LanguageServer):
         """Snapshots of the other open documents (documents too large to complete in are left out)."""
         mine = self.document(uri)
         return tuple(self._freeze(doc.uri, doc) for doc in self.documents
-                     if doc is not mine and len(doc) <= MAX_DOCUMENT_CHARS)
+                     if doc is not mine and len(doc) <= MAX_DOCUMENT_CHARS
+                     and self.exclusion(doc.uri) is None)  # i14
 
     def editor_text(self, uri: str, text: str) -> str:
         """``text`` (from the core, ``\\n`` line breaks) with the line breaks of document ``uri``."""
         doc = self.document(uri)
         return to_eol(text, doc.eol if doc is not None else "\n")
+
+    # -- i14: files never sent (see deepseek_ls/policy.py) ------------------
+    def _roots(self) -> list[str]:
+        try:
+            folders = [f.uri for f in self.workspace.folders.values()] or [self.workspace.root_uri]
+        except RuntimeError:  # before initialize
+            return []
+        return [p for p in (uris.to_fs_path(u) for u in folders if u) if p]
+
+    def exclusion(self, uri: str) -> Exclusion | None:
+        """Why ``uri`` is never sent to DeepSeek, or None when it may be."""
+        policy = self.service.policy
+        policy.set_roots(self._roots())
+        return policy.check(uri)
+
+    def withhold(self, uri: str) -> bool:
+        """True when ``uri`` is excluded: no completion there. Says why once, quietly:
+        the ``deepseek/status`` state ``excluded`` (and one log line per file), no popup."""
+        why = self.exclusion(uri)
+        note = why.message(self.display_path(uri)) if why is not None else None
+        if note is not None and uri not in self._excluded_told:
+            self._excluded_told.add(uri)
+            log.info("%s", note)
+            self.log_message(f"DeepSeek: {note}")
+        if note != self.excluded_note:
+            self.excluded_note = note
+            self.excluded_uri = uri if note else None
+            self.send_status()
+        return why is not None
 
     def offset(self, text: str, position: types.Position) -> int:
         """Code-point offset in a snapshot's ``text`` of an LSP position (clamped)."""
@@ -185,6 +219,10 @@ class DeepSeekLanguageServer(LanguageServer):
         }
         if why:
             payload["message"] = why
+        if self.excluded_note:  # i14: the file asked about last is never sent
+            payload["state"] = "excluded"
+            payload["message"] = self.excluded_note
+            payload["excludedUri"] = self.excluded_uri
         return payload
 
     def send_status(self, force: bool = False) -> None:

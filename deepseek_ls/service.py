@@ -17,6 +17,7 @@ from .api.errors import DeepSeekError
 from .completion.engine import CompletionEngine
 from .ledger import Ledger, ledger_path
 from .models import model_info
+from .policy import ExclusionPolicy
 from .settings import Settings, _flatten, build_settings, env_layer
 from .trace import Tracer, from_env
 from .usage import UsageTotals
@@ -46,6 +47,8 @@ class Service:
                                        on_usage=self.record_usage, on_problem=self._problem,
                                        on_state=self._state_changed)
         self.startup_problems = problems
+        #: i14: which files are never sent (deepseek.exclude is read on each check)
+        self.policy = ExclusionPolicy(lambda: self.settings.exclude)
         self._old_clients: list[DeepSeekClient] = []
 
     # -- callbacks are late-bound so the owner can set them after construction

@@ -54,6 +54,8 @@ class Settings:
     chat_thinking: bool = _setting("chat.thinking", False, "Let the chat model think first (slower; reasoning is shown apart). Off = fast path, thinking disabled explicitly.")
     chat_max_tokens: int = _setting("chat.maxTokens", C.CHAT_MAX_TOKENS, "max_tokens of a chat answer.", lo=1, hi=393216)
     chat_transcripts: bool = _setting("chat.transcripts", True, "Write chat answers to a Markdown transcript and open it with window/showDocument (for clients without the plugins).")
+    # i14 (secrets): files never sent; see deepseek_ls/policy.py
+    exclude: tuple[str, ...] = _setting("exclude", (), "More files never sent to DeepSeek (gitignore-style globs, e.g. `[\"config/*.ini\"]`), on top of the built-in list of secret files and the workspace's `.deepseekignore`; `!glob` re-includes a file the built-in list excludes.")
     log_level: str = _setting("logLevel", "info", "Server log level (stderr).", choices=("debug", "info", "warning", "error"))
 
     def redacted(self) -> dict[str, Any]:
@@ -127,6 +129,11 @@ def check_base_url(url: str) -> str | None:
 def _coerce(f: dataclasses.Field, value: Any) -> Any:
     meta = f.metadata
     kind = type(f.default)
+    if kind is tuple:  # i14: a list of strings (one string is a list of one)
+        items = [value] if isinstance(value, str) else value
+        if not isinstance(items, (list, tuple)) or not all(isinstance(i, str) for i in items):
+            raise ValueError("expected a list of strings")
+        return tuple(i.strip() for i in items if i.strip())
     if kind is bool:
         if isinstance(value, bool):
             return value
@@ -210,6 +217,8 @@ def settings_table_markdown() -> str:
         default = f.default
         if isinstance(default, bool):
             shown = str(default).lower()
+        elif isinstance(default, tuple):  # i14
+            shown = "`[]`" if not default else f"`{list(default)}`"
         elif isinstance(default, str):
             shown = f'`"{default}"`'
         else:

@@ -10,6 +10,7 @@ goes through a :class:`ChatSink` (the LSP adapter implements it).
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -19,6 +20,7 @@ from ..api.chat import ChatRequest, ChatResult, Timeouts, complete_once, stream_
 from ..api.client import DeepSeekClient, Usage
 from ..api.errors import DeepSeekError, MissingApiKeyError
 from ..api.retry import RetryPolicy
+from ..policy import MASKER
 from ..settings import Settings
 from .prefix import PrefixPlan
 from .prompts import FileContext
@@ -87,7 +89,8 @@ class ChatManager:
     def request_for(self, messages: list[dict[str, Any]]) -> ChatRequest:
         """The streamed request for ``messages`` under the current settings."""
         s = self._settings()
-        return ChatRequest(model=s.chat_model, messages=tuple(messages), thinking=s.chat_thinking,
+        return ChatRequest(model=s.chat_model, messages=MASKER.mask_messages(messages),  # i14
+                           thinking=s.chat_thinking,
                            max_tokens=s.chat_max_tokens)
 
     async def ask(self, question: str, sink: ChatSink, *, stream: str, session: str | None = None,
@@ -162,7 +165,9 @@ class ChatManager:
         if client is None:
             raise MissingApiKeyError()
         s = self._settings()
-        result = await complete_once(client, plan.request(s.chat_model, s.chat_max_tokens),
+        request = plan.request(s.chat_model, s.chat_max_tokens)
+        request = dataclasses.replace(request, messages=MASKER.mask_messages(request.messages))  # i14
+        result = await complete_once(client, request,
                                      timeouts=self.timeouts, policy=self.policy)
         self.on_usage(result.model, result.usage)
         return result

@@ -42,6 +42,7 @@ from ..api.errors import (
     RateLimitError,
     ServerError,
 )
+from ..policy import has_placeholder, mask_fim
 from ..prompt.fim import DocumentSnapshot, FimPrompt, build_fim_prompt, completion_mode
 from ..settings import Settings
 from ..trace import Tracer
@@ -350,11 +351,11 @@ class CompletionEngine:
 
     def _prompt(self, req: CompletionRequest, lean: bool = False) -> FimPrompt:
         s = self.settings
-        return build_fim_prompt(
+        return mask_fim(build_fim_prompt(  # i14: secrets masked before anything is sent
             req.doc, req.offset, others=req.others if s.completion_other_files else (),
             prefix_chars=s.completion_prefix_chars, suffix_chars=s.completion_suffix_chars,
             max_tokens_block=s.completion_max_tokens, use_other_files=s.completion_other_files,
-            lean=lean, window_hint=self._windows.get(req.doc.uri))
+            lean=lean, window_hint=self._windows.get(req.doc.uri)))
 
     def _cache_aware_prompt(self, req: CompletionRequest) -> tuple[FimPrompt, str | None, bool]:
         """The full prompt, or a lean one while the full prompt's head is being cached.
@@ -489,10 +490,11 @@ class CompletionEngine:
         previous_line = prefix[: len(prefix) - len(fim.line_prefix)].rstrip("\n").rsplit("\n", 1)[-1]
 
         def clean(raw: str) -> str:
-            return postprocess(raw, multiline=fim.multiline, line_prefix=fim.line_prefix,
+            text = postprocess(raw, multiline=fim.multiline, line_prefix=fim.line_prefix,
                                line_suffix=fim.line_suffix, following=suffix[:2000],
                                context_before=lines_before, max_lines=s.completion_max_lines,
                                previous_line=previous_line)
+            return "" if has_placeholder(text) else text  # i14: never suggest a masked token back
 
         def settle(text: str) -> tuple[str, str] | None:
             outcome = (suggestion_id, text) if text else None

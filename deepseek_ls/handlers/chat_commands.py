@@ -123,12 +123,24 @@ def offsets(ls: DeepSeekLanguageServer, text: str, rng: types.Range) -> tuple[in
     return (a, b) if a <= b else (b, a)
 
 
+def refuse_excluded(ls: DeepSeekLanguageServer, uri: str) -> None:
+    """i14: raise a clear ``RequestFailed`` (data ``{"kind": "excluded"}``) when ``uri`` is never sent."""
+    why = ls.exclusion(uri)
+    if why is None:
+        return
+    name = ls.display_path(uri)
+    raise JsonRpcException(
+        message=f"{why.message(name)} Nothing was sent. To allow it, add `!{name}` to the setting deepseek.exclude.",
+        code=REQUEST_FAILED, data={"kind": "excluded", "pattern": why.pattern, "source": why.source})
+
+
 def _context(ls: DeepSeekLanguageServer, uri: Any, rng: Any, *, whole_line: bool = False) -> FileContext:
     if not isinstance(uri, str) or not uri:
         raise JsonRpcInvalidParams("uri must be a document URI")
     snap = ls.snapshot(uri)
     if snap is None:
         raise JsonRpcInvalidParams(f"{uri} is not open in the editor")
+    refuse_excluded(ls, uri)  # i14
     if rng is None:  # the file from its start, up to the context limit
         return context_for(snap.path, snap.language_id, snap.text, 0, 0)
     start, end = offsets(ls, snap.text, parse_range(rng))

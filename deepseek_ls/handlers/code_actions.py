@@ -30,7 +30,16 @@ from ..chat.prefix import (
 from ..documents import to_eol
 from ..prompt.fim import DocumentSnapshot
 from ..server import DeepSeekLanguageServer
-from .chat_commands import failure, manager, offsets, on_request_cancelled, parse_range, user_message
+from ..policy import MASKER
+from .chat_commands import (
+    failure,
+    manager,
+    offsets,
+    on_request_cancelled,
+    parse_range,
+    refuse_excluded,
+    user_message,
+)
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +64,7 @@ def list_actions(ls: DeepSeekLanguageServer, params: types.CodeActionParams) -> 
     """The DeepSeek actions at a range (pure string work, no network)."""
     uri = params.text_document.uri
     snap = ls.snapshot(uri)
-    if snap is None or ls.service.client is None:
+    if snap is None or ls.service.client is None or ls.exclusion(uri) is not None:  # i14
         return []
     only = params.context.only
     start, end = offsets(ls, snap.text, params.range)
@@ -122,7 +131,8 @@ async def run_plan(ls: DeepSeekLanguageServer, snap: DocumentSnapshot, plan: Pre
         ls.window_show_message(types.ShowMessageParams(type=types.MessageType.Error,
                                                        message=f"DeepSeek: {user_message(exc)}"))
         raise failure(exc) from None
-    edits = plan.edits(snap.text, result.content)
+    # i14: a placeholder in the answer stands for a secret of this file: put it back, never write it
+    edits = plan.edits(snap.text, MASKER.unmask(result.content))
     current = ls.snapshot(snap.uri)
     if current is None or current.version != snap.version:
         raise JsonRpcContentModified("The document changed while DeepSeek was writing; try again.")
@@ -141,6 +151,7 @@ def register(server: DeepSeekLanguageServer) -> None:
         snap = ls.snapshot(str(data.get("uri") or ""))
         if snap is None or snap.version != data.get("version"):
             raise JsonRpcContentModified("The document changed since the action was listed; ask again.")
+        refuse_excluded(ls, snap.uri)  # i14
         plan = plan_for(ls, snap, data)
         if plan is None:
             return action
@@ -158,6 +169,7 @@ def register(server: DeepSeekLanguageServer) -> None:
         snap = ls.snapshot(arg["uri"])
         if snap is None:
             raise JsonRpcInvalidParams(f"{arg['uri']} is not open in the editor")
+        refuse_excluded(ls, arg["uri"])  # i14
         start, end = offsets(ls, snap.text, parse_range(arg.get("range")))
         plan = plan_rewrite(snap, start, end, instruction)
         task = asyncio.ensure_future(run_plan(ls, snap, plan))

@@ -22,7 +22,7 @@ _WORD_BEFORE = re.compile(r"[\w$]*$")
 async def _suggest(ls: DeepSeekLanguageServer, uri: str, position: types.Position,
                    manual: bool) -> tuple[Suggestion, str, int] | None:
     snap = ls.snapshot(uri)
-    if snap is None:
+    if snap is None or ls.withhold(uri):  # i14: an excluded file gets no completion
         return None
     offset = ls.offset(snap.text, position)
     request = CompletionRequest(doc=snap, offset=offset, manual=manual, others=ls.others(uri),

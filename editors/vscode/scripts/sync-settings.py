@@ -43,6 +43,8 @@ for f in setting_fields():
     d = f.default
     spec = {"type": "boolean" if isinstance(d, bool) else "integer" if isinstance(d, int)
             else "number" if isinstance(d, float) else "string", "default": d}
+    if isinstance(d, tuple):  # a list of strings (deepseek.exclude)
+        spec = {"type": "array", "items": {"type": "string"}, "default": list(d)}
     if meta["lo"] is not None:
         spec["minimum"] = meta["lo"]
     if meta["hi"] is not None:

@@ -85,7 +85,7 @@ test('the contributed settings mirror the server settings model', (t) => {
     assert.ok(spec, `server setting ${name} is contributed in package.json`);
     const expected = f.key in overrides ? overrides[f.key] : f.default;
     assert.deepEqual(spec.default, expected, `${name} default`);
-    const type = typeof f.default === 'boolean' ? 'boolean' : typeof f.default === 'string' ? 'string'
+    const type = Array.isArray(f.default) ? 'array' : typeof f.default === 'boolean' ? 'boolean' : typeof f.default === 'string' ? 'string'
       : Number.isInteger(f.default) && spec.type === 'integer' ? 'integer' : 'number';
     assert.equal(spec.type, type, `${name} type`);
     if (f.lo !== null) assert.equal(spec.minimum, f.lo, `${name} minimum`);
