@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
+import logging
 import os
 import sys
 from pathlib import Path
@@ -73,25 +75,77 @@ async def _complete(spec: str) -> int:
     for problem in service.startup_problems:
         print(f"deepseek-ls: warning: {problem}", file=sys.stderr)
     if service.client is None:
-        return _fail("no API key: set DEEPSEEK_API_KEY (or deepseek.apiKey in your editor)")
+        await service.aclose()
+        return _fail("no API key: set the environment variable DEEPSEEK_API_KEY "
+                     "(create a key at https://platform.deepseek.com/api_keys)")
+    engine = service.engine
+    failures: list[DeepSeekError] = []
+    report_failure = engine._failed
+
+    def failed(exc: DeepSeekError) -> None:
+        failures.append(exc)
+        report_failure(exc)
+
+    engine._failed = failed  # the engine swallows request errors; the CLI must name them
     doc = DocumentSnapshot(uri=path.resolve().as_uri(), path=path.name,
                            language_id=LANGUAGES.get(path.suffix, "plaintext"), text=text)
     try:
-        suggestion = await service.engine.complete(CompletionRequest(doc=doc, offset=offset, manual=True))
+        suggestion = await engine.complete(CompletionRequest(doc=doc, offset=offset, manual=True))
+        # A multi-line answer streams: the engine hands back its first lines early and
+        # the rest lands in memory. Wait for the whole answer (and its usage report).
+        pending = [flight.task for flight in list(engine._flights.values())]
+        if pending:
+            await asyncio.gather(*pending, return_exceptions=True)
+        if suggestion is not None:
+            full = engine.memory.recall(doc.uri, text[:offset], text[offset:])
+            if full is not None and full.text.startswith(suggestion.text):
+                suggestion = dataclasses.replace(suggestion, text=full.text)
     except DeepSeekError as exc:
-        return _fail(str(exc))
+        failures.append(exc)
+        suggestion = None
     finally:
-        await service.aclose()
+        await service.aclose()  # writes the usage ledger's queued rows
+    if failures:
+        for line in failure_report(failures[-1], service.settings.base_url):
+            print(f"deepseek-ls: {line}", file=sys.stderr)
+        return 1
     if problems:
         for message in problems:
             print(f"deepseek-ls: {message}", file=sys.stderr)
         return 1
     if suggestion is None:
-        print("deepseek-ls: no suggestion at this position", file=sys.stderr)
+        print("deepseek-ls: DeepSeek answered, but with nothing worth inserting at this position "
+              "(an empty or repeated text); try another position", file=sys.stderr)
         return 1
     sys.stdout.write(suggestion.text + ("" if suggestion.text.endswith("\n") else "\n"))
-    print(f"deepseek-ls: {service.usage.log_line()}", file=sys.stderr)
+    print(f"deepseek-ls: {usage_line(service)}", file=sys.stderr)
     return 0
+
+
+def usage_line(service) -> str:
+    """``1 request, 20 prompt tokens (0 from DeepSeek's cache), 28 output tokens, $0.00002 ...``."""
+    u = service.usage
+    where = f"; recorded in {service.ledger.path}" if service.ledger.path else ""
+    return (f"{u.requests} request{'' if u.requests == 1 else 's'}, "
+            f"{u.hit_tokens + u.miss_tokens} prompt tokens ({u.hit_tokens} from DeepSeek's cache), "
+            f"{u.completion_tokens} output tokens, ${u.cost_usd:.5f}{where}")
+
+
+def failure_report(exc: Exception, base_url: str) -> list[str]:
+    """What failed and what to do, for the one-shot commands (as ``doctor`` words it)."""
+    from .api.errors import APIConnectionError, AuthenticationError, DeepSeekError
+
+    source = ("DEEPSEEK_BASE_URL" if os.environ.get("DEEPSEEK_BASE_URL", "").strip()
+              else "the default; DEEPSEEK_BASE_URL changes it")
+    if isinstance(exc, APIConnectionError):
+        return [f"cannot reach {base_url} ({source}): {exc}",
+                "→ Is the URL right, is the network up, is a proxy or firewall in the way? "
+                "Try again in a minute if DeepSeek is down; `deepseek-ls doctor` checks each step."]
+    if isinstance(exc, AuthenticationError):
+        return [f"{exc}", "→ The API key was rejected. Set a valid key in DEEPSEEK_API_KEY "
+                "(https://platform.deepseek.com/api_keys)."]
+    hint = exc.hint if isinstance(exc, DeepSeekError) else ""
+    return [f"{exc}"] + ([f"→ {hint}"] if hint else [])
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -125,6 +179,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.command == "complete":
         logs.setup(os.environ.get("DEEPSEEK_LS_LOG", "warning"))
+        if not os.environ.get("DEEPSEEK_LS_LOG"):
+            # request failures are reported once, with what to do, by _complete itself
+            logging.getLogger("deepseek_ls.completion.engine").setLevel(logging.ERROR)
         return asyncio.run(_complete(args.spec))
     if args.command in (None, "serve"):
         return _serve(args)
