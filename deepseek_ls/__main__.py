@@ -1,7 +1,10 @@
-"""Command line: ``deepseek-ls [serve]`` runs the language server (stdio by
-default, ``--tcp HOST:PORT`` for debugging); ``deepseek-ls complete
-FILE:LINE:COL`` prints one completion (1-based line and column, column in
-characters)."""
+"""Command line of deepseek-ls: the language server and three one-shot commands.
+
+``deepseek-ls [serve]`` runs the language server (stdio by default, ``--tcp
+HOST:PORT`` for debugging); ``complete`` prints one completion; ``stats`` and
+``doctor`` live in :mod:`deepseek_ls.cli_extra`. The ``--help`` text is
+:data:`DESCRIPTION` and :data:`EPILOG` (plain text, no markup).
+"""
 
 from __future__ import annotations
 
@@ -148,8 +151,60 @@ def failure_report(exc: Exception, base_url: str) -> list[str]:
     return [f"{exc}"] + ([f"→ {hint}"] if hint else [])
 
 
+DESCRIPTION = """\
+AI code completion from DeepSeek for any editor that speaks LSP.
+
+Without a command (or with "serve") deepseek-ls is the language server,
+talking LSP on stdin/stdout: your editor starts it, you do not. The other
+commands run once from a shell and exit."""
+
+EPILOG = """\
+commands:
+  serve      run the language server (the default). --stdio is accepted and
+             ignored (it is the default; VS Code passes it); --tcp HOST:PORT
+             listens on a TCP port instead, for debugging.
+  complete   FILE:LINE:COL (1-based line and column, column in characters):
+             print the suggestion for that spot, all its lines, to stdout and
+             the request's tokens and cost to stderr. Exit 0 with a
+             suggestion; 1 when there is none or the request failed (what
+             failed and what to do on stderr); 2 on a usage error (no key, no
+             such file, line or column outside the file).
+  stats      usage and cost from the ledger: today and the last N days
+             (--days N, default 7, today included), then per day, per model
+             and per kind of request (fim = ghost text, chat, action = code
+             actions): requests, prompt tokens from DeepSeek's cache (hit) and
+             not (miss), output tokens, cache-hit share and cost in USD at the
+             bundled, dated price table (peak-hour rates where they applied).
+             --json prints the same for scripts. Reads only; exit 1 when the
+             ledger cannot be read.
+  doctor     check the API key, endpoint, models, balance, one tiny paid
+             round trip (skip it with --no-fim) and the ledger, each problem
+             with what to do. Exit 0 when all is well, 1 otherwise.
+  Run "deepseek-ls COMMAND --help" for a command's options.
+
+environment:
+  DEEPSEEK_API_KEY            your API key (https://platform.deepseek.com/api_keys);
+                              editors can pass it as the setting deepseek.apiKey
+  DEEPSEEK_BASE_URL           API endpoint (default https://api.deepseek.com);
+                              plain http:// only for localhost
+  DEEPSEEK_LS_DATA_DIR        folder of the usage ledger (default: the user data
+                              folder, e.g. ~/.local/share/deepseek-ls)
+  DEEPSEEK_LS_LOG             log level of complete, stats and doctor (default
+                              warning); the server uses the deepseek.logLevel setting
+  DEEPSEEK_LS_HTTPX=1         send ghost-text requests through httpx (for proxies
+                              and TLS middleboxes the lean HTTP path cannot see)
+  DEEPSEEK_LS_TRACE=PATH      write JSON-lines timing records (benchmark)
+  DEEPSEEK_LS_THREADED_STDIN=1  read stdin with pygls' threaded reader
+  HTTPS_PROXY, ALL_PROXY      proxies, honoured by every request
+
+examples:
+  deepseek-ls doctor
+  deepseek-ls complete src/app.py:12:5
+  deepseek-ls stats --days 30"""
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="deepseek-ls", description=__doc__,
+    parser = argparse.ArgumentParser(prog="deepseek-ls", description=DESCRIPTION, epilog=EPILOG,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--version", action="version", version=f"deepseek-ls {__version__}")
     sub = parser.add_subparsers(dest="command")
@@ -157,10 +212,15 @@ def build_parser() -> argparse.ArgumentParser:
     for p in (parser, serve):
         p.add_argument("--stdio", action="store_true", help="talk LSP over stdin/stdout (default)")
         p.add_argument("--tcp", metavar="HOST:PORT", help="listen on a TCP port instead (debugging)")
-    complete = sub.add_parser("complete", help="print the completion at FILE:LINE:COL")
-    complete.add_argument("spec", metavar="FILE:LINE:COL")
+    complete = sub.add_parser(
+        "complete", help="print the completion at FILE:LINE:COL",
+        description="Print DeepSeek's suggestion at FILE:LINE:COL (1-based line and column, the column "
+                    "in characters): the whole suggestion on stdout, its tokens and cost on stderr, and "
+                    "the request in the usage ledger. Needs DEEPSEEK_API_KEY. Exit 0 with a suggestion, "
+                    "1 when there is none or the request failed (what to do on stderr), 2 on a usage error.")
+    complete.add_argument("spec", metavar="FILE:LINE:COL", help="e.g. src/app.py:12:5")
     for name, register in _extra_commands():
-        register(sub.add_parser(name, help=register.__doc__))
+        register(sub.add_parser(name, help=register.__doc__.splitlines()[0]))
     return parser
 
 
