@@ -127,8 +127,18 @@ def test_complete_names_each_api_failure_with_its_fix(tmp_path, fake):
     env = env_without_deepseek(DEEPSEEK_BASE_URL=fake.base_url, DEEPSEEK_LS_DATA_DIR=str(tmp_path))
     broke = run(["complete", f"{source}:2:5"], {**env, "DEEPSEEK_API_KEY": "sk-broke-key-000000000"})
     assert broke.returncode == 1 and "402" in broke.stderr and "top_up" in broke.stderr, broke.stderr
+    assert "Insufficient Balance.\n" in broke.stderr  # a sentence, then the hint on its own line
     fake.inject(status=503, times=1)
     busy = run(["complete", f"{source}:2:5"], {**env, "DEEPSEEK_API_KEY": "sk-test"})
     assert busy.returncode == 1 and "503" in busy.stderr and "→" in busy.stderr, busy.stderr
     for out in (broke, busy):
         assert "sk-broke-key" not in out.stderr and "Traceback" not in out.stderr
+
+
+def test_error_messages_end_with_a_full_stop_before_their_hint():
+    from deepseek_ls.api.errors import APIConnectionError, InsufficientBalanceError, ServerError
+
+    broke = InsufficientBalanceError(402, "Insufficient Balance")
+    assert f"{broke} {broke.hint}".startswith("DeepSeek API error 402: Insufficient Balance. Your DeepSeek")
+    assert str(ServerError(503, "Service Unavailable!")).endswith("Unavailable!")  # no doubled stop
+    assert str(APIConnectionError("GET /models failed: ConnectError: refused")).endswith("refused.")
