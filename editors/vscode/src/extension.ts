@@ -132,7 +132,8 @@ class DeepSeekExtension implements vscode.Disposable {
           input.on('data', (chunk: string) => channel.info(chunk.trimEnd()));
         },
       },
-      initializationOptions: { [SECTION]: serverSettings(cfg) },
+      // deepseekClient: the server's no-key messages then name "DeepSeek: Set API Key"
+      initializationOptions: { [SECTION]: serverSettings(cfg), deepseekClient: 'vscode' },
       synchronize: { configurationSection: SECTION },
       middleware: {
         workspace: {

@@ -85,7 +85,8 @@ function M.lsp_config(opts)
     filetypes = opts.filetypes,
     root_markers = opts.root_markers,
     settings = { deepseek = settings },
-    init_options = { deepseek = settings },
+    -- deepseekClient: the server's no-key messages then name setup({ api_key = ... })
+    init_options = { deepseek = settings, deepseekClient = 'nvim' },
     capabilities = {
       textDocument = { inlineCompletion = { dynamicRegistration = false } },
       workspace = { configuration = true },
@@ -223,7 +224,7 @@ function M.update_settings(settings)
     util.notify(client, 'workspace/didChangeConfiguration', { settings = full })
   end
   if vim.lsp.config and vim.fn.has('nvim-0.11') == 1 and not config.options._legacy_start then
-    vim.lsp.config(util.name, { settings = full, init_options = full })
+    vim.lsp.config(util.name, { settings = full, init_options = { deepseek = full.deepseek, deepseekClient = 'nvim' } })
   end
 end
 
