@@ -17,6 +17,7 @@ import {
   ExecuteCommandRequest, LanguageClient, LanguageClientOptions, RevealOutputChannelOn, ServerOptions, State,
 } from 'vscode-languageclient/node';
 import { ChatModel, errorText, explainPrompt } from './chat';
+import { CompletionFeedback, suggestionId } from './feedback';
 import { ChatPanel } from './chatPanel';
 import { LaunchProbe, resolveLaunch } from './launch';
 import { LineSplitter, LogLevel, parseServerLogLine } from './serverLog';
@@ -39,6 +40,11 @@ class DeepSeekExtension implements vscode.Disposable {
   private readonly chat: ChatModel;
   private readonly panel: ChatPanel;
   private readonly disposables: vscode.Disposable[] = [];
+  /** Reports shown / partially accepted ghost text to the server (see feedback.ts). */
+  private readonly feedback = new CompletionFeedback((method, params) => {
+    const client = this.client;
+    if (client && client.isRunning()) void client.sendNotification(method, params).catch(() => undefined);
+  });
 
   constructor(private readonly context: vscode.ExtensionContext, readonly log: vscode.LogOutputChannel) {
     this.item = vscode.window.createStatusBarItem('deepseek.status', vscode.StatusBarAlignment.Right, 100);
@@ -136,6 +142,19 @@ class DeepSeekExtension implements vscode.Disposable {
       initializationOptions: { [SECTION]: serverSettings(cfg), deepseekClient: 'vscode' },
       synchronize: { configurationSection: SECTION },
       middleware: {
+        provideInlineCompletionItems: async (document, position, context, token, next) => {
+          const result = await next(document, position, context, token);
+          if (result && !token.isCancellationRequested) {
+            const items = Array.isArray(result) ? result : result.items;
+            this.feedback.shown(document.uri.toString(), { line: position.line, character: position.character },
+              items.map((i) => ({
+                id: suggestionId(i.command),
+                text: typeof i.insertText === 'string' ? i.insertText : i.insertText.value,
+                start: i.range ? { line: i.range.start.line, character: i.range.start.character } : undefined,
+              })));
+          }
+          return result;
+        },
         workspace: {
           configuration: async (params, token, next) => {
             const result = await next(params, token);
@@ -405,6 +424,7 @@ class DeepSeekExtension implements vscode.Disposable {
     cmd('deepseek.ui.showLog', () => this.log.show());
     cmd('deepseek.ui.restartServer', () => this.restart('requested'));
     this.disposables.push(
+      vscode.workspace.onDidChangeTextDocument((e) => this.feedback.changed(e.document.uri.toString(), e.contentChanges)),
       this.context.secrets.onDidChange((e) => {
         if (e.key === SECRET_KEY) void this.restart('the API key changed');
       }),
