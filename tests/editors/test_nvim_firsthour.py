@@ -84,3 +84,8 @@ def test_missing_server_says_what_is_missing_and_how_to_fix_it(tmp_path):
 def test_warnings_never_interrupt_insert_mode(tmp_path):
     with FakeDeepSeek() as fake:
         run_case(tmp_path, "insert", DEEPSEEK_API_KEY="sk-test", DEEPSEEK_BASE_URL=fake.base_url)
+
+
+def test_no_key_message_names_the_plugin_option(tmp_path):
+    with FakeDeepSeek() as fake:
+        run_case(tmp_path, "nokey", DEEPSEEK_BASE_URL=fake.base_url)

@@ -123,6 +123,20 @@ local function steps()
     check('Normal mode: shown at once', notes[2] and notes[2].msg == 'DeepSeek: hello', notes)
     client:stop()
     wait(3000, function() return client:is_stopped() end)
+  elseif case == 'nokey' then
+    require('deepseek_ls').setup({ cmd = vim.json.decode(os.getenv('DSLS_CMD')) })
+    vim.cmd('edit ' .. vim.fn.fnameescape(os.getenv('DSLS_FILE')))
+    wait(15000, function() return #notes > 0 end)
+    local msg = notes[1] and notes[1].msg or ''
+    check('the no-key message names setup({ api_key = ... })', msg:find('No DeepSeek API key', 1, true)
+      and msg:find("setup({ api_key = ... })", 1, true), notes)
+    check('and not the VS Code command or deepseek.apiKey', not msg:find('Set API Key', 1, true)
+      and not msg:find('deepseek.apiKey', 1, true), msg)
+    local client = vim.lsp.get_clients({ name = 'deepseek_ls' })[1]
+    if client then
+      client:stop()
+      wait(3000, function() return client:is_stopped() end)
+    end
   else
     error('unknown case ' .. tostring(case))
   end
