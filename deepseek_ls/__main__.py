@@ -117,8 +117,12 @@ async def _complete(spec: str) -> int:
             print(f"deepseek-ls: {message}", file=sys.stderr)
         return 1
     if suggestion is None:
-        print("deepseek-ls: DeepSeek answered, but with nothing worth inserting at this position "
-              "(an empty or repeated text); try another position", file=sys.stderr)
+        if service.usage.requests:
+            print("deepseek-ls: DeepSeek answered, but with nothing worth inserting at this position "
+                  f"(an empty or repeated text); try another position ({usage_line(service)})", file=sys.stderr)
+        else:
+            print("deepseek-ls: no suggestion: nothing was sent (a file over 4 M characters is not "
+                  "completed)", file=sys.stderr)
         return 1
     sys.stdout.write(suggestion.text + ("" if suggestion.text.endswith("\n") else "\n"))
     print(f"deepseek-ls: {usage_line(service)}", file=sys.stderr)

@@ -142,3 +142,13 @@ def test_error_messages_end_with_a_full_stop_before_their_hint():
     assert f"{broke} {broke.hint}".startswith("DeepSeek API error 402: Insufficient Balance. Your DeepSeek")
     assert str(ServerError(503, "Service Unavailable!")).endswith("Unavailable!")  # no doubled stop
     assert str(APIConnectionError("GET /models failed: ConnectError: refused")).endswith("refused.")
+
+
+def test_complete_with_an_empty_answer_says_so_and_records_the_request(tmp_path, fake):
+    fake.fim_handler = lambda body: ""
+    source = tmp_path / "calc.py"
+    source.write_text("def add(a, b):\n    \n", encoding="utf-8")
+    out = run(["complete", f"{source}:2:5"], env_without_deepseek(
+        DEEPSEEK_API_KEY="sk-test", DEEPSEEK_BASE_URL=fake.base_url, DEEPSEEK_LS_DATA_DIR=str(tmp_path)))
+    assert out.returncode == 1 and out.stdout == ""
+    assert "nothing worth inserting" in out.stderr and "1 request," in out.stderr, out.stderr
