@@ -1,12 +1,17 @@
-"""Command line: ``deepseek-ls [serve]`` runs the language server (stdio by
-default, ``--tcp HOST:PORT`` for debugging); ``deepseek-ls complete
-FILE:LINE:COL`` prints one completion (1-based line and column, column in
-characters)."""
+"""Command line of deepseek-ls: the language server and three one-shot commands.
+
+``deepseek-ls [serve]`` runs the language server (stdio by default, ``--tcp
+HOST:PORT`` for debugging); ``complete`` prints one completion; ``stats`` and
+``doctor`` live in :mod:`deepseek_ls.cli_extra`. The ``--help`` text is
+:data:`DESCRIPTION` and :data:`EPILOG` (plain text, no markup).
+"""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
+import logging
 import os
 import sys
 from pathlib import Path
@@ -73,33 +78,141 @@ async def _complete(spec: str) -> int:
     for problem in service.startup_problems:
         print(f"deepseek-ls: warning: {problem}", file=sys.stderr)
     if service.client is None:
-        return _fail("no API key: set DEEPSEEK_API_KEY (or deepseek.apiKey in your editor)")
+        await service.aclose()
+        return _fail("no API key: set the environment variable DEEPSEEK_API_KEY "
+                     "(create a key at https://platform.deepseek.com/api_keys)")
     why = service.policy.check(path.resolve().as_uri())  # i14: secret files are never sent
     if why is not None:
         await service.aclose()
         return _fail(why.message(file_text))
+    engine = service.engine
+    failures: list[DeepSeekError] = []
+    report_failure = engine._failed
+
+    def failed(exc: DeepSeekError) -> None:
+        failures.append(exc)
+        report_failure(exc)
+
+    engine._failed = failed  # the engine swallows request errors; the CLI must name them
     doc = DocumentSnapshot(uri=path.resolve().as_uri(), path=path.name,
                            language_id=LANGUAGES.get(path.suffix, "plaintext"), text=text)
     try:
-        suggestion = await service.engine.complete(CompletionRequest(doc=doc, offset=offset, manual=True))
+        suggestion = await engine.complete(CompletionRequest(doc=doc, offset=offset, manual=True))
+        # A multi-line answer streams: the engine hands back its first lines early and
+        # the rest lands in memory. Wait for the whole answer (and its usage report).
+        pending = [flight.task for flight in list(engine._flights.values())]
+        if pending:
+            await asyncio.gather(*pending, return_exceptions=True)
+        if suggestion is not None:
+            full = engine.memory.recall(doc.uri, text[:offset], text[offset:])
+            if full is not None and full.text.startswith(suggestion.text):
+                suggestion = dataclasses.replace(suggestion, text=full.text)
     except DeepSeekError as exc:
-        return _fail(str(exc))
+        failures.append(exc)
+        suggestion = None
     finally:
-        await service.aclose()
+        await service.aclose()  # writes the usage ledger's queued rows
+    if failures:
+        for line in failure_report(failures[-1], service.settings.base_url):
+            print(f"deepseek-ls: {line}", file=sys.stderr)
+        return 1
     if problems:
         for message in problems:
             print(f"deepseek-ls: {message}", file=sys.stderr)
         return 1
     if suggestion is None:
-        print("deepseek-ls: no suggestion at this position", file=sys.stderr)
+        if service.usage.requests:
+            print("deepseek-ls: DeepSeek answered, but with nothing worth inserting at this position "
+                  f"(an empty or repeated text); try another position ({usage_line(service)})", file=sys.stderr)
+        else:
+            print("deepseek-ls: no suggestion: nothing was sent (a file over 4 M characters is not "
+                  "completed)", file=sys.stderr)
         return 1
     sys.stdout.write(suggestion.text + ("" if suggestion.text.endswith("\n") else "\n"))
-    print(f"deepseek-ls: {service.usage.log_line()}", file=sys.stderr)
+    print(f"deepseek-ls: {usage_line(service)}", file=sys.stderr)
     return 0
 
 
+def usage_line(service) -> str:
+    """``1 request, 20 prompt tokens (0 from DeepSeek's cache), 28 output tokens, $0.00002 ...``."""
+    u = service.usage
+    where = f"; recorded in {service.ledger.path}" if service.ledger.path else ""
+    return (f"{u.requests} request{'' if u.requests == 1 else 's'}, "
+            f"{u.hit_tokens + u.miss_tokens} prompt tokens ({u.hit_tokens} from DeepSeek's cache), "
+            f"{u.completion_tokens} output tokens, ${u.cost_usd:.5f}{where}")
+
+
+def failure_report(exc: Exception, base_url: str) -> list[str]:
+    """What failed and what to do, for the one-shot commands (as ``doctor`` words it)."""
+    from .api.errors import APIConnectionError, AuthenticationError, DeepSeekError
+
+    source = ("DEEPSEEK_BASE_URL" if os.environ.get("DEEPSEEK_BASE_URL", "").strip()
+              else "the default; DEEPSEEK_BASE_URL changes it")
+    if isinstance(exc, APIConnectionError):
+        return [f"cannot reach {base_url} ({source}): {exc}",
+                "→ Is the URL right, is the network up, is a proxy or firewall in the way? "
+                "Try again in a minute if DeepSeek is down; `deepseek-ls doctor` checks each step."]
+    if isinstance(exc, AuthenticationError):
+        return [f"{exc}", "→ The API key was rejected. Set a valid key in DEEPSEEK_API_KEY "
+                "(https://platform.deepseek.com/api_keys)."]
+    hint = exc.hint if isinstance(exc, DeepSeekError) else ""
+    return [f"{exc}"] + ([f"→ {hint}"] if hint else [])
+
+
+DESCRIPTION = """\
+AI code completion from DeepSeek for any editor that speaks LSP.
+
+Without a command (or with "serve") deepseek-ls is the language server,
+talking LSP on stdin/stdout: your editor starts it, you do not. The other
+commands run once from a shell and exit."""
+
+EPILOG = """\
+commands:
+  serve      run the language server (the default). --stdio is accepted and
+             ignored (it is the default; VS Code passes it); --tcp HOST:PORT
+             listens on a TCP port instead, for debugging.
+  complete   FILE:LINE:COL (1-based line and column, column in characters):
+             print the suggestion for that spot, all its lines, to stdout and
+             the request's tokens and cost to stderr. Exit 0 with a
+             suggestion; 1 when there is none or the request failed (what
+             failed and what to do on stderr); 2 on a usage error (no key, no
+             such file, line or column outside the file).
+  stats      usage and cost from the ledger: today and the last N days
+             (--days N, default 7, today included), then per day, per model
+             and per kind of request (fim = ghost text, chat, action = code
+             actions): requests, prompt tokens from DeepSeek's cache (hit) and
+             not (miss), output tokens, cache-hit share and cost in USD at the
+             bundled, dated price table (peak-hour rates where they applied).
+             --json prints the same for scripts. Reads only; exit 1 when the
+             ledger cannot be read.
+  doctor     check the API key, endpoint, models, balance, one tiny paid
+             round trip (skip it with --no-fim) and the ledger, each problem
+             with what to do. Exit 0 when all is well, 1 otherwise.
+  Run "deepseek-ls COMMAND --help" for a command's options.
+
+environment:
+  DEEPSEEK_API_KEY            your API key (https://platform.deepseek.com/api_keys);
+                              editors can pass it as the setting deepseek.apiKey
+  DEEPSEEK_BASE_URL           API endpoint (default https://api.deepseek.com);
+                              plain http:// only for localhost
+  DEEPSEEK_LS_DATA_DIR        folder of the usage ledger (default: the user data
+                              folder, e.g. ~/.local/share/deepseek-ls)
+  DEEPSEEK_LS_LOG             log level of complete, stats and doctor (default
+                              warning); the server uses the deepseek.logLevel setting
+  DEEPSEEK_LS_HTTPX=1         send ghost-text requests through httpx (for proxies
+                              and TLS middleboxes the lean HTTP path cannot see)
+  DEEPSEEK_LS_TRACE=PATH      write JSON-lines timing records (benchmark)
+  DEEPSEEK_LS_THREADED_STDIN=1  read stdin with pygls' threaded reader
+  HTTPS_PROXY, ALL_PROXY      proxies, honoured by every request
+
+examples:
+  deepseek-ls doctor
+  deepseek-ls complete src/app.py:12:5
+  deepseek-ls stats --days 30"""
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="deepseek-ls", description=__doc__,
+    parser = argparse.ArgumentParser(prog="deepseek-ls", description=DESCRIPTION, epilog=EPILOG,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--version", action="version", version=f"deepseek-ls {__version__}")
     sub = parser.add_subparsers(dest="command")
@@ -107,10 +220,15 @@ def build_parser() -> argparse.ArgumentParser:
     for p in (parser, serve):
         p.add_argument("--stdio", action="store_true", help="talk LSP over stdin/stdout (default)")
         p.add_argument("--tcp", metavar="HOST:PORT", help="listen on a TCP port instead (debugging)")
-    complete = sub.add_parser("complete", help="print the completion at FILE:LINE:COL")
-    complete.add_argument("spec", metavar="FILE:LINE:COL")
+    complete = sub.add_parser(
+        "complete", help="print the completion at FILE:LINE:COL",
+        description="Print DeepSeek's suggestion at FILE:LINE:COL (1-based line and column, the column "
+                    "in characters): the whole suggestion on stdout, its tokens and cost on stderr, and "
+                    "the request in the usage ledger. Needs DEEPSEEK_API_KEY. Exit 0 with a suggestion, "
+                    "1 when there is none or the request failed (what to do on stderr), 2 on a usage error.")
+    complete.add_argument("spec", metavar="FILE:LINE:COL", help="e.g. src/app.py:12:5")
     for name, register in _extra_commands():
-        register(sub.add_parser(name, help=register.__doc__))
+        register(sub.add_parser(name, help=register.__doc__.splitlines()[0]))
     return parser
 
 
@@ -129,6 +247,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.command == "complete":
         logs.setup(os.environ.get("DEEPSEEK_LS_LOG", "warning"))
+        if not os.environ.get("DEEPSEEK_LS_LOG"):
+            # request failures are reported once, with what to do, by _complete itself
+            logging.getLogger("deepseek_ls.completion.engine").setLevel(logging.ERROR)
         return asyncio.run(_complete(args.spec))
     if args.command in (None, "serve"):
         return _serve(args)

@@ -44,20 +44,21 @@ def format_stats(report: Mapping[str, Any]) -> str:
     """The readable form of :meth:`Ledger.report`."""
     from .ledger import peak_hours_text
 
-    days = report["days"]
+    days = max(1, int(report["days"]))
+    period = f"last {days} day{'' if days == 1 else 's'}"
     out = [f"deepseek-ls usage (ledger: {report['ledger'] or 'off'})", ""]
     out += _table([(f"today ({report['today']['date']})", report["today"]),
-                   (f"last {days} days", report["total"])], "period")
+                   (period, report["total"])], "period")
     if report["total"]["requests"]:
-        out += ["", f"per day (last {days} days)"]
+        out += ["", f"per day ({period})"]
         out += _table([(d["date"], d) for d in report["perDay"]], "day")
-        out += ["", f"per model (last {days} days)"]
+        out += ["", f"per model ({period})"]
         out += _table([(m["model"], m) for m in report["perModel"]], "model")
         if len(report["perKind"]) > 1:
-            out += ["", f"per kind (last {days} days)"]
+            out += ["", f"per kind ({period})"]
             out += _table([(k["kind"], k) for k in report["perKind"]], "kind")
     else:
-        out += ["", f"no requests recorded in the last {days} days"]
+        out += ["", f"no requests recorded in the {period}"]
     out += ["", f"Costs use the price table of {report['pricesAsOf']} (USD); requests in peak hours "
             f"({peak_hours_text()}) are priced at the peak rates."]
     return "\n".join(out) + "\n"
@@ -73,6 +74,9 @@ def stats(args: argparse.Namespace, *, environ: Mapping[str, str] | None = None,
         report = ledger.report(days=args.days, now=now)
     except Exception as exc:
         print(f"deepseek-ls: cannot read the usage ledger {ledger.path}: {exc}", file=sys.stderr)
+        problem = ledger_problem(ledger.path) if ledger.path is not None else None
+        if problem is not None:
+            print(f"deepseek-ls: → {problem[1]}", file=sys.stderr)
         return 1
     if args.json:
         out.write(json.dumps(report, indent=2) + "\n")
@@ -81,10 +85,28 @@ def stats(args: argparse.Namespace, *, environ: Mapping[str, str] | None = None,
     return 0
 
 
+def _days(text: str) -> int:
+    try:
+        days = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number of days, got {text!r}") from None
+    if not 1 <= days <= 3660:
+        raise argparse.ArgumentTypeError(f"--days counts days including today: 1 or more (got {days})")
+    return days
+
+
 def register_stats(parser: argparse.ArgumentParser) -> None:
-    """print usage and cost: today, the last 7 days, per day and per model"""
-    parser.add_argument("--json", action="store_true", help="print JSON for scripts")
-    parser.add_argument("--days", type=int, default=7, metavar="N", help="days to cover (default 7)")
+    """print usage and cost from the ledger: today, the last N days, per day, model and kind"""
+    parser.description = (
+        "Print the usage recorded in the ledger: today and the last N days (today included), then "
+        "per day, per model and per kind of request (fim = ghost text, chat, action = code actions). "
+        "Columns: requests; prompt tokens served from DeepSeek's cache (hit tok) and not (miss tok); "
+        "output tokens; cache-hit share; cost in USD at the bundled price table (its date is printed; "
+        "peak-hour rates where they applied). Reads only. Exit 1 when the ledger cannot be read. "
+        "The ledger is in DEEPSEEK_LS_DATA_DIR or the user data folder.")
+    parser.add_argument("--json", action="store_true", help="print the same figures as JSON for scripts")
+    parser.add_argument("--days", type=_days, default=7, metavar="N",
+                        help="days to cover, today included (default 7; 1 = today only)")
     parser.set_defaults(func=stats)
 
 
@@ -112,7 +134,7 @@ def mask_key(key: str) -> str:
     """A form of the key that is safe to print (never more than its last 4 characters)."""
     key = key.strip()
     if len(key) < 16:
-        return f"set, {len(key)} characters"
+        return f"{len(key)} characters"
     head = "sk-" if key.startswith("sk-") else ""
     return f"{head}…{key[-4:]}"
 
@@ -163,7 +185,9 @@ async def run_doctor(environ: Mapping[str, str] | None = None, *, base_url: str 
     key = settings.api_key
     source = "DEEPSEEK_API_KEY" if environ.get("DEEPSEEK_API_KEY") else "settings"
     if not key:
-        checks.append(Check("API key", FAIL, "not set", MissingApiKeyError.hint))
+        checks.append(Check("API key", FAIL, "not set", "Set the environment variable DEEPSEEK_API_KEY "
+                            "(create a key at https://platform.deepseek.com/api_keys). Editors take it "
+                            "from their own settings: doctor does not see those."))
     elif not key.startswith("sk-") or any(c.isspace() for c in key):
         checks.append(Check("API key", WARN, f"set ({mask_key(key)}, from {source}) but does not look like "
                             "a DeepSeek key", "DeepSeek keys start with sk- and have no spaces; copy it "
@@ -173,11 +197,13 @@ async def run_doctor(environ: Mapping[str, str] | None = None, *, base_url: str 
 
     # -- endpoint (URL shape)
     wanted_url = (base_url or environ.get("DEEPSEEK_BASE_URL") or settings.base_url).strip().rstrip("/")
+    url_source = ("--base-url" if base_url else "DEEPSEEK_BASE_URL" if environ.get("DEEPSEEK_BASE_URL")
+                  else "the default; set DEEPSEEK_BASE_URL or --base-url to change it")
     why = check_base_url(wanted_url)
     if why:
         checks.append(Check("endpoint", FAIL, why,
                             "Use https://, or plain http:// only for localhost / 127.0.0.1 / ::1 "
-                            "(set DEEPSEEK_BASE_URL or deepseek.baseUrl)."))
+                            f"(the URL came from {url_source})."))
     else:
         scheme = urlsplit(wanted_url).scheme
         checks.append(Check("endpoint", OK, f"{normalize_base_url(wanted_url)} "
@@ -211,16 +237,18 @@ async def run_doctor(environ: Mapping[str, str] | None = None, *, base_url: str 
         try:
             available = await client.models()
         except AuthenticationError as exc:
-            checks[0] = Check("API key", FAIL, f"{mask_key(key)} rejected: {exc}", exc.hint)
+            checks[0] = Check("API key", FAIL, f"the key ({mask_key(key)}, from {source}) was rejected: {exc}",
+                              "The API key was rejected. Set a valid key in DEEPSEEK_API_KEY "
+                              "(https://platform.deepseek.com/api_keys).")
             checks.append(Check("reachable", OK, f"{client.base_url} answered (401) in "
                                 f"{_ms(time.monotonic() - started)}"))
             for name in network_names[1:]:
                 skip(name, "the key was rejected")
             return
         except APIConnectionError as exc:
-            checks.append(Check("reachable", FAIL, f"cannot reach {client.base_url}: {exc}",
-                                f"{exc.hint} Is the URL right, is a proxy or firewall in the way? "
-                                "Try again in a minute if DeepSeek is down."))
+            checks.append(Check("reachable", FAIL, f"cannot reach {client.base_url} ({url_source}): {exc}",
+                                f"Check your network connection and the URL ({url_source}). Is a proxy "
+                                "or firewall in the way? Try again in a minute if DeepSeek is down."))
             for name in network_names[1:]:
                 skip(name, "endpoint unreachable")
             return
@@ -285,23 +313,59 @@ async def run_doctor(environ: Mapping[str, str] | None = None, *, base_url: str 
     return checks
 
 
+def ledger_problem(path: Any) -> tuple[str, str] | None:
+    """Why the ledger at ``path`` cannot be used, and what to do; None when it can.
+
+    Tells a damaged file (move it away) from a folder that cannot be written.
+    """
+    import sqlite3
+    from pathlib import Path
+
+    from .ledger import ENV_DATA_DIR
+
+    path = Path(path)
+    if path.is_file():
+        conn = None
+        try:
+            conn = sqlite3.connect(f"{path.as_uri()}?mode=ro", uri=True)
+            conn.execute("PRAGMA quick_check").fetchall()
+        except sqlite3.DatabaseError as exc:
+            if "locked" not in str(exc) and "unable to open" not in str(exc):
+                return (f"{path} is damaged or not a usage ledger ({exc})",
+                        f"Move it away, e.g. mv '{path}' '{path}.broken' (a new ledger is created at the "
+                        "next request; the old figures stay in the moved file), or set "
+                        f"{ENV_DATA_DIR} to another folder.")
+        finally:
+            if conn is not None:
+                conn.close()
+    folder = path.parent
+    if path.exists() and not path.is_file():
+        return (f"{path} is not a file", f"Remove or rename it, or set {ENV_DATA_DIR} to another folder.")
+    if folder.exists() and not folder.is_dir():
+        return (f"{folder} is not a folder", f"Remove or rename it, or set {ENV_DATA_DIR} to another folder.")
+    return None
+
+
 def _ledger_check(path: Any) -> Check:
     from .ledger import ENV_DATA_DIR, Ledger
 
     if path is None:
         return Check("ledger", WARN, "no data directory; usage is not kept",
                      f"Set {ENV_DATA_DIR} to a writable folder.")
+    problem = ledger_problem(path)
+    if problem is not None:
+        return Check("ledger", WARN, *problem)
+    reason = ""
     try:
         ledger = Ledger(path)
         ok = ledger.flush()  # opens (creates) the file; nothing is queued, so nothing is written
         rows = ledger.count()
         ledger.close()
     except Exception as exc:  # pragma: no cover - flush() already catches
-        ok, rows = False, 0
-        path = f"{path} ({exc})"
+        ok, rows, reason = False, 0, f" ({exc})"
     if not ok:
-        return Check("ledger", WARN, f"cannot write {path}",
-                     f"Make the folder writable or set {ENV_DATA_DIR} to a writable folder.")
+        return Check("ledger", WARN, f"cannot write {path}{reason}",
+                     f"Make the folder {path.parent} writable, or set {ENV_DATA_DIR} to a writable folder.")
     return Check("ledger", OK, f"{path} ({rows:,} requests recorded)")
 
 
@@ -339,7 +403,13 @@ def doctor(args: argparse.Namespace, *, environ: Mapping[str, str] | None = None
 
 
 def register_doctor(parser: argparse.ArgumentParser) -> None:
-    """check the API key, endpoint, models, balance and round trip"""
+    """check the API key, endpoint, models, balance, round trip and ledger"""
+    parser.description = (
+        "Check, in order: the API key (DEEPSEEK_API_KEY), the endpoint (--base-url or "
+        "DEEPSEEK_BASE_URL), that it answers, that the models are served, the balance, one tiny FIM "
+        "request (max_tokens 1, a fraction of a cent; --no-fim skips it) and the usage ledger. Each "
+        "problem comes with what to do. Settings made in an editor are not visible here: pass them "
+        "as options. Exit 0 when every check passed, 1 otherwise.")
     parser.add_argument("--json", action="store_true", help="print JSON for scripts")
     parser.add_argument("--base-url", metavar="URL", help="endpoint to check (default: DEEPSEEK_BASE_URL "
                         "or https://api.deepseek.com)")

@@ -1,4 +1,4 @@
-"""`deepseek-ls complete FILE:LINE:COL` and `--tcp`."""
+"""`deepseek-ls complete FILE:LINE:COL`, `--help` and `--tcp`."""
 
 import json
 import socket
@@ -6,6 +6,7 @@ import subprocess
 import sys
 import time
 
+from deepseek_ls.ledger import Ledger
 from tests.lsp_raw import env_without_deepseek
 
 
@@ -21,7 +22,7 @@ def test_complete_prints_the_suggestion(tmp_path, fake):
                                                                   DEEPSEEK_BASE_URL=fake.base_url))
     assert out.returncode == 0, out.stderr
     assert out.stdout == "return a + b\n"
-    assert "1 requests" in out.stderr
+    assert "1 request," in out.stderr and "$0.0000" in out.stderr
     assert fake.fim_requests()[0].body["prompt"].endswith("def add(a, b):\n    ")
 
 
@@ -76,3 +77,78 @@ def test_tcp_mode_serves_lsp(fake):
     finally:
         proc.kill()
         proc.wait()
+
+
+FIB = "if n < 2:\n        return n\n    a, b = 0, 1\n    for _ in range(n - 1):\n        a, b = b, a + b\n    return b\n"
+
+
+def test_complete_prints_the_whole_multiline_suggestion_and_records_every_request(tmp_path, fake):
+    """The editor gets the first lines early; the CLI waits for the whole answer and its usage."""
+    fake.latency_ms = 200
+    fake.ms_per_output_token = 15  # the stream is still running when the early lines are ready
+    fake.fim_handler = lambda body: FIB
+    source = tmp_path / "fib.py"
+    source.write_text("def fib(n):\n    \n", encoding="utf-8")
+    env = env_without_deepseek(DEEPSEEK_API_KEY="sk-test", DEEPSEEK_BASE_URL=fake.base_url,
+                               DEEPSEEK_LS_DATA_DIR=str(tmp_path / "data"))
+    for run_no in range(1, 5):
+        out = run(["complete", f"{source}:2:5"], env)
+        assert out.returncode == 0, out.stderr
+        assert out.stdout == FIB, out.stdout  # all six lines, not the first three
+        assert "1 request," in out.stderr and "$0.00000," not in out.stderr, out.stderr
+        assert " 0 output tokens" not in out.stderr
+        ledger = Ledger(tmp_path / "data" / "ledger.sqlite3")
+        rows = ledger.rows()
+        ledger.close()
+        assert len(rows) == run_no == len(fake.fim_requests())  # no row lost across runs
+        billed = fake.fim_requests()[-1]
+        assert (rows[-1].hit, rows[-1].miss, rows[-1].out) == (billed.hit, billed.miss, billed.out)
+
+
+def test_complete_with_the_endpoint_unreachable_says_what_failed_and_what_to_do(tmp_path):
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    source = tmp_path / "calc.py"
+    source.write_text("def add(a, b):\n    \n", encoding="utf-8")
+    out = run(["complete", f"{source}:2:5"], env_without_deepseek(
+        DEEPSEEK_API_KEY="sk-test", DEEPSEEK_BASE_URL=f"http://127.0.0.1:{port}",
+        DEEPSEEK_LS_DATA_DIR=str(tmp_path)))
+    assert out.returncode == 1 and out.stdout == ""
+    assert f"cannot reach http://127.0.0.1:{port} (DEEPSEEK_BASE_URL)" in out.stderr, out.stderr
+    assert "deepseek-ls doctor" in out.stderr and "no suggestion" not in out.stderr
+    assert "Traceback" not in out.stderr and "WARNING" not in out.stderr
+
+
+def test_complete_names_each_api_failure_with_its_fix(tmp_path, fake):
+    source = tmp_path / "calc.py"
+    source.write_text("def add(a, b):\n    \n", encoding="utf-8")
+    fake.add_key("sk-broke-key-000000000", balance="0.00")
+    env = env_without_deepseek(DEEPSEEK_BASE_URL=fake.base_url, DEEPSEEK_LS_DATA_DIR=str(tmp_path))
+    broke = run(["complete", f"{source}:2:5"], {**env, "DEEPSEEK_API_KEY": "sk-broke-key-000000000"})
+    assert broke.returncode == 1 and "402" in broke.stderr and "top_up" in broke.stderr, broke.stderr
+    assert "Insufficient Balance.\n" in broke.stderr  # a sentence, then the hint on its own line
+    fake.inject(status=503, times=1)
+    busy = run(["complete", f"{source}:2:5"], {**env, "DEEPSEEK_API_KEY": "sk-test"})
+    assert busy.returncode == 1 and "503" in busy.stderr and "→" in busy.stderr, busy.stderr
+    for out in (broke, busy):
+        assert "sk-broke-key" not in out.stderr and "Traceback" not in out.stderr
+
+
+def test_error_messages_end_with_a_full_stop_before_their_hint():
+    from deepseek_ls.api.errors import APIConnectionError, InsufficientBalanceError, ServerError
+
+    broke = InsufficientBalanceError(402, "Insufficient Balance")
+    assert f"{broke} {broke.hint}".startswith("DeepSeek API error 402: Insufficient Balance. Your DeepSeek")
+    assert str(ServerError(503, "Service Unavailable!")).endswith("Unavailable!")  # no doubled stop
+    assert str(APIConnectionError("GET /models failed: ConnectError: refused")).endswith("refused.")
+
+
+def test_complete_with_an_empty_answer_says_so_and_records_the_request(tmp_path, fake):
+    fake.fim_handler = lambda body: ""
+    source = tmp_path / "calc.py"
+    source.write_text("def add(a, b):\n    \n", encoding="utf-8")
+    out = run(["complete", f"{source}:2:5"], env_without_deepseek(
+        DEEPSEEK_API_KEY="sk-test", DEEPSEEK_BASE_URL=fake.base_url, DEEPSEEK_LS_DATA_DIR=str(tmp_path)))
+    assert out.returncode == 1 and out.stdout == ""
+    assert "nothing worth inserting" in out.stderr and "1 request," in out.stderr, out.stderr

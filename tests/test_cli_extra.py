@@ -66,7 +66,7 @@ def lines(out: str) -> dict[str, str]:
 
 def test_mask_key_shows_at_most_the_last_four() -> None:
     assert mask_key(GOOD) == "sk-…wxyz"
-    assert mask_key("sk-short") == "set, 8 characters"
+    assert mask_key("sk-short") == "8 characters"
 
 
 def test_doctor_all_good(env, capsys, fake: FakeDeepSeek) -> None:
@@ -130,9 +130,43 @@ def test_doctor_unreachable_endpoint(env, capsys) -> None:
     code, out = run(capsys)
     assert code == 1
     line = lines(out)["reachable"]
-    assert line.startswith("  FAIL") and f"cannot reach http://127.0.0.1:{port}" in line
-    assert "Check your network connection" in out
+    assert line.startswith("  FAIL") and f"cannot reach http://127.0.0.1:{port} (DEEPSEEK_BASE_URL)" in line
+    assert "Check your network connection and the URL (DEEPSEEK_BASE_URL)" in out
+    assert "deepseek.baseUrl" not in out  # doctor does not read editor settings
     assert "ledger" in lines(out)
+    env.delenv("DEEPSEEK_BASE_URL")
+    code, out = run(capsys, "--base-url", f"http://127.0.0.1:{port}")
+    assert code == 1 and "the URL (--base-url)" in out and "deepseek.baseUrl" not in out
+
+
+def test_doctor_rejected_short_key_reads_as_a_sentence(env, capsys, fake: FakeDeepSeek) -> None:
+    env.setenv("DEEPSEEK_API_KEY", "sk-0123456789ab")  # 15 characters, unknown to the fake
+    code, out = run(capsys, "--no-fim")
+    assert code == 1
+    line = lines(out)["API key"]
+    assert "the key (15 characters, from DEEPSEEK_API_KEY) was rejected: " in line, line
+    assert "characters rejected" not in out
+
+
+def test_doctor_and_stats_say_how_to_move_a_corrupt_ledger_away(env, capsys, tmp_path: Path) -> None:
+    (tmp_path / "ledger.sqlite3").write_bytes(b"this is not SQLite" * 300)
+    code, out = run(capsys, "--no-fim")
+    assert code == 1
+    line = lines(out)["ledger"]
+    assert line.startswith("  WARN") and "damaged" in line
+    assert f"mv '{tmp_path / 'ledger.sqlite3'}'" in out and "writable" not in out
+    code = main(["stats"])
+    err = capsys.readouterr().err
+    assert code == 1 and "Move it away" in err
+
+
+def test_doctor_unwritable_folder_says_so(env, capsys, tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    env.setenv(ENV_DATA_DIR, str(blocker))  # the data folder is a file
+    code, out = run(capsys, "--no-fim")
+    assert code == 1
+    assert "is not a folder" in lines(out)["ledger"] and "Move it away" not in out
 
 
 def test_doctor_refuses_plain_http_to_a_remote_host(env, capsys, fake: FakeDeepSeek) -> None:
@@ -205,3 +239,28 @@ def test_stats_without_a_ledger_does_not_create_one(env, capsys, tmp_path: Path)
     code, out = run(capsys, "stats")
     assert code == 0 and "no requests recorded" in out
     assert not (tmp_path / "ledger.sqlite3").exists()
+
+
+def test_stats_days_wording_and_range(env, capsys) -> None:
+    code, out = run(capsys, "stats", "--days", "1")
+    assert code == 0 and "last 1 day " in out and "last 1 days" not in out
+    with pytest.raises(SystemExit) as exit_info:
+        main(["stats", "--days", "0"])
+    assert exit_info.value.code == 2
+    assert "1 or more" in capsys.readouterr().err
+
+
+def test_help_is_plain_text_with_environment_and_every_command(capsys) -> None:
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    text = capsys.readouterr().out
+    assert "``" not in text and ":mod:" not in text and ":data:" not in text
+    for needed in ("DEEPSEEK_API_KEY", "DEEPSEEK_BASE_URL", "DEEPSEEK_LS_DATA_DIR", "DEEPSEEK_LS_LOG",
+                   "DEEPSEEK_LS_HTTPX", "DEEPSEEK_LS_TRACE", "serve", "complete", "stats", "doctor",
+                   "per kind", "--days", "cache", "Exit"):
+        assert needed in text, needed
+    for command in ("stats", "doctor", "complete"):
+        with pytest.raises(SystemExit):
+            main([command, "--help"])
+        sub = capsys.readouterr().out
+        assert "Exit" in sub and "``" not in sub, (command, sub)

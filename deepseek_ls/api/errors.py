@@ -51,7 +51,7 @@ class DeepSeekError(Exception):
     retryable: bool = False
 
     def __init__(self, message: str) -> None:
-        super().__init__(redact(message))
+        super().__init__(redact(message if message.rstrip().endswith((".", "!", "?")) else f"{message.rstrip()}."))
 
     @property
     def message(self) -> str:

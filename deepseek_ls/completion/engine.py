@@ -596,16 +596,16 @@ class CompletionEngine:
         if isinstance(exc, (AuthenticationError, InsufficientBalanceError)):
             self.paused = f"{exc} {exc.hint}"
             kind = "auth" if isinstance(exc, AuthenticationError) else "balance"
-            self._report(kind, f"{exc}. {exc.hint} Automatic completions are paused until the settings change.")
+            self._report(kind, f"{exc} {exc.hint} Automatic completions are paused until the settings change.")
         elif isinstance(exc, MissingApiKeyError):
             self._report("missing-key", f"{exc} {exc.hint}")
         elif isinstance(exc, (RateLimitError, ServerError, APIConnectionError)):
             retry_after = getattr(exc, "retry_after", None)
             self.breaker.record_failure(retry_after)
             if self.breaker.state != "closed":
-                self._report("unavailable", f"{exc}. {exc.hint}")
+                self._report("unavailable", f"{exc} {exc.hint}")
         elif isinstance(exc, BadRequestError):
-            self._report(f"bad-request:{exc.api_message}", f"{exc}. {exc.hint}")
+            self._report(f"bad-request:{exc.api_message}", f"{exc} {exc.hint}")
         self.on_state()
 
     def state(self) -> tuple[str, str | None]:

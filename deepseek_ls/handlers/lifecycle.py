@@ -15,6 +15,7 @@ from typing import Any
 
 from lsprotocol import types
 
+from .. import client_hints
 from ..server import DeepSeekLanguageServer
 from ..settings import SECTION, section_of
 
@@ -64,6 +65,8 @@ async def _check_models(ls: DeepSeekLanguageServer) -> None:
 def register(server: DeepSeekLanguageServer) -> None:
     @server.feature(types.INITIALIZE)
     def initialize(ls: DeepSeekLanguageServer, params: types.InitializeParams) -> None:
+        # no-key / rejected-key messages name what this client's user can do
+        client_hints.apply(params.initialization_options, params.client_info.name if params.client_info else None)
         problems = ls.service.update_settings("init", section_of(params.initialization_options))
         ls.pending_problems = list(dict.fromkeys(ls.service.startup_problems + problems))
 

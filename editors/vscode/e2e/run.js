@@ -113,6 +113,10 @@ async function shot(page, name) {
     const noKey = await waitFor(async () => { const s = await statusItem(page); return /set API key/.test(s.text) ? s : null; }, 10000);
     check('without a key the status bar asks for one', !!noKey, JSON.stringify(noKey || await statusItem(page)));
     await shot(page, 'status-no-key.debug.png');
+    const toastText = async () => (await page.locator('.notifications-toasts').innerText().catch(() => '')).replace(/\s+/g, ' ');
+    const keyToast = await waitFor(async () => { const t = await toastText(); return /No DeepSeek API key/.test(t) ? t : null; }, 10000);
+    check('without a key one notification says so and names "DeepSeek: Set API Key"',
+      !!keyToast && /DeepSeek: Set API Key/.test(keyToast) && !/deepseek\.apiKey/.test(keyToast), JSON.stringify(keyToast));
 
     // 2. DeepSeek: Set API Key (input box, secret storage) restarts the server with the key.
     await runCommand(page, 'DeepSeek: Set API Key');
@@ -122,6 +126,9 @@ async function shot(page, name) {
     await page.keyboard.press('Enter');
     st = await waitFor(async () => { const s = await statusItem(page); return s.icons.includes('sparkle') ? s : null; }, 30000);
     check('after "Set API Key" the server runs with the key (sparkle icon)', !!st, JSON.stringify(await statusItem(page)));
+    const stale = await waitFor(async () => { const t = await toastText(); return /No DeepSeek API key/.test(t) ? null : t || 'none'; }, 10000);
+    check('after "Set API Key" the no-key notification is gone', !!stale, JSON.stringify(await toastText()));
+    await shot(page, 'key-set.png');
 
     // 3. Open demo.py, type, see ghost text from the fake.
     await page.keyboard.press('Control+P');
@@ -141,6 +148,8 @@ async function shot(page, name) {
     check('ghost text shown', !!ghost, JSON.stringify(ghost));
     check('ghost text is the fake\'s completion', !!ghost && ghost.startsWith('nge(n):'), JSON.stringify(ghost));
     await shot(page, 'ghost-text.png');
+    const shownSent = await waitFor(async () => /Sending notification 'deepseek\/didShowCompletion'/.test(clientLog()), 5000);
+    check('the shown ghost text was reported (deepseek/didShowCompletion)', !!shownSent);
 
     // 4. Tab accepts it; the accept command (deepseek.acceptCompletion) must run without error.
     await page.keyboard.press('Tab');

@@ -14,9 +14,12 @@ import * as fs from 'fs';
 import * as os from 'os';
 import { execFile } from 'child_process';
 import {
-  ExecuteCommandRequest, LanguageClient, LanguageClientOptions, RevealOutputChannelOn, ServerOptions, State,
+  ExecuteCommandRequest, LanguageClient, LanguageClientOptions, RevealOutputChannelOn, ServerOptions,
+  ShowMessageNotification, ShowMessageParams, State,
 } from 'vscode-languageclient/node';
 import { ChatModel, errorText, explainPrompt } from './chat';
+import { CompletionFeedback, suggestionId } from './feedback';
+import { presentation } from './messages';
 import { ChatPanel } from './chatPanel';
 import { LaunchProbe, resolveLaunch } from './launch';
 import { LineSplitter, LogLevel, parseServerLogLine } from './serverLog';
@@ -39,6 +42,13 @@ class DeepSeekExtension implements vscode.Disposable {
   private readonly chat: ChatModel;
   private readonly panel: ChatPanel;
   private readonly disposables: vscode.Disposable[] = [];
+  /** Closes the notification about a missing / rejected key (see messages.ts). */
+  private closeKeyNotice?: () => void;
+  /** Reports shown / partially accepted ghost text to the server (see feedback.ts). */
+  private readonly feedback = new CompletionFeedback((method, params) => {
+    const client = this.client;
+    if (client && client.isRunning()) void client.sendNotification(method, params).catch(() => undefined);
+  });
 
   constructor(private readonly context: vscode.ExtensionContext, readonly log: vscode.LogOutputChannel) {
     this.item = vscode.window.createStatusBarItem('deepseek.status', vscode.StatusBarAlignment.Right, 100);
@@ -132,9 +142,23 @@ class DeepSeekExtension implements vscode.Disposable {
           input.on('data', (chunk: string) => channel.info(chunk.trimEnd()));
         },
       },
-      initializationOptions: { [SECTION]: serverSettings(cfg) },
+      // deepseekClient: the server's no-key messages then name "DeepSeek: Set API Key"
+      initializationOptions: { [SECTION]: serverSettings(cfg), deepseekClient: 'vscode' },
       synchronize: { configurationSection: SECTION },
       middleware: {
+        provideInlineCompletionItems: async (document, position, context, token, next) => {
+          const result = await next(document, position, context, token);
+          if (result && !token.isCancellationRequested) {
+            const items = Array.isArray(result) ? result : result.items;
+            this.feedback.shown(document.uri.toString(), { line: position.line, character: position.character },
+              items.map((i) => ({
+                id: suggestionId(i.command),
+                text: typeof i.insertText === 'string' ? i.insertText : i.insertText.value,
+                start: i.range ? { line: i.range.start.line, character: i.range.start.character } : undefined,
+              })));
+          }
+          return result;
+        },
         workspace: {
           configuration: async (params, token, next) => {
             const result = await next(params, token);
@@ -149,6 +173,8 @@ class DeepSeekExtension implements vscode.Disposable {
       this.render();
     });
     client.onNotification('deepseek/chatStream', (params: unknown) => this.chat.onStreamEvent(params));
+    // Registered before start(), so it replaces the language client's own showMessage handler.
+    client.onNotification(ShowMessageNotification.type, (params: ShowMessageParams) => this.showServerMessage(params));
     client.onDidChangeState((e) => {
       if (this.client !== client) return;
       if (e.newState === State.Stopped && this.phase === 'running') {
@@ -173,7 +199,36 @@ class DeepSeekExtension implements vscode.Disposable {
     }
   }
 
+  /** A server message; one about the key closes itself once the key changes. */
+  private showServerMessage(params: ShowMessageParams): void {
+    const how = presentation(params.type, params.message);
+    if (how === 'keyNotice') {
+      this.dismissKeyNotice();
+      void vscode.window.withProgress(
+        { location: vscode.ProgressLocation.Notification, title: params.message, cancellable: true },
+        (_progress, token) => new Promise<void>((resolve) => {
+          this.closeKeyNotice = resolve;
+          token.onCancellationRequested(() => resolve());
+        }),
+      );
+    } else if (how === 'error') {
+      void vscode.window.showErrorMessage(params.message);
+    } else if (how === 'warning') {
+      void vscode.window.showWarningMessage(params.message);
+    } else {
+      void vscode.window.showInformationMessage(params.message);
+    }
+  }
+
+  private dismissKeyNotice(): void {
+    const close = this.closeKeyNotice;
+    this.closeKeyNotice = undefined;
+    close?.();
+  }
+
   private async doStop(): Promise<void> {
+    // a restarted server says again what is still wrong; what it said before is stale
+    this.dismissKeyNotice();
     const client = this.client;
     this.client = undefined;
     if (client) {
@@ -351,6 +406,7 @@ class DeepSeekExtension implements vscode.Disposable {
     });
     if (!key?.trim()) return;
     // The secret storage's change event restarts the server (in every window).
+    this.dismissKeyNotice();
     await this.context.secrets.store(SECRET_KEY, key.trim());
     vscode.window.setStatusBarMessage('DeepSeek: API key saved; restarting the server', 4000);
   }
@@ -404,6 +460,7 @@ class DeepSeekExtension implements vscode.Disposable {
     cmd('deepseek.ui.showLog', () => this.log.show());
     cmd('deepseek.ui.restartServer', () => this.restart('requested'));
     this.disposables.push(
+      vscode.workspace.onDidChangeTextDocument((e) => this.feedback.changed(e.document.uri.toString(), e.contentChanges)),
       this.context.secrets.onDidChange((e) => {
         if (e.key === SECRET_KEY) void this.restart('the API key changed');
       }),
@@ -414,6 +471,7 @@ class DeepSeekExtension implements vscode.Disposable {
   }
 
   dispose(): void {
+    this.dismissKeyNotice();
     for (const d of this.disposables) d.dispose();
   }
 }

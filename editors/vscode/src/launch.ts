@@ -59,7 +59,7 @@ export function which(name: string, probe: Pick<LaunchProbe, 'isExecutable' | 'e
 
 // Plain text: VS Code notifications do not render Markdown code spans.
 const INSTALL_HINT =
-  'Install the deepseek-ls Python package (Python 3.11+; "pipx install deepseek-ls", or "pip install ." in its repository), ' +
+  'Install the deepseek-ls Python package from your clone of its repository (Python 3.11+; "pipx install ." or "pip install ." there), ' +
   'then set deepseek.serverPath to the deepseek-ls executable, or deepseek.pythonPath to that Python.';
 
 /** Decide the command line of the server, or explain why it cannot be started. */
@@ -94,7 +94,7 @@ export async function resolveLaunch(settings: LaunchSettings, probe: LaunchProbe
       return {
         ok: false,
         message: `DeepSeek: "${found}" cannot import ${SERVER_MODULE}. Install the server into it: ` +
-          `"${found} -m pip install deepseek-ls".`,
+          `"${found} -m pip install /path/to/your/clone/of/deepseek-ls".`,
         detail: imported.error,
       };
     }

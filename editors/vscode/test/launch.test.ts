@@ -41,7 +41,7 @@ test('a serverPath that is not there says so and how to fix it', async () => {
   assert.equal(r.ok, false);
   if (!r.ok) {
     assert.match(r.message, /deepseek\.serverPath is "\/nope\/deepseek-ls", which is not an executable file/);
-    assert.match(r.detail ?? '', /pipx install deepseek-ls/);
+    assert.match(r.detail ?? '', /pipx install \./);
   }
 });
 
@@ -61,7 +61,7 @@ test('a Python without the package: the pip command to run', async () => {
   const r = await resolveLaunch({ pythonPath: '/usr/bin/python3' }, probe(['/usr/bin/python3']));
   assert.equal(r.ok, false);
   if (!r.ok) {
-    assert.match(r.message, /"\/usr\/bin\/python3" cannot import deepseek_ls.*\/usr\/bin\/python3 -m pip install deepseek-ls/);
+    assert.match(r.message, /"\/usr\/bin\/python3" cannot import deepseek_ls.*\/usr\/bin\/python3 -m pip install \/path\/to\/your\/clone\/of\/deepseek-ls/);
     assert.match(r.detail ?? '', /No module named/);
   }
   const missing = await resolveLaunch({ pythonPath: '/nope/python' }, probe([]));

@@ -138,7 +138,9 @@ function M.check()
   local exe = cmd[1]
   if vim.fn.executable(exe) ~= 1 then
     err('server command not found: ' .. table.concat(cmd, ' '), {
-      'pip install deepseek-ls (then deepseek-ls must be on $PATH), or set cmd = {...} in setup().',
+      'Install the server from a clone of deepseek-ls: pip install ./deepseek-ls (in a venv you '
+        .. 'activate before starting Neovim) or pipx install ./deepseek-ls,',
+      "or give its full path: setup({ cmd = { '/path/to/.venv/bin/deepseek-ls' } }).",
     })
     return
   end
@@ -156,7 +158,8 @@ function M.check()
   if key and key ~= '' then
     ok('API key is set (' .. mask(key) .. ')')
   else
-    err('no API key', { 'export DEEPSEEK_API_KEY=sk-..., or setup{ api_key = ... } / settings = { apiKey = ... }' })
+    err('no API key', { "setup({ api_key = ... }) (e.g. api_key = os.getenv('DEEPSEEK_API_KEY')), or export "
+      .. 'DEEPSEEK_API_KEY=sk-... before starting Neovim (create a key at https://platform.deepseek.com/api_keys)' })
   end
   info('endpoint: ' .. url)
 

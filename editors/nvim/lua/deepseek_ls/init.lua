@@ -21,6 +21,32 @@ function M.resolve_cmd(opts)
   return { vim.fn.expand(py), '-m', 'deepseek_ls' }
 end
 
+--- What to do when the server cannot be started: one message, or nil when cmd looks runnable.
+--- Checks that the executable exists and, for the `python -m deepseek_ls` fallback, that
+--- this Python has the package (a quick import, only when deepseek-ls is not on $PATH).
+function M.cmd_problem(cmd, opts)
+  opts = opts or config.options
+  local fix = 'Install it (from a clone: pip install ./deepseek-ls, or pipx install ./deepseek-ls) '
+    .. 'and start Neovim where `deepseek-ls` is on $PATH (e.g. with the venv activated), '
+    .. "or give its full path: setup({ cmd = { '/path/to/.venv/bin/deepseek-ls' } })."
+  local exe = cmd[1]
+  if vim.fn.executable(exe) ~= 1 then
+    if opts.cmd then
+      return ('DeepSeek: cannot start the server: `%s` (setup cmd) is not an executable. %s'):format(exe, fix)
+    end
+    return 'DeepSeek: cannot start the server: `deepseek-ls` is not on $PATH and there is no '
+      .. ('`%s` to run `-m deepseek_ls` with. %s'):format(exe, fix)
+  end
+  if not opts.cmd and cmd[2] == '-m' then
+    local out = vim.fn.system({ exe, '-c', 'import deepseek_ls' })
+    if vim.v.shell_error ~= 0 then
+      return ('DeepSeek: cannot start the server: `deepseek-ls` is not on $PATH, and `%s` has no '
+        .. 'deepseek_ls package (%s). %s'):format(exe, vim.trim(out):match('[^\n]*$') or '', fix)
+    end
+  end
+  return nil
+end
+
 local function env(opts)
   local e = vim.deepcopy(opts.cmd_env or {})
   if opts.api_key then
@@ -85,7 +111,8 @@ function M.lsp_config(opts)
     filetypes = opts.filetypes,
     root_markers = opts.root_markers,
     settings = { deepseek = settings },
-    init_options = { deepseek = settings },
+    -- deepseekClient: the server's no-key messages then name setup({ api_key = ... })
+    init_options = { deepseek = settings, deepseekClient = 'nvim' },
     capabilities = {
       textDocument = { inlineCompletion = { dynamicRegistration = false } },
       workspace = { configuration = true },
@@ -103,9 +130,22 @@ function M.lsp_config(opts)
         require('deepseek_ls.chat').on_stream(params)
       end,
       ['workspace/configuration'] = on_configuration,
+      ['window/showMessage'] = function(err, params, ctx)
+        return require('deepseek_ls.notify').on_show_message(err, params, ctx)
+      end,
     },
+    on_init = function()
+      M.initialized = true
+    end,
     on_attach = on_attach,
-    on_exit = function()
+    on_exit = function(code, signal)
+      if code and code ~= 0 and not M.initialized then
+        -- the server died before it answered: say why it could not start
+        local problem = M.cmd_problem(M.resolve_cmd(opts), opts)
+        require('deepseek_ls.notify').show(problem or ('DeepSeek: the server `%s` exited with code %d before it started; '
+          .. 'run it in a shell to see why, and :checkhealth deepseek_ls'):format(table.concat(M.resolve_cmd(opts), ' '), code),
+          vim.log.levels.ERROR)
+      end
       vim.schedule(function()
         require('deepseek_ls.status').update({ state = 'stopped' })
         require('deepseek_ls.chat').on_server_exit()
@@ -140,13 +180,50 @@ local function start_010(bufnr, opts)
   vim.lsp.start(cfg, { bufnr = bufnr, reuse_client = reuse })
 end
 
+--- The default DeepSeekGhostText highlight: Comment's colours, with a grey for
+--- each mode Comment leaves uncoloured (the default colour scheme gives Comment
+--- no terminal colour, so without 'termguicolors' ghost text would look like code).
+function M.ghost_highlight()
+  local ok, c = pcall(api.nvim_get_hl, 0, { name = 'Comment', link = false })
+  c = ok and c or {}
+  return {
+    default = true,
+    fg = c.fg or 0x808080,
+    ctermfg = c.ctermfg or 8, -- 8 = DarkGray (bright black), in 16- and 256-colour terminals
+    italic = c.italic,
+    cterm = c.cterm,
+  }
+end
+
+--- Generate doc/tags for :help deepseek_ls when it is missing or older than the help
+--- file (plugin managers that load the plugin from a subdirectory do not).
+function M.ensure_helptags()
+  local source = debug.getinfo(1, 'S').source:gsub('^@', '')
+  local doc = vim.fn.fnamemodify(source, ':p:h:h:h') .. '/doc'
+  local txt, tags = doc .. '/deepseek_ls.txt', doc .. '/tags'
+  if vim.fn.filereadable(txt) == 1 and vim.fn.getftime(tags) < vim.fn.getftime(txt)
+      and vim.fn.filewritable(doc) == 2 then
+    pcall(vim.cmd, 'silent! helptags ' .. vim.fn.fnameescape(doc))
+  end
+end
+
 ---@param opts? table see config.lua / :help deepseek_ls-setup
 function M.setup(opts)
   local options = config.apply(opts)
+  M.ensure_helptags()
+  local problem = M.cmd_problem(M.resolve_cmd(options), options)
+  M.start_problem = problem
+  if problem then
+    -- nothing to start: say what is missing once, instead of a failing server per buffer
+    require('deepseek_ls.commands').create()
+    require('deepseek_ls.notify').show(problem, vim.log.levels.ERROR)
+    M.did_setup = true
+    return
+  end
   require('deepseek_ls.commands').create()
   local group = api.nvim_create_augroup('deepseek_ls', { clear = true })
   local function highlights()
-    api.nvim_set_hl(0, 'DeepSeekGhostText', { link = 'Comment', default = true })
+    api.nvim_set_hl(0, 'DeepSeekGhostText', M.ghost_highlight())
   end
   highlights()
   api.nvim_create_autocmd('ColorScheme', { group = group, callback = highlights })
@@ -223,7 +300,7 @@ function M.update_settings(settings)
     util.notify(client, 'workspace/didChangeConfiguration', { settings = full })
   end
   if vim.lsp.config and vim.fn.has('nvim-0.11') == 1 and not config.options._legacy_start then
-    vim.lsp.config(util.name, { settings = full, init_options = full })
+    vim.lsp.config(util.name, { settings = full, init_options = { deepseek = full.deepseek, deepseekClient = 'nvim' } })
   end
 end
 

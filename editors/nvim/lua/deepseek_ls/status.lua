@@ -78,6 +78,15 @@ function M.statusline(opts)
       s = s .. ': ' .. msg
     end
   end
+  local notice = require('deepseek_ls.notify').notice
+  if notice and not s:find(': ', 1, true) then
+    -- a warning that arrived while typing: shown here until Insert mode is left
+    notice = notice:gsub('^DeepSeek:%s*', ''):gsub('^%[deepseek%]%s*', '')
+    if #notice > 40 then
+      notice = notice:sub(1, 39) .. '…'
+    end
+    s = s .. ' ⚠ ' .. notice
+  end
   local u = d.usage
   if opts.usage ~= false and type(u) == 'table' and (tonumber(u.requests) or 0) > 0 then
     s = s .. string.format(' %s · hit %d%%', M.money(u.costUsd), pct(u.hitRate))

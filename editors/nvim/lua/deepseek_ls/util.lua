@@ -114,7 +114,7 @@ function M.offset_encoding(client)
 end
 
 function M.info(msg, level)
-  vim.notify('[deepseek] ' .. msg, level or vim.log.levels.INFO)
+  require('deepseek_ls.notify').show('[deepseek] ' .. msg, level or vim.log.levels.INFO)
 end
 
 return M
