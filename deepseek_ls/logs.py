@@ -38,17 +38,37 @@ class QuietCancellations(logging.Filter):
         return True
 
 
-def setup(level: str = "info") -> None:
-    """Configure the root logger once; pygls' chatty loggers stay at WARNING."""
+LEVELS = ("debug", "info", "warning", "error")
+
+
+def set_level(level: str) -> bool:
+    """Apply ``deepseek.logLevel`` now (the server calls it on every settings change).
+
+    Unknown names are ignored. Returns True when the level changed. pygls,
+    httpx and httpcore stay at WARNING (their debug output would carry
+    document text and request headers).
+    """
+    name = str(level).lower()
+    if name not in LEVELS:
+        return False
     root = logging.getLogger()
-    if any(isinstance(f, RedactingFilter) for h in root.handlers for f in h.filters):
-        root.setLevel(level.upper())
-        return
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    handler.addFilter(QuietCancellations())
-    handler.addFilter(RedactingFilter())
-    root.addHandler(handler)
-    root.setLevel(level.upper())
-    for name in ("pygls", "httpx", "httpcore"):
-        logging.getLogger(name).setLevel(logging.WARNING)
+    wanted = getattr(logging, name.upper())
+    if root.level == wanted:
+        return False
+    root.setLevel(wanted)
+    return True
+
+
+def setup(level: str = "info") -> None:
+    """Configure the root logger once (later calls only change the level)."""
+    root = logging.getLogger()
+    if not any(isinstance(f, RedactingFilter) for h in root.handlers for f in h.filters):
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        handler.addFilter(QuietCancellations())
+        handler.addFilter(RedactingFilter())
+        root.addHandler(handler)
+        for name in ("pygls", "httpx", "httpcore"):
+            logging.getLogger(name).setLevel(logging.WARNING)
+    if not set_level(level) and str(level).lower() not in LEVELS:
+        root.setLevel(logging.INFO)

@@ -31,14 +31,23 @@ async def test_workspace_configuration_is_pulled_and_wins(client: LanguageClient
 
 
 async def test_bad_values_give_one_message_and_defaults(client: LanguageClient, fake):
+    # Changed expectation (issue 10, item 8): a refused endpoint no longer falls back to the
+    # layer below, which sent the key to an endpoint the user had just replaced; it blocks.
     change_settings(client, {"deepseek": {"completion": {"debounceMs": "fast"},
                                           "baseUrl": "http://example.com"}})
     await until(lambda: any("DeepSeek settings" in m.message for m in client.messages))
     [message] = [m.message for m in client.messages if "DeepSeek settings" in m.message]
     assert "deepseek.completion.debounceMs" in message and "plain http://" in message
+    assert "Nothing is sent until it is fixed" in message
     open_doc(client, "def f():\n    \n")
     result = await client.text_document_inline_completion_async(inline_params(1, 4, manual=True))
-    assert result.items  # still talking to the fake, not example.com
+    assert result.items == () and fake.fim_requests() == []  # answered at once, nothing sent
+    # the bad values removed: the earlier layers (the fake's URL) apply again
+    change_settings(client, {"deepseek": {}})
+    await asyncio.sleep(0.2)
+    result = await client.text_document_inline_completion_async(inline_params(1, 4, manual=True))
+    assert result.items
+    assert len([m for m in client.messages if "DeepSeek settings" in m.message]) == 1
 
 
 async def test_unknown_model_named_once_with_available_names(client: LanguageClient, fake):
