@@ -50,7 +50,8 @@ def manager(ls: DeepSeekLanguageServer) -> ChatManager:
             # totals, log line, the ledger row and a status notification
             ls.service.record_usage(model, usage, kind="chat")
 
-        chat = ChatManager(lambda: ls.service.client, lambda: ls.service.settings, on_usage=count)
+        # require_client raises the error that says why there is no client (no key, a blocking setting)
+        chat = ChatManager(ls.service.require_client, lambda: ls.service.settings, on_usage=count)
         ls.chat = chat  # type: ignore[attr-defined]
     return chat
 
@@ -80,6 +81,9 @@ def user_message(error: DeepSeekError) -> str:
     """One clear sentence about a failure, with what to do (never a key)."""
     if isinstance(error, (ServerError, RateLimitError)):
         hint = "DeepSeek is busy or failing; try again in a moment."
+    elif getattr(error, "status", None) == 404:
+        hint = ("Check deepseek.baseUrl: it should be the API root (e.g. https://api.deepseek.com), "
+                "not an endpoint path; then the model name.")
     else:
         hint = error.hint
     return redact(f"{error} {hint}".strip())
