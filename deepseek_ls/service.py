@@ -40,6 +40,8 @@ class Service:
         self.on_problem: Callable[[str, str], None] = lambda kind, message: None
         self.on_state: Callable[[], None] = lambda: None
         self.on_usage: Callable[[str, Usage], None] = lambda model, usage: None
+        #: called with the new settings whenever they change (the server applies the log level)
+        self.on_settings: Callable[[Settings], None] = lambda settings: None
         #: settings problems in force that were already handed out to be shown
         self._active: set[str] = set()
         self.settings, problems = self._build()
@@ -132,6 +134,7 @@ class Service:
                 client = None
             self.client = client if client is not None else self._make_client(settings)
             self.engine.configure(settings, self.client)
+            self.on_settings(settings)
             log.info("settings: %s", settings.redacted())
         return new
 

@@ -43,7 +43,6 @@ def _apply(ls: DeepSeekLanguageServer, layer: str, values: Any) -> None:
     """Replace one settings layer with the ``deepseek`` section of ``values`` (anything a client sends)."""
     before = _models(ls)
     problems = ls.service.update_settings(layer, section_of(values))
-    logs.set_level(ls.service.settings.log_level)
     if ls.ready and _models(ls) != before and ls.service.client is not None:
         asyncio.ensure_future(_check_models(ls))
     _show_problems(ls, problems)
@@ -74,10 +73,12 @@ async def _check_models(ls: DeepSeekLanguageServer) -> None:
 
 
 def register(server: DeepSeekLanguageServer) -> None:
+    # deepseek.logLevel applies live, before the change is logged
+    server.service.on_settings = lambda settings: logs.set_level(settings.log_level)
+
     @server.feature(types.INITIALIZE)
     def initialize(ls: DeepSeekLanguageServer, params: types.InitializeParams) -> None:
         problems = ls.service.update_settings("init", section_of(params.initialization_options))
-        logs.set_level(ls.service.settings.log_level)
         ls.pending_problems = list(dict.fromkeys(ls.service.startup_problems + problems))
 
     def _freeze_startup_objects() -> None:
