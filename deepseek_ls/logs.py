@@ -27,7 +27,12 @@ class RedactingFilter(logging.Filter):
 
 
 class QuietCancellations(logging.Filter):
-    """pygls logs a cancelled request as an ERROR with a traceback; it is routine."""
+    """pygls logs a cancelled request as an ERROR with a traceback; it is routine.
+
+    A request answered with a deliberate JSON-RPC error (RequestFailed with
+    the reason, InvalidParams, ContentModified) is logged on one line, not
+    as an internal error with a traceback; real internal errors keep theirs.
+    """
 
     def filter(self, record: logging.LogRecord) -> bool:
         exc = record.exc_info[1] if record.exc_info else None
@@ -35,6 +40,16 @@ class QuietCancellations(logging.Filter):
             record.levelno, record.levelname = logging.DEBUG, "DEBUG"
             record.exc_info = None
             return logging.getLogger().isEnabledFor(logging.DEBUG)
+        names = {c.__name__ for c in type(exc).__mro__} if exc is not None else set()
+        if "JsonRpcException" in names and "JsonRpcInternalError" not in names:
+            try:
+                message = record.getMessage()
+            except Exception:
+                message = str(record.msg)
+            record.msg = f"{message.replace('internal error in', 'request failed in')} ({type(exc).__name__}: {exc})"
+            record.args = None
+            record.exc_info = None
+            record.levelno, record.levelname = logging.WARNING, "WARNING"
         return True
 
 
