@@ -16,6 +16,7 @@ from pytest_lsp import LanguageClient, client_capabilities
 
 from tests.conftest import ROOT, SERVER, URI, change, init_options, open_doc, until
 from tests.test_code_actions import SOURCE, apply, params
+from tests.test_lsp_chat import CACHE, CHAT_SERVER
 
 
 def _fix_code_action_parsing(client: LanguageClient) -> None:
@@ -73,7 +74,7 @@ async def no_literals(lsp_client: LanguageClient, fake):
     await lsp_client.shutdown_session()
 
 
-@pytest_lsp.fixture(config=SERVER)
+@pytest_lsp.fixture(config=CHAT_SERVER)  # transcripts go to a temporary cache
 async def minimal(lsp_client: LanguageClient, fake):
     await _start(lsp_client, fake, types.ClientCapabilities(), applies=False)
     yield
@@ -177,5 +178,8 @@ async def test_a_client_that_can_neither_resolve_nor_apply_gets_no_dead_actions(
     result = await client.workspace_execute_command_async(types.ExecuteCommandParams(
         command="deepseek.chat", arguments=[{"message": "hi", "uri": URI}]))
     assert result["content"] == "An answer."
-    await asyncio.sleep(0.1)
+    # the transcript cannot be opened: its place is logged instead
+    await until(lambda: any("the answer is also in" in m.message for m in client.log_messages))
+    [logged] = [m.message for m in client.log_messages if "the answer is also in" in m.message]
+    assert str(CACHE) in logged
     assert client.progress_reports == {} and client.shown_documents == []

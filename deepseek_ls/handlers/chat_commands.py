@@ -281,6 +281,8 @@ class EditorSink:
             log.warning("transcript not written: %s", exc)
             return
         if not self.ls.client_supports("window.show_document.support"):
+            # the client cannot open it: say where it is, in the log (the command's result has the answer)
+            self.ls.log_message(f"DeepSeek: the answer is also in {path}", types.MessageType.Info)
             return
         try:
             await self.ls.window_show_document_async(types.ShowDocumentParams(
