@@ -51,6 +51,7 @@ class Service:
         self.engine = CompletionEngine(self.settings, self.client, tracer=self.tracer,
                                        on_usage=self.record_usage, on_problem=self._problem,
                                        on_state=self._state_changed)
+        self._pause_if_blocked()
         #: problems of the environment layer, for the owner to show once
         self.startup_problems: list[Problem] = self._take_new(problems)
         self._old_clients: list[DeepSeekClient] = []
@@ -89,6 +90,11 @@ class Service:
         if not settings.api_key or self.blocked is not None:
             return None
         return DeepSeekClient(settings.base_url, settings.api_key, transport=self._transport)
+
+    def _pause_if_blocked(self) -> None:
+        """A blocking setting shows as the completion state ("paused", with the reason)."""
+        if self.blocked is not None:
+            self.engine.paused = str(self.blocked)
 
     def require_client(self) -> DeepSeekClient:
         """The client, or the error that says why there is none (a blocking setting, no key)."""
@@ -134,6 +140,7 @@ class Service:
                 client = None
             self.client = client if client is not None else self._make_client(settings)
             self.engine.configure(settings, self.client)
+            self._pause_if_blocked()
             self.on_settings(settings)
             log.info("settings: %s", settings.redacted())
         return new

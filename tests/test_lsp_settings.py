@@ -212,6 +212,8 @@ INSECURE_SERVER = ClientServerConfig(server_command=[sys.executable, "-m", "deep
 async def insecure_env_client(lsp_client: LanguageClient, fake):
     params = _init(fake)
     del params.initialization_options["deepseek"]["baseUrl"]
+    lsp_client.statuses = []
+    lsp_client.feature("deepseek/status")(lambda p: lsp_client.statuses.append(p))
     lsp_client.init_result = await lsp_client.initialize_session(params)
     yield
     await lsp_client.shutdown_session()
@@ -223,6 +225,9 @@ async def test_an_insecure_env_endpoint_is_refused_not_replaced_by_the_default(i
     [message] = settings_messages(client)
     assert "DEEPSEEK_BASE_URL 'http://example.com' uses plain http://" in message
     assert "Nothing is sent until it is fixed" in message
+    # the status line says why, too
+    await until(lambda: client.statuses and "DEEPSEEK_BASE_URL" in (getattr(client.statuses[-1], "message", "") or ""))
+    assert client.statuses[-1].state == "paused"
     open_doc(client, "def f():\n    \n")
     result = await client.text_document_inline_completion_async(inline_params(1, 4, manual=True))
     assert result.items == ()
