@@ -107,6 +107,10 @@ async def test_without_resolve_support_actions_carry_a_command_that_applies_the_
     [edit] = client.applied
     assert edit.label.startswith("DeepSeek: ")
     assert apply(SOURCE, edit.edit, "utf-32") == SOURCE.replace("total = \n", "total = math.pi * r * r\n")
+    # eglot declares workDoneProgress: the wait shows as progress
+    [reports] = client.progress_reports.values()
+    assert isinstance(reports[0], types.WorkDoneProgressBegin) and reports[0].title == "DeepSeek: code action"
+    assert isinstance(reports[-1], types.WorkDoneProgressEnd)
 
 
 async def test_a_stale_command_pays_nothing(eglot, fake):

@@ -23,7 +23,10 @@ any request is paid for.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import uuid
+from collections.abc import AsyncIterator
 from typing import Any
 
 from lsprotocol import types
@@ -232,6 +235,38 @@ def register(server: DeepSeekLanguageServer) -> None:
         return await _run_and_apply(ls, snap, plan, label="DeepSeek: rewrite selection")
 
 
+@contextlib.asynccontextmanager
+async def _progress(ls: DeepSeekLanguageServer, title: str) -> AsyncIterator[None]:
+    """``$/progress`` begin/end around a command, when the client declares ``window.workDoneProgress``.
+
+    The ``create`` round trip runs beside the work, never before it.
+    """
+    if not ls.client_supports("window.work_done_progress"):
+        yield
+        return
+    token = str(uuid.uuid4())
+
+    async def start() -> bool:
+        try:
+            await ls.work_done_progress.create_async(token)
+        except Exception as exc:  # refused: no progress
+            log.info("progress not created: %s", exc)
+            return False
+        ls.work_done_progress.begin(token, types.WorkDoneProgressBegin(title=title, message="waiting for DeepSeek…"))
+        return True
+
+    started = asyncio.ensure_future(start())
+    try:
+        yield
+    finally:
+        try:
+            ok = await asyncio.wait_for(asyncio.shield(started), 5.0)
+        except Exception:
+            ok = False
+        if ok:
+            ls.work_done_progress.end(token, types.WorkDoneProgressEnd())
+
+
 async def _run_and_apply(ls: DeepSeekLanguageServer, snap: DocumentSnapshot, plan: PrefixPlan, *,
                          label: str) -> dict[str, Any]:
     """Run ``plan`` (cancellable by ``$/cancelRequest``) and send its edit with ``workspace/applyEdit``.
@@ -241,7 +276,8 @@ async def _run_and_apply(ls: DeepSeekLanguageServer, snap: DocumentSnapshot, pla
     task = asyncio.ensure_future(run_plan(ls, snap, plan))
     on_request_cancelled(ls, task.cancel)
     try:
-        edits = await task
+        async with _progress(ls, label):
+            edits = await task
     except asyncio.CancelledError:
         current = asyncio.current_task()
         if current is not None and current.cancelling():
