@@ -287,3 +287,20 @@ def test_log_level_applies_live(fake):
         assert "'logLevel': 'info'" in _stderr_after(raw, mark)
     finally:
         assert raw.close() == 0
+
+
+async def test_a_wrong_endpoint_path_names_the_setting(client: LanguageClient, fake):
+    # a path the normaliser cannot know (a proxy prefix that does not exist): DeepSeek answers 404
+    change_settings(client, {"deepseek": {"baseUrl": fake.base_url + "/no-such-proxy"}})
+    open_doc(client, "def f():\n    \n")
+    await asyncio.sleep(0.2)
+    result = await client.text_document_inline_completion_async(inline_params(1, 4, manual=True))
+    assert result.items == ()
+    await until(lambda: any("404" in m.message for m in client.messages))
+    [ghost] = [m.message for m in client.messages if "404" in m.message]
+    assert "deepseek.baseUrl" in ghost and "API root" in ghost
+    with pytest.raises(JsonRpcException) as info:
+        await client.workspace_execute_command_async(types.ExecuteCommandParams(
+            command="deepseek.chat", arguments=[{"message": "hi"}]))
+    assert info.value.code == -32803 and "deepseek.baseUrl" in info.value.message
+    assert info.value.data["status"] == 404

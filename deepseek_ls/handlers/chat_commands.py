@@ -81,9 +81,6 @@ def user_message(error: DeepSeekError) -> str:
     """One clear sentence about a failure, with what to do (never a key)."""
     if isinstance(error, (ServerError, RateLimitError)):
         hint = "DeepSeek is busy or failing; try again in a moment."
-    elif getattr(error, "status", None) == 404:
-        hint = ("Check deepseek.baseUrl: it should be the API root (e.g. https://api.deepseek.com), "
-                "not an endpoint path; then the model name.")
     else:
         hint = error.hint
     return redact(f"{error} {hint}".strip())
