@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import functools
 import logging
-import os
 from typing import Any
 from urllib.parse import unquote
 
@@ -24,6 +23,7 @@ from pygls.protocol import LanguageServerProtocol
 from . import __version__
 from .constants import MAX_DOCUMENT_CHARS
 from .documents import Document, DocumentStore, to_eol
+from .naming import display_name
 from .policy import Exclusion
 from .positions import Encoding, offset_at, position_at
 from .prompt.fim import DocumentSnapshot
@@ -100,22 +100,22 @@ class DeepSeekLanguageServer(LanguageServer):
         value = getattr(kind, "value", kind) or "utf-16"
         return value if value in ("utf-8", "utf-16", "utf-32") else "utf-16"
 
-    def display_path(self, uri: str) -> str:
-        path = uris.to_fs_path(uri)
-        if not path:
-            return uri
+    def workspace_folders(self) -> list[tuple[str, str]]:
+        """``[(folder URI, name), ...]``: the workspace folders (kept current by pygls on
+        ``workspace/didChangeWorkspaceFolders``), or the root URI when the client sent no folders."""
         try:
-            root = self.workspace.root_path
-        except RuntimeError:
-            root = None
-        if root:
-            try:
-                rel = os.path.relpath(path, root)
-                if not rel.startswith(".."):
-                    return rel.replace(os.sep, "/")
-            except ValueError:
-                pass
-        return os.path.basename(path)
+            folders = [(f.uri, f.name) for f in self.workspace.folders.values()]
+            root = self.workspace.root_uri
+        except RuntimeError:  # before initialize
+            return []
+        if not folders and root:
+            folders = [(root, "")]
+        return folders
+
+    def display_path(self, uri: str) -> str:
+        """How ``uri`` is named to the model and in titles: never a local absolute path
+        (see :mod:`deepseek_ls.naming`)."""
+        return display_name(uri, self.workspace_folders())
 
     @functools.cached_property
     def documents(self) -> DocumentStore:

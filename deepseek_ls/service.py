@@ -13,12 +13,12 @@ from collections.abc import Callable
 from typing import Any
 
 from .api.client import DeepSeekClient, Usage
-from .api.errors import DeepSeekError
+from .api.errors import DeepSeekError, MissingApiKeyError
 from .completion.engine import CompletionEngine
 from .ledger import Ledger, ledger_path
 from .models import model_info
 from .policy import ExclusionPolicy
-from .settings import Settings, _flatten, build_settings, env_layer
+from .settings import Problem, Settings, SettingsError, _flatten, build_settings, env_layer
 from .trace import Tracer, from_env
 from .usage import UsageTotals
 
@@ -41,18 +41,32 @@ class Service:
         self.on_problem: Callable[[str, str], None] = lambda kind, message: None
         self.on_state: Callable[[], None] = lambda: None
         self.on_usage: Callable[[str, Usage], None] = lambda model, usage: None
+        #: called with the new settings whenever they change (the server applies the log level)
+        self.on_settings: Callable[[Settings], None] = lambda settings: None
+        #: settings problems in force that were already handed out to be shown
+        self._active: set[str] = set()
         self.settings, problems = self._build()
+        #: the problem that stops every request (a bad key or endpoint), if any
+        self.blocked: Problem | None = next((p for p in problems if p.blocking), None)
         self.client = self._make_client(self.settings)
         self.engine = CompletionEngine(self.settings, self.client, tracer=self.tracer,
                                        on_usage=self.record_usage, on_problem=self._problem,
                                        on_state=self._state_changed)
-        self.startup_problems = problems
+        self._pause_if_blocked()
+        #: problems of the environment layer, for the owner to show once
+        self.startup_problems: list[Problem] = self._take_new(problems)
         #: i14: which files are never sent (deepseek.exclude is read on each check)
         self.policy = ExclusionPolicy(lambda: self.settings.exclude)
         self._old_clients: list[DeepSeekClient] = []
 
     # -- callbacks are late-bound so the owner can set them after construction
     def _problem(self, kind: str, message: str) -> None:
+        if kind == "missing-key" and self.blocked is not None:
+            # there is no client because a setting blocks it: say that, and only once
+            if str(self.blocked) in self._active:
+                return
+            self._active.add(str(self.blocked))
+            kind, message = "settings", str(self.blocked)
         self.on_problem(kind, message)
 
     def _state_changed(self) -> None:
@@ -65,35 +79,74 @@ class Service:
         self.on_usage(model, usage)
 
     # -- settings ------------------------------------------------------
-    def _build(self) -> tuple[Settings, list[str]]:
-        return build_settings(*(self._layers.get(name) for name in LAYERS))
+    def _build(self) -> tuple[Settings, list[Problem]]:
+        return build_settings(*(self._layers.get(name) for name in LAYERS), sources=LAYERS)
+
+    def _take_new(self, problems: list[Problem]) -> list[Problem]:
+        """The problems not yet handed out while in force (each is shown once until it changes)."""
+        current = list(dict.fromkeys(problems))
+        new = [p for p in current if str(p) not in self._active]
+        self._active = {str(p) for p in current}
+        return new
 
     def _make_client(self, settings: Settings) -> DeepSeekClient | None:
-        if not settings.api_key:
+        if not settings.api_key or self.blocked is not None:
             return None
         return DeepSeekClient(settings.base_url, settings.api_key, transport=self._transport)
 
-    def update_settings(self, layer: str, values: dict[str, Any] | None) -> list[str]:
-        """Replace one settings layer; returns the problems found (for one message)."""
+    def _pause_if_blocked(self) -> None:
+        """A blocking setting shows as the completion state ("paused", with the reason)."""
+        if self.blocked is not None:
+            self.engine.paused = str(self.blocked)
+
+    def require_client(self) -> DeepSeekClient:
+        """The client, or the error that says why there is none (a blocking setting, no key)."""
+        if self.blocked is not None:
+            raise SettingsError(str(self.blocked))
+        if self.client is None:
+            raise MissingApiKeyError()
+        return self.client
+
+    def unavailable(self) -> DeepSeekError | None:
+        """Why no request can be sent (for one-shot commands), or None."""
+        try:
+            self.require_client()
+        except DeepSeekError as exc:
+            return exc
+        return None
+
+    def update_settings(self, layer: str, values: dict[str, Any] | None) -> list[Problem]:
+        """Replace one settings layer whole (None or {} empties it).
+
+        Returns the problems to show now: those in force that were not shown
+        before (a problem that stays is not repeated; one that goes away and
+        comes back is new again).
+        """
         self._layers[layer] = dict(values or {})
         if layer != "toggle" and "completion.enabled" in _flatten(self._layers[layer]):
             # the user set it explicitly: that beats an earlier toggle command
             self._layers.pop("toggle", None)
         settings, problems = self._build()
-        changed = settings != self.settings
+        blocked = next((p for p in problems if p.blocking), None)
+        changed = settings != self.settings or blocked != self.blocked
         self.settings = settings
+        self.blocked = blocked
+        new = self._take_new(problems)
         if changed:
-            if self.client is not None and (
-                    self.client.base_url != settings.base_url.rstrip("/") or self.client.api_key != settings.api_key):
-                self.client.retire()  # closes once a chat still streaming from it ends
+            client = self.client
+            wanted = blocked is None and bool(settings.api_key)
+            if client is not None and (not wanted or client.base_url != settings.base_url.rstrip("/")
+                                       or client.api_key != settings.api_key):
+                client.retire()  # closes once a chat still streaming from it ends
                 self._old_clients = [c for c in self._old_clients if c.is_open]
-                self._old_clients.append(self.client)
-                self.client = self._make_client(settings)
-            elif self.client is None:
-                self.client = self._make_client(settings)
+                self._old_clients.append(client)
+                client = None
+            self.client = client if client is not None else self._make_client(settings)
             self.engine.configure(settings, self.client)
+            self._pause_if_blocked()
+            self.on_settings(settings)
             log.info("settings: %s", settings.redacted())
-        return problems
+        return new
 
     # -- checks --------------------------------------------------------
     async def check_models(self) -> str | None:

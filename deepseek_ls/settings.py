@@ -1,11 +1,24 @@
 """The one settings model of deepseek-ls.
 
 Sources, later wins: defaults < environment (``DEEPSEEK_API_KEY``,
-``DEEPSEEK_BASE_URL``) < ``initializationOptions`` < the settings of
-``workspace/didChangeConfiguration`` < ``workspace/configuration``.
+``DEEPSEEK_BASE_URL``, ``DEEPSEEK_LS_LOG``) < ``initializationOptions`` <
+the settings of ``workspace/didChangeConfiguration`` <
+``workspace/configuration``. Each source is one layer that a new message
+replaces whole (never merged into), so a setting removed from the editor's
+configuration falls back to the layer below, and in the end to its default.
 Keys live in the section ``deepseek``; nested (``{"completion":
 {"debounceMs": 80}}``) and dotted (``{"completion.debounceMs": 80}``) forms
-are both accepted. An invalid value gives one clear problem and its default.
+are both accepted; ``null`` and (for ``apiKey`` / ``baseUrl``) ``""`` mean
+"not set here".
+
+An invalid value gives one :class:`Problem` and the value of the layer below
+(or the default). Two problems *block* requests instead, because falling
+back would send the key somewhere the user did not choose or fail inside
+the HTTP stack: an API key with characters no key has (a pasted note, a
+line break), and an endpoint that is not a plain ``https://`` URL (or
+``http://`` on a loopback host). Forms users paste for the endpoint
+(``/v1``, ``/beta``, a full endpoint path such as ``/chat/completions``, a
+trailing slash, no scheme) are normalised to the API root.
 """
 
 from __future__ import annotations
@@ -19,6 +32,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from . import constants as C
+from .api.errors import DeepSeekError
 from .models import default_model
 
 SECTION = "deepseek"
@@ -67,6 +81,30 @@ class Settings:
         return out
 
 
+class Problem(str):
+    """One settings problem: the sentence to show (a ``str``), plus which setting and
+    whether it blocks every request (``blocking``) rather than falling back."""
+
+    key: str
+    blocking: bool
+
+    def __new__(cls, text: str, key: str = "", blocking: bool = False) -> "Problem":
+        obj = super().__new__(cls, text)
+        obj.key = key
+        obj.blocking = blocking
+        return obj
+
+
+class SettingsError(DeepSeekError):
+    """No request can be sent until a setting is fixed; the message names it."""
+
+    hint = ""
+
+
+#: Environment variables and the setting each one stands for.
+ENV_NAMES = {"apiKey": "DEEPSEEK_API_KEY", "baseUrl": "DEEPSEEK_BASE_URL", "logLevel": "DEEPSEEK_LS_LOG"}
+
+
 def setting_fields() -> list[dataclasses.Field]:
     """The documented fields of Settings, in order."""
     return list(dataclasses.fields(Settings))
@@ -97,10 +135,9 @@ def env_layer(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
     """Settings taken from the environment."""
     environ = os.environ if environ is None else environ
     out: dict[str, Any] = {}
-    if environ.get("DEEPSEEK_API_KEY"):
-        out["apiKey"] = environ["DEEPSEEK_API_KEY"].strip()
-    if environ.get("DEEPSEEK_BASE_URL"):
-        out["baseUrl"] = environ["DEEPSEEK_BASE_URL"].strip()
+    for key, name in ENV_NAMES.items():
+        if environ.get(name, "").strip():
+            out[key] = environ[name].strip()
     return out
 
 
@@ -114,15 +151,76 @@ def is_loopback(host: str) -> bool:
         return False
 
 
+#: Endpoint paths users paste after the API root (stripped, longest first).
+_ENDPOINT_TAILS = ("/chat/completions", "/completions", "/user/balance", "/models")
+_VERSION_TAILS = ("/v1", "/beta")
+
+
+def normalize_base_url(url: str, name: str = f"{SECTION}.baseUrl") -> tuple[str, str | None]:
+    """The API root for a pasted endpoint, and why it cannot be used (None when it can).
+
+    Accepted and normalised: a trailing slash, ``/v1`` and ``/beta``, a full
+    endpoint path (``/chat/completions``, ``/beta/completions``, ``/models``,
+    ``/user/balance``) and a missing scheme (``https://``, or ``http://`` for
+    a loopback host). A fragment is dropped. Refused (the reason names
+    ``name``): other schemes, plain ``http://`` on a non-loopback host,
+    credentials in the URL, a query string. A refused URL is returned as given.
+    """
+    raw = url.strip()
+    text = raw
+    if "://" not in text:
+        host = urlsplit("//" + text).hostname or ""
+        text = ("http://" if host and is_loopback(host) else "https://") + text
+    try:
+        parts = urlsplit(text)
+        host = parts.hostname
+        parts.port  # noqa: B018  (raises ValueError on a bad port)
+    except ValueError:
+        return raw, f"{name} {raw!r} is not a valid URL"
+    if parts.username or parts.password:
+        return raw, f"{name} must not carry credentials (user:password@); give the key in {SECTION}.apiKey"
+    scheme = parts.scheme.lower()
+    if scheme not in ("https", "http") or not host:
+        return raw, f"{name} {raw!r} is not an http(s) URL"
+    if scheme == "http" and not is_loopback(host):
+        return raw, f"{name} {raw!r} uses plain http:// on a non-loopback host; use https://"
+    if parts.query:
+        return raw, f"{name} {raw!r} has a query string (?…), which deepseek-ls cannot send; give the API root"
+    path = parts.path.rstrip("/")
+    for tails in (_ENDPOINT_TAILS, _VERSION_TAILS):
+        for tail in tails:
+            if path.endswith(tail):
+                path = path[: -len(tail)].rstrip("/")
+                break
+    return f"{scheme}://{parts.netloc}{path}", None
+
+
 def check_base_url(url: str) -> str | None:
     """Why ``url`` is not an acceptable endpoint, or None when it is."""
-    parts = urlsplit(url)
-    if parts.scheme not in ("https", "http") or not parts.hostname:
-        return f"baseUrl {url!r} is not an http(s) URL"
-    if parts.scheme == "http" and not is_loopback(parts.hostname):
-        return f"baseUrl {url!r} uses plain http:// on a non-loopback host; use https://"
-    if parts.username or parts.password:
-        return "baseUrl must not carry credentials"
+    return normalize_base_url(url)[1]
+
+
+def check_api_key(key: str, name: str = f"{SECTION}.apiKey") -> str | None:
+    """Why ``key`` cannot be an API key (never quoting it), or None when it can.
+
+    A key is printable ASCII without spaces; anything else (a note pasted
+    after it, a line break, a typographic dash) would fail inside the HTTP
+    stack or be rejected by DeepSeek.
+    """
+    for index, char in enumerate(key, 1):
+        if " " < char <= "~":
+            continue
+        if char in " \t":
+            what = "a space" if char == " " else "a tab"
+        elif char.isspace():
+            what = f"a line break or other white space (U+{ord(char):04X})"
+        elif ord(char) < 32 or ord(char) == 127:
+            what = f"a control character (U+{ord(char):04X})"
+        else:
+            what = f"a non-ASCII character (U+{ord(char):04X})"
+        return (f"{name} contains {what} at character {index} of {len(key)}; an API key is ASCII letters, "
+                f"digits and dashes only. Copy it again from https://platform.deepseek.com/api_keys "
+                f"(without any note after it). Nothing is sent to DeepSeek until it is fixed")
     return None
 
 
@@ -174,39 +272,53 @@ def _coerce(f: dataclasses.Field, value: Any) -> Any:
     return number
 
 
-def build_settings(*layers: Mapping[str, Any] | None) -> tuple[Settings, list[str]]:
-    """Merge layers (later wins) into Settings; return it and the problems found.
+def build_settings(*layers: Mapping[str, Any] | None,
+                   sources: tuple[str, ...] | None = None) -> tuple[Settings, list[Problem]]:
+    """Resolve layers (later wins, per setting) into Settings; return it and the problems found.
 
-    Every problem names the setting and what was wrong, never the value of a
-    secret; the offending setting keeps its default (or the earlier layer's
-    value).
+    ``sources`` names the layers (``"env"`` makes problems name the
+    environment variable). At most one problem per setting: the one of the
+    value that would apply. Every problem names the setting and what was
+    wrong, never the value of a secret. An invalid value falls back to the
+    layer below (or the default); a blocking one (API key characters, an
+    unusable endpoint) is reported with ``blocking=True``.
     """
     by_key = {f.metadata["key"]: f for f in setting_fields()}
     values: dict[str, Any] = {}
-    problems: list[str] = []
-    for layer in layers:
-        if not layer:
+    problems: dict[str, Problem] = {}
+    for index, layer in enumerate(layers):
+        if not layer or not isinstance(layer, Mapping):
             continue
+        source = sources[index] if sources and index < len(sources) else ""
         for key, value in _flatten(layer).items():
             f = by_key.get(key)
             if f is None:
                 continue  # unknown keys belong to the editor plugins
             if value is None:
-                continue
+                continue  # not set in this layer
+            name = ENV_NAMES.get(key, f"{SECTION}.{key}") if source == "env" else f"{SECTION}.{key}"
+            if key in ("apiKey", "baseUrl") and isinstance(value, str) and not value.strip():
+                continue  # an emptied field: not set here
             try:
                 coerced = _coerce(f, value)
             except ValueError as exc:
                 shown = "<hidden>" if f.metadata["secret"] else repr(value)
-                problems.append(f"{SECTION}.{key} = {shown}: {exc}; using the default")
+                kept = "the value set before" if f.name in values else "the default"
+                problems[key] = Problem(f"{name} = {shown}: {exc}; using {kept}", key)
                 continue
             if key == "baseUrl":
-                coerced = coerced.rstrip("/")
-                why = check_base_url(coerced)
+                coerced, why = normalize_base_url(coerced, name)
                 if why:
-                    problems.append(f"{why}; using {values.get(key, C.DEFAULT_BASE_URL)}")
+                    problems[key] = Problem(f"{why}. Nothing is sent until it is fixed", key, blocking=True)
+                    continue
+            if key == "apiKey":
+                why = check_api_key(coerced, name)
+                if why:
+                    problems[key] = Problem(why, key, blocking=True)
                     continue
             values[f.name] = coerced
-    return Settings(**values), problems
+            problems.pop(key, None)
+    return Settings(**values), list(problems.values())
 
 
 def settings_table_markdown() -> str:

@@ -226,6 +226,10 @@ async def test_code_actions_are_not_offered_nor_resolved_for_secret_files(client
         await command(client, "deepseek.rewriteSelection",
                       {"uri": uri, "range": rng(0, 0, 1, 0), "instruction": "tidy"})
     assert "excluded" in str(info.value)
+    # the command form offered to clients without resolve support is refused the same way
+    with pytest.raises(JsonRpcException) as info:
+        await command(client, "deepseek.runCodeAction", forged.data)
+    assert "excluded" in str(info.value)
     assert fake.chat_requests() == []
 
 

@@ -7,6 +7,7 @@
     ├── StreamError                 a stream that ended without [DONE] or went idle
     └── APIStatusError              the API answered with an error status
         ├── BadRequestError         400 / 422: never retried
+        │   └── NotFoundError       404: a wrong endpoint path (names deepseek.baseUrl)
         ├── AuthenticationError     401: never retried, pauses requests
         ├── InsufficientBalanceError 402: never retried, pauses requests
         ├── RateLimitError          429: retryable, honours Retry-After
@@ -96,6 +97,11 @@ class BadRequestError(APIStatusError):
     hint = "The request was rejected; check the model name and settings."
 
 
+class NotFoundError(BadRequestError):
+    hint = ("Check deepseek.baseUrl: it should be the API root (e.g. https://api.deepseek.com), "
+            "not an endpoint path.")
+
+
 class AuthenticationError(APIStatusError):
     hint = "The API key was rejected. Set a valid key in DEEPSEEK_API_KEY or deepseek.apiKey."
 
@@ -140,6 +146,8 @@ def error_from_response(status: int, headers: httpx.Headers, body: bytes) -> API
         cls: type[APIStatusError] = AuthenticationError
     elif status == 402:
         cls = InsufficientBalanceError
+    elif status == 404:
+        cls = NotFoundError
     elif status == 429:
         cls = RateLimitError
     elif status >= 500:

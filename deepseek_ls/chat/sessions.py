@@ -99,6 +99,15 @@ class SessionStore:
     def __contains__(self, session_id: str) -> bool:
         return session_id in self._sessions
 
+    def history_size(self, session_id: str | None) -> int:
+        """Characters of history a new question in ``session_id`` may carry (0 for a new session)."""
+        session = self._sessions.get(session_id) if session_id else None
+        if session is None:
+            return 0
+        size = sum(len(t.question) + len(t.answer) + (len(t.context.render()) if t.context else 0)
+                   for t in session.turns)
+        return min(size, session.history_chars)
+
     def get(self, session_id: str | None = None) -> Session:
         """The session ``session_id`` (created when unknown), or a new one when None."""
         if session_id is None:

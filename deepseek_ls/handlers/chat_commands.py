@@ -26,7 +26,7 @@ from pygls.exceptions import JsonRpcException, JsonRpcInvalidParams, JsonRpcRequ
 from ..api.client import Usage
 from ..api.errors import DeepSeekError, RateLimitError, ServerError, StreamError, redact
 from ..chat.manager import ChatAnswer, ChatManager
-from ..chat.prompts import EXPLAIN_QUESTION, FileContext, context_for
+from ..chat.prompts import EXPLAIN_QUESTION, FileContext, context_for, selection_budget
 from ..chat.transcript import TranscriptWriter
 from ..server import DeepSeekLanguageServer
 
@@ -50,7 +50,8 @@ def manager(ls: DeepSeekLanguageServer) -> ChatManager:
             # totals, log line, the ledger row and a status notification
             ls.service.record_usage(model, usage, kind="chat")
 
-        chat = ChatManager(lambda: ls.service.client, lambda: ls.service.settings, on_usage=count)
+        # require_client raises the error that says why there is no client (no key, a blocking setting)
+        chat = ChatManager(ls.service.require_client, lambda: ls.service.settings, on_usage=count)
         ls.chat = chat  # type: ignore[attr-defined]
     return chat
 
@@ -134,7 +135,10 @@ def refuse_excluded(ls: DeepSeekLanguageServer, uri: str) -> None:
         code=REQUEST_FAILED, data={"kind": "excluded", "pattern": why.pattern, "source": why.source})
 
 
-def _context(ls: DeepSeekLanguageServer, uri: Any, rng: Any, *, whole_line: bool = False) -> FileContext:
+def _context(ls: DeepSeekLanguageServer, uri: Any, rng: Any, *, whole_line: bool = False,
+             question: str = "", session: Any = None) -> FileContext:
+    """The code context of a chat: the selection (cut to what the chat model can read with
+    ``question`` in ``session``, and then said so), or the file around the range."""
     if not isinstance(uri, str) or not uri:
         raise JsonRpcInvalidParams("uri must be a document URI")
     snap = ls.snapshot(uri)
@@ -148,7 +152,24 @@ def _context(ls: DeepSeekLanguageServer, uri: Any, rng: Any, *, whole_line: bool
         start = snap.text.rfind("\n", 0, start) + 1
         nl = snap.text.find("\n", end)
         end = len(snap.text) if nl < 0 else nl
-    return context_for(snap.path, snap.language_id, snap.text, start, end)
+    settings = ls.service.settings
+    history = manager(ls).store.history_size(session if isinstance(session, str) else None)
+    budget = selection_budget(settings.chat_model, settings.chat_max_tokens, question, history_chars=history)
+    context = context_for(snap.path, snap.language_id, snap.text, start, end, budget_tokens=budget)
+    notice = context.notice(settings.chat_model)
+    if notice:
+        log.warning("%s", notice)
+        ls.window_show_message(types.ShowMessageParams(type=types.MessageType.Warning,
+                                                       message=f"DeepSeek: {notice}"))
+    return context
+
+
+def _span(context: FileContext) -> str:
+    """``path:first-last`` of a context, saying so when the selection was cut."""
+    span = f"{context.path}:{context.first_line}-{context.last_line}"
+    if context.truncated:
+        span = f"{context.path}:{context.first_line}-{context.selected_last_line} (cut to {context.first_line}-{context.last_line})"
+    return span
 
 
 # -- the editor side of a running chat -------------------------------------------
@@ -269,6 +290,8 @@ class EditorSink:
             log.warning("transcript not written: %s", exc)
             return
         if not self.ls.client_supports("window.show_document.support"):
+            # the client cannot open it: say where it is, in the log (the command's result has the answer)
+            self.ls.log_message(f"DeepSeek: the answer is also in {path}", types.MessageType.Info)
             return
         try:
             await self.ls.window_show_document_async(types.ShowDocumentParams(
@@ -308,7 +331,8 @@ def register(server: DeepSeekLanguageServer) -> None:
         message = arg.get("message")
         if not isinstance(message, str) or not message.strip():
             raise JsonRpcInvalidParams("message must be a non-empty string")
-        context = _context(ls, arg["uri"], arg.get("range")) if arg.get("uri") else None
+        context = (_context(ls, arg["uri"], arg.get("range"), question=message, session=arg.get("session"))
+                   if arg.get("uri") else None)
         title = " ".join(message.split())
         title = title if len(title) <= 60 else title[:59] + "…"
         return await ask(ls, question=message, title=title, context=context,
@@ -319,8 +343,9 @@ def register(server: DeepSeekLanguageServer) -> None:
         arg = _arg(args)
         if "range" not in arg:
             raise JsonRpcInvalidParams("explainSelection needs {uri, range}")
-        context = _context(ls, arg.get("uri"), arg["range"], whole_line=True)
-        title = f"Explain {context.path}:{context.first_line}-{context.last_line}"
+        context = _context(ls, arg.get("uri"), arg["range"], whole_line=True, question=EXPLAIN_QUESTION,
+                           session=arg.get("session"))
+        title = f"Explain {_span(context)}"
         return await ask(ls, question=EXPLAIN_QUESTION, title=title, context=context,
                          session=arg.get("session"), stream=arg.get("stream"), transcript_question="")
 

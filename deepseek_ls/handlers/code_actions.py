@@ -1,20 +1,42 @@
-"""``textDocument/codeAction`` + ``codeAction/resolve``, and ``deepseek.rewriteSelection``.
+"""``textDocument/codeAction`` + ``codeAction/resolve``, ``deepseek.runCodeAction`` and
+``deepseek.rewriteSelection``.
 
-The list is instant and makes no request: each action only carries what
-resolve needs (``data``). Resolve makes one Chat Prefix Completion request
-(:mod:`deepseek_ls.chat.prefix`) and returns a ``WorkspaceEdit`` of minimal
-edits with ranges in the negotiated position encoding. A document that
-changed in between gives ``ContentModified`` instead of a stale edit.
+The list is instant and makes no request. What an action carries depends on
+what the client can run (docs/CAPABILITIES.md):
+
+- ``codeAction.resolveSupport`` with ``edit``: the action carries only
+  ``data``; resolve makes one Chat Prefix Completion request
+  (:mod:`deepseek_ls.chat.prefix`) and returns a ``WorkspaceEdit`` of minimal
+  edits with ranges in the negotiated position encoding.
+- no resolve, but ``workspace.applyEdit``: the action carries the command
+  ``deepseek.runCodeAction`` (a bare ``Command`` for clients without
+  ``codeActionLiteralSupport``), which makes the same request and sends the
+  edit with ``workspace/applyEdit``.
+- neither: no DeepSeek actions (an action that does nothing when picked
+  would be worse than none).
+
+A document that changed in between gives ``ContentModified`` instead of a
+stale edit. Commands that need ``workspace/applyEdit`` check for it before
+any request is paid for.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import uuid
+from collections.abc import AsyncIterator
 from typing import Any
 
 from lsprotocol import types
-from pygls.exceptions import JsonRpcContentModified, JsonRpcInvalidParams, JsonRpcRequestCancelled
+from pygls.capabilities import get_capability
+from pygls.exceptions import (
+    JsonRpcContentModified,
+    JsonRpcException,
+    JsonRpcInvalidParams,
+    JsonRpcRequestCancelled,
+)
 
 from ..api.errors import DeepSeekError
 from ..chat.edits import Edit
@@ -32,6 +54,7 @@ from ..prompt.fim import DocumentSnapshot
 from ..server import DeepSeekLanguageServer
 from ..policy import MASKER
 from .chat_commands import (
+    REQUEST_FAILED,
     failure,
     manager,
     offsets,
@@ -46,6 +69,23 @@ log = logging.getLogger(__name__)
 KINDS = [types.CodeActionKind.QuickFix, types.CodeActionKind.RefactorRewrite]
 #: The instruction of the "improve the selection" action (the command takes any instruction).
 IMPROVE_INSTRUCTION = "Make this code clearer and more idiomatic without changing what it does."
+#: Runs a listed action for clients that cannot resolve one: computes the edit, applies it.
+RUN_COMMAND = "deepseek.runCodeAction"
+
+
+def resolves_edits(ls: DeepSeekLanguageServer) -> bool:
+    """The client fills in an action's ``edit`` through ``codeAction/resolve``."""
+    props = get_capability(ls.client_capabilities, "text_document.code_action.resolve_support.properties", None)
+    return bool(props) and "edit" in props
+
+
+def unsupported(ls: DeepSeekLanguageServer, what: str) -> JsonRpcException:
+    """The error (and one message) for a command the client cannot carry out: no ``workspace/applyEdit``."""
+    message = (f"This editor does not support workspace/applyEdit, so DeepSeek cannot change the document: "
+               f"{what} is not available here. Nothing was sent to DeepSeek.")
+    ls.window_show_message(types.ShowMessageParams(type=types.MessageType.Warning, message=f"DeepSeek: {message}"))
+    return JsonRpcException(message=message, code=REQUEST_FAILED,
+                            data={"kind": "Unsupported", "capability": "workspace.applyEdit"})
 
 
 def _wanted(only: Any, kind: types.CodeActionKind) -> bool:
@@ -60,22 +100,35 @@ def _range_json(rng: types.Range) -> dict[str, Any]:
             "end": {"line": rng.end.line, "character": rng.end.character}}
 
 
-def list_actions(ls: DeepSeekLanguageServer, params: types.CodeActionParams) -> list[types.CodeAction]:
-    """The DeepSeek actions at a range (pure string work, no network)."""
+def list_actions(ls: DeepSeekLanguageServer,
+                 params: types.CodeActionParams) -> list[types.CodeAction | types.Command]:
+    """The DeepSeek actions at a range (pure string work, no network), in the form the client can run."""
     uri = params.text_document.uri
     snap = ls.snapshot(uri)
     if snap is None or ls.service.client is None or ls.exclusion(uri) is not None:  # i14
         return []
+    resolve = resolves_edits(ls)
+    literal = ls.client_supports("text_document.code_action.code_action_literal_support")
+    if not (resolve and literal) and not ls.client_supports("workspace.apply_edit"):
+        return []  # the client could neither resolve an edit nor apply one
     only = params.context.only
     start, end = offsets(ls, snap.text, params.range)
     base = {"uri": uri, "version": snap.version}
-    actions: list[types.CodeAction] = []
+    actions: list[types.CodeAction | types.Command] = []
 
     def add(title: str, kind: types.CodeActionKind, data: dict[str, Any],
             diagnostics: list[types.Diagnostic] | None = None) -> None:
-        if _wanted(only, kind):
-            actions.append(types.CodeAction(title=f"DeepSeek: {title}", kind=kind, diagnostics=diagnostics,
-                                            data={**base, **data}))
+        if not _wanted(only, kind):
+            return
+        title = f"DeepSeek: {title}"
+        if resolve and literal:
+            actions.append(types.CodeAction(title=title, kind=kind, diagnostics=diagnostics, data={**base, **data}))
+            return
+        command = types.Command(title=title, command=RUN_COMMAND, arguments=[{**base, **data}])
+        if literal:
+            actions.append(types.CodeAction(title=title, kind=kind, diagnostics=diagnostics, command=command))
+        else:  # LSP before 3.8: plain commands
+            actions.append(command)
 
     for diagnostic in params.context.diagnostics or []:
         add(f"fix {title_snippet(diagnostic.message)}", types.CodeActionKind.QuickFix,
@@ -158,34 +211,99 @@ def register(server: DeepSeekLanguageServer) -> None:
         action.edit = workspace_edit(ls, snap, await run_plan(ls, snap, plan))
         return action
 
+    @server.command(RUN_COMMAND)
+    async def run_code_action(ls: DeepSeekLanguageServer, *args: Any) -> dict[str, Any]:
+        data = args[0] if args else None
+        if not isinstance(data, dict) or not isinstance(data.get("uri"), str):
+            raise JsonRpcInvalidParams("runCodeAction needs the arguments of a listed action")
+        if not ls.client_supports("workspace.apply_edit"):
+            raise unsupported(ls, "running a DeepSeek code action")
+        snap = ls.snapshot(data["uri"])
+        if snap is None or snap.version != data.get("version"):
+            raise JsonRpcContentModified("The document changed since the action was listed; ask again.")
+        refuse_excluded(ls, snap.uri)  # i14
+        plan = plan_for(ls, snap, data)
+        if plan is None:
+            raise JsonRpcInvalidParams(f"unknown action {data.get('action')!r}")
+        return await _run_and_apply(ls, snap, plan, label="DeepSeek: code action")
+
     @server.command("deepseek.rewriteSelection")
-    async def rewrite_selection(ls: DeepSeekLanguageServer, *args: Any) -> dict[str, bool]:
+    async def rewrite_selection(ls: DeepSeekLanguageServer, *args: Any) -> dict[str, Any]:
         arg = args[0] if args else None
         if not isinstance(arg, dict) or not isinstance(arg.get("uri"), str):
             raise JsonRpcInvalidParams("rewriteSelection needs {uri, range, instruction}")
         instruction = arg.get("instruction")
         if not isinstance(instruction, str) or not instruction.strip():
             raise JsonRpcInvalidParams("instruction must be a non-empty string")
+        if not ls.client_supports("workspace.apply_edit"):
+            raise unsupported(ls, "deepseek.rewriteSelection")  # before paying for a request
         snap = ls.snapshot(arg["uri"])
         if snap is None:
             raise JsonRpcInvalidParams(f"{arg['uri']} is not open in the editor")
         refuse_excluded(ls, arg["uri"])  # i14
         start, end = offsets(ls, snap.text, parse_range(arg.get("range")))
         plan = plan_rewrite(snap, start, end, instruction)
-        task = asyncio.ensure_future(run_plan(ls, snap, plan))
-        on_request_cancelled(ls, task.cancel)
+        return await _run_and_apply(ls, snap, plan, label="DeepSeek: rewrite selection")
+
+
+@contextlib.asynccontextmanager
+async def _progress(ls: DeepSeekLanguageServer, title: str) -> AsyncIterator[None]:
+    """``$/progress`` begin/end around a command, when the client declares ``window.workDoneProgress``.
+
+    The ``create`` round trip runs beside the work, never before it.
+    """
+    if not ls.client_supports("window.work_done_progress"):
+        yield
+        return
+    token = str(uuid.uuid4())
+
+    async def start() -> bool:
         try:
+            await ls.work_done_progress.create_async(token)
+        except Exception as exc:  # refused: no progress
+            log.info("progress not created: %s", exc)
+            return False
+        ls.work_done_progress.begin(token, types.WorkDoneProgressBegin(title=title, message="waiting for DeepSeek…"))
+        return True
+
+    started = asyncio.ensure_future(start())
+    try:
+        yield
+    finally:
+        try:
+            ok = await asyncio.wait_for(asyncio.shield(started), 5.0)
+        except Exception:
+            ok = False
+        if ok:
+            ls.work_done_progress.end(token, types.WorkDoneProgressEnd())
+
+
+async def _run_and_apply(ls: DeepSeekLanguageServer, snap: DocumentSnapshot, plan: PrefixPlan, *,
+                         label: str) -> dict[str, Any]:
+    """Run ``plan`` (cancellable by ``$/cancelRequest``) and send its edit with ``workspace/applyEdit``.
+
+    Returns ``{applied}``, plus ``failureReason`` when the client refused the edit.
+    """
+    task = asyncio.ensure_future(run_plan(ls, snap, plan))
+    on_request_cancelled(ls, task.cancel)
+    try:
+        async with _progress(ls, label):
             edits = await task
-        except asyncio.CancelledError:
-            current = asyncio.current_task()
-            if current is not None and current.cancelling():
-                raise
-            raise JsonRpcRequestCancelled("The rewrite was cancelled.") from None
-        if not edits:
-            return {"applied": False}
-        if not ls.client_supports("workspace.apply_edit"):
-            log.warning("the client cannot apply edits (workspace.applyEdit)")
-            return {"applied": False}
-        result = await ls.workspace_apply_edit_async(types.ApplyWorkspaceEditParams(
-            edit=workspace_edit(ls, snap, edits), label="DeepSeek: rewrite selection"))
-        return {"applied": bool(result.applied)}
+    except asyncio.CancelledError:
+        current = asyncio.current_task()
+        if current is not None and current.cancelling():
+            raise
+        raise JsonRpcRequestCancelled("The request was cancelled.") from None
+    if not edits:
+        ls.window_show_message(types.ShowMessageParams(
+            type=types.MessageType.Info, message="DeepSeek: the answer changes nothing."))
+        return {"applied": False}
+    result = await ls.workspace_apply_edit_async(types.ApplyWorkspaceEditParams(
+        edit=workspace_edit(ls, snap, edits), label=label))
+    out: dict[str, Any] = {"applied": bool(result.applied)}
+    if not result.applied:
+        reason = result.failure_reason or "no reason given"
+        out["failureReason"] = reason
+        ls.window_show_message(types.ShowMessageParams(
+            type=types.MessageType.Warning, message=f"DeepSeek: the editor did not apply the edit ({reason})."))
+    return out

@@ -3,7 +3,10 @@
 Settings arrive from ``initializationOptions`` (in ``initialize``), from
 ``workspace/didChangeConfiguration`` and from ``workspace/configuration``
 (pulled after ``initialized`` and after each change, when the client
-supports it). Problems in them give one message; the defaults stay.
+supports it). Each message replaces its layer whole: ``{}``, ``null``,
+``{"deepseek": null}`` or a pull answered ``[null]`` empty it, so removed
+settings fall back to the layers below and the defaults. Settings apply at
+once, the log level included. Each problem gives one message while it lasts.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from typing import Any
 from lsprotocol import types
 
 from .. import client_hints
+from .. import logs
 from ..server import DeepSeekLanguageServer
 from ..settings import SECTION, section_of
 
@@ -27,16 +31,22 @@ def _models(ls: DeepSeekLanguageServer) -> tuple[str, str, str, str]:
     return s.completion_model, s.chat_model, s.base_url, s.api_key
 
 
+def _show_problems(ls: DeepSeekLanguageServer, problems: list[str]) -> None:
+    if not problems:
+        return
+    text = "; ".join(dict.fromkeys(problems))
+    log.warning("settings: %s", text)
+    ls.window_show_message(types.ShowMessageParams(
+        type=types.MessageType.Warning, message=f"DeepSeek settings: {text}"))
+
+
 def _apply(ls: DeepSeekLanguageServer, layer: str, values: Any) -> None:
+    """Replace one settings layer with the ``deepseek`` section of ``values`` (anything a client sends)."""
     before = _models(ls)
     problems = ls.service.update_settings(layer, section_of(values))
     if ls.ready and _models(ls) != before and ls.service.client is not None:
         asyncio.ensure_future(_check_models(ls))
-    if problems:
-        text = "; ".join(problems)
-        log.warning("settings: %s", text)
-        ls.window_show_message(types.ShowMessageParams(
-            type=types.MessageType.Warning, message=f"DeepSeek settings: {text}"))
+    _show_problems(ls, problems)
     ls.send_status()
 
 
@@ -49,8 +59,9 @@ async def _pull(ls: DeepSeekLanguageServer) -> None:
     except Exception as exc:  # the client may refuse; the other layers stay
         log.warning("workspace/configuration failed: %s", exc)
         return
-    if result and isinstance(result[0], dict):
-        _apply(ls, "pull", result[0])
+    # [null] (nothing configured any more) empties the layer, like any other answer
+    answer = result[0] if isinstance(result, (list, tuple)) and result else None
+    _apply(ls, "pull", answer if isinstance(answer, dict) else {})
 
 
 async def _check_models(ls: DeepSeekLanguageServer) -> None:
@@ -63,6 +74,9 @@ async def _check_models(ls: DeepSeekLanguageServer) -> None:
 
 
 def register(server: DeepSeekLanguageServer) -> None:
+    # deepseek.logLevel applies live, before the change is logged
+    server.service.on_settings = lambda settings: logs.set_level(settings.log_level)
+
     @server.feature(types.INITIALIZE)
     def initialize(ls: DeepSeekLanguageServer, params: types.InitializeParams) -> None:
         # no-key / rejected-key messages name what this client's user can do
@@ -81,11 +95,8 @@ def register(server: DeepSeekLanguageServer) -> None:
     @server.feature(types.INITIALIZED)
     async def initialized(ls: DeepSeekLanguageServer, params: types.InitializedParams) -> None:
         ls.ready = True
-        if ls.pending_problems:
-            ls.window_show_message(types.ShowMessageParams(
-                type=types.MessageType.Warning,
-                message="DeepSeek settings: " + "; ".join(ls.pending_problems)))
-            ls.pending_problems = []
+        _show_problems(ls, ls.pending_problems)
+        ls.pending_problems = []
         await _pull(ls)
         if ls.service.client is None:
             ls.service.engine.report_missing_key()
@@ -97,9 +108,9 @@ def register(server: DeepSeekLanguageServer) -> None:
     @server.feature(types.WORKSPACE_DID_CHANGE_CONFIGURATION)
     async def did_change_configuration(ls: DeepSeekLanguageServer,
                                        params: types.DidChangeConfigurationParams) -> None:
-        settings = params.settings
-        if isinstance(settings, dict) and settings:
-            _apply(ls, "didChange", settings)
+        # replace the layer whatever came: {} (Neovim), null, {"deepseek": null} (Zed) empty it;
+        # a pull-model client then answers workspace/configuration, which has its own layer
+        _apply(ls, "didChange", params.settings)
         await _pull(ls)
 
     @server.feature(types.SHUTDOWN)
