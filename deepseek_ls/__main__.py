@@ -76,7 +76,11 @@ async def _complete(spec: str) -> int:
     problems: list[str] = []
     service.on_problem = lambda kind, message: problems.append(message)
     for problem in service.startup_problems:
-        print(f"deepseek-ls: warning: {problem}", file=sys.stderr)
+        if not problem.blocking:
+            print(f"deepseek-ls: warning: {problem}", file=sys.stderr)
+    if service.blocked is not None:  # a key or endpoint that must not be used (never replaced by a default)
+        await service.aclose()
+        return _fail(f"{service.blocked}")
     if service.client is None:
         await service.aclose()
         return _fail("no API key: set the environment variable DEEPSEEK_API_KEY "

@@ -163,12 +163,12 @@ async def run_doctor(environ: Mapping[str, str] | None = None, *, base_url: str 
                      model: str | None = None, chat_model: str | None = None,
                      fim: bool = True, transport: Any = None) -> list[Check]:
     """Check key, endpoint, models, balance and round trip; one Check per finding."""
-    from .api.client import DeepSeekClient, FimRequest, normalize_base_url
+    from .api.client import DeepSeekClient, FimRequest
     from .api.errors import (APIConnectionError, AuthenticationError, DeepSeekError,
                              InsufficientBalanceError, MissingApiKeyError)
     from .ledger import ledger_path
     from .models import model_info
-    from .settings import build_settings, check_base_url, env_layer
+    from .settings import build_settings, env_layer, normalize_base_url
 
     environ = os.environ if environ is None else environ
     checks: list[Check] = []
@@ -179,7 +179,7 @@ async def run_doctor(environ: Mapping[str, str] | None = None, *, base_url: str 
         overrides["completion.model"] = model
     if chat_model:
         overrides["chat.model"] = chat_model
-    settings, problems = build_settings(env_layer(environ), overrides)
+    settings, problems = build_settings(env_layer(environ), overrides, sources=("env", "args"))
 
     # -- key
     key = settings.api_key
@@ -199,17 +199,17 @@ async def run_doctor(environ: Mapping[str, str] | None = None, *, base_url: str 
     wanted_url = (base_url or environ.get("DEEPSEEK_BASE_URL") or settings.base_url).strip().rstrip("/")
     url_source = ("--base-url" if base_url else "DEEPSEEK_BASE_URL" if environ.get("DEEPSEEK_BASE_URL")
                   else "the default; set DEEPSEEK_BASE_URL or --base-url to change it")
-    why = check_base_url(wanted_url)
+    root, why = normalize_base_url(wanted_url, "--base-url" if base_url else "DEEPSEEK_BASE_URL")
     if why:
         checks.append(Check("endpoint", FAIL, why,
                             "Use https://, or plain http:// only for localhost / 127.0.0.1 / ::1 "
                             f"(the URL came from {url_source})."))
     else:
-        scheme = urlsplit(wanted_url).scheme
-        checks.append(Check("endpoint", OK, f"{normalize_base_url(wanted_url)} "
+        scheme = urlsplit(root).scheme
+        checks.append(Check("endpoint", OK, f"{root} "
                             f"({'https' if scheme == 'https' else 'http on a loopback host'})"))
     for problem in problems:
-        if "baseUrl" not in problem and "apiKey" not in problem:
+        if getattr(problem, "key", "") not in ("baseUrl", "apiKey"):  # those have their own checks
             checks.append(Check("settings", WARN, problem, "Fix the setting named."))
 
     wanted = {"deepseek.completion.model": settings.completion_model,
@@ -229,7 +229,7 @@ async def run_doctor(environ: Mapping[str, str] | None = None, *, base_url: str 
         checks.append(_ledger_check(ledger_path(environ)))
         return checks
 
-    client = DeepSeekClient(wanted_url, key, transport=transport)
+    client = DeepSeekClient(root, key, transport=transport)
 
     async def network() -> None:
         # -- reachable + model list, timed

@@ -309,7 +309,7 @@ def build_settings(*layers: Mapping[str, Any] | None,
             if key == "baseUrl":
                 coerced, why = normalize_base_url(coerced, name)
                 if why:
-                    problems[key] = Problem(f"{why}. Nothing is sent until it is fixed", key, blocking=True)
+                    problems[key] = Problem(f"{why}. Nothing is sent until it is fixed.", key, blocking=True)
                     continue
             if key == "apiKey":
                 why = check_api_key(coerced, name)

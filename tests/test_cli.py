@@ -152,3 +152,27 @@ def test_complete_with_an_empty_answer_says_so_and_records_the_request(tmp_path,
         DEEPSEEK_API_KEY="sk-test", DEEPSEEK_BASE_URL=fake.base_url, DEEPSEEK_LS_DATA_DIR=str(tmp_path)))
     assert out.returncode == 1 and out.stdout == ""
     assert "nothing worth inserting" in out.stderr and "1 request," in out.stderr, out.stderr
+
+
+def test_complete_refuses_an_endpoint_it_must_not_use(tmp_path, fake):
+    """An insecure DEEPSEEK_BASE_URL is refused (as doctor does), never replaced by the default."""
+    source = tmp_path / "calc.py"
+    source.write_text("def add(a, b):\n    \n", encoding="utf-8")
+    for url in ("http://example.com", "ftp://127.0.0.1/", "https://user:pw@api.deepseek.com"):
+        out = run(["complete", f"{source}:2:5"], env_without_deepseek(DEEPSEEK_API_KEY="sk-test",
+                                                                      DEEPSEEK_BASE_URL=url))
+        assert out.returncode == 2, (url, out.stderr)
+        assert "DEEPSEEK_BASE_URL" in out.stderr and "Nothing is sent" in out.stderr
+        assert "no API key" not in out.stderr and out.stdout == ""
+        assert "pw" not in out.stderr.replace("https://", "")
+
+
+def test_complete_accepts_a_pasted_endpoint_path(tmp_path, fake):
+    """A full endpoint pasted as the base URL is reduced to the API root."""
+    source = tmp_path / "calc.py"
+    source.write_text("def add(a, b):\n    \n", encoding="utf-8")
+    for tail in ("/chat/completions", "/beta/completions", "/v1/", "/beta"):
+        out = run(["complete", f"{source}:2:5"], env_without_deepseek(DEEPSEEK_API_KEY="sk-test",
+                                                                      DEEPSEEK_BASE_URL=fake.base_url + tail))
+        assert out.returncode == 0, (tail, out.stderr)
+        assert out.stdout == "return a + b\n"

@@ -264,3 +264,19 @@ def test_help_is_plain_text_with_environment_and_every_command(capsys) -> None:
             main([command, "--help"])
         sub = capsys.readouterr().out
         assert "Exit" in sub and "``" not in sub, (command, sub)
+
+
+def test_doctor_reduces_a_pasted_endpoint_path_to_the_root(env, capsys, fake: FakeDeepSeek) -> None:
+    env.setenv("DEEPSEEK_BASE_URL", fake.base_url + "/chat/completions")
+    code, out = run(capsys, "--no-fim")
+    assert lines(out)["endpoint"].startswith("  ok") and f"{fake.base_url} (" in lines(out)["endpoint"]
+    assert lines(out)["reachable"].startswith("  ok"), out
+    assert "settings" not in lines(out)
+
+
+def test_doctor_names_an_insecure_endpoint_once(env, capsys) -> None:
+    env.setenv("DEEPSEEK_BASE_URL", "http://example.com")
+    code, out = run(capsys)
+    assert code == 1
+    assert lines(out)["endpoint"].startswith("  FAIL") and "DEEPSEEK_BASE_URL" in out
+    assert "settings" not in lines(out), out  # the endpoint's problem is not repeated as a settings warning
