@@ -142,6 +142,17 @@ class ChatManager:
             run.task.cancel()
         return len(hits)
 
+    async def stop_all(self, timeout_s: float = 2.0) -> int:
+        """Cancel every running chat and wait (up to ``timeout_s``) until each
+        has ended as cancelled (shutdown: before the connections close, so
+        none ends as "the connection broke"). Returns how many there were."""
+        tasks = [run.task for run in list(self.runs.values()) if not run.task.done()]
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            await asyncio.wait(tasks, timeout=timeout_s)
+        return len(tasks)
+
     def cancel_stream(self, stream: str) -> bool:
         run = self.runs.get(stream)
         if run is None:
