@@ -16,7 +16,12 @@ from urllib.parse import unquote
 from lsprotocol import types
 from pygls import uris
 from pygls.capabilities import get_capability
-from pygls.exceptions import JsonRpcException
+from pygls.exceptions import (
+    JsonRpcException,
+    JsonRpcInvalidParams,
+    JsonRpcMethodNotFound,
+    JsonRpcRequestCancelled,
+)
 from pygls.lsp.server import LanguageServer
 from pygls.protocol import LanguageServerProtocol
 from pygls.protocol.language_server import lsp_method
@@ -242,6 +247,9 @@ class DeepSeekLanguageServer(LanguageServer):
 
     def report_server_error(self, error: Exception, source: Any) -> None:
         """Log handler errors instead of popping them up in the editor."""
+        if isinstance(error, (JsonRpcMethodNotFound, JsonRpcInvalidParams, JsonRpcRequestCancelled)):
+            log.info("%s", error)  # the client's mistake or its choice, answered already: no traceback
+            return
         log.error("internal error in %s: %s", getattr(source, "__name__", source), error, exc_info=error)
 
 

@@ -282,13 +282,15 @@ class Framer:
         buf = self._buf
         end = start + length
         scanned = start
-        while len(buf) < end:
+        while True:
             m = _NEXT_HEADER.search(buf, scanned)
-            if m is not None:  # the next message starts inside this one: the length was too long
+            if m is not None and m.start() < end:  # the next message starts inside this one
                 body = bytes(buf[start:m.start()])
                 del buf[:m.start()]
                 return Frame(body, problem=f"Content-Length {length} but the next message starts "
                                            f"after {len(body)} bytes")
+            if len(buf) >= end:
+                break
             scanned = max(start, len(buf) - 64)
             if await self._fill(self.stall_s):
                 continue
