@@ -16,12 +16,7 @@ from urllib.parse import unquote
 from lsprotocol import types
 from pygls import uris
 from pygls.capabilities import get_capability
-from pygls.exceptions import (
-    JsonRpcException,
-    JsonRpcInvalidParams,
-    JsonRpcMethodNotFound,
-    JsonRpcRequestCancelled,
-)
+from pygls.exceptions import JsonRpcException, JsonRpcInternalError
 from pygls.lsp.server import LanguageServer
 from pygls.protocol import LanguageServerProtocol
 from pygls.protocol.language_server import lsp_method
@@ -247,8 +242,9 @@ class DeepSeekLanguageServer(LanguageServer):
 
     def report_server_error(self, error: Exception, source: Any) -> None:
         """Log handler errors instead of popping them up in the editor."""
-        if isinstance(error, (JsonRpcMethodNotFound, JsonRpcInvalidParams, JsonRpcRequestCancelled)):
-            log.info("%s", error)  # the client's mistake or its choice, answered already: no traceback
+        if isinstance(error, JsonRpcException) and error.code != JsonRpcInternalError.CODE:
+            # a chosen error (a failed chat, a bad argument, a cancel), answered already: no traceback
+            log.info("request answered with error %s: %s", error.code, error)
             return
         log.error("internal error in %s: %s", getattr(source, "__name__", source), error, exc_info=error)
 

@@ -424,6 +424,25 @@ def dispatch(server: Any, frame: Frame, framer: Framer | None = None) -> None:
         log.warning("LSP message not handled: %s: %s", type(exc).__name__, exc)
 
 
+class _AnsweredErrors(logging.Filter):
+    """pygls logs every error response with a traceback, even a chosen one
+    (a failed chat, a bad argument): one line is enough for those."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        code = getattr(exc, "code", None)
+        if isinstance(code, int) and code != -32603 and type(exc).__name__.startswith("JsonRpc"):
+            record.msg = f"{record.getMessage()}: {exc}"
+            record.args = None
+            record.exc_info = None
+            record.levelno, record.levelname = logging.INFO, "INFO"
+            return logging.getLogger().isEnabledFor(logging.INFO)
+        return True
+
+
+logging.getLogger("pygls.protocol.json_rpc").addFilter(_AnsweredErrors())
+
+
 # -- the loop ----------------------------------------------------------------
 async def run(server: Any, read: Callable[[], Awaitable[bytes]]) -> int:
     """Read and handle messages until ``exit`` or the end of the input; returns the exit code."""

@@ -23,6 +23,7 @@ from deepseek_ls.api.errors import APITimeoutError, StreamError
 from deepseek_ls.api.retry import RetryPolicy
 from deepseek_ls.completion import engine as engine_module
 from deepseek_ls.prompt.fim import DocumentSnapshot
+from tests.fake_deepseek import FakeDeepSeek
 from tests.lsp_raw import RawServer, env_without_deepseek
 from tests.test_engine import BASE, Upstream, make_engine, req
 
@@ -197,8 +198,7 @@ def start(fake, **completion) -> RawServer:
     s = RawServer(env_without_deepseek())
     options = {"deepseek": {"baseUrl": fake.base_url, "apiKey": "sk-test",
                             "completion": {"debounceMs": 0, "timeoutMs": DEADLINE_MS, **completion}}}
-    s.request("init", "initialize", {"capabilities": {"window": {"workDoneProgress": True}},
-                                     "initializationOptions": options})
+    s.request("init", "initialize", {"capabilities": {}, "initializationOptions": options})
     s.response("init")
     s.notify("initialized", {})
     return s
@@ -244,31 +244,40 @@ GHOST_FAULTS = {
 }
 
 
+@pytest.fixture(scope="module")
+def shared():
+    """One fake and one server for a whole fault family (each member must leave it working)."""
+    with FakeDeepSeek() as fake:
+        fake.keepalive_interval_ms = 20  # "keep-alives for a minute", scaled down
+        s = start(fake)
+        yield fake, s
+        assert s.close() == 0
+        assert b"Traceback" not in s.stderr
+
+
 @pytest.mark.parametrize("multiline", [False, True], ids=["single-line", "streamed-block"])
 @pytest.mark.parametrize("case", sorted(GHOST_FAULTS))
-def test_ghost_text_survives_an_api_fault(fake, case, multiline):
-    fake.keepalive_interval_ms = 20  # "keep-alives for a minute", scaled down
+def test_ghost_text_survives_an_api_fault(shared, case, multiline):
+    fake, s = shared
+    n = 1000 * (sorted(GHOST_FAULTS).index(case) + 1) + (500 if multiline else 0)
     fake.fim_handler = (lambda body: "return a + b\n    x = 1\n    y = 2\n    z = 3") if multiline \
         else (lambda body: "return a + b")
-    s = start(fake)
-    try:
-        text = "def f(a, b):\n    \n" if multiline else "def f(a, b):\n    r = \n"
-        open_doc(s, text)
-        character = 4 if multiline else 8
-        fake.inject(path="/beta/completions", times=3, **GHOST_FAULTS[case])
-        for i in range(3):
-            reply, _took = ghost(s, 10 + i, 1, character)
-            assert "result" in reply, reply  # an answer, never a hang or an internal error
-            if case == "keep-alives-then-answer":
-                assert reply["result"]["items"], "keep-alives are life, not a fault"
-        fake.clear_faults()
-        reply, _ = ghost(s, 20, 1, character)
-        assert reply["result"]["items"], "the server recovered"
-        assert len(popups(s)) <= 1  # one message per outage, not one per request
-        assert s.proc.poll() is None
-        assert b"Traceback" not in s.stderr
-    finally:
-        assert s.close() == 0
+    uri = f"file:///w/{case}-{multiline}.py"
+    text = "def f(a, b):\n    \n" if multiline else "def f(a, b):\n    r = \n"
+    open_doc(s, text, uri)
+    character = 4 if multiline else 8
+    shown = len(popups(s))
+    fake.inject(path="/beta/completions", times=2, **GHOST_FAULTS[case])
+    for i in range(2):
+        reply, _took = ghost(s, n + i, 1, character, uri=uri)
+        assert "result" in reply, reply  # an answer, never a hang or an internal error
+        if case == "keep-alives-then-answer":
+            assert reply["result"]["items"], "keep-alives are life, not a fault"
+    fake.clear_faults()
+    reply, _ = ghost(s, n + 10, 1, character, uri=uri)
+    assert reply["result"]["items"], "the server recovered"
+    assert len(popups(s)) - shown <= 1  # one message per outage, not one per request
+    assert s.proc.poll() is None
 
 
 def test_a_503_burst_opens_the_breaker_and_a_probe_recovers_without_a_flood(fake):
@@ -330,29 +339,25 @@ CHAT_FAULTS = {
 
 
 @pytest.mark.parametrize("case", sorted(CHAT_FAULTS))
-def test_chat_survives_an_api_fault(fake, case):
-    fake.keepalive_interval_ms = 20
+def test_chat_survives_an_api_fault(shared, case):
+    fake, s = shared
     fault, expected = CHAT_FAULTS[case]
     fake.inject(path="/chat/completions", **fault)
-    s = start(fake)
-    try:
-        s.request("chat", "workspace/executeCommand", {"command": "deepseek.chat",
-                                                       "arguments": [{"message": "hi"}]})
-        reply = s.response("chat", timeout=SLACK_S + 5)
-        if expected == "answer":
-            assert reply["result"]["content"]
-            assert popups(s) == []
-        else:
-            assert reply["error"]["code"] == -32803 and reply["error"]["message"]
-            assert "Traceback" not in json.dumps(reply)
-            assert len(popups(s)) == 1
-        fake.clear_faults()
-        s.request("again", "workspace/executeCommand", {"command": "deepseek.chat",
-                                                        "arguments": [{"message": "and now?"}]})
-        assert s.response("again", timeout=SLACK_S)["result"]["content"]
-        assert b"Traceback" not in s.stderr
-    finally:
-        assert s.close() == 0
+    shown = len(popups(s))
+    s.request(f"chat-{case}", "workspace/executeCommand", {"command": "deepseek.chat",
+                                                           "arguments": [{"message": "hi"}]})
+    reply = s.response(f"chat-{case}", timeout=SLACK_S + 5)
+    if expected == "answer":
+        assert reply["result"]["content"]
+        assert len(popups(s)) == shown
+    else:
+        assert reply["error"]["code"] == -32803 and reply["error"]["message"]
+        assert "Traceback" not in json.dumps(reply)
+        assert len(popups(s)) == shown + 1  # one clear message for the one failed chat
+    fake.clear_faults()
+    s.request(f"again-{case}", "workspace/executeCommand", {"command": "deepseek.chat",
+                                                            "arguments": [{"message": "and now?"}]})
+    assert s.response(f"again-{case}", timeout=SLACK_S)["result"]["content"]
 
 
 # -- malformed JSON-RPC fuzz ------------------------------------------------------------------------------
