@@ -209,6 +209,11 @@ def open_doc(s: RawServer, text: str, uri: str = DOC) -> None:
                                                         "text": text}})
 
 
+#: counts for the closing note (printed at the end of the module with -s)
+FIGURES: dict[str, float] = {"ghost_requests": 0, "ghost_answered": 0, "ghost_max_answer_s": 0.0,
+                             "chat_requests": 0, "chat_answered": 0, "chat_errors": 0, "popups": 0}
+
+
 def ghost(s: RawServer, msg_id: object, line: int, character: int, manual: bool = True,
           uri: str = DOC) -> tuple[dict, float]:
     """The answer to one inline completion request, and how long it took (s)."""
@@ -216,8 +221,21 @@ def ghost(s: RawServer, msg_id: object, line: int, character: int, manual: bool 
     s.request(msg_id, "textDocument/inlineCompletion", {
         "textDocument": {"uri": uri}, "position": {"line": line, "character": character},
         "context": {"triggerKind": 1 if manual else 2}})
+    FIGURES["ghost_requests"] += 1
     reply = s.response(msg_id, timeout=DEADLINE_MS / 1000 + SLACK_S)
-    return reply, time.monotonic() - started
+    took = time.monotonic() - started
+    FIGURES["ghost_answered"] += 1
+    FIGURES["ghost_max_answer_s"] = max(FIGURES["ghost_max_answer_s"], round(took, 3))
+    return reply, took
+
+
+def chat(s: RawServer, msg_id: str, message: str) -> dict:
+    s.request(msg_id, "workspace/executeCommand", {"command": "deepseek.chat", "arguments": [{"message": message}]})
+    FIGURES["chat_requests"] += 1
+    reply = s.response(msg_id, timeout=SLACK_S + 5)
+    FIGURES["chat_answered"] += 1
+    FIGURES["chat_errors"] += "error" in reply
+    return reply
 
 
 def popups(s: RawServer) -> list[dict]:
@@ -253,6 +271,10 @@ def shared():
         yield fake, s
         assert s.close() == 0
         assert b"Traceback" not in s.stderr
+        FIGURES["popups"] += len(popups(s))
+        faults = sum(1 for r in fake.requests if r.fault)
+        print(f"\nreliability figures (API faults): {faults} faulted API requests, "
+              + ", ".join(f"{k}={v}" for k, v in FIGURES.items()))
 
 
 @pytest.mark.parametrize("multiline", [False, True], ids=["single-line", "streamed-block"])
@@ -344,9 +366,7 @@ def test_chat_survives_an_api_fault(shared, case):
     fault, expected = CHAT_FAULTS[case]
     fake.inject(path="/chat/completions", **fault)
     shown = len(popups(s))
-    s.request(f"chat-{case}", "workspace/executeCommand", {"command": "deepseek.chat",
-                                                           "arguments": [{"message": "hi"}]})
-    reply = s.response(f"chat-{case}", timeout=SLACK_S + 5)
+    reply = chat(s, f"chat-{case}", "hi")
     if expected == "answer":
         assert reply["result"]["content"]
         assert len(popups(s)) == shown
@@ -355,9 +375,7 @@ def test_chat_survives_an_api_fault(shared, case):
         assert "Traceback" not in json.dumps(reply)
         assert len(popups(s)) == shown + 1  # one clear message for the one failed chat
     fake.clear_faults()
-    s.request(f"again-{case}", "workspace/executeCommand", {"command": "deepseek.chat",
-                                                            "arguments": [{"message": "and now?"}]})
-    assert s.response(f"again-{case}", timeout=SLACK_S)["result"]["content"]
+    assert chat(s, f"again-{case}", "and now?")["result"]["content"]
 
 
 # -- malformed JSON-RPC fuzz ------------------------------------------------------------------------------
@@ -424,5 +442,6 @@ def run_fuzz(inputs: int, seed: int) -> dict[str, int]:
 
 def test_malformed_json_rpc_fuzz_never_silences_the_server():
     figures = run_fuzz(200, seed=10)
+    print(f"\nreliability figures (JSON-RPC fuzz): {figures}")
     assert figures["probes_answered"] == figures["probes"] == 8
     assert figures["errors_received"] > figures["probes"]  # the junk got clear errors too
