@@ -69,6 +69,24 @@ _HEADER_END = re.compile(rb"\r?\n\r?\n")
 # (inside a string it would have to be escaped), so it is safe to look for
 # it inside a body.
 _NEXT_HEADER = re.compile(rb"content-length[ \t]*:[ \t]*\d+[ \t]*\r?\n", re.IGNORECASE)
+
+
+def _next_header(buf: bytes | bytearray, pos: int = 0) -> int:
+    """Where the next ``Content-Length: N`` line starts at or after ``pos`` (-1: none).
+
+    Looks at line breaks only (memchr-fast; a JSON body rarely has raw ones),
+    then at the few bytes before each.
+    """
+    while True:
+        nl = buf.find(b"\n", pos)
+        if nl < 0:
+            return -1
+        m = _NEXT_HEADER.search(buf, max(pos, nl - 80), nl + 1)
+        if m is not None:
+            return m.start()
+        pos = nl + 1
+
+
 _HEADER_LINE = re.compile(rb"([A-Za-z0-9!#$%&'*+.^_`|~-]+)[ \t]*:[ \t]*(.*?)[ \t]*")
 _CONTENT_TYPE = re.compile(rb"application/vscode-jsonrpc\s*(;\s*charset\s*=\s*\"?utf-?8\"?\s*)?", re.IGNORECASE)
 
@@ -272,8 +290,8 @@ class Framer:
 
     def _skip(self, problem: str) -> Frame:
         """Drop bytes up to the next ``Content-Length:`` line (or all but a tail that may start one)."""
-        m = _NEXT_HEADER.search(self._buf, 1)
-        cut = m.start() if m is not None else max(1, len(self._buf) - _header_start_tail(self._buf))
+        at = _next_header(self._buf, 1)
+        cut = at if at >= 0 else max(1, len(self._buf) - _header_start_tail(self._buf))
         junk = bytes(self._buf[:cut])
         del self._buf[:cut]
         return Frame(None, junk, problem)
@@ -283,10 +301,10 @@ class Framer:
         end = start + length
         scanned = start
         while True:
-            m = _NEXT_HEADER.search(buf, scanned)
-            if m is not None and m.start() < end:  # the next message starts inside this one
-                body = bytes(buf[start:m.start()])
-                del buf[:m.start()]
+            at = _next_header(buf, scanned)
+            if 0 <= at < end:  # the next message starts inside this one
+                body = bytes(buf[start:at])
+                del buf[:at]
                 return Frame(body, problem=f"Content-Length {length} but the next message starts "
                                            f"after {len(body)} bytes")
             if len(buf) >= end:
@@ -309,8 +327,8 @@ class Framer:
     def continuation(self) -> bytes:
         """The bytes already read after the last body, up to the next header
         (for a Content-Length that was too short)."""
-        m = _NEXT_HEADER.search(self._buf)
-        return bytes(self._buf[: m.start() if m is not None else len(self._buf)])
+        at = _next_header(self._buf)
+        return bytes(self._buf[: at if at >= 0 else len(self._buf)])
 
     def drop(self, n: int) -> None:
         del self._buf[:n]
@@ -416,6 +434,8 @@ def dispatch(server: Any, frame: Frame, framer: Framer | None = None) -> None:
         log.warning("LSP message refused: %s", problem)
         _send(protocol, _error(data.get("id") if isinstance(data, dict) else None, INVALID_REQUEST, problem))
         return
+    # members JSON-RPC does not define are dropped (pygls would fail on them)
+    data = {k: data[k] for k in ("jsonrpc", "id", "method", "params", "result", "error") if k in data}
     try:
         protocol.handle_message(protocol.structure_message(data))
     except SystemExit:
@@ -429,6 +449,12 @@ class _AnsweredErrors(logging.Filter):
     (a failed chat, a bad argument): one line is enough for those."""
 
     def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.msg, str) and record.msg.startswith("Unable to deserialize message"):
+            # answered with -32602 by TracingProtocol; the traceback is in the text: keep its last line
+            lines = record.getMessage().strip().splitlines()
+            record.msg, record.args = f"Unable to deserialize message: {lines[-1] if lines else ''}", None
+            record.levelno, record.levelname = logging.INFO, "INFO"
+            return logging.getLogger().isEnabledFor(logging.INFO)
         exc = record.exc_info[1] if record.exc_info else None
         code = getattr(exc, "code", None)
         if isinstance(code, int) and code != -32603 and type(exc).__name__.startswith("JsonRpc"):

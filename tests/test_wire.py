@@ -273,3 +273,41 @@ def test_end_of_input_after_shutdown_gives_0_without_gives_1():
             s.response(2)
         s.proc.stdin.close()
         assert s.proc.wait(timeout=10) == expected
+
+
+# -- the framer in process: chunk boundaries anywhere ---------------------------------
+async def _frames(data: bytes, chunk: int) -> list:
+    from deepseek_ls.stdio import Framer
+
+    pieces = [data[i:i + chunk] for i in range(0, len(data), chunk)]
+
+    async def read() -> bytes:
+        return pieces.pop(0) if pieces else b""
+
+    framer = Framer(read, stall_s=0.05)
+    out = []
+    while (f := await framer.next()) is not None:
+        out.append((f.body, f.junk, f.problem))
+    return out
+
+
+@pytest.mark.parametrize("chunk", [1, 2, 3, 7, 64, 4096])
+async def test_valid_messages_read_the_same_at_any_chunk_size(chunk):
+    tricky = {"jsonrpc": "2.0", "method": "x", "params": {
+        "text": "print('Content-Length: 12\\r\\n\\r\\n')\r\n😋 中文 e\u0301\f\r" * 3}}
+    messages = [req(1), tricky, req("two"), {"jsonrpc": "2.0", "id": 3, "result": None}]
+    data = b"".join(frame(m) for m in messages)
+    data += b"Content-Type: application/vscode-jsonrpc; charset=utf-8\r\n" + frame(req(4))
+    frames = await _frames(data, chunk)
+    assert [json.loads(b) for b, _, _ in frames] == messages + [req(4)]
+    assert all(problem is None for _, _, problem in frames)
+
+
+@pytest.mark.parametrize("chunk", [1, 5, 4096])
+async def test_framing_errors_resynchronise_at_any_chunk_size(chunk):
+    data = (b"Content-Length: 40\r\n\r\n" + frame(req(1)) + b"junk" + frame(req(2))
+            + b"Content-Length: nope\r\n\r\n" + frame(req(3)))
+    frames = await _frames(data, chunk)
+    bodies = [json.loads(b) for b, _, _ in frames if b]
+    assert bodies == [req(1), req(2), req(3)]
+    assert sum(1 for _, _, p in frames if p) == 3  # one note per framing error
