@@ -445,3 +445,95 @@ def test_malformed_json_rpc_fuzz_never_silences_the_server():
     print(f"\nreliability figures (JSON-RPC fuzz): {figures}")
     assert figures["probes_answered"] == figures["probes"] == 8
     assert figures["errors_received"] > figures["probes"]  # the junk got clear errors too
+
+
+# -- a key no header can carry; an unexpected exception in a chat ---------------------------------------
+@pytest.mark.parametrize("key", ["sk-abc123 (work key)", "sk-abc\u00a0123", "sk-clé", "sk-abc\x01def"])
+async def test_a_key_no_header_can_carry_is_one_clear_message_and_nothing_is_sent(key):
+    up = Upstream()
+    engine, problems, _ = make_engine(up, key=key)
+    for i in range(3):
+        assert await engine.complete(req(BASE + "x" * i, manual=True)) is None
+    assert up.bodies == []
+    [(kind, message)] = problems
+    assert kind == "missing-key" and "apiKey" in message and key.strip() not in message
+
+
+class _Sink:
+    def __init__(self):
+        self.events = []
+
+    def begin(self, session):
+        self.events.append("begin")
+
+    def delta(self, kind, text):
+        self.events.append(kind)
+
+    def retrying(self, attempt, error, wait_s):
+        self.events.append("retry")
+
+    async def done(self, answer):
+        self.events.append("done")
+
+    async def failed(self, error):
+        self.events.append(("failed", str(error), error.hint))
+
+    async def cancelled(self):
+        self.events.append("cancelled")
+
+
+async def test_a_chat_with_a_key_no_header_can_carry_fails_clearly(fake):
+    from deepseek_ls.api.errors import InvalidApiKeyError
+    from deepseek_ls.chat.manager import ChatManager
+    from deepseek_ls.settings import build_settings
+
+    settings, _ = build_settings({"baseUrl": fake.base_url})
+    client = DeepSeekClient(fake.base_url, "sk-test ünïcode note")
+    manager = ChatManager(lambda: client, lambda: settings)
+    sink = _Sink()
+    with pytest.raises(InvalidApiKeyError):
+        await manager.ask("hi", sink, stream="s1")
+    await client.aclose()
+    [(_, message, hint)] = [e for e in sink.events if isinstance(e, tuple)]
+    assert "ü" not in message and "deepseek.apiKey" in hint
+    assert fake.chat_requests() == []
+
+
+async def test_an_unexpected_exception_in_a_chat_ends_it_with_one_clear_error(fake, monkeypatch):
+    from deepseek_ls.api.errors import InternalError
+    from deepseek_ls.chat import manager as manager_module
+    from deepseek_ls.settings import build_settings
+
+    async def broken(*args, **kwargs):
+        raise KeyError("a bug")
+
+    monkeypatch.setattr(manager_module, "stream_chat", broken)
+    settings, _ = build_settings({"baseUrl": fake.base_url})
+    client = DeepSeekClient(fake.base_url, "sk-test")
+    chat = manager_module.ChatManager(lambda: client, lambda: settings)
+    sink = _Sink()
+    with pytest.raises(InternalError):
+        await chat.ask("hi", sink, stream="s1")
+    await client.aclose()
+    assert sink.events[0] == "begin" and sink.events[-1][0] == "failed"
+    assert "KeyError" in sink.events[-1][1] and not chat.runs
+
+
+def test_a_pasted_key_with_a_note_gets_clear_answers_over_lsp(fake):
+    s = RawServer(env_without_deepseek())
+    options = {"deepseek": {"baseUrl": fake.base_url, "apiKey": "sk-test — mein Schlüssel",
+                            "completion": {"debounceMs": 0, "timeoutMs": DEADLINE_MS}}}
+    s.request("init", "initialize", {"capabilities": {}, "initializationOptions": options})
+    s.response("init")
+    s.notify("initialized", {})
+    try:
+        open_doc(s, "def f(a, b):\n    r = \n")
+        for i in range(3):
+            assert ghost(s, 10 + i, 1, 8)[0]["result"]["items"] == []
+        reply = chat(s, "chat", "hi")
+        assert reply["error"]["code"] == -32803 and "key" in reply["error"]["message"].lower()
+        assert "Traceback" not in json.dumps(reply) and "Schlüssel" not in json.dumps(s.messages)
+        assert fake.fim_requests() == [] and fake.chat_requests() == []
+        assert 1 <= len(popups(s)) <= 2  # the key problem once (and the failed chat)
+    finally:
+        assert s.close() == 0

@@ -27,6 +27,7 @@ from .types import Usage
 from .errors import (
     APIConnectionError,
     APITimeoutError,
+    InvalidApiKeyError,
     MissingApiKeyError,
     ServerError,
     StreamError,
@@ -115,6 +116,11 @@ def _json_body(status: int, content: bytes) -> Any:
         raise ServerError(status, "response body is not JSON") from None
 
 
+def _sendable_key(key: str) -> bool:
+    """Visible ASCII only: anything else cannot go in a header (or is a pasted note)."""
+    return all(33 <= ord(c) < 127 for c in key)
+
+
 def encode_json(obj: Any) -> bytes:
     """A request body as UTF-8 JSON, whatever text it carries.
 
@@ -197,6 +203,8 @@ class DeepSeekClient:
         """Request headers with the key; raises MissingApiKeyError without one."""
         if not self.api_key:
             raise MissingApiKeyError()
+        if not _sendable_key(self.api_key):
+            raise InvalidApiKeyError()
         return {"Authorization": f"Bearer {self.api_key}", "Content-Type": "application/json",
                 "Accept": "application/json"}
 

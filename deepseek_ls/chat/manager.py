@@ -17,7 +17,7 @@ from typing import Any, Protocol
 
 from ..api.chat import ChatRequest, ChatResult, Timeouts, complete_once, stream_chat
 from ..api.client import DeepSeekClient, Usage
-from ..api.errors import DeepSeekError, MissingApiKeyError
+from ..api.errors import DeepSeekError, InternalError, MissingApiKeyError
 from ..api.retry import RetryPolicy
 from ..settings import Settings
 from .prefix import PrefixPlan
@@ -124,6 +124,11 @@ class ChatManager:
         except DeepSeekError as exc:
             await sink.failed(exc)
             raise
+        except Exception as exc:  # a bug or an unexpected answer: still one clear end, never a hang
+            log.error("chat failed unexpectedly: %s: %s", type(exc).__name__, exc, exc_info=exc)
+            error = InternalError(f"The chat hit an internal error ({type(exc).__name__}).")
+            await sink.failed(error)
+            raise error from None
         answer = ChatAnswer(chat.id, result.content, result.reasoning, result.usage, result.model,
                             result.finish_reason)
         await sink.done(answer)
