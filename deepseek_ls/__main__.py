@@ -17,14 +17,17 @@ from . import __version__, logs
 def _serve(args: argparse.Namespace) -> int:
     """Run the server; the exit code (see :mod:`deepseek_ls.stdio`: 0 after
     shutdown + exit, 1 without shutdown, 130 on Ctrl-C, 143 on SIGTERM)."""
-    from . import stdio
-    from .server import create_server
-
     if args.tcp:
         host, _, port = args.tcp.rpartition(":")
         if not port.isdigit():
             return _fail(f"--tcp expects HOST:PORT (PORT 0 picks a free one), got {args.tcp!r}")
-    server = create_server()
+    try:
+        from . import stdio
+        from .server import create_server
+
+        server = create_server()
+    except KeyboardInterrupt:  # Ctrl-C while starting: nothing to clean up yet
+        return 130
     logs.setup(server.service.settings.log_level)
     if args.tcp:
         code = stdio.serve_tcp(server, host.strip("[]") or "127.0.0.1", int(port))

@@ -193,6 +193,21 @@ async def test_a_chat_server_that_never_answers_ends_within_its_read_timeout(fak
     assert len(fake.chat_requests()) == 2
 
 
+async def test_a_chat_queued_behind_keep_alives_far_longer_than_its_idle_timeout_is_answered(fake):
+    """"Keep-alives for a minute", scaled: 1.5 s of keep-alives every 20 ms against a 0.3 s idle timeout."""
+    fake.keepalive_interval_ms = 20
+    fake.inject(path="/chat/completions", kind="queue", delay_ms=1500)
+    client = DeepSeekClient(fake.base_url, "sk-test")
+    try:
+        result = await asyncio.wait_for(stream_chat(client, ChatRequest("deepseek-flash", ({"role": "user",
+                                                                                          "content": "hi"},)),
+                                                    timeouts=Timeouts(connect_s=1, read_s=1, idle_s=0.3)),
+                                        SLACK_S)
+    finally:
+        await client.aclose()
+    assert result.content
+
+
 # -- through the LSP: ghost text ------------------------------------------------------------------
 def start(fake, **completion) -> RawServer:
     s = RawServer(env_without_deepseek())
@@ -302,12 +317,14 @@ def test_ghost_text_survives_an_api_fault(shared, case, multiline):
     assert s.proc.poll() is None
 
 
-def test_a_503_burst_opens_the_breaker_and_a_probe_recovers_without_a_flood(fake):
+@pytest.mark.parametrize("fault,times", [(dict(status=503), 3), (dict(status=429, retry_after=1), 1)],
+                         ids=["503-burst", "429-retry-after"])
+def test_a_fault_burst_opens_the_breaker_and_a_probe_recovers_without_a_flood(fake, fault, times):
     s = start(fake)
     try:
         open_doc(s, "def f(a, b):\n    r = \n")
-        fake.inject(path="/beta/completions", status=503, times=3)
-        for i in range(3):
+        fake.inject(path="/beta/completions", times=times, **fault)
+        for i in range(times):
             assert ghost(s, 100 + i, 1, 8)[0]["result"] is not None
         sent = len(fake.fim_requests())
         for i in range(20):  # automatic requests while the breaker is open: not sent
