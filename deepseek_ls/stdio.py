@@ -438,7 +438,7 @@ def dispatch(server: Any, frame: Frame, framer: Framer | None = None) -> None:
     data = {k: data[k] for k in ("jsonrpc", "id", "method", "params", "result", "error") if k in data}
     try:
         protocol.handle_message(protocol.structure_message(data))
-    except SystemExit:
+    except (SystemExit, BrokenPipeError):
         raise
     except Exception as exc:  # pygls has answered what it could; this was a notification or a response
         log.warning("LSP message not handled: %s: %s", type(exc).__name__, exc)
@@ -483,6 +483,9 @@ async def run(server: Any, read: Callable[[], Awaitable[bytes]]) -> int:
                 dispatch(server, frame, framer)
             except SystemExit as exc:
                 return exc.code if isinstance(exc.code, int) else 0
+            except BrokenPipeError:
+                log.error("the connection to the editor is lost; shutting down")
+                return 0 if shutdown_requested(server) else 1
     finally:
         framer.close()
     return 0 if shutdown_requested(server) else 1

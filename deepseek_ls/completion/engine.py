@@ -42,6 +42,7 @@ from ..api.errors import (
     MissingApiKeyError,
     RateLimitError,
     ServerError,
+    StreamError,
 )
 from ..prompt.fim import DocumentSnapshot, FimPrompt, build_fim_prompt, completion_mode
 from ..settings import Settings
@@ -644,7 +645,8 @@ class CompletionEngine:
             self._report(kind, f"{exc}. {exc.hint} Automatic completions are paused until the settings change.")
         elif isinstance(exc, MissingApiKeyError):
             self._report("missing-key", f"{exc} {exc.hint}")
-        elif isinstance(exc, (RateLimitError, ServerError, APIConnectionError)):
+        elif isinstance(exc, (RateLimitError, ServerError, APIConnectionError, StreamError)):
+            # StreamError: a stream cut off or of another kind (an HTML page): the service is failing
             retry_after = getattr(exc, "retry_after", None)
             self.breaker.record_failure(retry_after)
             self._last_failure_at = self.clock()
