@@ -264,7 +264,9 @@ class Framer:
     async def next(self) -> Frame | None:
         buf = self._buf
         while True:
-            blank = len(buf) - len(buf.lstrip(b"\r\n \t"))
+            blank = 0
+            while blank < len(buf) and buf[blank] in b"\r\n \t":
+                blank += 1
             if blank:
                 del buf[:blank]  # blank lines between messages are harmless
             if not buf:
@@ -555,6 +557,8 @@ def serve(server: Any, stdin: BinaryIO | None = None, stdout: BinaryIO | None = 
         log.error("the connection to the editor is lost; shutting down")
     except KeyboardInterrupt:  # a Ctrl-C before the handlers were in place
         code = 130
+    except Exception as exc:  # a bug in the loop itself: say so, still write the ledger
+        log.critical("the server loop failed: %s: %s", type(exc).__name__, exc, exc_info=exc)
     finally:
         _finish(server)
     return code
