@@ -554,3 +554,26 @@ def test_a_pasted_key_with_a_note_gets_clear_answers_over_lsp(fake):
         assert 1 <= len(popups(s)) <= 2  # the key problem once (and the failed chat)
     finally:
         assert s.close() == 0
+
+
+async def test_an_unexpected_exception_in_a_probe_does_not_hold_the_breaker():
+    up = Upstream()
+    up.statuses = [503, 503, 503]
+    engine, problems, _ = make_engine(up)
+    engine.breaker.cooldown_s = 0.05
+    for i in range(3):
+        await engine.complete(req(BASE + "abc"[: i + 1], manual=True))
+    assert engine.breaker.state == "open"
+    await asyncio.sleep(0.06)
+    real = engine.client.fim_stream
+
+    async def broken(*args, **kwargs):
+        raise RuntimeError("a bug during the probe")
+
+    engine.client.fim_stream = engine.client.fim = broken
+    assert await engine.complete(req(BASE + "p")) is None  # the probe hits the bug
+    engine.client.fim_stream = real
+    engine.client.fim = DeepSeekClient.fim.__get__(engine.client)
+    assert not engine.breaker.probing
+    assert (await engine.complete(req(BASE + "z"))) is not None  # the next probe goes out and recovers
+    assert engine.breaker.state == "closed"

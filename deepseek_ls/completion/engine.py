@@ -464,8 +464,8 @@ class CompletionEngine:
     def _start(self, key: str, doc: DocumentSnapshot, prefix: str, suffix: str,
                fim: FimPrompt, model: str, request_id: object, warm_key: str | None) -> _Flight:
         first: asyncio.Future[tuple[str, str] | None] = asyncio.get_running_loop().create_future()
-        task = asyncio.create_task(self._guarded(first, self._fetch(key, doc, prefix, suffix, fim, model,
-                                                                    request_id, first, warm_key)))
+        task = asyncio.create_task(self._guarded(first, warm_key, self._fetch(
+            key, doc, prefix, suffix, fim, model, request_id, first, warm_key)))
         flight = _Flight(key, doc.uri, prefix, suffix, task, first, builds_cache=warm_key is not None)
         self._flights[key] = flight
         self.stats.requests_sent += 1
@@ -582,7 +582,7 @@ class CompletionEngine:
         return settle(text)
 
     # -- failures ------------------------------------------------------
-    async def _guarded(self, first: asyncio.Future[tuple[str, str] | None],
+    async def _guarded(self, first: asyncio.Future[tuple[str, str] | None], warm_key: str | None,
                        fetch: Coroutine[Any, Any, tuple[str, str] | None]) -> tuple[str, str] | None:
         """Run one flight so that whatever fails inside it, its waiters get an answer.
 
@@ -596,6 +596,9 @@ class CompletionEngine:
             raise
         except Exception as exc:
             self.stats.errors += 1
+            self.breaker.release_probe()  # a probe that ended in a bug must not hold the breaker
+            if warm_key is not None:
+                self._warm.pop(warm_key, None)
             log.error("completion request failed unexpectedly: %s: %s", type(exc).__name__, exc,
                       exc_info=exc)
             self._report("internal", f"Ghost text hit an internal error ({type(exc).__name__}); "
