@@ -20,18 +20,43 @@ from . import __version__, logs
 
 
 def _serve(args: argparse.Namespace) -> int:
-    from .server import create_server
-
-    server = create_server()
-    logs.setup(server.service.settings.log_level)
+    """Run the server; the exit code (see :mod:`deepseek_ls.stdio`: 0 after
+    shutdown + exit, 1 without shutdown, 130 on Ctrl-C, 143 on SIGTERM)."""
     if args.tcp:
         host, _, port = args.tcp.rpartition(":")
-        server.start_tcp(host or "127.0.0.1", int(port))
-    else:
+        if not port.isdigit():
+            return _fail(f"--tcp expects HOST:PORT (PORT 0 picks a free one), got {args.tcp!r}")
+    try:
         from . import stdio
+        from .server import create_server
 
-        stdio.serve(server)
-    return 0
+        server = create_server()
+    except KeyboardInterrupt:  # Ctrl-C while starting: nothing to clean up yet
+        return 130
+    logs.setup(server.service.settings.log_level)
+    if args.tcp:
+        code = stdio.serve_tcp(server, host.strip("[]") or "127.0.0.1", int(port))
+    else:
+        code = stdio.serve(server)
+    _leave(code)
+    return code
+
+
+def _leave(code: int) -> None:
+    """End now if a worker thread would hold the process (one blocked
+    reading a terminal never returns): everything that must be written
+    (the usage ledger, logs, stdout) is written by then."""
+    import logging
+    import threading
+
+    if any(t.is_alive() and not t.daemon for t in threading.enumerate() if t is not threading.main_thread()):
+        logging.shutdown()
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                stream.flush()
+            except (OSError, ValueError):
+                pass
+        os._exit(code)
 
 
 LANGUAGES = {".py": "python", ".js": "javascript", ".ts": "typescript", ".tsx": "typescriptreact",

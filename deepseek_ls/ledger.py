@@ -201,8 +201,16 @@ class Ledger:
         return row
 
     def add(self, row: Row) -> None:
-        """Queue a ready row."""
-        if not self.enabled or self._closed:
+        """Queue a ready row (after :meth:`close`, write it at once: a request
+        that ended while the server was stopping is still billed)."""
+        if not self.enabled:
+            return
+        if self._closed:
+            with self._lock:
+                self._pending.append(row)
+            self.flush(refresh=False)
+            with self._write_lock:
+                self._reset_connection()
             return
         with self._lock:
             self._pending.append(row)

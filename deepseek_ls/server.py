@@ -16,9 +16,10 @@ from urllib.parse import unquote
 from lsprotocol import types
 from pygls import uris
 from pygls.capabilities import get_capability
-from pygls.exceptions import JsonRpcException
+from pygls.exceptions import JsonRpcException, JsonRpcInternalError
 from pygls.lsp.server import LanguageServer
 from pygls.protocol import LanguageServerProtocol
+from pygls.protocol.language_server import lsp_method
 
 from . import __version__
 from .constants import MAX_DOCUMENT_CHARS
@@ -40,9 +41,21 @@ class _Rejected:
     jsonrpc = None
 
 
+#: JSON-RPC / LSP error codes for the lifecycle
+INVALID_REQUEST = -32600
+SERVER_NOT_INITIALIZED = -32002
+
+
 class TracingProtocol(LanguageServerProtocol):
     """Records ``lsp_recv`` the moment a message is handed over by the reader,
-    and answers malformed requests instead of leaving the client waiting."""
+    answers malformed requests instead of leaving the client waiting, and
+    keeps the LSP lifecycle: before ``initialize`` a request gets -32002
+    (ServerNotInitialized) and a notification is dropped; after ``shutdown``
+    a request gets -32600 (InvalidRequest) and a notification is dropped;
+    ``exit`` is always obeyed."""
+
+    initialize_seen = False
+    shutdown_requested = False
 
     def structure_message(self, data: dict[str, Any]) -> Any:
         try:
@@ -54,8 +67,52 @@ class TracingProtocol(LanguageServerProtocol):
                 return _Rejected()
             raise
 
+    def _refuse(self, message: Any, code: int, text: str) -> None:
+        msg_id = getattr(message, "id", None)
+        if msg_id is None:  # a notification: nothing to answer
+            log.info("ignored %s: %s", getattr(message, "method", "?"), text)
+            return
+        log.warning("refused %s: %s", message.method, text)
+        self._send_data({"jsonrpc": "2.0", "id": msg_id, "error": {"code": code, "message": text}})
+
+    def _lifecycle_allows(self, message: Any) -> bool:
+        method = getattr(message, "method", None)
+        if method is None or method == types.EXIT:  # responses, and exit at any time
+            return True
+        if self.shutdown_requested:
+            self._refuse(message, INVALID_REQUEST, f"{method}: the server is shutting down "
+                                                   "(no requests after shutdown)")
+            return False
+        if not self.initialize_seen:
+            if method != types.INITIALIZE:
+                self._refuse(message, SERVER_NOT_INITIALIZED, f"{method}: the server is not initialized "
+                                                              "(send initialize first)")
+                return False
+            self.initialize_seen = True
+        elif method == types.INITIALIZE:
+            self._refuse(message, INVALID_REQUEST, "initialize: the server is already initialized")
+            return False
+        if method == types.SHUTDOWN:
+            self.shutdown_requested = True
+        return True
+
+    @lsp_method(types.SHUTDOWN)
+    def lsp_shutdown(self, *args: Any) -> Any:
+        """pygls' shutdown, without cancelling requests while iterating over them
+        (a cancelled thread or command future removes itself from the dict at once)."""
+        if (user_handler := self.fm.features.get(types.SHUTDOWN)) is not None:
+            yield user_handler, args, None
+        current_id = self.msg_id
+        for msg_id, future in list(self._request_futures.items()):
+            if msg_id != current_id and not future.done():
+                future.cancel()
+        self._shutdown = True
+        return None
+
     def handle_message(self, message: Any) -> None:
         if isinstance(message, _Rejected):
+            return
+        if not self._lifecycle_allows(message):
             return
         server = self._server
         tracer = getattr(server, "service", None) and server.service.tracer
@@ -238,8 +295,22 @@ class DeepSeekLanguageServer(LanguageServer):
         except Exception:  # no transport yet (before initialize) or shutting down
             log.debug("status not sent", exc_info=True)
 
+    def shutdown(self) -> None:
+        """Stop without waiting for the worker threads (one may be blocked
+        reading a terminal: waiting for it would hang ``exit`` and Ctrl-C)."""
+        if self._stop_event is not None:
+            self._stop_event.set()
+        if self._thread_pool:
+            self._thread_pool.shutdown(wait=False, cancel_futures=True)
+        if self._server:
+            self._server.close()
+
     def report_server_error(self, error: Exception, source: Any) -> None:
         """Log handler errors instead of popping them up in the editor."""
+        if isinstance(error, JsonRpcException) and error.code != JsonRpcInternalError.CODE:
+            # a chosen error (a failed chat, a bad argument, a cancel), answered already: no traceback
+            log.info("request answered with error %s: %s", error.code, error)
+            return
         log.error("internal error in %s: %s", getattr(source, "__name__", source), error, exc_info=error)
 
 

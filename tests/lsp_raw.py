@@ -13,8 +13,8 @@ from typing import Any
 
 
 class RawServer:
-    def __init__(self, env: dict[str, str]) -> None:
-        self.proc = subprocess.Popen([sys.executable, "-m", "deepseek_ls"], stdin=subprocess.PIPE,
+    def __init__(self, env: dict[str, str], stdin: Any = subprocess.PIPE, args: tuple[str, ...] = ()) -> None:
+        self.proc = subprocess.Popen([sys.executable, "-m", "deepseek_ls", *args], stdin=stdin,
                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
         self.messages: list[dict[str, Any]] = []
         self.stdout = bytearray()
@@ -48,6 +48,11 @@ class RawServer:
         self.proc.stdin.write(b"Content-Length: %d\r\n\r\n" % len(body) + body)
         self.proc.stdin.flush()
 
+    def write(self, data: bytes) -> None:
+        """Raw bytes, no framing added."""
+        self.proc.stdin.write(data)
+        self.proc.stdin.flush()
+
     def request(self, msg_id: Any, method: str, params: Any) -> None:
         self.send({"jsonrpc": "2.0", "id": msg_id, "method": method, "params": params})
 
@@ -59,10 +64,21 @@ class RawServer:
         while time.monotonic() < deadline:
             with self._lock:
                 for m in self.messages:
-                    if m.get("id") == msg_id and "method" not in m:
+                    if isinstance(m, dict) and m.get("id") == msg_id and "method" not in m:
                         return m
             time.sleep(0.01)
         raise TimeoutError(f"no response to {msg_id!r}")
+
+    def wait_for(self, predicate: Any, timeout: float = 10.0) -> Any:
+        """The first message (a dict, or a list for a batch answer) that satisfies ``predicate``."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with self._lock:
+                for m in self.messages:
+                    if predicate(m):
+                        return m
+            time.sleep(0.01)
+        raise TimeoutError("no such message")
 
     def close(self) -> int:
         if self.proc.poll() is None:

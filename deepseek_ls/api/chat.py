@@ -26,7 +26,7 @@ from typing import Any
 import httpx
 
 from .. import constants as C
-from .client import DeepSeekClient, Usage
+from .client import DeepSeekClient, Usage, encode_json
 from .errors import APIConnectionError, APITimeoutError, ServerError, StreamError, error_from_response
 from .retry import RetryPolicy, with_retries
 from .sse import SSEDecoder, StreamState
@@ -102,7 +102,7 @@ class Timeouts:
 async def _open_stream(client: DeepSeekClient, request: ChatRequest, timeouts: Timeouts) -> httpx.Response:
     """Send the request; return the streaming response once its status is 2xx."""
     headers = {**client.headers(), "Accept": "text/event-stream"}
-    content = json.dumps(request.body(), ensure_ascii=False).encode()
+    content = encode_json(request.body())
     http_request = client.http.build_request("POST", request.path, content=content, headers=headers,
                                              timeout=timeouts.httpx())
     try:
@@ -192,7 +192,9 @@ async def complete_once(client: DeepSeekClient, request: ChatRequest, *, timeout
         choices = data.get("choices") if isinstance(data, dict) else None
         if not choices or not isinstance(choices[0], dict):
             raise ServerError(response.status_code, "response has no choices")
-        message = choices[0].get("message") or {}
+        message = choices[0].get("message")
+        if not isinstance(message, dict):
+            raise ServerError(response.status_code, "response has no message")
         return ChatResult(content=str(message.get("content") or ""),
                           reasoning=str(message.get("reasoning_content") or ""),
                           usage=Usage.from_api(data.get("usage")), model=str(data.get("model") or request.model),

@@ -27,6 +27,7 @@ from .types import Usage
 from .errors import (
     APIConnectionError,
     APITimeoutError,
+    InvalidApiKeyError,
     MissingApiKeyError,
     ServerError,
     StreamError,
@@ -115,6 +116,35 @@ def _json_body(status: int, content: bytes) -> Any:
         raise ServerError(status, "response body is not JSON") from None
 
 
+def _sendable_key(key: str) -> bool:
+    """Visible ASCII only: anything else cannot go in a header (or is a pasted note)."""
+    return all(33 <= ord(c) < 127 for c in key)
+
+
+def encode_json(obj: Any) -> bytes:
+    """A request body as UTF-8 JSON, whatever text it carries.
+
+    Editor text can hold lone UTF-16 surrogates (half an emoji, from a
+    client's bad edit), which UTF-8 cannot encode; they become U+FFFD, so
+    one odd character costs that character, not the request (nor every
+    other file's requests that carry this file as context).
+    """
+    text = json.dumps(obj, ensure_ascii=False)
+    try:
+        return text.encode()
+    except UnicodeEncodeError:
+        return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace").encode()
+
+
+def _completion_choice(status: int, data: Any) -> dict[str, Any]:
+    """The first choice of a FIM answer; ServerError for an answer of another shape."""
+    choices = data.get("choices") if isinstance(data, dict) else None
+    if not isinstance(choices, list) or not choices or not isinstance(choices[0], dict):
+        raise ServerError(status, f"the answer is not a completion (JSON {type(data).__name__} "
+                                  "without choices)")
+    return choices[0]
+
+
 def normalize_base_url(url: str) -> str:
     """Strip a trailing slash and the ``/v1`` or ``/beta`` alias paths."""
     url = url.rstrip("/")
@@ -173,6 +203,8 @@ class DeepSeekClient:
         """Request headers with the key; raises MissingApiKeyError without one."""
         if not self.api_key:
             raise MissingApiKeyError()
+        if not _sendable_key(self.api_key):
+            raise InvalidApiKeyError()
         return {"Authorization": f"Bearer {self.api_key}", "Content-Type": "application/json",
                 "Accept": "application/json"}
 
@@ -222,7 +254,7 @@ class DeepSeekClient:
     async def _request(self, method: str, path: str, *, json_body: Any = None,
                        timeout: httpx.Timeout) -> httpx.Response:
         headers = self.headers()
-        content = json.dumps(json_body, ensure_ascii=False).encode() if json_body is not None else None
+        content = encode_json(json_body) if json_body is not None else None
         async with self.exchange():
             with _transport_errors(f"{method} {path}"):
                 response = await self.http.request(method, path, content=content, headers=headers,
@@ -263,7 +295,7 @@ class DeepSeekClient:
                   trace: TraceHook | None = None) -> FimResult:
         """One FIM completion, no retries."""
         started = time.monotonic()
-        content = json.dumps(request.body(), ensure_ascii=False).encode()
+        content = encode_json(request.body())
         try:
             async with self.exchange(), asyncio.timeout(timeout_s):
                 response = await self._open("POST", "/beta/completions", content, self.headers(),
@@ -278,11 +310,11 @@ class DeepSeekClient:
         if response.status_code >= 400:
             raise error_from_response(response.status_code, response.headers, body)
         data = _json_body(response.status_code, body)
-        choices = data.get("choices") or [{}]
-        choice = choices[0] if isinstance(choices[0], dict) else {}
+        choice = _completion_choice(response.status_code, data)
+        text = choice.get("text")
         return FimResult(
-            text=str(choice.get("text") or ""),
-            finish_reason=choice.get("finish_reason"),
+            text=text if isinstance(text, str) else "",
+            finish_reason=choice.get("finish_reason") if isinstance(choice.get("finish_reason"), str) else None,
             usage=Usage.from_api(data.get("usage")),
             model=str(data.get("model") or request.model),
             latency_s=time.monotonic() - started,
@@ -303,7 +335,7 @@ class DeepSeekClient:
         started = time.monotonic()
         body = {**request.body(), "stream": True, "stream_options": {"include_usage": True}}
         headers = {**self.headers(), "Accept": "text/event-stream"}
-        content = json.dumps(body, ensure_ascii=False).encode()
+        content = encode_json(body)
         decoder, state = SSEDecoder(), StreamState()
         stopped = False
         try:
@@ -380,7 +412,10 @@ class DeepSeekClient:
         """Names served by ``GET /models``."""
         response = await self._request("GET", "/models", timeout=httpx.Timeout(timeout_s))
         data = self._json(response)
-        return [str(m.get("id")) for m in data.get("data", []) if isinstance(m, dict)]
+        models = data.get("data") if isinstance(data, dict) else None
+        if not isinstance(models, list):
+            raise ServerError(response.status_code, "the model list is not a list")
+        return [str(m.get("id")) for m in models if isinstance(m, dict)]
 
     async def balance(self, *, timeout_s: float = 10.0) -> dict[str, Any]:
         """The raw ``GET /user/balance`` answer."""

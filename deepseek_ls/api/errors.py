@@ -2,6 +2,8 @@
 
     DeepSeekError
     ├── MissingApiKeyError          no key configured (nothing was sent)
+    │   └── InvalidApiKeyError      a key no HTTP header can carry (nothing was sent)
+    ├── InternalError               a bug inside deepseek-ls (details in the log)
     ├── APIConnectionError          network trouble (retryable)
     │   └── APITimeoutError
     ├── StreamError                 a stream that ended without [DONE] or went idle
@@ -65,6 +67,22 @@ class MissingApiKeyError(DeepSeekError):
 
     def __init__(self) -> None:
         super().__init__("No DeepSeek API key is configured.")
+
+
+class InvalidApiKeyError(MissingApiKeyError):
+    """The key has characters no HTTP header can carry (nothing was sent)."""
+
+    hint = ("Paste only the key itself (it starts with sk- and has no spaces or other characters) "
+            "into DEEPSEEK_API_KEY or deepseek.apiKey.")
+
+    def __init__(self) -> None:
+        DeepSeekError.__init__(self, "The DeepSeek API key contains spaces, non-ASCII or control characters.")
+
+
+class InternalError(DeepSeekError):
+    """A bug or an unexpected condition inside deepseek-ls (details in the server log)."""
+
+    hint = "This is a bug in deepseek-ls; the server log (stderr) has the details."
 
 
 class APIConnectionError(DeepSeekError):

@@ -68,15 +68,19 @@ class StreamState:
             return []
         if isinstance(chunk.get("error"), dict):  # an error reported inside the stream
             raise StreamError(f"DeepSeek reported an error mid-answer: {chunk['error'].get('message', '')}")
+        if "error" in chunk and chunk["error"]:
+            raise StreamError(f"DeepSeek reported an error mid-answer: {str(chunk['error'])[:200]}")
         if chunk.get("model"):
             self.model = str(chunk["model"])
         if isinstance(chunk.get("usage"), dict):  # on the finish chunk, or a trailing choices: [] chunk
             self.usage = Usage.from_api(chunk["usage"])
         out: list[tuple[str, str]] = []
-        for choice in chunk.get("choices") or []:
+        choices = chunk.get("choices")
+        for choice in choices if isinstance(choices, list) else []:
             if not isinstance(choice, dict):
                 continue
-            delta = choice.get("delta") or {}
+            delta = choice.get("delta")
+            delta = delta if isinstance(delta, dict) else {}
             reasoning = delta.get("reasoning_content")
             if isinstance(reasoning, str) and reasoning:
                 self.reasoning.append(reasoning)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,7 +25,9 @@ class Usage:
 
         def num(key: str, src: dict = data) -> int:
             value = src.get(key)
-            return int(value) if isinstance(value, (int, float)) else 0
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+                return 0
+            return max(0, int(value))
 
         prompt = num("prompt_tokens")
         hit = num("prompt_cache_hit_tokens")

@@ -18,7 +18,7 @@ from typing import Any, Protocol
 
 from ..api.chat import ChatRequest, ChatResult, Timeouts, complete_once, stream_chat
 from ..api.client import DeepSeekClient, Usage
-from ..api.errors import DeepSeekError, MissingApiKeyError
+from ..api.errors import DeepSeekError, InternalError, MissingApiKeyError
 from ..api.retry import RetryPolicy
 from ..policy import MASKER
 from ..settings import Settings
@@ -127,6 +127,11 @@ class ChatManager:
         except DeepSeekError as exc:
             await sink.failed(exc)
             raise
+        except Exception as exc:  # a bug or an unexpected answer: still one clear end, never a hang
+            log.error("chat failed unexpectedly: %s: %s", type(exc).__name__, exc, exc_info=exc)
+            error = InternalError(f"The chat hit an internal error ({type(exc).__name__}).")
+            await sink.failed(error)
+            raise error from None
         answer = ChatAnswer(chat.id, result.content, result.reasoning, result.usage, result.model,
                             result.finish_reason)
         await sink.done(answer)
@@ -144,6 +149,17 @@ class ChatManager:
         for run in hits:
             run.task.cancel()
         return len(hits)
+
+    async def stop_all(self, timeout_s: float = 2.0) -> int:
+        """Cancel every running chat and wait (up to ``timeout_s``) until each
+        has ended as cancelled (shutdown: before the connections close, so
+        none ends as "the connection broke"). Returns how many there were."""
+        tasks = [run.task for run in list(self.runs.values()) if not run.task.done()]
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            await asyncio.wait(tasks, timeout=timeout_s)
+        return len(tasks)
 
     def cancel_stream(self, stream: str) -> bool:
         run = self.runs.get(stream)

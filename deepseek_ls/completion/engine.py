@@ -24,7 +24,8 @@ import asyncio
 import logging
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
+from typing import Any
 from dataclasses import dataclass, field
 
 from cachetools import LRUCache
@@ -41,6 +42,7 @@ from ..api.errors import (
     MissingApiKeyError,
     RateLimitError,
     ServerError,
+    StreamError,
 )
 from ..policy import has_placeholder, mask_fim
 from ..prompt.fim import DocumentSnapshot, FimPrompt, build_fim_prompt, completion_mode
@@ -70,6 +72,8 @@ STATUS_LAG_S = 0.02
 #: the first lines shows the next ones at once.
 EARLY_LINES = 3
 EARLY_AFTER_S = 0.3
+#: An outage of the API (one warning) ends with a success this long (s) after its last failure.
+OUTAGE_QUIET_S = 60.0
 
 
 @dataclass(frozen=True)
@@ -197,6 +201,8 @@ class CompletionEngine:
         self._tickets: dict[str, _Ticket] = {}
         self._flights: dict[str, _Flight] = {}
         self._reported: set[str] = set()
+        self._closing = False
+        self._last_failure_at = float("-inf")  # of the API (for the outage warning)
         self._background: set[asyncio.Task[None]] = set()
         #: prompt heads sent in full: completion time, or -1 while in flight
         self._warm: LRUCache[str, float] = LRUCache(maxsize=256)
@@ -459,8 +465,8 @@ class CompletionEngine:
     def _start(self, key: str, doc: DocumentSnapshot, prefix: str, suffix: str,
                fim: FimPrompt, model: str, request_id: object, warm_key: str | None) -> _Flight:
         first: asyncio.Future[tuple[str, str] | None] = asyncio.get_running_loop().create_future()
-        task = asyncio.create_task(self._fetch(key, doc, prefix, suffix, fim, model, request_id, first,
-                                               warm_key))
+        task = asyncio.create_task(self._guarded(first, warm_key, self._fetch(
+            key, doc, prefix, suffix, fim, model, request_id, first, warm_key)))
         flight = _Flight(key, doc.uri, prefix, suffix, task, first, builds_cache=warm_key is not None)
         self._flights[key] = flight
         self.stats.requests_sent += 1
@@ -565,7 +571,8 @@ class CompletionEngine:
         was_failing = self.last_error is not None
         self.breaker.record_success()
         self.last_error = None
-        self._reported.discard("unavailable")
+        if self._outage_over():
+            self._reported.discard("unavailable")
         if was_failing:
             self.on_state()
         usage = self.usage_estimate.observe(fim, result.usage) if not result.stopped else \
@@ -577,6 +584,50 @@ class CompletionEngine:
         return settle(text)
 
     # -- failures ------------------------------------------------------
+    async def _guarded(self, first: asyncio.Future[tuple[str, str] | None], warm_key: str | None,
+                       fetch: Coroutine[Any, Any, tuple[str, str] | None]) -> tuple[str, str] | None:
+        """Run one flight so that whatever fails inside it, its waiters get an answer.
+
+        An exception that is not a :class:`DeepSeekError` (a bug, an answer
+        of an unexpected shape) is logged, reported once, and the waiting
+        editor requests get "no suggestion" instead of waiting forever.
+        """
+        try:
+            return await fetch
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            self.stats.errors += 1
+            self.breaker.release_probe()  # a probe that ended in a bug must not hold the breaker
+            if warm_key is not None:
+                self._warm.pop(warm_key, None)
+            log.error("completion request failed unexpectedly: %s: %s", type(exc).__name__, exc,
+                      exc_info=exc)
+            self._report("internal", f"Ghost text hit an internal error ({type(exc).__name__}); "
+                                     "see the server log. Other requests go on.")
+            return None
+        finally:
+            if not first.done():
+                first.set_result(None)
+
+    def close(self) -> None:
+        """Shutting down: cancel the requests in flight and stop reporting problems."""
+        self._closing = True
+        for flight in list(self._flights.values()):
+            if flight.orphan_timer is not None:
+                flight.orphan_timer.cancel()
+            flight.task.cancel()
+
+    def _outage_over(self) -> bool:
+        """Has the API been healthy long enough to call the last outage over?
+
+        An outage starts with the failure that opens the breaker (one
+        warning) and lasts until a request succeeds at least
+        ``OUTAGE_QUIET_S`` after the last failure: a flapping API (a few
+        503s, one success, again) is one outage, one warning.
+        """
+        return self.clock() - self._last_failure_at >= OUTAGE_QUIET_S
+
     def report_missing_key(self) -> None:
         """Say once that there is no key (completions stay off until there is one)."""
         self._report("missing-key", f"{MissingApiKeyError()} {MissingApiKeyError.hint} "
@@ -584,7 +635,7 @@ class CompletionEngine:
 
     def _report(self, kind: str, message: str) -> None:
         """Tell the user once per kind of problem (until it is resolved)."""
-        if kind in self._reported:
+        if kind in self._reported or self._closing:
             return
         self._reported.add(kind)
         self.on_problem(kind, message)
@@ -599,9 +650,11 @@ class CompletionEngine:
             self._report(kind, f"{exc} {exc.hint} Automatic completions are paused until the settings change.")
         elif isinstance(exc, MissingApiKeyError):
             self._report("missing-key", f"{exc} {exc.hint}")
-        elif isinstance(exc, (RateLimitError, ServerError, APIConnectionError)):
+        elif isinstance(exc, (RateLimitError, ServerError, APIConnectionError, StreamError)):
+            # StreamError: a stream cut off or of another kind (an HTML page): the service is failing
             retry_after = getattr(exc, "retry_after", None)
             self.breaker.record_failure(retry_after)
+            self._last_failure_at = self.clock()
             if self.breaker.state != "closed":
                 self._report("unavailable", f"{exc} {exc.hint}")
         elif isinstance(exc, BadRequestError):

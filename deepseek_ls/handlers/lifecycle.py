@@ -115,4 +115,28 @@ def register(server: DeepSeekLanguageServer) -> None:
 
     @server.feature(types.SHUTDOWN)
     async def shutdown(ls: DeepSeekLanguageServer, params: None) -> None:
+        """Stop the running work quietly, as cancelled, then close the connections.
+
+        Order matters: chats and ghost-text requests are cancelled (and the
+        chats awaited) first, so none of them sees its connection closed
+        under it and reports "the connection broke" or an outage.
+        """
+        await stop_running_work(ls)
         await ls.service.aclose()
+
+
+async def stop_running_work(ls: DeepSeekLanguageServer, timeout_s: float = 2.0) -> None:
+    """Cancel every request in flight except the current one, and the running chats."""
+    ls.service.engine.close()
+    chat = getattr(ls, "chat", None)
+    current, me = ls.protocol.msg_id, asyncio.current_task()
+    # pygls runs this handler as a task of its own under a fresh id: spare it too
+    futures = [f for msg_id, f in list(getattr(ls.protocol, "_request_futures", {}).items())
+               if msg_id != current and f is not me and not f.done()]
+    for future in futures:
+        future.cancel()
+    if chat is not None:
+        await chat.stop_all(timeout_s)
+    pending = [f for f in futures if isinstance(f, asyncio.Future)]
+    if pending:
+        await asyncio.wait(pending, timeout=timeout_s)

@@ -13,6 +13,7 @@ import json
 import math
 import random
 import socket
+import struct
 import threading
 import time
 import uuid
@@ -33,7 +34,7 @@ CHAT_PATHS = ("/chat/completions", "/v1/chat/completions", "/beta/chat/completio
 FIM_PATHS = ("/beta/completions",)
 COMPLETION_PATHS = CHAT_PATHS + FIM_PATHS
 FAULT_KINDS = ("status", "cut_stream", "stall", "empty_body", "insufficient_system_resource",
-               "delay", "queue")
+               "delay", "queue", "body", "reset")
 
 # Invented bodies for injected server errors (real 500/502/503/504 bodies were never captured).
 _FAULT_MESSAGES = {
@@ -113,6 +114,8 @@ class Fault:
     after_chunks: int | None = None
     message: str | None = None
     match: Callable[[dict], bool] | None = None
+    body: bytes | str | None = None          # kind "body": this exact response body (status defaults to 200)
+    content_type: str | None = None          # kind "body": its content type (default application/json)
 
 
 _CONN_IDS = itertools.count(1)
@@ -247,6 +250,17 @@ class _Conn:
             self.writer.close()
         except Exception:
             pass
+
+    def reset(self) -> None:
+        """Close with a TCP RST (SO_LINGER 0), as a crashed proxy does."""
+        self.must_close = True
+        try:
+            sock = self.writer.get_extra_info("socket")
+            if sock is not None:
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            self.writer.transport.abort()
+        except Exception:
+            self.close()
 
 
 class FakeDeepSeek:
@@ -445,7 +459,8 @@ class FakeDeepSeek:
     def inject(self, path: str | None = "/beta/completions", status: int | None = None, times: int = 1,
                retry_after: int | float | str | None = None, kind: str | None = None,
                delay_ms: float = 0.0, after_chunks: int | None = None, message: str | None = None,
-               match: Callable[[dict], bool] | None = None) -> Fault:
+               match: Callable[[dict], bool] | None = None, body: bytes | str | None = None,
+               content_type: str | None = None) -> Fault:
         """Make the next ``times`` matching requests misbehave.
 
         ``path`` None or "*" matches every completion path.  ``kind`` defaults to
@@ -459,7 +474,8 @@ class FakeDeepSeek:
             raise ValueError("status fault needs status=")
         f = Fault(kind=kind, path=None if path in (None, "*") else path, status=status, times=times,
                   retry_after=None if retry_after is None else str(retry_after), delay_ms=delay_ms,
-                  after_chunks=after_chunks, message=message, match=match)
+                  after_chunks=after_chunks, message=message, match=match, body=body,
+                  content_type=content_type)
         with self._lock:
             self._faults.append(f)
         return f
@@ -912,6 +928,12 @@ class FakeDeepSeek:
             code = "invalid_request_error" if fault.status in (400, 401, 402, 422) else etype
             extra = [("retry-after", fault.retry_after)] if fault.retry_after is not None else []
             raise ApiError(fault.status, fault.message or msg, etype=etype, code=code, headers=extra)
+        if fault is not None and fault.kind == "body":  # a canned answer: null, a list, HTML, cut JSON...
+            if fault.delay_ms:
+                await cs.sleep(fault.delay_ms / 1000)
+            raw = fault.body.encode() if isinstance(fault.body, str) else (fault.body or b"")
+            await self._send_full(cs, rec, fault.status or 200, raw, ctype=fault.content_type or "application/json")
+            return
 
         gen = self._generate(job)
         state = {"ttft_at": None, "hdr": False, "chunked": False}
@@ -1032,9 +1054,9 @@ class FakeDeepSeek:
         if kind == "empty_body":
             body = b""
         if state["chunked"]:
-            if kind == "cut_stream":
+            if kind in ("cut_stream", "reset"):
                 cs.write(cs.h.send(h11.Data(data=body[: len(body) // 2])))
-                cs.close()
+                cs.reset() if kind == "reset" else cs.close()
                 return
             data = (cs.h.send(h11.Data(data=body)) if body else b"") + cs.h.send(h11.EndOfMessage())
             rec.first_token_ns = time.monotonic_ns()
@@ -1043,13 +1065,17 @@ class FakeDeepSeek:
             cs.write(data)
             await cs.drain()
             return
-        if kind == "cut_stream":
+        if kind in ("cut_stream", "reset"):
             hdrs = self._base_headers("application/json") + [("content-length", str(len(body)))]
             data = cs.h.send(h11.Response(status_code=200, headers=hdrs)) + cs.h.send(
                 h11.Data(data=body[: len(body) // 2]))
             rec.status = 200
             cs.write(data)
-            cs.close()
+            if kind == "reset":
+                await cs.drain()
+                cs.reset()
+            else:
+                cs.close()
             return
         rec.first_token_ns = time.monotonic_ns()
         ctx["sent_pieces"] = gen["n"]
@@ -1135,7 +1161,7 @@ class FakeDeepSeek:
             await cs.drain()
             return
         cut_at = None
-        if kind == "cut_stream":
+        if kind in ("cut_stream", "reset"):
             cut_at = fault.after_chunks if fault.after_chunks is not None else max(1, len(frames) // 2)
         if kind == "stall":
             # stop mid-reasoning (or mid-content when there is no reasoning)
@@ -1164,8 +1190,8 @@ class FakeDeepSeek:
             sent += ntok
             ctx["sent_pieces"] = sent
             await cs.drain()
-        if kind == "cut_stream":
-            cs.close()
+        if kind in ("cut_stream", "reset"):
+            cs.reset() if kind == "reset" else cs.close()
             return
         if kind == "stall":
             await cs.sleep(1e9)
