@@ -46,7 +46,7 @@ from ..prompt.fim import DocumentSnapshot, FimPrompt, build_fim_prompt, completi
 from ..settings import Settings
 from ..trace import Tracer
 from .memory import Remembered, ResultCache, SuggestionMemory, request_key
-from .postprocess import block_finished, postprocess
+from .postprocess import block_finished, postprocess, replaced_chars
 from .rhythm import Rhythm
 
 log = logging.getLogger(__name__)
@@ -82,9 +82,17 @@ class CompletionRequest:
 
 @dataclass(frozen=True)
 class Suggestion:
+    """Text to insert at the cursor, replacing the next ``replace`` characters.
+
+    ``replace`` counts code points of the cursor line after the cursor
+    (closers the text runs through, see :func:`postprocess.replaced_chars`);
+    the editor item's range ends there.
+    """
+
     id: str
     text: str
     source: str  # "network" | "memory" | "cache" | "join"
+    replace: int = 0
 
 
 @dataclass
@@ -118,6 +126,12 @@ class _Flight:
         return (self.uri == uri and suffix == self.suffix
                 and len(self.prefix) <= len(prefix) <= len(self.prefix) + JOIN_TYPED_MAX
                 and prefix.startswith(self.prefix))
+
+
+def _replaced(prefix: str, suffix: str, text: str) -> int:
+    """Characters after the cursor that ``text`` replaces (see :func:`replaced_chars`)."""
+    eol = suffix.find("\n")
+    return replaced_chars(text, prefix[prefix.rfind("\n") + 1:], suffix if eol < 0 else suffix[:eol])
 
 
 def answered_to_end_of_line(prefix: str, suffix: str) -> bool:
@@ -271,7 +285,7 @@ class CompletionEngine:
             self._supersede(doc.uri)
             self.stats.memory_hits += 1
             self._decision(req, "memory")
-            return Suggestion(recall.id, recall.text, "memory")
+            return Suggestion(recall.id, recall.text, "memory", recall.replace)
         if recall is not None and not req.manual and answered_to_end_of_line(prefix, suffix):
             # the whole suggestion is typed (accepted) and it ended this line: asking
             # again here would ask for the rest of a finished line
@@ -384,7 +398,7 @@ class CompletionEngine:
     def _suggest(self, uri: str, prefix: str, suffix: str, text: str, source: str) -> Suggestion:
         entry = Remembered(uuid.uuid4().hex[:16], prefix, suffix, text)
         self.memory.remember(uri, entry)
-        return Suggestion(entry.id, text, source)
+        return Suggestion(entry.id, text, source, _replaced(prefix, suffix, text))
 
     async def _await(self, flight: _Flight, ticket: _Ticket, typed: str, source: str) -> Suggestion | None:
         outcome: tuple[str, str] | None = None
@@ -412,7 +426,8 @@ class CompletionEngine:
         suggestion_id, text = outcome
         if not text.startswith(typed) or len(text) <= len(typed):
             return None
-        return Suggestion(suggestion_id, text[len(typed):], source)
+        rest = text[len(typed):]
+        return Suggestion(suggestion_id, rest, source, _replaced(flight.prefix + typed, flight.suffix, rest))
 
     def _adopt(self, flight: _Flight) -> None:
         flight.refs += 1
