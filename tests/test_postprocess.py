@@ -13,8 +13,12 @@ def test_single_line_is_cut_at_the_line_end():
     assert pp("foo()\nbar()") == "foo()"
 
 
-def test_suffix_overlap_is_trimmed():
-    assert pp("a, b)", line_prefix="f(", line_suffix=")", context_before="f(") == "a, b"
+def test_suffix_overlap_is_replaced_not_trimmed():
+    # the closer stays in the text; the item replaces the one after the cursor (issue 9)
+    from deepseek_ls.completion.postprocess import replaced_chars
+
+    assert pp("a, b)", line_prefix="f(", line_suffix=")", context_before="f(") == "a, b)"
+    assert replaced_chars("a, b)", "f(", ")") == 1
 
 
 def test_unbalanced_closer_is_cut():

@@ -267,7 +267,11 @@ def is_repetitive(text: str) -> bool:
 
 
 def cut_block(text: str, line_prefix: str, max_lines: int) -> str:
-    """Cut a multi-line answer at a blank line, a dedent, or ``max_lines``."""
+    """Cut a multi-line answer at a blank line, a dedent, or ``max_lines``.
+
+    After an opener (``foo(|``, ``{|``) a line that starts with a closer at
+    the cursor line's indentation ends the block and is kept (``)``, ``});``).
+    """
     cursor_line_blank = not line_prefix.strip()
     lines = text.split("\n")
     if cursor_line_blank:  # the block's indentation: the cursor's plus the first line's own
@@ -280,7 +284,9 @@ def cut_block(text: str, line_prefix: str, max_lines: int) -> str:
         if i > 0:
             if not line.strip():
                 break
-            if _indent_width(line) < base and not (cursor_line_blank and i == 0):
+            if _indent_width(line) < base:
+                if not cursor_line_blank and line.lstrip(" \t")[:1] in _CLOSE and _indent_width(line) >= base - 1:
+                    kept.append(line)  # closes the cursor line's opener
                 break
         kept.append(line)
         if len(kept) >= max_lines:
