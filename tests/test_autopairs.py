@@ -32,6 +32,7 @@ def accept(before: str, raw: str, after: str = "", multiline: bool = False) -> s
      "def area(width: float, height: float) -> float:"),
     ("xs = [", "]", "1, 2, 3]", "xs = [1, 2, 3]"),
     ("const o = {", "}", " a: 1 };", "const o = { a: 1 };"),
+    ("const o = { ", " }", "a: 1 };", "const o = { a: 1 };"),
     ("total = f([", "])", "1, 2]) + 3", "total = f([1, 2]) + 3"),
     # the cursor inside a string literal: its closing quote counts too
     ('print("', '")', 'hello")', 'print("hello")'),
@@ -42,6 +43,7 @@ def accept(before: str, raw: str, after: str = "", multiline: bool = False) -> s
     # punctuation after the closer that was already there (or that the answer repeats)
     ("foo(", ");", "a, b);", "foo(a, b);"),
     ("foo(", ");", "a, b)", "foo(a, b);"),
+    ("x = foo(", ") + bar", "a) + baz", "x = foo(a) + baz + bar"),  # code after the closer stays
     ("if (", ") {", "x > 0) {", "if (x > 0) {"),
     ("def area(", "):", "w: float) -> float:", "def area(w: float) -> float:"),
     # the answer re-types the rest of the line, closers or not
@@ -204,3 +206,14 @@ def test_memory_refuses_text_after_the_cursor_the_suggestion_does_not_write():
     assert memory.recall("u", PREFIX + "(", "]" + SUFFIX) is None        # a closer it never writes
     assert memory.recall("u", PREFIX + "(", ")" + "\nmore") is None      # the tail changed
     assert memory.recall("u", PREFIX + "[", "]" + SUFFIX) is None        # typed something else
+
+
+def test_enter_between_brackets_keeps_the_rest_of_a_multi_line_suggestion():
+    prefix, suffix = "foo(", ")\nx = 1\n"
+    memory = memory_with("\n    a,\n    b,\n)", prefix, suffix)
+    # the editor answers Enter with an indented line and the ) on the next one
+    hit = memory.recall("u", prefix + "\n    ", "\n)\nx = 1\n")
+    assert (hit.text, hit.replace) == ("a,\n    b,", 0)
+    assert prefix + "\n    " + hit.text + "\n)\nx = 1\n" == "foo(\n    a,\n    b,\n)\nx = 1\n"
+    # an editor that indents the ) differently: not what the suggestion writes
+    assert memory.recall("u", prefix + "\n    ", "\n  )\nx = 1\n") is None

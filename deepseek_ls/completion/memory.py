@@ -95,7 +95,9 @@ class SuggestionMemory:
         the suggestion; the text after it is the part the suggestion does not
         replace, preceded only by closers the rest of the suggestion writes
         (the editor's auto-pairs, or closers it replaces that are still
-        there). The rest replaces those.
+        there). The rest replaces those. After Enter between brackets the
+        editor may have put the closer on the next line already: when the
+        rest ends with exactly that, the rest is served without it.
         """
         for entry in self._docs.get(uri, ()):
             if len(prefix) < len(entry.prefix) or not prefix.startswith(entry.prefix):
@@ -111,6 +113,13 @@ class SuggestionMemory:
             if len(suffix) < kept or not suffix.endswith(entry.suffix[replace:]):
                 continue
             extra = suffix[: len(suffix) - kept]
+            if "\n" in extra:
+                # Enter between brackets: the editor moved the closer to a line of its
+                # own, as the suggestion does; the rest stops before it (an item's
+                # range stays on one line)
+                if not rest.endswith(extra) or len(rest) == len(extra):
+                    continue
+                return Recall(entry.id, rest[: len(rest) - len(extra)], typed, 0)
             if extra and not _covers(extra, rest, AUTO_CLOSERS + entry.suffix[:replace]):
                 continue
             return Recall(entry.id, rest, typed, len(extra))

@@ -160,6 +160,7 @@ def _shape(text: str, quote: str) -> tuple[str, str, str]:
 def _cover_candidates(text: str, events: list[tuple[int, str]], rest: str) -> list[int]:
     """Lengths of ``rest`` (the line after the cursor) that ``text`` may cover, longest first."""
     found = {0}
+    pending: list[int] = []  # punctuation: covered only up to a closer or the line end
     at, used, closed = 0, 0, False
     for k, ch in enumerate(rest):
         if ch in " \t":
@@ -168,18 +169,21 @@ def _cover_candidates(text: str, events: list[tuple[int, str]], rest: str) -> li
             # a closer after the cursor is covered by the text's own closer of the same opener
             if used < len(events) and events[used][1] == ch:
                 at, used, closed = events[used][0] + 1, used + 1, True
-                found.add(k + 1)
+                found.update(pending, (k + 1,))
+                pending.clear()
                 continue
             break
         if closed and not _is_word(ch):
-            # punctuation after a covered closer (`);`, `):`) found later in the text
+            # punctuation after a covered closer (`);`, `) {`) found later in the text
             j = text.find(ch, at)
             if j < 0:
                 break
             at = j + 1
-            found.add(k + 1)
+            pending.append(k + 1)
             continue
         break
+    else:
+        found.update(pending)
     # the text ends by re-typing the start of the rest of the line
     last = text[text.rfind("\n") + 1:]
     for k in range(min(len(rest), len(last)), 0, -1):
@@ -197,8 +201,8 @@ def replaced_chars(text: str, line_prefix: str, line_suffix: str) -> int:
     the same opener (``def area(|)`` + ``w: float) -> float:`` covers ``)``;
     ``print(|)`` + ``f(x)`` covers nothing, its ``)`` is its own), a closing
     quote of the literal the cursor is in, punctuation after them found
-    later in the text (``);``), and the rest of the line when the text ends
-    by re-typing it. Of those lengths the longest is taken for which the
+    later in the text when that covers the whole line (``);``, ``) {``),
+    and the rest of the line when the text ends by re-typing it. Of those lengths the longest is taken for which the
     line after the edit closes and opens the same brackets and quotes as the
     line before it; 0 when none does.
     """
