@@ -36,6 +36,8 @@ def accept(before: str, raw: str, after: str = "", multiline: bool = False) -> s
     ("total = f([", "])", "1, 2]) + 3", "total = f([1, 2]) + 3"),
     # the cursor inside a string literal: its closing quote counts too
     ('print("', '")', 'hello")', 'print("hello")'),
+    ('x = "', '"', 'hello" + name', 'x = "hello" + name'),
+    ('print("', '")', 'hello") + len(x))', 'print("hello") + len(x)'),  # one ) too many: cut
     ("open('", "')", "data.txt', 'r')", "open('data.txt', 'r')"),
     ("const s = `", "`", "hello ${name}`;", "const s = `hello ${name}`;"),
     ('s = f"{', '}"', 'total}"', 's = f"{total}"'),

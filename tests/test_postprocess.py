@@ -56,3 +56,7 @@ def test_a_block_is_finished_once_post_processing_would_cut_the_rest():
     assert block_finished("x = 1\n\n        y", "        ", 12)                # a blank line
     assert block_finished("\n".join(["a = 1"] + ["        b = 2"] * 11), "        ", 12)  # 12 lines
     assert not block_finished("\n".join(["a = 1"] + ["        b = 2"] * 10), "        ", 12)
+
+
+def test_a_closer_of_the_wrong_opener_is_cut():
+    assert pp("[1, 2) + x", line_prefix="f(", context_before="f(") == "[1, 2"

@@ -82,9 +82,17 @@ def _open_brackets(text: str) -> list[str]:
 
 
 def cut_unbalanced(text: str, context_before: str) -> str:
-    """Cut ``text`` before the first closer that has no opener in context or text."""
-    for i in _unmatched_closers(_open_brackets(context_before), _code_chars(text)):
-        return text[:i]
+    """Cut ``text`` before the first closer that has no opener in context or text.
+
+    The text starts inside the string literal the cursor is in, if any.
+    """
+    stack = _open_brackets(context_before)
+    quote = quote_at_end(context_before[context_before.rfind("\n") + 1:])
+    for i, ch in _outer_walk(text, quote)[0]:
+        if ch in _QUOTES:
+            continue  # the end of the cursor's literal
+        if ch not in _CLOSE or not stack or stack.pop() != _CLOSE[ch]:
+            return text[:i]
     return text
 
 
@@ -121,7 +129,7 @@ def _outer_walk(text: str, quote: str) -> tuple[list[tuple[int, str]], list[str]
 
     Returns ``(events, stack, end_quote)``: ``events`` the ``(index, char)``
     of each closer or quote in ``text`` that closes something opened before
-    the cursor (or closes nothing), ``stack`` the openers ``text`` leaves
+    the cursor (or closes nothing; ``"!"`` for a closer of the wrong opener), ``stack`` the openers ``text`` leaves
     open, ``end_quote`` the literal open at its end. Literals end at a line end.
     """
     events: list[tuple[int, str]] = []
@@ -147,7 +155,7 @@ def _outer_walk(text: str, quote: str) -> tuple[list[tuple[int, str]], list[str]
             if stack and stack[-1] == _CLOSE[ch]:
                 stack.pop()
             else:
-                events.append((i, ch))
+                events.append((i, "!" if stack else ch))  # "!": closes the wrong opener
     return events, stack, outer or local
 
 
