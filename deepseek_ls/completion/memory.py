@@ -4,8 +4,9 @@
 with the exact text around the cursor when they were made. When the user
 types the first characters of one, the rest is answered from memory with no
 request, also when the editor meanwhile inserted closers after the cursor
-(auto-pairs: typing ``(`` gives ``()``) or typed over one it had inserted. ``ResultCache`` maps a FIM request key to its cleaned answer, so
-returning to an earlier state (undo, a typo corrected) costs nothing.
+(auto-pairs: typing ``(`` gives ``()``) or typed over one it had inserted.
+``ResultCache`` maps a FIM request key to its cleaned answer, so returning
+to an earlier state (undo, a typo corrected) costs nothing.
 """
 
 from __future__ import annotations

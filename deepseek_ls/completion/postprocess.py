@@ -129,8 +129,9 @@ def _outer_walk(text: str, quote: str) -> tuple[list[tuple[int, str]], list[str]
 
     Returns ``(events, stack, end_quote)``: ``events`` the ``(index, char)``
     of each closer or quote in ``text`` that closes something opened before
-    the cursor (or closes nothing; ``"!"`` for a closer of the wrong opener), ``stack`` the openers ``text`` leaves
-    open, ``end_quote`` the literal open at its end. Literals end at a line end.
+    the cursor (or closes nothing; ``"!"`` for a closer of the wrong
+    opener), ``stack`` the openers ``text`` leaves open, ``end_quote`` the
+    literal open at its end. Literals end at a line end.
     """
     events: list[tuple[int, str]] = []
     stack: list[str] = []
@@ -210,9 +211,10 @@ def replaced_chars(text: str, line_prefix: str, line_suffix: str) -> int:
     ``print(|)`` + ``f(x)`` covers nothing, its ``)`` is its own), a closing
     quote of the literal the cursor is in, punctuation after them found
     later in the text when that covers the whole line (``);``, ``) {``),
-    and the rest of the line when the text ends by re-typing it. Of those lengths the longest is taken for which the
-    line after the edit closes and opens the same brackets and quotes as the
-    line before it; 0 when none does.
+    and the rest of the line when the text ends by re-typing it. Of those
+    lengths the longest is taken for which the line after the edit closes
+    and opens the same brackets and quotes as the line before it; 0 when
+    none does.
     """
     rest = line_suffix.rstrip()
     if not rest or not text:
@@ -297,7 +299,8 @@ def cut_block(text: str, line_prefix: str, max_lines: int) -> str:
             if not line.strip():
                 break
             if _indent_width(line) < base:
-                if not cursor_line_blank and line.lstrip(" \t")[:1] in _CLOSE and _indent_width(line) >= base - 1:
+                closes = line.lstrip(" \t")[:1] in _CLOSE and _indent_width(line) >= base - 1
+                if closes and not cursor_line_blank:
                     kept.append(line)  # closes the cursor line's opener
                 break
         kept.append(line)
