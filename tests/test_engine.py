@@ -362,3 +362,33 @@ async def test_an_auto_closed_opener_typed_into_a_suggestion_is_answered_from_me
     s = await engine.complete(req(paired, cursor + 1, version=2))
     assert (s.text, s.replace, s.source, s.id) == ('f"total: {total}")', 1, "memory", first.id)
     assert len(up.bodies) == 1
+
+
+async def test_typing_an_auto_closed_opener_while_the_answer_is_in_flight_waits_for_it():
+    up = Upstream(text='(f"total: {total}")', latency=0.15)
+    engine, _, _ = make_engine(up)
+    text = "def report(total):\n    print\n"
+    cursor = text.index("print") + 5
+    first = asyncio.create_task(engine.complete(req(text, cursor, manual=True)))
+    await asyncio.sleep(0.05)
+    paired = text[:cursor] + '(f"")' + text[cursor:]  # ( and " typed, the editor closed both
+    s = await engine.complete(req(paired, cursor + 3, version=2))
+    assert (s.text, s.replace, s.source) == ('total: {total}")', 2, "join")
+    assert await first is None
+    assert len(up.bodies) == 1
+
+
+async def test_an_answer_in_flight_that_does_not_write_the_auto_closed_bracket_is_not_shown():
+    up = Upstream(text="[1, 2", latency=0.15)  # typed "[" agrees, but it never writes the "]"
+    engine, _, _ = make_engine(up)
+    text = "def report(total):\n    \n"
+    cursor = text.index("    \n") + 4
+    first = asyncio.create_task(engine.complete(req(text, cursor, manual=True)))
+    await asyncio.sleep(0.05)
+    flight = next(iter(engine._flights.values()))
+    paired = text[:cursor] + "[]" + text[cursor:]
+    assert flight.can_serve("file:///w/a.py", paired[: cursor + 1], paired[cursor + 1:])
+    assert not flight.can_serve("file:///w/a.py", paired[: cursor + 1], "x" + paired[cursor + 1:])
+    s = await engine.complete(req(paired, cursor + 1, manual=True, version=2))
+    assert s.source == "network" and len(up.bodies) == 2  # the joined answer was refused: asked anew
+    assert await first is None

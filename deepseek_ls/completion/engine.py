@@ -45,8 +45,8 @@ from ..api.errors import (
 from ..prompt.fim import DocumentSnapshot, FimPrompt, build_fim_prompt, completion_mode
 from ..settings import Settings
 from ..trace import Tracer
-from .memory import Remembered, ResultCache, SuggestionMemory, request_key
-from .postprocess import block_finished, postprocess, replaced_chars
+from .memory import Remembered, ResultCache, SuggestionMemory, follow, request_key
+from .postprocess import AUTO_CLOSERS, block_finished, postprocess, replaced_chars
 from .rhythm import Rhythm
 
 log = logging.getLogger(__name__)
@@ -120,12 +120,20 @@ class _Flight:
     def can_serve(self, uri: str, prefix: str, suffix: str) -> bool:
         """Could this request's answer still fit the text around a later cursor?
 
-        Same document and text after the cursor, and the text before it is
-        this request's plus at most ``JOIN_TYPED_MAX`` typed characters.
+        Same document, the text before the cursor is this request's plus at
+        most ``JOIN_TYPED_MAX`` typed characters, and the text after it the
+        same up to closers the editor inserted or typed over (auto-pairs;
+        whether the answer writes them is checked when it arrives).
         """
-        return (self.uri == uri and suffix == self.suffix
-                and len(self.prefix) <= len(prefix) <= len(self.prefix) + JOIN_TYPED_MAX
-                and prefix.startswith(self.prefix))
+        if not (self.uri == uri and len(self.prefix) <= len(prefix) <= len(self.prefix) + JOIN_TYPED_MAX
+                and prefix.startswith(self.prefix)):
+            return False
+        if suffix == self.suffix:
+            return True
+        short, long = sorted((suffix, self.suffix), key=len)
+        head = long[: len(long) - len(short)]
+        return long.endswith(short) and len(head) <= len(prefix) - len(self.prefix) \
+            and all(ch in AUTO_CLOSERS for ch in head)
 
 
 def _replaced(prefix: str, suffix: str, text: str) -> int:
@@ -311,7 +319,7 @@ class CompletionEngine:
             ticket = self._supersede(doc.uri)
             self.stats.joins += 1
             self._decision(req, "join")
-            return await self._await(flight, ticket, "", "join")
+            return await self._await(flight, ticket, "", "join", suffix)
 
         flight = self._compatible_flight(doc.uri, prefix, suffix)
         if flight is not None:
@@ -321,7 +329,7 @@ class CompletionEngine:
             self._decision(req, "join", typed=len(typed))
             self.tracer.event("wait_start", id=req.request_id, reason="join")
             try:
-                result = await self._await(flight, ticket, typed, "join")
+                result = await self._await(flight, ticket, typed, "join", suffix)
             finally:
                 self.tracer.event("wait_end", id=req.request_id)
             if result is not None:
@@ -360,7 +368,7 @@ class CompletionEngine:
             self._windows[doc.uri] = fim.window_line
         flight = self._start(key, doc, prefix, suffix, fim, model, req.request_id,
                              warm_key if builds_cache else None)
-        return await self._await(flight, ticket, "", "network")
+        return await self._await(flight, ticket, "", "network", suffix)
 
     def _prompt(self, req: CompletionRequest, lean: bool = False) -> FimPrompt:
         s = self.settings
@@ -400,7 +408,8 @@ class CompletionEngine:
         self.memory.remember(uri, entry)
         return Suggestion(entry.id, text, source, _replaced(prefix, suffix, text))
 
-    async def _await(self, flight: _Flight, ticket: _Ticket, typed: str, source: str) -> Suggestion | None:
+    async def _await(self, flight: _Flight, ticket: _Ticket, typed: str, source: str,
+                     suffix: str) -> Suggestion | None:
         outcome: tuple[str, str] | None = None
         try:
             await asyncio.wait({flight.first, ticket.superseded}, return_when=asyncio.FIRST_COMPLETED)
@@ -424,10 +433,10 @@ class CompletionEngine:
         if ticket.superseded.done() or outcome is None:
             return None
         suggestion_id, text = outcome
-        if not text.startswith(typed) or len(text) <= len(typed):
+        hit = follow(Remembered(suggestion_id, flight.prefix, flight.suffix, text), flight.prefix + typed, suffix)
+        if hit is None or not hit.text:
             return None
-        rest = text[len(typed):]
-        return Suggestion(suggestion_id, rest, source, _replaced(flight.prefix + typed, flight.suffix, rest))
+        return Suggestion(suggestion_id, hit.text, source, hit.replace)
 
     def _adopt(self, flight: _Flight) -> None:
         flight.refs += 1

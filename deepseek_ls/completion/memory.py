@@ -72,6 +72,44 @@ def _covers(closers: str, text: str, allowed: str) -> bool:
     return True
 
 
+def follow(entry: Remembered, prefix: str, suffix: str) -> Recall | None:
+    """What is left of ``entry`` for the cursor between ``prefix`` and ``suffix``, or None.
+
+    The text before the cursor is the remembered one plus the start of the
+    suggestion; the text after it is the part the suggestion does not
+    replace, preceded only by closers the rest of the suggestion writes
+    (the editor's auto-pairs, or closers it replaces that are still
+    there). The rest replaces those. After Enter between brackets the
+    editor may have put the closer on the next line already: when the rest
+    ends with exactly that, the rest is served without it.
+    """
+    if len(prefix) < len(entry.prefix) or not prefix.startswith(entry.prefix):
+        return None
+    typed = prefix[len(entry.prefix):]
+    if len(typed) > len(entry.text) or not entry.text.startswith(typed):
+        return None
+    rest = entry.text[len(typed):]
+    replace = entry.replace
+    if replace is None:
+        replace = replaced_chars(entry.text, _line_start(entry.prefix), _line_end(entry.suffix))
+    if suffix == entry.suffix and not typed:
+        return Recall(entry.id, rest, typed, replace)
+    kept = len(entry.suffix) - replace  # the tail the suggestion leaves alone
+    if len(suffix) < kept or not suffix.endswith(entry.suffix[replace:]):
+        return None
+    extra = suffix[: len(suffix) - kept]
+    if "\n" in extra:
+        # Enter between brackets: the editor moved the closer to a line of its
+        # own, as the suggestion does; the rest stops before it (an item's
+        # range stays on one line)
+        if not rest.endswith(extra) or len(rest) == len(extra):
+            return None
+        return Recall(entry.id, rest[: len(rest) - len(extra)], typed, 0)
+    if extra and not _covers(extra, rest, AUTO_CLOSERS + entry.suffix[:replace]):
+        return None
+    return Recall(entry.id, rest, typed, len(extra))
+
+
 class SuggestionMemory:
     def __init__(self, per_document: int = 6, documents: int = 64) -> None:
         self._docs: OrderedDict[str, list[Remembered]] = OrderedDict()
@@ -90,40 +128,11 @@ class SuggestionMemory:
             self._docs.popitem(last=False)
 
     def recall(self, uri: str, prefix: str, suffix: str) -> Recall | None:
-        """The rest of a remembered suggestion that the document still agrees with.
-
-        The text before the cursor is the remembered one plus the start of
-        the suggestion; the text after it is the part the suggestion does not
-        replace, preceded only by closers the rest of the suggestion writes
-        (the editor's auto-pairs, or closers it replaces that are still
-        there). The rest replaces those. After Enter between brackets the
-        editor may have put the closer on the next line already: when the
-        rest ends with exactly that, the rest is served without it.
-        """
+        """The rest of a remembered suggestion that the document still agrees with (see :func:`follow`)."""
         for entry in self._docs.get(uri, ()):
-            if len(prefix) < len(entry.prefix) or not prefix.startswith(entry.prefix):
-                continue
-            typed = prefix[len(entry.prefix):]
-            if len(typed) > len(entry.text) or not entry.text.startswith(typed):
-                continue
-            rest = entry.text[len(typed):]
-            replace = entry.replace or 0
-            if suffix == entry.suffix and not typed:
-                return Recall(entry.id, rest, typed, replace)
-            kept = len(entry.suffix) - replace  # the tail the suggestion leaves alone
-            if len(suffix) < kept or not suffix.endswith(entry.suffix[replace:]):
-                continue
-            extra = suffix[: len(suffix) - kept]
-            if "\n" in extra:
-                # Enter between brackets: the editor moved the closer to a line of its
-                # own, as the suggestion does; the rest stops before it (an item's
-                # range stays on one line)
-                if not rest.endswith(extra) or len(rest) == len(extra):
-                    continue
-                return Recall(entry.id, rest[: len(rest) - len(extra)], typed, 0)
-            if extra and not _covers(extra, rest, AUTO_CLOSERS + entry.suffix[:replace]):
-                continue
-            return Recall(entry.id, rest, typed, len(extra))
+            hit = follow(entry, prefix, suffix)
+            if hit is not None:
+                return hit
         return None
 
     def forget(self, uri: str) -> None:
