@@ -342,3 +342,18 @@ async def test_typed_ahead_survives_the_editors_auto_pairs(client: LanguageClien
     assert item.insert_text == ")" and item.range.end == types.Position(line=1, character=28)
     assert accepted(text, item) == text
     assert len(fake.fim_requests()) == 1
+
+
+async def test_an_answer_in_flight_survives_the_editors_auto_pairs(client: LanguageClient, fake):
+    fake.latency_ms = 400
+    open_doc(client, "def report(total):\n    print\n")
+    fake.fim_handler = lambda body: '(f"total: {total}")'
+    first = asyncio.ensure_future(client.text_document_inline_completion_async(inline_params(1, 9, manual=True)))
+    await until(lambda: fake.fim_requests())
+    change(client, 2, 1, 9, "()")  # typed ( while the answer is on its way; the editor closed it
+    [item] = (await client.text_document_inline_completion_async(inline_params(1, 10))).items
+    assert item.insert_text == 'f"total: {total}")'
+    assert item.range.end == types.Position(line=1, character=11)
+    assert accepted("def report(total):\n    print()\n", item) == 'def report(total):\n    print(f"total: {total}")\n'
+    assert (await first).items == ()
+    assert len(fake.fim_requests()) == 1
