@@ -81,21 +81,6 @@ def _open_brackets(text: str) -> list[str]:
     return stack
 
 
-def cut_unbalanced(text: str, context_before: str) -> str:
-    """Cut ``text`` before the first closer that has no opener in context or text.
-
-    The text starts inside the string literal the cursor is in, if any.
-    """
-    stack = _open_brackets(context_before)
-    quote = quote_at_end(context_before[context_before.rfind("\n") + 1:])
-    for i, ch in _outer_walk(text, quote)[0]:
-        if ch in _QUOTES:
-            continue  # the end of the cursor's literal
-        if ch not in _CLOSE or not stack or stack.pop() != _CLOSE[ch]:
-            return text[:i]
-    return text
-
-
 #: Characters editors insert after the cursor by themselves (auto-pairs).
 AUTO_CLOSERS = ")]}" + _QUOTES
 
@@ -158,6 +143,21 @@ def _outer_walk(text: str, quote: str) -> tuple[list[tuple[int, str]], list[str]
             else:
                 events.append((i, "!" if stack else ch))  # "!": closes the wrong opener
     return events, stack, outer or local
+
+
+def cut_unbalanced(text: str, context_before: str) -> str:
+    """Cut ``text`` before the first closer that has no opener in context or text.
+
+    The text starts inside the string literal the cursor is in, if any.
+    """
+    stack = _open_brackets(context_before)
+    quote = quote_at_end(context_before[context_before.rfind("\n") + 1:])
+    for i, ch in _outer_walk(text, quote)[0]:
+        if ch in _QUOTES:
+            continue  # the end of the cursor's literal
+        if ch not in _CLOSE or not stack or stack.pop() != _CLOSE[ch]:
+            return text[:i]
+    return text
 
 
 def _shape(text: str, quote: str) -> tuple[str, str, str]:
