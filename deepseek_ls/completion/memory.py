@@ -92,12 +92,15 @@ def follow(entry: Remembered, prefix: str, suffix: str) -> Recall | None:
     replace = entry.replace
     if replace is None:
         replace = replaced_chars(entry.text, _line_start(entry.prefix), _line_end(entry.suffix))
-    if suffix == entry.suffix and not typed:
-        return Recall(entry.id, rest, typed, replace)
-    kept = len(entry.suffix) - replace  # the tail the suggestion leaves alone
-    if len(suffix) < kept or not suffix.endswith(entry.suffix[replace:]):
-        return None
-    extra = suffix[: len(suffix) - kept]
+    if suffix == entry.suffix:  # the common case, without copying the suffix
+        extra = suffix[:replace]
+        if not typed or not extra:
+            return Recall(entry.id, rest, typed, replace)
+    else:
+        kept = len(entry.suffix) - replace  # the tail the suggestion leaves alone
+        if len(suffix) < kept or not suffix.endswith(entry.suffix[replace:]):
+            return None
+        extra = suffix[: len(suffix) - kept]
     if "\n" in extra:
         # Enter between brackets: the editor moved the closer to a line of its
         # own, as the suggestion does; the rest stops before it (an item's

@@ -51,10 +51,11 @@ def register(server: DeepSeekLanguageServer) -> None:
             tracer.event("lsp_sent", id=ls.protocol.msg_id, nonempty=False)
             return types.InlineCompletionList(items=[])
         suggestion, text, offset = found
+        here = ls.position(text, offset)
+        end = ls.position(text, offset + suggestion.replace) if suggestion.replace else here
         item = types.InlineCompletionItem(
             insert_text=suggestion.text,
-            range=types.Range(start=ls.position(text, offset),
-                              end=ls.position(text, offset + suggestion.replace)),
+            range=types.Range(start=here, end=end),
             command=types.Command(title="DeepSeek: accept", command=ACCEPT_COMMAND,
                                   arguments=[{"id": suggestion.id}]),
         )
