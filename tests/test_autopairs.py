@@ -111,7 +111,7 @@ def test_a_blank_lines_answer_lands_at_the_blocks_indentation(cursor, raw):
 
 def test_tabs_on_a_blank_line():
     out = accept("for x in xs:\n\t", "\t\tt += x\n\t\tprint(t)", "\n", multiline=True)
-    assert out == "for x in xs:\n\t\tt += x\n\t\tprint(t)\n"  # noqa: tab-indented source
+    assert out == "for x in xs:\n\t\tt += x\n\t\tprint(t)\n"
 
 
 def test_a_dedent_below_the_first_lines_indentation_ends_the_block():
