@@ -131,9 +131,9 @@ class _Flight:
         if suffix == self.suffix:
             return True
         short, long = sorted((suffix, self.suffix), key=len)
-        head = long[: len(long) - len(short)]
-        return long.endswith(short) and len(head) <= len(prefix) - len(self.prefix) \
-            and all(ch in AUTO_CLOSERS for ch in head)
+        extra = len(long) - len(short)
+        return (extra <= len(prefix) - len(self.prefix) and all(ch in AUTO_CLOSERS for ch in long[:extra])
+                and long.endswith(short))
 
 
 def _replaced(prefix: str, suffix: str, text: str) -> int:
