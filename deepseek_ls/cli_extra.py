@@ -165,7 +165,7 @@ async def run_doctor(environ: Mapping[str, str] | None = None, *, base_url: str 
     """Check key, endpoint, models, balance and round trip; one Check per finding."""
     from .api.client import DeepSeekClient, FimRequest
     from .api.errors import (APIConnectionError, AuthenticationError, DeepSeekError,
-                             InsufficientBalanceError, MissingApiKeyError)
+                             InsufficientBalanceError)
     from .ledger import ledger_path
     from .models import model_info
     from .settings import build_settings, env_layer, normalize_base_url

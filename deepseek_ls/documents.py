@@ -34,7 +34,6 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from dataclasses import dataclass
 
 from .positions import Encoding, column_to_index, units
 

@@ -327,3 +327,68 @@ def test_only_a_finished_single_line_counts_as_answered():
     assert not answered_to_end_of_line("    if x:", "\n")          # a block follows: worth asking
     assert not answered_to_end_of_line("    foo(x", ")\n")          # mid-line
     assert not answered_to_end_of_line("    ", "\n")                # an empty line
+
+
+async def test_suggestions_carry_the_closers_after_the_cursor_they_replace():
+    # issue 9 kinds 1 and 7 through the engine: network, join, cache and memory answers
+    up = Upstream(text="width: float) -> float:", latency=0.1)
+    engine, _, _ = make_engine(up)
+    text = "def area():\n"
+    cursor = text.index(")")
+    first = asyncio.create_task(engine.complete(req(text, cursor, manual=True)))
+    await asyncio.sleep(0.03)
+    typed = text[:cursor] + "wid" + text[cursor:]
+    joined = await engine.complete(req(typed, cursor + 3, manual=True, version=2))
+    assert (joined.text, joined.replace, joined.source) == ("th: float) -> float:", 2, "join")  # ):
+    assert await first is None
+    # the editor skipped over its ) while the user typed it: the rest from memory
+    done = text[:cursor] + "width: float):\n"
+    rest = await engine.complete(req(done, len(done) - 2, version=3))
+    assert (rest.text, rest.replace, rest.source) == (" -> float:", 1, "memory")
+    engine.memory.clear()
+    again = await engine.complete(req(text, cursor, manual=True, version=4))
+    assert (again.text, again.replace, again.source) == ("width: float) -> float:", 2, "cache")
+    assert len(up.bodies) == 1
+
+
+async def test_an_auto_closed_opener_typed_into_a_suggestion_is_answered_from_memory():
+    up = Upstream(text='(f"total: {total}")')
+    engine, _, _ = make_engine(up)
+    text = "def report(total):\n    print\n"
+    cursor = text.index("print") + 5
+    first = await engine.complete(req(text, cursor))
+    assert (first.text, first.replace) == ('(f"total: {total}")', 0)
+    paired = text[:cursor] + "()" + text[cursor:]  # the editor closes the (
+    s = await engine.complete(req(paired, cursor + 1, version=2))
+    assert (s.text, s.replace, s.source, s.id) == ('f"total: {total}")', 1, "memory", first.id)
+    assert len(up.bodies) == 1
+
+
+async def test_typing_an_auto_closed_opener_while_the_answer_is_in_flight_waits_for_it():
+    up = Upstream(text='(f"total: {total}")', latency=0.15)
+    engine, _, _ = make_engine(up)
+    text = "def report(total):\n    print\n"
+    cursor = text.index("print") + 5
+    first = asyncio.create_task(engine.complete(req(text, cursor, manual=True)))
+    await asyncio.sleep(0.05)
+    paired = text[:cursor] + '(f"")' + text[cursor:]  # ( and " typed, the editor closed both
+    s = await engine.complete(req(paired, cursor + 3, version=2))
+    assert (s.text, s.replace, s.source) == ('total: {total}")', 2, "join")
+    assert await first is None
+    assert len(up.bodies) == 1
+
+
+async def test_an_answer_in_flight_that_does_not_write_the_auto_closed_bracket_is_not_shown():
+    up = Upstream(text="[1, 2", latency=0.15)  # typed "[" agrees, but it never writes the "]"
+    engine, _, _ = make_engine(up)
+    text = "def report(total):\n    \n"
+    cursor = text.index("    \n") + 4
+    first = asyncio.create_task(engine.complete(req(text, cursor, manual=True)))
+    await asyncio.sleep(0.05)
+    flight = next(iter(engine._flights.values()))
+    paired = text[:cursor] + "[]" + text[cursor:]
+    assert flight.can_serve("file:///w/a.py", paired[: cursor + 1], paired[cursor + 1:])
+    assert not flight.can_serve("file:///w/a.py", paired[: cursor + 1], "x" + paired[cursor + 1:])
+    s = await engine.complete(req(paired, cursor + 1, manual=True, version=2))
+    assert s.source == "network" and len(up.bodies) == 2  # the joined answer was refused: asked anew
+    assert await first is None

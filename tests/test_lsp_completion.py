@@ -227,3 +227,133 @@ async def test_402_no_balance_one_message_then_paused(client: LanguageClient, fa
     await asyncio.sleep(0.2)
     result = await client.text_document_inline_completion_async(inline_params(1, 4))
     assert result.items[0].insert_text == "return a + b"
+
+
+# -- issue 9: accepting leaves the code the model meant -------------------------
+def _offset(text: str, position: types.Position) -> int:
+    """Code-point offset of a UTF-16 ``position`` in ``text`` (LF lines)."""
+    start = sum(len(line) + 1 for line in text.split("\n")[: position.line])
+    units = 0
+    for i, ch in enumerate(text[start:]):
+        if units >= position.character or ch == "\n":
+            return start + i
+        units += 2 if ord(ch) > 0xFFFF else 1
+    return len(text)
+
+
+def accepted(text: str, item) -> str:
+    """``text`` after the editor applies an inline item (or a completion item's text edit)."""
+    edit = getattr(item, "text_edit", None)
+    new_text, rng = (edit.new_text, edit.range) if edit else (item.insert_text, item.range)
+    return text[: _offset(text, rng.start)] + new_text + text[_offset(text, rng.end):]
+
+
+async def test_an_answer_running_through_the_auto_closed_bracket_replaces_it(client: LanguageClient, fake):
+    text = "def area()\n    pass\n"
+    open_doc(client, text)
+    fake.fim_handler = lambda body: "width: float, height: float) -> float:"
+    result = await client.text_document_inline_completion_async(inline_params(0, 9, manual=True))
+    [item] = result.items
+    assert item.range == types.Range(start=types.Position(line=0, character=9),
+                                     end=types.Position(line=0, character=10))
+    assert accepted(text, item).split("\n")[0] == "def area(width: float, height: float) -> float:"
+
+
+async def test_the_completion_item_fallback_replaces_the_closer_too(client: LanguageClient, fake):
+    text = 'print("")\n'
+    open_doc(client, text)
+    fake.fim_handler = lambda body: 'hello")'
+    result = await client.text_document_completion_async(types.CompletionParams(
+        text_document=types.TextDocumentIdentifier(uri=URI), position=types.Position(line=0, character=7),
+        context=types.CompletionContext(trigger_kind=types.CompletionTriggerKind.Invoked)))
+    [item] = result.items
+    assert item.text_edit.range.end == types.Position(line=0, character=9)
+    assert accepted(text, item) == 'print("hello")\n'
+
+
+async def test_the_suggestions_own_closer_is_kept(client: LanguageClient, fake):
+    text = "print()\n"
+    open_doc(client, text)
+    fake.fim_handler = lambda body: "format_greeting(user.name)"
+    result = await client.text_document_inline_completion_async(inline_params(0, 6, manual=True))
+    [item] = result.items
+    assert item.range.end == item.range.start
+    assert accepted(text, item) == "print(format_greeting(user.name))\n"
+
+
+async def test_the_replaced_range_counts_utf16_units(client: LanguageClient, fake):
+    text = 'print("😋")\n'
+    open_doc(client, text)
+    fake.fim_handler = lambda body: 'hi 😋")'  # re-types the rest of the line, emoji included
+    result = await client.text_document_inline_completion_async(inline_params(0, 7, manual=True))
+    [item] = result.items
+    assert item.range.end == types.Position(line=0, character=11)  # 7 + emoji (2) + '")'
+    assert accepted(text, item) == 'print("hi 😋")\n'
+
+
+async def test_a_blank_lines_answer_keeps_its_indentation(client: LanguageClient, fake):
+    text = "def total(xs):\n    t = 0\n    for x in xs:\n\n    return t\n"
+    open_doc(client, text)
+    fake.fim_handler = lambda body: "        t += x\n        print(t)"
+    result = await client.text_document_inline_completion_async(inline_params(3, 0, manual=True))
+    [item] = result.items
+    lines = accepted(text, item).split("\n")
+    assert lines[3:6] == ["        t += x", "        print(t)", "    return t"]
+
+
+async def test_an_answer_repeating_the_next_line_is_cut(client: LanguageClient, fake):
+    text = "def load(data):\n    \n    return Config(**data)\n"
+    open_doc(client, text)
+    fake.fim_handler = lambda body: "return Config(**data)"
+    result = await client.text_document_inline_completion_async(inline_params(1, 4, manual=True))
+    assert result.items == ()
+    fake.fim_handler = lambda body: "data = validate(data)\n    return Config(**data)"
+    change(client, 2, 1, 4, " ", end=(1, 4))  # a new state: no cache
+    result = await client.text_document_inline_completion_async(inline_params(1, 5, manual=True))
+    [item] = result.items
+    assert item.insert_text == "data = validate(data)"
+
+
+async def test_typed_ahead_survives_the_editors_auto_pairs(client: LanguageClient, fake):
+    text = "def report(total):\n    print\n"
+    open_doc(client, text)
+    fake.fim_handler = lambda body: '(f"total: {total}")'
+    result = await client.text_document_inline_completion_async(inline_params(1, 9, manual=True))
+    assert result.items[0].insert_text == '(f"total: {total}")'
+    # typing ( gives () in an editor that auto-closes
+    change(client, 2, 1, 9, "()")
+    text = "def report(total):\n    print()\n"
+    [item] = (await client.text_document_inline_completion_async(inline_params(1, 10))).items
+    assert item.insert_text == 'f"total: {total}")'
+    assert accepted(text, item) == 'def report(total):\n    print(f"total: {total}")\n'
+    # f, then " which the editor pairs too
+    change(client, 3, 1, 10, "f")
+    change(client, 4, 1, 11, '""')
+    text = 'def report(total):\n    print(f"")\n'
+    [item] = (await client.text_document_inline_completion_async(inline_params(1, 12))).items
+    assert item.insert_text == 'total: {total}")'
+    assert item.range.end == types.Position(line=1, character=14)
+    assert accepted(text, item) == 'def report(total):\n    print(f"total: {total}")\n'
+    # typing over the closers the editor skips
+    change(client, 5, 1, 12, "total: {total}")
+    change(client, 6, 1, 26, '"', end=(1, 27))
+    text = 'def report(total):\n    print(f"total: {total}")\n'
+    [item] = (await client.text_document_inline_completion_async(inline_params(1, 27))).items
+    assert item.insert_text == ")" and item.range.end == types.Position(line=1, character=28)
+    assert accepted(text, item) == text
+    assert len(fake.fim_requests()) == 1
+
+
+async def test_an_answer_in_flight_survives_the_editors_auto_pairs(client: LanguageClient, fake):
+    fake.latency_ms = 400
+    open_doc(client, "def report(total):\n    print\n")
+    fake.fim_handler = lambda body: '(f"total: {total}")'
+    first = asyncio.ensure_future(client.text_document_inline_completion_async(inline_params(1, 9, manual=True)))
+    await until(lambda: fake.fim_requests())
+    change(client, 2, 1, 9, "()")  # typed ( while the answer is on its way; the editor closed it
+    [item] = (await client.text_document_inline_completion_async(inline_params(1, 10))).items
+    assert item.insert_text == 'f"total: {total}")'
+    assert item.range.end == types.Position(line=1, character=11)
+    assert accepted("def report(total):\n    print()\n", item) == 'def report(total):\n    print(f"total: {total}")\n'
+    assert (await first).items == ()
+    assert len(fake.fim_requests()) == 1

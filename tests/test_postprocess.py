@@ -13,8 +13,12 @@ def test_single_line_is_cut_at_the_line_end():
     assert pp("foo()\nbar()") == "foo()"
 
 
-def test_suffix_overlap_is_trimmed():
-    assert pp("a, b)", line_prefix="f(", line_suffix=")", context_before="f(") == "a, b"
+def test_suffix_overlap_is_replaced_not_trimmed():
+    # the closer stays in the text; the item replaces the one after the cursor (issue 9)
+    from deepseek_ls.completion.postprocess import replaced_chars
+
+    assert pp("a, b)", line_prefix="f(", line_suffix=")", context_before="f(") == "a, b)"
+    assert replaced_chars("a, b)", "f(", ")") == 1
 
 
 def test_unbalanced_closer_is_cut():
@@ -52,3 +56,7 @@ def test_a_block_is_finished_once_post_processing_would_cut_the_rest():
     assert block_finished("x = 1\n\n        y", "        ", 12)                # a blank line
     assert block_finished("\n".join(["a = 1"] + ["        b = 2"] * 11), "        ", 12)  # 12 lines
     assert not block_finished("\n".join(["a = 1"] + ["        b = 2"] * 10), "        ", 12)
+
+
+def test_a_closer_of_the_wrong_opener_is_cut():
+    assert pp("[1, 2) + x", line_prefix="f(", context_before="f(") == "[1, 2"

@@ -48,8 +48,8 @@ from ..policy import has_placeholder, mask_fim
 from ..prompt.fim import DocumentSnapshot, FimPrompt, build_fim_prompt, completion_mode
 from ..settings import Settings
 from ..trace import Tracer
-from .memory import Remembered, ResultCache, SuggestionMemory, request_key
-from .postprocess import block_finished, postprocess
+from .memory import Remembered, ResultCache, SuggestionMemory, follow, request_key
+from .postprocess import AUTO_CLOSERS, block_finished, postprocess, replaced_chars
 from .rhythm import Rhythm
 
 log = logging.getLogger(__name__)
@@ -87,9 +87,17 @@ class CompletionRequest:
 
 @dataclass(frozen=True)
 class Suggestion:
+    """Text to insert at the cursor, replacing the next ``replace`` characters.
+
+    ``replace`` counts code points of the cursor line after the cursor
+    (closers the text runs through, see :func:`postprocess.replaced_chars`);
+    the editor item's range ends there.
+    """
+
     id: str
     text: str
     source: str  # "network" | "memory" | "cache" | "join"
+    replace: int = 0
 
 
 @dataclass
@@ -117,12 +125,26 @@ class _Flight:
     def can_serve(self, uri: str, prefix: str, suffix: str) -> bool:
         """Could this request's answer still fit the text around a later cursor?
 
-        Same document and text after the cursor, and the text before it is
-        this request's plus at most ``JOIN_TYPED_MAX`` typed characters.
+        Same document, the text before the cursor is this request's plus at
+        most ``JOIN_TYPED_MAX`` typed characters, and the text after it the
+        same up to closers the editor inserted or typed over (auto-pairs;
+        whether the answer writes them is checked when it arrives).
         """
-        return (self.uri == uri and suffix == self.suffix
-                and len(self.prefix) <= len(prefix) <= len(self.prefix) + JOIN_TYPED_MAX
-                and prefix.startswith(self.prefix))
+        if not (self.uri == uri and len(self.prefix) <= len(prefix) <= len(self.prefix) + JOIN_TYPED_MAX
+                and prefix.startswith(self.prefix)):
+            return False
+        if suffix == self.suffix:
+            return True
+        short, long = sorted((suffix, self.suffix), key=len)
+        extra = len(long) - len(short)
+        return (extra <= len(prefix) - len(self.prefix) and all(ch in AUTO_CLOSERS for ch in long[:extra])
+                and long.endswith(short))
+
+
+def _replaced(prefix: str, suffix: str, text: str) -> int:
+    """Characters after the cursor that ``text`` replaces (see :func:`replaced_chars`)."""
+    eol = suffix.find("\n")
+    return replaced_chars(text, prefix[prefix.rfind("\n") + 1:], suffix if eol < 0 else suffix[:eol])
 
 
 def answered_to_end_of_line(prefix: str, suffix: str) -> bool:
@@ -278,7 +300,7 @@ class CompletionEngine:
             self._supersede(doc.uri)
             self.stats.memory_hits += 1
             self._decision(req, "memory")
-            return Suggestion(recall.id, recall.text, "memory")
+            return Suggestion(recall.id, recall.text, "memory", recall.replace)
         if recall is not None and not req.manual and answered_to_end_of_line(prefix, suffix):
             # the whole suggestion is typed (accepted) and it ended this line: asking
             # again here would ask for the rest of a finished line
@@ -304,7 +326,7 @@ class CompletionEngine:
             ticket = self._supersede(doc.uri)
             self.stats.joins += 1
             self._decision(req, "join")
-            return await self._await(flight, ticket, "", "join")
+            return await self._await(flight, ticket, "", "join", suffix)
 
         flight = self._compatible_flight(doc.uri, prefix, suffix)
         if flight is not None:
@@ -314,7 +336,7 @@ class CompletionEngine:
             self._decision(req, "join", typed=len(typed))
             self.tracer.event("wait_start", id=req.request_id, reason="join")
             try:
-                result = await self._await(flight, ticket, typed, "join")
+                result = await self._await(flight, ticket, typed, "join", suffix)
             finally:
                 self.tracer.event("wait_end", id=req.request_id)
             if result is not None:
@@ -353,7 +375,7 @@ class CompletionEngine:
             self._windows[doc.uri] = fim.window_line
         flight = self._start(key, doc, prefix, suffix, fim, model, req.request_id,
                              warm_key if builds_cache else None)
-        return await self._await(flight, ticket, "", "network")
+        return await self._await(flight, ticket, "", "network", suffix)
 
     def _prompt(self, req: CompletionRequest, lean: bool = False) -> FimPrompt:
         s = self.settings
@@ -391,9 +413,10 @@ class CompletionEngine:
     def _suggest(self, uri: str, prefix: str, suffix: str, text: str, source: str) -> Suggestion:
         entry = Remembered(uuid.uuid4().hex[:16], prefix, suffix, text)
         self.memory.remember(uri, entry)
-        return Suggestion(entry.id, text, source)
+        return Suggestion(entry.id, text, source, _replaced(prefix, suffix, text))
 
-    async def _await(self, flight: _Flight, ticket: _Ticket, typed: str, source: str) -> Suggestion | None:
+    async def _await(self, flight: _Flight, ticket: _Ticket, typed: str, source: str,
+                     suffix: str) -> Suggestion | None:
         outcome: tuple[str, str] | None = None
         try:
             await asyncio.wait({flight.first, ticket.superseded}, return_when=asyncio.FIRST_COMPLETED)
@@ -417,9 +440,10 @@ class CompletionEngine:
         if ticket.superseded.done() or outcome is None:
             return None
         suggestion_id, text = outcome
-        if not text.startswith(typed) or len(text) <= len(typed):
+        hit = follow(Remembered(suggestion_id, flight.prefix, flight.suffix, text), flight.prefix + typed, suffix)
+        if hit is None or not hit.text:
             return None
-        return Suggestion(suggestion_id, text[len(typed):], source)
+        return Suggestion(suggestion_id, hit.text, source, hit.replace)
 
     def _adopt(self, flight: _Flight) -> None:
         flight.refs += 1

@@ -3,8 +3,10 @@
 ``SuggestionMemory`` remembers the suggestions recently shown per document
 with the exact text around the cursor when they were made. When the user
 types the first characters of one, the rest is answered from memory with no
-request. ``ResultCache`` maps a FIM request key to its cleaned answer, so
-returning to an earlier state (undo, a typo corrected) costs nothing.
+request, also when the editor meanwhile inserted closers after the cursor
+(auto-pairs: typing ``(`` gives ``()``) or typed over one it had inserted.
+``ResultCache`` maps a FIM request key to its cleaned answer, so returning
+to an earlier state (undo, a typo corrected) costs nothing.
 """
 
 from __future__ import annotations
@@ -16,23 +18,99 @@ from dataclasses import dataclass
 from cachetools import TTLCache
 
 from .. import constants as C
+from .postprocess import AUTO_CLOSERS, replaced_chars
 
 
 @dataclass(frozen=True)
 class Remembered:
+    """A suggestion shown for the cursor between ``prefix`` and ``suffix``.
+
+    ``replace``: characters of ``suffix`` the text replaces (None: computed
+    by :func:`replaced_chars` when remembered). Accepting it makes the
+    document ``prefix + text + suffix[replace:]``, the target later states
+    are checked against.
+    """
+
     id: str
     prefix: str
     suffix: str
     text: str
+    replace: int | None = None
 
 
 @dataclass(frozen=True)
 class Recall:
-    """A hit: ``text`` is what is left to show, ``typed`` what the user typed of it."""
+    """A hit: ``text`` is what is left to show, ``typed`` what the user typed of it,
+    ``replace`` how many characters after the cursor the rest replaces."""
 
     id: str
     text: str
     typed: str
+    replace: int = 0
+
+
+def _line_start(prefix: str) -> str:
+    return prefix[prefix.rfind("\n") + 1:]
+
+
+def _line_end(suffix: str) -> str:
+    eol = suffix.find("\n")
+    return suffix if eol < 0 else suffix[:eol]
+
+
+def _covers(closers: str, text: str, allowed: str) -> bool:
+    """``closers`` (spaces aside) are characters in ``allowed`` that ``text`` writes in order."""
+    at = 0
+    for ch in closers:
+        if ch in " \t":
+            continue
+        if ch not in allowed:
+            return False
+        at = text.find(ch, at) + 1
+        if not at:
+            return False
+    return True
+
+
+def follow(entry: Remembered, prefix: str, suffix: str) -> Recall | None:
+    """What is left of ``entry`` for the cursor between ``prefix`` and ``suffix``, or None.
+
+    The text before the cursor is the remembered one plus the start of the
+    suggestion; the text after it is the part the suggestion does not
+    replace, preceded only by closers the rest of the suggestion writes
+    (the editor's auto-pairs, or closers it replaces that are still
+    there). The rest replaces those. After Enter between brackets the
+    editor may have put the closer on the next line already: when the rest
+    ends with exactly that, the rest is served without it.
+    """
+    if len(prefix) < len(entry.prefix) or not prefix.startswith(entry.prefix):
+        return None
+    typed = prefix[len(entry.prefix):]
+    if len(typed) > len(entry.text) or not entry.text.startswith(typed):
+        return None
+    rest = entry.text[len(typed):]
+    replace = entry.replace
+    if replace is None:
+        replace = replaced_chars(entry.text, _line_start(entry.prefix), _line_end(entry.suffix))
+    if suffix == entry.suffix:  # the common case, without copying the suffix
+        extra = suffix[:replace]
+        if not typed or not extra:
+            return Recall(entry.id, rest, typed, replace)
+    else:
+        kept = len(entry.suffix) - replace  # the tail the suggestion leaves alone
+        if len(suffix) < kept or not suffix.endswith(entry.suffix[replace:]):
+            return None
+        extra = suffix[: len(suffix) - kept]
+    if "\n" in extra:
+        # Enter between brackets: the editor moved the closer to a line of its
+        # own, as the suggestion does; the rest stops before it (an item's
+        # range stays on one line)
+        if not rest.endswith(extra) or len(rest) == len(extra):
+            return None
+        return Recall(entry.id, rest[: len(rest) - len(extra)], typed, 0)
+    if extra and not _covers(extra, rest, AUTO_CLOSERS + entry.suffix[:replace]):
+        return None
+    return Recall(entry.id, rest, typed, len(extra))
 
 
 class SuggestionMemory:
@@ -42,6 +120,9 @@ class SuggestionMemory:
         self._documents = documents
 
     def remember(self, uri: str, entry: Remembered) -> None:
+        if entry.replace is None:
+            count = replaced_chars(entry.text, _line_start(entry.prefix), _line_end(entry.suffix))
+            entry = Remembered(entry.id, entry.prefix, entry.suffix, entry.text, count)
         entries = self._docs.pop(uri, [])
         entries = [e for e in entries if e.prefix != entry.prefix][: self._per_document - 1]
         entries.insert(0, entry)
@@ -50,15 +131,11 @@ class SuggestionMemory:
             self._docs.popitem(last=False)
 
     def recall(self, uri: str, prefix: str, suffix: str) -> Recall | None:
-        """The rest of a remembered suggestion that the text typed so far agrees with."""
+        """The rest of a remembered suggestion that the document still agrees with (see :func:`follow`)."""
         for entry in self._docs.get(uri, ()):
-            if len(prefix) < len(entry.prefix) or suffix != entry.suffix:
-                continue
-            if not prefix.startswith(entry.prefix):
-                continue
-            typed = prefix[len(entry.prefix):]
-            if len(typed) <= len(entry.text) and entry.text.startswith(typed):
-                return Recall(entry.id, entry.text[len(typed):], typed)
+            hit = follow(entry, prefix, suffix)
+            if hit is not None:
+                return hit
         return None
 
     def forget(self, uri: str) -> None:

@@ -1,10 +1,15 @@
 """Clean a raw FIM answer into a suggestion worth showing.
 
 In order: cut a single-line answer at the line end; cut a multi-line one at
-a blank line, a dedent below the cursor's block, or the line limit; trim
-text that repeats what already follows the cursor; cut at a closing bracket
-that has no opener (the suffix closes it); drop empty, whitespace-only and
-repetitive answers. Pure functions of strings.
+a blank line, a dedent below the cursor's block, or the line limit; cut it
+where it starts repeating the lines that follow the cursor; cut at a closing
+bracket that has no opener; drop empty, whitespace-only and repetitive
+answers. Pure functions of strings.
+
+Closers already after the cursor (auto-pairs, or code the model re-types)
+are not trimmed from the answer: :func:`replaced_chars` says how many
+characters after the cursor the suggestion covers, and the editor item
+replaces them (its range ends there), so accepting leaves one of each.
 """
 
 from __future__ import annotations
@@ -76,39 +81,190 @@ def _open_brackets(text: str) -> list[str]:
     return stack
 
 
+#: Characters editors insert after the cursor by themselves (auto-pairs).
+AUTO_CLOSERS = ")]}" + _QUOTES
+
+
+def _is_word(ch: str) -> bool:
+    return ch.isalnum() or ch == "_"
+
+
+def quote_at_end(line_prefix: str) -> str:
+    """The quote of the string literal open at the end of ``line_prefix``, or ''.
+
+    Single-line literals (``'``, ``"``, backtick) with backslash escapes.
+    """
+    quote = ""
+    escaped = False
+    for ch in line_prefix:
+        if quote:
+            if escaped:
+                escaped = False
+            elif ch == "\\":
+                escaped = True
+            elif ch == quote:
+                quote = ""
+        elif ch in _QUOTES:
+            quote = ch
+    return quote
+
+
+def _outer_walk(text: str, quote: str) -> tuple[list[tuple[int, str]], list[str], str]:
+    """Walk ``text`` typed at a cursor inside a ``quote`` literal ('' outside).
+
+    Returns ``(events, stack, end_quote)``: ``events`` the ``(index, char)``
+    of each closer or quote in ``text`` that closes something opened before
+    the cursor (or closes nothing; ``"!"`` for a closer of the wrong
+    opener), ``stack`` the openers ``text`` leaves open, ``end_quote`` the
+    literal open at its end. Literals end at a line end.
+    """
+    events: list[tuple[int, str]] = []
+    stack: list[str] = []
+    outer, local, escaped = quote, "", False
+    for i, ch in enumerate(text):
+        if ch == "\n":
+            outer, local, escaped = "", "", False
+        elif outer or local:
+            if escaped:
+                escaped = False
+            elif ch == "\\":
+                escaped = True
+            elif ch == (outer or local):
+                if outer:
+                    events.append((i, ch))
+                outer = local = ""
+        elif ch in _QUOTES:
+            local = ch
+        elif ch in _OPEN:
+            stack.append(ch)
+        elif ch in _CLOSE:
+            if stack and stack[-1] == _CLOSE[ch]:
+                stack.pop()
+            else:
+                events.append((i, "!" if stack else ch))  # "!": closes the wrong opener
+    return events, stack, outer or local
+
+
 def cut_unbalanced(text: str, context_before: str) -> str:
-    """Cut ``text`` before the first closer that has no opener in context or text."""
-    for i in _unmatched_closers(_open_brackets(context_before), _code_chars(text)):
-        return text[:i]
+    """Cut ``text`` before the first closer that has no opener in context or text.
+
+    The text starts inside the string literal the cursor is in, if any.
+    """
+    stack = _open_brackets(context_before)
+    quote = quote_at_end(context_before[context_before.rfind("\n") + 1:])
+    for i, ch in _outer_walk(text, quote)[0]:
+        if ch in _QUOTES:
+            continue  # the end of the cursor's literal
+        if ch not in _CLOSE or not stack or stack.pop() != _CLOSE[ch]:
+            return text[:i]
     return text
 
 
-def trim_suffix_overlap(text: str, line_suffix: str) -> str:
-    """Drop the end of ``text`` that repeats the start of the rest of the line."""
-    rest = line_suffix.rstrip()
-    if not rest or "\n" in text.rstrip("\n"):
-        last_line_start = text.rfind("\n") + 1
+def _shape(text: str, quote: str) -> tuple[str, str, str]:
+    """What ``text`` closes, leaves open and ends inside, as compared strings."""
+    events, stack, end = _outer_walk(text, quote)
+    return "".join(ch for _, ch in events), "".join(stack), end
+
+
+def _cover_candidates(text: str, events: list[tuple[int, str]], rest: str) -> list[int]:
+    """Lengths of ``rest`` (the line after the cursor) that ``text`` may cover, longest first."""
+    found = {0}
+    pending: list[int] = []  # punctuation: covered only up to a closer or the line end
+    at, used, closed = 0, 0, False
+    for k, ch in enumerate(rest):
+        if ch in " \t":
+            continue
+        if ch in AUTO_CLOSERS:
+            # a closer after the cursor is covered by the text's own closer of the same opener
+            if used < len(events) and events[used][1] == ch:
+                at, used, closed = events[used][0] + 1, used + 1, True
+                found.update(pending, (k + 1,))
+                pending.clear()
+                continue
+            break
+        if closed and not _is_word(ch):
+            # punctuation after a covered closer (`);`, `) {`) found later in the text
+            j = text.find(ch, at)
+            if j < 0:
+                break
+            at = j + 1
+            pending.append(k + 1)
+            continue
+        break
     else:
-        last_line_start = 0
-    tail = text[last_line_start:]
-    for k in range(min(len(rest), len(tail)), 0, -1):
-        if tail.endswith(rest[:k]) and (k == len(rest) or not rest[:k].strip().isalnum()):
-            return text[: len(text) - k]
-    return text
+        found.update(pending)
+    # the text ends by re-typing the start of the rest of the line
+    last = text[text.rfind("\n") + 1:]
+    for k in range(min(len(rest), len(last)), 0, -1):
+        if last.endswith(rest[:k]) and (k == len(rest) or not rest[:k].strip().isalnum()):
+            found.add(k)
+            break
+    return sorted(found, reverse=True)
 
 
-def trim_repeated_lines(text: str, following: str) -> str:
-    """Cut ``text`` where it starts repeating the lines after the cursor."""
-    follow = [line.strip() for line in following.split("\n")[1:] if line.strip()]
+def replaced_chars(text: str, line_prefix: str, line_suffix: str) -> int:
+    """How many characters after the cursor ``text`` replaces (0..len(line_suffix)).
+
+    ``line_prefix``/``line_suffix``: the cursor line before/after the cursor.
+    The suggestion covers closers after the cursor when its own closer ends
+    the same opener (``def area(|)`` + ``w: float) -> float:`` covers ``)``;
+    ``print(|)`` + ``f(x)`` covers nothing, its ``)`` is its own), a closing
+    quote of the literal the cursor is in, punctuation after them found
+    later in the text when that covers the whole line (``);``, ``) {``),
+    and the rest of the line when the text ends by re-typing it. Of those
+    lengths the longest is taken for which the line after the edit closes
+    and opens the same brackets and quotes as the line before it; 0 when
+    none does.
+    """
+    rest = line_suffix.rstrip()
+    if not rest or not text:
+        return 0
+    quote = quote_at_end(line_prefix)
+    events, _, _ = _outer_walk(text, quote)
+    want = _shape(rest, quote)
+    for k in _cover_candidates(text, events, rest):
+        if k == 0 or _shape(text + rest[k:], quote) == want:
+            return k
+    return 0
+
+
+def _same_line(a: str, b: str) -> bool:
+    """Equal lines; a long line also at another indentation."""
+    if a.rstrip() == b.rstrip():
+        return True
+    a = a.strip()
+    return len(a) >= 8 and a == b.strip()
+
+
+def trim_repeated_lines(text: str, following: str, line_prefix: str = "") -> str:
+    """Cut ``text`` where it starts repeating the lines after the cursor line.
+
+    ``following``: the document after the cursor (its first line is the rest
+    of the cursor line). A suggested line (the first one too, with
+    ``line_prefix`` before it) starts a repetition when it equals one of the
+    next three non-blank lines and that is certain enough: two or more
+    equal lines in a row, a line of four characters or more equal to the
+    very next line (eight or more for the two after it), or a short line
+    (``}``, ``7,``) equal to the next line that ends the suggestion.
+    """
+    follow = [line for line in following.split("\n")[1:] if line.strip()][:16]
     if not follow:
         return text
-    first = follow[0]
     lines = text.split("\n")
-    for i, line in enumerate(lines):
-        if i == 0:
+    absolute = [line_prefix + lines[0], *lines[1:]]
+    for i, line in enumerate(absolute):
+        size = len(line.strip())
+        if not size:
             continue
-        if line.strip() == first and len(first) >= 4:
-            return "\n".join(lines[:i]).rstrip() if i else ""
+        for j in range(min(3, len(follow))):
+            run = 0
+            while (i + run < len(absolute) and j + run < len(follow)
+                   and _same_line(absolute[i + run], follow[j + run])):
+                run += 1
+            if not run:
+                continue
+            if run >= 2 or size >= (4 if j == 0 else 8) or (j == 0 and i + run == len(lines)):
+                return "\n".join(lines[:i]).rstrip()
     return text
 
 
@@ -125,16 +281,27 @@ def is_repetitive(text: str) -> bool:
 
 
 def cut_block(text: str, line_prefix: str, max_lines: int) -> str:
-    """Cut a multi-line answer at a blank line, a dedent, or ``max_lines``."""
+    """Cut a multi-line answer at a blank line, a dedent, or ``max_lines``.
+
+    After an opener (``foo(|``, ``{|``) a line that starts with a closer at
+    the cursor line's indentation ends the block and is kept (``)``, ``});``).
+    """
     cursor_line_blank = not line_prefix.strip()
-    base = _indent_width(line_prefix) if cursor_line_blank else _indent_width(line_prefix) + 1
     lines = text.split("\n")
+    if cursor_line_blank:  # the block's indentation: the cursor's plus the first line's own
+        first = lines[0]
+        base = _indent_width(line_prefix + first[: len(first) - len(first.lstrip(" \t"))])
+    else:
+        base = _indent_width(line_prefix) + 1
     kept: list[str] = []
     for i, line in enumerate(lines):
         if i > 0:
             if not line.strip():
                 break
-            if _indent_width(line) < base and not (cursor_line_blank and i == 0):
+            if _indent_width(line) < base:
+                closes = line.lstrip(" \t")[:1] in _CLOSE and _indent_width(line) >= base - 1
+                if closes and not cursor_line_blank:
+                    kept.append(line)  # closes the cursor line's opener
                 break
         kept.append(line)
         if len(kept) >= max_lines:
@@ -143,11 +310,21 @@ def cut_block(text: str, line_prefix: str, max_lines: int) -> str:
 
 
 def _unindent_first_line(text: str, line_prefix: str) -> str:
-    """The cursor sits after the indentation: the answer must not re-indent."""
+    """On a blank line, drop the first line's indentation that repeats the cursor's.
+
+    The cursor at column 4 and ``"        x"``: ``"    x"`` (lands at 8). The
+    cursor at column 0: the first line keeps all of its indentation. An
+    indentation shorter than the cursor's is dropped (the text starts at the
+    cursor).
+    """
     if line_prefix.strip():
         return text
     first, sep, rest = text.partition("\n")
-    return first.lstrip(" \t") + sep + rest if first.strip() else text
+    if not first.strip():
+        return text
+    lead = first[: len(first) - len(first.lstrip(" \t"))]
+    drop = len(line_prefix) if lead.startswith(line_prefix) else len(lead)
+    return first[drop:] + sep + rest
 
 
 def block_finished(text: str, line_prefix: str, max_lines: int) -> bool:
@@ -162,15 +339,17 @@ def block_finished(text: str, line_prefix: str, max_lines: int) -> bool:
 def postprocess(text: str, *, multiline: bool, line_prefix: str, line_suffix: str,
                 following: str, context_before: str, max_lines: int = 12,
                 previous_line: str = "") -> str:
-    """Turn a raw FIM answer into the suggestion to show ('' to show nothing)."""
+    """Turn a raw FIM answer into the suggestion to show ('' to show nothing).
+
+    The text may run through closers after the cursor: see :func:`replaced_chars`.
+    """
     text = text.replace("\r\n", "\n")
     if not multiline:
         text = text.split("\n", 1)[0]
     else:
         text = cut_block(_unindent_first_line(text, line_prefix), line_prefix, max_lines)
-        text = trim_repeated_lines(text, following)
+        text = trim_repeated_lines(text, following, line_prefix)
     text = cut_unbalanced(text, context_before)
-    text = trim_suffix_overlap(text, line_suffix)
     text = text.rstrip()
     if not text.strip() or is_repetitive(text):
         return ""

@@ -4,6 +4,10 @@ Both adapt the same core call: snapshot the document, turn the LSP position
 into an offset, await :meth:`CompletionEngine.complete`, and turn the
 suggestion back into LSP. Backend trouble never becomes an LSP error: the
 answer is empty and the engine reports the problem once.
+
+An item's range runs from the cursor over the closers the suggestion
+replaces (``Suggestion.replace``), so accepting ``a, b)`` at ``f(|)`` leaves
+``f(a, b)``, as Copilot's items do.
 """
 
 from __future__ import annotations
@@ -48,9 +52,10 @@ def register(server: DeepSeekLanguageServer) -> None:
             return types.InlineCompletionList(items=[])
         suggestion, text, offset = found
         here = ls.position(text, offset)
+        end = ls.position(text, offset + suggestion.replace) if suggestion.replace else here
         item = types.InlineCompletionItem(
             insert_text=ls.editor_text(params.text_document.uri, suggestion.text),
-            range=types.Range(start=here, end=here),
+            range=types.Range(start=here, end=end),
             command=types.Command(title="DeepSeek: accept", command=ACCEPT_COMMAND,
                                   arguments=[{"id": suggestion.id}]),
         )
@@ -73,7 +78,8 @@ def register(server: DeepSeekLanguageServer) -> None:
         new_text = word + suggestion.text
         first_line = new_text.split("\n", 1)[0]
         label = first_line.strip() if len(first_line.strip()) <= 60 else first_line.strip()[:57] + "..."
-        edit_range = types.Range(start=ls.position(text, offset - len(word)), end=ls.position(text, offset))
+        edit_range = types.Range(start=ls.position(text, offset - len(word)),
+                                 end=ls.position(text, offset + suggestion.replace))
         item = types.CompletionItem(
             label=label or suggestion.text.strip()[:60],
             kind=types.CompletionItemKind.Text,
