@@ -1,6 +1,7 @@
 """completion/engine.py through an injected httpx.MockTransport (no LSP)."""
 
 import asyncio
+import dataclasses
 import json
 
 import httpx
@@ -53,10 +54,16 @@ class Upstream:
         yield f"data: {json.dumps(last)}\n\ndata: [DONE]\n\n".encode()
 
 
-def make_engine(upstream, key="sk-test", **settings):
+def make_engine(upstream, key="sk-test", *, key_problem=False, **settings):
+    """An engine on ``upstream``; ``key_problem``: the settings layer refuses ``key`` (the
+    engine is still built with it, to test the client's own guard)."""
     s, problems = build_settings({"apiKey": key, "baseUrl": "http://127.0.0.1:1",
                                   "completion": {"debounceMs": 30, "adaptiveDebounce": False, **settings}})
-    assert not problems
+    if key_problem:
+        assert [p.key for p in problems] == ["apiKey"]
+        s = dataclasses.replace(s, api_key=key)
+    else:
+        assert not problems
     client = DeepSeekClient(s.base_url, s.api_key, transport=httpx.MockTransport(upstream)) if key else None
     problems_seen = []
     usage_seen = []

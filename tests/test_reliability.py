@@ -468,7 +468,7 @@ def test_malformed_json_rpc_fuzz_never_silences_the_server():
 @pytest.mark.parametrize("key", ["sk-abc123 (work key)", "sk-abc\u00a0123", "sk-clé", "sk-abc\x01def"])
 async def test_a_key_no_header_can_carry_is_one_clear_message_and_nothing_is_sent(key):
     up = Upstream()
-    engine, problems, _ = make_engine(up, key=key)
+    engine, problems, _ = make_engine(up, key=key, key_problem=True)
     for i in range(3):
         assert await engine.complete(req(BASE + "x" * i, manual=True)) is None
     assert up.bodies == []
