@@ -27,6 +27,8 @@ export interface ServerStatus {
   usage?: Usage;
   /** Usage since midnight (sent by the server in addition to the session's). */
   today?: Usage;
+  /** The endpoint ghost text comes from: DeepSeek (primary) or a fallback while DeepSeek fails. */
+  endpoint?: { name: string; primary: boolean };
 }
 
 /** What the extension knows about the server process. */
@@ -121,7 +123,9 @@ export function formatStatus(input: StatusInput): StatusView {
   let text = `${stateIcon(input)} DeepSeek`;
   const needsKey = input.phase === 'running' && !input.hasKey && (!s || s.state === 'error');
   if (needsKey) text = '$(key) DeepSeek: set API key';
-  else if (input.phase === 'running' && usage && (usage.requests ?? 0) > 0) {
+  else if (input.phase === 'running' && s?.endpoint && !s.endpoint.primary) {
+    text += ` via ${s.endpoint.name}`; // failover: a fallback endpoint answers
+  } else if (input.phase === 'running' && usage && (usage.requests ?? 0) > 0) {
     text += ` ${formatCost(usage.costUsd)}`;
     const hit = hitPercent(usage);
     if (hit !== undefined) text += ` · ${hit}% cache`;
@@ -138,6 +142,9 @@ export function formatStatus(input: StatusInput): StatusView {
   if (s) {
     lines.push(`Automatic completions: ${autoCompletionOff(s) ? 'off' : 'on'}`);
     if (s.model) lines.push(`Model: ${s.model}`);
+    if (s.endpoint && !s.endpoint.primary) {
+      lines.push(`Answering: fallback endpoint ${s.endpoint.name} (DeepSeek is failing; it is probed and taken back when it recovers)`);
+    }
   }
   if (usage) {
     const hit = hitPercent(usage);
