@@ -124,7 +124,7 @@ export function formatStatus(input: StatusInput): StatusView {
   const needsKey = input.phase === 'running' && !input.hasKey && (!s || s.state === 'error');
   if (needsKey) text = '$(key) DeepSeek: set API key';
   else if (input.phase === 'running' && s?.endpoint && !s.endpoint.primary) {
-    text += ` via ${s.endpoint.name}`; // failover: a fallback endpoint answers
+    text += ` via ${s.endpoint.name}`; // failover: a fallback endpoint answers (the tooltip has the cost)
   } else if (input.phase === 'running' && usage && (usage.requests ?? 0) > 0) {
     text += ` ${formatCost(usage.costUsd)}`;
     const hit = hitPercent(usage);
