@@ -635,7 +635,10 @@ class CompletionEngine:
             if warm_key is not None:
                 self._warm.pop(warm_key, None)
             tracer.event("http_done", id=request_id, outcome="error")
-            self._failed(exc, endpoint)
+            if endpoint.primary:  # (the one-argument form is the seam the CLI hooks)
+                self._failed(exc)
+            else:
+                self._failed(exc, endpoint)
             if not first.done():
                 first.set_result(None)
             return None
