@@ -426,3 +426,81 @@ async def test_doctor_reads_the_fallbacks_from_the_environment(tmp_path, fakes):
     check = next(c for c in checks if c.name == "fallback backup")
     assert check.status == "ok" and "(openai" in check.detail
     assert fallback.fim_requests()[-1].path == "/v1/completions"
+
+
+# -- code actions (prefix completion: DeepSeek's beta only) ------------------------
+
+@pytest.mark.parametrize("kind", ["deepseek", "openai"])
+async def test_code_actions_fail_over_only_to_an_endpoint_with_prefix_completion(tmp_path, fakes, kind):
+    from deepseek_ls.api.errors import ServerError
+    from deepseek_ls.chat.prefix import plan_complete
+
+    primary, fallback = fakes
+    fallback.openai_compatible = kind == "openai"
+    service = make_service(tmp_path, primary.base_url, [fallback_entry(fallback, kind=kind)])
+    primary.inject(path="/beta/chat/completions", status=503, times=5)
+    text = "def add(a, b):\n    "
+    plan = plan_complete(DocumentSnapshot(uri="file:///w/a.py", path="a.py", language_id="python",
+                                          text=text, version=1), len(text))
+    manager = chat_manager(service, [])
+    if kind == "deepseek":
+        result = await manager.prefix_complete(plan)
+        assert result.content and fallback.chat_requests()[-1].path == "/beta/chat/completions"
+    else:  # a generic server has no prefix completion: the failure is DeepSeek's, nothing sent there
+        with pytest.raises(ServerError):
+            await manager.prefix_complete(plan)
+        assert fallback.requests == []
+    await service.aclose()
+
+
+# -- a local server without a key --------------------------------------------------
+
+async def test_a_keyless_local_fallback_gets_no_authorization_header_at_all(tmp_path):
+    import httpx
+
+    seen: list[httpx.Request] = []
+
+    async def upstream(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        if request.url.port == 1:  # the primary: down
+            return httpx.Response(503, json={"error": {"message": "down", "type": "x", "param": None, "code": "x"}})
+        return httpx.Response(200, json={"id": "1", "object": "text_completion", "model": "qwen",
+                                         "choices": [{"index": 0, "text": "return x + 3", "finish_reason": "stop"}],
+                                         "usage": {"prompt_tokens": 10, "completion_tokens": 3, "total_tokens": 13}})
+
+    env = {"DEEPSEEK_API_KEY": PRIMARY_KEY, "DEEPSEEK_LS_DATA_DIR": str(tmp_path)}
+    service = Service(environ=env, transport=httpx.MockTransport(upstream))
+    assert not service.update_settings("init", {"baseUrl": "http://127.0.0.1:1", "fallbacks": [
+        {"name": "ollama", "baseUrl": "http://localhost:11434/v1", "fimModel": "qwen2.5-coder:1.5b"}]})
+    service.engine.breaker.cooldown_s = 60
+    for tail in "abc":
+        assert await service.engine.complete(req(BASE + tail)) is None
+    assert (await service.engine.complete(req(BASE + "d"))).text == "return x + 3"
+    local = [r for r in seen if r.url.port == 11434]
+    assert len(local) == 1 and local[0].url.path == "/v1/completions"
+    assert "authorization" not in local[0].headers
+    assert all(r.headers["authorization"] == f"Bearer {PRIMARY_KEY}" for r in seen if r.url.port == 1)
+    await service.aclose()
+
+
+# -- the doctor command ------------------------------------------------------------
+
+def test_doctor_command_takes_the_fallbacks_from_a_settings_file(tmp_path, fakes, capsys, monkeypatch):
+    import json
+
+    from deepseek_ls.__main__ import main
+
+    primary, fallback = fakes
+    settings_file = tmp_path / "settings.json"
+    settings_file.write_text(json.dumps({"deepseek.fallbacks": [fallback_entry(fallback)]}))
+    env = {"DEEPSEEK_API_KEY": PRIMARY_KEY, "DEEPSEEK_BASE_URL": primary.base_url, "BACKUP_KEY": FALLBACK_KEY,
+           "DEEPSEEK_LS_DATA_DIR": str(tmp_path)}
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    code = main(["doctor", "--json", "--fallbacks", f"@{settings_file}"])
+    out = capsys.readouterr().out
+    checks = {c["name"]: c for c in json.loads(out)["checks"]}
+    assert checks["fallback backup"]["status"] == "ok", checks
+    assert FALLBACK_KEY not in out and PRIMARY_KEY not in out
+    assert code in (0, 1)  # (the balance / ledger checks are not this test's business)
+    assert main(["doctor", "--fallbacks", "[not json"]) == 2
