@@ -179,9 +179,10 @@ class Service:
             self.client = client if client is not None else self._make_client(settings)
             fallbacks = None
             if settings.fallbacks != tuple(e.config for e in self.fallbacks):
+                self._old_clients = [c for c in self._old_clients if c.is_open]
                 for old in self.fallbacks:
                     if old.client is not None:
-                        old.client.retire()
+                        old.client.retire()  # closes once a chat still streaming from it ends
                         self._old_clients.append(old.client)
                 self.fallbacks = fallbacks = self._make_fallbacks(settings)
             self.engine.configure(settings, self.client, fallbacks)

@@ -504,3 +504,30 @@ def test_doctor_command_takes_the_fallbacks_from_a_settings_file(tmp_path, fakes
     assert FALLBACK_KEY not in out and PRIMARY_KEY not in out
     assert code in (0, 1)  # (the balance / ledger checks are not this test's business)
     assert main(["doctor", "--fallbacks", "[not json"]) == 2
+
+
+async def test_a_flapping_primary_warns_about_the_failover_once(tmp_path, fakes):
+    primary, fallback = fakes
+    service = make_service(tmp_path, primary.base_url, [fallback_entry(fallback)])
+    engine = service.engine
+    problems = []
+    service.on_problem = lambda kind, message: problems.append(kind)
+    for round_ in range(3):  # fail, fall over, recover; again
+        await open_primary_breaker(service, primary, path="/beta/completions", status=503, times=3)
+        engine.clock.now += engine.breaker.current_cooldown_s + 0.1
+        assert (await engine.complete(req(BASE + f"r{round_}", manual=False))).text == "return x + 1"
+    assert problems == ["failover"]
+    await service.aclose()
+
+
+async def test_changing_the_fallbacks_retires_the_old_clients(tmp_path, fakes):
+    primary, fallback = fakes
+    service = make_service(tmp_path, primary.base_url, [fallback_entry(fallback)])
+    old = service.fallbacks[0]
+    service.update_settings("init", {"baseUrl": primary.base_url,
+                                     "fallbacks": [fallback_entry(fallback, name="renamed")]})
+    assert [e.name for e in service.fallbacks] == ["renamed"] and old.client._retired
+    assert [e.name for e in service.engine.fallbacks] == ["renamed"]
+    service.update_settings("init", {"baseUrl": primary.base_url})
+    assert service.fallbacks == [] and service.engine.fallbacks == []
+    await service.aclose()

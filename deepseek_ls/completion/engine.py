@@ -654,10 +654,10 @@ class CompletionEngine:
         was_failing = self.last_error is not None or endpoint.breaker.state != "closed"
         endpoint.breaker.record_success()
         self.last_error = None
-        if endpoint.primary:
-            self._reported.discard("failover")  # the primary is back: a next failover is news
         if self._outage_over():
             self._reported.discard("unavailable")
+            if endpoint.primary:
+                self._reported.discard("failover")  # DeepSeek is back for good: a next failover is news
         if was_failing:
             self.on_state()
         usage = self.usage_estimate.observe(fim, result.usage) if not result.stopped else \
