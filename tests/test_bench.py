@@ -160,7 +160,9 @@ def test_arm_metrics_server():
     assert m["usd_per_1k_keys"]["offpeak"] == pytest.approx(usd * 1000 / 3, rel=1e-3)
     hours = 2700 / 3.6e6
     assert m["usd_per_hour"]["peak"] == pytest.approx(2 * usd / hours, rel=1e-3)
-    assert m["accept"] == {"shown": 1, "accepted": 1, "rate": 1.0, "accepted_chars": 3, "chars_saved": 0.6}
+    acc = {k: m["accept"][k] for k in ("shown", "accepted", "rate", "accepted_chars", "chars_saved")}
+    assert acc == {"shown": 1, "accepted": 1, "rate": 1.0, "accepted_chars": 3, "chars_saved": 0.6}
+    assert m["accept"]["judged"] == 0 and m["accept"]["clean_fraction"] is None   # keys without a verdict
     assert m["waste"]["requests"] == 1 and m["waste"]["tokens"] == {"hit": 1100, "miss": 100, "out": 0}
     assert m["decisions"] == {"send": 2, "memory": 1}
     assert m["cpu_s_per_1k_keys"] == pytest.approx(100.0)
@@ -206,9 +208,9 @@ def test_match_upstream_pairs_in_order():
     assert metrics.match_upstream(written, [{"seq": 1, "recv_ns": 101}, {"seq": 2, "recv_ns": 305}]) == {1: 7, 2: 12}
 
 
-def _result(req=10.0, hit=0.9, usd=0.03, ovh=2.0, mem=1.0, cov=0.85):
+def _result(req=10.0, hit=0.9, usd=0.03, ovh=2.0, mem=1.0, cov=0.85, clean=1.0):
     arm = {"req_per_100": req, "hit_fraction": hit, "overhead_ms": {"p95": ovh}, "mem_path_ms": {"p95": mem},
-           "ghost_ms": {"coverage": cov}}
+           "ghost_ms": {"coverage": cov}, "accept": {"clean_fraction": clean}}
     return {"profile": "ci", "seed": 1, "fake_common": {"fixed": False},
             "modes": {"v4": {"arms": {"server": arm}, "ratios": {"usd": usd}}}}
 
@@ -220,6 +222,8 @@ def test_gate_targets_and_regressions():
     assert not ok and lines[0].startswith("FAIL")
     ok, lines = report.gate(_result(hit=0.69), None)
     assert not ok
+    ok, lines = report.gate(_result(clean=0.97), None)      # clean accepts: target 100%
+    assert not ok and [l for l in lines if l.startswith("FAIL")][0].startswith("FAIL  [v4] clean accepts")
     base = report.baseline_of(_result(req=8.0, ovh=1.0, cov=0.95))
     ok, lines = report.gate(_result(req=9.5, ovh=1.4, cov=0.85), base)   # +19% requests, -10.5% coverage
     assert not ok and "REGRESSION" in lines[0] and "REGRESSION" not in "".join(lines[3:])
