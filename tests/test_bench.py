@@ -399,3 +399,25 @@ def test_real_world_workload_crlf_and_editors():
     assert all(not u.actions[-1][2].startswith("\n") for u in w.schedules[1])
     ideal = workload.build("ci", 1)
     assert all(ed == (None, "\n") for ed in ideal.editors) and ideal.region_budget is None
+
+
+def test_mispaired_closer_after_accept():
+    from tests.bench.harness import mispaired
+
+    truth = "    print(format_greeting(user.name))\n\nZ = 1\n"
+    s, e = 4, truth.index("\n\nZ") + 1
+    doc = truth[:s] + "print()" + truth[e:]
+    pos = len("print(")
+    # the server trimmed the suggestion's own ")" (issue 9, kind 2): the line reads one ")" short
+    assert mispaired(truth, s, e, pos, doc, "format_greeting(user.name")
+    assert meant_after_accept(truth, s, e, pos, doc, "format_greeting(user.name") == \
+        truth[:s + pos] + "format_greeting(user.name" + ")" + truth[e:]
+    assert not mispaired(truth, s, e, pos, doc, "format_greeting(user.name)")
+    assert not mispaired(truth, s, e, pos, doc, "format_greeting(user.name))")
+    assert not mispaired(truth, s, e, pos, doc, "format_greeting")
+    # a quote the suggestion opened, closed by the editor's quote after the cursor
+    t2 = "    x = f('a') + 'b'\n\nZ = 1\n"
+    e2 = t2.index("\n\nZ") + 1
+    d2 = t2[:4] + "x = f()" + t2[e2:]
+    assert mispaired(t2, 4, e2, len("x = f("), d2, "'a")
+    assert not mispaired(t2, 4, e2, len("x = f("), d2, "'a'")

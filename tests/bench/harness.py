@@ -20,7 +20,7 @@ import urllib.request
 from dataclasses import dataclass, field
 from typing import Any
 
-from tests.fake_deepseek.closers import leading_pending
+from tests.fake_deepseek.closers import leading_pending, open_at_end
 
 from .editor_model import TAB, Edit, EditorModel, consume, parse_pending, to_eol
 from .naive import NaiveClient, naive_body
@@ -263,6 +263,22 @@ def meant_after_accept(truth: str, start: int, end: int, pos: int, doc: str, p_t
     x = doc[a:len(doc) - len(rest)] if len(doc) - len(rest) >= a else ""
     left = consume(x, p_text)
     return truth[:a] + p_text + (x if left is None else left) + rest
+
+
+def mispaired(truth: str, start: int, end: int, pos: int, doc: str, p_text: str) -> bool:
+    """True when, after accepting ``p_text``, a closer the editor had put after the cursor (and that
+    is still there, on the same line) would close a bracket or string ``p_text`` opened itself:
+    ``print(|)`` + ``format_greeting(user.name`` reads ``print(format_greeting(user.name)``, one
+    ``)`` short.  The document may equal the meant text up to the cursor, but the line the typist
+    sees is wrong: not a clean accept."""
+    rest = truth[end:]
+    a = start + pos
+    x = doc[a:len(doc) - len(rest)] if len(doc) - len(rest) >= a else ""
+    left = consume(x, p_text)
+    if not left:
+        return False
+    segs = parse_pending(left)
+    return bool(segs) and segs[0][0] == "" and bool(open_at_end(p_text))
 
 
 def split_accepted(t_eff: str, region_rest: str, after: str) -> int:
@@ -560,14 +576,21 @@ class Editor:
                             key = Key(kidx, ri, "accept", t_eff, self.version + 1, self.t_plan,
                                       accepted_chars=k, start=e.start, end=e.end, new=e.new, cursor=e.cursor)
                             kidx += 1
+                            self.text_before_accept = self.text
                             self._apply(key, e, accept_sid=self.ghost.sid)
                             self.res.accepts += 1
                             pos += k
-                            key.clean = self.text == meant and self.cursor == region.start + pos
+                            bad_pair = mispaired(region.truth, region.start, region.end, pos - k,
+                                                 self.text_before_accept, t_eff[:k])
+                            key.clean = self.text == meant and self.cursor == region.start + pos and not bad_pair
                             if not key.clean:
-                                key.dirty = describe_diff(self.text, meant) if self.text != meant else "cursor"
-                                await self._wait(_lognormal(self.seed * 7919 + kidx, 1000.0, 0.4))
+                                key.dirty = (describe_diff(self.text, meant) if self.text != meant else
+                                             "a closer after the cursor closes the suggestion's own bracket: "
+                                             + repr(self.text[max(0, self.cursor - 40):self.cursor + 10])
+                                             if bad_pair else "cursor")
                                 fx = self._fix_edit(meant, region.start + pos)
+                            if not key.clean and (fx.new or fx.start != fx.end or fx.cursor != self.cursor):
+                                await self._wait(_lognormal(self.seed * 7919 + kidx, 1000.0, 0.4))
                                 fkey = Key(kidx, ri, "fix" if fx.new or fx.start != fx.end else "mv", "",
                                            self.version + 1, self.t_plan, start=fx.start, end=fx.end,
                                            new=fx.new, cursor=fx.cursor)

@@ -95,3 +95,29 @@ def consume(x: str, t: str) -> str | None:
         return None
     k = len(closing_positions(segs, t))
     return "".join(a + b for a, b in segs[k:])
+
+
+def open_at_end(t: str) -> list[str]:
+    """The brackets and quotes ``t`` opens and leaves open (its own, innermost last); closers of
+    brackets ``t`` did not open are ignored.  ``"f(a, [b"`` -> ["(", "["]; ``"x = 'ab"`` -> ["'"]."""
+    stack: list[str] = []
+    i, comment = 0, False
+    while i < len(t):
+        c = t[i]
+        if comment:
+            comment = c != "\n"
+        elif stack and stack[-1] in QUOTES:
+            if c == "\\":
+                i += 1
+            elif c == stack[-1]:
+                stack.pop()
+            elif c == "\n":
+                stack.pop()          # an unterminated one-line string ends at the line break
+        elif c == "#":
+            comment = True
+        elif c in OPEN or c in QUOTES:
+            stack.append(c)
+        elif c in CLOSE and stack and OPEN.get(stack[-1]) == c:
+            stack.pop()
+        i += 1
+    return stack
