@@ -249,7 +249,8 @@ def test_same_seed_same_request_counts(tmp_path):
                          "--out", str(tmp_path / f"r{i}")]))
         arms = res["modes"]["v4"]["arms"]
         counts.append({name: (a["keystrokes"], a["upstream"]["total"], a["upstream"]["completed"],
-                              a["accept"]["accepted"]) for name, a in arms.items()})
+                              a["accept"]["accepted"], a["accept"]["clean"]) for name, a in arms.items()})
+        assert res["world"]["name"] == "real" and res["files"][0]["editor"] in ("vscode", "nvim")
     assert counts[0] == counts[1]
     assert counts[0]["baseline"][1] == counts[0]["baseline"][0]          # naive: one request per keystroke
     assert 0 < counts[0]["server"][1] < counts[0]["baseline"][1]

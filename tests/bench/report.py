@@ -90,6 +90,14 @@ def markdown(result: dict) -> str:
     rat = " · ".join(f"{mode}: requests {_fmt(m['ratios']['requests'])}, $ {_fmt(m['ratios']['usd'])}, "
                      f"ghost p50 {_fmt(m['ratios']['ghost_p50'])}" for mode, m in result["modes"].items())
     lines.append(f"server ÷ naive — {rat}")
+    for mode, m in result["modes"].items():
+        nm = m["arms"]["server"].get("noise_modes")
+        if nm:
+            lines.append(f"model-noise shapes of the server's {mode} requests: "
+                         + ", ".join(f"{k} {v}" for k, v in sorted(nm.items())))
+        dirty = m["arms"]["server"]["accept"].get("dirty_examples") or []
+        for d in dirty[:4]:
+            lines.append(f"not clean [{mode}]: {d}")
     lines.append("server code: " + ", ".join(f"{mode} {m.get('server_code', '?')}" for mode, m in result["modes"].items()))
     if result.get("warning"):
         lines.append(f"**WARNING: {result['warning']}**")

@@ -69,6 +69,29 @@ def snapshot(work: str) -> str:
     return dst
 
 
+def noise_tally(records: list[dict], regions: list, mix: str, seed: int) -> dict:
+    """Which model-noise modes the fake applied to an arm's FIM requests (recomputed: the draw is a
+    pure function of seed, prompt and suffix)."""
+    from collections import Counter
+
+    from tests.fake_deepseek.noise import NoisyOracle, parse_mix
+    from tests.fake_deepseek.oracle import Oracle
+
+    m = parse_mix(mix)
+    if not m:
+        return {}
+    o = Oracle()
+    for r in regions:
+        o.register(r.truth, [(r.start, r.end)])
+    n = NoisyOracle(o, m, seed)
+    for r in records:
+        b = r.get("body") or {}
+        if isinstance(b, dict) and "prompt" in b:
+            stop = b.get("stop") or []
+            n.answer(b["prompt"], b.get("suffix"), [stop] if isinstance(stop, str) else list(stop))
+    return dict(n.counts)
+
+
 def _dump_arm(path: str, arm) -> None:
     data = {"name": arm.name, "keys": [dataclasses.asdict(k) for k in arm.keys],
             "reqs": [dataclasses.asdict(r) for r in arm.reqs.values()], "accepts": arm.accepts,
@@ -214,6 +237,10 @@ def run(a: argparse.Namespace) -> dict:
         sm = arm_metrics(srv.keys, srv.reqs, srv.fake, srv.trace, warmup=WARMUP_KEYS, cpu_s=srv.cpu_s,
                          rss_kb=srv.rss_kb, lateness_ms=srv.lateness_ms)
         sm["diagnosis"] = diagnose(srv.keys, srv.reqs, srv.fake, srv.trace, warmup=WARMUP_KEYS)
+        try:
+            sm["noise_modes"] = noise_tally(srv.fake, wl.regions, world.noise, a.seed)
+        except Exception as e:      # a convenience figure: never lose the run for it
+            sm["noise_modes"] = {"error": repr(e)}
         sm["server_messages"] = [m[1].get("message") for m in srv.messages
                                  if m[0] == "window/showMessage" and isinstance(m[1], dict)][:5]
         block = {"fake": cfg.describe(tok), "server_code": code, "arms": {"server": sm}}
