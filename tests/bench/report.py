@@ -76,8 +76,8 @@ def markdown(result: dict) -> str:
         ("$/1k keys optimistic off-peak", lambda a: _fmt(a["usd_per_1k_keys"]["optimistic_offpeak"], 5)),
         ("shown / accepted / rate", lambda a: "{} / {} / {}".format(a["accept"]["shown"], a["accept"]["accepted"], _fmt(a["accept"]["rate"]))),
         ("accepted chars share", lambda a: a["accept"]["chars_saved"]),
-        ("clean accepts (clean / accepted)", lambda a: "{} ({} / {})".format(
-            _fmt(a["accept"]["clean_fraction"]), a["accept"]["clean"], a["accept"]["accepted"])),
+        ("clean accepts (clean / accepted)", lambda a: "n/a" if a["accept"]["clean_fraction"] is None else
+         "{} ({} / {})".format(_fmt(a["accept"]["clean_fraction"]), a["accept"]["clean"], a["accept"]["accepted"])),
         ("  repair keystrokes after accepts / other", lambda a: "{} / {}".format(
             a["accept"]["repair_keys"], a["accept"]["resync_keys"])),
         ("waste: requests never shown", lambda a: a["waste"]["requests"]),
@@ -206,7 +206,7 @@ def plot(path: str, result: dict, arms: dict[str, Any], window_s: float = 40.0, 
         t0 = keys[0].send_ns
         t1 = t0 + window_s * 1e9
         ks = [k for k in keys if k.send_ns <= t1]
-        colors = {"ins": "black", "nl": "purple", "bs": "red", "accept": "green"}
+        colors = {"ins": "black", "nl": "purple", "bs": "red", "accept": "green", "mv": "grey", "fix": "orange"}
         for k in ks:
             x = (k.send_ns - t0) / 1e9
             ax.vlines(x, 0, 1, color=colors.get(k.kind, "black"), lw=0.8 if k.kind != "accept" else 2.5)
