@@ -422,3 +422,13 @@ def test_mispaired_closer_after_accept():
     d2 = t2[:4] + "x = f()" + t2[e2:]
     assert mispaired(t2, 4, e2, len("x = f("), d2, "'a")
     assert not mispaired(t2, 4, e2, len("x = f("), d2, "'a'")
+
+
+def test_mispaired_ignores_brackets_inside_a_string():
+    from tests.bench.harness import mispaired
+
+    truth = "    r = '(?P<d>[^x\"])'\n\nZ = 1\n"
+    e = truth.index("\n\nZ") + 1
+    a = truth.index("[^x") - 4                       # region offset of "[^x"
+    doc = truth[:4 + a] + "')" + truth[e:]           # the editor's quote and closer after the cursor
+    assert not mispaired(truth, 4, e, a, doc, "[^x")  # inside the string literal: text, not a bracket

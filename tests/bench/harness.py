@@ -278,7 +278,14 @@ def mispaired(truth: str, start: int, end: int, pos: int, doc: str, p_text: str)
     if not left:
         return False
     segs = parse_pending(left)
-    return bool(segs) and segs[0][0] == "" and bool(open_at_end(p_text))
+    if not segs or segs[0][0]:
+        return False
+    # brackets (and strings) read in context: the cursor's line up to the cursor, so that brackets
+    # inside a string literal the cursor is in are text, not brackets
+    ctx = truth[truth.rfind("\n", 0, a) + 1:a]
+    base = open_at_end(ctx)
+    own = open_at_end(ctx + p_text)
+    return len(own) > len(base) and own[:len(base)] == base
 
 
 def split_accepted(t_eff: str, region_rest: str, after: str) -> int:
