@@ -79,7 +79,7 @@ def markdown(result: dict) -> str:
         ("clean accepts (clean / accepted)", lambda a: "n/a" if a["accept"]["clean_fraction"] is None else
          "{} ({} / {})".format(_fmt(a["accept"]["clean_fraction"]), a["accept"]["clean"], a["accept"]["accepted"])),
         ("  repair keystrokes after accepts / other", lambda a: "{} / {}".format(
-            a["accept"]["repair_keys"], a["accept"]["resync_keys"])),
+            _fmt(a["accept"]["repair_keys"]), _fmt(a["accept"]["resync_keys"]))),
         ("waste: requests never shown", lambda a: a["waste"]["requests"]),
         ("waste $ (share of $)", lambda a: f"{_fmt(a['waste_usd'])} ({_fmt(a['waste_fraction_usd'])})"),
         ("server CPU s / 1k keys; peak RSS MB", lambda a: f"{_fmt(a['cpu_s_per_1k_keys'])}; {_fmt(a['peak_rss_mb'])}"),
