@@ -432,3 +432,40 @@ def test_mispaired_ignores_brackets_inside_a_string():
     a = truth.index("[^x") - 4                       # region offset of "[^x"
     doc = truth[:4 + a] + "')" + truth[e:]           # the editor's quote and closer after the cursor
     assert not mispaired(truth, 4, e, a, doc, "[^x")  # inside the string literal: text, not a bracket
+
+
+def test_accept_applies_the_item_range_in_a_crlf_document():
+    """Accepting applies insertText over the item's range (UTF-16 positions, may cover text after
+    the cursor), with line breaks converted to the document's; the typist's verdict and the edit."""
+    from tests.bench.harness import Editor, Ghost
+
+    truth = "def f():\r\n    x = area(w, h) + 1\r\n    return x\r\n\r\nZ = 1\r\n"
+    start = truth.index("x = area")
+    end = truth.index("\r\n\r\nZ") + 2
+    region = workload.Region("t", "t.py", "f", "vendored", "", truth, start, end)
+    ed = Editor("t", [region], [[]])
+    ed.model, ed.eol = em.EditorModel("vscode", "\r\n"), "\r\n"
+    pos = len("x = area(")
+    ed.text = truth[:start + pos] + ")" + truth[end:]          # the editor auto-closed "("
+    ed.cursor = start + pos
+    ed.version = 5
+    line = {"line": 1, "character": 4 + pos}
+
+    def accept(text, rng_end_char):
+        ed.ghost = Ghost(5, text, 0, "s", 1, {"start": line, "end": {"line": 1, "character": rng_end_char}})
+        return ed._acceptable(10**12, region, pos)
+
+    # the range covers the ")" after the cursor: the ")" is replaced, the line is right
+    e, k, t_eff = accept("w, h) + 1\n    return x", 4 + pos + 1)
+    assert (e.start, e.end) == (ed.cursor, ed.cursor + 1)
+    assert e.new == "w, h) + 1\r\n    return x" and k == len(e.new)      # converted to CRLF
+    after = em.apply(ed.text, e)
+    assert after == meant_after_accept(truth, start, end, pos, ed.text, t_eff[:k]) == \
+        truth[:start + pos + k] + truth[end:]
+    # an empty range: the same text leaves the ")" behind - not what was meant
+    e, k, t_eff = accept("w, h) + 1", 4 + pos)
+    assert em.apply(ed.text, e) != meant_after_accept(truth, start, end, pos, ed.text, t_eff[:k])
+    # a wrong suggestion is not accepted; a range that does not contain the cursor is not shown
+    assert accept("w, q) + 1", 4 + pos) is None
+    ed.ghost = Ghost(5, "w, h", 0, "s", 1, {"start": {"line": 1, "character": 0}, "end": {"line": 1, "character": 2}})
+    assert ed._acceptable(10**12, region, pos) is None
