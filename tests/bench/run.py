@@ -72,8 +72,6 @@ def snapshot(work: str) -> str:
 def noise_tally(records: list[dict], regions: list, mix: str, seed: int) -> dict:
     """Which model-noise modes the fake applied to an arm's FIM requests (recomputed: the draw is a
     pure function of seed, prompt and suffix)."""
-    from collections import Counter
-
     from tests.fake_deepseek.noise import NoisyOracle, parse_mix
     from tests.fake_deepseek.oracle import Oracle
 
