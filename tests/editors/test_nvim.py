@@ -205,3 +205,21 @@ def test_neovim_012_partial_accepts_keep_or_replace_the_covered_closer(tmp_path,
     fake.fim_handler = lambda body: ""
     run_scenario(tmp_path, fake, "native_cover", COVER_TEXT, text="def area😀()\n",
                  extra_env={"DSLS_HEAD": "def area😀"})
+
+
+SHAPES = {
+    # tail after the cursor, suggestion, ghost text (overlay, virtual lines), lines after accept
+    "text-after": (") + 1", "w) * 2", {"inline": "w) * 2 + 1", "lines": []}, ["x = area😀(w) * 2 + 1"]),
+    "multi-line": (")", "\n    a,\n    b,\n)", {"inline": " ", "lines": ["    a,", "    b,", ")"]},
+                   ["x = area😀(", "    a,", "    b,", ")"]),
+}
+
+
+@pytest.mark.parametrize("shape", sorted(SHAPES))
+def test_covered_closer_display_and_accept_shapes(tmp_path, fake, shape):
+    tail, text, show, final = SHAPES[shape]
+    head = "x = area😀("
+    fake.fim_handler = lambda body: text if body.get("prompt", "").endswith(head) else ""
+    run_scenario(tmp_path, fake, "cover_shape", text, text=f"{head}{tail}\n\ny = 2\n",
+                 extra_env={"DSLS_HEAD": head, "DSLS_ENCODING": "utf-16",
+                            "DSLS_SHOW": json.dumps(show), "DSLS_FINAL": json.dumps(final)})

@@ -671,4 +671,33 @@ function S.native_cover(H)
   H.feed('<Esc>')
 end
 
+--- Covered closer with text after it / a multi-line suggestion: line 1 is
+--- DSLS_HEAD .. DSLS_TAIL, the cursor between them; DSLS_SHOW (JSON
+--- {inline, lines}) is what the ghost text must show, DSLS_FINAL (JSON list)
+--- the file's first lines after <Tab>.
+function S.cover_shape(H)
+  local client, buf = start(H)
+  if not client then
+    return
+  end
+  local head = os.getenv('DSLS_HEAD')
+  local show = vim.json.decode(os.getenv('DSLS_SHOW'))
+  local final = vim.json.decode(os.getenv('DSLS_FINAL'))
+  api.nvim_win_set_cursor(0, { 1, #head - 1 })
+  H.feed('a')
+  local mark = H.wait(function()
+    return ghost_mark(buf)
+  end, 20000, 'ghost text')
+  H.result.ghost = mark
+  H.check('ghost text overlays the cover and redraws the line tail where it goes', mark ~= nil
+    and mark.pos == 'overlay' and mark.inline == show.inline and vim.deep_equal(mark.lines, show.lines), mark)
+  H.feed('<Tab>')
+  H.expect('accept replaces the covered closer', function()
+    return vim.deep_equal(api.nvim_buf_get_lines(0, 0, #final, false), final)
+  end, 3000, function()
+    return api.nvim_buf_get_lines(0, 0, #final + 1, false)
+  end)
+  H.feed('<Esc>')
+end
+
 return S
