@@ -223,3 +223,10 @@ def test_covered_closer_display_and_accept_shapes(tmp_path, fake, shape):
     run_scenario(tmp_path, fake, "cover_shape", text, text=f"{head}{tail}\n\ny = 2\n",
                  extra_env={"DSLS_HEAD": head, "DSLS_ENCODING": "utf-16",
                             "DSLS_SHOW": json.dumps(show), "DSLS_FINAL": json.dumps(final)})
+
+
+def test_excluded_file_in_the_statusline_until_closed(tmp_path, fake):
+    fake.fim_handler = lambda body: FIM_TEXT
+    result = run_scenario(tmp_path, fake, "excluded", "", settings={"exclude": ["calc.py"]})
+    assert "calc.py" in result["statusline"]
+    assert fake.fim_requests() == []

@@ -700,4 +700,41 @@ function S.cover_shape(H)
   H.feed('<Esc>')
 end
 
+--- An excluded file (settings exclude = {"calc.py"}): no ghost text, the
+--- statusline says so with the server's message while that file is in the
+--- window, not in another one, and no longer once the buffer is deleted
+--- (didClose ends the server's `excluded` state).
+function S.excluded(H)
+  local client, buf = start(H)
+  if not client then
+    return
+  end
+  local status = require('deepseek_ls.status')
+  local uri = vim.uri_from_bufnr(buf)
+  H.feed('2GA')
+  H.feed('t')
+  local got = H.wait(function()
+    return status.data and status.data.state == 'excluded' and status.data
+  end, 20000, 'excluded status')
+  H.check('deepseek/status excluded names this file', got ~= nil and got.excludedUri == uri
+    and type(got.message) == 'string' and got.message:find('calc.py', 1, true) ~= nil, status.data)
+  local line1 = status.statusline({ usage = false })
+  H.result.statusline = line1
+  H.check('statusline: excluded with the message', line1:match('^DeepSeek excluded: calc%.py is excluded') ~= nil, line1)
+  H.check('no ghost text in an excluded file', require('deepseek_ls.ghost').current_text(buf) == nil)
+  H.feed('<Esc>')
+  vim.cmd('enew')
+  local other = status.statusline({ usage = false })
+  H.check('another buffer in the window: not shown as excluded', other == 'DeepSeek idle', other)
+  vim.cmd('buffer ' .. buf)
+  H.check('back in the file: excluded again', status.statusline({ usage = false }):find('excluded', 1, true) ~= nil)
+  vim.cmd('enew')
+  vim.cmd('bwipeout! ' .. buf)
+  H.expect('deleting the buffer ends the excluded state (server side)', function()
+    return status.data and status.data.state ~= 'excluded'
+  end, 5000, function()
+    return status.data
+  end)
+end
+
 return S
