@@ -557,6 +557,16 @@ function S.cover_full(H)
   if not client then
     return
   end
+  -- typing the first character through: still drawn over the kept )
+  H.feed(text:sub(1, 1))
+  H.expect('typing through keeps the overlay over the )', function()
+    local m = ghost_mark(buf)
+    return line(1) == head .. '(' .. text:sub(1, 1) .. ')' and m ~= nil and m.pos == 'overlay'
+      and m.inline == text:sub(2) and m.col == #head + 2
+  end, 5000, function()
+    return { line = line(1), mark = ghost_mark(buf) }
+  end)
+  H.sleep(300) -- the request after the keystroke answers (typed-ahead): same text, same cover
   H.feed('<Tab>')
   H.expect('accept replaces the covered )', function()
     return line(1) == head .. '(' .. text
