@@ -242,6 +242,12 @@ class DeepSeekLanguageServer(LanguageServer):
             self.send_status()
         return why is not None
 
+    def closed(self, uri: str) -> None:
+        """``uri`` was closed: the ``excluded`` state it caused (if any) ends."""
+        if self.excluded_note is not None and self.excluded_uri == uri:
+            self.excluded_note = self.excluded_uri = None
+            self.send_status()
+
     def offset(self, text: str, position: types.Position) -> int:
         """Code-point offset in a snapshot's ``text`` of an LSP position (clamped)."""
         return offset_at(text, position.line, position.character, self.encoding)

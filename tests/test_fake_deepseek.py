@@ -835,3 +835,134 @@ async def test_task_cancellation_closes_socket(fake):
         assert fake.wait_for(lambda: fake.requests and fake.requests[-1].disconnected, 1.0)
         fake.latency_ms = 0
         assert (await c.post(FIM, json=fim_body())).status_code == 200  # the client recovers
+
+
+# ---------------------------------------------------------------- oracle: closers, line endings, noise (issue 9)
+
+from tests.fake_deepseek.noise import MODES, NoisyOracle, parse_mix  # noqa: E402
+from tests.fake_deepseek.oracle import Oracle  # noqa: E402
+
+SHAPES = '''def area(width: float, height: float) -> float:
+    return width * height
+
+
+def greet(user):
+    print(format_greeting(user.name))
+    for item in user.items:
+        total = item.price
+        count = 1
+    return {
+        "a": 1,
+    }
+'''
+
+
+def _oracle(text=SHAPES, regions=None):
+    o = Oracle()
+    o.register(text, regions)
+    return o
+
+
+def _at(marker, text=SHAPES):
+    return text.index(marker) + len(marker)
+
+
+def test_oracle_stops_at_the_closers_the_editor_inserted():
+    o = _oracle()
+    # def area(|) : the fill-in-the-middle answer ends where the truth closes the ")"
+    t, info = o.answer(SHAPES[:_at("def area(")], ")\n    return", ["\n"])
+    assert t == "width: float, height: float" and info["middle_cut"] and info["pending"] == ")"
+    assert info["full"] == "width: float, height: float) -> float:"
+    # print(|) : the answer's own ")" is kept, the one after the cursor is not repeated
+    t, _ = o.answer(SHAPES[:_at("    print(")], ")\n", ["\n"])
+    assert t == "format_greeting(user.name)"
+    t, _ = o.answer(SHAPES[:_at("print(format_greeting(")], "))\n", ["\n"])
+    assert t == "user.name"
+    # multi-line, the closer on its own line (Enter split the pair): stop before that line
+    t, _ = o.answer(SHAPES[:_at("return {")], "\n    }\n", [])
+    assert t == '\n        "a": 1,'
+    # a quote after the cursor (inside a string)
+    t, _ = o.answer(SHAPES[:_at('        "')], '"\n', ["\n"])
+    assert t == "a"
+    # nothing after the cursor: the whole line, as before
+    t, info = o.answer(SHAPES[:_at("def area(")], "", ["\n"])
+    assert t == "width: float, height: float) -> float:" and not info["middle_cut"]
+
+
+def test_oracle_line_endings():
+    crlf = SHAPES.replace("\n", "\r\n")
+    o = _oracle(crlf, [(crlf.index("    return width"), crlf.index("\r\n\r\n\r\ndef greet") + 2)])
+    cur = crlf.index("return width")
+    # a CRLF prompt gets a CRLF answer; the region bound (given in CRLF offsets) still holds
+    t, info = o.answer(crlf[:cur], "", [])
+    assert t == "return width * height\r\n" and info["crlf"]
+    # the same file, prompt sent with LF (a server that normalises): located, LF answer
+    t, info = o.answer(crlf[:cur].replace("\r\n", "\n"), "", [])
+    assert t == "return width * height\n" and not info["crlf"]
+    # single-line mode: the line without its "\r"
+    t, _ = o.answer(crlf[:cur], "", ["\n"])
+    assert t == "return width * height"
+
+
+def test_noise_modes_each():
+    o = _oracle()
+    p_area, s_area = SHAPES[:_at("def area(")], ")\n    return"
+
+    def one(mode, prompt, suffix, stop, seed=1):
+        n = NoisyOracle(o, {mode: 1.0}, seed)
+        return n.answer(prompt, suffix, stop)
+
+    assert one("past_closers", p_area, s_area, ["\n"]) == ("width: float, height: float) -> float:", ["past_closers"])
+    p_print = SHAPES[:_at("    print(")]
+    assert one("trailing_closers", p_print, ")\n", ["\n"]) == ("format_greeting(user.name))", ["trailing_closers"])
+    # repeat_next: the answer, then the text after the cursor again through its k-th line break
+    p_for = SHAPES[:_at("        total = item.price\n")]
+    suffix = "\n\ndef other():\n    pass\n"
+    text, modes = one("repeat_next", p_for, suffix, [])
+    head = SHAPES[len(p_for):]
+    assert modes == ["repeat_next"] and text.startswith(head)
+    rep = text[len(head):]
+    assert rep and suffix.startswith(rep) and rep.endswith("\n")
+    assert one("repeat_next", p_for, suffix, ["\n"])[1] == []           # not in single-line requests
+    # indent_first: the cursor after the indentation, the answer indented again
+    p_ind = SHAPES[:_at("        total = item.price\n        ")]
+    assert one("indent_first", p_ind, "", ["\n"]) == ("        count = 1", ["indent_first"])
+    assert one("indent_first", SHAPES[:_at("        total = item.")], "", ["\n"])[1] == []
+    # lf_in_crlf: LF answer to a CRLF prompt; nothing to do on an LF prompt
+    crlf = SHAPES.replace("\n", "\r\n")
+    oc = _oracle(crlf)
+    n = NoisyOracle(oc, {"lf_in_crlf": 1.0}, 1)
+    cur = crlf.index("    for item")
+    text, modes = n.answer(crlf[:cur], "", [])
+    assert modes == ["lf_in_crlf"] and "\n" in text and "\r" not in text
+    assert NoisyOracle(oc, {}, 1).answer(crlf[:cur], "", [])[0] == text.replace("\n", "\r\n")
+    # conditions that do not hold leave the true answer
+    assert one("past_closers", p_print, "", ["\n"]) == ("format_greeting(user.name))", [])
+
+
+def test_noise_mix_is_deterministic_and_mixed():
+    o = _oracle()
+    mix = parse_mix("real")
+    assert set(mix) == set(MODES)
+    prompts = [SHAPES[:i] for i in range(60, len(SHAPES) - 5, 3)]
+    a = [NoisyOracle(o, mix, 7).answer(p, ")\n", [])[1] for p in prompts]
+    b = [NoisyOracle(o, mix, 7).answer(p, ")\n", [])[1] for p in prompts]
+    c = [NoisyOracle(o, mix, 8).answer(p, ")\n", [])[1] for p in prompts]
+    assert a == b and a != c
+    seen = {m for ms in a for m in ms}
+    assert {"past_closers", "repeat_next"} <= seen and [] in a        # a per-request mix, some untouched
+    assert parse_mix("off") == {} and parse_mix("past_closers=0.5") == {"past_closers": 0.5}
+    for bad in ("nope=1", "past_closers=2", "past_closers"):
+        with pytest.raises(ValueError):
+            parse_mix(bad)
+
+
+def test_noise_through_the_fake_and_cli(fake):
+    fake.register_truth(SHAPES)
+    fake.fim_handler = NoisyOracle(fake.oracle, {"past_closers": 1.0}, 1)
+    with client(fake) as c:
+        j = c.post(FIM, json=fim_body(prompt=SHAPES[:_at("def area(")], suffix=")\n", stop=["\n"])).json()
+        assert j["choices"][0]["text"] == "width: float, height: float) -> float:"
+    p = subprocess.run([sys.executable, "-m", "tests.fake_deepseek", "--noise", "bogus=1"], cwd=ROOT,
+                       capture_output=True, text=True, timeout=60)
+    assert p.returncode == 2 and "noise" in p.stderr

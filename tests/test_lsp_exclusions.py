@@ -147,6 +147,44 @@ async def test_told_once_quietly_in_the_status(client: LanguageClient, fake):
     await until(lambda: status_of(client.statuses[-1])[0] != "excluded")
 
 
+def field(params, name: str):
+    return params.get(name) if isinstance(params, dict) else getattr(params, name, None)
+
+
+def close_as(client: LanguageClient, uri: str) -> None:
+    client.text_document_did_close(types.DidCloseTextDocumentParams(
+        text_document=types.TextDocumentIdentifier(uri=uri)))
+
+
+async def test_closing_the_excluded_file_ends_the_excluded_state(client: LanguageClient, fake):
+    secret, other = f"{ROOT}/.env", f"{ROOT}/certs/server.pem"
+    await until(lambda: client.statuses)
+    open_as(client, secret, SECRET_FILES[secret])
+    open_as(client, other, SECRET_FILES[other])
+    await client.text_document_inline_completion_async(inline_params(1, 0, uri=secret))
+    await until(lambda: status_of(client.statuses[-1])[0] == "excluded")
+    # closing another file (even an excluded one not asked about last) changes nothing
+    close_as(client, other)
+    open_as(client, MAIN, MAIN_TEXT)
+    close_as(client, MAIN)
+    await asyncio.sleep(0.3)
+    assert status_of(client.statuses[-1])[0] == "excluded"
+    assert field(client.statuses[-1], "excludedUri") == secret
+    # closing the excluded file: back to the engine's state, no message about it
+    count = len(client.statuses)
+    close_as(client, secret)
+    await until(lambda: len(client.statuses) > count)
+    state, message = status_of(client.statuses[-1])
+    assert state != "excluded" and ".env" not in (message or "")
+    assert field(client.statuses[-1], "excludedUri") is None
+    # reopened and asked about again: excluded again
+    open_as(client, secret, SECRET_FILES[secret])
+    result = await client.text_document_inline_completion_async(inline_params(1, 0, uri=secret))
+    assert result.items == ()
+    await until(lambda: status_of(client.statuses[-1])[0] == "excluded")
+    assert fake.fim_requests() == []
+
+
 # -- other files as context ---------------------------------------------------------
 ORDERS = ["secrets-first", "secrets-last", "secret-changed", "secret-reopened"]
 

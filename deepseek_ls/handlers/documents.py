@@ -67,6 +67,7 @@ def register(server: DeepSeekLanguageServer) -> None:
         if doc is not None:
             ls.documents.close(doc.uri)
         ls.service.engine.forget(params.text_document.uri)
+        ls.closed(params.text_document.uri)
 
     if os.environ.get(INSPECT_ENV) == "1":
         @server.feature(INSPECT_METHOD)

@@ -82,7 +82,9 @@ def diagnose(keys: list[Any], reqs: dict[Any, Any], fake: list[dict], trace: lis
             continue
         cause = ("after Tab acceptance (no debounce)" if _g(k, "kind") == "accept" else
                  ("after newline" if _g(k, "kind") == "nl" else
-                  ("after backspace" if _g(k, "kind") == "bs" else "after a character")))
+                  ("after backspace" if _g(k, "kind") == "bs" else
+                   ("after a cursor move" if _g(k, "kind") == "mv" else
+                    ("after a repair" if _g(k, "kind") == "fix" else "after a character")))))
         causes[cause] += 1
         useful = f["seq"] in shown_up
         by_cause.setdefault(cause, Counter())["answer shown" if useful else "never shown"] += 1

@@ -10,7 +10,9 @@ from __future__ import annotations
 import asyncio
 import gc
 import json
+import math
 import os
+import random
 import subprocess
 import sys
 import time
@@ -18,6 +20,9 @@ import urllib.request
 from dataclasses import dataclass, field
 from typing import Any
 
+from tests.fake_deepseek.closers import leading_pending, open_at_end
+
+from .editor_model import TAB, Edit, EditorModel, consume, parse_pending, to_eol
 from .naive import NaiveClient, naive_body
 from .workload import Region, Unit
 
@@ -40,12 +45,14 @@ class FakeConfig:
     withhold_last: bool = True
     p_wrong: float = 0.3
     seed: int = 1
+    noise: str = "off"          # model-noise mix (tests/fake_deepseek/noise.py)
 
     def describe(self, tokenizer: str) -> dict:
         return {"base_ms": self.base_ms, "ms_per_output_token": 0 if self.fixed else self.ms_per_token,
                 "jitter_sigma": 0 if self.fixed else self.jitter, "fixed": self.fixed,
                 "cache_mode": self.cache_mode, "unit": self.unit, "withhold_last": self.withhold_last,
-                "persist_delay_s": self.persist_delay_s, "p_wrong": self.p_wrong, "tokenizer": tokenizer}
+                "persist_delay_s": self.persist_delay_s, "p_wrong": self.p_wrong, "noise": self.noise,
+                "tokenizer": tokenizer}
 
 
 class FakeProc:
@@ -56,7 +63,7 @@ class FakeProc:
                "--cache-mode", cfg.cache_mode, "--persist-delay", str(cfg.persist_delay_s),
                "--unit", str(cfg.unit), "--latency-ms", str(cfg.base_ms),
                "--ms-per-token", str(cfg.ms_per_token), "--jitter-sigma", str(cfg.jitter),
-               "--p-wrong", str(cfg.p_wrong), "--seed", str(cfg.seed)]
+               "--p-wrong", str(cfg.p_wrong), "--seed", str(cfg.seed), "--noise", cfg.noise]
         if cfg.fixed:
             cmd.append("--fixed")
         if not cfg.withhold_last:
@@ -215,11 +222,87 @@ def proc_cpu(pid: int) -> tuple[float, int]:
 # ---------------------------------------------------------------- editor + user
 
 def utf16_position(text: str, offset: int) -> dict:
+    """LSP position (UTF-16 code units) of ``offset``; ``\r\n`` counts as one line break."""
     line = text.count("\n", 0, offset)
     start = text.rfind("\n", 0, offset) + 1
     seg = text[start:offset]
     ch = len(seg) if seg.isascii() else len(seg.encode("utf-16-le")) // 2
     return {"line": line, "character": ch}
+
+
+def offset_of(text: str, pos: dict) -> int:
+    """Offset of an LSP position (UTF-16) in ``text``; past the end of a line (or of the document)
+    clamps to it, as LSP says.  Line breaks: ``\n`` and ``\r\n``."""
+    i = 0
+    for _ in range(int(pos.get("line", 0))):
+        j = text.find("\n", i)
+        if j < 0:
+            return len(text)
+        i = j + 1
+    le = text.find("\n", i)
+    le = len(text) if le < 0 else le
+    if le > i and text[le - 1] == "\r":
+        le -= 1
+    n, k, want = 0, i, int(pos.get("character", 0))
+    while k < le and n < want:
+        n += 2 if ord(text[k]) > 0xFFFF else 1
+        k += 1
+    return k
+
+
+def meant_after_accept(truth: str, start: int, end: int, pos: int, doc: str, p_text: str) -> str:
+    """The document the typist meant after accepting ``p_text`` at region offset ``pos``.
+
+    ``truth``/``start``/``end``: the file and the region being typed; ``doc``: the document before
+    the accept, which is ``truth[:start+pos] + X + truth[end:]`` with ``X`` the closers the editor
+    put after the cursor.  Meant: ``truth[:start+pos] + p_text + consume(X, p_text) + truth[end:]``
+    (the closers ``p_text`` closes are typed over, with their line break if they sat on their own
+    line; see tests/fake_deepseek/closers.py)."""
+    rest = truth[end:]
+    a = start + pos
+    x = doc[a:len(doc) - len(rest)] if len(doc) - len(rest) >= a else ""
+    left = consume(x, p_text)
+    return truth[:a] + p_text + (x if left is None else left) + rest
+
+
+def mispaired(truth: str, start: int, end: int, pos: int, doc: str, p_text: str) -> bool:
+    """True when, after accepting ``p_text``, a closer the editor had put after the cursor (and that
+    is still there, on the same line) would close a bracket or string ``p_text`` opened itself:
+    ``print(|)`` + ``format_greeting(user.name`` reads ``print(format_greeting(user.name)``, one
+    ``)`` short.  The document may equal the meant text up to the cursor, but the line the typist
+    sees is wrong: not a clean accept."""
+    rest = truth[end:]
+    a = start + pos
+    x = doc[a:len(doc) - len(rest)] if len(doc) - len(rest) >= a else ""
+    left = consume(x, p_text)
+    if not left:
+        return False
+    segs = parse_pending(left)
+    if not segs or segs[0][0]:
+        return False
+    # brackets (and strings) read in context: the cursor's line up to the cursor, so that brackets
+    # inside a string literal the cursor is in are text, not brackets
+    ctx = truth[truth.rfind("\n", 0, a) + 1:a]
+    base = open_at_end(ctx)
+    own = open_at_end(ctx + p_text)
+    return len(own) > len(base) and own[:len(base)] == base
+
+
+def split_accepted(t_eff: str, region_rest: str, after: str) -> int:
+    """Length of the part of the suggestion ``t_eff`` the typist meant: the longest k such that
+    ``t_eff[:k]`` is a prefix of the rest of the region and ``t_eff[k:]`` repeats the text right
+    after the cursor (``after``; the typist cannot tell that tail from what is already there).
+    0 if there is none.  Never splits a ``\r\n``."""
+    n = 0
+    lim = min(len(t_eff), len(region_rest))
+    while n < lim and t_eff[n] == region_rest[n]:
+        n += 1
+    for k in range(n, 0, -1):
+        if t_eff[k - 1] == "\r" and t_eff[k:k + 1] == "\n":
+            continue
+        if after.startswith(t_eff[k:]):
+            return k
+    return 0
 
 
 @dataclass
@@ -229,13 +312,14 @@ class Ghost:
     shown_ns: int
     sid: str
     req: Any
+    range: dict | None = None
 
 
 @dataclass
 class Key:
     i: int
     region: int
-    kind: str            # ins | nl | bs | accept
+    kind: str            # ins | nl | bs | accept | mv (cursor move) | fix (typist repairs the document)
     text: str
     version: int
     plan_ns: int
@@ -245,6 +329,12 @@ class Key:
     truth_chars: int = 0     # region characters this key completed (typing)
     accepted_chars: int = 0
     through: bool = False    # typed a character of the ghost text on screen
+    start: int = 0           # the edit: replace doc[start:end] by new, cursor after it
+    end: int = 0
+    new: str = ""
+    cursor: int = 0
+    clean: bool | None = None    # accepts: the document equals the meant text afterwards
+    dirty: str = ""              # accepts that were not clean: where the document differs
 
 
 @dataclass
@@ -259,6 +349,7 @@ class Req:
     sid: str | None = None
     error: str | None = None
     shown: bool = False
+    range: dict | None = None
 
 
 @dataclass
@@ -276,71 +367,201 @@ class ArmResult:
     wall_s: float = 0.0
 
 
+def _diff_span(a: str, b: str) -> tuple[int, int, int]:
+    """(i, ja, jb): a[i:ja] differs from b[i:jb], the rest is common."""
+    i = 0
+    n = min(len(a), len(b))
+    while i < n and a[i] == b[i]:
+        i += 1
+    ja, jb = len(a), len(b)
+    while ja > i and jb > i and a[ja - 1] == b[jb - 1]:
+        ja -= 1
+        jb -= 1
+    return i, ja, jb
+
+
+def describe_diff(doc: str, meant: str) -> str:
+    i, ja, jb = _diff_span(doc, meant)
+    line = meant.count("\n", 0, i)
+    return f"line {line}: document {doc[max(0, i - 20):ja + 10]!r} / meant {meant[max(0, i - 20):jb + 10]!r}"
+
+
 class Editor:
-    """Plays a schedule into a backend, shows ghost text, runs acceptance policy A."""
+    """Plays a schedule into a backend, shows ghost text, runs acceptance policy A.
+
+    ``editors`` (per region: (flavour or None, line ending)): with a flavour, keystrokes go
+    through the editor model (tests/bench/editor_model.py) and the typist adapts to it (does not
+    type indentation the editor inserted, deletes what is wrong, moves over a closer line the
+    editor split off); None is the ideal editor of the original replay."""
 
     def __init__(self, name: str, regions: list[Region], schedules: list[list[Unit]], settle_s: float = 2.0,
-                 policy: str = "A", budget: int | None = None) -> None:
+                 policy: str = "A", budget: int | None = None,
+                 editors: list[tuple[str | None, str]] | None = None, region_budget: int | None = None,
+                 seed: int = 1) -> None:
         self.res = ArmResult(name)
         self.budget = budget
+        self.region_budget = region_budget
         self.regions = regions
         self.schedules = schedules
+        self.editors = editors or [(None, "\n")] * len(regions)
         self.settle_s = settle_s
         self.policy = policy
+        self.seed = seed
         self.ghost: Ghost | None = None
         self.version = 0
         self.text = ""
         self.cursor = 0
         self.uri = ""
+        self.model: EditorModel | None = None
+        self.eol = "\n"
+        self.t_plan = 0
 
     # backend hooks ---------------------------------------------------
     async def open(self, region: Region) -> None: ...
     async def close(self) -> None: ...
-    def edit(self, key: Key, start: int, end: int, new: str) -> None: ...
+    def edit(self, key: Key, e: Edit, accept_sid: str | None = None) -> None: ...
 
     # ghost -----------------------------------------------------------
-    def on_result(self, req: Req, t: int, text: str | None, sid: str | None) -> None:
+    def on_result(self, req: Req, t: int, text: str | None, sid: str | None, rng: dict | None = None) -> None:
         req.recv_ns = t
         if text:
             req.nonempty = True
             req.text = text
             req.sid = sid
+            req.range = rng
             if req.version == self.version:
                 req.shown = True
-                self.ghost = Ghost(req.version, text, t, sid or f"n{req.id}", req.id)
+                self.ghost = Ghost(req.version, text, t, sid or f"n{req.id}", req.id, rng)
 
-    def _acceptable(self, now: int, remaining: str) -> str | None:
+    def _acceptable(self, now: int, region: Region, pos: int) -> tuple[Edit, int, str] | None:
+        """(the accept edit, meant characters, suggested text from the cursor) or None."""
         g = self.ghost
         if g is None or g.version != self.version:
             return None
         if (now - g.shown_ns) / 1e6 < ACCEPT_REACTION_MS:
             return None
-        text = g.text
+        ins = to_eol(g.text, self.eol) if self.model is not None else g.text
+        cur = self.cursor
+        r0 = r1 = cur
+        if g.range:
+            r0, r1 = offset_of(self.text, g.range["start"]), offset_of(self.text, g.range["end"])
+            if not r0 <= cur <= r1:
+                return None
+        if not ins.startswith(self.text[r0:cur]):
+            return None          # VS Code does not show it as ghost text
+        t_eff = ins[cur - r0:]
+        region_rest = region.truth[region.start + pos:region.end]
         if self.policy == "B":   # longest prefix that matches, cut at a word boundary
             n = 0
-            while n < len(text) and n < len(remaining) and text[n] == remaining[n]:
+            while n < len(t_eff) and n < len(region_rest) and t_eff[n] == region_rest[n]:
                 n += 1
-            if n < len(text):
-                while n > 0 and (text[n - 1].isalnum() or text[n - 1] == "_"):
+            if n < len(t_eff):
+                while n > 0 and (t_eff[n - 1].isalnum() or t_eff[n - 1] == "_"):
                     n -= 1
-            text = text[:n]
-        if len(text.strip()) >= 3 and remaining.startswith(text):
-            return text
-        return None
+            t_eff = t_eff[:n]
+            if len(t_eff.strip()) < 3:
+                return None
+            return Edit(cur, cur, t_eff, cur + len(t_eff), "accept"), n, t_eff
+        k = split_accepted(t_eff, region_rest, self.text[r1:] if r1 > cur else self.text[cur:])
+        if k == 0 or len(t_eff[:k].strip()) < 3:
+            return None
+        return Edit(r0, r1, ins, r0 + len(ins), "accept"), k, t_eff
+
+    # timing ----------------------------------------------------------
+    async def _wait(self, gap: float) -> int:
+        self.t_plan += int(gap * 1e6)
+        delay = (self.t_plan - time.monotonic_ns()) / 1e9
+        if delay > 0:
+            await asyncio.sleep(delay)
+        now = time.monotonic_ns()
+        self.res.lateness_ms.append((now - self.t_plan) / 1e6)
+        if self.res.keys:
+            self.res.keys[-1].gap_after_ms = gap
+        return now
+
+    def _iki(self, n: int) -> float:
+        r = random.Random(self.seed * 1_000_003 + n)
+        return math.exp(r.gauss(5.376, 0.445))
+
+    # the typist ------------------------------------------------------
+    def _indent_to(self, target: str):
+        for _ in range(64):
+            ls = self.text.rfind("\n", 0, self.cursor) + 1
+            cur_ws = self.text[ls:self.cursor]
+            if cur_ws.strip(" \t") or cur_ws == target:
+                return
+            if len(cur_ws) > len(target) or not target.startswith(cur_ws):
+                yield self.model.backspace(self.text, self.cursor)
+            else:
+                col = len(cur_ws)
+                nxt = (col // TAB + 1) * TAB
+                n = nxt - col if nxt <= len(target) else 1
+                c = self.cursor
+                yield Edit(c, c, target[col:col + n], c + n, "ins")
+
+    def _typist(self, kind: str, s: str):
+        """The edits (one per keystroke, computed on the current document) that type ``s``."""
+        c = self.cursor
+        m = self.model
+        if m is None:
+            if kind == "bs":
+                yield Edit(c - 1, c, "", c - 1, "bs")
+            else:
+                yield Edit(c, c, s, c + len(s), "nl" if s.startswith(("\n", "\r\n")) else "ins")
+            return
+        if kind == "bs":
+            yield m.backspace(self.text, c)
+            return
+        if s.startswith(("\n", "\r\n")):
+            segs = leading_pending(self.text[c:])
+            if segs and segs[0][0] and segs[0][0] == s:      # the editor split this line off already
+                yield Edit(c, c, "", c + len(s), "mv")
+                return
+            target = s[2:] if s.startswith("\r\n") else s[1:]
+            yield m.enter(self.text, self.cursor)
+            yield from self._indent_to(target)
+            return
+        ls = self.text.rfind("\n", 0, c) + 1
+        if not s.strip(" \t") and not self.text[ls:c].strip(" \t"):
+            yield from self._indent_to(self.text[ls:c] + s)
+            return
+        for ch in s:
+            yield m.type_char(self.text, self.cursor, ch)
+
+    def _resync(self, region: Region, pos: int) -> Edit | None:
+        """A repair edit when the document is not ``truth[:start+pos] + closers + truth[end:]`` with
+        the cursor at ``start+pos`` (what the typist would fix before going on), else None."""
+        truth, a, rest = region.truth, region.start + pos, region.truth[region.end:]
+        doc = self.text
+        x = doc[a:len(doc) - len(rest)] if len(doc) - len(rest) >= a else None
+        ok = x is not None and doc.startswith(truth[:a]) and doc.endswith(rest) and parse_pending(x) is not None
+        if ok:
+            if self.cursor == a:
+                return None
+            return Edit(self.cursor, self.cursor, "", a, "mv")
+        meant = truth[:a] + (x if x is not None and parse_pending(x) is not None else "") + rest
+        return self._fix_edit(meant, a)
+
+    def _fix_edit(self, meant: str, cursor: int) -> Edit:
+        i, ja, jb = _diff_span(self.text, meant)
+        return Edit(i, ja, meant[i:jb], cursor, "fix")
 
     # the loop --------------------------------------------------------
     async def run(self) -> ArmResult:
         loop_t0 = time.monotonic_ns()
-        t_plan = time.monotonic_ns() + 300_000_000
+        self.t_plan = time.monotonic_ns() + 300_000_000
         kidx = 0
         for ri, (region, units) in enumerate(zip(self.regions, self.schedules)):
             if self.budget is not None and len(self.res.keys) >= self.budget:
                 break
+            flavour, self.eol = self.editors[ri]
+            self.model = EditorModel(flavour, self.eol) if flavour else None
             self.text = region.initial
             self.cursor = region.start
             self.version = 1
             self.ghost = None
             await self.open(region)
+            k0 = len(self.res.keys)
             typed = region.typed
             ui = 0
             partial: Unit | None = None
@@ -348,24 +569,40 @@ class Editor:
             while ui < len(units):
                 if self.budget is not None and len(self.res.keys) >= self.budget:
                     break
+                if self.region_budget is not None and len(self.res.keys) - k0 >= self.region_budget:
+                    break
                 u = partial or units[ui]
                 for ai, (gap, kind, text) in enumerate(u.actions):
-                    t_plan += int(gap * 1e6)
-                    delay = (t_plan - time.monotonic_ns()) / 1e9
-                    if delay > 0:
-                        await asyncio.sleep(delay)
-                    now = time.monotonic_ns()
-                    self.res.lateness_ms.append((now - t_plan) / 1e6)
-                    if self.res.keys:
-                        self.res.keys[-1].gap_after_ms = gap
+                    now = await self._wait(gap)
                     if ai == 0:
-                        g = self._acceptable(now, typed[pos:])
-                        if g is not None:
-                            key = Key(kidx, ri, "accept", g, self.version + 1, t_plan, accepted_chars=len(g))
+                        acc = self._acceptable(now, region, pos)
+                        if acc is not None:
+                            e, k, t_eff = acc
+                            meant = meant_after_accept(region.truth, region.start, region.end, pos, self.text,
+                                                       t_eff[:k])
+                            key = Key(kidx, ri, "accept", t_eff, self.version + 1, self.t_plan,
+                                      accepted_chars=k, start=e.start, end=e.end, new=e.new, cursor=e.cursor)
                             kidx += 1
-                            self._apply(key, self.cursor, self.cursor, g, accept_sid=self.ghost.sid)
+                            self.text_before_accept = self.text
+                            self._apply(key, e, accept_sid=self.ghost.sid)
                             self.res.accepts += 1
-                            pos += len(g)
+                            pos += k
+                            bad_pair = mispaired(region.truth, region.start, region.end, pos - k,
+                                                 self.text_before_accept, t_eff[:k])
+                            key.clean = self.text == meant and self.cursor == region.start + pos and not bad_pair
+                            if not key.clean:
+                                key.dirty = (describe_diff(self.text, meant) if self.text != meant else
+                                             "a closer after the cursor closes the suggestion's own bracket: "
+                                             + repr(self.text[max(0, self.cursor - 40):self.cursor + 10])
+                                             if bad_pair else "cursor")
+                                fx = self._fix_edit(meant, region.start + pos)
+                            if not key.clean and (fx.new or fx.start != fx.end or fx.cursor != self.cursor):
+                                await self._wait(_lognormal(self.seed * 7919 + kidx, 1000.0, 0.4))
+                                fkey = Key(kidx, ri, "fix" if fx.new or fx.start != fx.end else "mv", "",
+                                           self.version + 1, self.t_plan, start=fx.start, end=fx.end,
+                                           new=fx.new, cursor=fx.cursor)
+                                kidx += 1
+                                self._apply(fkey, fx)
                             # skip the units the acceptance covered
                             while ui < len(units) and units[ui].end <= pos:
                                 ui += 1
@@ -377,33 +614,51 @@ class Editor:
                     g = self.ghost
                     through = (kind == "ins" and g is not None and g.version == self.version
                                and g.text.startswith(text) and len(g.text) > len(text))
-                    kk = "bs" if kind == "bs" else ("nl" if text.startswith("\n") else "ins")
-                    key = Key(kidx, ri, kk, text, self.version + 1, t_plan, through=through)
-                    kidx += 1
-                    if ai == len(u.actions) - 1:
-                        key.truth_chars = u.end - u.start
-                    if kind == "bs":
-                        self._apply(key, self.cursor - 1, self.cursor, "")
-                    else:
-                        self._apply(key, self.cursor, self.cursor, text)
+                    first = True
+                    last_key = None
+                    for e in self._typist(kind, text):
+                        if not first:
+                            await self._wait(self._iki(kidx))
+                        kk = e.kind if self.model is not None else (
+                            "bs" if kind == "bs" else ("nl" if text.startswith(("\n", "\r\n")) else "ins"))
+                        key = Key(kidx, ri, kk, e.new if self.model is not None else text, self.version + 1,
+                                  self.t_plan, through=through and first, start=e.start, end=e.end, new=e.new,
+                                  cursor=e.cursor)
+                        kidx += 1
+                        self._apply(key, e)
+                        first = False
+                        last_key = key
+                    if last_key is not None and ai == len(u.actions) - 1:
+                        last_key.truth_chars = u.end - u.start
                 else:
                     pos = u.end
                     ui += 1
                     partial = None
+                    fx = self._resync(region, pos)
+                    if fx is not None:
+                        await self._wait(self._iki(kidx))
+                        key = Key(kidx, ri, fx.kind, "", self.version + 1, self.t_plan, start=fx.start,
+                                  end=fx.end, new=fx.new, cursor=fx.cursor)
+                        kidx += 1
+                        self._apply(key, fx)
                     continue
             await asyncio.sleep(self.settle_s)
             await self.close()
-            t_plan = max(t_plan, time.monotonic_ns())
+            self.t_plan = max(self.t_plan, time.monotonic_ns())
         self.res.wall_s = (time.monotonic_ns() - loop_t0) / 1e9
         return self.res
 
-    def _apply(self, key: Key, start: int, end: int, new: str, accept_sid: str | None = None) -> None:
+    def _apply(self, key: Key, e: Edit, accept_sid: str | None = None) -> None:
         self.version += 1
         self.ghost = None
-        self.edit(key, start, end, new, accept_sid)
-        self.text = self.text[:start] + new + self.text[end:]
-        self.cursor = start + len(new)
+        self.edit(key, e, accept_sid)
+        self.text = self.text[:e.start] + e.new + self.text[e.end:]
+        self.cursor = e.cursor
         self.res.keys.append(key)
+
+
+def _lognormal(seed: int, median: float, sigma: float) -> float:
+    return median * math.exp(random.Random(seed).gauss(0.0, sigma))
 
 
 class ServerEditor(Editor):
@@ -420,22 +675,23 @@ class ServerEditor(Editor):
     async def close(self) -> None:
         self.lsp.notify("textDocument/didClose", {"textDocument": {"uri": self.uri}})
 
-    def edit(self, key: Key, start: int, end: int, new: str, accept_sid: str | None = None) -> None:
+    def edit(self, key: Key, e: Edit, accept_sid: str | None = None) -> None:
         # VS Code's order: the edit (didChange), then the cancellation of the unanswered previous
-        # request, then the new request - all in one write.
+        # request, then the new request - all in one write.  A cursor move (Neovim typing over a
+        # closer, the typist moving past a split-off closer line) sends no didChange.
         msgs = []
-        rng = {"start": utf16_position(self.text, start), "end": utf16_position(self.text, end)}
-        msgs.append({"jsonrpc": "2.0", "method": "textDocument/didChange", "params": {
-            "textDocument": {"uri": self.uri, "version": self.version},
-            "contentChanges": [{"range": rng, "text": new}]}})
+        if not e.is_move:
+            rng = {"start": utf16_position(self.text, e.start), "end": utf16_position(self.text, e.end)}
+            msgs.append({"jsonrpc": "2.0", "method": "textDocument/didChange", "params": {
+                "textDocument": {"uri": self.uri, "version": self.version},
+                "contentChanges": [{"range": rng, "text": e.new}]}})
         if self.pending is not None and self.res.reqs[self.pending].recv_ns is None:
             msgs.append({"jsonrpc": "2.0", "method": "$/cancelRequest", "params": {"id": self.pending}})
         if accept_sid is not None:
             msgs.append({"jsonrpc": "2.0", "id": self.lsp.next_id(), "method": "workspace/executeCommand",
                          "params": {"command": "deepseek.acceptCompletion", "arguments": [{"id": accept_sid}]}})
         rid = self.lsp.next_id()
-        after = start + len(new)
-        new_text_pos = utf16_position(self.text[:start] + new, after)
+        new_text_pos = utf16_position(self.text[:e.start] + e.new + self.text[e.end:], e.cursor)
         msgs.append({"jsonrpc": "2.0", "id": rid, "method": "textDocument/inlineCompletion", "params": {
             "textDocument": {"uri": self.uri}, "position": new_text_pos, "context": {"triggerKind": 2}}})
         req = Req(rid, key.i, self.version, 0)
@@ -452,9 +708,10 @@ class ServerEditor(Editor):
             return
         res = msg.get("result") or {}
         items = res.get("items", []) if isinstance(res, dict) else res
-        text, sid = None, None
+        text, sid, rng = None, None, None
         if items:
             it = items[0]
+            rng = it.get("range")
             text = it.get("insertText")
             if isinstance(text, dict):
                 text = text.get("value")
@@ -462,7 +719,7 @@ class ServerEditor(Editor):
                 sid = it["command"]["arguments"][0]["id"]
             except (KeyError, IndexError, TypeError):
                 sid = None
-        self.on_result(req, t, text, sid)
+        self.on_result(req, t, text, sid, rng)
 
 
 class NaiveEditor(Editor):
@@ -490,6 +747,7 @@ class NaiveEditor(Editor):
                 region = pk.region
                 r = self.regions[region]
                 self.text, self.cursor, self.version, self.ghost = r.initial, r.start, 1, None
+                self.eol = self.editors[region][1]
                 await self.open(r)
             t_plan = t_base + pk.plan_ns
             delay = (t_plan - time.monotonic_ns()) / 1e9
@@ -498,16 +756,14 @@ class NaiveEditor(Editor):
             self.res.lateness_ms.append((time.monotonic_ns() - t_plan) / 1e6)
             key = Key(pk.i, pk.region, pk.kind, pk.text, self.version + 1, t_plan,
                       gap_after_ms=pk.gap_after_ms, truth_chars=pk.truth_chars,
-                      accepted_chars=pk.accepted_chars)
+                      accepted_chars=pk.accepted_chars, start=pk.start, end=pk.end, new=pk.new,
+                      cursor=pk.cursor, clean=pk.clean, dirty=pk.dirty)
             g = self.ghost
             key.through = (pk.kind in ("ins", "nl") and g is not None and g.version == self.version
                            and g.text.startswith(pk.text) and len(g.text) > len(pk.text))
             if pk.kind == "accept":
                 self.res.accepts += 1
-            if pk.kind == "bs":
-                self._apply(key, self.cursor - 1, self.cursor, "")
-            else:
-                self._apply(key, self.cursor, self.cursor, pk.text)
+            self._apply(key, Edit(pk.start, pk.end, pk.new, pk.cursor, pk.kind))
         await asyncio.sleep(self.settle_s)
         await self.close()
         self.res.wall_s = (time.monotonic_ns() - loop_t0) / 1e9
@@ -520,9 +776,9 @@ class NaiveEditor(Editor):
         if self.tasks:
             await asyncio.wait(self.tasks, timeout=10)
 
-    def edit(self, key: Key, start: int, end: int, new: str, accept_sid: str | None = None) -> None:
-        text = self.text[:start] + new + self.text[end:]
-        body = naive_body(text, start + len(new))
+    def edit(self, key: Key, e: Edit, accept_sid: str | None = None) -> None:
+        text = self.text[:e.start] + e.new + self.text[e.end:]
+        body = naive_body(text, e.cursor)
         tag = f"k{key.i}"
         req = Req(tag, key.i, self.version, 0)
         self.res.reqs[tag] = req
@@ -564,7 +820,9 @@ def read_trace(path: str) -> list[dict]:
 
 async def run_server_arm(name: str, fake: FakeProc, key: str, regions: list[Region],
                          schedules: list[list[Unit]], workdir: str, settings: dict | None = None,
-                         budget: int | None = None, src: str = REPO) -> ArmResult:
+                         budget: int | None = None, src: str = REPO,
+                         editors: list[tuple[str | None, str]] | None = None, region_budget: int | None = None,
+                         seed: int = 1, policy: str = "A") -> ArmResult:
     trace_path = os.path.join(workdir, f"trace-{name}.jsonl")
     if os.path.exists(trace_path):
         os.remove(trace_path)
@@ -582,7 +840,8 @@ async def run_server_arm(name: str, fake: FakeProc, key: str, regions: list[Regi
     await asyncio.sleep(1.0)       # let the server settle (model check, imports)
     gc.collect()
     gc.freeze()
-    ed = ServerEditor(lsp, name, regions, schedules, budget=budget)
+    ed = ServerEditor(lsp, name, regions, schedules, budget=budget, editors=editors,
+                      region_budget=region_budget, seed=seed, policy=policy)
     cpu0, _ = proc_cpu(lsp.proc.pid)
     res = await ed.run()
     cpu1, rss = proc_cpu(lsp.proc.pid)
@@ -596,11 +855,14 @@ async def run_server_arm(name: str, fake: FakeProc, key: str, regions: list[Regi
 
 
 async def run_naive_arm(name: str, fake: FakeProc, key: str, regions: list[Region],
-                        schedules: list[list[Unit]], played: list[Key] | None = None) -> ArmResult:
+                        schedules: list[list[Unit]], played: list[Key] | None = None,
+                        editors: list[tuple[str | None, str]] | None = None, region_budget: int | None = None,
+                        seed: int = 1) -> ArmResult:
     """The naive arm; with ``played`` it replays the server arm's keystrokes (default use)."""
     gc.collect()
     gc.freeze()
-    ed = NaiveEditor(NaiveClient(fake.base_url, key), name, regions, schedules)
+    ed = NaiveEditor(NaiveClient(fake.base_url, key), name, regions, schedules, editors=editors,
+                     region_budget=region_budget, seed=seed)
     t0 = time.process_time()
     res = await (ed.replay(played) if played is not None else ed.run())
     res.cpu_s = time.process_time() - t0     # the harness' own CPU (the naive client lives in it)

@@ -296,6 +296,14 @@ def arm_metrics(keys: list[Any], reqs: dict[Any, Any], fake: list[dict], trace: 
 
     # --- acceptance
     accepted = [k for k in measured if _g(k, "kind") == "accept"]
+    # clean accepts (harness.Editor: after the accept the document equals the meant text); the
+    # naive arm replays the server arm's accepts, so the figure is the server's
+    judged = [] if naive else [k for k in accepted if _g(k, "clean") is not None]
+    n_clean = sum(1 for k in judged if _g(k, "clean"))
+    kinds = [_g(k, "kind") for k in measured]
+    repair = sum(1 for a, b in zip(kinds, kinds[1:]) if a == "accept" and b in ("fix", "mv"))
+    resync = sum(1 for k in kinds if k in ("fix",)) - sum(
+        1 for a, b in zip(kinds, kinds[1:]) if a == "accept" and b == "fix")
     acc_chars = sum(_g(k, "accepted_chars") for k in accepted)
     typed_chars = sum(_g(k, "truth_chars") for k in measured)
     through_keys = {_g(k, "req") for k in measured if _g(k, "through")}
@@ -332,6 +340,11 @@ def arm_metrics(keys: list[Any], reqs: dict[Any, Any], fake: list[dict], trace: 
         "accept": {"shown": n_shown, "accepted": len(accepted),
                    "rate": _r(len(accepted) / n_shown if n_shown else 0.0),
                    "accepted_chars": acc_chars,
+                   "clean": n_clean, "judged": len(judged),
+                   "clean_fraction": (None if naive else _r(n_clean / len(judged)) if judged
+                                      else (1.0 if not accepted else None)),
+                   "dirty_examples": [_g(k, "dirty") for k in judged if not _g(k, "clean")][:8],
+                   "repair_keys": None if naive else repair, "resync_keys": None if naive else resync,
                    "chars_saved": _r(acc_chars / (typed_chars + acc_chars) if typed_chars + acc_chars else 0.0)},
         "waste": {"requests": sum(1 for r, _, _ in up_m if r["seq"] not in shown_up),
                   "tokens": {k: waste[k] for k in ("hit", "miss", "out")}},

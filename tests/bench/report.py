@@ -19,6 +19,7 @@ TARGETS: list[tuple[str, Any, str, Any, bool]] = [
     ("server overhead p95 (ms)", lambda m: m["arms"]["server"]["overhead_ms"]["p95"], "<=", lambda mode: 5.0, False),
     ("answers from memory p95 (ms)", lambda m: m["arms"]["server"]["mem_path_ms"]["p95"], "<=", lambda mode: 5.0, False),
     ("ghost-text coverage", lambda m: m["arms"]["server"]["ghost_ms"]["coverage"], ">=", lambda mode: 0.8, True),
+    ("clean accepts", lambda m: m["arms"]["server"]["accept"]["clean_fraction"], ">=", lambda mode: 1.0, True),
 ]
 
 
@@ -47,9 +48,16 @@ def markdown(result: dict) -> str:
                 vals.append("n/a")
         return f"| {label} | " + " | ".join(vals) + " |"
 
-    lines = [f"### typing replay: profile `{result['profile']}`, seed {result['seed']}, "
+    w = result.get("world") or {"name": "ideal"}
+    world = ("ideal world (no editor model, LF, oracle answers)" if w.get("name") == "ideal" else
+             f"real world (editors {'/'.join(w.get('editors', []))}, CRLF share {w.get('crlf_share')}, "
+             f"noise {w.get('noise')})")
+    files = ", ".join(f"{f['qualname']} [{f.get('editor', 'ideal')}, {f.get('eol', 'LF')}]" for f in result.get("files", [])
+                      if any(f.get("played_keystrokes", {}).values()))
+    lines = [f"### typing replay: profile `{result['profile']}`, seed {result['seed']}, {world}, "
              f"{'fixed ' if result['fake_common']['fixed'] else ''}latency {result['fake_common']['base_ms']:.0f} ms, "
              f"tokenizer {result['fake_common']['tokenizer']}",
+             "", f"files played: {files}",
              "", "| metric | " + " | ".join(c for c, _ in cols) + " |", "|---" * (len(cols) + 1) + "|"]
     rows = [
         ("keystrokes (measured)", lambda a: a["keystrokes"]),
@@ -68,6 +76,10 @@ def markdown(result: dict) -> str:
         ("$/1k keys optimistic off-peak", lambda a: _fmt(a["usd_per_1k_keys"]["optimistic_offpeak"], 5)),
         ("shown / accepted / rate", lambda a: "{} / {} / {}".format(a["accept"]["shown"], a["accept"]["accepted"], _fmt(a["accept"]["rate"]))),
         ("accepted chars share", lambda a: a["accept"]["chars_saved"]),
+        ("clean accepts (clean / accepted)", lambda a: "n/a" if a["accept"]["clean_fraction"] is None else
+         "{} ({} / {})".format(_fmt(a["accept"]["clean_fraction"]), a["accept"]["clean"], a["accept"]["accepted"])),
+        ("  repair keystrokes after accepts / other", lambda a: "{} / {}".format(
+            _fmt(a["accept"]["repair_keys"]), _fmt(a["accept"]["resync_keys"]))),
         ("waste: requests never shown", lambda a: a["waste"]["requests"]),
         ("waste $ (share of $)", lambda a: f"{_fmt(a['waste_usd'])} ({_fmt(a['waste_fraction_usd'])})"),
         ("server CPU s / 1k keys; peak RSS MB", lambda a: f"{_fmt(a['cpu_s_per_1k_keys'])}; {_fmt(a['peak_rss_mb'])}"),
@@ -78,14 +90,27 @@ def markdown(result: dict) -> str:
     rat = " · ".join(f"{mode}: requests {_fmt(m['ratios']['requests'])}, $ {_fmt(m['ratios']['usd'])}, "
                      f"ghost p50 {_fmt(m['ratios']['ghost_p50'])}" for mode, m in result["modes"].items())
     lines.append(f"server ÷ naive — {rat}")
+    for mode, m in result["modes"].items():
+        nm = m["arms"]["server"].get("noise_modes")
+        if nm:
+            lines.append(f"model-noise shapes of the server's {mode} requests: "
+                         + ", ".join(f"{k} {v}" for k, v in sorted(nm.items())))
+        dirty = m["arms"]["server"]["accept"].get("dirty_examples") or []
+        for d in dirty[:4]:
+            lines.append(f"not clean [{mode}]: {d}")
     lines.append("server code: " + ", ".join(f"{mode} {m.get('server_code', '?')}" for mode, m in result["modes"].items()))
     if result.get("warning"):
         lines.append(f"**WARNING: {result['warning']}**")
     return "\n".join(lines) + "\n"
 
 
+def _real(result: dict) -> bool:
+    return (result.get("world") or {}).get("name", "ideal") != "ideal"
+
+
 def baseline_key(result: dict) -> str:
-    return f"{result['profile']}{'-fixed' if result['fake_common']['fixed'] else ''}"
+    """``ci``, ``ci-fixed`` (ideal world, as recorded before the editor model), ``ci-real``, ..."""
+    return f"{result['profile']}{'-fixed' if result['fake_common']['fixed'] else ''}{'-real' if _real(result) else ''}"
 
 
 def gate(result: dict, baselines: dict | None) -> tuple[bool, list[str]]:
@@ -97,7 +122,8 @@ def gate(result: dict, baselines: dict | None) -> tuple[bool, list[str]]:
     else:
         baseline = baselines
     comparable = baseline is not None and baseline.get("profile") == result["profile"] and \
-        bool(baseline.get("fixed")) == bool(result["fake_common"]["fixed"])
+        bool(baseline.get("fixed")) == bool(result["fake_common"]["fixed"]) and \
+        bool(baseline.get("real")) == _real(result)
     for mode, m in result["modes"].items():
         for name, get, op, target, higher in TARGETS:
             try:
@@ -137,6 +163,7 @@ def baseline_of(result: dict) -> dict:
             except (KeyError, TypeError):
                 pass
     return {"profile": result["profile"], "seed": result["seed"], "fixed": result["fake_common"]["fixed"],
+            "real": _real(result),
             "git": result.get("git"), "written": result.get("date"), "values": values}
 
 
@@ -179,7 +206,7 @@ def plot(path: str, result: dict, arms: dict[str, Any], window_s: float = 40.0, 
         t0 = keys[0].send_ns
         t1 = t0 + window_s * 1e9
         ks = [k for k in keys if k.send_ns <= t1]
-        colors = {"ins": "black", "nl": "purple", "bs": "red", "accept": "green"}
+        colors = {"ins": "black", "nl": "purple", "bs": "red", "accept": "green", "mv": "grey", "fix": "orange"}
         for k in ks:
             x = (k.send_ns - t0) / 1e9
             ax.vlines(x, 0, 1, color=colors.get(k.kind, "black"), lw=0.8 if k.kind != "accept" else 2.5)

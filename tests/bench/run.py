@@ -25,7 +25,7 @@ from . import report
 from .harness import REPO, FakeConfig, FakeProc, run_naive_arm, run_server_arm, tokenizer_label
 from .diagnose import diagnose
 from .metrics import arm_metrics, ratios, rebill
-from .workload import PROFILES, TypingModel, build, warmup_for
+from .workload import IDEAL, PROFILES, REAL, TypingModel, build, warmup_for
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -69,6 +69,27 @@ def snapshot(work: str) -> str:
     return dst
 
 
+def noise_tally(records: list[dict], regions: list, mix: str, seed: int) -> dict:
+    """Which model-noise modes the fake applied to an arm's FIM requests (recomputed: the draw is a
+    pure function of seed, prompt and suffix)."""
+    from tests.fake_deepseek.noise import NoisyOracle, parse_mix
+    from tests.fake_deepseek.oracle import Oracle
+
+    m = parse_mix(mix)
+    if not m:
+        return {}
+    o = Oracle()
+    for r in regions:
+        o.register(r.truth, [(r.start, r.end)])
+    n = NoisyOracle(o, m, seed)
+    for r in records:
+        b = r.get("body") or {}
+        if isinstance(b, dict) and "prompt" in b:
+            stop = b.get("stop") or []
+            n.answer(b["prompt"], b.get("suffix"), [stop] if isinstance(stop, str) else list(stop))
+    return dict(n.counts)
+
+
 def _dump_arm(path: str, arm) -> None:
     data = {"name": arm.name, "keys": [dataclasses.asdict(k) for k in arm.keys],
             "reqs": [dataclasses.asdict(r) for r in arm.reqs.values()], "accepts": arm.accepts,
@@ -97,6 +118,16 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--p-wrong", type=float, default=0.3)
     ap.add_argument("--speed", type=float, default=1.0, help="IKI scale (0.7 fast, 1.5 slow)")
     ap.add_argument("--policy", default="A", choices=["A", "B"])
+    ap.add_argument("--world", default="real", choices=["real", "ideal"],
+                    help="real (default): editor model (VS Code / Neovim auto-pairs and auto-indent), CRLF "
+                         "files, model noise, budget split over files; ideal: the original replay "
+                         "(exact indentation, no auto-pairs, LF, oracle answers only)")
+    ap.add_argument("--noise", default=None, help="fake model-noise mix (off | real | all | mode=p,...); "
+                                                  "default: real in the real world, off in the ideal one")
+    ap.add_argument("--crlf-share", type=float, default=None, help="share of files opened with CRLF (real: 0.5)")
+    ap.add_argument("--editors", default=None, help="editor flavours alternating per file (real: vscode,nvim)")
+    ap.add_argument("--files", type=int, default=None,
+                    help="split a played budget over this many files (real: 2)")
     ap.add_argument("--naive-own-user", action="store_true",
                     help="the naive arm runs the schedule with its own simulated user instead of replaying "
                          "the server arm's keystrokes (then the arms see different keystrokes)")
@@ -119,11 +150,23 @@ def run(a: argparse.Namespace) -> dict:
     if a.metronome:
         b, p, n = a.metronome.split(",")
         model = dataclasses.replace(model, metronome=(float(b), float(p), int(n)), typo_p=0.02)
-    wl = build(a.profile, a.seed, model, limit=a.limit)
+    world = IDEAL if a.world == "ideal" else REAL
+    repl = {}
+    if a.noise is not None:
+        repl["noise"] = a.noise
+    if a.crlf_share is not None:
+        repl["crlf_share"] = a.crlf_share
+    if a.editors is not None:
+        repl["editors"] = tuple(x for x in a.editors.split(",") if x)
+    if a.files is not None:
+        repl["files"] = a.files
+    if repl:
+        world = dataclasses.replace(world, **repl)
+    wl = build(a.profile, a.seed, model, limit=a.limit, world=world)
     WARMUP_KEYS = warmup_for(a.profile)
     budget = a.budget if a.budget is not None else wl.budget
     sha = git_sha()
-    stamp = f"{a.profile}-{a.seed}-{sha}{'-fixed' if a.fixed else ''}"
+    stamp = f"{a.profile}-{a.seed}-{sha}{'-fixed' if a.fixed else ''}{'-ideal' if world.ideal else ''}"
     work = os.path.join(a.out, "work", stamp)
     os.makedirs(work, exist_ok=True)
     settings = {}
@@ -143,6 +186,7 @@ def run(a: argparse.Namespace) -> dict:
                     "machine": {"nproc": os.cpu_count(), "loadavg_start": list(os.getloadavg())},
                     "files": wl.describe(), "warmup_keys": WARMUP_KEYS, "played_budget": budget,
                     "typing": dataclasses.asdict(model), "policy": a.policy,
+                    "world": dataclasses.asdict(world), "region_budget": wl.region_budget,
                     "server_settings": settings or "defaults",
                     "prices": "pricing-2026-11-15.json", "modes": {}}
     if not a.no_calibrate:
@@ -158,7 +202,8 @@ def run(a: argparse.Namespace) -> dict:
     for mode in modes:
         cfg = FakeConfig(cache_mode=mode, base_ms=a.base_ms, ms_per_token=a.ms_per_token, jitter=a.jitter,
                          fixed=a.fixed, persist_delay_s=a.persist_delay, unit=a.unit,
-                         withhold_last=not a.no_withhold_last, p_wrong=a.p_wrong, seed=a.seed)
+                         withhold_last=not a.no_withhold_last, p_wrong=a.p_wrong, seed=a.seed,
+                         noise=world.noise)
         skey, nkey = f"sk-bench-server-{mode}", f"sk-bench-naive-{mode}"
         flog = os.path.join(work, f"fake-{mode}.log")
         fake = FakeProc(cfg, [skey, nkey], flog, cwd=src)
@@ -170,7 +215,8 @@ def run(a: argparse.Namespace) -> dict:
                 code = server_code_id()
             say(f"[{mode}] server arm ({code}) ...")
             srv = asyncio.run(run_server_arm(f"server-{mode}", fake, skey, wl.regions, wl.schedules, work,
-                                             settings or None, budget, src))
+                                             settings or None, budget, src, editors=wl.editors,
+                                             region_budget=wl.region_budget, seed=a.seed, policy=a.policy))
             say(f"[{mode}] server arm done in {time.monotonic() - t:.0f} s: {len(srv.fake)} upstream requests")
             _dump_arm(os.path.join(work, f"arm-server-{mode}.json"), srv)
             nv = None
@@ -178,7 +224,8 @@ def run(a: argparse.Namespace) -> dict:
                 t = time.monotonic()
                 say(f"[{mode}] naive arm ...")
                 nv = asyncio.run(run_naive_arm(f"naive-{mode}", fake, nkey, wl.regions, wl.schedules,
-                                               None if a.naive_own_user else srv.keys))
+                                               None if a.naive_own_user else srv.keys, editors=wl.editors,
+                                               region_budget=wl.region_budget, seed=a.seed))
                 say(f"[{mode}] naive arm done in {time.monotonic() - t:.0f} s: {len(nv.fake)} upstream requests")
                 _dump_arm(os.path.join(work, f"arm-naive-{mode}.json"), nv)
                 naive_raw[mode] = nv
@@ -188,6 +235,10 @@ def run(a: argparse.Namespace) -> dict:
         sm = arm_metrics(srv.keys, srv.reqs, srv.fake, srv.trace, warmup=WARMUP_KEYS, cpu_s=srv.cpu_s,
                          rss_kb=srv.rss_kb, lateness_ms=srv.lateness_ms)
         sm["diagnosis"] = diagnose(srv.keys, srv.reqs, srv.fake, srv.trace, warmup=WARMUP_KEYS)
+        try:
+            sm["noise_modes"] = noise_tally(srv.fake, wl.regions, world.noise, a.seed)
+        except Exception as e:      # a convenience figure: never lose the run for it
+            sm["noise_modes"] = {"error": repr(e)}
         sm["server_messages"] = [m[1].get("message") for m in srv.messages
                                  if m[0] == "window/showMessage" and isinstance(m[1], dict)][:5]
         block = {"fake": cfg.describe(tok), "server_code": code, "arms": {"server": sm}}

@@ -17,6 +17,7 @@ by accepting ghost text; the gaps of the remaining units stay as planned.
 from __future__ import annotations
 
 import ast
+import dataclasses
 import hashlib
 import math
 import os
@@ -234,8 +235,13 @@ def make_schedule(typed: str, seed: int, model: TypingModel = TypingModel(),
 
     while i < n:
         c = typed[i]
+        if c == "\r" and typed[i + 1:i + 2] == "\n":     # CRLF file: one Enter unit
+            c = "\n"
+            i_nl = i + 2
+        else:
+            i_nl = i + 1
         if c == "\n":
-            j = i + 1
+            j = i_nl
             while j < n and typed[j] in " \t":
                 j += 1
             text = typed[i:j]
@@ -258,7 +264,7 @@ def make_schedule(typed: str, seed: int, model: TypingModel = TypingModel(),
             extra = rng.randint(0, 2)
             more = ""
             k = j
-            while len(more) < extra and k < n and typed[k] != "\n":
+            while len(more) < extra and k < n and typed[k] not in "\r\n":
                 more += typed[k]
                 k += 1
             u.actions.append((gap, "ins", wrong))
@@ -278,6 +284,45 @@ def make_schedule(typed: str, seed: int, model: TypingModel = TypingModel(),
     return units
 
 
+def with_crlf(r: Region) -> Region:
+    """The same region in a file opened with ``\r\n`` line endings (offsets moved)."""
+    t = r.truth.replace("\r\n", "\n")
+    def off(o: int) -> int:
+        return o + r.truth.count("\n", 0, o)
+    return dataclasses.replace(r, truth=t.replace("\n", "\r\n"), start=off(r.start), end=off(r.end))
+
+
+@dataclass(frozen=True)
+class World:
+    """How real the replay is.  ``real`` (default): the editor model (VS Code / Neovim auto-pairs
+    and auto-indent, alternating per file), a share of CRLF files, the fake's model noise, and a
+    per-file keystroke budget so short profiles see several files.  ``ideal``: the original
+    replay (the editor inserts exactly the truth's indentation, no auto-pairs, LF, oracle only)."""
+    name: str = "real"
+    editors: tuple[str, ...] = ("vscode", "nvim")
+    crlf_share: float = 0.5
+    noise: str = "real"
+    files: int | None = 2          # profiles with a played budget: split it over this many files
+
+    @property
+    def ideal(self) -> bool:
+        return self.name == "ideal"
+
+
+IDEAL = World("ideal", (), 0.0, "off", None)
+REAL = World()
+
+
+def editor_for(world: World, seed: int, i: int) -> tuple[str | None, str]:
+    """(flavour or None, line ending) of the i-th file: flavours alternate (rotated by seed);
+    CRLF for a ``crlf_share`` of files, spread evenly (Bresenham), starting with the 2nd."""
+    if world.ideal or not world.editors:
+        return None, "\n"
+    flavour = world.editors[(i + seed) % len(world.editors)]
+    crlf = math.floor((i + 1) * world.crlf_share + 1e-9) > math.floor(i * world.crlf_share + 1e-9)
+    return flavour, ("\r\n" if crlf else "\n")
+
+
 @dataclass
 class Workload:
     profile: str
@@ -286,6 +331,9 @@ class Workload:
     schedules: list[list[Unit]]
     model: TypingModel
     budget: int | None = None      # stop after this many played keystrokes
+    world: World = IDEAL
+    editors: list[tuple[str | None, str]] = field(default_factory=list)   # per region
+    region_budget: int | None = None   # played keystrokes per file at most
 
     def planned_keys(self) -> int:
         return sum(len(u.actions) for s in self.schedules for u in s)
@@ -294,19 +342,23 @@ class Workload:
         return sum(a[0] for s in self.schedules for u in s for a in u.actions)
 
     def describe(self) -> list[dict]:
+        eds = self.editors or [(None, "\n")] * len(self.regions)
         return [{"path": r.path, "qualname": r.qualname, "sha256": r.sha256, "source": r.source,
+                 "editor": ed[0] or "ideal", "eol": "CRLF" if ed[1] == "\r\n" else "LF",
                  "region_chars": r.end - r.start,
                  "typed_chars": sum(u.end - u.start for u in s),
                  "planned_keystrokes": sum(len(u.actions) for u in s)}
-                for r, s in zip(self.regions, self.schedules)]
+                for r, s, ed in zip(self.regions, self.schedules, eds)]
 
 
 def build(profile: str, seed: int, model: TypingModel = TypingModel(),
-          allow_other_stdlib: bool = False, limit: int | None = None) -> Workload:
+          allow_other_stdlib: bool = False, limit: int | None = None, world: World = IDEAL) -> Workload:
     keys, plimit, budget = PROFILES[profile]
     if limit is None:
         limit = plimit
     regions = [load_region(k, allow_other_stdlib) for k in keys]
+    editors = [editor_for(world, seed, i) for i in range(len(regions))]
+    regions = [with_crlf(r) if eol == "\r\n" else r for r, (_, eol) in zip(regions, editors)]
     schedules = []
     left = limit
     for n, r in enumerate(regions):
@@ -316,7 +368,11 @@ def build(profile: str, seed: int, model: TypingModel = TypingModel(),
         schedules.append(s)
         if left is not None:
             left -= sum(len(u.actions) for u in s)
-    return Workload(profile, seed, regions[: len(schedules)], schedules, model, budget)
+    region_budget = None
+    if budget is not None and world.files and not world.ideal:
+        region_budget = -(-budget // world.files)
+    return Workload(profile, seed, regions[: len(schedules)], schedules, model, budget, world,
+                    editors[: len(schedules)], region_budget)
 
 
 def keystrokes_of(typed: str) -> int:

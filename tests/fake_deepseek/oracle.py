@@ -9,6 +9,8 @@ import threading
 from dataclasses import dataclass
 from typing import Any
 
+from .closers import closing_positions, leading_pending
+
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
@@ -59,8 +61,19 @@ def default_chat(messages: list[dict], thinking: bool, json_mode: bool = False) 
 
 @dataclass
 class _Truth:
+    """A registered text, kept with ``\n`` line breaks (``regions`` in those offsets): the oracle
+    locates and answers in LF and converts the answer to the prompt's line-ending style."""
     text: str
     regions: list[tuple[int, int]] | None
+
+
+def _lf(text: str) -> str:
+    return text.replace("\r\n", "\n")
+
+
+def _lf_offset(text: str, off: int) -> int:
+    """Offset in ``_lf(text)`` of the native offset ``off``."""
+    return off - text.count("\r\n", 0, off)
 
 
 class Oracle:
@@ -74,8 +87,10 @@ class Oracle:
         self.tail_chars = 256
 
     def register(self, text: str, regions: list[tuple[int, int]] | None = None) -> None:
+        """``text`` may use ``\n`` or ``\r\n``; ``regions`` are offsets into it as given."""
+        regs = [(_lf_offset(text, a), _lf_offset(text, b)) for a, b in regions] if regions else None
         with self._lock:
-            self._truths.append(_Truth(text, list(regions) if regions else None))
+            self._truths.append(_Truth(_lf(text), regs))
 
     def clear(self) -> None:
         with self._lock:
@@ -86,7 +101,7 @@ class Oracle:
         return bool(self._truths)
 
     def locate(self, prompt: str) -> tuple[_Truth, int] | None:
-        tail = prompt[-self.tail_chars:]
+        tail = _lf(prompt[-self.tail_chars - 64:])[-self.tail_chars:]
         if not tail:
             return None
         with self._lock:
@@ -97,12 +112,27 @@ class Oracle:
                 return t, i + len(tail)
         return None
 
-    def answer(self, prompt: str, suffix: str | None, stop: list[str]) -> tuple[str, dict]:
-        """Return (text, info).  info: {"matched": bool, "cursor": int|None, "wrong": bool}."""
-        single_line = "\n" in stop
+    def answer(self, prompt: str, suffix: str | None, stop: list[str],
+               past_closers: bool = False) -> tuple[str, dict]:
+        """Return (text, info).  info: {"matched": bool, "cursor": int|None (LF offset), "wrong": bool,
+        "crlf": bool, "pending": str (closers the suffix starts with), "middle_cut": bool,
+        "full": str (the uncut answer, LF)}.
+
+        The true answer is the truth from the cursor to the end of the line (single-line mode,
+        ``"\n"`` in ``stop``) or to the first blank line / end of the region; when the suffix starts
+        with closers the editor inserted (``)``, ``"\n    ]"``, a quote ...) it stops where the truth
+        closes them (the fill-in-the-middle answer), unless ``past_closers`` (then it runs on, as
+        real models do).  Located and computed with ``\n`` line breaks; returned with ``\r\n`` when
+        the prompt's last 256 characters use ``\r\n``."""
+        single_line = "\n" in stop or "\r\n" in stop
+        crlf = "\r\n" in prompt[-self.tail_chars:]
         loc = self.locate(prompt)
         if loc is None:
-            return self._non_matching(prompt, single_line), {"matched": False, "cursor": None, "wrong": False}
+            out = self._non_matching(prompt, single_line)
+            return (out.replace("\n", "\r\n") if crlf else out), {
+                "matched": False, "cursor": None, "wrong": False, "crlf": crlf, "pending": "",
+                "middle_cut": False, "full": out}
+        suffix = _lf(suffix) if suffix else suffix
         truth, cur = loc
         text = truth.text
         end = len(text)
@@ -111,28 +141,44 @@ class Oracle:
                 if a <= cur <= b:
                     end = b
                     break
+        segs = leading_pending(suffix or "")
+
+        def cut(e: int) -> int:
+            if single_line:
+                j = text.find("\n", cur, e)
+                return j if j >= 0 else e
+            j = text.find("\n\n", cur, e)
+            return j + 1 if j >= 0 else e
+
+        full = text[cur:cut(end)]          # what a model running past the closers answers
         if suffix:
             head = suffix[:128]
             if head.strip():
                 j = text.find(head, cur)
                 if j >= 0:
                     end = min(end, j)
-        if single_line:
-            j = text.find("\n", cur, end)
-            if j >= 0:
-                end = j
-        else:
-            j = text.find("\n\n", cur, end)
-            if j >= 0:
-                end = j + 1
-        out = text[cur:end]
+        out = text[cur:cut(end)]
+        if segs and not past_closers:
+            pos = closing_positions(segs[:1], out)
+            if pos:
+                q = pos[0]
+                if segs[0][0]:       # the closer sits on its own line: stop before that line break
+                    q = len(out[:q].rstrip(" \t"))
+                    if out[:q].endswith("\n"):
+                        q -= 1
+                out = out[:q]
+        if past_closers:
+            out = full
+        middle_cut = bool(segs) and out != full
         wrong = False
         if self.p_wrong > 0 and out.strip():
             rng = random.Random(_stable_int("p_wrong", self.seed, cur))
             if rng.random() < self.p_wrong:
                 out = self._corrupt(out, rng)
                 wrong = True
-        return out, {"matched": True, "cursor": cur, "wrong": wrong}
+        info = {"matched": True, "cursor": cur, "wrong": wrong, "crlf": crlf,
+                "pending": "".join(a + b for a, b in segs), "middle_cut": middle_cut, "full": full}
+        return (out.replace("\n", "\r\n") if crlf else out), info
 
     @staticmethod
     def _corrupt(out: str, rng: random.Random) -> str:

@@ -284,7 +284,8 @@ class DeepSeekExtension implements vscode.Disposable {
   }
 
   private render(): void {
-    const view = formatStatus({ phase: this.phase, status: this.status, hasKey: this.hasKey, chatBusy: this.chat.busy, detail: this.detail });
+    const view = formatStatus({ phase: this.phase, status: this.status, hasKey: this.hasKey, chatBusy: this.chat.busy, detail: this.detail,
+      activeUri: vscode.window.activeTextEditor?.document.uri.toString() });
     this.item.text = view.text;
     this.item.tooltip = view.tooltip;
     this.item.backgroundColor = view.severity === 'error' ? new vscode.ThemeColor('statusBarItem.errorBackground')
@@ -436,7 +437,8 @@ class DeepSeekExtension implements vscode.Disposable {
     items.push({ label: '$(key) Set API key…', description: this.hasKey ? 'a key is set' : 'no key', run: () => this.setApiKey() });
     items.push({ label: '$(debug-restart) Restart server', run: () => this.restart('requested') });
     items.push({ label: '$(gear) Settings', run: () => vscode.commands.executeCommand('workbench.action.openSettings', '@ext:deepseek-ls.deepseek-ls-vscode') });
-    const view = formatStatus({ phase: this.phase, status: this.status, hasKey: this.hasKey, chatBusy: this.chat.busy, detail: this.detail });
+    const view = formatStatus({ phase: this.phase, status: this.status, hasKey: this.hasKey, chatBusy: this.chat.busy, detail: this.detail,
+      activeUri: vscode.window.activeTextEditor?.document.uri.toString() });
     const lines = view.tooltip.split('\n');
     const pick = await vscode.window.showQuickPick(items, {
       title: lines[0],
@@ -461,6 +463,8 @@ class DeepSeekExtension implements vscode.Disposable {
     cmd('deepseek.ui.restartServer', () => this.restart('requested'));
     this.disposables.push(
       vscode.workspace.onDidChangeTextDocument((e) => this.feedback.changed(e.document.uri.toString(), e.contentChanges)),
+      // state `excluded` shows only while its file is in the active editor
+      vscode.window.onDidChangeActiveTextEditor(() => { if (this.status?.state === 'excluded') this.render(); }),
       this.context.secrets.onDidChange((e) => {
         if (e.key === SECRET_KEY) void this.restart('the API key changed');
       }),

@@ -16,7 +16,7 @@ export interface Usage {
   hitRate?: number;
 }
 
-export type ServerState = 'idle' | 'waiting' | 'error' | 'paused' | 'disabled';
+export type ServerState = 'idle' | 'waiting' | 'error' | 'paused' | 'disabled' | 'excluded';
 
 /** Params of the `deepseek/status` notification. */
 export interface ServerStatus {
@@ -29,6 +29,8 @@ export interface ServerStatus {
   today?: Usage;
   /** The endpoint ghost text comes from: DeepSeek (primary) or a fallback while DeepSeek fails. */
   endpoint?: { name: string; primary: boolean };
+  /** State `excluded`: the document asked about last, which is never sent (`message` says why). */
+  excludedUri?: string;
 }
 
 /** What the extension knows about the server process. */
@@ -43,6 +45,8 @@ export interface StatusInput {
   chatBusy?: boolean;
   /** Why the client is not running (phase notInstalled/failed). */
   detail?: string;
+  /** URI of the active editor's document (state `excluded` shows only while it is `excludedUri`). */
+  activeUri?: string;
 }
 
 export type Severity = 'normal' | 'warning' | 'error';
@@ -82,6 +86,18 @@ export function autoCompletionOff(status: ServerStatus | undefined): boolean {
   return !!status && (status.state === 'disabled' || status.autoCompletion === false);
 }
 
+/**
+ * The server status as shown: state `excluded` is about one file, so with
+ * another document in the active editor it shows as `idle`, without the message.
+ * An unknown active editor (undefined) keeps it.
+ */
+export function shownStatus(input: StatusInput): ServerStatus | undefined {
+  const s = input.status;
+  if (s?.state !== 'excluded' || input.activeUri === undefined || !s.excludedUri || input.activeUri === s.excludedUri) return s;
+  const { message: _message, excludedUri: _uri, ...rest } = s;
+  return { ...rest, state: 'idle' };
+}
+
 function stateIcon(input: StatusInput): string {
   if (input.phase === 'starting') return '$(loading~spin)';
   if (input.phase !== 'running') return '$(error)';
@@ -92,6 +108,7 @@ function stateIcon(input: StatusInput): string {
     case 'error': return '$(warning)';
     case 'paused': return '$(debug-pause)';
     case 'disabled': return '$(circle-slash)';
+    case 'excluded': return '$(lock)';
     default: return s.autoCompletion === false ? '$(circle-slash)' : '$(sparkle)';
   }
 }
@@ -112,13 +129,15 @@ function stateWords(input: StatusInput): string {
     case 'error': return 'error';
     case 'paused': return 'paused';
     case 'disabled': return 'automatic completions off';
+    case 'excluded': return 'file excluded: never sent';
     default: return String(s.state);
   }
 }
 
 /** Text, tooltip and severity of the status bar item. */
 export function formatStatus(input: StatusInput): StatusView {
-  const s = input.status;
+  const s = shownStatus(input);
+  input = { ...input, status: s };
   const usage = s?.usage;
   let text = `${stateIcon(input)} DeepSeek`;
   const needsKey = input.phase === 'running' && !input.hasKey && (!s || s.state === 'error');

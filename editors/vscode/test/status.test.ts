@@ -90,3 +90,32 @@ test('autoCompletionOff', () => {
   assert.equal(autoCompletionOff({ state: 'idle', autoCompletion: false }), true);
   assert.equal(autoCompletionOff({ state: 'disabled' }), true);
 });
+
+test('excluded: lock icon, "file excluded: never sent", the message in the tooltip, while its file is active', () => {
+  const message = '.env is excluded (pattern `*.env` from the default list): DeepSeek never sees this file.';
+  const uri = 'file:///ws/.env';
+  const status: ServerStatus = { state: 'excluded', message, excludedUri: uri, autoCompletion: true, usage };
+  for (const activeUri of [uri, undefined]) {
+    const v = formatStatus({ phase: 'running', hasKey: true, status, activeUri });
+    assert.equal(v.text, '$(lock) DeepSeek $0.0012 · 90% cache', `active ${activeUri}`);
+    assert.equal(v.severity, 'normal', 'a quiet state, not a warning');
+    const lines = v.tooltip.split('\n');
+    assert.equal(lines[0], 'DeepSeek: file excluded: never sent');
+    assert.equal(lines[1], message);
+  }
+  // another file in the active editor: shown as ready, without the message
+  const other = formatStatus({ phase: 'running', hasKey: true, status, activeUri: 'file:///ws/main.py' });
+  assert.equal(other.text, '$(sparkle) DeepSeek $0.0012 · 90% cache');
+  assert.match(other.tooltip, /^DeepSeek: ready\n/);
+  assert.doesNotMatch(other.tooltip, /excluded/);
+  assert.equal(other.severity, 'normal');
+  // the status object itself is left alone
+  assert.equal(status.state, 'excluded');
+  assert.equal(status.message, message);
+});
+
+test('excluded without a key: the key prompt does not replace it', () => {
+  const status: ServerStatus = { state: 'excluded', message: 'x is excluded', excludedUri: 'file:///x' };
+  const v = formatStatus({ phase: 'running', hasKey: false, status, activeUri: 'file:///x' });
+  assert.equal(v.text, '$(lock) DeepSeek');
+});

@@ -13,6 +13,17 @@ local function start(H, extra)
     cmd = cmd,
     settings = vim.json.decode(os.getenv('DSLS_SETTINGS') or '{}'),
   }, vim.json.decode(os.getenv('DSLS_SETUP') or '{}'), extra or {})
+  local enc = os.getenv('DSLS_ENCODING')
+  if enc and enc ~= '' then
+    -- offer only this position encoding (Neovim 0.11 prefers utf-8)
+    local make = vim.lsp.protocol.make_client_capabilities
+    vim.lsp.protocol.make_client_capabilities = function(...)
+      local caps = make(...)
+      caps.general = caps.general or {}
+      caps.general.positionEncodings = { enc }
+      return caps
+    end
+  end
   require('deepseek_ls').setup(opts)
   vim.cmd('edit ' .. vim.fn.fnameescape(os.getenv('DSLS_FILE')))
   local buf = api.nvim_get_current_buf()
@@ -25,6 +36,7 @@ local function start(H, extra)
   if client then
     H.spy(client)
     H.result.offset_encoding = client.offset_encoding
+    H.result.offered_encodings = client.capabilities and client.capabilities.general and client.capabilities.general.positionEncodings
   end
   return client, buf
 end
@@ -510,6 +522,229 @@ function S.misc(H)
   H.result.health = lines
   local text = table.concat(lines, '\n')
   H.check('checkhealth ran', text:find('deepseek_ls', 1, true) ~= nil and not text:find('ERROR: Failed to run healthcheck', 1, true), lines)
+end
+
+--- Covered closers: the file's line 1 is `<head>()` (DSLS_HEAD, may hold
+--- emoji), the cursor goes between the brackets and the server's item range
+--- covers the `)`. DSLS_EXPECT is the suggestion; DSLS_MODE 'full' accepts it
+--- at once, 'word' takes it word by word first.
+local function cover_start(H)
+  local client, buf = start(H)
+  if not client then
+    return
+  end
+  local head = os.getenv('DSLS_HEAD')
+  H.check('file line 1 is head()', line(1) == head .. '()', line(1))
+  -- Insert mode between the brackets (InsertEnter asks for a suggestion)
+  api.nvim_win_set_cursor(0, { 1, #head })
+  H.feed('a')
+  local mark = H.wait(function()
+    return ghost_mark(buf)
+  end, 20000, 'ghost text')
+  H.result.ghost = mark
+  local text = expect()
+  local ghost = require('deepseek_ls.ghost')
+  local st = ghost.state(buf)
+  H.check('the item range covers the closer', st ~= nil and st.cover == ')' and st.col == #head + 1,
+    st and { cover = st.cover, col = st.col })
+  H.check('ghost text overlays the covered ) (shown once)', mark ~= nil and mark.pos == 'overlay'
+    and mark.inline == text and mark.row == 0 and mark.col == #head + 1, mark)
+  return client, buf, head, text
+end
+
+function S.cover_full(H)
+  local client, buf, head, text = cover_start(H)
+  if not client then
+    return
+  end
+  -- typing the first character through: still drawn over the kept )
+  H.feed(text:sub(1, 1))
+  H.expect('typing through keeps the overlay over the )', function()
+    local m = ghost_mark(buf)
+    return line(1) == head .. '(' .. text:sub(1, 1) .. ')' and m ~= nil and m.pos == 'overlay'
+      and m.inline == text:sub(2) and m.col == #head + 2
+  end, 5000, function()
+    return { line = line(1), mark = ghost_mark(buf) }
+  end)
+  H.sleep(300) -- the request after the keystroke answers (typed-ahead): same text, same cover
+  H.feed('<Tab>')
+  H.expect('accept replaces the covered )', function()
+    return line(1) == head .. '(' .. text
+  end, 3000, function()
+    return line(1)
+  end)
+  H.check('cursor at the end of the accepted text', api.nvim_win_get_cursor(0)[2] == #(head .. '(' .. text),
+    api.nvim_win_get_cursor(0))
+  local ex = H.sent('workspace/executeCommand')
+  H.check('accept runs deepseek.acceptCompletion', ex[#ex] ~= nil
+    and ex[#ex].params.command == 'deepseek.acceptCompletion', ex)
+  H.feed('<Esc>')
+end
+
+function S.cover_word(H)
+  local client, buf, head, text = cover_start(H)
+  if not client then
+    return
+  end
+  local ghost = require('deepseek_ls.ghost')
+  local word = ghost._next_word(text)
+  H.feed('<M-w>')
+  H.expect('accept word before the closer keeps it', function()
+    return line(1) == head .. '(' .. word .. ')'
+  end, 3000, function()
+    return line(1)
+  end)
+  local mark = ghost_mark(buf)
+  H.check('the rest overlays the kept )', mark ~= nil and mark.pos == 'overlay'
+    and mark.inline == text:sub(#word + 1) and mark.col == #head + 1 + #word, mark)
+  local partial = H.sent('deepseek/didPartiallyAcceptCompletion')
+  H.check('didPartiallyAcceptCompletion with the word length', #partial == 1
+    and partial[1].params.acceptedLength == vim.str_utfindex(word), partial)
+  -- word by word up to and over the closer: the piece that writes `)` replaces it
+  local close = text:find(')', 1, true)
+  local taken = word
+  for _ = 1, 10 do
+    if #taken >= close then
+      break
+    end
+    local w = ghost._next_word(text:sub(#taken + 1))
+    H.feed('<M-w>')
+    taken = taken .. w
+    H.wait(function()
+      return line(1):sub(1, #head + 1 + #taken) == head .. '(' .. taken
+    end, 3000, 'accept word')
+  end
+  H.check('accepting the word with ) replaces the covered one', line(1) == head .. '(' .. taken,
+    { line = line(1), taken = taken })
+  local rest = ghost_mark(buf)
+  H.check('the rest is plain inline ghost text again', rest ~= nil and rest.pos == 'inline'
+    and rest.inline == text:sub(#taken + 1), rest)
+  H.feed('<Tab>')
+  H.expect('accept gives the whole line', function()
+    return line(1) == head .. '(' .. text
+  end, 3000, function()
+    return line(1)
+  end)
+  H.feed('<Esc>')
+end
+
+--- The 0.12 glue's partial accepts with a covered closer (stubbed
+--- vim.lsp.inline_completion, items shaped as the built-in passes them to
+--- on_accept: byte ranges with start / end_): accept word keeps the `)`,
+--- accept line up to the end replaces it.
+function S.native_cover(H)
+  local current
+  vim.lsp.inline_completion = {
+    enable = function() end,
+    is_enabled = function()
+      return true
+    end,
+    get = function(opts)
+      if not current then
+        return false
+      end
+      local item = current
+      current = nil
+      vim.schedule(function()
+        opts.on_accept(item)
+      end)
+      return true
+    end,
+    select = function() end,
+  }
+  local client = start(H)
+  if not client then
+    return
+  end
+  local head, text = os.getenv('DSLS_HEAD'), expect()
+  api.nvim_win_set_cursor(0, { 1, #head })
+  H.feed('a')
+  local col = #head + 1
+  current = { client_id = client.id, insert_text = text,
+    range = { start = { row = 0, col = col }, end_ = { row = 0, col = col + 1 } } }
+  local word = require('deepseek_ls.ghost')._next_word(text)
+  H.feed('<M-w>')
+  H.expect('native: accept word before the closer keeps it', function()
+    return line(1) == head .. '(' .. word .. ')'
+  end, 3000, function()
+    return line(1)
+  end)
+  col = col + #word
+  current = { client_id = client.id, insert_text = text:sub(#word + 1),
+    range = { start = { row = 0, col = col }, end_ = { row = 0, col = col + 1 } } }
+  H.feed('<M-l>')
+  H.expect('native: accept line to the end replaces the covered )', function()
+    return line(1) == head .. '(' .. text
+  end, 3000, function()
+    return line(1)
+  end)
+  H.feed('<Esc>')
+end
+
+--- Covered closer with text after it / a multi-line suggestion: line 1 is
+--- DSLS_HEAD .. DSLS_TAIL, the cursor between them; DSLS_SHOW (JSON
+--- {inline, lines}) is what the ghost text must show, DSLS_FINAL (JSON list)
+--- the file's first lines after <Tab>.
+function S.cover_shape(H)
+  local client, buf = start(H)
+  if not client then
+    return
+  end
+  local head = os.getenv('DSLS_HEAD')
+  local show = vim.json.decode(os.getenv('DSLS_SHOW'))
+  local final = vim.json.decode(os.getenv('DSLS_FINAL'))
+  api.nvim_win_set_cursor(0, { 1, #head - 1 })
+  H.feed('a')
+  local mark = H.wait(function()
+    return ghost_mark(buf)
+  end, 20000, 'ghost text')
+  H.result.ghost = mark
+  H.check('ghost text overlays the cover and redraws the line tail where it goes', mark ~= nil
+    and mark.pos == 'overlay' and mark.inline == show.inline and vim.deep_equal(mark.lines, show.lines), mark)
+  H.feed('<Tab>')
+  H.expect('accept replaces the covered closer', function()
+    return vim.deep_equal(api.nvim_buf_get_lines(0, 0, #final, false), final)
+  end, 3000, function()
+    return api.nvim_buf_get_lines(0, 0, #final + 1, false)
+  end)
+  H.feed('<Esc>')
+end
+
+--- An excluded file (settings exclude = {"calc.py"}): no ghost text, the
+--- statusline says so with the server's message while that file is in the
+--- window, not in another one, and no longer once the buffer is deleted
+--- (didClose ends the server's `excluded` state).
+function S.excluded(H)
+  local client, buf = start(H)
+  if not client then
+    return
+  end
+  local status = require('deepseek_ls.status')
+  local uri = vim.uri_from_bufnr(buf)
+  H.feed('2GA')
+  H.feed('t')
+  local got = H.wait(function()
+    return status.data and status.data.state == 'excluded' and status.data
+  end, 20000, 'excluded status')
+  H.check('deepseek/status excluded names this file', got ~= nil and got.excludedUri == uri
+    and type(got.message) == 'string' and got.message:find('calc.py', 1, true) ~= nil, status.data)
+  local line1 = status.statusline({ usage = false })
+  H.result.statusline = line1
+  H.check('statusline: excluded with the message', line1:match('^DeepSeek excluded: calc%.py is excluded') ~= nil, line1)
+  H.check('no ghost text in an excluded file', require('deepseek_ls.ghost').current_text(buf) == nil)
+  H.feed('<Esc>')
+  vim.cmd('enew')
+  local other = status.statusline({ usage = false })
+  H.check('another buffer in the window: not shown as excluded', other == 'DeepSeek idle', other)
+  vim.cmd('buffer ' .. buf)
+  H.check('back in the file: excluded again', status.statusline({ usage = false }):find('excluded', 1, true) ~= nil)
+  vim.cmd('enew')
+  vim.cmd('bwipeout! ' .. buf)
+  H.expect('deleting the buffer ends the excluded state (server side)', function()
+    return status.data and status.data.state ~= 'excluded'
+  end, 5000, function()
+    return status.data
+  end)
 end
 
 return S

@@ -7,6 +7,14 @@
 --   inline virt_text for the rest of the first line + virt_lines for the others)
 --   typing the next characters of the suggestion keeps it (trimmed in place,
 --   no clear/redraw); any other edit or cursor move clears it.
+--
+-- Covered closers: an item's range may end after the cursor on the cursor
+-- line (`def area(|)` + `width: float) -> float:` with the range over the
+-- `)` an auto-pair inserted). Those bytes (state.cover) stay right after the
+-- cursor until accepted: a full accept replaces them, a partial accept
+-- replaces the ones its piece writes (in order) and keeps the others. While
+-- a cover is there the suggestion is drawn as an overlay over it (and the
+-- rest of the line redrawn after it), so `)` is not shown twice.
 local util = require('deepseek_ls.util')
 local config = require('deepseek_ls.config')
 
@@ -24,6 +32,7 @@ local TRIGGER_INVOKED, TRIGGER_AUTOMATIC = 1, 2
 ---@field req_id integer|nil   in-flight request id (cancelled when a new one starts)
 ---@field text string|nil      suggestion text (from the anchor position the server was asked at)
 ---@field consumed integer     bytes of `text` already in the buffer (typed through / accepted)
+---@field cover string         bytes right after the cursor the rest of the suggestion replaces ('' none)
 ---@field item table|nil       the InlineCompletionItem
 ---@field id any               suggestion id (item.command.arguments[1].id)
 ---@field row integer          0-based row of the rest of the suggestion
@@ -80,7 +89,7 @@ end
 --- Forget the suggestion and remove its text.
 local function clear(st)
   hide(st)
-  st.text, st.item, st.id, st.consumed = nil, nil, nil, 0
+  st.text, st.item, st.id, st.consumed, st.cover = nil, nil, nil, 0, ''
   st.cands, st.cand_index = {}, 0
 end
 
@@ -126,14 +135,42 @@ local function render(st)
     priority = 300,
     right_gravity = true,
   }
-  if lines[1] ~= '' then
-    opts.virt_text = { { display(lines[1], st.bufnr), hl } }
+  local cover = st.cover or ''
+  if cover ~= '' and line:sub(st.col + 1, st.col + #cover) ~= cover then
+    st.cover, cover = '', ''
   end
-  if #lines > 1 then
-    local vl = {}
-    for i = 2, #lines do
-      vl[#vl + 1] = { { display(lines[i], st.bufnr), hl } }
+  local vl = {}
+  for i = 2, #lines do
+    vl[#vl + 1] = { { display(lines[i], st.bufnr), hl } }
+  end
+  if cover == '' then
+    if lines[1] ~= '' then
+      opts.virt_text = { { display(lines[1], st.bufnr), hl } }
     end
+  else
+    -- overlay the covered closers and what follows them: the suggestion's
+    -- first line, then the line's tail after the cover (where it will be
+    -- after a full accept: here, or at the end of the last virtual line)
+    local after = display(line:sub(st.col + #cover + 1), st.bufnr)
+    local first = display(lines[1], st.bufnr)
+    local chunks = { { first, hl } }
+    local width = vim.fn.strdisplaywidth(first)
+    if after ~= '' then
+      if #lines == 1 then
+        chunks[2] = { after }
+        width = width + vim.fn.strdisplaywidth(after)
+      else
+        table.insert(vl[#vl], { after })
+      end
+    end
+    local under = vim.fn.strdisplaywidth(display(cover, st.bufnr) .. after)
+    if width < under then
+      chunks[#chunks + 1] = { string.rep(' ', under - width) }
+    end
+    opts.virt_text = chunks
+    opts.virt_text_pos = 'overlay'
+  end
+  if #vl > 0 then
     opts.virt_lines = vl
   end
   local ok, id = pcall(api.nvim_buf_set_extmark, st.bufnr, M.ns, st.row, st.col, opts)
@@ -173,6 +210,10 @@ local function continues(st, row, col)
   end
   st.consumed = st.consumed + #typed
   anchor(st, row, col)
+  local cover = st.cover or ''
+  if cover ~= '' and line:sub(col + 1, col + #cover) ~= cover then
+    st.cover = '' -- the closers are gone (typed over): nothing left to replace
+  end
   return true
 end
 
@@ -184,7 +225,8 @@ local function item_id(item)
   end
 end
 
---- The text to show for an item at (row, col), or nil.
+--- The item's text to show at (row, col), the part of it already typed
+--- before the cursor, and the bytes after the cursor its range covers; or nil.
 local function item_text(item, client, row, col)
   local text = item.insertText
   if type(text) == 'table' then
@@ -194,27 +236,58 @@ local function item_text(item, client, row, col)
     return nil
   end
   local r = item.range
-  if r and r.start then
-    -- normally the empty range at the cursor; if it starts before the cursor
-    -- on this line, the text there must already match the suggestion.
-    if r.start.line ~= row then
+  if not (r and r.start) then
+    return text, '', ''
+  end
+  -- the range starts at the cursor (or before it on this line, where the
+  -- text must already match the suggestion) and may end after it on this
+  -- line, over closers the suggestion replaces
+  if r.start.line ~= row then
+    return nil
+  end
+  local line = api.nvim_get_current_line()
+  local enc = util.offset_encoding(client)
+  local typed = ''
+  local scol = util.enc_to_byte(line, r.start.character, enc)
+  if scol < col then
+    typed = line:sub(scol + 1, col)
+    if text:sub(1, #typed) ~= typed then
       return nil
     end
-    local line = api.nvim_get_current_line()
-    local scol = util.enc_to_byte(line, r.start.character, util.offset_encoding(client))
-    if scol < col then
-      local typed = line:sub(scol + 1, col)
-      if text:sub(1, #typed) ~= typed then
-        return nil
-      end
-      return text:sub(#typed + 1), typed
+    text = text:sub(#typed + 1)
+    if text == '' then
+      return nil
     end
   end
-  return text, ''
+  local cover = ''
+  local e = r['end']
+  if e and e.line == row then
+    local ecol = util.enc_to_byte(line, e.character, enc)
+    if ecol > col then
+      cover = line:sub(col + 1, ecol)
+    end
+  end
+  return text, typed, cover
 end
+
+--- How many leading bytes of `cover` `piece` writes: its characters found in
+--- order in `piece` (the closers a partial accept reaches).
+local function covered(piece, cover)
+  local n, pos = 0, 1
+  for ch in cover:gmatch('[%z\1-\127\194-\244][\128-\191]*') do
+    local at = piece:find(ch, pos, true)
+    if not at then
+      break
+    end
+    n, pos = n + #ch, at + #ch
+  end
+  return n
+end
+M._covered = covered
 
 local function set_suggestion(st, cand, row, col)
   st.item, st.text, st.base, st.id, st.consumed = cand.item, cand.text, cand.base, cand.id, 0
+  st.cover = cand.cover or ''
   anchor(st, row, col)
   render(st)
 end
@@ -261,9 +334,9 @@ local function request(st, kind, on_result)
     local items = result and (result.items or result) or {}
     local cands = {}
     for _, item in ipairs(items) do
-      local text, base = item_text(item, client, row, col)
+      local text, base, cover = item_text(item, client, row, col)
       if text then
-        cands[#cands + 1] = { item = item, text = text, base = base, id = item_id(item) }
+        cands[#cands + 1] = { item = item, text = text, base = base, cover = cover, id = item_id(item) }
       end
     end
     if on_result then
@@ -285,7 +358,7 @@ local function on_auto_result(st, cands, row, col)
     end
     return
   end
-  if st.text and remaining(st) == cand.text and st.row == row and st.col == col then
+  if st.text and remaining(st) == cand.text and (st.cover or '') == cand.cover and st.row == row and st.col == col then
     -- same text as on screen: only adopt the new id (no redraw)
     if cand.id ~= nil and cand.id ~= st.id then
       st.item, st.id, st.text, st.base, st.consumed = cand.item, cand.id, cand.text, cand.base, 0
@@ -398,6 +471,7 @@ function M.attach(client, bufnr)
     client_id = client.id,
     seq = 0,
     consumed = 0,
+    cover = '',
     shown = {},
     cands = {},
     cand_index = 0,
@@ -500,11 +574,12 @@ local function next_line(s)
 end
 M._next_line = next_line
 
---- Insert `piece` at the cursor (in Insert mode) and move the cursor after it.
-local function insert(st, piece)
+--- Insert `piece` at the cursor (in Insert mode) in place of the next
+--- `replace` bytes, and move the cursor after it.
+local function insert(st, piece, replace)
   local lines = vim.split(piece, '\n', { plain = true })
   local row, col = st.row, st.col
-  api.nvim_buf_set_text(st.bufnr, row, col, row, col, lines)
+  api.nvim_buf_set_text(st.bufnr, row, col, row, col + (replace or 0), lines)
   local nrow = row + #lines - 1
   local ncol = (#lines == 1 and col or 0) + #lines[#lines]
   api.nvim_win_set_cursor(0, { nrow + 1, ncol })
@@ -539,10 +614,14 @@ function M.accept(how)
   cancel(st)
   local client = client_of(st)
   local item, id = st.item, st.id
+  local cover = st.cover or ''
+  if cover ~= '' and api.nvim_get_current_line():sub(col + 1, col + #cover) ~= cover then
+    cover = ''
+  end
   if #piece >= #rem then
-    -- full accept
+    -- full accept: the covered closers go
     hide(st)
-    insert(st, piece)
+    insert(st, piece, #cover)
     clear(st)
     if client and item and item.command then
       util.request(client, 'workspace/executeCommand', {
@@ -552,7 +631,10 @@ function M.accept(how)
     end
     return true
   end
-  local nrow, ncol = insert(st, piece)
+  -- partial accept: replaces the closers the piece writes, keeps the others
+  local n = covered(piece, cover)
+  local nrow, ncol = insert(st, piece, n)
+  st.cover = cover:sub(n + 1)
   st.consumed = st.consumed + #piece
   anchor(st, nrow, ncol)
   render(st)

@@ -1,5 +1,6 @@
 -- Neovim 0.12+: ghost text through the built-in vim.lsp.inline_completion.
--- Built-in accept runs the item's command (deepseek.acceptCompletion) itself;
+-- Built-in accept runs the item's command (deepseek.acceptCompletion) itself
+-- and replaces the item's range (closers the suggestion covers) itself;
 -- this module adds what the built-in lacks: accept word / line
 -- (deepseek/didPartiallyAcceptCompletion), dismiss, and didShowCompletion.
 local config = require('deepseek_ls.config')
@@ -93,8 +94,17 @@ local function partial(item, how)
   if piece == '' then
     piece = rem
   end
+  -- closers after the cursor the item's range covers (byte columns, converted
+  -- by the built-in client): a full accept replaces them, a partial one the
+  -- ones its piece writes
+  local e = r and (r.end_ or r['end'])
+  local cover = ''
+  if e and e.row == row and e.col > col then
+    cover = line:sub(col + 1, e.col)
+  end
+  local replace = #piece >= #rem and #cover or ghost._covered(piece, cover)
   local lines = vim.split(piece, '\n', { plain = true })
-  api.nvim_buf_set_text(0, row, col, row, col, lines)
+  api.nvim_buf_set_text(0, row, col, row, col + replace, lines)
   api.nvim_win_set_cursor(0, { row + #lines, (#lines == 1 and col or 0) + #lines[#lines] })
   local client = vim.lsp.get_client_by_id(item.client_id)
   local id = item_id(item)

@@ -52,6 +52,21 @@ local function pct(rate)
   return math.floor(rate + 0.5)
 end
 
+--- Is the buffer of the window whose statusline is drawn (else the current
+--- one) the file a `deepseek/status` of state `excluded` is about?
+function M.excluded_here(d)
+  local uri = type(d) == 'table' and d.excludedUri
+  if type(uri) ~= 'string' or uri == '' then
+    return true
+  end
+  local win = vim.g.statusline_winid
+  if type(win) ~= 'number' or not vim.api.nvim_win_is_valid(win) then
+    win = vim.api.nvim_get_current_win()
+  end
+  local ok, here = pcall(vim.uri_from_bufnr, vim.api.nvim_win_get_buf(win))
+  return ok and here == uri
+end
+
 --- One line of text: "<prefix> <state>[: message] [$cost · hit N%]".
 --- Returns '' when no deepseek-ls client is running.
 --- opts.escape doubles '%' for statusline *expressions* (e.g. lualine functions);
@@ -65,6 +80,9 @@ function M.statusline(opts)
   local prefix = opts.prefix or config.options.statusline.prefix or 'DeepSeek'
   local d = M.data or {}
   local state = d.state or 'idle'
+  if state == 'excluded' and not M.excluded_here(d) then
+    state = 'idle' -- `excluded` is about one file: not the one in this window
+  end
   if state == 'idle' and M.busy > 0 then
     state = 'waiting'
   end
@@ -73,7 +91,7 @@ function M.statusline(opts)
   if type(ep) == 'table' and ep.primary == false and type(ep.name) == 'string' then
     s = s .. ' via ' .. ep.name -- failover: a fallback endpoint answers while DeepSeek fails
   end
-  if state == 'error' or state == 'paused' then
+  if state == 'error' or state == 'paused' or state == 'excluded' then
     local msg = d.message
     if type(msg) == 'string' and msg ~= '' then
       if #msg > 40 then

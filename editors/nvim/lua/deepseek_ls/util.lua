@@ -88,19 +88,28 @@ function M.enc_len(s, encoding)
   return M.utf16_len(s)
 end
 
---- Byte offset in `line` of the position `index` given in `encoding` units.
+--- Byte offset in `line` of the position `index` given in `encoding` units
+--- (clamped to the line; a position inside a character goes to its end).
+--- Uses vim.str_byteindex (0.11: (s, encoding, index, strict); 0.10: (s, index, use_utf16)).
 function M.enc_to_byte(line, index, encoding)
+  encoding = encoding or 'utf-16'
+  index = math.max(0, tonumber(index) or 0)
   if encoding == 'utf-8' then
     return math.min(index, #line)
   end
-  local units, i = 0, 1
-  while i <= #line and units < index do
-    local b = line:byte(i)
-    local len = b >= 0xF0 and 4 or b >= 0xE0 and 3 or b >= 0xC0 and 2 or 1
-    units = units + ((encoding ~= 'utf-32' and len == 4) and 2 or 1)
-    i = i + len
+  if index >= M.enc_len(line, encoding) then
+    return #line
   end
-  return math.min(i - 1, #line)
+  local ok, b
+  if M.has_011 then
+    ok, b = pcall(vim.str_byteindex, line, encoding, index, false)
+  else
+    ok, b = pcall(vim.str_byteindex, line, index, encoding == 'utf-16')
+  end
+  if not ok or type(b) ~= 'number' then
+    return #line
+  end
+  return math.min(b, #line)
 end
 
 --- LSP position of a 0-based (row, byte col) in bufnr.
