@@ -282,6 +282,8 @@ class DeepSeekLanguageServer(LanguageServer):
         }
         if why:
             payload["message"] = why
+        # i14 failover: which endpoint ghost text comes from now
+        payload["endpoint"] = self.service.engine.answering_endpoint().to_json()
         if self.excluded_note:  # i14: the file asked about last is never sent
             payload["state"] = "excluded"
             payload["message"] = self.excluded_note

@@ -46,12 +46,13 @@ def manager(ls: DeepSeekLanguageServer) -> ChatManager:
     """The server's ChatManager (created on first use)."""
     chat = getattr(ls, "chat", None)
     if chat is None:
-        def count(model: str, usage: Usage) -> None:
-            # totals, log line, the ledger row and a status notification
-            ls.service.record_usage(model, usage, kind="chat")
+        def count(model: str, usage: Usage, endpoint: Any = None) -> None:
+            # totals, log line, the ledger row (per endpoint) and a status notification
+            ls.service.record_usage(model, usage, kind="chat", endpoint=endpoint)
 
         # require_client raises the error that says why there is no client (no key, a blocking setting)
-        chat = ChatManager(ls.service.require_client, lambda: ls.service.settings, on_usage=count)
+        chat = ChatManager(ls.service.require_client, lambda: ls.service.settings, on_usage=count,
+                           endpoints=ls.service.endpoints)  # i14 failover
         ls.chat = chat  # type: ignore[attr-defined]
     return chat
 
