@@ -67,3 +67,46 @@ def test_after_a_line_break_the_rhythm_holds_when_typists_go_straight_on():
     r.note_latency(0.45)
     r.note_edit(URI, t + 0.15, "\n    ")
     assert r.debounce_ms(URI) > C.DEBOUNCE_MIN_MS
+
+
+def test_an_indentation_fix_after_enter_keeps_the_fast_path():
+    """Real editors auto-indent; the typist then dedents (Backspace) or indents (Tab) before the
+    think pause. The pause on the fresh line counts as the pause after the line break, and a
+    request made there leaves after the minimum debounce."""
+    r = Rhythm()
+    t = 0.0
+    for _ in range(10):
+        for _ in range(8):
+            t += 0.15
+            r.note_edit(URI, t, "x", line_blank=False)
+        t += 0.15
+        r.note_edit(URI, t, "\n        ", line_blank=True)   # Enter, auto-indent too deep
+        t += 0.12
+        r.note_edit(URI, t, "", line_blank=True)              # Backspace to the right level
+        t += 0.9                                              # think
+        r.note_edit(URI, t, "x", line_blank=False)
+    for _ in range(5):
+        r.note_latency(0.45)
+    assert r.debounce_ms(URI) > C.DEBOUNCE_MIN_MS             # mid-line: the typing rhythm
+    assert r.debounce_ms(URI) < 300                           # the think pauses are not typing rhythm
+    r.note_edit(URI, t + 0.15, "\n        ", line_blank=True)
+    r.note_edit(URI, t + 0.27, "", line_blank=True)
+    assert r.debounce_ms(URI) == C.DEBOUNCE_MIN_MS            # on the fresh line: no point waiting
+    r.note_edit(URI, t + 0.4, "    ", line_blank=True)         # Tab: still a fresh line
+    assert r.debounce_ms(URI) == C.DEBOUNCE_MIN_MS
+
+
+def test_a_line_break_that_leaves_text_on_the_line_is_not_a_fresh_line():
+    r = Rhythm()
+    t = 0.0
+    for _ in range(10):
+        t += 0.15
+        r.note_edit(URI, t, "x", line_blank=False)
+    for _ in range(10):  # Enter in the middle of a line: the cursor line still has code
+        t += 0.15
+        r.note_edit(URI, t, "\n    ", line_blank=False)
+        t += 0.9
+        r.note_edit(URI, t, "x", line_blank=False)
+    r.note_latency(0.45)
+    r.note_edit(URI, t + 0.15, "\n    ", line_blank=False)
+    assert r.debounce_ms(URI) > C.DEBOUNCE_MIN_MS
