@@ -285,12 +285,9 @@ class CompletionEngine:
     def busy(self) -> bool:
         return bool(self._flights)
 
-    def note_edit(self, uri: str, inserted: str = "", line_blank: bool | None = None) -> None:
-        """An edit (keystroke) of ``uri`` inserting ``inserted`` arrived: feeds the adaptive debounce.
-
-        ``line_blank``: the cursor line is blank but for indentation after it (see :class:`Rhythm`).
-        """
-        self.rhythm.note_edit(uri, self.clock(), inserted, line_blank)
+    def note_edit(self, uri: str, inserted: str = "") -> None:
+        """An edit (keystroke) of ``uri`` inserting ``inserted`` arrived: feeds the adaptive debounce."""
+        self.rhythm.note_edit(uri, self.clock(), inserted)
 
     def forget(self, uri: str) -> None:
         """The document was closed."""

@@ -12,12 +12,7 @@ A line break is different: most people stop to think after Enter. The
 pauses after line breaks are kept apart; when nine in ten of them last
 longer than the time to the first answer, waiting only delays the ghost
 text (and makes answers arrive after the user has moved on), so the
-request leaves after the minimum debounce. "After a line break" means the
-cursor sits on a fresh line, blank but for indentation: in real editors
-Enter is often followed by an indentation fix (Backspace out of an
-auto-indent, Tab) before the think pause, and that pause is the one that
-counts. The adapter says when an edit leaves the cursor line blank; without
-that, an edit that inserts a line break (and indentation only) counts.
+request leaves after the minimum debounce.
 """
 
 from __future__ import annotations
@@ -53,24 +48,19 @@ class Rhythm:
         self._latencies: deque[float] = deque(maxlen=C.RHYTHM_WINDOW)
         self._last_edit: dict[str, tuple[float, bool]] = {}
 
-    def note_edit(self, uri: str, now_s: float, inserted: str = "", line_blank: bool | None = None) -> None:
+    def note_edit(self, uri: str, now_s: float, inserted: str = "") -> None:
         """Record one edit (keystroke) of ``uri`` at monotonic time ``now_s``.
 
         ``inserted``: the text the edit inserted (tells line breaks apart).
-        ``line_blank``: the cursor line holds only indentation after the edit
-        (None: judge from ``inserted`` alone, see :func:`is_line_break`).
         """
-        line_break = is_line_break(inserted)
-        fresh_line = line_break if line_blank is None else (line_blank and (line_break or inserted.strip() == ""))
         last = self._last_edit.get(uri)
-        self._last_edit[uri] = (now_s, fresh_line)
+        self._last_edit[uri] = (now_s, is_line_break(inserted))
         if last is None:
             return
         gap_ms = (now_s - last[0]) * 1000
         if gap_ms <= 0:
             return
-        if last[1] and (not fresh_line or line_break):
-            # the pause on a fresh line before its first character (or the next Enter)
+        if last[1]:
             self._after_breaks.append(min(gap_ms, C.PAUSE_CAP_MS))
         elif gap_ms <= C.TYPING_GAP_MAX_MS:
             self._intervals.append(gap_ms)

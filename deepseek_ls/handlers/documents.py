@@ -58,11 +58,8 @@ def register(server: DeepSeekLanguageServer) -> None:
                 doc.change((rng.start.line, rng.start.character), (rng.end.line, rng.end.character),
                            change.text, encoding, version)
         changes = params.content_changes
-        inserted = normalize_eol(getattr(changes[-1], "text", "")) if len(changes) == 1 else ""
-        rng = getattr(changes[-1], "range", None) if changes else None
-        # the line the edit ends on (where the cursor is): blank but for indentation?
-        line_blank = None if rng is None else not doc.line(rng.start.line + inserted.count("\n")).strip()
-        ls.service.engine.note_edit(uri, inserted, line_blank)
+        inserted = getattr(changes[-1], "text", "") if len(changes) == 1 else ""
+        ls.service.engine.note_edit(uri, normalize_eol(inserted))
 
     @server.feature(types.TEXT_DOCUMENT_DID_CLOSE)
     def did_close(ls: DeepSeekLanguageServer, params: types.DidCloseTextDocumentParams) -> None:
