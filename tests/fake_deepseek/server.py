@@ -913,7 +913,10 @@ class FakeDeepSeek:
             extra = [("retry-after", fault.retry_after)] if fault.retry_after is not None else []
             raise ApiError(fault.status, fault.message or msg, etype=etype, code=code, headers=extra)
 
-        gen = self._generate(job)
+        if job.kind == "fim" and getattr(self.fim_handler, "blocking", False):   # e.g. realmodel.RealModelFIM
+            gen = await asyncio.get_running_loop().run_in_executor(None, self._generate, job)
+        else:
+            gen = self._generate(job)
         state = {"ttft_at": None, "hdr": False, "chunked": False}
         ctx: dict[str, Any] = {}
         cs.job_active = True
