@@ -52,6 +52,8 @@ def main(argv: list[str] | None = None) -> int:
                            help="completion.prefixChars of the server arm (bounds prompt processing time)")
             p.add_argument("--timeout-ms", type=int, default=60000)
             p.add_argument("--arm", action="append", default=None, choices=["server", "naive", "oracle"])
+            p.add_argument("--report-only", action="store_true",
+                           help="no model run: rebuild quality.json/.md from OUT/quality.partial.jsonl")
     a = ap.parse_args(argv)
 
     if a.cmd == "fetch":
@@ -73,8 +75,17 @@ def main(argv: list[str] | None = None) -> int:
         _write(a.out, "recall", rows, summary, meta, markdown(summary, meta))
         return 0
     from .quality import markdown as qmd, run as qrun, summarize as qsum
+    if a.report_only:
+        lines = (a.out / "quality.partial.jsonl").read_text().splitlines()
+        rows = [json.loads(x) for x in lines if x.strip()]
+        meta = {"seed": a.seed, "per_project": a.per_project, "limit": a.limit, "tasks": len(rows),
+                "prefix_chars": a.prefix_chars, "timeout_ms": a.timeout_ms, "seconds": None, "partial": True,
+                "model": "Qwen2.5-Coder-1.5B-Instruct Q4_K_M (node-llama-cpp 3.21.1, greedy)"}
+        summary = qsum(rows)
+        _write(a.out, "quality", rows, summary, meta, qmd(summary, meta))
+        return 0
     rows, meta = qrun(a.seed, a.per_project, a.project, a.limit, a.prefix_chars, a.timeout_ms,
-                      tuple(a.arm or ("server", "oracle", "naive")))
+                      tuple(a.arm or ("server", "oracle", "naive")), partial=a.out / "quality.partial.jsonl")
     meta["commit"] = _commit()
     summary = qsum(rows)
     _write(a.out, "quality", rows, summary, meta, qmd(summary, meta))

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import difflib
+import json
 import statistics
 import sys
 import time
@@ -79,9 +80,26 @@ def pick(groups: list[tuple[Path, list[Task]]], limit: int) -> list[tuple[Path, 
     return out
 
 
+def _wait(pred, timeout: float) -> bool:
+    end = time.monotonic() + timeout
+    while not pred():
+        if time.monotonic() > end:
+            return False
+        time.sleep(0.1)
+    return True
+
+
+def _slim(stats: dict | None) -> dict | None:
+    return None if stats is None else {k: v for k, v in stats.items() if k != "text"}
+
+
 def run(seed: int, per_project: int, projects: list[str] | None, limit: int, prefix_chars: int,
-        timeout_ms: int, arms: tuple[str, ...]) -> tuple[list[dict], dict]:
+        timeout_ms: int, arms: tuple[str, ...], partial: Path | None = None) -> tuple[list[dict], dict]:
+    """``partial``: a JSON-lines file that gets each task's row as soon as it is scored."""
     from tests.fake_deepseek.realmodel import RealModelFIM
+    if partial is not None:
+        partial.parent.mkdir(parents=True, exist_ok=True)
+        partial.write_text("")
     chosen = pick(all_tasks(seed, per_project, projects), limit)
     rows: list[dict] = []
     t_start = time.monotonic()
@@ -97,12 +115,19 @@ def run(seed: int, per_project: int, projects: list[str] | None, limit: int, pre
             server = None
             if "server" in arms or "oracle" in arms:
                 t0 = time.monotonic()
+                n0 = len(model.stats)
                 server = asyncio.run(run_server_tasks(
                     fake, root, [task], "one", completion={"timeoutMs": timeout_ms, "prefixChars": prefix_chars},
                     timeout_s=timeout_ms / 1000))[0]
-                row["server"] = {**score(server["raw"], task.expected), "s": round(time.monotonic() - t0, 1),
+                t1 = time.monotonic()
+                # the model's answer to the server's request, even when the server gave up waiting
+                # (its timeout): the prompt's quality, apart from the latency
+                answered = server["requests"] > 0 and _wait(lambda: len(model.stats) > n0, 900)
+                stats = model.stats[n0] if answered else None
+                row["server"] = {**score(stats["text"] if stats else None, task.expected), "s": round(t1 - t0, 1),
                                  "prompt_tokens": server["prompt_tokens"], "hit": server["hit"],
-                                 "error": server["error"], "stats": model.stats[-1] if model.stats else None}
+                                 "timed_out": server["lsp_ms"] >= 0.95 * timeout_ms,
+                                 "error": server["error"], "stats": _slim(stats)}
                 row["server_ghost"] = score(server["ghost"], task.expected)
             if "oracle" in arms and server and server["body"]:
                 b = server["body"]
@@ -113,14 +138,18 @@ def run(seed: int, per_project: int, projects: list[str] | None, limit: int, pre
                 ans = r.json()["choices"][0]["text"] if r.status_code == 200 else None
                 row["oracle"] = {**score(ans, task.expected), "s": round(time.monotonic() - t0, 1),
                                  "prompt_tokens": (r.json().get("usage") or {}).get("prompt_tokens")
-                                 if r.status_code == 200 else None, "stats": model.stats[-1]}
+                                 if r.status_code == 200 else None, "stats": _slim(model.stats[-1])}
             if "naive" in arms:
                 t0 = time.monotonic()
                 _t, ans = asyncio.run(naive.fim(naive_body(text, offset), tag="quality"))
                 rec = fake.fim_requests()[-1]
                 row["naive"] = {**score(ans, task.expected), "s": round(time.monotonic() - t0, 1),
-                                "prompt_tokens": (rec.usage or {}).get("prompt_tokens"), "stats": model.stats[-1]}
+                                "prompt_tokens": (rec.usage or {}).get("prompt_tokens"),
+                                "stats": _slim(model.stats[-1])}
             rows.append(row)
+            if partial is not None:
+                with open(partial, "a", encoding="utf-8") as f:
+                    f.write(json.dumps(row) + "\n")
             arms_s = " ".join(f"{k}={'EM' if row[k]['exact'] else round(row[k]['similarity'], 2)}"
                               for k in ("server", "server_ghost", "oracle", "naive") if k in row)
             print(f"  [{i + 1}/{len(chosen)}] {task.project} {task.path}:{task.line + 1} {arms_s} "

@@ -38,7 +38,8 @@ class RealModelFIM:
     ``body`` is the validated FIM request body (``prompt``, optional ``suffix``, ``max_tokens``
     (default 16, as the API), ``stop`` (str or list)). Raises :class:`RealModelError` when the
     model is not installed or the sidecar dies. ``stats`` keeps one dict per answered request
-    (``prompt_tokens``, ``reused_tokens``, ``completion_tokens``, ``prompt_ms``, ``gen_ms``).
+    (``text``, ``prompt_tokens``, ``reused_tokens``, ``completion_tokens``, ``prompt_ms``, ``gen_ms``,
+    ``finish``), appended when the model answers, even if the client has gone meanwhile.
     """
 
     #: tells the fake to run this handler in a worker thread (seconds per call, not microseconds)
@@ -89,7 +90,7 @@ class RealModelFIM:
             ans = self._read()
         if ans.get("finish") == "error":
             raise RealModelError(f"model error: {ans.get('error')}")
-        self.stats.append({k: ans.get(k) for k in ("prompt_tokens", "reused_tokens", "completion_tokens",
+        self.stats.append({k: ans.get(k) for k in ("text", "prompt_tokens", "reused_tokens", "completion_tokens",
                                                   "prompt_ms", "gen_ms", "finish")})
         return ans
 
