@@ -309,7 +309,15 @@ def _go_tasks(root: Path, files: list[str]) -> list[tuple[str, int, str, Definit
             # not a selector (x.Name) and not a field key in a composite literal (Name: v)
             pat = re.compile(r"(?<![\w.])(" + "|".join(re.escape(n) for n in sorted(names)) + r")(?!\w)(?!\s*:[^=])")
             in_import = False
+            in_raw = False       # inside a multi-line `raw string` (templates, usage texts)
             for i, line in enumerate(text.split("\n")):
+                was_raw = in_raw
+                if line.count("`") % 2:
+                    in_raw = not in_raw
+                if was_raw:
+                    continue
+                if in_raw:       # the line opens a raw string: only the code before it counts
+                    line = line[: line.index("`")]
                 if line.startswith("import ("):
                     in_import = True
                 if in_import:
@@ -346,9 +354,9 @@ def build_tasks(project: str, root: str | Path, language: str, seed: int = 0, li
         if d.signature in texts[rel]:
             continue      # the definition's line is in the file itself: not a cross-file task
         by_file.setdefault(rel, []).append((ln, used, d))
-    rng = random.Random(f"{seed}:{project}")
     tasks: list[Task] = []
     for rel in sorted(by_file):
+        rng = random.Random(f"{seed}:{project}:{rel}")   # per file: a change elsewhere keeps this pick
         opts = sorted(by_file[rel], key=lambda x: (x[0], x[1]))
         ln, used, d = rng.choice(opts)
         line = texts[rel].split("\n")[ln]
@@ -357,7 +365,7 @@ def build_tasks(project: str, root: str | Path, language: str, seed: int = 0, li
         pick = tuple(sorted(rng.sample(others, min(tabs, len(others)))))
         tid = hashlib.sha1(f"{project}:{rel}:{ln}".encode()).hexdigest()[:10]
         tasks.append(Task(tid, project, language, rel, ln, indent, line[len(indent):].rstrip(), used, d, pick))
-    rng.shuffle(tasks)
+    random.Random(f"{seed}:{project}").shuffle(tasks)
     if limit is not None:
         tasks = tasks[:limit]
     return sorted(tasks, key=lambda t: (t.path, t.line))

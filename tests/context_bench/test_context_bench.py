@@ -46,7 +46,8 @@ GO = {
     "p/a.go": "package p\n\nfunc Helper(x int) int {\n\treturn x + 1\n}\n\nconst (\n\tMaxItems = 10\n)\n",
     "p/b.go": ("package p\n\ntype S struct{ Helper int }\n\nfunc use() int {\n"
                "\ts := S{\n\t\tHelper: 1,\n\t}\n\ty := Helper(3) + s.Helper\n\treturn y\n}\n"),
-    "p/c.go": "package p\n\nfunc lim() int {\n\treturn MaxItems * 2\n}\n",
+    "p/c.go": ("package p\n\nfunc lim() int {\n\treturn MaxItems * 2\n}\n\n"
+               "const tmpl = `first\n\t{{ Helper 3 | trim }} in a raw string\n`\n"),
     "p/c_test.go": "package p\n\nfunc tl() int {\n\treturn Helper(1) + 0\n}\n",
 }
 
@@ -90,7 +91,10 @@ def test_typescript_and_go_tasks(tmp_path: Path) -> None:
     # the composite-literal key "Helper: 1," and the selector s.Helper are not uses of func Helper
     assert go["p/b.go"].expected == "y := Helper(3) + s.Helper"
     assert go["p/b.go"].definition.signature == "func Helper(x int) int {"
-    assert go["p/c.go"].definition.signature == "MaxItems = 10"
+    assert go["p/c.go"].definition.signature == "MaxItems = 10"   # not the use inside the raw string
+    for seed in range(8):    # whatever the pick, never the line inside the raw string
+        assert {t.definition.signature for t in build_tasks("go", go_root, "go", seed=seed)
+                if t.path == "p/c.go"} == {"MaxItems = 10"}
 
 
 def test_task_selection_is_deterministic(tmp_path: Path) -> None:
