@@ -184,7 +184,12 @@ async def run_doctor(environ: Mapping[str, str] | None = None, *, base_url: str 
     # -- key
     key = settings.api_key
     source = "DEEPSEEK_API_KEY" if environ.get("DEEPSEEK_API_KEY") else "settings"
-    if not key:
+    key_problem = next((p for p in problems if getattr(p, "key", "") == "apiKey"), None)
+    if key_problem is not None:  # set, but with characters no key has (the same words as `complete`)
+        checks.append(Check("API key", FAIL, f"set (from {source}) but unusable: {key_problem}",
+                            "Set DEEPSEEK_API_KEY to the key alone (printable ASCII, no spaces), "
+                            "copied again from https://platform.deepseek.com/api_keys."))
+    elif not key:
         checks.append(Check("API key", FAIL, "not set", "Set the environment variable DEEPSEEK_API_KEY "
                             "(create a key at https://platform.deepseek.com/api_keys). Editors take it "
                             "from their own settings: doctor does not see those."))
@@ -212,12 +217,15 @@ async def run_doctor(environ: Mapping[str, str] | None = None, *, base_url: str 
         if getattr(problem, "key", "") not in ("baseUrl", "apiKey"):  # those have their own checks
             checks.append(Check("settings", WARN, problem, "Fix the setting named."))
 
-    wanted = {"deepseek.completion.model": settings.completion_model,
-              "deepseek.chat.model": settings.chat_model}
+    # name each model by where it came from: doctor reads only its own flags (never editor settings)
+    fim_name = "--model" if model else "the default completion model"
+    chat_name = "--chat-model" if chat_model else "the default chat model"
+    wanted = {fim_name: settings.completion_model, chat_name: settings.chat_model}
     info = model_info(settings.completion_model)
     if info is not None and not info.fim:
-        checks.append(Check("models", FAIL, f"deepseek.completion.model = {settings.completion_model!r} "
-                            "does not support FIM completion", "Pick a model with FIM, e.g. deepseek-flash."))
+        checks.append(Check("models", FAIL, f"{fim_name} {settings.completion_model!r} "
+                            "does not support FIM completion",
+                            "Pick a model with FIM, e.g. --model deepseek-flash."))
 
     def skip(name: str, why_text: str) -> None:
         checks.append(Check(name, SKIP, f"skipped ({why_text})"))
@@ -225,7 +233,8 @@ async def run_doctor(environ: Mapping[str, str] | None = None, *, base_url: str 
     network_names = ("reachable", "models", "balance", "round trip")
     if not key or why:
         for name in network_names:
-            skip(name, "no API key" if not key else "endpoint not usable")
+            skip(name, "API key unusable" if key_problem is not None else "no API key" if not key
+                 else "endpoint not usable")
         checks.append(_ledger_check(ledger_path(environ)))
         return checks
 
@@ -260,13 +269,14 @@ async def run_doctor(environ: Mapping[str, str] | None = None, *, base_url: str 
                                 f"{_ms(time.monotonic() - started)} (connection setup included)"))
         models_ok = True
         if available is not None:
-            missing = [f"{setting} = {name!r}" for setting, name in wanted.items() if name not in available]
+            missing = [f"{setting} {name!r}" for setting, name in wanted.items() if name not in available]
             names = ", ".join(sorted(available)) or "none"
             if missing:
                 models_ok = settings.completion_model in available
                 checks.append(Check("models", FAIL, f"DeepSeek does not serve {', '.join(missing)}. "
                                     f"Available models: {names}.",
-                                    f"Set the model to one of: {names}."))
+                                    f"Pass one of them with --model / --chat-model (in an editor, "
+                                    f"set the completion or chat model setting): {names}."))
             else:
                 checks.append(Check("models", OK, f"{settings.completion_model} (completion) and "
                                     f"{settings.chat_model} (chat) are served"))

@@ -73,6 +73,7 @@ class Service:
         self.on_state()
 
     def record_usage(self, model: str, usage: Usage, kind: str = "fim") -> None:
+        self.engine.resume()  # any success lifts a 401/402 pause (a top-up, a new key)
         self.usage.add(model, usage)
         self.ledger.record(model, usage.hit_tokens, usage.miss_tokens, usage.completion_tokens, kind)
         log.info(self.usage.log_line())
@@ -146,6 +147,8 @@ class Service:
             self._pause_if_blocked()
             self.on_settings(settings)
             log.info("settings: %s", settings.redacted())
+        else:
+            self.engine.resume()  # settings sent again (or a toggle): try again after a 401/402 pause
         return new
 
     # -- checks --------------------------------------------------------

@@ -220,7 +220,7 @@ def check_api_key(key: str, name: str = f"{SECTION}.apiKey") -> str | None:
             what = f"a non-ASCII character (U+{ord(char):04X})"
         return (f"{name} contains {what} at character {index} of {len(key)}; an API key is ASCII letters, "
                 f"digits and dashes only. Copy it again from https://platform.deepseek.com/api_keys "
-                f"(without any note after it). Nothing is sent to DeepSeek until it is fixed")
+                f"(without any note after it). Nothing is sent to DeepSeek until it is fixed.")
     return None
 
 

@@ -280,3 +280,31 @@ def test_doctor_names_an_insecure_endpoint_once(env, capsys) -> None:
     assert code == 1
     assert lines(out)["endpoint"].startswith("  FAIL") and "DEEPSEEK_BASE_URL" in out
     assert "settings" not in lines(out), out  # the endpoint's problem is not repeated as a settings warning
+
+
+@pytest.mark.parametrize("bad, what", [("sk-test my key", "a space at character 8 of 14"),
+                                       ("sk-tëst", "a non-ASCII character (U+00EB) at character 5 of 7")])
+def test_doctor_names_a_bad_character_in_a_set_key(env, capsys, bad: str, what: str) -> None:
+    """A key that is set but unusable is not 'not set': doctor says what `complete` says."""
+    env.setenv("DEEPSEEK_API_KEY", bad)
+    code, out = run(capsys, "--no-fim")
+    assert code == 1 and bad not in out
+    line = lines(out)["API key"]
+    assert line.startswith("  FAIL") and "not set" not in line, line
+    assert f"DEEPSEEK_API_KEY contains {what}" in line, line
+    assert "skipped (API key unusable)" in lines(out)["reachable"]
+    code, out = run(capsys, "--no-fim", "--json")
+    check = {c["name"]: c for c in json.loads(out)["checks"]}["API key"]
+    assert check["status"] == "fail" and f"DEEPSEEK_API_KEY contains {what}" in check["detail"]
+    assert bad not in out
+    assert main(["complete", __file__ + ":1:1"]) == 2
+    err = capsys.readouterr().err
+    assert f"DEEPSEEK_API_KEY contains {what}" in err and bad not in err
+
+
+def test_doctor_names_the_flag_a_model_came_from(env, capsys) -> None:
+    code, out = run(capsys, "--model", "nosuch", "--no-fim")
+    assert code == 1 and "deepseek.completion.model" not in out and "deepseek.chat.model" not in out
+    assert "--model 'nosuch'" in lines(out)["models"]
+    code, out = run(capsys, "--chat-model", "nochat", "--no-fim")
+    assert "--chat-model 'nochat'" in lines(out)["models"] and "deepseek.chat.model" not in out

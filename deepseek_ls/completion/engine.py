@@ -74,6 +74,9 @@ EARLY_LINES = 3
 EARLY_AFTER_S = 0.3
 #: An outage of the API (one warning) ends with a success this long (s) after its last failure.
 OUTAGE_QUIET_S = 60.0
+#: how a pause after a 401 (key rejected) or 402 (balance used up) ends, told with it
+PAUSE_ENDS = ("Automatic ghost text is paused until a request succeeds (ask for a completion by hand, "
+              "or use chat or a code action, after fixing it) or the settings change.")
 
 
 @dataclass(frozen=True)
@@ -219,6 +222,7 @@ class CompletionEngine:
         self.breaker = CircuitBreaker(clock=self.clock)
         self.stats = EngineStats()
         self.paused: str | None = None      # why automatic requests are paused (auth)
+        self._api_pause = False             # paused by a 401/402 answer (lifted by a success)
         self.last_error: str | None = None
         self._tickets: dict[str, _Ticket] = {}
         self._flights: dict[str, _Flight] = {}
@@ -241,6 +245,7 @@ class CompletionEngine:
         self.rhythm.adaptive = settings.completion_adaptive_debounce
         self.results.clear()
         self.paused = None
+        self._api_pause = False
         self.last_error = None
         self._reported.clear()
         self.breaker.record_success()
@@ -268,6 +273,19 @@ class CompletionEngine:
 
     def did_accept(self, suggestion_id: str, length: int | None = None) -> None:
         self.stats.accepted += 1
+
+    def resume(self) -> bool:
+        """A request succeeded (ghost text, chat, code action) or the settings were sent
+        again: lift a pause that a 401/402 answer caused (a top-up or a new key fixed it).
+        True when a pause was lifted; a pause caused by a blocking setting stays."""
+        if not self._api_pause:
+            return False
+        self._api_pause = False
+        self.paused = None
+        self.last_error = None
+        self._reported.difference_update({"auth", "balance"})
+        self.on_state()
+        return True
 
     def auto_allowed(self) -> bool:
         return self.settings.completion_enabled and self.paused is None
@@ -593,6 +611,7 @@ class CompletionEngine:
         if warm_key is not None:
             self._warm[warm_key] = self.clock()  # persisted a few seconds from now
         was_failing = self.last_error is not None
+        self.resume()  # a success after a 401/402 (a top-up, a new key): ghost text comes back
         self.breaker.record_success()
         self.last_error = None
         if self._outage_over():
@@ -669,9 +688,10 @@ class CompletionEngine:
         log.warning("completion request failed: %s", exc)
         self.last_error = str(exc)
         if isinstance(exc, (AuthenticationError, InsufficientBalanceError)):
-            self.paused = f"{exc} {exc.hint}"
+            self.paused = f"{exc} {exc.hint} {PAUSE_ENDS}"
+            self._api_pause = True
             kind = "auth" if isinstance(exc, AuthenticationError) else "balance"
-            self._report(kind, f"{exc} {exc.hint} Automatic completions are paused until the settings change.")
+            self._report(kind, f"{exc} {exc.hint} {PAUSE_ENDS}")
         elif isinstance(exc, MissingApiKeyError):
             self._report("missing-key", f"{exc} {exc.hint}")
         elif isinstance(exc, (RateLimitError, ServerError, APIConnectionError, StreamError)):
