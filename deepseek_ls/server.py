@@ -8,6 +8,7 @@ the core and back.
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import logging
 from typing import Any
@@ -145,6 +146,17 @@ class DeepSeekLanguageServer(LanguageServer):
         self.service.on_problem = self.report_problem
         self.service.on_state = self.send_status
         self.service.on_usage = lambda model, usage: self.send_status(force=True)
+        self._status_loop: asyncio.AbstractEventLoop | None = None
+        self.service.ledger.on_problem = self._ledger_failed
+
+    def _ledger_failed(self) -> None:
+        """The ledger's writer thread failed: resend the status (its todayNote says what to do)."""
+        loop = self._status_loop
+        if loop is not None and not loop.is_closed():
+            try:
+                loop.call_soon_threadsafe(self.send_status)
+            except RuntimeError:  # the loop closed meanwhile
+                pass
 
     # -- documents and positions ---------------------------------------
     @property
@@ -282,16 +294,36 @@ class DeepSeekLanguageServer(LanguageServer):
         }
         if why:
             payload["message"] = why
+        if self.service.ledger.problem:  # "today" is then only this session's queued rows
+            payload["todayNote"] = self._ledger_note(self.service.ledger.problem)
         if self.excluded_note:  # i14: the file asked about last is never sent
             payload["state"] = "excluded"
             payload["message"] = self.excluded_note
             payload["excludedUri"] = self.excluded_uri
         return payload
 
+    def _ledger_note(self, problem: str) -> str:
+        """What failed with the usage ledger and how to fix it (as ``stats`` and ``doctor`` say it)."""
+        cached = getattr(self, "_ledger_note_cache", None)
+        if cached is None or cached[0] != problem:
+            from .cli_extra import ledger_problem
+
+            path = self.service.ledger.path
+            found = ledger_problem(path) if path is not None else None
+            text = (f"Today's figures are incomplete: {found[0]}. {found[1]}" if found else
+                    f"Today's figures are incomplete: {problem}.")
+            cached = self._ledger_note_cache = (problem, text)
+        return cached[1]
+
     def send_status(self, force: bool = False) -> None:
         """Send ``deepseek/status`` when it changed."""
         if not self.ready:
             return
+        if self._status_loop is None:
+            try:
+                self._status_loop = asyncio.get_running_loop()
+            except RuntimeError:
+                pass
         payload = self.status_payload()
         if not force and payload == self._last_status:
             return
