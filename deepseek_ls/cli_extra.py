@@ -54,9 +54,8 @@ def format_stats(report: Mapping[str, Any]) -> str:
         out += _table([(d["date"], d) for d in report["perDay"]], "day")
         out += ["", f"per model ({period})"]
         out += _table([(m["model"], m) for m in report["perModel"]], "model")
-        if len(report["perKind"]) > 1:
-            out += ["", f"per kind ({period})"]
-            out += _table([(k["kind"], k) for k in report["perKind"]], "kind")
+        out += ["", f"per kind ({period})"]
+        out += _table([(k["kind"], k) for k in report["perKind"]], "kind")
     else:
         out += ["", f"no requests recorded in the {period}"]
     out += ["", f"Costs use the price table of {report['pricesAsOf']} (USD); requests in peak hours "

@@ -308,3 +308,15 @@ def test_doctor_names_the_flag_a_model_came_from(env, capsys) -> None:
     assert "--model 'nosuch'" in lines(out)["models"]
     code, out = run(capsys, "--chat-model", "nochat", "--no-fim")
     assert "--chat-model 'nochat'" in lines(out)["models"] and "deepseek.chat.model" not in out
+
+
+def test_stats_prints_the_per_kind_table_even_with_one_kind(env, capsys, tmp_path: Path) -> None:
+    ledger = Ledger(tmp_path / "ledger.sqlite3", flush_delay_s=0)
+    ledger.record("deepseek-flash", 10, 5, 1)  # ghost text only
+    ledger.close()
+    code, out = run(capsys, "stats")
+    assert code == 0 and "per kind (last 7 days)" in out, out
+    table = out.split("per kind (last 7 days)")[1]
+    assert any(line.startswith("fim ") for line in table.splitlines()), table
+    code, out = run(capsys, "stats", "--days", "1")
+    assert "last 1 day " in out and "1 days" not in out
