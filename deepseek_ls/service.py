@@ -12,6 +12,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
+from . import client_hints
 from .api.client import DeepSeekClient, Usage
 from .api.errors import DeepSeekError, MissingApiKeyError
 from .completion.engine import CompletionEngine
@@ -81,7 +82,11 @@ class Service:
 
     # -- settings ------------------------------------------------------
     def _build(self) -> tuple[Settings, list[Problem]]:
-        return build_settings(*(self._layers.get(name) for name in LAYERS), sources=LAYERS)
+        # problems and endpoint hints name what this client's user set, where they set it
+        client_hints.note_endpoint(next((name for name in reversed(LAYERS)
+                                         if _flatten(self._layers.get(name) or {}).get("baseUrl")), ""))
+        return build_settings(*(self._layers.get(name) for name in LAYERS), sources=LAYERS,
+                              namer=client_hints.setting_name)
 
     def _take_new(self, problems: list[Problem]) -> list[Problem]:
         """The problems not yet handed out while in force (each is shown once until it changes)."""
@@ -89,6 +94,10 @@ class Service:
         new = [p for p in current if str(p) not in self._active]
         self._active = {str(p) for p in current}
         return new
+
+    def in_force(self) -> set[str]:
+        """The settings problems in force now (their texts)."""
+        return set(self._active)
 
     def _make_client(self, settings: Settings) -> DeepSeekClient | None:
         if not settings.api_key or self.blocked is not None:

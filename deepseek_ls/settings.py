@@ -273,7 +273,8 @@ def _coerce(f: dataclasses.Field, value: Any) -> Any:
 
 
 def build_settings(*layers: Mapping[str, Any] | None,
-                   sources: tuple[str, ...] | None = None) -> tuple[Settings, list[Problem]]:
+                   sources: tuple[str, ...] | None = None,
+                   namer: Any = None) -> tuple[Settings, list[Problem]]:
     """Resolve layers (later wins, per setting) into Settings; return it and the problems found.
 
     ``sources`` names the layers (``"env"`` makes problems name the
@@ -281,7 +282,8 @@ def build_settings(*layers: Mapping[str, Any] | None,
     value that would apply. Every problem names the setting and what was
     wrong, never the value of a secret. An invalid value falls back to the
     layer below (or the default); a blocking one (API key characters, an
-    unusable endpoint) is reported with ``blocking=True``.
+    unusable endpoint) is reported with ``blocking=True``. ``namer(key, source)``,
+    when given, names a setting in problems (the server names what its client's user set).
     """
     by_key = {f.metadata["key"]: f for f in setting_fields()}
     values: dict[str, Any] = {}
@@ -297,6 +299,8 @@ def build_settings(*layers: Mapping[str, Any] | None,
             if value is None:
                 continue  # not set in this layer
             name = ENV_NAMES.get(key, f"{SECTION}.{key}") if source == "env" else f"{SECTION}.{key}"
+            if namer is not None:
+                name = namer(key, source)
             if key in ("apiKey", "baseUrl") and isinstance(value, str) and not value.strip():
                 continue  # an emptied field: not set here
             try:

@@ -36,3 +36,85 @@ def test_status_today_says_when_the_ledger_cannot_be_written(tmp_path):
         finally:
             assert s.close() == 0
         clean_stderr(s)
+
+
+def _unused_port() -> int:
+    import socket
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _session(env: dict, init_options: dict, client_name: str, manual: bool = False) -> RawServer:
+    s = RawServer(env_without_deepseek(**env))
+    s.request("init", "initialize", {"processId": None, "rootUri": None, "capabilities": {},
+                                     "clientInfo": {"name": client_name}, "initializationOptions": init_options})
+    s.response("init")
+    s.notify("initialized", {})
+    if manual:
+        complete(s, "manual")
+    return s
+
+
+def _shown(s: RawServer, needle: str, timeout: float = 10.0) -> str:
+    found = s.wait_for(lambda m: isinstance(m, dict) and m.get("method") == "window/showMessage"
+                       and needle in m["params"]["message"], timeout=timeout)
+    return found["params"]["message"]
+
+
+NVIM_SETUP = {"deepseek": {}, "deepseekClient": "nvim", "deepseekSources": {"apiKey": "setup", "baseUrl": "setup"}}
+NVIM_SHELL = {"deepseek": {}, "deepseekClient": "nvim", "deepseekSources": {"apiKey": "env", "baseUrl": "env"}}
+
+
+def test_a_bad_key_names_what_this_user_set():
+    """A key with a space: Neovim's setup({ api_key }) is named as such; a shell variable by its name."""
+    for options, client, named, not_named in (
+            (NVIM_SETUP, "Neovim", "api_key (given to require('deepseek_ls').setup())", "DEEPSEEK_API_KEY contains"),
+            (NVIM_SHELL, "Neovim", "DEEPSEEK_API_KEY contains", "setup())"),
+            ({"deepseek": {}, "deepseekClient": "vscode", "deepseekSources": {"apiKey": "secret"}},
+             "Visual Studio Code", 'the API key stored with "DeepSeek: Set API Key" contains', "DEEPSEEK_API_KEY"),
+            ({}, "Eglot", "DEEPSEEK_API_KEY contains", "setup(")):
+        s = _session({"DEEPSEEK_API_KEY": "sk-test my key"}, options, client)
+        try:
+            message = _shown(s, "contains a space")
+            assert named in message and not_named not in message, message
+            assert message.rstrip().endswith("."), message
+            assert "sk-test my key" not in s.stdout.decode() + s.stderr.decode()
+        finally:
+            s.close()
+
+
+def test_an_unreachable_endpoint_names_where_it_was_set():
+    port = _unused_port()
+    url = f"http://127.0.0.1:{port}"
+    cases = (
+        ({"DEEPSEEK_BASE_URL": url}, NVIM_SETUP, "Neovim", "base_url (given to require('deepseek_ls').setup())"),
+        ({"DEEPSEEK_BASE_URL": url}, NVIM_SHELL, "Neovim", "DEEPSEEK_BASE_URL"),
+        ({}, {"deepseek": {"baseUrl": url}, "deepseekClient": "vscode"}, "Visual Studio Code", "deepseek.baseUrl"),
+        ({}, {"deepseek": {"baseUrl": url}, "deepseekClient": "nvim"}, "Neovim",
+         "settings.deepseek.baseUrl (in require('deepseek_ls').setup())"),
+        ({"DEEPSEEK_BASE_URL": url}, {}, "Eglot", "DEEPSEEK_BASE_URL"),
+    )
+    for env, options, client, named in cases:
+        s = _session({"DEEPSEEK_API_KEY": "sk-test", **env}, options, client)
+        try:
+            for n in range(3):  # the breaker opens after a few failures: then one warning
+                complete(s, f"m{n}")
+            message = _shown(s, "network connection")
+            assert f"the endpoint you set in {named}." in message, (client, message)
+            if "deepseek.baseUrl" not in named:
+                assert "deepseek.baseUrl" not in message, message
+        finally:
+            s.close()
+
+
+def test_no_key_status_says_the_key_is_missing_then_how_to_set_it():
+    s = _session({}, {"deepseek": {}, "deepseekClient": "nvim"}, "Neovim")
+    try:
+        s.wait_for(lambda m: isinstance(m, dict) and m.get("method") == "deepseek/status", timeout=10)
+        status = statuses(s)[-1]
+        assert status["state"] == "error"
+        assert status["message"].startswith("No DeepSeek API key is configured. "), status
+        assert "setup({ api_key = ... })" in status["message"]
+    finally:
+        s.close()

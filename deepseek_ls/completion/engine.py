@@ -710,7 +710,7 @@ class CompletionEngine:
         if self.paused:
             return "paused", self.paused
         if self.client is None or not self.client.api_key:
-            return "error", MissingApiKeyError.hint
+            return "error", f"{MissingApiKeyError()} {MissingApiKeyError.hint}"  # the problem, then the fix
         if self.breaker.state != "closed" or self.last_error:
             return "error", self.last_error
         if self._flights:

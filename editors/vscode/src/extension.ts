@@ -143,7 +143,10 @@ class DeepSeekExtension implements vscode.Disposable {
         },
       },
       // deepseekClient: the server's no-key messages then name "DeepSeek: Set API Key"
-      initializationOptions: { [SECTION]: serverSettings(cfg), deepseekClient: 'vscode' },
+      // deepseekSources: a key from the secret storage reaches the server as DEEPSEEK_API_KEY; its
+      // messages then name "DeepSeek: Set API Key" instead of the variable
+      initializationOptions: { [SECTION]: serverSettings(cfg), deepseekClient: 'vscode',
+        deepseekSources: { apiKey: key ? 'secret' : 'env' } },
       synchronize: { configurationSection: SECTION },
       middleware: {
         provideInlineCompletionItems: async (document, position, context, token, next) => {

@@ -111,8 +111,14 @@ function M.lsp_config(opts)
     filetypes = opts.filetypes,
     root_markers = opts.root_markers,
     settings = { deepseek = settings },
-    -- deepseekClient: the server's no-key messages then name setup({ api_key = ... })
-    init_options = { deepseek = settings, deepseekClient = 'nvim' },
+    -- deepseekClient: the server's no-key messages then name setup({ api_key = ... });
+    -- deepseekSources: api_key / base_url from setup() reach the server as DEEPSEEK_API_KEY /
+    -- DEEPSEEK_BASE_URL, and its messages then name the setup() option instead of the variable
+    init_options = {
+      deepseek = settings,
+      deepseekClient = 'nvim',
+      deepseekSources = { apiKey = opts.api_key and 'setup' or 'env', baseUrl = opts.base_url and 'setup' or 'env' },
+    },
     capabilities = {
       textDocument = { inlineCompletion = { dynamicRegistration = false } },
       workspace = { configuration = true },
