@@ -375,7 +375,7 @@ def _ledger_check(path: Any) -> Check:
     if not ok:
         return Check("ledger", WARN, f"cannot write {path}{reason}",
                      f"Make the folder {path.parent} writable, or set {ENV_DATA_DIR} to a writable folder.")
-    return Check("ledger", OK, f"{path} ({rows:,} requests recorded)")
+    return Check("ledger", OK, f"{path} ({rows:,} request{'' if rows == 1 else 's'} recorded)")
 
 
 _MARK = {OK: "ok  ", WARN: "WARN", FAIL: "FAIL", SKIP: "skip"}

@@ -386,7 +386,8 @@ class Ledger:
         if self._pending:
             self.flush(refresh=False)
         if self._pending and not self._warned:
-            log.warning("usage ledger: %d rows could not be written", len(self._pending))
+            count = len(self._pending)
+            log.warning("usage ledger: %d row%s could not be written", count, "" if count == 1 else "s")
         with self._write_lock:
             self._reset_connection()
 

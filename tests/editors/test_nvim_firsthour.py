@@ -89,3 +89,7 @@ def test_warnings_never_interrupt_insert_mode(tmp_path):
 def test_no_key_message_names_the_plugin_option(tmp_path):
     with FakeDeepSeek() as fake:
         run_case(tmp_path, "nokey", DEEPSEEK_BASE_URL=fake.base_url)
+
+
+def test_checkhealth_without_the_server_gives_the_fix_and_the_rest(tmp_path):
+    run_case(tmp_path, "health_missing")
