@@ -30,6 +30,7 @@ from .policy import Exclusion
 from .positions import Encoding, offset_at, position_at
 from .prompt.fim import DocumentSnapshot
 from .service import Service
+from .settings import sentence
 
 log = logging.getLogger(__name__)
 
@@ -275,6 +276,7 @@ class DeepSeekLanguageServer(LanguageServer):
 
     def report_problem(self, kind: str, message: str) -> None:
         """One clear message per problem (the engine dedupes), and a log line."""
+        message = sentence(message)
         log.warning("%s: %s", kind, message)
         severity = types.MessageType.Error if kind in ("auth", "balance", "missing-key") else types.MessageType.Warning
         self.window_show_message(types.ShowMessageParams(type=severity, message=f"DeepSeek: {message}"))

@@ -81,6 +81,12 @@ class Settings:
         return out
 
 
+def sentence(text: str) -> str:
+    """``text`` ending with a full stop (unless it ends with one, or with ``?``, ``!``, ``…``)."""
+    text = text.rstrip()
+    return text if not text or text.endswith((".", "!", "?", "…")) else f"{text}."
+
+
 class Problem(str):
     """One settings problem: the sentence to show (a ``str``), plus which setting and
     whether it blocks every request (``blocking``) rather than falling back."""
@@ -89,7 +95,7 @@ class Problem(str):
     blocking: bool
 
     def __new__(cls, text: str, key: str = "", blocking: bool = False) -> "Problem":
-        obj = super().__new__(cls, text)
+        obj = super().__new__(cls, sentence(text))
         obj.key = key
         obj.blocking = blocking
         return obj

@@ -102,6 +102,7 @@ def test_an_unreachable_endpoint_names_where_it_was_set():
                 complete(s, f"m{n}")
             message = _shown(s, "network connection")
             assert f"the endpoint you set in {named}." in message, (client, message)
+            assert message.endswith("."), message
             if "deepseek.baseUrl" not in named:
                 assert "deepseek.baseUrl" not in message, message
         finally:

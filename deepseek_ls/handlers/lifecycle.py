@@ -21,7 +21,7 @@ from lsprotocol import types
 from .. import client_hints
 from .. import logs
 from ..server import DeepSeekLanguageServer
-from ..settings import SECTION, section_of
+from ..settings import SECTION, section_of, sentence
 
 log = logging.getLogger(__name__)
 
@@ -34,7 +34,7 @@ def _models(ls: DeepSeekLanguageServer) -> tuple[str, str, str, str]:
 def _show_problems(ls: DeepSeekLanguageServer, problems: list[str]) -> None:
     if not problems:
         return
-    text = "; ".join(dict.fromkeys(problems))
+    text = " ".join(dict.fromkeys(sentence(p) for p in problems))  # each problem is a sentence
     log.warning("settings: %s", text)
     ls.window_show_message(types.ShowMessageParams(
         type=types.MessageType.Warning, message=f"DeepSeek settings: {text}"))
