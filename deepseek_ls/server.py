@@ -58,6 +58,20 @@ class TracingProtocol(LanguageServerProtocol):
 
     initialize_seen = False
     shutdown_requested = False
+    shutdown_id: Any = None
+    #: an ``exit`` that arrived while ``shutdown`` was still running (written at once, not
+    #: waiting for its answer): handled by :meth:`run_deferred_exit` once shutdown is answered
+    deferred_exit: Any = None
+
+    def shutdown_pending(self) -> bool:
+        """Is the ``shutdown`` request still running (not answered yet)?"""
+        return self.shutdown_id is not None and self.shutdown_id in self._request_futures
+
+    def run_deferred_exit(self) -> None:
+        """Handle the ``exit`` held back by :meth:`handle_message` (raises SystemExit)."""
+        message, self.deferred_exit = self.deferred_exit, None
+        if message is not None:
+            super().handle_message(message)
 
     def structure_message(self, data: dict[str, Any]) -> Any:
         try:
@@ -96,6 +110,7 @@ class TracingProtocol(LanguageServerProtocol):
             return False
         if method == types.SHUTDOWN:
             self.shutdown_requested = True
+            self.shutdown_id = getattr(message, "id", None)
         return True
 
     @lsp_method(types.SHUTDOWN)
@@ -115,6 +130,10 @@ class TracingProtocol(LanguageServerProtocol):
         if isinstance(message, _Rejected):
             return
         if not self._lifecycle_allows(message):
+            return
+        if getattr(message, "method", None) == types.EXIT and self.shutdown_pending():
+            # a client that writes shutdown and exit at once: answer shutdown first, then exit 0
+            self.deferred_exit = message
             return
         server = self._server
         tracer = getattr(server, "service", None) and server.service.tracer

@@ -119,3 +119,55 @@ def test_no_key_status_says_the_key_is_missing_then_how_to_set_it():
         assert "setup({ api_key = ... })" in status["message"]
     finally:
         s.close()
+
+
+def _frame(obj: dict) -> bytes:
+    import json
+    body = json.dumps(obj).encode()
+    return b"Content-Length: %d\r\n\r\n" % len(body) + body
+
+
+INIT = {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {"capabilities": {}}}
+INITIALIZED = {"jsonrpc": "2.0", "method": "initialized", "params": {}}
+SHUTDOWN = {"jsonrpc": "2.0", "id": 2, "method": "shutdown"}
+EXIT = {"jsonrpc": "2.0", "method": "exit"}
+OPEN = {"jsonrpc": "2.0", "method": "textDocument/didOpen", "params": {"textDocument": {
+    "uri": "file:///w/a.py", "languageId": "python", "version": 1, "text": "def f():\n    \n"}}}
+ASK = {"jsonrpc": "2.0", "id": 3, "method": "textDocument/inlineCompletion", "params": {
+    "textDocument": {"uri": "file:///w/a.py"}, "position": {"line": 1, "character": 4}, "context": {"triggerKind": 1}}}
+
+
+import pytest  # noqa: E402
+
+
+@pytest.mark.parametrize("messages", [
+    [INIT, SHUTDOWN, EXIT],
+    [INIT, INITIALIZED, SHUTDOWN, EXIT],
+    [INIT, INITIALIZED, OPEN, ASK, SHUTDOWN, EXIT],
+], ids=["bare", "initialized", "request-in-flight"])
+@pytest.mark.parametrize("key", ["sk-test", None], ids=["key", "no-key"])
+@pytest.mark.parametrize("stdin_open", [False, True], ids=["eof", "open"])
+def test_pipelined_shutdown_and_exit_answer_shutdown_and_exit_0(messages, key, stdin_open):
+    """A client that writes initialize, shutdown and exit at once (not waiting for replies):
+    shutdown is answered, the exit code is 0, and stderr has no traceback."""
+    with FakeDeepSeek() as fake:
+        fake.latency_ms = 300  # the completion is still running when shutdown comes
+        env = env_without_deepseek(DEEPSEEK_BASE_URL=fake.base_url, **({"DEEPSEEK_API_KEY": key} if key else {}))
+        proc = subprocess.Popen([sys.executable, "-m", "deepseek_ls"], stdin=subprocess.PIPE,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+        proc.stdin.write(b"".join(_frame(m) for m in messages))
+        proc.stdin.flush()
+        if not stdin_open:
+            proc.stdin.close()
+        try:
+            code = proc.wait(timeout=30)
+            out, err = proc.stdout.read(), proc.stderr.read().decode(errors="replace")
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+            if not proc.stdin.closed:
+                proc.stdin.close()
+    assert b'{"id": 2, "jsonrpc": "2.0", "result": null}' in out, (out[-500:], err[-2000:])
+    assert code == 0, err[-2000:]
+    for bad in ("Traceback", "never awaited", "closed file", "ERROR"):
+        assert bad not in err, err[-2000:]
