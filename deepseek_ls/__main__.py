@@ -34,12 +34,28 @@ def _serve(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:  # Ctrl-C while starting: nothing to clean up yet
         return 130
     logs.setup(server.service.settings.log_level)
+    if not args.tcp:
+        _say_if_terminal()
     if args.tcp:
         code = stdio.serve_tcp(server, host.strip("[]") or "127.0.0.1", int(port))
     else:
         code = stdio.serve(server)
     _leave(code)
     return code
+
+
+TERMINAL_NOTE = ("deepseek-ls: this is a language server: it waits for an editor to talk LSP on stdin "
+                 "(your editor starts it). Ctrl-C quits; `deepseek-ls --help` lists the commands to run "
+                 "by hand (doctor, complete, stats).")
+
+
+def _say_if_terminal() -> None:
+    """Started by hand in a terminal: say once what it is waiting for (nothing when an editor starts it)."""
+    try:
+        if sys.stdin is not None and sys.stdin.isatty():
+            print(TERMINAL_NOTE, file=sys.stderr, flush=True)
+    except (OSError, ValueError):
+        pass
 
 
 def _leave(code: int) -> None:
@@ -249,12 +265,15 @@ environment:
                               plain http:// only for localhost
   DEEPSEEK_LS_DATA_DIR        folder of the usage ledger (default: the user data
                               folder, e.g. ~/.local/share/deepseek-ls)
-  DEEPSEEK_LS_LOG             log level of complete, stats and doctor (default
-                              warning); the server uses the deepseek.logLevel setting
+  DEEPSEEK_LS_LOG             log level (debug, info, warning, error): of complete,
+                              stats and doctor (default warning), and the server's
+                              default, which the deepseek.logLevel setting overrides
   DEEPSEEK_LS_HTTPX=1         send ghost-text requests through httpx (for proxies
                               and TLS middleboxes the lean HTTP path cannot see)
   DEEPSEEK_LS_TRACE=PATH      write JSON-lines timing records (benchmark)
-  DEEPSEEK_LS_THREADED_STDIN=1  read stdin with pygls' threaded reader
+  DEEPSEEK_LS_THREADED_STDIN=1  read stdin in a worker thread (pygls' reader) instead
+                              of the event loop (a fallback if the editor's pipe
+                              misbehaves; files and terminals always use the thread)
   HTTPS_PROXY, ALL_PROXY      proxies, honoured by every request
 
 examples:

@@ -320,3 +320,18 @@ def test_stats_prints_the_per_kind_table_even_with_one_kind(env, capsys, tmp_pat
     assert any(line.startswith("fim ") for line in table.splitlines()), table
     code, out = run(capsys, "stats", "--days", "1")
     assert "last 1 day " in out and "1 days" not in out
+
+
+def test_help_and_readme_list_the_same_environment_variables(capsys) -> None:
+    import re
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    text = capsys.readouterr().out
+    environment = text.split("environment:")[1].split("examples:")[0]
+    in_help = set(re.findall(r"\b(DEEPSEEK_[A-Z_]+|HTTPS_PROXY|ALL_PROXY)\b", environment))
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    paragraph = readme.split("`deepseek-ls --help` lists the same")[1].split("\n\n")[0]
+    in_readme = set(re.findall(r"\b(DEEPSEEK_[A-Z_]+|HTTPS_PROXY|ALL_PROXY)\b", paragraph))
+    assert in_help == in_readme and "DEEPSEEK_LS_THREADED_STDIN" in in_help, (in_help ^ in_readme)
+    flat = " ".join(environment.split())
+    assert "and the server's default, which the deepseek.logLevel setting overrides" in flat

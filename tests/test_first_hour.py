@@ -171,3 +171,31 @@ def test_pipelined_shutdown_and_exit_answer_shutdown_and_exit_0(messages, key, s
     assert code == 0, err[-2000:]
     for bad in ("Traceback", "never awaited", "closed file", "ERROR"):
         assert bad not in err, err[-2000:]
+
+
+def test_started_by_hand_in_a_terminal_it_says_what_it_waits_for():
+    import pty
+    import signal
+    import tty
+    master, slave = pty.openpty()
+    try:
+        tty.setraw(slave)
+        s = RawServer(env_without_deepseek(), stdin=slave)
+        deadline = time.monotonic() + 15
+        while b"waits for an editor" not in s.stderr and time.monotonic() < deadline:
+            time.sleep(0.02)
+        text = s.stderr.decode()
+        assert "this is a language server" in text and "deepseek-ls --help" in text, text
+        assert text.count("waits for an editor") == 1
+        s.proc.send_signal(signal.SIGINT)
+        assert wait_exit(s, 5) == 130
+    finally:
+        os.close(master)
+        os.close(slave)
+
+
+def test_started_by_an_editor_it_says_nothing_of_the_kind():
+    s = RawServer(env_without_deepseek())
+    initialize(s)
+    assert s.close() == 0
+    assert b"waits for an editor" not in s.stderr
