@@ -199,3 +199,19 @@ def test_started_by_an_editor_it_says_nothing_of_the_kind():
     initialize(s)
     assert s.close() == 0
     assert b"waits for an editor" not in s.stderr
+
+
+def test_no_reference_to_documents_outside_the_repository():
+    """Docs, code and data cite only what the repository holds (no design-document sections)."""
+    from pathlib import Path
+    root = Path(__file__).resolve().parents[1]
+    outside = ("DEEPSEEK_API" + ".md", "BENCHMARK" + ".md", "PYGLS2" + ".md", "/work/" + "shared", "\u00a7")
+    found = []
+    for path in root.rglob("*"):
+        if (path.suffix not in (".py", ".md", ".json", ".lua", ".ts", ".txt", ".toml", ".sh")
+                or any(part in ("node_modules", ".git", "work", ".venv") for part in path.parts[len(root.parts):])
+                or not path.is_file()):
+            continue
+        text = path.read_text(encoding="utf-8", errors="replace")
+        found += [f"{path.relative_to(root)}: {needle}" for needle in outside if needle in text]
+    assert not found, found

@@ -60,7 +60,7 @@ def on_request_cancelled(ls: DeepSeekLanguageServer, callback: Callable[[], Any]
     """Call ``callback`` when the client sends ``$/cancelRequest`` for the request being handled.
 
     pygls cancels the request's outer future (and answers -32800) but never
-    the command coroutine (PYGLS2.md §4; pygls json_rpc.py
+    the command coroutine (pygls json_rpc.py
     ``_handle_cancel_notification``), so we watch that future. pygls has no
     public hook for this; without the attribute we simply cannot notice.
     """
