@@ -19,7 +19,7 @@ import {
 } from 'vscode-languageclient/node';
 import { ChatModel, errorText, explainPrompt } from './chat';
 import { CompletionFeedback, suggestionId } from './feedback';
-import { presentation } from './messages';
+import { keyInputProblem, presentation } from './messages';
 import { ChatPanel } from './chatPanel';
 import { LaunchProbe, resolveLaunch } from './launch';
 import { LineSplitter, LogLevel, parseServerLogLine } from './serverLog';
@@ -406,9 +406,9 @@ class DeepSeekExtension implements vscode.Disposable {
       placeHolder: 'sk-…',
       password: true,
       ignoreFocusOut: true,
-      validateInput: (v) => (v.trim() ? undefined : 'Enter the key, or press Escape'),
+      validateInput: keyInputProblem,
     });
-    if (!key?.trim()) return;
+    if (!key?.trim() || keyInputProblem(key)) return;
     // The secret storage's change event restarts the server (in every window).
     this.dismissKeyNotice();
     await this.context.secrets.store(SECRET_KEY, key.trim());
