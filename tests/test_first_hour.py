@@ -215,3 +215,19 @@ def test_no_reference_to_documents_outside_the_repository():
         text = path.read_text(encoding="utf-8", errors="replace")
         found += [f"{path.relative_to(root)}: {needle}" for needle in outside if needle in text]
     assert not found, found
+
+
+def test_readme_says_what_keeps_the_fake_out_of_the_ledger_and_how_editors_use_the_fake():
+    from pathlib import Path
+    root = Path(__file__).resolve().parents[1]
+    readme = root.joinpath("README.md").read_text()
+    assert "keeps its rows out" not in readme
+    assert "`DEEPSEEK_LS_DATA_DIR` below points the ledger at a scratch folder" in readme
+    first_try = readme.split("**A first try without a key.**")[1].split("\n\n", 3)
+    text = " ".join(first_try[:3])
+    for needed in ("sk-test", "base_url = 'http://127.0.0.1:8765'", '"deepseek.baseUrl": "http://127.0.0.1:8765"',
+                   "DEEPSEEK_BASE_URL=http://127.0.0.1:8765", "DeepSeek: Set API Key"):
+        assert needed in text, needed
+    config = root.joinpath("editors/nvim/lua/deepseek_ls/config.lua").read_text()
+    for option in ("api_key = nil", "base_url = nil", "cmd_env = nil"):
+        assert option in config  # the options the Neovim line uses exist
