@@ -74,7 +74,7 @@ class ChatManager:
     """Sessions plus the running chats, with their cancellation."""
 
     def __init__(self, client: Callable[[], DeepSeekClient | None], settings: Callable[[], Settings], *,
-                 on_usage: Callable[[str, Usage], None] = lambda model, usage: None,
+                 on_usage: Callable[..., None] = lambda model, usage, kind="chat": None,
                  timeouts: Timeouts | None = None, policy: RetryPolicy | None = None,
                  store: SessionStore | None = None) -> None:
         self._client = client
@@ -185,5 +185,5 @@ class ChatManager:
         request = dataclasses.replace(request, messages=MASKER.mask_messages(request.messages))  # i14
         result = await complete_once(client, request,
                                      timeouts=self.timeouts, policy=self.policy)
-        self.on_usage(result.model, result.usage)
+        self.on_usage(result.model, result.usage, kind="action")  # the ledger's kind of a code action
         return result

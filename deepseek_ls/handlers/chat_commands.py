@@ -46,9 +46,9 @@ def manager(ls: DeepSeekLanguageServer) -> ChatManager:
     """The server's ChatManager (created on first use)."""
     chat = getattr(ls, "chat", None)
     if chat is None:
-        def count(model: str, usage: Usage) -> None:
-            # totals, log line, the ledger row and a status notification
-            ls.service.record_usage(model, usage, kind="chat")
+        def count(model: str, usage: Usage, kind: str = "chat") -> None:
+            # totals, log line, the ledger row (kind chat, or action for a code action) and a status
+            ls.service.record_usage(model, usage, kind=kind)
 
         # require_client raises the error that says why there is no client (no key, a blocking setting)
         chat = ChatManager(ls.service.require_client, lambda: ls.service.settings, on_usage=count)
