@@ -160,8 +160,14 @@ def _balance_text(data: Mapping[str, Any]) -> tuple[str, bool]:
 
 async def run_doctor(environ: Mapping[str, str] | None = None, *, base_url: str | None = None,
                      model: str | None = None, chat_model: str | None = None,
-                     fim: bool = True, transport: Any = None) -> list[Check]:
-    """Check key, endpoint, models, balance and round trip; one Check per finding."""
+                     fim: bool = True, transport: Any = None,
+                     names: Mapping[str, str] | None = None) -> list[Check]:
+    """Check key, endpoint, models, balance and round trip; one Check per finding.
+
+    ``names`` says how to name ``DEEPSEEK_API_KEY`` / ``DEEPSEEK_BASE_URL`` (keys ``apiKey``,
+    ``baseUrl``) when an editor plugin set them for its user (``:checkhealth`` passes
+    ``"api_key in setup()"``), so that the report names what that user set.
+    """
     from .api.client import DeepSeekClient, FimRequest
     from .api.errors import (APIConnectionError, AuthenticationError, DeepSeekError,
                              InsufficientBalanceError)
@@ -178,15 +184,26 @@ async def run_doctor(environ: Mapping[str, str] | None = None, *, base_url: str 
         overrides["completion.model"] = model
     if chat_model:
         overrides["chat.model"] = chat_model
-    settings, problems = build_settings(env_layer(environ), overrides, sources=("env", "args"))
+    names = dict(names or {})
+    key_name = names.get("apiKey", "DEEPSEEK_API_KEY")
+    env_url_name = names.get("baseUrl", "DEEPSEEK_BASE_URL")
+
+    def namer(key: str, source: str) -> str:
+        if source == "env" and key in names:
+            return names[key]
+        return {"baseUrl": "DEEPSEEK_BASE_URL", "apiKey": "DEEPSEEK_API_KEY"}.get(key, f"deepseek.{key}") \
+            if source == "env" else {"baseUrl": "--base-url", "completion.model": "--model",
+                                     "chat.model": "--chat-model"}.get(key, key)
+
+    settings, problems = build_settings(env_layer(environ), overrides, sources=("env", "args"), namer=namer)
 
     # -- key
     key = settings.api_key
-    source = "DEEPSEEK_API_KEY" if environ.get("DEEPSEEK_API_KEY") else "settings"
+    source = key_name if environ.get("DEEPSEEK_API_KEY") else "settings"
     key_problem = next((p for p in problems if getattr(p, "key", "") == "apiKey"), None)
     if key_problem is not None:  # set, but with characters no key has (the same words as `complete`)
         checks.append(Check("API key", FAIL, f"set (from {source}) but unusable: {key_problem}",
-                            "Set DEEPSEEK_API_KEY to the key alone (printable ASCII, no spaces), "
+                            f"Set {key_name} to the key alone (printable ASCII, no spaces), "
                             "copied again from https://platform.deepseek.com/api_keys."))
     elif not key:
         checks.append(Check("API key", FAIL, "not set", "Set the environment variable DEEPSEEK_API_KEY "
@@ -201,9 +218,9 @@ async def run_doctor(environ: Mapping[str, str] | None = None, *, base_url: str 
 
     # -- endpoint (URL shape)
     wanted_url = (base_url or environ.get("DEEPSEEK_BASE_URL") or settings.base_url).strip().rstrip("/")
-    url_source = ("--base-url" if base_url else "DEEPSEEK_BASE_URL" if environ.get("DEEPSEEK_BASE_URL")
+    url_source = ("--base-url" if base_url else env_url_name if environ.get("DEEPSEEK_BASE_URL")
                   else "the default; set DEEPSEEK_BASE_URL or --base-url to change it")
-    root, why = normalize_base_url(wanted_url, "--base-url" if base_url else "DEEPSEEK_BASE_URL")
+    root, why = normalize_base_url(wanted_url, "--base-url" if base_url else env_url_name)
     if why:
         checks.append(Check("endpoint", FAIL, why,
                             "Use https://, or plain http:// only for localhost / 127.0.0.1 / ::1 "
@@ -246,7 +263,7 @@ async def run_doctor(environ: Mapping[str, str] | None = None, *, base_url: str 
             available = await client.models()
         except AuthenticationError as exc:
             checks[0] = Check("API key", FAIL, f"the key ({mask_key(key)}, from {source}) was rejected: {exc}",
-                              "The API key was rejected. Set a valid key in DEEPSEEK_API_KEY "
+                              f"The API key was rejected. Set a valid key in {key_name} "
                               "(https://platform.deepseek.com/api_keys).")
             checks.append(Check("reachable", OK, f"{client.base_url} answered (401) in "
                                 f"{_ms(time.monotonic() - started)}"))
@@ -401,8 +418,9 @@ def doctor_exit_code(checks: list[Check]) -> int:
 def doctor(args: argparse.Namespace, *, environ: Mapping[str, str] | None = None,
            out: TextIO | None = None) -> int:
     out = out or sys.stdout
+    names = {k: v for k, v in (("apiKey", args.key_named), ("baseUrl", args.url_named)) if v}
     checks = asyncio.run(run_doctor(environ, base_url=args.base_url, model=args.model,
-                                    chat_model=args.chat_model, fim=not args.no_fim))
+                                    chat_model=args.chat_model, fim=not args.no_fim, names=names))
     if args.json:
         payload = {"ok": doctor_exit_code(checks) == 0, "checks": [asdict(c) for c in checks]}
         out.write(redact(json.dumps(payload, indent=2, ensure_ascii=False)) + "\n")
@@ -426,6 +444,9 @@ def register_doctor(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--chat-model", metavar="NAME", help="chat model to check")
     parser.add_argument("--no-fim", action="store_true",
                         help="skip the one tiny FIM request (max_tokens 1, a fraction of a cent)")
+    # for editor plugins: how their user set DEEPSEEK_API_KEY / DEEPSEEK_BASE_URL (e.g. "api_key in setup()")
+    parser.add_argument("--key-named", metavar="NAME", help=argparse.SUPPRESS)
+    parser.add_argument("--url-named", metavar="NAME", help=argparse.SUPPRESS)
     parser.set_defaults(func=doctor)
 
 

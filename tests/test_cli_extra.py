@@ -335,3 +335,21 @@ def test_help_and_readme_list_the_same_environment_variables(capsys) -> None:
     assert in_help == in_readme and "DEEPSEEK_LS_THREADED_STDIN" in in_help, (in_help ^ in_readme)
     flat = " ".join(environment.split())
     assert "and the server's default, which the deepseek.logLevel setting overrides" in flat
+
+
+def test_doctor_names_what_an_editor_plugin_set(env, capsys) -> None:
+    """:checkhealth runs doctor with setup()'s api_key / base_url as variables: the report names setup()."""
+    env.setenv("DEEPSEEK_API_KEY", "sk-test my key")
+    code, out = run(capsys, "--no-fim", "--key-named", "api_key in setup()")
+    line = lines(out)["API key"]
+    assert "api_key in setup() contains a space" in line and "DEEPSEEK_API_KEY" not in out, out
+    env.setenv("DEEPSEEK_API_KEY", GOOD)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env.setenv("DEEPSEEK_BASE_URL", f"http://127.0.0.1:{port}")
+    code, out = run(capsys, "--no-fim", "--url-named", "base_url in setup()")
+    assert "(base_url in setup())" in lines(out)["reachable"] and "DEEPSEEK_BASE_URL" not in out, out
+    with pytest.raises(SystemExit):
+        main(["doctor", "--help"])
+    assert "--key-named" not in capsys.readouterr().out  # for plugins, not users

@@ -260,6 +260,13 @@ function M.check()
   local help = run(vim.list_extend(vim.deepcopy(cmd), { '--help' }), env, 10000)
   if help.code == 0 and (help.stdout or ''):find('doctor', 1, true) then
     local dcmd = vim.list_extend(vim.deepcopy(cmd), { 'doctor', '--json' })
+    -- name what this user set: setup()'s api_key / base_url reach the server as environment variables
+    if opts.api_key then
+      vim.list_extend(dcmd, { '--key-named', "api_key in setup()" })
+    end
+    if opts.base_url then
+      vim.list_extend(dcmd, { '--url-named', "base_url in setup()" })
+    end
     local s = opts.settings or {}
     local cm = vim.tbl_get(s, 'completion', 'model') or s['completion.model']
     local chm = vim.tbl_get(s, 'chat', 'model') or s['chat.model']
