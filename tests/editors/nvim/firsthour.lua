@@ -131,6 +131,22 @@ local function steps()
     check('Normal mode: shown at once', notes[2] and notes[2].msg == 'DeepSeek: hello', notes)
     client:stop()
     wait(3000, function() return client:is_stopped() end)
+  elseif case == 'badkey' then
+    -- a key pasted with a note into setup(): the message names setup()'s api_key, not a variable
+    require('deepseek_ls').setup({ cmd = vim.json.decode(os.getenv('DSLS_CMD')), api_key = 'sk-test my key',
+      base_url = os.getenv('DSLS_BASE_URL') })
+    vim.cmd('edit ' .. vim.fn.fnameescape(os.getenv('DSLS_FILE')))
+    wait(15000, function() return #notes > 0 end)
+    local msg = notes[1] and notes[1].msg or ''
+    check('the message names api_key in setup()', msg:find("api_key (given to require('deepseek_ls').setup())", 1, true), notes)
+    check('and not the variable the plugin passed it in', not msg:find('DEEPSEEK_API_KEY contains', 1, true), msg)
+    check('it says where the bad character is', msg:find('a space at character 8 of 14', 1, true), msg)
+    check('never the key', not msg:find('my key', 1, true), msg)
+    local client = vim.lsp.get_clients({ name = 'deepseek_ls' })[1]
+    if client then
+      client:stop()
+      wait(3000, function() return client:is_stopped() end)
+    end
   elseif case == 'health_missing' then
     -- no server, and a key pasted with a note: checkhealth says what to do and still reports the rest
     require('deepseek_ls').setup({ cmd = { '/nonexistent/bin/deepseek-ls' }, api_key = 'sk-test my key',
