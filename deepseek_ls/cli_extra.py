@@ -14,6 +14,7 @@ import sys
 import time
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Any, TextIO
 from urllib.parse import urlsplit
 
@@ -56,6 +57,11 @@ def format_stats(report: Mapping[str, Any]) -> str:
         out += _table([(m["model"], m) for m in report["perModel"]], "model")
         out += ["", f"per kind ({period})"]
         out += _table([(k["kind"], k) for k in report["perKind"]], "kind")
+        endpoints = report.get("perEndpoint") or []
+        if len(endpoints) > 1 or any(e["endpoint"] != "deepseek" for e in endpoints):
+            out += ["", f"per endpoint ({period})"]
+            out += _table([(e["endpoint"] + ("" if e["costKnown"] else " (cost unknown)"), e)
+                           for e in endpoints], "endpoint")
     else:
         out += ["", f"no requests recorded in the {period}"]
     out += ["", f"Costs use the price table of {report['pricesAsOf']} (USD); requests in peak hours "
@@ -98,7 +104,8 @@ def register_stats(parser: argparse.ArgumentParser) -> None:
     """print usage and cost from the ledger: today, the last N days, per day, model and kind"""
     parser.description = (
         "Print the usage recorded in the ledger: today and the last N days (today included), then "
-        "per day, per model and per kind of request (fim = ghost text, chat, action = code actions). "
+        "per day, per model, per kind of request (fim = ghost text, chat, action = code actions) and, "
+        "once a fallback endpoint answered, per endpoint (a fallback without prices: cost unknown). "
         "Columns: requests; prompt tokens served from DeepSeek's cache (hit tok) and not (miss tok); "
         "output tokens; cache-hit share; cost in USD at the bundled price table (its date is printed; "
         "peak-hour rates where they applied). Reads only. Exit 1 when the ledger cannot be read. "
@@ -160,9 +167,14 @@ def _balance_text(data: Mapping[str, Any]) -> tuple[str, bool]:
 
 async def run_doctor(environ: Mapping[str, str] | None = None, *, base_url: str | None = None,
                      model: str | None = None, chat_model: str | None = None,
-                     fim: bool = True, transport: Any = None,
+                     fim: bool = True, transport: Any = None, fallbacks: Any = None,
                      names: Mapping[str, str] | None = None) -> list[Check]:
     """Check key, endpoint, models, balance and round trip; one Check per finding.
+
+    ``fallbacks`` is the value of ``deepseek.fallbacks`` (a list of endpoint
+    objects; None: the ``DEEPSEEK_LS_FALLBACKS`` variable, JSON, if set):
+    each one gets a ``fallback NAME`` check (reachable, its models, one
+    tiny FIM request when it serves ghost text).
 
     ``names`` says how to name ``DEEPSEEK_API_KEY`` / ``DEEPSEEK_BASE_URL`` (keys ``apiKey``,
     ``baseUrl``) when an editor plugin set them for its user (``:checkhealth`` passes
@@ -184,6 +196,14 @@ async def run_doctor(environ: Mapping[str, str] | None = None, *, base_url: str 
         overrides["completion.model"] = model
     if chat_model:
         overrides["chat.model"] = chat_model
+    if fallbacks is None and (environ.get(FALLBACKS_ENV) or "").strip():
+        try:
+            fallbacks = json.loads(environ[FALLBACKS_ENV])
+        except ValueError as exc:
+            checks.append(Check("fallbacks", FAIL, f"{FALLBACKS_ENV} is not JSON: {exc}",
+                                "Give a JSON list of endpoint objects (see README \"Failover\")."))
+    if fallbacks is not None:
+        overrides["fallbacks"] = fallbacks
     names = dict(names or {})
     key_name = names.get("apiKey", "DEEPSEEK_API_KEY")
     env_url_name = names.get("baseUrl", "DEEPSEEK_BASE_URL")
@@ -193,9 +213,10 @@ async def run_doctor(environ: Mapping[str, str] | None = None, *, base_url: str 
             return names[key]
         return {"baseUrl": "DEEPSEEK_BASE_URL", "apiKey": "DEEPSEEK_API_KEY"}.get(key, f"deepseek.{key}") \
             if source == "env" else {"baseUrl": "--base-url", "completion.model": "--model",
-                                     "chat.model": "--chat-model"}.get(key, key)
+                                     "chat.model": "--chat-model"}.get(key, f"deepseek.{key}")
 
-    settings, problems = build_settings(env_layer(environ), overrides, sources=("env", "args"), namer=namer)
+    settings, problems = build_settings(env_layer(environ), overrides, sources=("env", "args"),
+                                        fallback_environ=environ, namer=namer)
 
     # -- key
     key = settings.api_key
@@ -230,7 +251,9 @@ async def run_doctor(environ: Mapping[str, str] | None = None, *, base_url: str 
         checks.append(Check("endpoint", OK, f"{root} "
                             f"({'https' if scheme == 'https' else 'http on a loopback host'})"))
     for problem in problems:
-        if getattr(problem, "key", "") not in ("baseUrl", "apiKey"):  # those have their own checks
+        if getattr(problem, "key", "") == "fallbacks":
+            checks.append(Check("fallbacks", FAIL, problem, "Fix the fallback named (see README \"Failover\")."))
+        elif getattr(problem, "key", "") not in ("baseUrl", "apiKey"):  # those have their own checks
             checks.append(Check("settings", WARN, problem, "Fix the setting named."))
 
     # name each model by where it came from: doctor reads only its own flags (never editor settings)
@@ -251,6 +274,8 @@ async def run_doctor(environ: Mapping[str, str] | None = None, *, base_url: str 
         for name in network_names:
             skip(name, "API key unusable" if key_problem is not None else "no API key" if not key
                  else "endpoint not usable")
+        for config in settings.fallbacks:
+            checks.append(await _check_fallback(config, fim=fim, transport=transport))
         checks.append(_ledger_check(ledger_path(environ)))
         return checks
 
@@ -335,8 +360,70 @@ async def run_doctor(environ: Mapping[str, str] | None = None, *, base_url: str 
         await network()
     finally:
         await client.aclose()
+    for config in settings.fallbacks:
+        checks.append(await _check_fallback(config, fim=fim, transport=transport))
     checks.append(_ledger_check(ledger_path(environ)))
     return checks
+
+
+#: doctor reads deepseek.fallbacks from this variable (JSON) when --fallbacks is not given
+FALLBACKS_ENV = "DEEPSEEK_LS_FALLBACKS"
+
+
+async def _check_fallback(config: Any, *, fim: bool = True, transport: Any = None) -> Check:
+    """One fallback endpoint: reachable (its model list), models served, a tiny FIM round trip."""
+    from .api.client import DeepSeekClient, FimRequest
+    from .api.errors import APIConnectionError, AuthenticationError, DeepSeekError
+
+    name = f"fallback {config.name}"
+    client = DeepSeekClient(config.base_url, config.api_key, transport=transport, kind=config.kind,
+                            key_required=False)
+    key_text = (f"key from {config.api_key_env}" if config.api_key_env else
+                "key from the editor" if config.api_key else "no key")
+    where = f"{client.base_url} ({config.kind}, {key_text})"
+    models = {use: config.fim_model if use == "fim" else config.chat_model for use in config.uses}
+    notes: list[str] = []
+    status = OK
+    try:
+        started = time.monotonic()
+        try:
+            available = await client.models()
+        except AuthenticationError as exc:
+            return Check(name, FAIL, f"{where}: the key was rejected: {exc}",
+                         f"Set a valid key in {config.api_key_env or 'the apiKeyEnv variable'}.")
+        except APIConnectionError as exc:
+            return Check(name, FAIL, f"cannot reach {where}: {exc}",
+                         "Is the server running, and the URL its API root (e.g. http://localhost:11434/v1)?")
+        except DeepSeekError as exc:
+            available = None
+            status = WARN
+            notes.append(f"GET {client.models_path} failed ({exc}); models not checked")
+        else:
+            notes.append(f"reachable in {_ms(time.monotonic() - started)}")
+        if available is not None:
+            for use, model in models.items():
+                if model not in available:
+                    status = FAIL
+                    notes.append(f"does not list {use} model {model!r} (lists: "
+                                 f"{', '.join(sorted(available)[:10]) or 'none'})")
+        notes.append("serves " + ", ".join(f"{u} ({m})" for u, m in models.items()))
+        if "fim" in models and fim and status != FAIL:
+            started = time.monotonic()
+            try:
+                await client.fim(FimRequest(model=models["fim"], prompt=FIM_PROBE_PROMPT, suffix="\n",
+                                            max_tokens=1), timeout_s=30.0)
+            except DeepSeekError as exc:
+                status = FAIL
+                notes.append(f"FIM request (prompt + suffix) to {client.fim_path} failed: {exc}")
+            else:
+                notes.append(f"FIM round trip {_ms(time.monotonic() - started)}")
+        prices = "unknown cost" if config.prices is None else "priced from settings"
+        notes.append(prices)
+    finally:
+        await client.aclose()
+    fix = "" if status == OK else ("Ghost text needs an endpoint taking prompt + suffix (FIM); "
+                                   "check the model names and the kind (openai: /v1/...).")
+    return Check(name, status, f"{where}: " + "; ".join(notes), fix)
 
 
 def ledger_problem(path: Any) -> tuple[str, str] | None:
@@ -415,12 +502,37 @@ def doctor_exit_code(checks: list[Check]) -> int:
     return 1 if any(c.status in (WARN, FAIL) for c in checks) else 0
 
 
+def _read_fallbacks(text: str) -> Any:
+    """``--fallbacks``: JSON, or ``@FILE`` holding JSON: a list of endpoints, or
+    settings with ``deepseek.fallbacks`` (nested or dotted, as in an editor's settings)."""
+    from .settings import _flatten, section_of
+
+    if text.startswith("@"):
+        text = Path(text[1:]).expanduser().read_text(encoding="utf-8")
+    data = json.loads(text)
+    if isinstance(data, dict):
+        flat = _flatten(section_of(data))
+        for key in ("fallbacks", "deepseek.fallbacks"):
+            if key in flat:
+                return flat[key]
+        raise ValueError("no deepseek.fallbacks in it")
+    return data
+
+
 def doctor(args: argparse.Namespace, *, environ: Mapping[str, str] | None = None,
            out: TextIO | None = None) -> int:
     out = out or sys.stdout
+    fallbacks = None
+    if getattr(args, "fallbacks", None):
+        try:
+            fallbacks = _read_fallbacks(args.fallbacks)
+        except (OSError, ValueError) as exc:
+            print(f"deepseek-ls doctor: --fallbacks: {exc}", file=sys.stderr)
+            return 2
     names = {k: v for k, v in (("apiKey", args.key_named), ("baseUrl", args.url_named)) if v}
     checks = asyncio.run(run_doctor(environ, base_url=args.base_url, model=args.model,
-                                    chat_model=args.chat_model, fim=not args.no_fim, names=names))
+                                    chat_model=args.chat_model, fim=not args.no_fim, fallbacks=fallbacks,
+                                    names=names))
     if args.json:
         payload = {"ok": doctor_exit_code(checks) == 0, "checks": [asdict(c) for c in checks]}
         out.write(redact(json.dumps(payload, indent=2, ensure_ascii=False)) + "\n")
@@ -442,6 +554,10 @@ def register_doctor(parser: argparse.ArgumentParser) -> None:
                         "or https://api.deepseek.com)")
     parser.add_argument("--model", metavar="NAME", help="completion model to check")
     parser.add_argument("--chat-model", metavar="NAME", help="chat model to check")
+    parser.add_argument("--fallbacks", metavar="JSON|@FILE",
+                        help="fallback endpoints to check too: the value of deepseek.fallbacks as JSON, or "
+                             "@FILE (a JSON list, or settings holding deepseek.fallbacks); default: "
+                             f"the variable {FALLBACKS_ENV}")
     parser.add_argument("--no-fim", action="store_true",
                         help="skip the one tiny FIM request (max_tokens 1, a fraction of a cent)")
     # for editor plugins: how their user set DEEPSEEK_API_KEY / DEEPSEEK_BASE_URL (e.g. "api_key in setup()")

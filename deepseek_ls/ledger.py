@@ -1,7 +1,13 @@
 """A small SQLite ledger of every request's usage, kept across restarts.
 
 One row per request (time, model, kind, cache hit / miss tokens, output
-tokens, cost in USD at the price table of :mod:`deepseek_ls.models`). The
+tokens, cost in USD at the price table of :mod:`deepseek_ls.models`, and the
+endpoint that answered: ``deepseek`` or a fallback's name). A fallback's
+rows are priced at its own prices; without any, their cost is 0 and their
+``prices`` column says ``unknown``. Ledgers written before the ``endpoint``
+column existed get it on open (``ALTER TABLE``, default ``deepseek``:
+every older row came from DeepSeek); older servers writing the same file
+go on working, their rows count as DeepSeek's. The
 file lives in ``platformdirs.user_data_dir("deepseek-ls")`` or in the folder
 named by ``DEEPSEEK_LS_DATA_DIR``.
 
@@ -50,12 +56,18 @@ CREATE TABLE IF NOT EXISTS requests (
     out INTEGER NOT NULL,        -- output tokens (reasoning included)
     cost REAL NOT NULL,          -- USD
     peak INTEGER NOT NULL,       -- 1 when billed at peak prices
-    prices TEXT NOT NULL         -- date of the price table the cost was computed with
+    prices TEXT NOT NULL,        -- date of the price table the cost was computed with
+                                 -- ("settings": a fallback's own prices; "unknown": none, cost 0)
+    endpoint TEXT NOT NULL DEFAULT 'deepseek'  -- which endpoint answered
 );
 CREATE INDEX IF NOT EXISTS requests_ts ON requests (ts);
 """
-INSERT = ("INSERT INTO requests (ts, model, kind, hit, miss, out, cost, peak, prices) "
-          "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)")
+#: The column added after the first release (see :func:`_migrate`).
+MIGRATION = "ALTER TABLE requests ADD COLUMN endpoint TEXT NOT NULL DEFAULT 'deepseek'"
+PRIMARY_ENDPOINT = "deepseek"
+UNKNOWN_PRICES = "unknown"
+INSERT = ("INSERT INTO requests (ts, model, kind, hit, miss, out, cost, peak, prices, endpoint) "
+          "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
 SUMS = ("SELECT COUNT(*), COALESCE(SUM(hit), 0), COALESCE(SUM(miss), 0), COALESCE(SUM(out), 0), "
         "COALESCE(SUM(cost), 0.0) FROM requests")
 
@@ -94,22 +106,35 @@ class Row:
     cost: float
     peak: bool
     prices: str
+    endpoint: str = PRIMARY_ENDPOINT
 
     def values(self) -> tuple[Any, ...]:
         return (self.ts, self.model, self.kind, self.hit, self.miss, self.out, self.cost,
-                int(self.peak), self.prices)
+                int(self.peak), self.prices, self.endpoint)
 
 
 def make_row(model: str, hit: int, miss: int, out: int, kind: str = "fim",
-             when: _dt.datetime | None = None) -> Row:
-    """A row priced at the table in force (peak or off-peak at ``when``)."""
+             when: _dt.datetime | None = None, *, endpoint: str = PRIMARY_ENDPOINT,
+             cost: float | None = None) -> Row:
+    """A row priced at the table in force (peak or off-peak at ``when``).
+
+    A fallback ``endpoint``'s row carries the ``cost`` computed at its own
+    prices, or (``cost`` None) cost 0 with prices ``unknown``.
+    """
     when = when or _dt.datetime.now(_dt.timezone.utc)
     if when.tzinfo is None:
         when = when.astimezone()
+    endpoint = str(endpoint or PRIMARY_ENDPOINT)
+    if endpoint == PRIMARY_ENDPOINT:
+        price, prices = cost_usd(model, hit, miss, out, when), str(table().get("asOf", ""))
+    elif cost is None:
+        price, prices = 0.0, UNKNOWN_PRICES
+    else:
+        price, prices = float(cost), "settings"
     return Row(ts=when.timestamp(), model=str(model), kind=kind if kind in KINDS else "fim",
-               hit=int(hit), miss=int(miss), out=int(out),
-               cost=cost_usd(model, hit, miss, out, when), peak=is_peak(when),
-               prices=str(table().get("asOf", "")))
+               hit=int(hit), miss=int(miss), out=int(out), cost=price,
+               peak=is_peak(when) if endpoint == PRIMARY_ENDPOINT else False, prices=prices,
+               endpoint=endpoint)
 
 
 def _totals(count: int, hit: int, miss: int, out: int, cost: float) -> UsageTotals:
@@ -125,6 +150,22 @@ def _add(totals: UsageTotals, row: Row) -> None:
     totals.cost_usd += row.cost
 
 
+def _migrate(conn: sqlite3.Connection) -> None:
+    """Add the ``endpoint`` column to a ledger written before it existed.
+
+    Safe when two servers open the same old file at once: the loser of the
+    race sees "duplicate column" and finds the column there.
+    """
+    columns = {row[1] for row in conn.execute("PRAGMA table_info(requests)")}
+    if "endpoint" in columns:
+        return
+    try:
+        conn.execute(MIGRATION)
+    except sqlite3.OperationalError as exc:
+        if "duplicate column" not in str(exc).lower():
+            raise
+
+
 def _connect(path: Path, busy_timeout_ms: int) -> sqlite3.Connection:
     """Open (and create) the database in WAL mode with a busy timeout."""
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -136,6 +177,7 @@ def _connect(path: Path, busy_timeout_ms: int) -> sqlite3.Connection:
             conn.execute("PRAGMA journal_mode = WAL")
         conn.execute("PRAGMA synchronous = NORMAL")
         conn.executescript(SCHEMA)
+        _migrate(conn)
     except BaseException:
         conn.close()
         raise
@@ -194,10 +236,14 @@ class Ledger:
 
     # -- writing (hot path) ------------------------------------------------
     def record(self, model: str, hit: int, miss: int, out: int, kind: str = "fim",
-               when: _dt.datetime | None = None) -> Row | None:
-        """Queue one request's usage; returns the row (None when the ledger is off)."""
+               when: _dt.datetime | None = None, *, endpoint: str = PRIMARY_ENDPOINT,
+               cost: float | None = None) -> Row | None:
+        """Queue one request's usage; returns the row (None when the ledger is off).
+
+        ``endpoint`` names who answered (see :func:`make_row` for a fallback's ``cost``).
+        """
         try:
-            row = make_row(model, hit, miss, out, kind, when)
+            row = make_row(model, hit, miss, out, kind, when, endpoint=endpoint, cost=cost)
         except Exception as exc:  # never let bookkeeping break a completion
             self._failed("cannot price a row", exc)
             return None
@@ -433,11 +479,11 @@ class Ledger:
             return []
         try:
             cur = conn.execute(
-                "SELECT ts, model, kind, hit, miss, out, cost, peak, prices FROM requests "
+                "SELECT ts, model, kind, hit, miss, out, cost, peak, prices, endpoint FROM requests "
                 "WHERE ts >= ? AND ts < ? ORDER BY ts, id",
                 (start if start is not None else float("-inf"), end if end is not None else float("inf")))
-            return [Row(ts, model, kind, hit, miss, out, cost, bool(peak), prices)
-                    for ts, model, kind, hit, miss, out, cost, peak, prices in cur]
+            return [Row(ts, model, kind, hit, miss, out, cost, bool(peak), prices, endpoint)
+                    for ts, model, kind, hit, miss, out, cost, peak, prices, endpoint in cur]
         finally:
             conn.close()
 
@@ -451,14 +497,19 @@ class Ledger:
                                                  for i in range(max(1, days))}
         per_model: dict[str, UsageTotals] = {}
         per_kind: dict[str, UsageTotals] = {}
+        per_endpoint: dict[str, UsageTotals] = {}
+        unpriced: set[str] = set()
         total = UsageTotals()
         for row in self.rows(start, end):
             day = self.day_of(row.ts)
             if day not in per_day:  # a DST edge; keep it in range anyway
                 continue
             for bucket in (per_day[day], per_model.setdefault(row.model, UsageTotals()),
-                           per_kind.setdefault(row.kind, UsageTotals()), total):
+                           per_kind.setdefault(row.kind, UsageTotals()),
+                           per_endpoint.setdefault(row.endpoint, UsageTotals()), total):
                 _add(bucket, row)
+            if row.prices == UNKNOWN_PRICES:
+                unpriced.add(row.endpoint)
         return {
             "ledger": str(self.path) if self.path else None,
             "pricesAsOf": table().get("asOf"),
@@ -469,6 +520,10 @@ class Ledger:
             "perModel": [{"model": m, **t.to_json()}
                          for m, t in sorted(per_model.items(), key=lambda kv: -kv[1].cost_usd)],
             "perKind": [{"kind": k, **t.to_json()} for k, t in sorted(per_kind.items())],
+            # i14 failover: who answered; "costKnown" false when some rows had no prices
+            "perEndpoint": [{"endpoint": e, **t.to_json(), "costKnown": e not in unpriced}
+                            for e, t in sorted(per_endpoint.items(),
+                                               key=lambda kv: (kv[0] != PRIMARY_ENDPOINT, kv[0]))],
         }
 
 

@@ -317,6 +317,8 @@ class DeepSeekLanguageServer(LanguageServer):
             payload["message"] = why
         if self.service.ledger.problem:  # "today" is then only this session's queued rows
             payload["todayNote"] = self._ledger_note(self.service.ledger.problem)
+        # i14 failover: which endpoint ghost text comes from now
+        payload["endpoint"] = self.service.engine.answering_endpoint().to_json()
         if self.excluded_note:  # i14: the file asked about last is never sent
             payload["state"] = "excluded"
             payload["message"] = self.excluded_note

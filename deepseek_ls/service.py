@@ -14,6 +14,7 @@ from typing import Any
 
 from . import client_hints
 from .api.client import DeepSeekClient, Usage
+from .api.endpoints import PRIMARY, Endpoint, fallback_endpoint
 from .api.errors import DeepSeekError, MissingApiKeyError
 from .completion.engine import CompletionEngine
 from .ledger import Ledger, ledger_path
@@ -33,6 +34,7 @@ class Service:
 
     def __init__(self, *, environ: dict[str, str] | None = None, tracer: Tracer | None = None,
                  transport: Any = None) -> None:
+        self._environ = environ
         self._layers: dict[str, dict[str, Any]] = {"env": env_layer(environ)}
         self._transport = transport
         self.tracer = tracer or from_env()
@@ -41,7 +43,7 @@ class Service:
         self.ledger = Ledger(ledger_path(environ))
         self.on_problem: Callable[[str, str], None] = lambda kind, message: None
         self.on_state: Callable[[], None] = lambda: None
-        self.on_usage: Callable[[str, Usage], None] = lambda model, usage: None
+        self.on_usage: Callable[..., None] = lambda model, usage, *endpoint: None
         #: called with the new settings whenever they change (the server applies the log level)
         self.on_settings: Callable[[Settings], None] = lambda settings: None
         #: settings problems in force that were already handed out to be shown
@@ -51,8 +53,11 @@ class Service:
         self.blocked: Problem | None = next((p for p in problems if p.blocking), None)
         self.client = self._make_client(self.settings)
         self.engine = CompletionEngine(self.settings, self.client, tracer=self.tracer,
-                                       on_usage=self.record_usage, on_problem=self._problem,
+                                       on_usage=self._fim_usage, on_problem=self._problem,
                                        on_state=self._state_changed)
+        #: i14 failover: the fallback endpoints (own clients, own breakers), shared by ghost text and chat
+        self.fallbacks: list[Endpoint] = self._make_fallbacks(self.settings)
+        self.engine.set_fallbacks(self.fallbacks)
         self._pause_if_blocked()
         #: problems of the environment layer, for the owner to show once
         self.startup_problems: list[Problem] = self._take_new(problems)
@@ -73,12 +78,42 @@ class Service:
     def _state_changed(self) -> None:
         self.on_state()
 
-    def record_usage(self, model: str, usage: Usage, kind: str = "fim") -> None:
-        self.engine.resume()  # any success lifts a 401/402 pause (a top-up, a new key)
-        self.usage.add(model, usage)
-        self.ledger.record(model, usage.hit_tokens, usage.miss_tokens, usage.completion_tokens, kind)
+    def _fim_usage(self, model: str, usage: Usage, endpoint: Endpoint | None = None) -> None:
+        self.record_usage(model, usage, "fim", endpoint)
+
+    def record_usage(self, model: str, usage: Usage, kind: str = "fim",
+                     endpoint: Endpoint | None = None) -> None:
+        """Count one answer's usage: totals, the ledger row (per endpoint), the owner's callback.
+
+        A fallback's answer is priced at its own ``prices`` (unknown, 0 USD
+        in the totals, when it has none), never at DeepSeek's table. An answer
+        from DeepSeek itself lifts a 401/402 pause (a top-up, a new key).
+        """
+        if endpoint is None or endpoint.primary:
+            self.engine.resume()
+            self.usage.add(model, usage)
+            self.ledger.record(model, usage.hit_tokens, usage.miss_tokens, usage.completion_tokens, kind)
+        else:
+            prices = endpoint.prices
+            cost = prices.cost(usage.hit_tokens, usage.miss_tokens, usage.completion_tokens) if prices else 0.0
+            self.usage.add(model, usage, cost=cost)
+            self.ledger.record(model, usage.hit_tokens, usage.miss_tokens, usage.completion_tokens, kind,
+                               endpoint=endpoint.name, cost=cost if prices else None)
         log.info(self.usage.log_line())
         self.on_usage(model, usage)
+
+    # -- endpoints -----------------------------------------------------
+    def _make_fallbacks(self, settings: Settings) -> list[Endpoint]:
+        return [fallback_endpoint(config, transport=self._transport) for config in settings.fallbacks]
+
+    def primary_endpoint(self, use: str = "fim") -> Endpoint:
+        """The primary endpoint (this process's DeepSeek client and the engine's breaker)."""
+        models = {"fim": self.settings.completion_model, "chat": self.settings.chat_model}
+        return Endpoint(PRIMARY, True, self.client, models, self.engine.breaker)
+
+    def endpoints(self) -> list[Endpoint]:
+        """Every endpoint in failover order: DeepSeek, then the fallbacks."""
+        return [self.primary_endpoint(), *self.fallbacks]
 
     # -- settings ------------------------------------------------------
     def _build(self) -> tuple[Settings, list[Problem]]:
@@ -86,7 +121,7 @@ class Service:
         client_hints.note_endpoint(next((name for name in reversed(LAYERS)
                                          if _flatten(self._layers.get(name) or {}).get("baseUrl")), ""))
         return build_settings(*(self._layers.get(name) for name in LAYERS), sources=LAYERS,
-                              namer=client_hints.setting_name)
+                              fallback_environ=self._environ, namer=client_hints.setting_name)
 
     def _take_new(self, problems: list[Problem]) -> list[Problem]:
         """The problems not yet handed out while in force (each is shown once until it changes)."""
@@ -152,7 +187,15 @@ class Service:
                 self._old_clients.append(client)
                 client = None
             self.client = client if client is not None else self._make_client(settings)
-            self.engine.configure(settings, self.client)
+            fallbacks = None
+            if settings.fallbacks != tuple(e.config for e in self.fallbacks):
+                self._old_clients = [c for c in self._old_clients if c.is_open]
+                for old in self.fallbacks:
+                    if old.client is not None:
+                        old.client.retire()  # closes once a chat still streaming from it ends
+                        self._old_clients.append(old.client)
+                self.fallbacks = fallbacks = self._make_fallbacks(settings)
+            self.engine.configure(settings, self.client, fallbacks)
             self._pause_if_blocked()
             self.on_settings(settings)
             log.info("settings: %s", settings.redacted())
@@ -183,7 +226,8 @@ class Service:
         return info is None or info.fim
 
     async def aclose(self) -> None:
-        clients = [*self._old_clients, *([self.client] if self.client else [])]
+        clients = [*self._old_clients, *([self.client] if self.client else []),
+                   *(e.client for e in self.fallbacks if e.client is not None)]
         await asyncio.gather(*(c.aclose() for c in clients), return_exceptions=True)
         await asyncio.to_thread(self.ledger.close)
         self.tracer.close()

@@ -40,10 +40,83 @@ SECTION = "deepseek"
 
 def _setting(key: str, default: Any, doc: str, *, lo: float | None = None,
              hi: float | None = None, choices: tuple[str, ...] | None = None,
-             secret: bool = False) -> Any:
+             secret: bool = False, schema: dict[str, Any] | None = None) -> Any:
     return field(default=default, metadata={
         "key": key, "doc": doc, "lo": lo, "hi": hi, "choices": choices, "secret": secret,
+        "schema": schema,
     })
+
+
+#: What an endpoint can be used for.
+USES = ("fim", "chat")
+#: Endpoint kinds and their URL paths under the API root (see DeepSeekClient).
+ENDPOINT_KINDS = ("openai", "deepseek")
+
+
+@dataclass(frozen=True)
+class Prices:
+    """USD per million tokens: prompt tokens from the provider's cache, other prompt tokens, output."""
+
+    hit: float
+    miss: float
+    out: float
+
+    def cost(self, hit: int, miss: int, out: int) -> float:
+        return (hit * self.hit + miss * self.miss + out * self.out) / 1_000_000
+
+
+@dataclass(frozen=True)
+class EndpointConfig:
+    """One fallback endpoint of ``deepseek.fallbacks`` (validated, URL normalised).
+
+    ``api_key`` is the key itself (from ``apiKeyEnv``'s variable, or given
+    by the editor from its secret store); it never appears in ``repr`` or
+    :meth:`Settings.redacted`. ``prices`` None means the cost is unknown.
+    """
+
+    name: str
+    base_url: str
+    kind: str = "openai"
+    api_key: str = field(default="", repr=False)
+    api_key_env: str = ""
+    fim_model: str = ""
+    chat_model: str = ""
+    uses: tuple[str, ...] = ()
+    prices: Prices | None = None
+
+    def serves(self, use: str) -> bool:
+        return use in self.uses
+
+    def redacted(self) -> dict[str, Any]:
+        return {"name": self.name, "baseUrl": self.base_url, "kind": self.kind,
+                "apiKey": "set" if self.api_key else "unset", "apiKeyEnv": self.api_key_env,
+                "fimModel": self.fim_model, "chatModel": self.chat_model, "uses": list(self.uses),
+                "prices": dataclasses.asdict(self.prices) if self.prices else None}
+
+
+_FALLBACK_SCHEMA: dict[str, Any] = {
+    "type": "array",
+    "items": {
+        "type": "object",
+        "required": ["name", "baseUrl"],
+        "additionalProperties": False,
+        "properties": {
+            "name": {"type": "string", "description": "Shown in the status and the usage ledger."},
+            "baseUrl": {"type": "string", "description": "API root, e.g. `http://localhost:11434/v1` (same rules as deepseek.baseUrl)."},
+            "kind": {"type": "string", "enum": list(ENDPOINT_KINDS), "default": "openai",
+                     "description": "`openai`: /v1/completions (prompt + suffix) and /v1/chat/completions; `deepseek`: /beta/completions and /chat/completions."},
+            "apiKeyEnv": {"type": "string", "description": "Environment variable holding this endpoint's key (none: a local server)."},
+            "fimModel": {"type": "string", "description": "Model for ghost text (must take prompt + suffix)."},
+            "chatModel": {"type": "string", "description": "Model for chat."},
+            "uses": {"type": "array", "items": {"type": "string", "enum": list(USES)},
+                     "description": "What it stands in for (default: each use it has a model for)."},
+            "prices": {"type": "object", "required": ["hit", "miss", "out"],
+                       "properties": {k: {"type": "number", "minimum": 0} for k in ("hit", "miss", "out")},
+                       "description": "USD per million tokens (cache hit, miss, output); none = unknown cost."},
+        },
+    },
+    "default": [],
+}
 
 
 @dataclass(frozen=True)
@@ -69,6 +142,8 @@ class Settings:
     chat_max_tokens: int = _setting("chat.maxTokens", C.CHAT_MAX_TOKENS, "max_tokens of a chat answer.", lo=1, hi=393216)
     chat_transcripts: bool = _setting("chat.transcripts", True, "Write chat answers to a Markdown transcript and open it with window/showDocument (for clients without the plugins).")
     # i14 (secrets): files never sent; see deepseek_ls/policy.py
+    # i14 (failover): endpoints that stand in while DeepSeek fails; see deepseek_ls/api/endpoints.py
+    fallbacks: tuple[EndpointConfig, ...] = _setting("fallbacks", (), "Endpoints that answer while DeepSeek fails (its circuit breaker is open), first healthy one first: a list of `{name, baseUrl, kind, apiKeyEnv, fimModel, chatModel, uses, prices}`. Ghost text needs an endpoint taking `prompt` + `suffix` (Ollama, llama.cpp, another provider's FIM); chat any OpenAI-compatible one. See README \"Failover\".", schema=_FALLBACK_SCHEMA)
     exclude: tuple[str, ...] = _setting("exclude", (), "More files never sent to DeepSeek (gitignore-style globs, e.g. `[\"config/*.ini\"]`), on top of the built-in list of secret files and the workspace's `.deepseekignore`; `!glob` re-includes a file the built-in list excludes.")
     log_level: str = _setting("logLevel", "info", "Server log level (stderr).", choices=("debug", "info", "warning", "error"))
 
@@ -77,6 +152,8 @@ class Settings:
         out = {}
         for f in dataclasses.fields(self):
             value = getattr(self, f.name)
+            if f.name == "fallbacks":
+                value = [e.redacted() for e in value]
             out[f.metadata["key"]] = ("set" if value else "unset") if f.metadata["secret"] else value
         return out
 
@@ -278,8 +355,118 @@ def _coerce(f: dataclasses.Field, value: Any) -> Any:
     return number
 
 
+def _price(value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+        raise ValueError("prices are numbers of USD per million tokens, at least 0")
+    return float(value)
+
+
+def coerce_fallbacks(value: Any, *, environ: Mapping[str, str] | None = None
+                     ) -> tuple[tuple[EndpointConfig, ...], list[Problem]]:
+    """``deepseek.fallbacks`` as endpoint configs, and a problem per entry left out.
+
+    Each entry is an object (see the setting's schema). Its ``baseUrl``
+    follows the rules of ``deepseek.baseUrl`` (normalised; refused when not
+    ``https://`` or loopback ``http://``, with credentials or a query). The
+    key comes from ``apiKey`` (the editor's secret store) or the variable
+    named by ``apiKeyEnv``; a key with characters no key has leaves the
+    entry out. Problems never quote a key.
+    """
+    environ = os.environ if environ is None else environ
+    items = [value] if isinstance(value, Mapping) else value
+    if not isinstance(items, (list, tuple)):
+        return (), [Problem(f"{SECTION}.fallbacks: expected a list of endpoint objects; no fallback is used",
+                            "fallbacks")]
+    out: list[EndpointConfig] = []
+    problems: list[Problem] = []
+    names: set[str] = set()
+    for index, item in enumerate(items):
+        where = f"{SECTION}.fallbacks[{index}]"
+
+        def bad(why: str) -> None:
+            problems.append(Problem(f"{where}: {why}; this fallback is not used", "fallbacks"))
+
+        if not isinstance(item, Mapping):
+            bad("expected an object with name and baseUrl")
+            continue
+        unknown = sorted(set(item) - {"name", "baseUrl", "kind", "apiKey", "apiKeyEnv", "fimModel",
+                                      "chatModel", "uses", "prices"})
+        if unknown:
+            bad(f"unknown field(s) {', '.join(unknown)}")
+            continue
+        strings = {}
+        for k in ("name", "baseUrl", "kind", "apiKey", "apiKeyEnv", "fimModel", "chatModel"):
+            v = item.get(k)
+            if v is not None and not isinstance(v, str):
+                strings = None
+                bad(f"{k} must be a string")
+                break
+            strings[k] = (v or "").strip()
+        if strings is None:
+            continue
+        name = strings["name"] or f"fallback{index + 1}"
+        if name in names or name == "deepseek":
+            bad(f"the name {name!r} is taken (names must be unique and not 'deepseek')")
+            continue
+        if not strings["baseUrl"]:
+            bad("baseUrl is missing")
+            continue
+        root, why = normalize_base_url(strings["baseUrl"], "baseUrl")
+        if why:
+            bad(why)
+            continue
+        kind = (strings["kind"] or "openai").lower()
+        if kind not in ENDPOINT_KINDS:
+            bad(f"kind must be one of {', '.join(ENDPOINT_KINDS)}")
+            continue
+        key = strings["apiKey"]
+        if not key and strings["apiKeyEnv"]:
+            key = (environ.get(strings["apiKeyEnv"]) or "").strip()
+            if not key:
+                bad(f"the environment variable {strings['apiKeyEnv']} (apiKeyEnv) is not set")
+                continue
+        if key:
+            why = check_api_key(key, "its key")
+            if why:
+                bad(why.split(". Copy it again")[0])
+                continue
+        uses_raw = item.get("uses")
+        if uses_raw is None:
+            uses = tuple(u for u, m in (("fim", strings["fimModel"]), ("chat", strings["chatModel"])) if m)
+        else:
+            if isinstance(uses_raw, str):
+                uses_raw = [uses_raw]
+            if not isinstance(uses_raw, (list, tuple)) or not all(u in USES for u in uses_raw):
+                bad(f"uses must be a list of {', '.join(USES)}")
+                continue
+            uses = tuple(u for u in USES if u in uses_raw)
+        missing = [u for u in uses if not strings["fimModel" if u == "fim" else "chatModel"]]
+        if missing:
+            bad(f"uses {missing[0]} but has no {'fimModel' if missing[0] == 'fim' else 'chatModel'}")
+            continue
+        if not uses:
+            bad("serves nothing (give fimModel and/or chatModel)")
+            continue
+        prices = None
+        if item.get("prices") is not None:
+            p = item["prices"]
+            try:
+                if not isinstance(p, Mapping):
+                    raise ValueError("prices must be an object {hit, miss, out}")
+                prices = Prices(_price(p.get("hit")), _price(p.get("miss")), _price(p.get("out")))
+            except ValueError as exc:
+                bad(str(exc))
+                continue
+        names.add(name)
+        out.append(EndpointConfig(name=name, base_url=root, kind=kind, api_key=key,
+                                  api_key_env=strings["apiKeyEnv"], fim_model=strings["fimModel"],
+                                  chat_model=strings["chatModel"], uses=uses, prices=prices))
+    return tuple(out), problems
+
+
 def build_settings(*layers: Mapping[str, Any] | None,
                    sources: tuple[str, ...] | None = None,
+                   fallback_environ: Mapping[str, str] | None = None,
                    namer: Any = None) -> tuple[Settings, list[Problem]]:
     """Resolve layers (later wins, per setting) into Settings; return it and the problems found.
 
@@ -288,8 +475,11 @@ def build_settings(*layers: Mapping[str, Any] | None,
     value that would apply. Every problem names the setting and what was
     wrong, never the value of a secret. An invalid value falls back to the
     layer below (or the default); a blocking one (API key characters, an
-    unusable endpoint) is reported with ``blocking=True``. ``namer(key, source)``,
-    when given, names a setting in problems (the server names what its client's user set).
+    unusable endpoint) is reported with ``blocking=True``. A fallback
+    endpoint that cannot be used is left out (one problem each, never
+    blocking); ``fallback_environ`` is where ``apiKeyEnv`` names are read
+    (``os.environ`` when None). ``namer(key, source)``, when given, names a
+    setting in problems (the server names what its client's user set).
     """
     by_key = {f.metadata["key"]: f for f in setting_fields()}
     values: dict[str, Any] = {}
@@ -309,6 +499,14 @@ def build_settings(*layers: Mapping[str, Any] | None,
                 name = namer(key, source)
             if key in ("apiKey", "baseUrl") and isinstance(value, str) and not value.strip():
                 continue  # an emptied field: not set here
+            if key == "fallbacks":
+                coerced, found = coerce_fallbacks(value, environ=fallback_environ)
+                for old in [k for k in problems if k.startswith(f"{key}#")]:
+                    del problems[old]  # this layer's list replaces the one below
+                for index, problem in enumerate(found):
+                    problems[f"{key}#{index}"] = problem
+                values[f.name] = coerced
+                continue
             try:
                 coerced = _coerce(f, value)
             except ValueError as exc:

@@ -19,13 +19,14 @@ class UsageTotals:
     completion_tokens: int = 0
     cost_usd: float = 0.0
 
-    def add(self, model: str, usage: Usage) -> None:
-        """Count one response's usage."""
+    def add(self, model: str, usage: Usage, cost: float | None = None) -> None:
+        """Count one response's usage (``cost`` in USD overrides the price table)."""
         self.requests += 1
         self.hit_tokens += usage.hit_tokens
         self.miss_tokens += usage.miss_tokens
         self.completion_tokens += usage.completion_tokens
-        self.cost_usd += cost_usd(model, usage.hit_tokens, usage.miss_tokens, usage.completion_tokens)
+        self.cost_usd += cost if cost is not None else \
+            cost_usd(model, usage.hit_tokens, usage.miss_tokens, usage.completion_tokens)
 
     @property
     def hit_rate(self) -> float:

@@ -101,15 +101,16 @@ class Timeouts:
 async def _open_stream(client: DeepSeekClient, request: ChatRequest, timeouts: Timeouts) -> httpx.Response:
     """Send the request; return the streaming response once its status is 2xx."""
     headers = {**client.headers(), "Accept": "text/event-stream"}
-    content = encode_json(request.body())
-    http_request = client.http.build_request("POST", request.path, content=content, headers=headers,
+    path = client.chat_path(request.beta)
+    content = encode_json(client.adapt_chat_body(request.body()))
+    http_request = client.http.build_request("POST", path, content=content, headers=headers,
                                              timeout=timeouts.httpx())
     try:
         response = await client.http.send(http_request, stream=True)
     except httpx.TimeoutException as exc:
-        raise APITimeoutError(f"POST {request.path} timed out ({type(exc).__name__})") from None
+        raise APITimeoutError(f"POST {path} timed out ({type(exc).__name__})") from None
     except httpx.HTTPError as exc:
-        raise APIConnectionError(f"POST {request.path} failed: {type(exc).__name__}: {exc}") from None
+        raise APIConnectionError(f"POST {path} failed: {type(exc).__name__}: {exc}") from None
     if response.status_code >= 400:
         try:
             body = await response.aread()
@@ -185,7 +186,8 @@ async def complete_once(client: DeepSeekClient, request: ChatRequest, *, timeout
         raise ValueError("complete_once needs a request with stream=False")
 
     async def call() -> ChatResult:
-        response = await client._request("POST", request.path, json_body=request.body(),
+        response = await client._request("POST", client.chat_path(request.beta),
+                                         json_body=client.adapt_chat_body(request.body()),
                                          timeout=timeouts.httpx())
         data = client._json(response)
         choices = data.get("choices") if isinstance(data, dict) else None

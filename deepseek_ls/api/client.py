@@ -156,11 +156,23 @@ def normalize_base_url(url: str) -> str:
 
 @dataclass
 class DeepSeekClient:
-    """Talks to one DeepSeek endpoint with one key."""
+    """Talks to one endpoint with one key.
+
+    ``kind`` sets the URL paths under ``base_url`` (the API root, see
+    :func:`deepseek_ls.settings.normalize_base_url`): ``"deepseek"`` uses
+    DeepSeek's ``/beta/completions`` (FIM), ``/chat/completions`` and
+    ``/models``; ``"openai"`` (any OpenAI-compatible server: Ollama,
+    llama.cpp, another provider) uses ``/v1/completions`` (with
+    ``suffix``), ``/v1/chat/completions`` and ``/v1/models``. A client with
+    ``key_required=False`` (a local server) sends no ``Authorization``
+    header when it has no key.
+    """
 
     base_url: str
     api_key: str
     transport: httpx.AsyncBaseTransport | None = None
+    kind: str = "deepseek"
+    key_required: bool = True
     _http: httpx.AsyncClient | None = field(default=None, init=False, repr=False)
     _warming: bool = field(default=False, init=False, repr=False)
     _active: int = field(default=0, init=False, repr=False)
@@ -170,7 +182,8 @@ class DeepSeekClient:
 
     def __post_init__(self) -> None:
         self.base_url = normalize_base_url(self.base_url)
-        register_secret(self.api_key)
+        if self.api_key:
+            register_secret(self.api_key)
 
     # -- plumbing ------------------------------------------------------
     @property
@@ -199,14 +212,39 @@ class DeepSeekClient:
                 self._lean = LeanPool(self.base_url, f"deepseek-ls/{__version__}")
         return self._lean
 
+    @property
+    def fim_path(self) -> str:
+        """The FIM endpoint (prompt + suffix) under the API root."""
+        return "/beta/completions" if self.kind == "deepseek" else "/v1/completions"
+
+    @property
+    def models_path(self) -> str:
+        return "/models" if self.kind == "deepseek" else "/v1/models"
+
+    def chat_path(self, beta: bool = False) -> str:
+        """The chat endpoint; ``beta`` (prefix completion) exists on DeepSeek only."""
+        if self.kind == "deepseek":
+            return "/beta/chat/completions" if beta else "/chat/completions"
+        return "/v1/chat/completions"
+
+    def adapt_chat_body(self, body: dict[str, Any]) -> dict[str, Any]:
+        """A chat body for this endpoint: DeepSeek's ``thinking`` switch is not
+        OpenAI's, so other kinds do not get it."""
+        if self.kind != "deepseek":
+            body.pop("thinking", None)
+        return body
+
     def headers(self) -> dict[str, str]:
-        """Request headers with the key; raises MissingApiKeyError without one."""
+        """Request headers with the key; raises MissingApiKeyError without one
+        (unless the endpoint needs none)."""
+        base = {"Content-Type": "application/json", "Accept": "application/json"}
         if not self.api_key:
+            if not self.key_required:
+                return base
             raise MissingApiKeyError()
         if not _sendable_key(self.api_key):
             raise InvalidApiKeyError()
-        return {"Authorization": f"Bearer {self.api_key}", "Content-Type": "application/json",
-                "Accept": "application/json"}
+        return {"Authorization": f"Bearer {self.api_key}", **base}
 
     async def aclose(self) -> None:
         if self._lean is not None:
@@ -298,15 +336,15 @@ class DeepSeekClient:
         content = encode_json(request.body())
         try:
             async with self.exchange(), asyncio.timeout(timeout_s):
-                response = await self._open("POST", "/beta/completions", content, self.headers(),
+                response = await self._open("POST", self.fim_path, content, self.headers(),
                                             timeout_s, trace)
                 try:
-                    with _transport_errors("POST /beta/completions"):
+                    with _transport_errors(f"POST {self.fim_path}"):
                         body = await response.aread()
                 finally:
                     await response.aclose()
         except TimeoutError:
-            raise APITimeoutError(f"POST /beta/completions took longer than {timeout_s:g} s") from None
+            raise APITimeoutError(f"POST {self.fim_path} took longer than {timeout_s:g} s") from None
         if response.status_code >= 400:
             raise error_from_response(response.status_code, response.headers, body)
         data = _json_body(response.status_code, body)
@@ -340,8 +378,8 @@ class DeepSeekClient:
         stopped = False
         try:
             async with self.exchange(), asyncio.timeout(timeout_s) as deadline:
-                response = await self._open("POST", "/beta/completions", content, headers, timeout_s, trace)
-                with _transport_errors("POST /beta/completions"):
+                response = await self._open("POST", self.fim_path, content, headers, timeout_s, trace)
+                with _transport_errors(f"POST {self.fim_path}"):
                     try:
                         if response.status_code >= 400:
                             raise error_from_response(response.status_code, response.headers,
@@ -364,7 +402,7 @@ class DeepSeekClient:
                         await response.aclose()
         except TimeoutError:
             if not state.done:
-                raise APITimeoutError(f"POST /beta/completions took longer than {timeout_s:g} s") from None
+                raise APITimeoutError(f"POST {self.fim_path} took longer than {timeout_s:g} s") from None
             # the answer is whole; the body did not end: the connection is closed instead
         except (APIConnectionError, APITimeoutError):
             if not state.done:
@@ -395,22 +433,22 @@ class DeepSeekClient:
         A cancelled FIM request closes its connection; without a spare, the
         next ghost text would pay a new TCP + TLS handshake.
         """
-        if self._warming or not self.api_key or self.idle_connections() not in (0,):
+        if self._warming or (self.key_required and not self.api_key) or self.idle_connections() not in (0,):
             return
         self._warming = True
         try:
             if self.lean is not None:
                 await self.lean.open_spare(C.FIM_CONNECT_TIMEOUT_S)  # a connection, no request
             else:
-                await self._request("GET", "/models", timeout=httpx.Timeout(5.0))
+                await self._request("GET", self.models_path, timeout=httpx.Timeout(5.0))
         except Exception:  # best effort: the next real request connects itself
             pass
         finally:
             self._warming = False
 
     async def models(self, *, timeout_s: float = 10.0) -> list[str]:
-        """Names served by ``GET /models``."""
-        response = await self._request("GET", "/models", timeout=httpx.Timeout(timeout_s))
+        """Names served by ``GET /models`` (``/v1/models`` for other kinds)."""
+        response = await self._request("GET", self.models_path, timeout=httpx.Timeout(timeout_s))
         data = self._json(response)
         models = data.get("data") if isinstance(data, dict) else None
         if not isinstance(models, list):

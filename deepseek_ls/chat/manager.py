@@ -18,7 +18,9 @@ from typing import Any, Protocol
 
 from ..api.chat import ChatRequest, ChatResult, Timeouts, complete_once, stream_chat
 from ..api.client import DeepSeekClient, Usage
-from ..api.errors import DeepSeekError, InternalError, MissingApiKeyError
+from ..api.endpoints import PRIMARY, Endpoint
+from ..api.errors import (APIConnectionError, APITimeoutError, DeepSeekError, InternalError,
+                          MissingApiKeyError, RateLimitError, ServerError, StreamError)
 from ..api.retry import RetryPolicy
 from ..policy import MASKER
 from ..settings import Settings
@@ -27,6 +29,10 @@ from .prompts import FileContext
 from .sessions import SessionStore
 
 log = logging.getLogger(__name__)
+
+#: Failures after which a chat is asked again at the next endpoint (when no answer text was
+#: shown yet): the endpoint is down or overloaded, not the request wrong or the key refused.
+FAILOVER_ERRORS = (ServerError, RateLimitError, APIConnectionError, APITimeoutError, StreamError)
 
 
 @dataclass(frozen=True)
@@ -39,13 +45,18 @@ class ChatAnswer:
     usage: Usage
     model: str
     finish_reason: str | None = None
+    #: who answered: "deepseek" or a fallback endpoint's name
+    endpoint: str = PRIMARY
 
     def to_json(self) -> dict[str, Any]:
-        """The command result ``{session, content, reasoning?, usage}``."""
+        """The command result ``{session, content, reasoning?, usage, endpoint?}`` (``endpoint``
+        only when a fallback answered)."""
         out: dict[str, Any] = {"session": self.session, "content": self.content}
         if self.reasoning:
             out["reasoning"] = self.reasoning
         out["usage"] = self.usage.to_json()
+        if self.endpoint != PRIMARY:
+            out["endpoint"] = self.endpoint
         return out
 
 
@@ -74,10 +85,16 @@ class ChatManager:
     """Sessions plus the running chats, with their cancellation."""
 
     def __init__(self, client: Callable[[], DeepSeekClient | None], settings: Callable[[], Settings], *,
-                 on_usage: Callable[..., None] = lambda model, usage, kind="chat": None,
+                 on_usage: Callable[..., None] = lambda model, usage, endpoint=None, kind="chat": None,
                  timeouts: Timeouts | None = None, policy: RetryPolicy | None = None,
-                 store: SessionStore | None = None) -> None:
+                 store: SessionStore | None = None,
+                 endpoints: Callable[[], list[Endpoint]] | None = None) -> None:
+        """``endpoints`` (i14 failover) gives every endpoint in failover order, the
+        primary first; without it every request goes to ``client()``. ``on_usage``
+        gets ``(model, usage)``, plus the endpoint when a fallback answered, and
+        ``kind="action"`` for a code action (the ledger's kind)."""
         self._client = client
+        self._endpoints = endpoints
         self._settings = settings
         self.on_usage = on_usage
         self.timeouts = timeouts or Timeouts()
@@ -86,10 +103,11 @@ class ChatManager:
         self.runs: dict[str, Run] = {}
 
     # -- chat ----------------------------------------------------------
-    def request_for(self, messages: list[dict[str, Any]]) -> ChatRequest:
-        """The streamed request for ``messages`` under the current settings."""
+    def request_for(self, messages: list[dict[str, Any]], model: str | None = None) -> ChatRequest:
+        """The streamed request for ``messages`` under the current settings (``model``
+        overrides ``deepseek.chat.model``: a fallback's own)."""
         s = self._settings()
-        return ChatRequest(model=s.chat_model, messages=MASKER.mask_messages(messages),  # i14
+        return ChatRequest(model=model or s.chat_model, messages=MASKER.mask_messages(messages),  # i14
                            thinking=s.chat_thinking,
                            max_tokens=s.chat_max_tokens)
 
@@ -113,13 +131,20 @@ class ChatManager:
         sink.begin(chat.id)
         try:
             async with chat.lock:  # one question at a time per session: the history stays ordered
-                client = self._client()
-                if client is None:
-                    raise MissingApiKeyError()
-                request = self.request_for(chat.messages(question, context))
-                result = await stream_chat(client, request, sink.delta, timeouts=self.timeouts,
-                                           policy=self.policy, on_retry=sink.retrying)
-                self.on_usage(result.model, result.usage)
+                messages = chat.messages(question, context)
+                shown = False
+
+                def delta(kind: str, text: str) -> None:
+                    nonlocal shown
+                    shown = True
+                    sink.delta(kind, text)
+
+                async def call(client: DeepSeekClient, model: str | None) -> ChatResult:
+                    return await stream_chat(client, self.request_for(messages, model), delta,
+                                             timeouts=self.timeouts, policy=self.policy,
+                                             on_retry=sink.retrying)
+
+                result, endpoint = await self._failover("chat", call, lambda: shown)
                 chat.record(question, result.content, context)
         except asyncio.CancelledError:
             await sink.cancelled()
@@ -133,9 +158,73 @@ class ChatManager:
             await sink.failed(error)
             raise error from None
         answer = ChatAnswer(chat.id, result.content, result.reasoning, result.usage, result.model,
-                            result.finish_reason)
+                            result.finish_reason, endpoint)
         await sink.done(answer)
         return answer
+
+    def _candidates(self, use: str, deepseek_only: bool = False) -> Any:
+        """Endpoints to try for ``use``, in order, each claimed from its breaker as it
+        comes (a half-open one gives its single probe); when every breaker is
+        open, the first endpoint serving ``use`` anyway (the user asked)."""
+        endpoints = [e for e in self._endpoints() if e.serves(use)] if self._endpoints else []
+        if deepseek_only:
+            endpoints = [e for e in endpoints if e.client is not None and e.client.kind == "deepseek"]
+        given = False
+        for endpoint in endpoints:
+            if endpoint.breaker.allow():
+                given = True
+                yield endpoint
+        if not given and endpoints:
+            yield endpoints[0]
+
+    async def _failover(self, use: str, call: Callable[[DeepSeekClient, str | None], Any],
+                        shown: Callable[[], bool] = lambda: False,
+                        deepseek_only: bool = False, kind: str = "chat") -> tuple[ChatResult, str]:
+        """Run ``call(client, model)`` at the first endpoint that answers; returns
+        the result and the endpoint's name.
+
+        The next endpoint is tried after a failure of :data:`FAILOVER_ERRORS`
+        (retries at that endpoint included) when ``shown()`` says no answer
+        text reached the user yet; other failures (a refused key, a bad
+        request) end the chat at once. Each outcome feeds that endpoint's
+        breaker; usage goes to ``on_usage`` with the endpoint.
+        """
+        if self._endpoints is None:
+            client = self._client()
+            if client is None:
+                raise MissingApiKeyError()
+            result = await call(client, None)
+            self.on_usage(result.model, result.usage, kind=kind)
+            return result, PRIMARY
+        self._client()  # raises why the primary cannot be used at all (no key, a blocking setting)
+        last: DeepSeekError | None = None
+        for endpoint in self._candidates(use, deepseek_only):
+            assert endpoint.client is not None
+            try:
+                result = await call(endpoint.client, None if endpoint.primary else endpoint.model(use))
+            except asyncio.CancelledError:
+                endpoint.breaker.release_probe()
+                raise
+            except FAILOVER_ERRORS as exc:
+                endpoint.breaker.record_failure(getattr(exc, "retry_after", None))
+                if shown():
+                    raise
+                log.warning("%s at %s failed (%s); trying the next endpoint", use, endpoint.name, exc)
+                last = exc
+                continue
+            except BaseException:
+                endpoint.breaker.release_probe()
+                raise
+            endpoint.breaker.record_success()
+            if endpoint.primary:
+                self.on_usage(result.model, result.usage, kind=kind)
+            else:
+                log.info("%s answered by fallback endpoint %r", use, endpoint.name)
+                self.on_usage(result.model, result.usage, endpoint, kind=kind)
+            return result, endpoint.name
+        if last is not None:
+            raise last
+        raise MissingApiKeyError()
 
     def bind_token(self, stream: str, token: str) -> None:
         """Tie a progress token to a running chat (its cancel stops the chat)."""
@@ -177,13 +266,13 @@ class ChatManager:
     # -- code actions --------------------------------------------------
     async def prefix_complete(self, plan: PrefixPlan) -> ChatResult:
         """Run one prefix-completion request (with retries) and count its usage."""
-        client = self._client()
-        if client is None:
-            raise MissingApiKeyError()
         s = self._settings()
-        request = plan.request(s.chat_model, s.chat_max_tokens)
-        request = dataclasses.replace(request, messages=MASKER.mask_messages(request.messages))  # i14
-        result = await complete_once(client, request,
-                                     timeouts=self.timeouts, policy=self.policy)
-        self.on_usage(result.model, result.usage, kind="action")  # the ledger's kind of a code action
+
+        async def call(client: DeepSeekClient, model: str | None) -> ChatResult:
+            request = plan.request(model or s.chat_model, s.chat_max_tokens)
+            request = dataclasses.replace(request, messages=MASKER.mask_messages(request.messages))  # i14
+            return await complete_once(client, request, timeouts=self.timeouts, policy=self.policy)
+
+        # prefix completion is DeepSeek's beta: only endpoints of that kind stand in
+        result, _endpoint = await self._failover("chat", call, deepseek_only=True, kind="action")
         return result

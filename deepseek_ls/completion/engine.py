@@ -33,6 +33,7 @@ from cachetools import LRUCache
 from .. import constants as C
 from ..api.breaker import CircuitBreaker
 from ..api.client import DeepSeekClient, FimRequest, Usage
+from ..api.endpoints import PRIMARY, Endpoint, answering, peek, pick
 from ..api.errors import (
     APIConnectionError,
     AuthenticationError,
@@ -124,6 +125,8 @@ class _Flight:
     orphan_timer: asyncio.TimerHandle | None = None
     #: the first full prompt with a new head: DeepSeek caches it only if it completes
     builds_cache: bool = False
+    #: i14 failover: where the request went
+    endpoint: Endpoint | None = None
 
     def can_serve(self, uri: str, prefix: str, suffix: str) -> bool:
         """Could this request's answer still fit the text around a later cursor?
@@ -219,7 +222,10 @@ class CompletionEngine:
         self.memory = SuggestionMemory()
         self.results = ResultCache()
         self.rhythm = Rhythm(self.settings.completion_debounce_ms, self.settings.completion_adaptive_debounce)
+        #: the primary's breaker (each fallback endpoint has its own)
         self.breaker = CircuitBreaker(clock=self.clock)
+        #: i14 failover: endpoints tried, in order, while the primary's breaker is open
+        self.fallbacks: list[Endpoint] = []
         self.stats = EngineStats()
         self.paused: str | None = None      # why automatic requests are paused (auth)
         self._api_pause = False             # paused by a 401/402 answer (lifted by a success)
@@ -232,15 +238,25 @@ class CompletionEngine:
         self._background: set[asyncio.Task[None]] = set()
         #: prompt heads sent in full: completion time, or -1 while in flight
         self._warm: LRUCache[str, float] = LRUCache(maxsize=256)
-        #: per document: the window start line of the last full prompt sent
-        self._windows: LRUCache[str, int] = LRUCache(maxsize=256)
+        #: per endpoint and document: the window start line of the last full prompt sent
+        #: (each provider has its own prompt cache, so each keeps its own window)
+        self._windows: LRUCache[tuple[str, str], int] = LRUCache(maxsize=256)
         self.usage_estimate = UsageEstimate()
 
     # -- configuration -------------------------------------------------
-    def configure(self, settings: Settings, client: DeepSeekClient | None) -> None:
-        """New settings: forget caches, lift an auth pause, allow messages again."""
+    def configure(self, settings: Settings, client: DeepSeekClient | None,
+                  fallbacks: list[Endpoint] | None = None) -> None:
+        """New settings: forget caches, lift an auth pause, allow messages again.
+
+        ``fallbacks`` (None: keep the current ones) are the endpoints that
+        stand in, in order, while the primary's breaker is open.
+        """
         self.settings = settings
         self.client = client
+        if fallbacks is not None:
+            self.set_fallbacks(fallbacks)
+        for endpoint in self.fallbacks:
+            endpoint.breaker.record_success()
         self.rhythm.base_ms = settings.completion_debounce_ms
         self.rhythm.adaptive = settings.completion_adaptive_debounce
         self.results.clear()
@@ -250,6 +266,25 @@ class CompletionEngine:
         self._reported.clear()
         self.breaker.record_success()
         self.on_state()
+
+    def set_fallbacks(self, fallbacks: list[Endpoint]) -> None:
+        """Use these fallback endpoints (their breakers run on the engine's clock)."""
+        for endpoint in fallbacks:
+            endpoint.breaker.clock = lambda: self.clock()
+        self.fallbacks = list(fallbacks)
+
+    def primary(self) -> Endpoint:
+        """The primary (DeepSeek) endpoint: this engine's client and breaker."""
+        return Endpoint(PRIMARY, True, self.client, {"fim": self.settings.completion_model}, self.breaker)
+
+    def endpoints(self) -> list[Endpoint]:
+        """Every endpoint in failover order (the primary first)."""
+        return [self.primary(), *self.fallbacks]
+
+    def answering_endpoint(self) -> Endpoint:
+        """The endpoint ghost text comes from now (the primary when every one fails)."""
+        endpoints = self.endpoints()
+        return answering(endpoints, "fim") or endpoints[0]
 
     @property
     def busy(self) -> bool:
@@ -263,7 +298,8 @@ class CompletionEngine:
         """The document was closed."""
         self.memory.forget(uri)
         self.rhythm.forget(uri)
-        self._windows.pop(uri, None)
+        for endpoint in self.endpoints():
+            self._windows.pop((endpoint.name, uri), None)
         ticket = self._tickets.pop(uri, None)
         if ticket and not ticket.superseded.done():
             ticket.superseded.set_result(None)
@@ -326,8 +362,11 @@ class CompletionEngine:
             self._decision(req, "drop", reason="suggestion-finished")
             return None
 
-        fim, warm_key, lean = self._cache_aware_prompt(req)
-        model = self.settings.completion_model
+        # the endpoint likely to answer (prompt warm-up and window are kept per endpoint);
+        # the choice is made at send time and the prompt rebuilt if it differs
+        endpoint = peek(self.endpoints(), "fim") or self.primary()
+        fim, warm_key, lean = self._cache_aware_prompt(req, endpoint)
+        model = endpoint.models.get("fim", self.settings.completion_model)
         key = request_key(model, fim.prompt, fim.suffix, fim.max_tokens, fim.stop,
                           self.settings.completion_temperature)
         cached = self.results.get(key)
@@ -381,46 +420,58 @@ class CompletionEngine:
             if done:
                 self._decision(req, "drop", reason="superseded")
                 return None
-        if not req.manual and not self.breaker.allow():
+        chosen = pick(self.endpoints(), "fim", force=req.manual)
+        if chosen is None:
             self._decision(req, "drop", reason="breaker-open")
             return None
+        if chosen.name != endpoint.name:  # the breakers changed during the debounce
+            endpoint = chosen
+            fim, warm_key, lean = self._cache_aware_prompt(req, endpoint)
+            model = endpoint.model("fim")
+            key = request_key(model, fim.prompt, fim.suffix, fim.max_tokens, fim.stop,
+                              self.settings.completion_temperature)
 
         builds_cache = warm_key is not None and not lean and self._warm.get(warm_key) is None
         if builds_cache:
             self._warm[warm_key] = -1.0  # in flight: requests meanwhile go lean
-        self._decision(req, "send", lean=lean)
+        self._decision(req, "send", lean=lean, **({} if endpoint.primary else {"endpoint": endpoint.name}))
         if not lean:
-            self._windows[doc.uri] = fim.window_line
+            self._windows[(endpoint.name, doc.uri)] = fim.window_line
         flight = self._start(key, doc, prefix, suffix, fim, model, req.request_id,
-                             warm_key if builds_cache else None)
+                             warm_key if builds_cache else None, endpoint)
         return await self._await(flight, ticket, "", "network", suffix)
 
-    def _prompt(self, req: CompletionRequest, lean: bool = False) -> FimPrompt:
+    def _prompt(self, req: CompletionRequest, lean: bool = False, endpoint: str = PRIMARY) -> FimPrompt:
         s = self.settings
         return mask_fim(build_fim_prompt(  # i14: secrets masked before anything is sent
             req.doc, req.offset, others=req.others if s.completion_other_files else (),
             prefix_chars=s.completion_prefix_chars, suffix_chars=s.completion_suffix_chars,
             max_tokens_block=s.completion_max_tokens, use_other_files=s.completion_other_files,
-            lean=lean, window_hint=self._windows.get(req.doc.uri)))
+            lean=lean, window_hint=self._windows.get((endpoint, req.doc.uri))))
 
-    def _cache_aware_prompt(self, req: CompletionRequest) -> tuple[FimPrompt, str | None, bool]:
+    def _cache_aware_prompt(self, req: CompletionRequest,
+                            endpoint: Endpoint | None = None) -> tuple[FimPrompt, str | None, bool]:
         """The full prompt, or a lean one while the full prompt's head is being cached.
 
         DeepSeek persists a prefix seconds after a request ends; until then
         every request repeating a new head would pay it in full. Returns the
         prompt, the key of its head (None when the prompt is small), and
-        whether the prompt is the lean one.
+        whether the prompt is the lean one. The warm-up state is kept per
+        ``endpoint`` (the primary when None): another provider has its own cache.
         """
-        fim = self._prompt(req)
+        name = endpoint.name if endpoint is not None else PRIMARY
+        model = endpoint.models.get("fim", "") if endpoint is not None else self.settings.completion_model
+        fim = self._prompt(req, endpoint=name)
         if len(fim.prompt) - C.LEAN_PREFIX_CHARS < C.LEAN_MIN_HEAD_CHARS:
             return fim, None, False  # small: a lean prompt would save little
         # the head and the start of the window (which moves in aligned steps)
         end = fim.head_len + min(256, (len(fim.prompt) - fim.head_len) // 2)
-        warm_key = request_key(self.settings.completion_model, fim.prompt[:end])
+        warm_key = request_key(model, fim.prompt[:end]) if name == PRIMARY else \
+            request_key(name, model, fim.prompt[:end])
         since = self._warm.get(warm_key)
         if since is None or (since >= 0 and self.clock() - since >= C.CACHE_WARMUP_S):
             return fim, warm_key, False
-        return self._prompt(req, lean=True), warm_key, True
+        return self._prompt(req, lean=True, endpoint=name), warm_key, True
 
     def _compatible_flight(self, uri: str, prefix: str, suffix: str) -> _Flight | None:
         for flight in reversed(list(self._flights.values())):
@@ -483,7 +534,7 @@ class CompletionEngine:
         if flight.task.done() or flight.builds_cache:
             return
         flight.task.cancel()
-        self._warm_spare_connection()
+        self._warm_spare_connection(flight.endpoint.client if flight.endpoint else None)
 
     def _abort_if_orphan(self, flight: _Flight) -> None:
         flight.orphan_timer = None
@@ -496,8 +547,8 @@ class CompletionEngine:
             if flight.uri == uri and flight.refs <= 0 and not flight.can_serve(uri, prefix, suffix):
                 self._abort(flight)
 
-    def _warm_spare_connection(self) -> None:
-        client = self.client
+    def _warm_spare_connection(self, client: DeepSeekClient | None = None) -> None:
+        client = client or self.client
         if client is None:
             return
         task = asyncio.get_running_loop().create_task(client.warm())
@@ -505,11 +556,14 @@ class CompletionEngine:
         task.add_done_callback(self._background.discard)
 
     def _start(self, key: str, doc: DocumentSnapshot, prefix: str, suffix: str,
-               fim: FimPrompt, model: str, request_id: object, warm_key: str | None) -> _Flight:
+               fim: FimPrompt, model: str, request_id: object, warm_key: str | None,
+               endpoint: Endpoint | None = None) -> _Flight:
+        endpoint = endpoint or self.primary()
         first: asyncio.Future[tuple[str, str] | None] = asyncio.get_running_loop().create_future()
         task = asyncio.create_task(self._guarded(first, warm_key, self._fetch(
-            key, doc, prefix, suffix, fim, model, request_id, first, warm_key)))
-        flight = _Flight(key, doc.uri, prefix, suffix, task, first, builds_cache=warm_key is not None)
+            key, doc, prefix, suffix, fim, model, request_id, first, warm_key, endpoint), endpoint))
+        flight = _Flight(key, doc.uri, prefix, suffix, task, first, builds_cache=warm_key is not None,
+                         endpoint=endpoint)
         self._flights[key] = flight
         self.stats.requests_sent += 1
         if len(self._flights) == 1:
@@ -523,11 +577,13 @@ class CompletionEngine:
 
     async def _fetch(self, key: str, doc: DocumentSnapshot, prefix: str, suffix: str, fim: FimPrompt,
                      model: str, request_id: object, first: asyncio.Future[tuple[str, str] | None],
-                     warm_key: str | None = None) -> tuple[str, str] | None:
-        """Run one FIM request; resolve ``first`` as soon as something is worth showing."""
+                     warm_key: str | None = None, endpoint: Endpoint | None = None) -> tuple[str, str] | None:
+        """Run one FIM request at ``endpoint`` (the primary when None); resolve
+        ``first`` as soon as something is worth showing."""
         self.tracer.event("fetch_start", id=request_id)
         s = self.settings
-        client = self.client
+        endpoint = endpoint or self.primary()
+        client = endpoint.client
         assert client is not None
         request = FimRequest(model=model, prompt=fim.prompt, suffix=fim.suffix,
                              max_tokens=fim.max_tokens, stop=fim.stop,
@@ -586,7 +642,7 @@ class CompletionEngine:
                 result = await client.fim(request, timeout_s=timeout_s,
                                           trace=trace if tracer.enabled else None)
         except asyncio.CancelledError:
-            self.breaker.release_probe()
+            endpoint.breaker.release_probe()
             if warm_key is not None:
                 self._warm.pop(warm_key, None)  # the next request builds the cache instead
             tracer.event("http_done", id=request_id, outcome="cancelled")
@@ -597,7 +653,10 @@ class CompletionEngine:
             if warm_key is not None:
                 self._warm.pop(warm_key, None)
             tracer.event("http_done", id=request_id, outcome="error")
-            self._failed(exc)
+            if endpoint.primary:  # (the one-argument form is the seam the CLI hooks)
+                self._failed(exc)
+            else:
+                self._failed(exc, endpoint)
             if not first.done():
                 first.set_result(None)
             return None
@@ -607,20 +666,26 @@ class CompletionEngine:
                 self.on_state()
         tracer.event("http_done", id=request_id, outcome="stopped" if result.stopped else "ok")
         if result.stopped:
-            self._warm_spare_connection()  # stopping closed the connection
+            self._warm_spare_connection(client)  # stopping closed the connection
         if warm_key is not None:
             self._warm[warm_key] = self.clock()  # persisted a few seconds from now
-        was_failing = self.last_error is not None
-        self.resume()  # a success after a 401/402 (a top-up, a new key): ghost text comes back
-        self.breaker.record_success()
+        was_failing = self.last_error is not None or endpoint.breaker.state != "closed"
+        if endpoint.primary:
+            self.resume()  # a success after a 401/402 (a top-up, a new key): ghost text comes back
+        endpoint.breaker.record_success()
         self.last_error = None
         if self._outage_over():
             self._reported.discard("unavailable")
+            if endpoint.primary:
+                self._reported.discard("failover")  # DeepSeek is back for good: a next failover is news
         if was_failing:
             self.on_state()
         usage = self.usage_estimate.observe(fim, result.usage) if not result.stopped else \
             self.usage_estimate.estimate(fim, result.usage.completion_tokens)
-        self.on_usage(result.model or model, usage)
+        if endpoint.primary:
+            self.on_usage(result.model or model, usage)
+        else:
+            self.on_usage(result.model or model, usage, endpoint)
 
         text = clean(result.text)
         self.results.put(key, text)
@@ -628,7 +693,8 @@ class CompletionEngine:
 
     # -- failures ------------------------------------------------------
     async def _guarded(self, first: asyncio.Future[tuple[str, str] | None], warm_key: str | None,
-                       fetch: Coroutine[Any, Any, tuple[str, str] | None]) -> tuple[str, str] | None:
+                       fetch: Coroutine[Any, Any, tuple[str, str] | None],
+                       endpoint: Endpoint | None = None) -> tuple[str, str] | None:
         """Run one flight so that whatever fails inside it, its waiters get an answer.
 
         An exception that is not a :class:`DeepSeekError` (a bug, an answer
@@ -641,7 +707,8 @@ class CompletionEngine:
             raise
         except Exception as exc:
             self.stats.errors += 1
-            self.breaker.release_probe()  # a probe that ended in a bug must not hold the breaker
+            # a probe that ended in a bug must not hold the breaker
+            (endpoint.breaker if endpoint else self.breaker).release_probe()
             if warm_key is not None:
                 self._warm.pop(warm_key, None)
             log.error("completion request failed unexpectedly: %s: %s", type(exc).__name__, exc,
@@ -683,11 +750,23 @@ class CompletionEngine:
         self._reported.add(kind)
         self.on_problem(kind, message)
 
-    def _failed(self, exc: DeepSeekError) -> None:
+    def _failed(self, exc: DeepSeekError, endpoint: Endpoint | None = None) -> None:
         self.stats.errors += 1
-        log.warning("completion request failed: %s", exc)
-        self.last_error = str(exc)
-        if isinstance(exc, (AuthenticationError, InsufficientBalanceError)):
+        endpoint = endpoint or self.primary()
+        where = "" if endpoint.primary else f"fallback {endpoint.name!r}: "
+        log.warning("completion request failed: %s%s", where, exc)
+        self.last_error = f"{where}{exc}"
+        if not endpoint.primary and isinstance(exc, (AuthenticationError, InsufficientBalanceError,
+                                                     BadRequestError, ServerError, RateLimitError,
+                                                     APIConnectionError, StreamError)):
+            # a fallback failing: its own breaker opens (a refused key keeps it out longest);
+            # nothing else pauses, the primary's state is its own
+            hard = isinstance(exc, (AuthenticationError, InsufficientBalanceError, BadRequestError))
+            endpoint.breaker.record_failure(endpoint.breaker.cooldown_max_s if hard else
+                                            getattr(exc, "retry_after", None))
+            self._report(f"fallback:{endpoint.name}:{type(exc).__name__}",
+                         f"Fallback endpoint {endpoint.name!r} failed: {exc} {exc.hint}")
+        elif isinstance(exc, (AuthenticationError, InsufficientBalanceError)):
             self.paused = f"{exc} {exc.hint} {PAUSE_ENDS}"
             self._api_pause = True
             kind = "auth" if isinstance(exc, AuthenticationError) else "balance"
@@ -700,7 +779,12 @@ class CompletionEngine:
             self.breaker.record_failure(retry_after)
             self._last_failure_at = self.clock()
             if self.breaker.state != "closed":
-                self._report("unavailable", f"{exc} {exc.hint}")
+                standin = answering(self.fallbacks, "fim")
+                if standin is not None:
+                    self._report("failover", f"{exc} Ghost text comes from the fallback endpoint "
+                                             f"{standin.name!r} until DeepSeek answers again.")
+                else:
+                    self._report("unavailable", f"{exc} {exc.hint}")
         elif isinstance(exc, BadRequestError):
             self._report(f"bad-request:{exc.api_message}", f"{exc} {exc.hint}")
         self.on_state()
@@ -711,7 +795,7 @@ class CompletionEngine:
             return "paused", self.paused
         if self.client is None or not self.client.api_key:
             return "error", f"{MissingApiKeyError()} {MissingApiKeyError.hint}"  # the problem, then the fix
-        if self.breaker.state != "closed" or self.last_error:
+        if answering(self.endpoints(), "fim") is None or self.last_error:
             return "error", self.last_error
         if self._flights:
             return "waiting", None

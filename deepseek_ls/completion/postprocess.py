@@ -15,7 +15,7 @@ replaces them (its range ends there), so accepting leaves one of each.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Generator, Iterable, Iterator
 
 _OPEN = {"(": ")", "[": "]", "{": "}"}
 _CLOSE = {")": "(", "]": "[", "}": "{"}
@@ -34,10 +34,11 @@ def _indent_width(line: str) -> int:
     return width
 
 
-def _code_chars(text: str, comments: bool = False):
+def _code_chars(text: str, comments: bool = False) -> Generator[tuple[int, str], None, str]:
     """Yield ``(index, char)`` for characters outside simple string literals.
 
-    Quotes do not span lines; with ``comments`` a ``#`` ends the line.
+    Quotes do not span lines; with ``comments`` a ``#`` ends the line. The
+    generator's return value is the quote of the literal still open at the end.
     """
     quote = ""
     escaped = False
@@ -58,6 +59,7 @@ def _code_chars(text: str, comments: bool = False):
             quote = "\n"  # skip to the end of the line
         else:
             yield i, ch
+    return quote
 
 
 def _unmatched_closers(stack: list[str], chars: Iterable[tuple[int, str]]) -> Iterator[int]:
@@ -94,19 +96,12 @@ def quote_at_end(line_prefix: str) -> str:
 
     Single-line literals (``'``, ``"``, backtick) with backslash escapes.
     """
-    quote = ""
-    escaped = False
-    for ch in line_prefix:
-        if quote:
-            if escaped:
-                escaped = False
-            elif ch == "\\":
-                escaped = True
-            elif ch == quote:
-                quote = ""
-        elif ch in _QUOTES:
-            quote = ch
-    return quote
+    scan = _code_chars(line_prefix)
+    while True:
+        try:
+            next(scan)
+        except StopIteration as end:
+            return end.value
 
 
 def _outer_walk(text: str, quote: str) -> tuple[list[tuple[int, str]], list[str], str]:

@@ -46,12 +46,14 @@ def manager(ls: DeepSeekLanguageServer) -> ChatManager:
     """The server's ChatManager (created on first use)."""
     chat = getattr(ls, "chat", None)
     if chat is None:
-        def count(model: str, usage: Usage, kind: str = "chat") -> None:
-            # totals, log line, the ledger row (kind chat, or action for a code action) and a status
-            ls.service.record_usage(model, usage, kind=kind)
+        def count(model: str, usage: Usage, endpoint: Any = None, kind: str = "chat") -> None:
+            # totals, log line, the ledger row (per endpoint; kind chat, or action for a code
+            # action) and a status notification
+            ls.service.record_usage(model, usage, kind=kind, endpoint=endpoint)
 
         # require_client raises the error that says why there is no client (no key, a blocking setting)
-        chat = ChatManager(ls.service.require_client, lambda: ls.service.settings, on_usage=count)
+        chat = ChatManager(ls.service.require_client, lambda: ls.service.settings, on_usage=count,
+                           endpoints=ls.service.endpoints)  # i14 failover
         ls.chat = chat  # type: ignore[attr-defined]
     return chat
 

@@ -40,6 +40,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--truth", action="append", default=[], help="file whose text the oracle serves (repeatable)")
     ap.add_argument("--p-wrong", type=float, default=0.0)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--openai-compatible", action="store_true",
+                    help="act as a generic OpenAI-compatible server: FIM at /v1/completions, no /beta paths")
     ap.add_argument("--noise", default=os.environ.get("FAKE_DEEPSEEK_NOISE", "off"),
                     help="model-noise mix for oracle answers (noise.py): off | real | all | mode=p,... "
                          "(default: $FAKE_DEEPSEEK_NOISE or off)")
@@ -66,6 +68,7 @@ def main(argv: list[str] | None = None) -> int:
     fake.legacy422 = a.legacy422
     fake.legacy_usage_chunk = a.legacy_usage_chunk
     fake.p_wrong = a.p_wrong
+    fake.openai_compatible = a.openai_compatible
     try:
         mix = noise.parse_mix(a.noise)
     except ValueError as e:

@@ -31,7 +31,8 @@ from .oracle import Oracle, default_chat, default_fim_text
 from .validation import ApiError, Job, deserialize, parse_body, validate
 
 CHAT_PATHS = ("/chat/completions", "/v1/chat/completions", "/beta/chat/completions")
-FIM_PATHS = ("/beta/completions",)
+#: "/v1/completions" is served only by a fake in OpenAI-compatible mode (``openai_compatible``)
+FIM_PATHS = ("/beta/completions", "/v1/completions")
 COMPLETION_PATHS = CHAT_PATHS + FIM_PATHS
 FAULT_KINDS = ("status", "cut_stream", "stall", "empty_body", "insufficient_system_resource",
                "delay", "queue", "body", "reset")
@@ -278,6 +279,9 @@ class FakeDeepSeek:
         self.port = port
         self.seed = seed
         # behaviour knobs (may be changed at any time)
+        #: act as a generic OpenAI-compatible server (Ollama, llama.cpp, another provider):
+        #: FIM at /v1/completions (prompt + suffix), chat at /v1/chat/completions; no /beta paths
+        self.openai_compatible: bool = False
         self.latency_ms: float = 0.0            # base TTFT
         self.miss_ms_per_token: float = 0.0
         self.ms_per_output_token: float = 0.0
@@ -690,6 +694,9 @@ class FakeDeepSeek:
                                    "topped_up_balance": amt}]})
             return
         if method == "POST" and path in COMPLETION_PATHS:
+            if (path == "/v1/completions") != self.openai_compatible and path in FIM_PATHS \
+                    or (self.openai_compatible and path.startswith("/beta/")):
+                raise ApiError(404, "Not Found")  # [I] the other kind of server's path
             key = self._auth(rec, headers)
             if self.balance(key) <= 0:
                 raise ApiError(402, "Insufficient Balance", etype="unknown_error")

@@ -45,6 +45,8 @@ for f in setting_fields():
             else "number" if isinstance(d, float) else "string", "default": d}
     if isinstance(d, tuple):  # a list of strings (deepseek.exclude)
         spec = {"type": "array", "items": {"type": "string"}, "default": list(d)}
+    if meta.get("schema"):  # a structured setting (deepseek.fallbacks) gives its own JSON schema
+        spec = json.loads(json.dumps(meta["schema"]))
     if meta["lo"] is not None:
         spec["minimum"] = meta["lo"]
     if meta["hi"] is not None:

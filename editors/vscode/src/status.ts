@@ -29,6 +29,8 @@ export interface ServerStatus {
   today?: Usage;
   /** Set when the usage ledger cannot be read or written: what failed and how to fix it. */
   todayNote?: string;
+  /** The endpoint ghost text comes from: DeepSeek (primary) or a fallback while DeepSeek fails. */
+  endpoint?: { name: string; primary: boolean };
   /** State `excluded`: the document asked about last, which is never sent (`message` says why). */
   excludedUri?: string;
 }
@@ -147,7 +149,9 @@ export function formatStatus(input: StatusInput): StatusView {
   let text = `${stateIcon(input)} DeepSeek`;
   const needsKey = input.phase === 'running' && !input.hasKey && (!s || s.state === 'error');
   if (needsKey) text = '$(key) DeepSeek: set API key';
-  else if (input.phase === 'running' && usage && (usage.requests ?? 0) > 0) {
+  else if (input.phase === 'running' && s?.endpoint && !s.endpoint.primary) {
+    text += ` via ${s.endpoint.name}`; // failover: a fallback endpoint answers (the tooltip has the cost)
+  } else if (input.phase === 'running' && usage && (usage.requests ?? 0) > 0) {
     text += ` ${formatCost(usage.costUsd)}`;
     const hit = hitPercent(usage);
     if (hit !== undefined) text += ` · ${hit}% cache`;
@@ -164,6 +168,9 @@ export function formatStatus(input: StatusInput): StatusView {
   if (s) {
     lines.push(`Automatic completions: ${autoCompletionOff(s) ? 'off' : 'on'}`);
     if (s.model) lines.push(`Model: ${s.model}`);
+    if (s.endpoint && !s.endpoint.primary) {
+      lines.push(`Answering: fallback endpoint ${s.endpoint.name} (DeepSeek is failing; it is probed and taken back when it recovers)`);
+    }
   }
   if (usage) {
     const hit = hitPercent(usage);

@@ -87,6 +87,10 @@ function M.statusline(opts)
     state = 'waiting'
   end
   local s = prefix .. ' ' .. state
+  local ep = d.endpoint
+  if type(ep) == 'table' and ep.primary == false and type(ep.name) == 'string' then
+    s = s .. ' via ' .. ep.name -- failover: a fallback endpoint answers while DeepSeek fails
+  end
   if state == 'error' or state == 'paused' or state == 'excluded' then
     local msg = d.message
     if type(msg) == 'string' and msg ~= '' then
