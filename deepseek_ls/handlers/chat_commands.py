@@ -54,6 +54,7 @@ def manager(ls: DeepSeekLanguageServer) -> ChatManager:
         # require_client raises the error that says why there is no client (no key, a blocking setting)
         chat = ChatManager(ls.service.require_client, lambda: ls.service.settings, on_usage=count,
                            endpoints=ls.service.endpoints)  # i14 failover
+        chat.on_action_usage = lambda model, usage, endpoint=None: count(model, usage, endpoint, kind="action")
         ls.chat = chat  # type: ignore[attr-defined]
     return chat
 
