@@ -34,12 +34,28 @@ def _serve(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:  # Ctrl-C while starting: nothing to clean up yet
         return 130
     logs.setup(server.service.settings.log_level)
+    if not args.tcp:
+        _say_if_terminal()
     if args.tcp:
         code = stdio.serve_tcp(server, host.strip("[]") or "127.0.0.1", int(port))
     else:
         code = stdio.serve(server)
     _leave(code)
     return code
+
+
+TERMINAL_NOTE = ("deepseek-ls: this is a language server: it waits for an editor to talk LSP on stdin "
+                 "(your editor starts it). Ctrl-C quits; `deepseek-ls --help` lists the commands to run "
+                 "by hand (doctor, complete, stats).")
+
+
+def _say_if_terminal() -> None:
+    """Started by hand in a terminal: say once what it is waiting for (nothing when an editor starts it)."""
+    try:
+        if sys.stdin is not None and sys.stdin.isatty():
+            print(TERMINAL_NOTE, file=sys.stderr, flush=True)
+    except (OSError, ValueError):
+        pass
 
 
 def _leave(code: int) -> None:
@@ -153,22 +169,45 @@ async def _complete(spec: str) -> int:
         if service.usage.requests:
             print("deepseek-ls: DeepSeek answered, but with nothing worth inserting at this position "
                   f"(an empty or repeated text); try another position ({usage_line(service)})", file=sys.stderr)
+            for line in ledger_trouble(service):
+                print(f"deepseek-ls: {line}", file=sys.stderr)
         else:
             print("deepseek-ls: no suggestion: nothing was sent (a file over 4 M characters is not "
                   "completed)", file=sys.stderr)
         return 1
     sys.stdout.write(suggestion.text + ("" if suggestion.text.endswith("\n") else "\n"))
     print(f"deepseek-ls: {usage_line(service)}", file=sys.stderr)
+    for line in ledger_trouble(service):
+        print(f"deepseek-ls: {line}", file=sys.stderr)
     return 0
 
 
 def usage_line(service) -> str:
-    """``1 request, 20 prompt tokens (0 from DeepSeek's cache), 28 output tokens, $0.00002 ...``."""
+    """``1 request, 20 prompt tokens (0 from DeepSeek's cache), 28 output tokens, $0.00002; recorded
+    in PATH`` (``; not recorded (see below)`` when the ledger failed: :func:`ledger_trouble` says why)."""
     u = service.usage
-    where = f"; recorded in {service.ledger.path}" if service.ledger.path else ""
+    ledger = service.ledger
+    where = ""
+    if ledger.path:
+        where = "; not recorded (see below)" if ledger_trouble(service) else f"; recorded in {ledger.path}"
     return (f"{u.requests} request{'' if u.requests == 1 else 's'}, "
             f"{u.hit_tokens + u.miss_tokens} prompt tokens ({u.hit_tokens} from DeepSeek's cache), "
             f"{u.completion_tokens} output tokens, ${u.cost_usd:.5f}{where}")
+
+
+def ledger_trouble(service) -> list[str]:
+    """Why the usage rows could not be written and what to do (as ``stats`` and ``doctor`` say it);
+    empty when they were written."""
+    ledger = service.ledger
+    if not ledger.path or not (ledger.unwritten or ledger.problem):
+        return []
+    from .cli_extra import ledger_problem
+
+    problem = ledger_problem(ledger.path)
+    why = problem[0] if problem else (ledger.problem or "the usage ledger could not be written")
+    fix = (problem[1] if problem else
+           f"Make the folder {ledger.path.parent} writable, or set DEEPSEEK_LS_DATA_DIR to another folder.")
+    return [f"the usage row could not be written to the ledger: {why}.", f"→ {fix}"]
 
 
 def failure_report(exc: Exception, base_url: str) -> list[str]:
@@ -226,12 +265,15 @@ environment:
                               plain http:// only for localhost
   DEEPSEEK_LS_DATA_DIR        folder of the usage ledger (default: the user data
                               folder, e.g. ~/.local/share/deepseek-ls)
-  DEEPSEEK_LS_LOG             log level of complete, stats and doctor (default
-                              warning); the server uses the deepseek.logLevel setting
+  DEEPSEEK_LS_LOG             log level (debug, info, warning, error): of complete,
+                              stats and doctor (default warning), and the server's
+                              default, which the deepseek.logLevel setting overrides
   DEEPSEEK_LS_HTTPX=1         send ghost-text requests through httpx (for proxies
                               and TLS middleboxes the lean HTTP path cannot see)
   DEEPSEEK_LS_TRACE=PATH      write JSON-lines timing records (benchmark)
-  DEEPSEEK_LS_THREADED_STDIN=1  read stdin with pygls' threaded reader
+  DEEPSEEK_LS_THREADED_STDIN=1  read stdin in a worker thread (pygls' reader) instead
+                              of the event loop (a fallback if the editor's pipe
+                              misbehaves; files and terminals always use the thread)
   HTTPS_PROXY, ALL_PROXY      proxies, honoured by every request
 
 examples:
@@ -279,6 +321,8 @@ def main(argv: list[str] | None = None) -> int:
         if not os.environ.get("DEEPSEEK_LS_LOG"):
             # request failures are reported once, with what to do, by _complete itself
             logging.getLogger("deepseek_ls.completion.engine").setLevel(logging.ERROR)
+            # so are ledger failures (under the usage line, with how to fix them)
+            logging.getLogger("deepseek_ls.ledger").setLevel(logging.ERROR)
         return asyncio.run(_complete(args.spec))
     if args.command in (None, "serve"):
         return _serve(args)

@@ -55,9 +55,8 @@ def format_stats(report: Mapping[str, Any]) -> str:
         out += _table([(d["date"], d) for d in report["perDay"]], "day")
         out += ["", f"per model ({period})"]
         out += _table([(m["model"], m) for m in report["perModel"]], "model")
-        if len(report["perKind"]) > 1:
-            out += ["", f"per kind ({period})"]
-            out += _table([(k["kind"], k) for k in report["perKind"]], "kind")
+        out += ["", f"per kind ({period})"]
+        out += _table([(k["kind"], k) for k in report["perKind"]], "kind")
         endpoints = report.get("perEndpoint") or []
         if len(endpoints) > 1 or any(e["endpoint"] != "deepseek" for e in endpoints):
             out += ["", f"per endpoint ({period})"]
@@ -168,13 +167,18 @@ def _balance_text(data: Mapping[str, Any]) -> tuple[str, bool]:
 
 async def run_doctor(environ: Mapping[str, str] | None = None, *, base_url: str | None = None,
                      model: str | None = None, chat_model: str | None = None,
-                     fim: bool = True, transport: Any = None, fallbacks: Any = None) -> list[Check]:
+                     fim: bool = True, transport: Any = None, fallbacks: Any = None,
+                     names: Mapping[str, str] | None = None) -> list[Check]:
     """Check key, endpoint, models, balance and round trip; one Check per finding.
 
     ``fallbacks`` is the value of ``deepseek.fallbacks`` (a list of endpoint
     objects; None: the ``DEEPSEEK_LS_FALLBACKS`` variable, JSON, if set):
     each one gets a ``fallback NAME`` check (reachable, its models, one
     tiny FIM request when it serves ghost text).
+
+    ``names`` says how to name ``DEEPSEEK_API_KEY`` / ``DEEPSEEK_BASE_URL`` (keys ``apiKey``,
+    ``baseUrl``) when an editor plugin set them for its user (``:checkhealth`` passes
+    ``"api_key in setup()"``), so that the report names what that user set.
     """
     from .api.client import DeepSeekClient, FimRequest
     from .api.errors import (APIConnectionError, AuthenticationError, DeepSeekError,
@@ -200,13 +204,29 @@ async def run_doctor(environ: Mapping[str, str] | None = None, *, base_url: str 
                                 "Give a JSON list of endpoint objects (see README \"Failover\")."))
     if fallbacks is not None:
         overrides["fallbacks"] = fallbacks
+    names = dict(names or {})
+    key_name = names.get("apiKey", "DEEPSEEK_API_KEY")
+    env_url_name = names.get("baseUrl", "DEEPSEEK_BASE_URL")
+
+    def namer(key: str, source: str) -> str:
+        if source == "env" and key in names:
+            return names[key]
+        return {"baseUrl": "DEEPSEEK_BASE_URL", "apiKey": "DEEPSEEK_API_KEY"}.get(key, f"deepseek.{key}") \
+            if source == "env" else {"baseUrl": "--base-url", "completion.model": "--model",
+                                     "chat.model": "--chat-model"}.get(key, f"deepseek.{key}")
+
     settings, problems = build_settings(env_layer(environ), overrides, sources=("env", "args"),
-                                        fallback_environ=environ)
+                                        fallback_environ=environ, namer=namer)
 
     # -- key
     key = settings.api_key
-    source = "DEEPSEEK_API_KEY" if environ.get("DEEPSEEK_API_KEY") else "settings"
-    if not key:
+    source = key_name if environ.get("DEEPSEEK_API_KEY") else "settings"
+    key_problem = next((p for p in problems if getattr(p, "key", "") == "apiKey"), None)
+    if key_problem is not None:  # set, but with characters no key has (the same words as `complete`)
+        checks.append(Check("API key", FAIL, f"set (from {source}) but unusable: {key_problem}",
+                            f"Set {key_name} to the key alone (printable ASCII, no spaces), "
+                            "copied again from https://platform.deepseek.com/api_keys."))
+    elif not key:
         checks.append(Check("API key", FAIL, "not set", "Set the environment variable DEEPSEEK_API_KEY "
                             "(create a key at https://platform.deepseek.com/api_keys). Editors take it "
                             "from their own settings: doctor does not see those."))
@@ -219,9 +239,9 @@ async def run_doctor(environ: Mapping[str, str] | None = None, *, base_url: str 
 
     # -- endpoint (URL shape)
     wanted_url = (base_url or environ.get("DEEPSEEK_BASE_URL") or settings.base_url).strip().rstrip("/")
-    url_source = ("--base-url" if base_url else "DEEPSEEK_BASE_URL" if environ.get("DEEPSEEK_BASE_URL")
+    url_source = ("--base-url" if base_url else env_url_name if environ.get("DEEPSEEK_BASE_URL")
                   else "the default; set DEEPSEEK_BASE_URL or --base-url to change it")
-    root, why = normalize_base_url(wanted_url, "--base-url" if base_url else "DEEPSEEK_BASE_URL")
+    root, why = normalize_base_url(wanted_url, "--base-url" if base_url else env_url_name)
     if why:
         checks.append(Check("endpoint", FAIL, why,
                             "Use https://, or plain http:// only for localhost / 127.0.0.1 / ::1 "
@@ -236,12 +256,15 @@ async def run_doctor(environ: Mapping[str, str] | None = None, *, base_url: str 
         elif getattr(problem, "key", "") not in ("baseUrl", "apiKey"):  # those have their own checks
             checks.append(Check("settings", WARN, problem, "Fix the setting named."))
 
-    wanted = {"deepseek.completion.model": settings.completion_model,
-              "deepseek.chat.model": settings.chat_model}
+    # name each model by where it came from: doctor reads only its own flags (never editor settings)
+    fim_name = "--model" if model else "the default completion model"
+    chat_name = "--chat-model" if chat_model else "the default chat model"
+    wanted = {fim_name: settings.completion_model, chat_name: settings.chat_model}
     info = model_info(settings.completion_model)
     if info is not None and not info.fim:
-        checks.append(Check("models", FAIL, f"deepseek.completion.model = {settings.completion_model!r} "
-                            "does not support FIM completion", "Pick a model with FIM, e.g. deepseek-flash."))
+        checks.append(Check("models", FAIL, f"{fim_name} {settings.completion_model!r} "
+                            "does not support FIM completion",
+                            "Pick a model with FIM, e.g. --model deepseek-flash."))
 
     def skip(name: str, why_text: str) -> None:
         checks.append(Check(name, SKIP, f"skipped ({why_text})"))
@@ -249,7 +272,8 @@ async def run_doctor(environ: Mapping[str, str] | None = None, *, base_url: str 
     network_names = ("reachable", "models", "balance", "round trip")
     if not key or why:
         for name in network_names:
-            skip(name, "no API key" if not key else "endpoint not usable")
+            skip(name, "API key unusable" if key_problem is not None else "no API key" if not key
+                 else "endpoint not usable")
         for config in settings.fallbacks:
             checks.append(await _check_fallback(config, fim=fim, transport=transport))
         checks.append(_ledger_check(ledger_path(environ)))
@@ -264,7 +288,7 @@ async def run_doctor(environ: Mapping[str, str] | None = None, *, base_url: str 
             available = await client.models()
         except AuthenticationError as exc:
             checks[0] = Check("API key", FAIL, f"the key ({mask_key(key)}, from {source}) was rejected: {exc}",
-                              "The API key was rejected. Set a valid key in DEEPSEEK_API_KEY "
+                              f"The API key was rejected. Set a valid key in {key_name} "
                               "(https://platform.deepseek.com/api_keys).")
             checks.append(Check("reachable", OK, f"{client.base_url} answered (401) in "
                                 f"{_ms(time.monotonic() - started)}"))
@@ -286,13 +310,14 @@ async def run_doctor(environ: Mapping[str, str] | None = None, *, base_url: str 
                                 f"{_ms(time.monotonic() - started)} (connection setup included)"))
         models_ok = True
         if available is not None:
-            missing = [f"{setting} = {name!r}" for setting, name in wanted.items() if name not in available]
+            missing = [f"{setting} {name!r}" for setting, name in wanted.items() if name not in available]
             names = ", ".join(sorted(available)) or "none"
             if missing:
                 models_ok = settings.completion_model in available
                 checks.append(Check("models", FAIL, f"DeepSeek does not serve {', '.join(missing)}. "
                                     f"Available models: {names}.",
-                                    f"Set the model to one of: {names}."))
+                                    f"Pass one of them with --model / --chat-model (in an editor, "
+                                    f"set the completion or chat model setting): {names}."))
             else:
                 checks.append(Check("models", OK, f"{settings.completion_model} (completion) and "
                                     f"{settings.chat_model} (chat) are served"))
@@ -454,7 +479,7 @@ def _ledger_check(path: Any) -> Check:
     if not ok:
         return Check("ledger", WARN, f"cannot write {path}{reason}",
                      f"Make the folder {path.parent} writable, or set {ENV_DATA_DIR} to a writable folder.")
-    return Check("ledger", OK, f"{path} ({rows:,} requests recorded)")
+    return Check("ledger", OK, f"{path} ({rows:,} request{'' if rows == 1 else 's'} recorded)")
 
 
 _MARK = {OK: "ok  ", WARN: "WARN", FAIL: "FAIL", SKIP: "skip"}
@@ -504,8 +529,10 @@ def doctor(args: argparse.Namespace, *, environ: Mapping[str, str] | None = None
         except (OSError, ValueError) as exc:
             print(f"deepseek-ls doctor: --fallbacks: {exc}", file=sys.stderr)
             return 2
+    names = {k: v for k, v in (("apiKey", args.key_named), ("baseUrl", args.url_named)) if v}
     checks = asyncio.run(run_doctor(environ, base_url=args.base_url, model=args.model,
-                                    chat_model=args.chat_model, fim=not args.no_fim, fallbacks=fallbacks))
+                                    chat_model=args.chat_model, fim=not args.no_fim, fallbacks=fallbacks,
+                                    names=names))
     if args.json:
         payload = {"ok": doctor_exit_code(checks) == 0, "checks": [asdict(c) for c in checks]}
         out.write(redact(json.dumps(payload, indent=2, ensure_ascii=False)) + "\n")
@@ -533,6 +560,9 @@ def register_doctor(parser: argparse.ArgumentParser) -> None:
                              f"the variable {FALLBACKS_ENV}")
     parser.add_argument("--no-fim", action="store_true",
                         help="skip the one tiny FIM request (max_tokens 1, a fraction of a cent)")
+    # for editor plugins: how their user set DEEPSEEK_API_KEY / DEEPSEEK_BASE_URL (e.g. "api_key in setup()")
+    parser.add_argument("--key-named", metavar="NAME", help=argparse.SUPPRESS)
+    parser.add_argument("--url-named", metavar="NAME", help=argparse.SUPPRESS)
     parser.set_defaults(func=doctor)
 
 

@@ -12,7 +12,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from .api.errors import AuthenticationError, MissingApiKeyError
+from .api.errors import (APIConnectionError, AuthenticationError, InvalidApiKeyError, MissingApiKeyError,
+                         NotFoundError)
 
 KEY_PAGE = "https://platform.deepseek.com/api_keys"
 
@@ -49,8 +50,65 @@ def hints(kind: str) -> tuple[str, str]:
     return (f"{where} Create a key at {KEY_PAGE}.", f"The API key was rejected. {where}")
 
 
+#: the client of this process and where its plugin took a value from (``{"apiKey": "setup"}``)
+_client: dict[str, Any] = {"kind": "generic", "sources": {}}
+_ENDPOINT_HINTS = (APIConnectionError.hint, NotFoundError.hint)
+
+
 def apply(init_options: Any, client_name: str | None) -> str:
-    """Set this process's key hints for the client; returns the client kind."""
+    """Set this process's key hints for the client; returns the client kind.
+
+    The plugins also send ``initializationOptions.deepseekSources``, where
+    they took a value they pass on as an environment variable:
+    ``{"apiKey": "setup" | "secret", "baseUrl": "setup"}`` (Neovim's
+    ``setup({ api_key, base_url })``, VS Code's secret storage), so that a
+    message names what this user set (:func:`setting_name`).
+    """
     kind = client_kind(init_options, client_name)
+    sources = init_options.get("deepseekSources") if isinstance(init_options, dict) else None
+    _client["kind"] = kind
+    _client["sources"] = {k: v for k, v in sources.items() if isinstance(v, str)} \
+        if isinstance(sources, dict) else {}
     MissingApiKeyError.hint, AuthenticationError.hint = hints(kind)
+    InvalidApiKeyError.hint = (f"Paste only the key itself (it starts with sk- and has no spaces or other "
+                               f"characters) into {setting_name('apiKey', 'env')}.")
     return kind
+
+
+def setting_name(key: str, layer: str) -> str:
+    """How to name setting ``key`` (``"apiKey"``, ``"completion.model"``) that came from settings
+    ``layer`` (``"env"``, ``"init"``, ``"didChange"``, ``"pull"``, ``"toggle"``, ``""`` = the default)
+    to this client's user: what they actually set, in their words.
+
+    >>> setting_name("baseUrl", "env")   # a plain server, or a plugin that passed the shell's variable
+    'DEEPSEEK_BASE_URL'
+    """
+    from .settings import ENV_NAMES, SECTION
+
+    kind, sources = _client["kind"], _client["sources"]
+    if layer == "env":
+        env = ENV_NAMES.get(key, f"{SECTION}.{key}")
+        if kind == "nvim" and sources.get(key) == "setup":
+            option = {"apiKey": "api_key", "baseUrl": "base_url"}.get(key, key)
+            return f"{option} (given to require('deepseek_ls').setup())"
+        if kind == "vscode" and key == "apiKey" and sources.get(key) == "secret":
+            return 'the API key stored with "DeepSeek: Set API Key"'
+        return env
+    if not layer:
+        return f"the default {SECTION}.{key}"
+    if kind == "nvim":
+        return f"settings.{SECTION}.{key} (in require('deepseek_ls').setup())"
+    return f"{SECTION}.{key}"
+
+
+def note_endpoint(layer: str) -> None:
+    """The endpoint now comes from ``layer``: name it so in the network and wrong-path hints."""
+    if not layer:
+        APIConnectionError.hint = ("Check your network connection (the endpoint is DeepSeek's default, "
+                                   "https://api.deepseek.com).")
+        NotFoundError.hint = _ENDPOINT_HINTS[1]
+        return
+    name = setting_name("baseUrl", layer)
+    APIConnectionError.hint = f"Check your network connection and the endpoint you set in {name}."
+    NotFoundError.hint = (f"Check the endpoint you set in {name}: it should be the API root "
+                          "(e.g. https://api.deepseek.com), not an endpoint path.")

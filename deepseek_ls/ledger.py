@@ -31,7 +31,7 @@ import os
 import sqlite3
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -208,6 +208,10 @@ class Ledger:
         self._conn: sqlite3.Connection | None = None
         self._thread: threading.Thread | None = None
         self._warned = False
+        #: the last write or read failure (``"cannot write the usage ledger PATH: why"``), None once one works
+        self.problem: str | None = None
+        #: called (from any thread) when a write or read fails, e.g. to show it in the status
+        self.on_problem: Callable[[], None] | None = None
         self._dropped = 0
         self._closed = False
 
@@ -358,11 +362,14 @@ class Ledger:
                     self._trim_locked()
                 self._failed("cannot write the usage ledger", exc)
                 return False
+            if batch:
+                self.problem = None
             snapshot = None
             if want_refresh:
                 try:
                     day = self.today_date()
                     snapshot = (day, self._sum(conn, self.day_start(day), self.day_start(day + _dt.timedelta(days=1))))
+                    self.problem = None
                 except Exception as exc:
                     self._reset_connection()
                     self._failed("cannot read the usage ledger", exc)
@@ -388,7 +395,19 @@ class Ledger:
             except Exception:
                 pass
 
+    @property
+    def unwritten(self) -> int:
+        """Rows queued but not (yet) in the file: after :meth:`close`, rows that were lost."""
+        with self._lock:
+            return len(self._pending) + len(self._inflight)
+
     def _failed(self, what: str, exc: BaseException) -> None:
+        self.problem = f"{what} {self.path} ({exc})"
+        if self.on_problem is not None:
+            try:
+                self.on_problem()
+            except Exception:  # never let the report break bookkeeping
+                log.debug("ledger problem callback failed", exc_info=True)
         if not self._warned:
             self._warned = True
             log.warning("%s %s: %s: %s (completions go on; will retry, further errors at debug level)",
@@ -413,7 +432,8 @@ class Ledger:
         if self._pending:
             self.flush(refresh=False)
         if self._pending and not self._warned:
-            log.warning("usage ledger: %d rows could not be written", len(self._pending))
+            count = len(self._pending)
+            log.warning("usage ledger: %d row%s could not be written", count, "" if count == 1 else "s")
         with self._write_lock:
             self._reset_connection()
 

@@ -8,6 +8,7 @@ the core and back.
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import logging
 from typing import Any
@@ -29,6 +30,7 @@ from .policy import Exclusion
 from .positions import Encoding, offset_at, position_at
 from .prompt.fim import DocumentSnapshot
 from .service import Service
+from .settings import sentence
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +58,20 @@ class TracingProtocol(LanguageServerProtocol):
 
     initialize_seen = False
     shutdown_requested = False
+    shutdown_id: Any = None
+    #: an ``exit`` that arrived while ``shutdown`` was still running (written at once, not
+    #: waiting for its answer): handled by :meth:`run_deferred_exit` once shutdown is answered
+    deferred_exit: Any = None
+
+    def shutdown_pending(self) -> bool:
+        """Is the ``shutdown`` request still running (not answered yet)?"""
+        return self.shutdown_id is not None and self.shutdown_id in self._request_futures
+
+    def run_deferred_exit(self) -> None:
+        """Handle the ``exit`` held back by :meth:`handle_message` (raises SystemExit)."""
+        message, self.deferred_exit = self.deferred_exit, None
+        if message is not None:
+            super().handle_message(message)
 
     def structure_message(self, data: dict[str, Any]) -> Any:
         try:
@@ -94,6 +110,7 @@ class TracingProtocol(LanguageServerProtocol):
             return False
         if method == types.SHUTDOWN:
             self.shutdown_requested = True
+            self.shutdown_id = getattr(message, "id", None)
         return True
 
     @lsp_method(types.SHUTDOWN)
@@ -113,6 +130,10 @@ class TracingProtocol(LanguageServerProtocol):
         if isinstance(message, _Rejected):
             return
         if not self._lifecycle_allows(message):
+            return
+        if getattr(message, "method", None) == types.EXIT and self.shutdown_pending():
+            # a client that writes shutdown and exit at once: answer shutdown first, then exit 0
+            self.deferred_exit = message
             return
         server = self._server
         tracer = getattr(server, "service", None) and server.service.tracer
@@ -145,6 +166,17 @@ class DeepSeekLanguageServer(LanguageServer):
         self.service.on_problem = self.report_problem
         self.service.on_state = self.send_status
         self.service.on_usage = lambda model, usage: self.send_status(force=True)
+        self._status_loop: asyncio.AbstractEventLoop | None = None
+        self.service.ledger.on_problem = self._ledger_failed
+
+    def _ledger_failed(self) -> None:
+        """The ledger's writer thread failed: resend the status (its todayNote says what to do)."""
+        loop = self._status_loop
+        if loop is not None and not loop.is_closed():
+            try:
+                loop.call_soon_threadsafe(self.send_status)
+            except RuntimeError:  # the loop closed meanwhile
+                pass
 
     # -- documents and positions ---------------------------------------
     @property
@@ -263,6 +295,7 @@ class DeepSeekLanguageServer(LanguageServer):
 
     def report_problem(self, kind: str, message: str) -> None:
         """One clear message per problem (the engine dedupes), and a log line."""
+        message = sentence(message)
         log.warning("%s: %s", kind, message)
         severity = types.MessageType.Error if kind in ("auth", "balance", "missing-key") else types.MessageType.Warning
         self.window_show_message(types.ShowMessageParams(type=severity, message=f"DeepSeek: {message}"))
@@ -282,6 +315,8 @@ class DeepSeekLanguageServer(LanguageServer):
         }
         if why:
             payload["message"] = why
+        if self.service.ledger.problem:  # "today" is then only this session's queued rows
+            payload["todayNote"] = self._ledger_note(self.service.ledger.problem)
         # i14 failover: which endpoint ghost text comes from now
         payload["endpoint"] = self.service.engine.answering_endpoint().to_json()
         if self.excluded_note:  # i14: the file asked about last is never sent
@@ -290,10 +325,28 @@ class DeepSeekLanguageServer(LanguageServer):
             payload["excludedUri"] = self.excluded_uri
         return payload
 
+    def _ledger_note(self, problem: str) -> str:
+        """What failed with the usage ledger and how to fix it (as ``stats`` and ``doctor`` say it)."""
+        cached = getattr(self, "_ledger_note_cache", None)
+        if cached is None or cached[0] != problem:
+            from .cli_extra import ledger_problem
+
+            path = self.service.ledger.path
+            found = ledger_problem(path) if path is not None else None
+            text = (f"Today's figures are incomplete: {found[0]}. {found[1]}" if found else
+                    f"Today's figures are incomplete: {problem}.")
+            cached = self._ledger_note_cache = (problem, text)
+        return cached[1]
+
     def send_status(self, force: bool = False) -> None:
         """Send ``deepseek/status`` when it changed."""
         if not self.ready:
             return
+        if self._status_loop is None:
+            try:
+                self._status_loop = asyncio.get_running_loop()
+            except RuntimeError:
+                pass
         payload = self.status_payload()
         if not force and payload == self._last_status:
             return

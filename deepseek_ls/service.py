@@ -12,6 +12,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
+from . import client_hints
 from .api.client import DeepSeekClient, Usage
 from .api.endpoints import PRIMARY, Endpoint, fallback_endpoint
 from .api.errors import DeepSeekError, MissingApiKeyError
@@ -85,9 +86,11 @@ class Service:
         """Count one answer's usage: totals, the ledger row (per endpoint), the owner's callback.
 
         A fallback's answer is priced at its own ``prices`` (unknown, 0 USD
-        in the totals, when it has none), never at DeepSeek's table.
+        in the totals, when it has none), never at DeepSeek's table. An answer
+        from DeepSeek itself lifts a 401/402 pause (a top-up, a new key).
         """
         if endpoint is None or endpoint.primary:
+            self.engine.resume()
             self.usage.add(model, usage)
             self.ledger.record(model, usage.hit_tokens, usage.miss_tokens, usage.completion_tokens, kind)
         else:
@@ -114,8 +117,11 @@ class Service:
 
     # -- settings ------------------------------------------------------
     def _build(self) -> tuple[Settings, list[Problem]]:
+        # problems and endpoint hints name what this client's user set, where they set it
+        client_hints.note_endpoint(next((name for name in reversed(LAYERS)
+                                         if _flatten(self._layers.get(name) or {}).get("baseUrl")), ""))
         return build_settings(*(self._layers.get(name) for name in LAYERS), sources=LAYERS,
-                              fallback_environ=self._environ)
+                              fallback_environ=self._environ, namer=client_hints.setting_name)
 
     def _take_new(self, problems: list[Problem]) -> list[Problem]:
         """The problems not yet handed out while in force (each is shown once until it changes)."""
@@ -123,6 +129,10 @@ class Service:
         new = [p for p in current if str(p) not in self._active]
         self._active = {str(p) for p in current}
         return new
+
+    def in_force(self) -> set[str]:
+        """The settings problems in force now (their texts)."""
+        return set(self._active)
 
     def _make_client(self, settings: Settings) -> DeepSeekClient | None:
         if not settings.api_key or self.blocked is not None:
@@ -189,6 +199,8 @@ class Service:
             self._pause_if_blocked()
             self.on_settings(settings)
             log.info("settings: %s", settings.redacted())
+        else:
+            self.engine.resume()  # settings sent again (or a toggle): try again after a 401/402 pause
         return new
 
     # -- checks --------------------------------------------------------

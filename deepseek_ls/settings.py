@@ -158,6 +158,12 @@ class Settings:
         return out
 
 
+def sentence(text: str) -> str:
+    """``text`` ending with a full stop (unless it ends with one, or with ``?``, ``!``, ``…``)."""
+    text = text.rstrip()
+    return text if not text or text.endswith((".", "!", "?", "…")) else f"{text}."
+
+
 class Problem(str):
     """One settings problem: the sentence to show (a ``str``), plus which setting and
     whether it blocks every request (``blocking``) rather than falling back."""
@@ -166,7 +172,7 @@ class Problem(str):
     blocking: bool
 
     def __new__(cls, text: str, key: str = "", blocking: bool = False) -> "Problem":
-        obj = super().__new__(cls, text)
+        obj = super().__new__(cls, sentence(text))
         obj.key = key
         obj.blocking = blocking
         return obj
@@ -297,7 +303,7 @@ def check_api_key(key: str, name: str = f"{SECTION}.apiKey") -> str | None:
             what = f"a non-ASCII character (U+{ord(char):04X})"
         return (f"{name} contains {what} at character {index} of {len(key)}; an API key is ASCII letters, "
                 f"digits and dashes only. Copy it again from https://platform.deepseek.com/api_keys "
-                f"(without any note after it). Nothing is sent to DeepSeek until it is fixed")
+                f"(without any note after it). Nothing is sent to DeepSeek until it is fixed.")
     return None
 
 
@@ -460,7 +466,8 @@ def coerce_fallbacks(value: Any, *, environ: Mapping[str, str] | None = None
 
 def build_settings(*layers: Mapping[str, Any] | None,
                    sources: tuple[str, ...] | None = None,
-                   fallback_environ: Mapping[str, str] | None = None) -> tuple[Settings, list[Problem]]:
+                   fallback_environ: Mapping[str, str] | None = None,
+                   namer: Any = None) -> tuple[Settings, list[Problem]]:
     """Resolve layers (later wins, per setting) into Settings; return it and the problems found.
 
     ``sources`` names the layers (``"env"`` makes problems name the
@@ -471,7 +478,8 @@ def build_settings(*layers: Mapping[str, Any] | None,
     unusable endpoint) is reported with ``blocking=True``. A fallback
     endpoint that cannot be used is left out (one problem each, never
     blocking); ``fallback_environ`` is where ``apiKeyEnv`` names are read
-    (``os.environ`` when None).
+    (``os.environ`` when None). ``namer(key, source)``, when given, names a
+    setting in problems (the server names what its client's user set).
     """
     by_key = {f.metadata["key"]: f for f in setting_fields()}
     values: dict[str, Any] = {}
@@ -487,6 +495,8 @@ def build_settings(*layers: Mapping[str, Any] | None,
             if value is None:
                 continue  # not set in this layer
             name = ENV_NAMES.get(key, f"{SECTION}.{key}") if source == "env" else f"{SECTION}.{key}"
+            if namer is not None:
+                name = namer(key, source)
             if key in ("apiKey", "baseUrl") and isinstance(value, str) and not value.strip():
                 continue  # an emptied field: not set here
             if key == "fallbacks":

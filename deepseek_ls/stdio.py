@@ -483,6 +483,9 @@ async def run(server: Any, read: Callable[[], Awaitable[bytes]]) -> int:
                 break
             try:
                 dispatch(server, frame, framer)
+                if getattr(server.protocol, "deferred_exit", None) is not None:
+                    await _shutdown_answered(server.protocol)
+                    server.protocol.run_deferred_exit()
             except SystemExit as exc:
                 return exc.code if isinstance(exc.code, int) else 0
             except BrokenPipeError:
@@ -491,6 +494,19 @@ async def run(server: Any, read: Callable[[], Awaitable[bytes]]) -> int:
     finally:
         framer.close()
     return 0 if shutdown_requested(server) else 1
+
+
+#: Longest wait (s) for a running ``shutdown`` to be answered when ``exit`` already arrived.
+SHUTDOWN_WAIT_S = 10.0
+
+
+async def _shutdown_answered(protocol: Any, timeout_s: float = SHUTDOWN_WAIT_S) -> None:
+    """Wait until the ``shutdown`` request has been answered (its response written)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout_s
+    while protocol.shutdown_pending() and loop.time() < deadline:
+        await asyncio.sleep(0.005)
+    await asyncio.sleep(0)  # let the response's done-callbacks run
 
 
 def shutdown_requested(server: Any) -> bool:

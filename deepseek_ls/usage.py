@@ -40,6 +40,6 @@ class UsageTotals:
                 "costUsd": round(self.cost_usd, 6), "hitRate": round(self.hit_rate, 4)}
 
     def log_line(self) -> str:
-        return (f"usage: {self.requests} requests, prompt tokens hit {self.hit_tokens} / miss "
+        return (f"usage: {self.requests} request{'' if self.requests == 1 else 's'}, prompt tokens hit {self.hit_tokens} / miss "
                 f"{self.miss_tokens} ({self.hit_rate:.1%} hit), output {self.completion_tokens}, "
                 f"${self.cost_usd:.5f}")

@@ -176,3 +176,29 @@ def test_complete_accepts_a_pasted_endpoint_path(tmp_path, fake):
                                                                       DEEPSEEK_BASE_URL=fake.base_url + tail))
         assert out.returncode == 0, (tail, out.stderr)
         assert out.stdout == "return a + b\n"
+
+
+def test_complete_says_when_the_usage_row_could_not_be_written(tmp_path, fake):
+    """A corrupt ledger: no "recorded in", but what failed and how to move the file away, and no raw log line."""
+    source = tmp_path / "calc.py"
+    source.write_text("def add(a, b):\n    \n", encoding="utf-8")
+    data = tmp_path / "data"
+    data.mkdir()
+    ledger = data / "ledger.sqlite3"
+    ledger.write_bytes(bytes(range(256)) * 40)  # random bytes, not SQLite
+    out = run(["complete", f"{source}:2:5"], env_without_deepseek(
+        DEEPSEEK_API_KEY="sk-test", DEEPSEEK_BASE_URL=fake.base_url, DEEPSEEK_LS_DATA_DIR=str(data)))
+    assert out.returncode == 0, out.stderr
+    assert out.stdout == "return a + b\n"
+    assert "recorded in" not in out.stderr, out.stderr
+    assert "could not be written" in out.stderr and f"mv '{ledger}' '{ledger}.broken'" in out.stderr
+    assert all(line.startswith("deepseek-ls: ") for line in out.stderr.splitlines()), out.stderr
+    assert "WARNING" not in out.stderr and "Traceback" not in out.stderr
+    # a folder that cannot hold the ledger: the same kind of message, with the folder's fix
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    out = run(["complete", f"{source}:2:5"], env_without_deepseek(
+        DEEPSEEK_API_KEY="sk-test", DEEPSEEK_BASE_URL=fake.base_url, DEEPSEEK_LS_DATA_DIR=str(blocker)))
+    assert out.returncode == 0, out.stderr
+    assert "recorded in" not in out.stderr and "could not be written" in out.stderr, out.stderr
+    assert all(line.startswith("deepseek-ls: ") for line in out.stderr.splitlines()), out.stderr

@@ -280,3 +280,76 @@ def test_doctor_names_an_insecure_endpoint_once(env, capsys) -> None:
     assert code == 1
     assert lines(out)["endpoint"].startswith("  FAIL") and "DEEPSEEK_BASE_URL" in out
     assert "settings" not in lines(out), out  # the endpoint's problem is not repeated as a settings warning
+
+
+@pytest.mark.parametrize("bad, what", [("sk-test my key", "a space at character 8 of 14"),
+                                       ("sk-tëst", "a non-ASCII character (U+00EB) at character 5 of 7")])
+def test_doctor_names_a_bad_character_in_a_set_key(env, capsys, bad: str, what: str) -> None:
+    """A key that is set but unusable is not 'not set': doctor says what `complete` says."""
+    env.setenv("DEEPSEEK_API_KEY", bad)
+    code, out = run(capsys, "--no-fim")
+    assert code == 1 and bad not in out
+    line = lines(out)["API key"]
+    assert line.startswith("  FAIL") and "not set" not in line, line
+    assert f"DEEPSEEK_API_KEY contains {what}" in line, line
+    assert "skipped (API key unusable)" in lines(out)["reachable"]
+    code, out = run(capsys, "--no-fim", "--json")
+    check = {c["name"]: c for c in json.loads(out)["checks"]}["API key"]
+    assert check["status"] == "fail" and f"DEEPSEEK_API_KEY contains {what}" in check["detail"]
+    assert bad not in out
+    assert main(["complete", __file__ + ":1:1"]) == 2
+    err = capsys.readouterr().err
+    assert f"DEEPSEEK_API_KEY contains {what}" in err and bad not in err
+
+
+def test_doctor_names_the_flag_a_model_came_from(env, capsys) -> None:
+    code, out = run(capsys, "--model", "nosuch", "--no-fim")
+    assert code == 1 and "deepseek.completion.model" not in out and "deepseek.chat.model" not in out
+    assert "--model 'nosuch'" in lines(out)["models"]
+    code, out = run(capsys, "--chat-model", "nochat", "--no-fim")
+    assert "--chat-model 'nochat'" in lines(out)["models"] and "deepseek.chat.model" not in out
+
+
+def test_stats_prints_the_per_kind_table_even_with_one_kind(env, capsys, tmp_path: Path) -> None:
+    ledger = Ledger(tmp_path / "ledger.sqlite3", flush_delay_s=0)
+    ledger.record("deepseek-flash", 10, 5, 1)  # ghost text only
+    ledger.close()
+    code, out = run(capsys, "stats")
+    assert code == 0 and "per kind (last 7 days)" in out, out
+    table = out.split("per kind (last 7 days)")[1]
+    assert any(line.startswith("fim ") for line in table.splitlines()), table
+    code, out = run(capsys, "stats", "--days", "1")
+    assert "last 1 day " in out and "1 days" not in out
+
+
+def test_help_and_readme_list_the_same_environment_variables(capsys) -> None:
+    import re
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    text = capsys.readouterr().out
+    environment = text.split("environment:")[1].split("examples:")[0]
+    in_help = set(re.findall(r"\b(DEEPSEEK_[A-Z_]+|HTTPS_PROXY|ALL_PROXY)\b", environment))
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    paragraph = readme.split("`deepseek-ls --help` lists the same")[1].split("\n\n")[0]
+    in_readme = set(re.findall(r"\b(DEEPSEEK_[A-Z_]+|HTTPS_PROXY|ALL_PROXY)\b", paragraph))
+    assert in_help == in_readme and "DEEPSEEK_LS_THREADED_STDIN" in in_help, (in_help ^ in_readme)
+    flat = " ".join(environment.split())
+    assert "and the server's default, which the deepseek.logLevel setting overrides" in flat
+
+
+def test_doctor_names_what_an_editor_plugin_set(env, capsys) -> None:
+    """:checkhealth runs doctor with setup()'s api_key / base_url as variables: the report names setup()."""
+    env.setenv("DEEPSEEK_API_KEY", "sk-test my key")
+    code, out = run(capsys, "--no-fim", "--key-named", "api_key in setup()")
+    line = lines(out)["API key"]
+    assert "api_key in setup() contains a space" in line and "DEEPSEEK_API_KEY" not in out, out
+    env.setenv("DEEPSEEK_API_KEY", GOOD)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env.setenv("DEEPSEEK_BASE_URL", f"http://127.0.0.1:{port}")
+    code, out = run(capsys, "--no-fim", "--url-named", "base_url in setup()")
+    assert "(base_url in setup())" in lines(out)["reachable"] and "DEEPSEEK_BASE_URL" not in out, out
+    with pytest.raises(SystemExit):
+        main(["doctor", "--help"])
+    assert "--key-named" not in capsys.readouterr().out  # for plugins, not users

@@ -150,3 +150,31 @@ async def test_resolve_failure_is_one_clear_error(client: LanguageClient, fake):
     assert info.value.code == -32803 and "top up" in info.value.message.lower()
     assert len(fake.chat_requests()) == 1
     assert [m.type for m in client.messages if "Insufficient" in m.message] == [types.MessageType.Error]
+
+
+async def test_a_code_action_is_recorded_as_kind_action(client: LanguageClient, fake):
+    """`stats` promises a per-kind table with action = code actions: a code action's row says so."""
+    import asyncio
+    import os
+    import time
+    from pathlib import Path
+
+    from deepseek_ls.ledger import Ledger
+
+    started = time.time()
+    text = "values = [1, 2, 3]\ntotal = 0\nfor v in values:\n    total += v\n"
+    open_doc(client, text)
+    client.feature(types.WORKSPACE_APPLY_EDIT)(lambda params: types.ApplyWorkspaceEditResult(applied=True))
+    fake.chat_handler = lambda body: "total = sum(values)\n"
+    await client.workspace_execute_command_async(types.ExecuteCommandParams(
+        command="deepseek.rewriteSelection",
+        arguments=[{"uri": URI, "range": {"start": {"line": 1, "character": 0}, "end": {"line": 4, "character": 0}},
+                    "instruction": "use sum()"}]))
+    ledger = Ledger(Path(os.environ["DEEPSEEK_LS_DATA_DIR"]) / "ledger.sqlite3")
+    kinds: list[str] = []
+    for _ in range(200):  # written off the hot path, about a second later
+        kinds = [row.kind for row in ledger.rows(start=started)]
+        if kinds:
+            break
+        await asyncio.sleep(0.05)
+    assert kinds == ["action"], kinds

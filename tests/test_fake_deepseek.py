@@ -1,4 +1,4 @@
-"""Tests of the fake DeepSeek API (tests/fake_deepseek), one group per DEEPSEEK_API.md §12 item."""
+"""Tests of the fake DeepSeek API (tests/fake_deepseek), one group per behaviour listed in tests/fake_deepseek/README.md."""
 from __future__ import annotations
 
 import json
@@ -77,7 +77,7 @@ def err(r: httpx.Response) -> str:
     return r.json()["error"]["message"]
 
 
-# ---------------------------------------------------------------- §12.1 routing
+# ---------------------------------------------------------------- routing
 
 def test_routes_and_models(fake):
     with client(fake) as c:
@@ -101,7 +101,7 @@ def test_v32_models(v32):
         assert [m["id"] for m in c.get("/models").json()["data"]] == ["deepseek-chat", "deepseek-reasoner"]
 
 
-# ---------------------------------------------------------------- §12.2 auth
+# ---------------------------------------------------------------- auth
 
 def test_auth_401_bodies(fake):
     base = fake.base_url
@@ -122,7 +122,7 @@ def test_auth_401_bodies(fake):
     assert fake.requests[2].headers["authorization"] == "Bearer sk-wrongfcc2"
 
 
-# ---------------------------------------------------------------- §12.3 balance
+# ---------------------------------------------------------------- balance
 
 def test_balance_and_402(fake):
     fake.add_key("sk-broke", balance="0.00")
@@ -140,7 +140,7 @@ def test_balance_and_402(fake):
         assert b["is_available"] is True and b["balance_infos"][0]["total_balance"] == "100.00"
 
 
-# ---------------------------------------------------------------- §12.4-12 validation
+# ---------------------------------------------------------------- validation
 
 def test_model_not_exist_and_fim_model(fake, v32):
     with client(fake) as c:
@@ -297,7 +297,7 @@ def test_reasoning_content_rules_v32(v32):
         assert c.post(CHAT, json=chat_body(model="deepseek-chat", messages=msgs, tools=TOOLS)).status_code == 200
 
 
-# ---------------------------------------------------------------- §12.13-15 responses
+# ---------------------------------------------------------------- responses
 
 def test_fim_response_and_usage(fake):
     with client(fake) as c:
@@ -349,7 +349,7 @@ def test_chat_response_thinking_and_handler(fake, v32):
         assert j["choices"][0]["message"]["reasoning_content"]
 
 
-# ---------------------------------------------------------------- §12.16-18 streaming
+# ---------------------------------------------------------------- streaming
 
 def test_fim_stream_framing(fake):
     with client(fake) as c:
@@ -419,7 +419,7 @@ def test_tool_call_stream(fake):
         assert j["choices"][0]["message"]["tool_calls"][0]["function"]["name"] == "get_date"
 
 
-# ---------------------------------------------------------------- §12.20-21 queueing
+# ---------------------------------------------------------------- queueing
 
 def test_queue_keepalive_is_parse_safe(fake):
     fake.queue_delay_ms = 250
@@ -453,7 +453,7 @@ def test_queue_not_started_limit_closes(fake):
     assert fake.requests[-1].closed_without_body
 
 
-# ---------------------------------------------------------------- §12.22 concurrency
+# ---------------------------------------------------------------- concurrency
 
 def test_concurrency_429(fake):
     import threading
@@ -479,7 +479,7 @@ def test_concurrency_429(fake):
                       "remaining balance. Please top up your balance to restore your concurrency.")
 
 
-# ---------------------------------------------------------------- §12.19/23 faults and disconnects
+# ---------------------------------------------------------------- faults and disconnects
 
 def test_inject_status(fake):
     fake.inject(status=503, times=2)
@@ -566,7 +566,7 @@ def test_latency(fake):
     assert rec.sent_ns - rec.recv_ns >= 150e6 and rec.done_ns >= rec.sent_ns
 
 
-# ---------------------------------------------------------------- §12.24-28 cache and billing
+# ---------------------------------------------------------------- cache and billing
 
 LONG = "".join(f"def function_{i}(alpha, beta):\n    return alpha * {i} + beta\n\n" for i in range(60))
 

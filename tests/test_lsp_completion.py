@@ -357,3 +357,43 @@ async def test_an_answer_in_flight_survives_the_editors_auto_pairs(client: Langu
     assert accepted("def report(total):\n    print()\n", item) == 'def report(total):\n    print(f"total: {total}")\n'
     assert (await first).items == ()
     assert len(fake.fim_requests()) == 1
+
+
+# -- a 401/402 pause ends with a success or a settings change ---------------------------
+@pytest.mark.parametrize("how", ["manual", "chat", "toggle", "settings-resent"])
+async def test_402_pause_lifts_after_a_top_up(client: LanguageClient, fake, how: str):
+    """After a 402 and a top-up, ghost text comes back by itself: a request that succeeds
+    (a manual completion, a chat) lifts the pause, and so does the toggle or any settings message."""
+    configure = lambda settings: client.workspace_did_change_configuration(  # noqa: E731
+        types.DidChangeConfigurationParams(settings=settings))
+    configure({"deepseek": {"chat": {"transcripts": False}}})
+    fake.set_balance("sk-test", "0.00")
+    open_doc(client, SOURCE)
+    await asyncio.sleep(0.2)
+    await client.text_document_inline_completion_async(inline_params(1, 4, manual=True))
+    await until(lambda: client.statuses and client.statuses[-1].state == "paused")
+    [message] = [m for m in client.messages if "balance" in m.message.lower()]
+    assert "paused until a request succeeds" in message.message and "or the settings change" in message.message
+    assert "paused until a request succeeds" in client.statuses[-1].message
+    fake.set_balance("sk-test", "100.00")  # the top-up
+    change(client, 2, 1, 4, "r")
+    assert (await client.text_document_inline_completion_async(inline_params(1, 5))).items == ()
+    sent = len(fake.fim_requests())
+    assert sent == 1  # still paused: typing alone sends nothing
+    if how == "manual":
+        result = await client.text_document_inline_completion_async(inline_params(1, 5, manual=True))
+        assert result.items
+    elif how == "chat":
+        fake.chat_handler = lambda body: "Hello."
+        await client.workspace_execute_command_async(types.ExecuteCommandParams(
+            command="deepseek.chat", arguments=[{"message": "hi"}]))
+    elif how == "toggle":  # :DeepSeekToggle on (ghost text was on already)
+        await client.workspace_execute_command_async(types.ExecuteCommandParams(
+            command="deepseek.toggleAutoCompletion", arguments=[{"enabled": True}]))
+    else:
+        configure({"deepseek": {"chat": {"transcripts": False}}})  # the same settings again
+    await until(lambda: client.statuses[-1].state != "paused")
+    change(client, 3, 1, 5, "e")
+    await asyncio.sleep(0.3)
+    result = await client.text_document_inline_completion_async(inline_params(1, 6))
+    assert result.items, f"automatic ghost text did not resume after {how}"

@@ -216,3 +216,16 @@ async def test_service_with_a_blocking_setting_has_no_client_and_says_why_once(d
     assert isinstance(bare.unavailable(), MissingApiKeyError)
     await service.aclose()
     await bare.aclose()
+
+
+def test_every_settings_problem_is_a_sentence() -> None:
+    """Each problem ends with its full stop (they are shown one after another)."""
+    from deepseek_ls.settings import build_settings
+
+    _, problems = build_settings({"apiKey": "sk-test my key"}, {"completion": {"debounceMs": -5, "model": 3},
+                                                                 "baseUrl": "ftp://x", "logLevel": "loud"},
+                                 sources=("env", "init"))
+    assert len(problems) >= 4, problems
+    for problem in problems:
+        assert problem.endswith("."), problem
+        assert not problem.endswith(".."), problem

@@ -85,17 +85,21 @@ class ChatManager:
     """Sessions plus the running chats, with their cancellation."""
 
     def __init__(self, client: Callable[[], DeepSeekClient | None], settings: Callable[[], Settings], *,
-                 on_usage: Callable[[str, Usage], None] = lambda model, usage: None,
+                 on_usage: Callable[..., None] = lambda model, usage, endpoint=None: None,
                  timeouts: Timeouts | None = None, policy: RetryPolicy | None = None,
                  store: SessionStore | None = None,
                  endpoints: Callable[[], list[Endpoint]] | None = None) -> None:
         """``endpoints`` (i14 failover) gives every endpoint in failover order, the
         primary first; without it every request goes to ``client()``. ``on_usage``
-        gets ``(model, usage)``, plus the endpoint when a fallback answered."""
+        gets ``(model, usage)``, plus the endpoint when a fallback answered; a code
+        action's usage goes to ``on_action_usage`` instead when it is set (the ledger
+        records it as kind ``action``)."""
         self._client = client
         self._endpoints = endpoints
         self._settings = settings
         self.on_usage = on_usage
+        #: usage of code actions (same arguments as ``on_usage``); None: ``on_usage``
+        self.on_action_usage: Callable[..., None] | None = None
         self.timeouts = timeouts or Timeouts()
         self.policy = policy or RetryPolicy()
         self.store = store or SessionStore()
@@ -178,7 +182,7 @@ class ChatManager:
 
     async def _failover(self, use: str, call: Callable[[DeepSeekClient, str | None], Any],
                         shown: Callable[[], bool] = lambda: False,
-                        deepseek_only: bool = False) -> tuple[ChatResult, str]:
+                        deepseek_only: bool = False, kind: str = "chat") -> tuple[ChatResult, str]:
         """Run ``call(client, model)`` at the first endpoint that answers; returns
         the result and the endpoint's name.
 
@@ -193,7 +197,7 @@ class ChatManager:
             if client is None:
                 raise MissingApiKeyError()
             result = await call(client, None)
-            self.on_usage(result.model, result.usage)
+            self._count(kind, result)
             return result, PRIMARY
         self._client()  # raises why the primary cannot be used at all (no key, a blocking setting)
         last: DeepSeekError | None = None
@@ -216,14 +220,21 @@ class ChatManager:
                 raise
             endpoint.breaker.record_success()
             if endpoint.primary:
-                self.on_usage(result.model, result.usage)
+                self._count(kind, result)
             else:
                 log.info("%s answered by fallback endpoint %r", use, endpoint.name)
-                self.on_usage(result.model, result.usage, endpoint)
+                self._count(kind, result, endpoint)
             return result, endpoint.name
         if last is not None:
             raise last
         raise MissingApiKeyError()
+
+    def _count(self, kind: str, result: ChatResult, endpoint: Any = None) -> None:
+        callback = self.on_action_usage if kind == "action" and self.on_action_usage else self.on_usage
+        if endpoint is None:
+            callback(result.model, result.usage)
+        else:
+            callback(result.model, result.usage, endpoint)
 
     def bind_token(self, stream: str, token: str) -> None:
         """Tie a progress token to a running chat (its cancel stops the chat)."""
@@ -273,5 +284,5 @@ class ChatManager:
             return await complete_once(client, request, timeouts=self.timeouts, policy=self.policy)
 
         # prefix completion is DeepSeek's beta: only endpoints of that kind stand in
-        result, _endpoint = await self._failover("chat", call, deepseek_only=True)
+        result, _endpoint = await self._failover("chat", call, deepseek_only=True, kind="action")
         return result

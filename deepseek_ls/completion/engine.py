@@ -75,6 +75,9 @@ EARLY_LINES = 3
 EARLY_AFTER_S = 0.3
 #: An outage of the API (one warning) ends with a success this long (s) after its last failure.
 OUTAGE_QUIET_S = 60.0
+#: how a pause after a 401 (key rejected) or 402 (balance used up) ends, told with it
+PAUSE_ENDS = ("Automatic ghost text is paused until a request succeeds (ask for a completion by hand, "
+              "or use chat or a code action, after fixing it) or the settings change.")
 
 
 @dataclass(frozen=True)
@@ -225,6 +228,7 @@ class CompletionEngine:
         self.fallbacks: list[Endpoint] = []
         self.stats = EngineStats()
         self.paused: str | None = None      # why automatic requests are paused (auth)
+        self._api_pause = False             # paused by a 401/402 answer (lifted by a success)
         self.last_error: str | None = None
         self._tickets: dict[str, _Ticket] = {}
         self._flights: dict[str, _Flight] = {}
@@ -257,6 +261,7 @@ class CompletionEngine:
         self.rhythm.adaptive = settings.completion_adaptive_debounce
         self.results.clear()
         self.paused = None
+        self._api_pause = False
         self.last_error = None
         self._reported.clear()
         self.breaker.record_success()
@@ -304,6 +309,19 @@ class CompletionEngine:
 
     def did_accept(self, suggestion_id: str, length: int | None = None) -> None:
         self.stats.accepted += 1
+
+    def resume(self) -> bool:
+        """A request succeeded (ghost text, chat, code action) or the settings were sent
+        again: lift a pause that a 401/402 answer caused (a top-up or a new key fixed it).
+        True when a pause was lifted; a pause caused by a blocking setting stays."""
+        if not self._api_pause:
+            return False
+        self._api_pause = False
+        self.paused = None
+        self.last_error = None
+        self._reported.difference_update({"auth", "balance"})
+        self.on_state()
+        return True
 
     def auto_allowed(self) -> bool:
         return self.settings.completion_enabled and self.paused is None
@@ -652,6 +670,8 @@ class CompletionEngine:
         if warm_key is not None:
             self._warm[warm_key] = self.clock()  # persisted a few seconds from now
         was_failing = self.last_error is not None or endpoint.breaker.state != "closed"
+        if endpoint.primary:
+            self.resume()  # a success after a 401/402 (a top-up, a new key): ghost text comes back
         endpoint.breaker.record_success()
         self.last_error = None
         if self._outage_over():
@@ -747,9 +767,10 @@ class CompletionEngine:
             self._report(f"fallback:{endpoint.name}:{type(exc).__name__}",
                          f"Fallback endpoint {endpoint.name!r} failed: {exc} {exc.hint}")
         elif isinstance(exc, (AuthenticationError, InsufficientBalanceError)):
-            self.paused = f"{exc} {exc.hint}"
+            self.paused = f"{exc} {exc.hint} {PAUSE_ENDS}"
+            self._api_pause = True
             kind = "auth" if isinstance(exc, AuthenticationError) else "balance"
-            self._report(kind, f"{exc} {exc.hint} Automatic completions are paused until the settings change.")
+            self._report(kind, f"{exc} {exc.hint} {PAUSE_ENDS}")
         elif isinstance(exc, MissingApiKeyError):
             self._report("missing-key", f"{exc} {exc.hint}")
         elif isinstance(exc, (RateLimitError, ServerError, APIConnectionError, StreamError)):
@@ -773,7 +794,7 @@ class CompletionEngine:
         if self.paused:
             return "paused", self.paused
         if self.client is None or not self.client.api_key:
-            return "error", MissingApiKeyError.hint
+            return "error", f"{MissingApiKeyError()} {MissingApiKeyError.hint}"  # the problem, then the fix
         if answering(self.endpoints(), "fim") is None or self.last_error:
             return "error", self.last_error
         if self._flights:

@@ -46,13 +46,15 @@ def manager(ls: DeepSeekLanguageServer) -> ChatManager:
     """The server's ChatManager (created on first use)."""
     chat = getattr(ls, "chat", None)
     if chat is None:
-        def count(model: str, usage: Usage, endpoint: Any = None) -> None:
-            # totals, log line, the ledger row (per endpoint) and a status notification
-            ls.service.record_usage(model, usage, kind="chat", endpoint=endpoint)
+        def count(model: str, usage: Usage, endpoint: Any = None, kind: str = "chat") -> None:
+            # totals, log line, the ledger row (per endpoint; kind chat, or action for a code
+            # action) and a status notification
+            ls.service.record_usage(model, usage, kind=kind, endpoint=endpoint)
 
         # require_client raises the error that says why there is no client (no key, a blocking setting)
         chat = ChatManager(ls.service.require_client, lambda: ls.service.settings, on_usage=count,
                            endpoints=ls.service.endpoints)  # i14 failover
+        chat.on_action_usage = lambda model, usage, endpoint=None: count(model, usage, endpoint, kind="action")
         ls.chat = chat  # type: ignore[attr-defined]
     return chat
 
@@ -61,7 +63,7 @@ def on_request_cancelled(ls: DeepSeekLanguageServer, callback: Callable[[], Any]
     """Call ``callback`` when the client sends ``$/cancelRequest`` for the request being handled.
 
     pygls cancels the request's outer future (and answers -32800) but never
-    the command coroutine (PYGLS2.md §4; pygls json_rpc.py
+    the command coroutine (pygls json_rpc.py
     ``_handle_cancel_notification``), so we watch that future. pygls has no
     public hook for this; without the attribute we simply cannot notice.
     """

@@ -21,7 +21,7 @@ from lsprotocol import types
 from .. import client_hints
 from .. import logs
 from ..server import DeepSeekLanguageServer
-from ..settings import SECTION, section_of
+from ..settings import SECTION, section_of, sentence
 
 log = logging.getLogger(__name__)
 
@@ -34,7 +34,7 @@ def _models(ls: DeepSeekLanguageServer) -> tuple[str, str, str, str]:
 def _show_problems(ls: DeepSeekLanguageServer, problems: list[str]) -> None:
     if not problems:
         return
-    text = "; ".join(dict.fromkeys(problems))
+    text = " ".join(dict.fromkeys(sentence(p) for p in problems))  # each problem is a sentence
     log.warning("settings: %s", text)
     ls.window_show_message(types.ShowMessageParams(
         type=types.MessageType.Warning, message=f"DeepSeek settings: {text}"))
@@ -82,7 +82,10 @@ def register(server: DeepSeekLanguageServer) -> None:
         # no-key / rejected-key messages name what this client's user can do
         client_hints.apply(params.initialization_options, params.client_info.name if params.client_info else None)
         problems = ls.service.update_settings("init", section_of(params.initialization_options))
-        ls.pending_problems = list(dict.fromkeys(ls.service.startup_problems + problems))
+        # a startup problem now named for this client (api_key in setup()) is in `problems` once more
+        in_force = ls.service.in_force()
+        ls.pending_problems = list(dict.fromkeys(
+            [p for p in ls.service.startup_problems if str(p) in in_force] + problems))
 
     def _freeze_startup_objects() -> None:
         """Take what startup allocated (modules, lsprotocol's converters: ~60k

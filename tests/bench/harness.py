@@ -1,5 +1,5 @@
 """Runtime parts: the fake as a subprocess, a lean JSON-RPC stdio LSP driver,
-and the editor simulator with the simulated user (BENCHMARK.md §7.2, §7.5).
+and the editor simulator with the simulated user (tests/bench/README.md).
 
 The fake runs in its own process (its pure-Python tokenizer must not steal
 the harness' GIL), the server in its own; the harness is one asyncio loop

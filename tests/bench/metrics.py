@@ -1,8 +1,8 @@
-"""Metric computations (BENCHMARK.md §7.6): pure functions of the records.
+"""Metric computations (as "Reading it" in tests/bench/README.md defines them): pure functions of the records.
 
 Inputs: the harness' keystrokes and LSP requests (``harness.Key``/``Req`` or
 dicts with the same fields), the server's trace records, the fake's request
-records.  The first ``warmup`` keystrokes of an arm are discarded (§7.8):
+records.  The first ``warmup`` keystrokes of an arm are discarded (warm-up):
 every metric counts only keystrokes from index ``warmup`` on and the upstream
 requests they triggered (the warm-up still warms the cache, as in a session).
 """

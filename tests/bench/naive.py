@@ -1,4 +1,4 @@
-"""The frozen naive baseline client (BENCHMARK.md §7.2.4).  Do not tune it.
+"""The frozen naive baseline client (tests/bench/README.md: one FIM request per keystroke, no debounce, no cache, no cancelling).  Do not tune it.
 
 For every keystroke one FIM request straight to the API: ``prompt`` = the
 last 6,000 characters before the cursor (a sliding window), ``suffix`` = the

@@ -1,4 +1,4 @@
-"""``python -m tests.bench``: the typing-replay benchmark (BENCHMARK.md §7).
+"""``python -m tests.bench``: the typing-replay benchmark (tests/bench/README.md).
 
 Per cache mode (``legacy64``, ``v4``) a fresh fake DeepSeek process; in it the
 server arm (deepseek-ls over stdio) and the naive arm, each with its own API

@@ -1,4 +1,4 @@
-"""Workload generator (BENCHMARK.md §7.3): a pure function of (manifest, seed).
+"""Workload generator (the typist of tests/bench/README.md): a pure function of (manifest, seed).
 
 Regions are the bodies of standard-library functions after their docstring,
 found by *qualified name* through ``ast``. The stdlib file is used when its
@@ -66,7 +66,7 @@ WARMUP_KEYS = 50
 
 
 def warmup_for(profile: str) -> int:
-    """Keystrokes discarded at the start of each arm (§7.8); none in the tiny test profile."""
+    """Keystrokes discarded at the start of each arm (warm-up); none in the tiny test profile."""
     return 0 if profile == "tiny" else WARMUP_KEYS
 
 
@@ -202,7 +202,7 @@ _OPS = set("+-*/%=<>!&|^~@.,:;()[]{}")
 
 
 def is_boundary(text: str, i: int) -> bool:
-    """Identifier start or operator start (BENCHMARK §7.3 think pauses)."""
+    """Identifier start or operator start (think pauses)."""
     c = text[i]
     p = text[i - 1] if i else " "
     if (c.isalpha() or c == "_") and not _ident(p):

@@ -89,3 +89,12 @@ def test_warnings_never_interrupt_insert_mode(tmp_path):
 def test_no_key_message_names_the_plugin_option(tmp_path):
     with FakeDeepSeek() as fake:
         run_case(tmp_path, "nokey", DEEPSEEK_BASE_URL=fake.base_url)
+
+
+def test_checkhealth_without_the_server_gives_the_fix_and_the_rest(tmp_path):
+    run_case(tmp_path, "health_missing")
+
+
+def test_a_bad_key_in_setup_is_named_as_setup_api_key(tmp_path):
+    with FakeDeepSeek() as fake:
+        run_case(tmp_path, "badkey", DSLS_BASE_URL=fake.base_url)

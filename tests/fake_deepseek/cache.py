@@ -1,4 +1,4 @@
-"""Tokenizer wrapper and the prefix-cache models (DEEPSEEK_API.md §8, §12.24-27; BENCHMARK §7.4)."""
+"""Tokenizer wrapper and the prefix-cache models (docs/DEEPSEEK-API-NOTES.md, "Usage and the prefix cache"; the benchmark's cache modes in tests/bench/README.md)."""
 from __future__ import annotations
 
 import bisect

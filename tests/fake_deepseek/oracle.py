@@ -1,4 +1,4 @@
-"""Deterministic "models": the default FIM/chat responders and the benchmark oracle (BENCHMARK §7.4)."""
+"""Deterministic "models": the default FIM/chat responders and the benchmark oracle (tests/bench/README.md)."""
 from __future__ import annotations
 
 import hashlib

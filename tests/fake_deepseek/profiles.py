@@ -1,4 +1,4 @@
-"""Model tables and prices for the fake, as data (DEEPSEEK_API.md §2, §8, §9).
+"""Model tables and prices for the fake, as data (docs/DEEPSEEK-API-NOTES.md: Models, Prices, Eras).
 
 Every number carries the era it belongs to.  ``v32`` is the brief's era E2
 (deepseek-chat / deepseek-reasoner = V3.2), ``v4`` the current era E4.

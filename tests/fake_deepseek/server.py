@@ -1,6 +1,6 @@
 """A faithful local fake of the DeepSeek API (stdlib asyncio + h11).
 
-See README.md in this folder and /work/shared/DEEPSEEK_API.md §12.
+See README.md in this folder and docs/DEEPSEEK-API-NOTES.md.
 """
 from __future__ import annotations
 
@@ -123,7 +123,7 @@ _CONN_IDS = itertools.count(1)
 
 
 def _fim_logprobs(pieces: list[str], n: int) -> dict:
-    """Deterministic stand-in logprobs in the legacy completions shape (§3)."""
+    """Deterministic stand-in logprobs in the legacy (OpenAI) completions shape."""
     offs, pos = [], 0
     for p in pieces:
         offs.append(pos)

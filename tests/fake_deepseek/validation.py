@@ -1,4 +1,4 @@
-"""Request validation with the real API's messages (DEEPSEEK_API.md §4, §7, §12.4-12).
+"""Request validation with the real API's messages (docs/DEEPSEEK-API-NOTES.md, Errors; the list in this folder's README.md).
 
 Deserialization errors imitate serde / axum text: ``Failed to deserialize the
 JSON body into the target type: <path>: <error> at line L column C``.

@@ -19,7 +19,7 @@ import {
 } from 'vscode-languageclient/node';
 import { ChatModel, errorText, explainPrompt } from './chat';
 import { CompletionFeedback, suggestionId } from './feedback';
-import { presentation } from './messages';
+import { keyInputProblem, presentation } from './messages';
 import { ChatPanel } from './chatPanel';
 import { LaunchProbe, resolveLaunch } from './launch';
 import { LineSplitter, LogLevel, parseServerLogLine } from './serverLog';
@@ -143,7 +143,10 @@ class DeepSeekExtension implements vscode.Disposable {
         },
       },
       // deepseekClient: the server's no-key messages then name "DeepSeek: Set API Key"
-      initializationOptions: { [SECTION]: serverSettings(cfg), deepseekClient: 'vscode' },
+      // deepseekSources: a key from the secret storage reaches the server as DEEPSEEK_API_KEY; its
+      // messages then name "DeepSeek: Set API Key" instead of the variable
+      initializationOptions: { [SECTION]: serverSettings(cfg), deepseekClient: 'vscode',
+        deepseekSources: { apiKey: key ? 'secret' : 'env' } },
       synchronize: { configurationSection: SECTION },
       middleware: {
         provideInlineCompletionItems: async (document, position, context, token, next) => {
@@ -403,9 +406,9 @@ class DeepSeekExtension implements vscode.Disposable {
       placeHolder: 'sk-…',
       password: true,
       ignoreFocusOut: true,
-      validateInput: (v) => (v.trim() ? undefined : 'Enter the key, or press Escape'),
+      validateInput: keyInputProblem,
     });
-    if (!key?.trim()) return;
+    if (!key?.trim() || keyInputProblem(key)) return;
     // The secret storage's change event restarts the server (in every window).
     this.dismissKeyNotice();
     await this.context.secrets.store(SECRET_KEY, key.trim());

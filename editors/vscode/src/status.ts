@@ -27,10 +27,17 @@ export interface ServerStatus {
   usage?: Usage;
   /** Usage since midnight (sent by the server in addition to the session's). */
   today?: Usage;
+  /** Set when the usage ledger cannot be read or written: what failed and how to fix it. */
+  todayNote?: string;
   /** The endpoint ghost text comes from: DeepSeek (primary) or a fallback while DeepSeek fails. */
   endpoint?: { name: string; primary: boolean };
   /** State `excluded`: the document asked about last, which is never sent (`message` says why). */
   excludedUri?: string;
+}
+
+/** "1 request", "2 requests". */
+export function requests(n: number): string {
+  return `${n} request${n === 1 ? '' : 's'}`;
 }
 
 /** What the extension knows about the server process. */
@@ -167,14 +174,15 @@ export function formatStatus(input: StatusInput): StatusView {
   }
   if (usage) {
     const hit = hitPercent(usage);
-    lines.push(`Session: ${usage.requests ?? 0} requests, ${formatCost(usage.costUsd)}` +
+    lines.push(`Session: ${requests(usage.requests ?? 0)}, ${formatCost(usage.costUsd)}` +
       (hit !== undefined ? `, ${hit}% of prompt tokens from cache` : ''));
     lines.push(`Tokens: ${usage.promptHitTokens ?? 0} cached + ${usage.promptMissTokens ?? 0} uncached prompt, ` +
       `${usage.completionTokens ?? 0} completion`);
   }
   if (s?.today && (s.today.requests ?? 0) > 0) {
-    lines.push(`Today: ${s.today.requests} requests, ${formatCost(s.today.costUsd)}`);
+    lines.push(`Today: ${requests(s.today.requests ?? 0)}, ${formatCost(s.today.costUsd)}`);
   }
+  if (s?.todayNote) lines.push(s.todayNote);
   lines.push('Click for the DeepSeek menu.');
   return { text, tooltip: lines.join('\n'), severity };
 }

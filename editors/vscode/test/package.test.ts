@@ -39,3 +39,13 @@ test('the README documents every setting', () => {
     assert.ok(readme.includes(`| \`${key}\` |`), `${key} is in the README's settings table (run scripts/sync-settings.py)`);
   }
 });
+
+test('the packaged README has no link that is dead on the extension page', () => {
+  const readme = fs.readFileSync(path.join(EXT_DIR, 'README.md'), 'utf8');
+  const links = Array.from(readme.matchAll(/\]\(([^)]+)\)/g), (m) => m[1]);
+  for (const link of links) {
+    assert.ok(!link.startsWith('..'), `${link} points outside the package`);
+    if (/^(https?:|#)/.test(link)) continue;
+    assert.ok(fs.existsSync(path.join(EXT_DIR, link)), `${link} is in the extension folder`);
+  }
+});

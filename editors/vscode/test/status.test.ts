@@ -119,3 +119,14 @@ test('excluded without a key: the key prompt does not replace it', () => {
   const v = formatStatus({ phase: 'running', hasKey: false, status, activeUri: 'file:///x' });
   assert.equal(v.text, '$(lock) DeepSeek');
 });
+
+test('one request is singular; a ledger problem is shown with its fix', () => {
+  const one = { requests: 1, promptHitTokens: 0, promptMissTokens: 10, completionTokens: 2, costUsd: 0.00001 };
+  const v = formatStatus({ phase: 'running', hasKey: true, status: { state: 'idle', usage: one, today: one } });
+  assert.match(v.tooltip, /Session: 1 request, /);
+  assert.match(v.tooltip, /Today: 1 request, /);
+  assert.doesNotMatch(v.tooltip, /1 requests/);
+  const note = "Today's figures are incomplete: /d/ledger.sqlite3 is damaged or not a usage ledger (file is not a database). Move it away, e.g. mv '/d/ledger.sqlite3' '/d/ledger.sqlite3.broken'";
+  const w = formatStatus({ phase: 'running', hasKey: true, status: { state: 'idle', usage: one, today: one, todayNote: note } });
+  assert.ok(w.tooltip.includes(note));
+});

@@ -26,6 +26,14 @@ vim.notify = function(msg, level)
   table.insert(notes, { msg = msg, level = level, mode = vim.api.nvim_get_mode().mode })
 end
 
+--- :checkhealth deepseek_ls as text.
+local function checkhealth()
+  vim.cmd('checkhealth deepseek_ls')
+  local text = table.concat(vim.api.nvim_buf_get_lines(0, 0, -1, false), '\n')
+  vim.cmd('bwipeout!')
+  return text
+end
+
 local co
 --- Let the event loop (and typeahead) run until cond() or timeout_ms.
 local function wait(timeout_ms, cond)
@@ -123,6 +131,35 @@ local function steps()
     check('Normal mode: shown at once', notes[2] and notes[2].msg == 'DeepSeek: hello', notes)
     client:stop()
     wait(3000, function() return client:is_stopped() end)
+  elseif case == 'badkey' then
+    -- a key pasted with a note into setup(): the message names setup()'s api_key, not a variable
+    require('deepseek_ls').setup({ cmd = vim.json.decode(os.getenv('DSLS_CMD')), api_key = 'sk-test my key',
+      base_url = os.getenv('DSLS_BASE_URL') })
+    vim.cmd('edit ' .. vim.fn.fnameescape(os.getenv('DSLS_FILE')))
+    wait(15000, function() return #notes > 0 end)
+    local msg = notes[1] and notes[1].msg or ''
+    check('the message names api_key in setup()', msg:find("api_key (given to require('deepseek_ls').setup())", 1, true), notes)
+    check('and not the variable the plugin passed it in', not msg:find('DEEPSEEK_API_KEY contains', 1, true), msg)
+    check('it says where the bad character is', msg:find('a space at character 8 of 14', 1, true), msg)
+    check('never the key', not msg:find('my key', 1, true), msg)
+    local client = vim.lsp.get_clients({ name = 'deepseek_ls' })[1]
+    if client then
+      client:stop()
+      wait(3000, function() return client:is_stopped() end)
+    end
+  elseif case == 'health_missing' then
+    -- no server, and a key pasted with a note: checkhealth says what to do and still reports the rest
+    require('deepseek_ls').setup({ cmd = { '/nonexistent/bin/deepseek-ls' }, api_key = 'sk-test my key',
+      base_url = 'http://127.0.0.1:9' })
+    local health = checkhealth()
+    result.health = health
+    check('names the missing server', health:find('/nonexistent/bin/deepseek-ls', 1, true), health)
+    check('ADVICE: how to install it (as setup() says)', health:find('ADVICE', 1, true)
+      and health:find('pipx install', 1, true) and health:find('setup({ cmd =', 1, true), health)
+    check('the key is still checked', health:find('contains a space at byte 8 of 14', 1, true), health)
+    check('the key is never shown', not health:find('my key', 1, true), health)
+    check('the endpoint is still shown', health:find('endpoint: http://127.0.0.1:9 (setup({ base_url }))', 1, true), health)
+    check('the client section is still there', health:find('running client', 1, true), health)
   elseif case == 'nokey' then
     require('deepseek_ls').setup({ cmd = vim.json.decode(os.getenv('DSLS_CMD')) })
     vim.cmd('edit ' .. vim.fn.fnameescape(os.getenv('DSLS_FILE')))
@@ -132,6 +169,19 @@ local function steps()
       and msg:find("setup({ api_key = ... })", 1, true), notes)
     check('and not the VS Code command or deepseek.apiKey', not msg:find('Set API Key', 1, true)
       and not msg:find('deepseek.apiKey', 1, true), msg)
+    -- the statusline's status says the key is missing, then how to set it
+    local status = require('deepseek_ls.status')
+    wait(5000, function() return status.data and status.data.message end)
+    local smsg = status.data and status.data.message or ''
+    check('status message says the key is missing', smsg:find('No DeepSeek API key', 1, true), status.data)
+    check('status message says how to set it', smsg:find("setup({ api_key = ... })", 1, true), smsg)
+    local health = checkhealth()
+    result.health = health
+    check('checkhealth says: no API key', health:find('no API key', 1, true), health)
+    check('checkhealth has no double "skipped"', not health:find('(skipped) (skipped)', 1, true)
+      and not health:find(') (skipped)', 1, true), health)
+    check('checkhealth pluralises', require('deepseek_ls.health').plural(1, 'request') == '1 request'
+      and require('deepseek_ls.health').plural(2, 'day') == '2 days')
     local client = vim.lsp.get_clients({ name = 'deepseek_ls' })[1]
     if client then
       client:stop()

@@ -106,6 +106,104 @@ except urllib.error.HTTPError as e:
   return ids
 end
 
+--- Why the key cannot be an API key (as the server says it, never quoting the key), or nil.
+--- An API key is printable ASCII without spaces.
+local function key_problem(key)
+  for i = 1, #key do
+    local b = key:byte(i)
+    if not (b > 32 and b < 127) then
+      local what
+      if b == 32 then
+        what = 'a space'
+      elseif b == 9 then
+        what = 'a tab'
+      elseif b == 10 or b == 13 then
+        what = 'a line break'
+      elseif b < 32 or b == 127 then
+        what = string.format('a control character (U+%04X)', b)
+      else
+        what = 'a non-ASCII character'
+      end
+      return string.format('contains %s at byte %d of %d', what, i, #key)
+    end
+  end
+  return nil
+end
+
+--- "1 request", "2 requests".
+local function plural(n, word)
+  return string.format('%d %s%s', n, word, n == 1 and '' or 's')
+end
+M.plural = plural
+M.key_problem = key_problem
+
+local KEY_ADVICE = {
+  "setup({ api_key = ... }) (e.g. api_key = os.getenv('DEEPSEEK_API_KEY')), or export "
+    .. 'DEEPSEEK_API_KEY=sk-... before starting Neovim (create a key at https://platform.deepseek.com/api_keys)',
+}
+
+--- The key and endpoint sections: what can be known without the server.
+local function report_key_and_endpoint(opts, key, url)
+  if key and key ~= '' then
+    local why = key_problem(key)
+    local from = opts.api_key and 'setup({ api_key })' or (opts.settings or {}).apiKey and 'settings.apiKey'
+      or 'DEEPSEEK_API_KEY'
+    if why then
+      err(string.format('API key (from %s) %s: an API key is ASCII letters, digits and dashes only; '
+        .. 'nothing is sent to DeepSeek until it is fixed', from, why), {
+        'Copy the key again from https://platform.deepseek.com/api_keys (without any note after it) into ' .. from .. '.',
+      })
+    else
+      ok('API key is set (' .. mask(key) .. ', from ' .. from .. ')')
+    end
+  else
+    err('no API key: nothing is sent to DeepSeek until one is set', KEY_ADVICE)
+  end
+  local url_from = opts.base_url and 'setup({ base_url })' or (opts.settings or {}).baseUrl and 'settings.baseUrl'
+    or (os.getenv('DEEPSEEK_BASE_URL') and 'DEEPSEEK_BASE_URL') or 'the default'
+  info('endpoint: ' .. url .. ' (' .. url_from .. ')')
+end
+
+--- The running client and its last status.
+local function report_client(util)
+  start('deepseek_ls: running client')
+  local client = util.get_client(vim.api.nvim_get_current_buf()) or util.get_client(nil)
+  if not client then
+    info('no deepseek_ls client is running (it starts when a file buffer opens)')
+    return
+  end
+  ok(string.format('client %d running, position encoding %s', client.id, tostring(client.offset_encoding)))
+  local caps = client.server_capabilities or {}
+  if caps.inlineCompletionProvider then
+    ok('server offers textDocument/inlineCompletion')
+  else
+    warn('server does not advertise inlineCompletionProvider')
+  end
+  local st = require('deepseek_ls.status').data
+  if st then
+    local line = 'state: ' .. tostring(st.state) .. (st.message and (' (' .. st.message .. ')') or '')
+    if st.state == 'error' then
+      err(line)
+    else
+      ok(line)
+    end
+    if st.model then
+      info('model: ' .. st.model)
+    end
+    local u = st.usage
+    if type(u) == 'table' then
+      local status = require('deepseek_ls.status')
+      info(string.format('session: %s, %s, cache hit rate %d%%', plural(u.requests or 0, 'request'),
+        status.money(u.costUsd), status.pct(u.hitRate)))
+    end
+    if type(st.todayNote) == 'string' then
+      warn(st.todayNote)
+    end
+  else
+    info('no deepseek/status received yet')
+  end
+end
+
 function M.check()
   local ds = require('deepseek_ls')
   local config = require('deepseek_ls.config')
@@ -136,16 +234,17 @@ function M.check()
   start('deepseek_ls: server')
   local cmd = ds.resolve_cmd(opts)
   local exe = cmd[1]
-  if vim.fn.executable(exe) ~= 1 then
-    err('server command not found: ' .. table.concat(cmd, ' '), {
-      'Install the server from a clone of deepseek-ls: pip install ./deepseek-ls (in a venv you '
-        .. 'activate before starting Neovim) or pipx install ./deepseek-ls,',
-      "or give its full path: setup({ cmd = { '/path/to/.venv/bin/deepseek-ls' } }).",
-    })
+  local key, url = effective(opts)
+  local missing, fix = ds.cmd_problem(cmd, opts)
+  if missing then
+    -- the same words and fix as setup() gives; then what can be known without the server
+    err((missing:gsub('^DeepSeek: ', '')), { fix })
+    report_key_and_endpoint(opts, key, url)
+    info('`deepseek-ls doctor` skipped: the server is not installed')
+    report_client(util)
     return
   end
   ok('server command: ' .. table.concat(cmd, ' ') .. ' (' .. vim.fn.exepath(exe) .. ')')
-  local key, url = effective(opts)
   local env = env_of(opts, key, url)
   local ver = run(vim.list_extend(vim.deepcopy(cmd), { '--version' }), env, 10000)
   if ver.code == 0 then
@@ -155,18 +254,19 @@ function M.check()
     return
   end
 
-  if key and key ~= '' then
-    ok('API key is set (' .. mask(key) .. ')')
-  else
-    err('no API key', { "setup({ api_key = ... }) (e.g. api_key = os.getenv('DEEPSEEK_API_KEY')), or export "
-      .. 'DEEPSEEK_API_KEY=sk-... before starting Neovim (create a key at https://platform.deepseek.com/api_keys)' })
-  end
-  info('endpoint: ' .. url)
+  report_key_and_endpoint(opts, key, url)
 
   -- prefer the server's own diagnosis
   local help = run(vim.list_extend(vim.deepcopy(cmd), { '--help' }), env, 10000)
   if help.code == 0 and (help.stdout or ''):find('doctor', 1, true) then
     local dcmd = vim.list_extend(vim.deepcopy(cmd), { 'doctor', '--json' })
+    -- name what this user set: setup()'s api_key / base_url reach the server as environment variables
+    if opts.api_key then
+      vim.list_extend(dcmd, { '--key-named', "api_key in setup()" })
+    end
+    if opts.base_url then
+      vim.list_extend(dcmd, { '--url-named', "base_url in setup()" })
+    end
     local s = opts.settings or {}
     local cm = vim.tbl_get(s, 'completion', 'model') or s['completion.model']
     local chm = vim.tbl_get(s, 'chat', 'model') or s['chat.model']
@@ -189,6 +289,8 @@ function M.check()
           warn(line, advice)
         elseif c.status == 'fail' then
           err(line, advice)
+        elseif tostring(c.detail):find('^skipped') then
+          info(line)
         else
           info(line .. ' (skipped)')
         end
@@ -213,39 +315,7 @@ function M.check()
     end
   end
 
-  start('deepseek_ls: running client')
-  local client = util.get_client(vim.api.nvim_get_current_buf()) or util.get_client(nil)
-  if not client then
-    info('no deepseek_ls client is running (it starts when a file buffer opens)')
-    return
-  end
-  ok(string.format('client %d running, position encoding %s', client.id, tostring(client.offset_encoding)))
-  local caps = client.server_capabilities or {}
-  if caps.inlineCompletionProvider then
-    ok('server offers textDocument/inlineCompletion')
-  else
-    warn('server does not advertise inlineCompletionProvider')
-  end
-  local st = require('deepseek_ls.status').data
-  if st then
-    local line = 'state: ' .. tostring(st.state) .. (st.message and (' (' .. st.message .. ')') or '')
-    if st.state == 'error' then
-      err(line)
-    else
-      ok(line)
-    end
-    if st.model then
-      info('model: ' .. st.model)
-    end
-    local u = st.usage
-    if type(u) == 'table' then
-      local status = require('deepseek_ls.status')
-      info(string.format('session: %d requests, %s, cache hit rate %d%%', u.requests or 0,
-        status.money(u.costUsd), status.pct(u.hitRate)))
-    end
-  else
-    info('no deepseek/status received yet')
-  end
+  report_client(util)
 end
 
 return M

@@ -21,7 +21,8 @@ function M.resolve_cmd(opts)
   return { vim.fn.expand(py), '-m', 'deepseek_ls' }
 end
 
---- What to do when the server cannot be started: one message, or nil when cmd looks runnable.
+--- What to do when the server cannot be started: one message (and, second, the fix alone),
+--- or nil when cmd looks runnable.
 --- Checks that the executable exists and, for the `python -m deepseek_ls` fallback, that
 --- this Python has the package (a quick import, only when deepseek-ls is not on $PATH).
 function M.cmd_problem(cmd, opts)
@@ -32,16 +33,16 @@ function M.cmd_problem(cmd, opts)
   local exe = cmd[1]
   if vim.fn.executable(exe) ~= 1 then
     if opts.cmd then
-      return ('DeepSeek: cannot start the server: `%s` (setup cmd) is not an executable. %s'):format(exe, fix)
+      return ('DeepSeek: cannot start the server: `%s` (setup cmd) is not an executable. %s'):format(exe, fix), fix
     end
     return 'DeepSeek: cannot start the server: `deepseek-ls` is not on $PATH and there is no '
-      .. ('`%s` to run `-m deepseek_ls` with. %s'):format(exe, fix)
+      .. ('`%s` to run `-m deepseek_ls` with. %s'):format(exe, fix), fix
   end
   if not opts.cmd and cmd[2] == '-m' then
     local out = vim.fn.system({ exe, '-c', 'import deepseek_ls' })
     if vim.v.shell_error ~= 0 then
       return ('DeepSeek: cannot start the server: `deepseek-ls` is not on $PATH, and `%s` has no '
-        .. 'deepseek_ls package (%s). %s'):format(exe, vim.trim(out):match('[^\n]*$') or '', fix)
+        .. 'deepseek_ls package (%s). %s'):format(exe, vim.trim(out):match('[^\n]*$') or '', fix), fix
     end
   end
   return nil
@@ -111,8 +112,14 @@ function M.lsp_config(opts)
     filetypes = opts.filetypes,
     root_markers = opts.root_markers,
     settings = { deepseek = settings },
-    -- deepseekClient: the server's no-key messages then name setup({ api_key = ... })
-    init_options = { deepseek = settings, deepseekClient = 'nvim' },
+    -- deepseekClient: the server's no-key messages then name setup({ api_key = ... });
+    -- deepseekSources: api_key / base_url from setup() reach the server as DEEPSEEK_API_KEY /
+    -- DEEPSEEK_BASE_URL, and its messages then name the setup() option instead of the variable
+    init_options = {
+      deepseek = settings,
+      deepseekClient = 'nvim',
+      deepseekSources = { apiKey = opts.api_key and 'setup' or 'env', baseUrl = opts.base_url and 'setup' or 'env' },
+    },
     capabilities = {
       textDocument = { inlineCompletion = { dynamicRegistration = false } },
       workspace = { configuration = true },
