@@ -26,7 +26,8 @@ import httpx
 
 from .. import constants as C
 from .client import DeepSeekClient, Usage, encode_json
-from .errors import APIConnectionError, APITimeoutError, ServerError, StreamError, error_from_response
+from .errors import (APIConnectionError, APITimeoutError, MalformedAnswerError, StreamError,
+                     error_from_response, json_kind, text_field)
 from .retry import RetryPolicy, with_retries
 from .sse import SSEDecoder, StreamState
 
@@ -191,14 +192,18 @@ async def complete_once(client: DeepSeekClient, request: ChatRequest, *, timeout
                                          timeout=timeouts.httpx())
         data = client._json(response)
         choices = data.get("choices") if isinstance(data, dict) else None
-        if not choices or not isinstance(choices[0], dict):
-            raise ServerError(response.status_code, "response has no choices")
+        if not isinstance(choices, list) or not choices or not isinstance(choices[0], dict):
+            raise MalformedAnswerError(f"JSON {json_kind(data)} without choices", response.status_code)
         message = choices[0].get("message")
         if not isinstance(message, dict):
-            raise ServerError(response.status_code, "response has no message")
-        return ChatResult(content=str(message.get("content") or ""),
-                          reasoning=str(message.get("reasoning_content") or ""),
-                          usage=Usage.from_api(data.get("usage")), model=str(data.get("model") or request.model),
-                          finish_reason=choices[0].get("finish_reason"))
+            raise MalformedAnswerError(f"choices[0].message is {json_kind(message)}, not an object",
+                                       response.status_code)
+        content = text_field(message, "content", "choices[0].message.")
+        reasoning = text_field(message, "reasoning_content", "choices[0].message.")
+        finish = text_field(choices[0], "finish_reason", "choices[0].")
+        model = text_field(data, "model", "")
+        return ChatResult(content=content or "", reasoning=reasoning or "",
+                          usage=Usage.parse(data.get("usage")), model=model or request.model,
+                          finish_reason=finish)
 
     return await with_retries(call, policy)

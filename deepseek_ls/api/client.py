@@ -22,17 +22,21 @@ import httpx
 from .. import __version__
 from .. import constants as C
 from .lean import LeanError, LeanPool, LeanResponse, supported as lean_supported
+from . import jsonbody
 from .sse import SSEDecoder, StreamState
 from .types import Usage
 from .errors import (
     APIConnectionError,
     APITimeoutError,
     InvalidApiKeyError,
+    MalformedAnswerError,
     MissingApiKeyError,
     ServerError,
     StreamError,
     error_from_response,
+    json_kind,
     register_secret,
+    text_field,
 )
 
 TraceHook = Callable[[str, dict[str, Any]], None]
@@ -111,9 +115,9 @@ def _json_body(status: int, content: bytes) -> Any:
     if not text:
         raise ServerError(status, "empty response body")
     try:
-        return json.loads(text)
-    except ValueError:
-        raise ServerError(status, "response body is not JSON") from None
+        return jsonbody.loads(text)
+    except ValueError as exc:  # also a body nested too deeply or with a 5000-digit number
+        raise ServerError(status, f"response body is not JSON ({exc})") from None
 
 
 def _sendable_key(key: str) -> bool:
@@ -140,8 +144,7 @@ def _completion_choice(status: int, data: Any) -> dict[str, Any]:
     """The first choice of a FIM answer; ServerError for an answer of another shape."""
     choices = data.get("choices") if isinstance(data, dict) else None
     if not isinstance(choices, list) or not choices or not isinstance(choices[0], dict):
-        raise ServerError(status, f"the answer is not a completion (JSON {type(data).__name__} "
-                                  "without choices)")
+        raise MalformedAnswerError(f"JSON {json_kind(data)} without choices", status)
     return choices[0]
 
 
@@ -349,12 +352,14 @@ class DeepSeekClient:
             raise error_from_response(response.status_code, response.headers, body)
         data = _json_body(response.status_code, body)
         choice = _completion_choice(response.status_code, data)
-        text = choice.get("text")
+        text = text_field(choice, "text", "choices[0].")
+        finish = text_field(choice, "finish_reason", "choices[0].")
+        model = text_field(data, "model", "")
         return FimResult(
-            text=text if isinstance(text, str) else "",
-            finish_reason=choice.get("finish_reason") if isinstance(choice.get("finish_reason"), str) else None,
-            usage=Usage.from_api(data.get("usage")),
-            model=str(data.get("model") or request.model),
+            text=text or "",
+            finish_reason=finish,
+            usage=Usage.parse(data.get("usage")),
+            model=model or request.model,
             latency_s=time.monotonic() - started,
         )
 
