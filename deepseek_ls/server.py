@@ -28,6 +28,7 @@ from .naming import display_name
 from .policy import Exclusion
 from .positions import Encoding, offset_at, position_at
 from .prompt.fim import DocumentSnapshot
+from .api.errors import redact
 from .service import Service
 
 log = logging.getLogger(__name__)
@@ -66,6 +67,14 @@ class TracingProtocol(LanguageServerProtocol):
                 self._send_response(data["id"], error=exc.to_response_error())
                 return _Rejected()
             raise
+
+    def _send_response(self, msg_id: Any, result: Any = None, error: Any = None) -> None:
+        """pygls puts the traceback of an unexpected exception into the error's
+        ``data``: the editor gets the message only (the log has the traceback)."""
+        if error is not None and isinstance(getattr(error, "data", None), dict) and "traceback" in error.data:
+            error = types.ResponseError(code=error.code, data=None, message=redact(
+                f"{error.message} (an internal error in deepseek-ls; the server log has the details)"))
+        super()._send_response(msg_id, result, error)
 
     def _refuse(self, message: Any, code: int, text: str) -> None:
         msg_id = getattr(message, "id", None)

@@ -200,3 +200,43 @@ def test_the_error_is_a_deepseek_error_with_a_hint():
     exc = MalformedAnswerError("choices[0].message.content is a list, not text")
     assert isinstance(exc, DeepSeekError) and exc.hint and not exc.retryable
     assert str(exc) == "DeepSeek's answer is not a completion (choices[0].message.content is a list, not text)."
+
+
+# -- lone surrogates in an answer ("\ud83d" escapes) are replaced as the answer is read ------------
+async def test_lone_surrogates_in_an_answer_become_replacement_characters():
+    body = b'{"choices": [{"message": {"content": "a \\ud83d b", "reasoning_content": "\\udc00"}}], "model": "m\\ud800"}'
+    request = ChatRequest("deepseek-chat", ({"role": "user", "content": "hi"},), stream=False)
+    result = await complete_once(client_on(Canned(body)), request)
+    assert (result.content, result.reasoning, result.model) == ("a \ufffd b", "\ufffd", "m\ufffd")
+    for text in (result.content, result.reasoning, result.model):
+        text.encode("utf-8")
+    streamed = await stream_chat(client_on(Canned(sse(b'{"choices": [{"delta": {"content": "x\\ud83d"}}]}'),
+                                                  "text/event-stream")), ChatRequest("m", request.messages))
+    assert streamed.content == "x\ufffd"
+    fim = await client_on(Canned(b'{"choices": [{"text": "\\ud83d\\ude00 ok \\ud83d"}]}')).fim(
+        FimRequest("m", "x = ", "", max_tokens=8))
+    assert fim.text == "\U0001f600 ok \ufffd"  # a pair escaped in two halves is one emoji
+
+
+def test_an_internal_error_never_sends_a_traceback_to_the_editor():
+    import sys as _sys
+
+    from lsprotocol import types
+    from pygls.exceptions import JsonRpcInternalError
+
+    from deepseek_ls.server import create_server
+
+    server = create_server()
+    sent = []
+    server.protocol._send_data = sent.append
+    try:
+        raise UnicodeEncodeError("utf-8", "\ud83d", 0, 1, "surrogates not allowed")
+    except UnicodeEncodeError:
+        error = JsonRpcInternalError.of(_sys.exc_info()).to_response_error()
+    assert "traceback" in error.data
+    server.protocol._send_response(7, error=error)
+    [response] = sent
+    assert response.error.data is None and response.error.code == -32603
+    assert "UnicodeEncodeError" in response.error.message and "server log" in response.error.message
+    server.protocol._send_response(8, error=types.ResponseError(code=-32803, message="chosen", data={"x": 1}))
+    assert sent[-1].error.data == {"x": 1}

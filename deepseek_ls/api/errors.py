@@ -26,7 +26,7 @@ import re
 
 import httpx
 
-from .jsonbody import loads
+from .jsonbody import clean_text, loads
 
 _KEY_PATTERN = re.compile(r"sk-[A-Za-z0-9_\-]{4,}")
 _BEARER_PATTERN = re.compile(r"(?i)(bearer\s+)[^\s\"']+")
@@ -180,8 +180,10 @@ def json_kind(value: object) -> str:
 def text_field(obj: dict, key: str, where: str) -> str | None:
     """``obj[key]`` when it is text or null/missing; MalformedAnswerError for any other type."""
     value = obj.get(key)
-    if value is None or isinstance(value, str):
-        return value
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return clean_text(value)  # a "\ud83d" escape must not reach a file, the ledger or a terminal
     raise MalformedAnswerError(f"{where}{key} is {json_kind(value)}, not text")
 
 

@@ -28,3 +28,17 @@ def loads(data: str | bytes | bytearray) -> Any:
         raise ValueError(str(exc) or "not JSON") from None
     except TypeError as exc:  # not text at all
         raise ValueError(f"not JSON text ({exc})") from None
+
+
+def clean_text(text: str) -> str:
+    """``text`` with every lone UTF-16 surrogate (half an emoji) replaced by U+FFFD.
+
+    Such text comes from an editor's bad edit or a ``"\\ud83d"`` escape in JSON;
+    UTF-8 cannot encode it, so a file, the ledger or a terminal would refuse it.
+    A surrogate pair split in two code points is joined back into its character.
+    """
+    try:
+        text.encode("utf-8")
+        return text
+    except UnicodeEncodeError:
+        return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")

@@ -287,7 +287,7 @@ class EditorSink:
             path = writer.append(answer.session, title=self.title, question=self.question,
                                  context=self.context, content=answer.content, reasoning=answer.reasoning,
                                  model=answer.model)
-        except OSError as exc:
+        except (OSError, ValueError) as exc:  # a full disk, a path the OS refuses
             log.warning("transcript not written: %s", exc)
             return
         if not self.ls.client_supports("window.show_document.support"):
