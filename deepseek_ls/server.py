@@ -8,8 +8,11 @@ the core and back.
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import logging
+import os
+import uuid
 from typing import Any
 from urllib.parse import unquote
 
@@ -28,7 +31,7 @@ from .naming import display_name
 from .policy import Exclusion
 from .positions import Encoding, offset_at, position_at
 from .prompt.fim import DocumentSnapshot
-from .api.errors import redact
+from .api.errors import json_kind, redact
 from .service import Service
 
 log = logging.getLogger(__name__)
@@ -41,6 +44,16 @@ class _Rejected:
 
     jsonrpc = None
 
+
+#: How long each server-to-client request may take before the server goes on without
+#: its answer (seconds). A chat's answer is returned without its transcript shown; an
+#: edit not answered is reported as not applied ("the editor did not answer").
+CLIENT_DEADLINES = {
+    types.WINDOW_SHOW_DOCUMENT: 5.0,
+    types.WORKSPACE_APPLY_EDIT: 30.0,
+    types.WORKSPACE_CONFIGURATION: 10.0,
+    types.WINDOW_WORK_DONE_PROGRESS_CREATE: 5.0,
+}
 
 #: JSON-RPC / LSP error codes for the lifecycle
 INVALID_REQUEST = -32600
@@ -65,6 +78,16 @@ class TracingProtocol(LanguageServerProtocol):
             if "jsonrpc" in data and "id" in data and "method" in data:
                 # pygls would only log this; the client would wait forever.
                 self._send_response(data["id"], error=exc.to_response_error())
+                return _Rejected()
+            if "id" in data and "method" not in data and "error" not in data:
+                # the client's answer to one of our requests is null or of another shape
+                # (showDocument -> null, applyEdit -> null): the request was "not done",
+                # and whoever waits for it learns so now instead of never
+                future = self._request_futures.pop(data["id"], None)
+                log.warning("the editor's answer to request %s is not of the expected shape (%s): "
+                            "taken as not done", data["id"], json_kind(data.get("result")))
+                if future is not None and not future.done():
+                    future.set_result(None)
                 return _Rejected()
             raise
 
@@ -265,6 +288,45 @@ class DeepSeekLanguageServer(LanguageServer):
         """LSP position of a code-point offset in a snapshot's ``text``."""
         line, character = position_at(text, offset, self.encoding)
         return types.Position(line=line, character=character)
+
+    # -- requests to the client ------------------------------------------
+    async def ask_client(self, method: str, params: Any, timeout_s: float | None = None) -> Any:
+        """Send a server-to-client request and wait at most ``timeout_s`` seconds
+        (default: :data:`CLIENT_DEADLINES` for ``method``) for its result.
+
+        Returns the client's result (structured as lsprotocol's type for
+        ``method``), or **None** when the client answered ``null`` or a result of
+        another shape: callers take None as "not done". Raises ``TimeoutError``
+        when no answer came in time (the request is then forgotten: a late answer
+        is ignored) and ``JsonRpcException`` when the client answered an error.
+        """
+        timeout_s = CLIENT_DEADLINES.get(method, 10.0) if timeout_s is None else timeout_s
+        cap = os.environ.get("DEEPSEEK_LS_CLIENT_DEADLINE_S")  # tests and slow-client debugging
+        if cap:
+            try:
+                timeout_s = min(timeout_s, float(cap))
+            except ValueError:
+                pass
+        msg_id = str(uuid.uuid4())
+        future = self.protocol.send_request(method, params, msg_id=msg_id)
+        try:
+            return await asyncio.wait_for(asyncio.wrap_future(future), timeout_s)
+        except TimeoutError:
+            self.protocol._request_futures.pop(msg_id, None)
+            self.protocol._result_types.pop(msg_id, None)
+            log.warning("the editor did not answer %s within %g s; going on without it", method, timeout_s)
+            raise
+
+    async def create_progress(self, token: str) -> bool:
+        """``window/workDoneProgress/create`` for ``token``, within its deadline; False when
+        the client refused it or did not answer in time (no progress is shown then)."""
+        try:
+            await self.ask_client(types.WINDOW_WORK_DONE_PROGRESS_CREATE,
+                                  types.WorkDoneProgressCreateParams(token=token))
+        except (TimeoutError, JsonRpcException) as exc:
+            log.info("progress not created: %s", exc or type(exc).__name__)
+            return False
+        return True
 
     # -- talking to the user -------------------------------------------
     def client_supports(self, path: str) -> bool:

@@ -209,10 +209,7 @@ class EditorSink:
             self._progress = asyncio.ensure_future(self._start_progress(self.token))
 
     async def _start_progress(self, token: str) -> bool:
-        try:
-            await self.ls.work_done_progress.create_async(token)
-        except Exception as exc:  # the client refused: no progress, the chat goes on
-            log.info("progress not created: %s", exc)
+        if not await self.ls.create_progress(token):  # refused or not answered: the chat goes on
             return False
         self.ls.work_done_progress.begin(token, types.WorkDoneProgressBegin(
             title=self.title, cancellable=True, message="waiting for DeepSeek…"))
@@ -294,11 +291,14 @@ class EditorSink:
             # the client cannot open it: say where it is, in the log (the command's result has the answer)
             self.ls.log_message(f"DeepSeek: the answer is also in {path}", types.MessageType.Info)
             return
-        try:
-            await self.ls.window_show_document_async(types.ShowDocumentParams(
+        try:  # within its deadline: a client that never answers does not hold the chat's answer
+            shown = await self.ls.ask_client(types.WINDOW_SHOW_DOCUMENT, types.ShowDocumentParams(
                 uri=path.as_uri(), take_focus=True))
-        except Exception as exc:
-            log.info("showDocument failed: %s", exc)
+        except (TimeoutError, JsonRpcException) as exc:
+            log.info("showDocument failed: %s", exc or type(exc).__name__)
+            return
+        if not getattr(shown, "success", False):  # refused, null or of another shape
+            self.ls.log_message(f"DeepSeek: the answer is also in {path}", types.MessageType.Info)
 
 
 async def ask(ls: DeepSeekLanguageServer, *, question: str, title: str, context: FileContext | None,
