@@ -142,6 +142,18 @@ class Service:
             raise MissingApiKeyError()
         return self.client
 
+    def already_told(self, error: DeepSeekError) -> bool:
+        """True when the user has already been shown the problem behind ``error``
+        (a blocking setting, shown as a settings problem; no key, shown once by the
+        engine): a chat or an action failing on it answers with the error, without
+        a second popup of the same problem."""
+        if isinstance(error, SettingsError):
+            # raised only for the blocking problem in force; shown once as a settings problem
+            return self.blocked is not None and str(self.blocked) in self._active
+        if type(error) is MissingApiKeyError:
+            return self.engine.told("missing-key")
+        return False
+
     def unavailable(self) -> DeepSeekError | None:
         """Why no request can be sent (for one-shot commands), or None."""
         try:

@@ -258,7 +258,10 @@ class CompletionEngine:
         self.results.clear()
         self.paused = None
         self.last_error = None
+        # "no key" stays said while there is still no key (an unrelated change is no news)
+        kept = self._reported & {"missing-key"} if client is None else set()
         self._reported.clear()
+        self._reported |= kept
         self.breaker.record_success()
         self.on_state()
 
@@ -725,6 +728,10 @@ class CompletionEngine:
         """Say once that there is no key (completions stay off until there is one)."""
         self._report("missing-key", f"{MissingApiKeyError()} {MissingApiKeyError.hint} "
                                     "Completions stay off until then.")
+
+    def told(self, kind: str) -> bool:
+        """True when the problem ``kind`` (e.g. "missing-key") was reported and still stands."""
+        return kind in self._reported
 
     def _report(self, kind: str, message: str) -> None:
         """Tell the user once per kind of problem (until it is resolved)."""

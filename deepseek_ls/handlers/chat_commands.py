@@ -264,6 +264,8 @@ class EditorSink:
         message = user_message(error)
         self._notify("error", message=message)
         await self._end("failed")
+        if self.ls.service.already_told(error):  # the error answers the command; no second popup
+            return
         self.ls.window_show_message(types.ShowMessageParams(
             type=types.MessageType.Error if not isinstance(error, StreamError) else types.MessageType.Warning,
             message=f"DeepSeek: {message}"))

@@ -181,8 +181,9 @@ async def run_plan(ls: DeepSeekLanguageServer, snap: DocumentSnapshot, plan: Pre
     try:
         result = await manager(ls).prefix_complete(plan)
     except DeepSeekError as exc:
-        ls.window_show_message(types.ShowMessageParams(type=types.MessageType.Error,
-                                                       message=f"DeepSeek: {user_message(exc)}"))
+        if not ls.service.already_told(exc):  # a problem already shown is not shown again
+            ls.window_show_message(types.ShowMessageParams(type=types.MessageType.Error,
+                                                           message=f"DeepSeek: {user_message(exc)}"))
         raise failure(exc) from None
     # i14: a placeholder in the answer stands for a secret of this file: put it back, never write it
     edits = plan.edits(snap.text, MASKER.unmask(result.content))
