@@ -240,3 +240,35 @@ def test_an_internal_error_never_sends_a_traceback_to_the_editor():
     assert "UnicodeEncodeError" in response.error.message and "server log" in response.error.message
     server.protocol._send_response(8, error=types.ResponseError(code=-32803, message="chosen", data={"x": 1}))
     assert sent[-1].error.data == {"x": 1}
+
+
+# -- exception text in messages: no empty detail, no stray punctuation ------------------------------
+@pytest.mark.parametrize("error", [httpx.ReadError(""), httpx.ConnectError(""), httpx.RemoteProtocolError(""),
+                                   httpx.ReadError("connection reset by peer")])
+async def test_a_transport_error_without_text_reads_cleanly(error):
+    from deepseek_ls.api.errors import APIConnectionError
+
+    def broken(request):
+        raise error
+
+    client = DeepSeekClient("http://127.0.0.1:1", "sk-test", transport=httpx.MockTransport(broken))
+    with pytest.raises(APIConnectionError) as caught:
+        await client.fim(FimRequest("m", "x = ", "", max_tokens=8))
+    text = str(caught.value)
+    assert ":." not in text and ": ." not in text and not text.endswith(": ")
+    assert type(error).__name__ in text
+    if str(error):
+        assert str(error) in text
+    with pytest.raises(APIConnectionError) as caught:
+        await stream_chat(client, ChatRequest("m", ({"role": "user", "content": "hi"},)),
+                          policy=RetryPolicy(attempts=1))
+    assert ":." not in str(caught.value) and type(error).__name__ in str(caught.value)
+
+
+def test_describe_and_messages_never_end_in_a_colon():
+    from deepseek_ls.api.errors import APIConnectionError, describe
+
+    assert describe(OSError()) == "OSError"
+    assert describe(ConnectionResetError("reset")) == "ConnectionResetError: reset"
+    assert str(APIConnectionError("POST /x failed: ReadError: ")) == "POST /x failed: ReadError."
+    assert str(APIConnectionError("")) == "failed."

@@ -27,7 +27,7 @@ import httpx
 from .. import constants as C
 from .client import DeepSeekClient, Usage, encode_json
 from .errors import (APIConnectionError, APITimeoutError, MalformedAnswerError, StreamError,
-                     error_from_response, json_kind, text_field)
+                     describe, error_from_response, json_kind, text_field)
 from .retry import RetryPolicy, with_retries
 from .sse import SSEDecoder, StreamState
 
@@ -111,7 +111,7 @@ async def _open_stream(client: DeepSeekClient, request: ChatRequest, timeouts: T
     except httpx.TimeoutException as exc:
         raise APITimeoutError(f"POST {path} timed out ({type(exc).__name__})") from None
     except httpx.HTTPError as exc:
-        raise APIConnectionError(f"POST {path} failed: {type(exc).__name__}: {exc}") from None
+        raise APIConnectionError(f"POST {path} failed: {describe(exc)}") from None
     if response.status_code >= 400:
         try:
             body = await response.aread()

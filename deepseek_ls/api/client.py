@@ -33,6 +33,7 @@ from .errors import (
     MissingApiKeyError,
     ServerError,
     StreamError,
+    describe,
     error_from_response,
     json_kind,
     register_secret,
@@ -101,7 +102,7 @@ def _transport_errors(what: str) -> Iterator[None]:
     except httpx.TimeoutException as exc:
         raise APITimeoutError(f"{what} timed out ({type(exc).__name__})") from None
     except (httpx.HTTPError, LeanError) as exc:
-        raise APIConnectionError(f"{what} failed: {type(exc).__name__}: {exc}") from None
+        raise APIConnectionError(f"{what} failed: {describe(exc)}") from None
 
 
 def _fim_timeout(timeout_s: float) -> httpx.Timeout:

@@ -56,7 +56,9 @@ class DeepSeekError(Exception):
     retryable: bool = False
 
     def __init__(self, message: str) -> None:
-        super().__init__(redact(message if message.rstrip().endswith((".", "!", "?")) else f"{message.rstrip()}."))
+        # an exception's empty text must not leave "failed: ReadError:." behind
+        message = message.rstrip().rstrip(":;,").rstrip() or "failed"
+        super().__init__(redact(message if message.endswith((".", "!", "?")) else f"{message}."))
 
     @property
     def message(self) -> str:
@@ -158,6 +160,18 @@ class MalformedAnswerError(ServerError):
         self.api_message = redact(detail)
         self.code = None
         self.retry_after = None
+
+
+def describe(exc: BaseException) -> str:
+    """An exception in words for a message: ``"ReadError: text"``, or only
+    ``"ReadError"`` when it has no text of its own (never ``"ReadError: "``)."""
+    name = type(exc).__name__
+    text = str(exc).strip()
+    if not text:
+        return name
+    if type(exc).__name__ == "LeanError" or text.startswith(f"{name}:"):
+        return text  # it already names its cause
+    return f"{name}: {text}"
 
 
 def json_kind(value: object) -> str:
