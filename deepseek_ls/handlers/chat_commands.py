@@ -167,10 +167,9 @@ def _context(ls: DeepSeekLanguageServer, uri: Any, rng: Any, *, whole_line: bool
 
 def _span(context: FileContext) -> str:
     """``path:first-last`` of a context, saying so when the selection was cut."""
-    span = f"{context.path}:{context.first_line}-{context.last_line}"
-    if context.truncated:
-        span = f"{context.path}:{context.first_line}-{context.selected_last_line} (cut to {context.first_line}-{context.last_line})"
-    return span
+    if not context.truncated:
+        return f"{context.path}:{context.first_line}-{context.last_line}"
+    return context.span()
 
 
 # -- the editor side of a running chat -------------------------------------------
