@@ -170,6 +170,8 @@ class Service:
         comes back is new again).
         """
         self._layers[layer] = dict(values or {})
+        log.debug("settings layer %r now sets %s", layer,
+                  ", ".join(sorted(_flatten(self._layers[layer]))) or "nothing")  # names only, no values
         if layer != "toggle" and "completion.enabled" in _flatten(self._layers[layer]):
             # the user set it explicitly: that beats an earlier toggle command
             self._layers.pop("toggle", None)
@@ -179,6 +181,10 @@ class Service:
         self.settings = settings
         self.blocked = blocked
         new = self._take_new(problems)
+        if problems:
+            log.debug("settings problems in force: %d (%d new)", len(problems), len(new))
+        if not changed:
+            log.debug("settings unchanged")
         if changed:
             client = self.client
             wanted = blocked is None and bool(settings.api_key)

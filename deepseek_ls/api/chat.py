@@ -104,6 +104,9 @@ async def _open_stream(client: DeepSeekClient, request: ChatRequest, timeouts: T
     headers = {**client.headers(), "Accept": "text/event-stream"}
     path = client.chat_path(request.beta)
     content = encode_json(client.adapt_chat_body(request.body()))
+    log.debug("chat request: %s, %d messages, %d chars, %d bytes, thinking %s", request.model,
+              len(request.messages), sum(len(str(m.get("content") or "")) for m in request.messages),
+              len(content), request.thinking)
     http_request = client.http.build_request("POST", path, content=content, headers=headers,
                                              timeout=timeouts.httpx())
     try:
@@ -174,6 +177,8 @@ async def _stream_chat(client: DeepSeekClient, request: ChatRequest, on_delta: D
         await response.aclose()
     if not state.done:
         raise StreamError("The answer stream ended without [DONE]; it is incomplete.")
+    log.debug("chat answer: %d chars (+%d reasoning), finish %s, %s", sum(map(len, state.content)),
+              sum(map(len, state.reasoning)), state.finish_reason, (state.usage or Usage()).brief())
     return ChatResult(content="".join(state.content), reasoning="".join(state.reasoning),
                       usage=state.usage or Usage(), model=state.model or request.model,
                       finish_reason=state.finish_reason)
@@ -187,6 +192,9 @@ async def complete_once(client: DeepSeekClient, request: ChatRequest, *, timeout
         raise ValueError("complete_once needs a request with stream=False")
 
     async def call() -> ChatResult:
+        log.debug("prefix chat request: %s, %d messages, %d chars, max %s tokens", request.model,
+                  len(request.messages), sum(len(str(m.get("content") or "")) for m in request.messages),
+                  request.max_tokens)
         response = await client._request("POST", client.chat_path(request.beta),
                                          json_body=client.adapt_chat_body(request.body()),
                                          timeout=timeouts.httpx())
@@ -202,8 +210,10 @@ async def complete_once(client: DeepSeekClient, request: ChatRequest, *, timeout
         reasoning = text_field(message, "reasoning_content", "choices[0].message.")
         finish = text_field(choices[0], "finish_reason", "choices[0].")
         model = text_field(data, "model", "")
-        return ChatResult(content=content or "", reasoning=reasoning or "",
-                          usage=Usage.parse(data.get("usage")), model=model or request.model,
-                          finish_reason=finish)
+        result = ChatResult(content=content or "", reasoning=reasoning or "",
+                            usage=Usage.parse(data.get("usage")), model=model or request.model,
+                            finish_reason=finish)
+        log.debug("prefix chat answer: %d chars, finish %s, %s", len(result.content), finish, result.usage.brief())
+        return result
 
     return await with_retries(call, policy)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import os
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -39,6 +40,8 @@ from .errors import (
     register_secret,
     text_field,
 )
+
+log = logging.getLogger(__name__)
 
 TraceHook = Callable[[str, dict[str, Any]], None]
 
@@ -338,6 +341,8 @@ class DeepSeekClient:
         """One FIM completion, no retries."""
         started = time.monotonic()
         content = encode_json(request.body())
+        log.debug("FIM request: %s, %d prompt + %d suffix chars, %d bytes, max %d tokens", request.model,
+                  len(request.prompt), len(request.suffix or ""), len(content), request.max_tokens)
         try:
             async with self.exchange(), asyncio.timeout(timeout_s):
                 response = await self._open("POST", self.fim_path, content, self.headers(),
@@ -356,13 +361,16 @@ class DeepSeekClient:
         text = text_field(choice, "text", "choices[0].")
         finish = text_field(choice, "finish_reason", "choices[0].")
         model = text_field(data, "model", "")
-        return FimResult(
+        result = FimResult(
             text=text or "",
             finish_reason=finish,
             usage=Usage.parse(data.get("usage")),
             model=model or request.model,
             latency_s=time.monotonic() - started,
         )
+        log.debug("FIM answer: %d chars, finish %s, %s, %.0f ms", len(result.text), finish,
+                  result.usage.brief(), result.latency_s * 1000)
+        return result
 
     async def fim_stream(self, request: FimRequest, on_text: Callable[[str], bool | None], *,
                          timeout_s: float = C.FIM_TIMEOUT_S,
@@ -380,6 +388,8 @@ class DeepSeekClient:
         body = {**request.body(), "stream": True, "stream_options": {"include_usage": True}}
         headers = {**self.headers(), "Accept": "text/event-stream"}
         content = encode_json(body)
+        log.debug("FIM request (streamed): %s, %d prompt + %d suffix chars, %d bytes, max %d tokens",
+                  request.model, len(request.prompt), len(request.suffix or ""), len(content), request.max_tokens)
         decoder, state = SSEDecoder(), StreamState()
         stopped = False
         try:
@@ -419,6 +429,9 @@ class DeepSeekClient:
                              latency_s=time.monotonic() - started, stopped=True)
         if not state.done:
             raise StreamError("the completion stream ended without [DONE]")
+        log.debug("FIM answer (streamed): %d chars in %d pieces, finish %s, %s, %.0f ms",
+                  sum(map(len, state.content)), pieces, state.finish_reason, (state.usage or Usage()).brief(),
+                  (time.monotonic() - started) * 1000)
         return FimResult(text="".join(state.content), finish_reason=state.finish_reason,
                          usage=state.usage or Usage(), model=state.model or request.model,
                          latency_s=time.monotonic() - started)

@@ -67,6 +67,11 @@ class Usage:
             check(details, "usage.completion_tokens_details.", ("reasoning_tokens",))
         return cls.from_api(data)
 
+    def brief(self) -> str:
+        """``"12 prompt (8 cached) + 5 output tokens"`` for debug logs."""
+        return (f"{self.prompt_tokens} prompt ({self.hit_tokens} cached) + {self.completion_tokens} output tokens"
+                + (f" ({self.reasoning_tokens} reasoning)" if self.reasoning_tokens else ""))
+
     def to_json(self) -> dict[str, int]:
         return {"promptTokens": self.prompt_tokens, "completionTokens": self.completion_tokens,
                 "promptCacheHitTokens": self.hit_tokens, "promptCacheMissTokens": self.miss_tokens,

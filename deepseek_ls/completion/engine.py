@@ -325,6 +325,8 @@ class CompletionEngine:
         return ticket
 
     def _decision(self, req: CompletionRequest, decision: str, **extra: object) -> None:
+        log.debug("completion %s at %s v%s: %s%s", req.request_id, req.doc.path, req.doc.version, decision,
+                  "".join(f", {k}={v}" for k, v in extra.items()))
         self.tracer.event("decision", id=req.request_id, uri=req.doc.uri,
                           version=req.doc.version, decision=decision, **extra)
 
