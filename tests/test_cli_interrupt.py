@@ -86,3 +86,17 @@ def test_an_interrupt_anywhere_in_a_command_is_130_and_one_line(monkeypatch, cap
 def test_complete_on_a_directory_says_it_is_a_directory(tmp_path, capsys):
     assert cli.main(["complete", f"{tmp_path}:1:1"]) == 2
     assert "is a directory" in capsys.readouterr().err
+
+
+def test_doctor_with_deeply_nested_fallbacks_json_says_it_is_not_json(tmp_path):
+    nested = "[" * 20_000 + "]" * 20_000
+    env = env_without_deepseek(DEEPSEEK_API_KEY="sk-test", DEEPSEEK_BASE_URL="http://127.0.0.1:9",
+                               DEEPSEEK_LS_FALLBACKS=nested, DEEPSEEK_LS_DATA_DIR=str(tmp_path))
+    done = subprocess.run([sys.executable, "-m", "deepseek_ls", "doctor", "--no-fim"], env=env,
+                          capture_output=True, text=True, timeout=60)
+    assert "Traceback" not in done.stderr and "RecursionError" not in done.stderr + done.stdout
+    assert "nested too deeply" in done.stdout + done.stderr
+    (tmp_path / "f.json").write_text(nested)
+    done = subprocess.run([sys.executable, "-m", "deepseek_ls", "doctor", "--fallbacks", f"@{tmp_path}/f.json"],
+                          env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2 and "nested too deeply" in done.stderr and "Traceback" not in done.stderr
