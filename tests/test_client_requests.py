@@ -171,3 +171,34 @@ def test_configuration_refused_or_never_answered_keeps_the_layer_and_the_server_
     pump(c, lambda: b"workspace/configuration" in c.s.stderr)
     assert statuses(c)[-1]["autoCompletion"] is False
     c.close()
+
+
+# -- finding 2 end to end: an answer of the wrong shape is never pasted into the file --------------
+@pytest.mark.parametrize("content", [["a", {"b": 1}], {"b": 1}, 5, True])
+def test_a_rewrite_whose_answer_is_not_text_changes_nothing_and_says_why(fake, tmp_path, content):
+    body = json.dumps({"id": "x", "object": "chat.completion", "model": "deepseek-chat",
+                       "choices": [{"index": 0, "message": {"role": "assistant", "content": content},
+                                    "finish_reason": "stop"}],
+                       "usage": {"prompt_tokens": 5, "completion_tokens": 3, "total_tokens": 8}})
+    fake.inject(path="/beta/chat/completions", kind="body", body=body, times=5)
+    c = Client(fake, tmp_path, {"workspace/applyEdit": {"applied": True}})
+    reply = rewrite(c, "rw")
+    assert "DeepSeek's answer is not a completion" in reply["error"]["message"]
+    assert "traceback" not in json.dumps(reply).lower()
+    assert c.requests("workspace/applyEdit") == []
+    popups = [m["params"]["message"] for m in c.s.messages
+              if isinstance(m, dict) and m.get("method") == "window/showMessage"]
+    assert sum("not a completion" in p for p in popups) == 1
+    assert len(fake.chat_requests()) == 1  # not retried
+    c.close()
+
+
+@pytest.mark.parametrize("event", ["null", "[1,2]", '{"choices":[{"delta":null}]}',
+                                   '{"choices":[{"delta":{"content":5}}]}', '{"choices":"x"}'])
+def test_a_chat_whose_stream_is_malformed_is_one_clear_error(fake, tmp_path, event):
+    fake.inject(path="/chat/completions", kind="body", body=f"data: {event}\n\ndata: [DONE]\n\n",
+                content_type="text/event-stream")
+    c = Client(fake, tmp_path, {})
+    reply = chat(c, "ex")
+    assert "DeepSeek's answer is not a completion" in reply["error"]["message"]
+    c.close()
