@@ -272,3 +272,16 @@ def test_describe_and_messages_never_end_in_a_colon():
     assert describe(ConnectionResetError("reset")) == "ConnectionResetError: reset"
     assert str(APIConnectionError("POST /x failed: ReadError: ")) == "POST /x failed: ReadError."
     assert str(APIConnectionError("")) == "failed."
+
+
+def test_a_model_name_with_a_lone_surrogate_does_not_poison_the_ledger(tmp_path):
+    from deepseek_ls.ledger import Ledger
+
+    ledger = Ledger(tmp_path / "ledger.sqlite3")
+    ledger.record("deepseek-\ud83d", 1, 2, 3)
+    ledger.record("deepseek-chat", 1, 2, 3, endpoint="fallback-\udc00")
+    ledger.record("deepseek-chat", 1, 2, 3)
+    ledger.close()
+    again = Ledger(tmp_path / "ledger.sqlite3")
+    assert again.count() == 3
+    again.close()
