@@ -285,3 +285,28 @@ def test_a_model_name_with_a_lone_surrogate_does_not_poison_the_ledger(tmp_path)
     again = Ledger(tmp_path / "ledger.sqlite3")
     assert again.count() == 3
     again.close()
+
+
+def test_log_records_with_lone_surrogates_can_be_written_to_a_strict_utf8_stream():
+    import io
+    import logging
+
+    from deepseek_ls.logs import RedactingFilter
+
+    stream = io.TextIOWrapper(io.BytesIO(), encoding="utf-8", errors="strict")
+    handler = logging.StreamHandler(stream)
+    handler.addFilter(RedactingFilter())
+    logger = logging.getLogger("test.surrogates")
+    logger.addHandler(handler)
+    logger.propagate = False
+    try:
+        logger.warning("a document named %s", "bad\ud83d.py")
+        try:
+            raise ValueError("half \udc00 an emoji")
+        except ValueError:
+            logger.exception("failed")
+        stream.flush()
+        text = stream.buffer.getvalue().decode("utf-8")
+        assert "bad\ufffd.py" in text and "half \ufffd an emoji" in text
+    finally:
+        logger.removeHandler(handler)
