@@ -55,6 +55,15 @@ CLIENT_DEADLINES = {
     types.WINDOW_WORK_DONE_PROGRESS_CREATE: 5.0,
 }
 
+#: What a usable answer to each request looks like, checked on the raw JSON (anything else is
+#: "not done"): lsprotocol's structuring would take ``{"applied": "false"}`` for applied.
+CLIENT_RESULT_SHAPES = {
+    types.WORKSPACE_APPLY_EDIT: lambda r: isinstance(r, dict) and isinstance(r.get("applied"), bool)
+    and isinstance(r.get("failureReason", ""), (str, type(None))),
+    types.WINDOW_SHOW_DOCUMENT: lambda r: isinstance(r, dict) and isinstance(r.get("success"), bool),
+    types.WORKSPACE_CONFIGURATION: lambda r: isinstance(r, list),
+}
+
 #: JSON-RPC / LSP error codes for the lifecycle
 INVALID_REQUEST = -32600
 SERVER_NOT_INITIALIZED = -32002
@@ -71,7 +80,26 @@ class TracingProtocol(LanguageServerProtocol):
     initialize_seen = False
     shutdown_requested = False
 
+    #: method of each of our own requests still waiting for the client's answer (see ask_client)
+    asked: dict[Any, str]
+
+    def _not_done(self, data: dict[str, Any]) -> Any:
+        """Resolve the wait for an answer that is null or of another shape with None ("not done")."""
+        future = self._request_futures.pop(data["id"], None)
+        self._result_types.pop(data["id"], None)
+        log.warning("the editor's answer to request %s is not of the expected shape (%s): "
+                    "taken as not done", data["id"], json_kind(data.get("result")))
+        if future is not None and not future.done():
+            future.set_result(None)
+        return _Rejected()
+
     def structure_message(self, data: dict[str, Any]) -> Any:
+        if "id" in data and "method" not in data and "error" not in data:
+            method = getattr(self, "asked", {}).get(data.get("id"))
+            check = CLIENT_RESULT_SHAPES.get(method) if method else None
+            if check is not None and not check(data.get("result")):
+                # checked on the raw JSON: the structuring would read "false" or 1 as True
+                return self._not_done(data)
         try:
             return super().structure_message(data)
         except JsonRpcException as exc:
@@ -83,12 +111,7 @@ class TracingProtocol(LanguageServerProtocol):
                 # the client's answer to one of our requests is null or of another shape
                 # (showDocument -> null, applyEdit -> null): the request was "not done",
                 # and whoever waits for it learns so now instead of never
-                future = self._request_futures.pop(data["id"], None)
-                log.warning("the editor's answer to request %s is not of the expected shape (%s): "
-                            "taken as not done", data["id"], json_kind(data.get("result")))
-                if future is not None and not future.done():
-                    future.set_result(None)
-                return _Rejected()
+                return self._not_done(data)
             raise
 
     def _send_response(self, msg_id: Any, result: Any = None, error: Any = None) -> None:
@@ -308,6 +331,8 @@ class DeepSeekLanguageServer(LanguageServer):
             except ValueError:
                 pass
         msg_id = str(uuid.uuid4())
+        asked = self.protocol.__dict__.setdefault("asked", {})
+        asked[msg_id] = method
         future = self.protocol.send_request(method, params, msg_id=msg_id)
         try:
             return await asyncio.wait_for(asyncio.wrap_future(future), timeout_s)
@@ -316,6 +341,8 @@ class DeepSeekLanguageServer(LanguageServer):
             self.protocol._result_types.pop(msg_id, None)
             log.warning("the editor did not answer %s within %g s; going on without it", method, timeout_s)
             raise
+        finally:
+            asked.pop(msg_id, None)
 
     async def create_progress(self, token: str) -> bool:
         """``window/workDoneProgress/create`` for ``token``, within its deadline; False when

@@ -93,6 +93,9 @@ APPLY_ANSWERS = {
     "a-string": ("yes", "the editor's answer could not be read"),
     "a-list": ([True], "the editor's answer could not be read"),
     "applied-missing": ({}, "the editor's answer could not be read"),
+    "applied-a-string": ({"applied": "false"}, "the editor's answer could not be read"),
+    "applied-a-number": ({"applied": 1}, "the editor's answer could not be read"),
+    "reason-a-number": ({"applied": True, "failureReason": 5}, "the editor's answer could not be read"),
     "an-error": ("error", "the editor refused it"),
     "never": ("never", "the editor did not answer"),
     "refused": ({"applied": False, "failureReason": "read-only"}, "read-only"),
@@ -113,10 +116,11 @@ def test_apply_edit_answered_null_malformed_or_never_is_not_applied(fake, tmp_pa
     c.close()
 
 
-@pytest.mark.parametrize("case", ["null", "an-object", "a-number", "an-error", "never"])
+@pytest.mark.parametrize("case", ["null", "an-object", "a-number", "success-a-string", "an-error", "never"])
 @pytest.mark.parametrize("method", ["window/showDocument", "window/workDoneProgress/create"])
 def test_a_chat_is_answered_whatever_the_client_answers_to_its_requests(fake, tmp_path, case, method):
-    answer = {"null": None, "an-object": {"x": 1}, "a-number": 5, "an-error": "error", "never": "never"}[case]
+    answer = {"null": None, "an-object": {"x": 1}, "a-number": 5, "success-a-string": {"success": "no"},
+              "an-error": "error", "never": "never"}[case]
     c = Client(fake, tmp_path, {method: answer})
     reply = chat(c, "ex")
     assert reply["result"]["content"] == "total = sum(values)\n"
