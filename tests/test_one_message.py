@@ -87,3 +87,19 @@ def test_a_blocking_setting_is_one_popup_however_many_chats_fail_on_it(options, 
     settle(s)
     assert popups(s) == first
     assert s.close() == 0
+
+
+def test_a_misspelt_setting_is_reported_once_and_other_servers_sections_never():
+    s = start({"apiKey": "sk-test", "baseUrl": "http://127.0.0.1:9"})
+    for debounce in (5, 6):  # a changed value of the same misspelt key is the same problem
+        s.notify("workspace/didChangeConfiguration",
+                 {"settings": {"deepseek": {"completion": {"debounceMS": debounce}}}})
+    s.notify("workspace/didChangeConfiguration", {"settings": {"pyright": {"analysis": {"mode": "x"}},
+                                                               "rust-analyzer": {"checkOnSave": True}}})
+    s.notify("workspace/didChangeConfiguration", {"settings": {"deepseek": {"exclude": {"x": 1}}}})
+    settle(s)
+    shown = popups(s)
+    assert sum("did you mean deepseek.completion.debounceMs?" in p for p in shown) == 1
+    assert sum("deepseek.exclude = {'x': 1}" in p for p in shown) == 1
+    assert not any("pyright" in p or "rust-analyzer" in p for p in shown)
+    assert s.close() == 0
