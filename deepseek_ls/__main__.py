@@ -99,6 +99,8 @@ async def _complete(spec: str) -> int:
     if not (sep1 and sep2) or not line_text.isdigit() or not rest.isdigit():
         return _fail(f"expected FILE:LINE:COL (1-based), got {spec!r}")
     path = Path(file_text)
+    if path.is_dir():
+        return _fail(f"{file_text} is a directory, not a file")
     if not path.is_file():
         return _fail(f"no such file: {file_text}")
     try:
@@ -316,6 +318,21 @@ def _extra_commands():
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.command in (None, "serve"):
+        return _serve(args)  # the server handles Ctrl-C itself (see stdio)
+    try:
+        return _command(args)
+    except KeyboardInterrupt:  # Ctrl-C: one line and 130, as the server does; no traceback
+        try:
+            print(f"deepseek-ls {args.command}: interrupted", file=sys.stderr)
+        except (OSError, ValueError):
+            pass
+        _leave(130)
+        return 130
+
+
+def _command(args: argparse.Namespace) -> int:
+    """Run a one-shot command (complete, doctor, stats, ...)."""
     if args.command == "complete":
         logs.setup(os.environ.get("DEEPSEEK_LS_LOG", "warning"))
         if not os.environ.get("DEEPSEEK_LS_LOG"):
@@ -324,8 +341,6 @@ def main(argv: list[str] | None = None) -> int:
             # so are ledger failures (under the usage line, with how to fix them)
             logging.getLogger("deepseek_ls.ledger").setLevel(logging.ERROR)
         return asyncio.run(_complete(args.spec))
-    if args.command in (None, "serve"):
-        return _serve(args)
     logs.setup(os.environ.get("DEEPSEEK_LS_LOG", "warning"))
     return args.func(args)
 

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, TextIO
 from urllib.parse import urlsplit
 
+from .api import jsonbody
 from .api.errors import redact
 
 # -- stats -----------------------------------------------------------------
@@ -198,7 +199,7 @@ async def run_doctor(environ: Mapping[str, str] | None = None, *, base_url: str 
         overrides["chat.model"] = chat_model
     if fallbacks is None and (environ.get(FALLBACKS_ENV) or "").strip():
         try:
-            fallbacks = json.loads(environ[FALLBACKS_ENV])
+            fallbacks = jsonbody.loads(environ[FALLBACKS_ENV])  # deep nesting too: ValueError
         except ValueError as exc:
             checks.append(Check("fallbacks", FAIL, f"{FALLBACKS_ENV} is not JSON: {exc}",
                                 "Give a JSON list of endpoint objects (see README \"Failover\")."))
@@ -509,7 +510,7 @@ def _read_fallbacks(text: str) -> Any:
 
     if text.startswith("@"):
         text = Path(text[1:]).expanduser().read_text(encoding="utf-8")
-    data = json.loads(text)
+    data = jsonbody.loads(text)
     if isinstance(data, dict):
         flat = _flatten(section_of(data))
         for key in ("fallbacks", "deepseek.fallbacks"):

@@ -36,6 +36,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .api.jsonbody import clean_text
 from .models import cost_usd, is_peak, table
 from .usage import UsageTotals
 
@@ -124,7 +125,8 @@ def make_row(model: str, hit: int, miss: int, out: int, kind: str = "fim",
     when = when or _dt.datetime.now(_dt.timezone.utc)
     if when.tzinfo is None:
         when = when.astimezone()
-    endpoint = str(endpoint or PRIMARY_ENDPOINT)
+    # a lone surrogate (from a setting or an answer) would make SQLite refuse the whole batch
+    endpoint, model = clean_text(str(endpoint or PRIMARY_ENDPOINT)), clean_text(str(model))
     if endpoint == PRIMARY_ENDPOINT:
         price, prices = cost_usd(model, hit, miss, out, when), str(table().get("asOf", ""))
     elif cost is None:

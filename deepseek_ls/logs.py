@@ -6,6 +6,7 @@ import logging
 import sys
 
 from .api.errors import redact
+from .api.jsonbody import clean_text
 
 
 class RedactingFilter(logging.Filter):
@@ -16,11 +17,11 @@ class RedactingFilter(logging.Filter):
             message = record.getMessage()
         except Exception:
             return True
-        record.msg = redact(message)
+        record.msg = clean_text(redact(message))  # a lone surrogate must not break a strict log stream
         record.args = None
         if record.exc_info and record.exc_info[1] is not None:
             exc = record.exc_info[1]
-            record.exc_text = redact(logging.Formatter().formatException(record.exc_info))
+            record.exc_text = clean_text(redact(logging.Formatter().formatException(record.exc_info)))
             record.exc_info = None
             record.msg = f"{record.msg} ({type(exc).__name__})"
         return True

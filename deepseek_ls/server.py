@@ -11,6 +11,8 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+import os
+import uuid
 from typing import Any
 from urllib.parse import unquote
 
@@ -29,6 +31,7 @@ from .naming import display_name
 from .policy import Exclusion
 from .positions import Encoding, offset_at, position_at
 from .prompt.fim import DocumentSnapshot
+from .api.errors import json_kind, redact
 from .service import Service
 from .settings import sentence
 
@@ -42,6 +45,25 @@ class _Rejected:
 
     jsonrpc = None
 
+
+#: How long each server-to-client request may take before the server goes on without
+#: its answer (seconds). A chat's answer is returned without its transcript shown; an
+#: edit not answered is reported as not applied ("the editor did not answer").
+CLIENT_DEADLINES = {
+    types.WINDOW_SHOW_DOCUMENT: 5.0,
+    types.WORKSPACE_APPLY_EDIT: 30.0,
+    types.WORKSPACE_CONFIGURATION: 10.0,
+    types.WINDOW_WORK_DONE_PROGRESS_CREATE: 5.0,
+}
+
+#: What a usable answer to each request looks like, checked on the raw JSON (anything else is
+#: "not done"): lsprotocol's structuring would take ``{"applied": "false"}`` for applied.
+CLIENT_RESULT_SHAPES = {
+    types.WORKSPACE_APPLY_EDIT: lambda r: isinstance(r, dict) and isinstance(r.get("applied"), bool)
+    and isinstance(r.get("failureReason", ""), (str, type(None))),
+    types.WINDOW_SHOW_DOCUMENT: lambda r: isinstance(r, dict) and isinstance(r.get("success"), bool),
+    types.WORKSPACE_CONFIGURATION: lambda r: isinstance(r, list),
+}
 
 #: JSON-RPC / LSP error codes for the lifecycle
 INVALID_REQUEST = -32600
@@ -73,7 +95,26 @@ class TracingProtocol(LanguageServerProtocol):
         if message is not None:
             super().handle_message(message)
 
+    #: method of each of our own requests still waiting for the client's answer (see ask_client)
+    asked: dict[Any, str]
+
+    def _not_done(self, data: dict[str, Any]) -> Any:
+        """Resolve the wait for an answer that is null or of another shape with None ("not done")."""
+        future = self._request_futures.pop(data["id"], None)
+        self._result_types.pop(data["id"], None)
+        log.warning("the editor's answer to request %s is not of the expected shape (%s): "
+                    "taken as not done", data["id"], json_kind(data.get("result")))
+        if future is not None and not future.done():
+            future.set_result(None)
+        return _Rejected()
+
     def structure_message(self, data: dict[str, Any]) -> Any:
+        if "id" in data and "method" not in data and "error" not in data:
+            method = getattr(self, "asked", {}).get(data.get("id"))
+            check = CLIENT_RESULT_SHAPES.get(method) if method else None
+            if check is not None and not check(data.get("result")):
+                # checked on the raw JSON: the structuring would read "false" or 1 as True
+                return self._not_done(data)
         try:
             return super().structure_message(data)
         except JsonRpcException as exc:
@@ -81,7 +122,20 @@ class TracingProtocol(LanguageServerProtocol):
                 # pygls would only log this; the client would wait forever.
                 self._send_response(data["id"], error=exc.to_response_error())
                 return _Rejected()
+            if "id" in data and "method" not in data and "error" not in data:
+                # the client's answer to one of our requests is null or of another shape
+                # (showDocument -> null, applyEdit -> null): the request was "not done",
+                # and whoever waits for it learns so now instead of never
+                return self._not_done(data)
             raise
+
+    def _send_response(self, msg_id: Any, result: Any = None, error: Any = None) -> None:
+        """pygls puts the traceback of an unexpected exception into the error's
+        ``data``: the editor gets the message only (the log has the traceback)."""
+        if error is not None and isinstance(getattr(error, "data", None), dict) and "traceback" in error.data:
+            error = types.ResponseError(code=error.code, data=None, message=redact(
+                f"{error.message} (an internal error in deepseek-ls; the server log has the details)"))
+        super()._send_response(msg_id, result, error)
 
     def _refuse(self, message: Any, code: int, text: str) -> None:
         msg_id = getattr(message, "id", None)
@@ -288,6 +342,49 @@ class DeepSeekLanguageServer(LanguageServer):
         """LSP position of a code-point offset in a snapshot's ``text``."""
         line, character = position_at(text, offset, self.encoding)
         return types.Position(line=line, character=character)
+
+    # -- requests to the client ------------------------------------------
+    async def ask_client(self, method: str, params: Any, timeout_s: float | None = None) -> Any:
+        """Send a server-to-client request and wait at most ``timeout_s`` seconds
+        (default: :data:`CLIENT_DEADLINES` for ``method``) for its result.
+
+        Returns the client's result (structured as lsprotocol's type for
+        ``method``), or **None** when the client answered ``null`` or a result of
+        another shape: callers take None as "not done". Raises ``TimeoutError``
+        when no answer came in time (the request is then forgotten: a late answer
+        is ignored) and ``JsonRpcException`` when the client answered an error.
+        """
+        timeout_s = CLIENT_DEADLINES.get(method, 10.0) if timeout_s is None else timeout_s
+        cap = os.environ.get("DEEPSEEK_LS_CLIENT_DEADLINE_S")  # tests and slow-client debugging
+        if cap:
+            try:
+                timeout_s = min(timeout_s, float(cap))
+            except ValueError:
+                pass
+        msg_id = str(uuid.uuid4())
+        asked = self.protocol.__dict__.setdefault("asked", {})
+        asked[msg_id] = method
+        future = self.protocol.send_request(method, params, msg_id=msg_id)
+        try:
+            return await asyncio.wait_for(asyncio.wrap_future(future), timeout_s)
+        except TimeoutError:
+            self.protocol._request_futures.pop(msg_id, None)
+            self.protocol._result_types.pop(msg_id, None)
+            log.warning("the editor did not answer %s within %g s; going on without it", method, timeout_s)
+            raise
+        finally:
+            asked.pop(msg_id, None)
+
+    async def create_progress(self, token: str) -> bool:
+        """``window/workDoneProgress/create`` for ``token``, within its deadline; False when
+        the client refused it or did not answer in time (no progress is shown then)."""
+        try:
+            await self.ask_client(types.WINDOW_WORK_DONE_PROGRESS_CREATE,
+                                  types.WorkDoneProgressCreateParams(token=token))
+        except (TimeoutError, JsonRpcException) as exc:
+            log.info("progress not created: %s", exc or type(exc).__name__)
+            return False
+        return True
 
     # -- talking to the user -------------------------------------------
     def client_supports(self, path: str) -> bool:

@@ -152,6 +152,18 @@ class Service:
             raise MissingApiKeyError()
         return self.client
 
+    def already_told(self, error: DeepSeekError) -> bool:
+        """True when the user has already been shown the problem behind ``error``
+        (a blocking setting, shown as a settings problem; no key, shown once by the
+        engine): a chat or an action failing on it answers with the error, without
+        a second popup of the same problem."""
+        if isinstance(error, SettingsError):
+            # raised only for the blocking problem in force; shown once as a settings problem
+            return self.blocked is not None and str(self.blocked) in self._active
+        if type(error) is MissingApiKeyError:
+            return self.engine.told("missing-key")
+        return False
+
     def unavailable(self) -> DeepSeekError | None:
         """Why no request can be sent (for one-shot commands), or None."""
         try:
@@ -168,6 +180,8 @@ class Service:
         comes back is new again).
         """
         self._layers[layer] = dict(values or {})
+        log.debug("settings layer %r now sets %s", layer,
+                  ", ".join(sorted(_flatten(self._layers[layer]))) or "nothing")  # names only, no values
         if layer != "toggle" and "completion.enabled" in _flatten(self._layers[layer]):
             # the user set it explicitly: that beats an earlier toggle command
             self._layers.pop("toggle", None)
@@ -177,6 +191,10 @@ class Service:
         self.settings = settings
         self.blocked = blocked
         new = self._take_new(problems)
+        if problems:
+            log.debug("settings problems in force: %d (%d new)", len(problems), len(new))
+        if not changed:
+            log.debug("settings unchanged")
         if changed:
             client = self.client
             wanted = blocked is None and bool(settings.api_key)

@@ -24,6 +24,8 @@ trailing slash, no scheme) are normalised to the API root.
 from __future__ import annotations
 
 import dataclasses
+import difflib
+import functools
 import ipaddress
 import os
 from collections.abc import Mapping
@@ -195,13 +197,44 @@ def setting_fields() -> list[dataclasses.Field]:
 
 def _flatten(data: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
     out: dict[str, Any] = {}
+    leaves = _leaf_keys()
     for key, value in data.items():
         name = f"{prefix}{key}"
-        if isinstance(value, Mapping):
+        if isinstance(value, Mapping) and name not in leaves:  # a setting's own value is never opened up
             out.update(_flatten(value, name + "."))
         else:
             out[name] = value
     return out
+
+
+@functools.cache
+def _leaf_keys() -> frozenset[str]:
+    return frozenset(f.metadata["key"] for f in setting_fields())
+
+
+#: Keys of the ``deepseek`` section that the editor plugins read themselves (never reported).
+CLIENT_KEYS = ("pythonPath", "serverArgs", "serverPath", "trace", "ui", "keymaps", "deepseekClient", "deepseekSources")
+
+
+def unknown_setting(key: str) -> Problem | None:
+    """The problem to report for a key the server does not know, or None when it is
+    not ours to judge (an editor plugin's own key, or another server's section sent
+    along by a client without the ``deepseek`` wrapper)."""
+    known = sorted(_leaf_keys())
+    top = key.split(".", 1)[0]
+    if top in CLIENT_KEYS:
+        return None
+    tops = {k.split(".", 1)[0] for k in known}
+    parent, _, leaf = key.rpartition(".")
+    siblings = {k.rpartition(".")[2].lower(): k for k in known if k.rpartition(".")[0] == parent}
+    close = [siblings[m] for m in difflib.get_close_matches(leaf.lower(), list(siblings), n=1, cutoff=0.7)]
+    if not close:  # misplaced or misspelt higher up: compare whole keys, strictly
+        lower = {k.lower(): k for k in known}
+        close = [lower[m] for m in difflib.get_close_matches(key.lower(), list(lower), n=1, cutoff=0.85)]
+    if top not in tops and not close:
+        return None
+    hint = f"; did you mean {SECTION}.{close[0]}?" if close else ""
+    return Problem(f"{SECTION}.{key} is not a setting of deepseek-ls, so it is ignored{hint}", key)
 
 
 def section_of(options: Any) -> dict[str, Any]:
@@ -490,8 +523,11 @@ def build_settings(*layers: Mapping[str, Any] | None,
         source = sources[index] if sources and index < len(sources) else ""
         for key, value in _flatten(layer).items():
             f = by_key.get(key)
-            if f is None:
-                continue  # unknown keys belong to the editor plugins
+            if f is None:  # a misspelt key is said (once: the caller shows each problem once)
+                problem = unknown_setting(key) if source != "env" else None
+                if problem is not None:
+                    problems[f"unknown:{key}"] = problem
+                continue
             if value is None:
                 continue  # not set in this layer
             name = ENV_NAMES.get(key, f"{SECTION}.{key}") if source == "env" else f"{SECTION}.{key}"

@@ -35,7 +35,6 @@ Every way out writes the usage ledger first.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import os
 import re
@@ -47,6 +46,8 @@ from dataclasses import dataclass
 from typing import Any, BinaryIO
 
 from pygls.io_ import StdinAsyncReader, StdoutWriter
+
+from .api.jsonbody import loads as _loads  # only ever ValueError (deep nesting, huge ints)
 
 log = logging.getLogger(__name__)
 
@@ -212,7 +213,7 @@ def _complete_json(data: bytes) -> bool:
     if not tail or tail[-1:] not in (b"}", b"]"):
         return False
     try:
-        json.loads(data)
+        _loads(data)
     except ValueError:
         return False
     return True
@@ -393,7 +394,7 @@ def _answer_junk(protocol: Any, junk: bytes) -> None:
         return
     text = junk[start:].strip()
     try:
-        data = json.loads(text)
+        data = _loads(text)
     except ValueError:
         return
     if isinstance(data, dict) and "method" in data and _valid_id(data.get("id")):
@@ -414,13 +415,13 @@ def dispatch(server: Any, frame: Frame, framer: Framer | None = None) -> None:
         return
     body = frame.body
     try:
-        data = json.loads(body)
+        data = _loads(body)
     except ValueError as exc:
         more = framer.continuation() if framer is not None and body else b""
         try:
             if not more:
                 raise ValueError("no continuation")
-            data = json.loads(body + more)  # the Content-Length was too short
+            data = _loads(body + more)  # the Content-Length was too short
         except ValueError:
             log.warning("LSP message is not JSON (%s): %r", exc, body[:80])
             _send(protocol, _error(None, PARSE_ERROR, f"Parse error: {exc}"))

@@ -212,3 +212,28 @@ async def test_no_key_gives_one_message_saying_what_to_do(keyless_client: Langua
         await command(keyless_client, "deepseek.chat", {"message": "hi"})
     assert "DEEPSEEK_API_KEY" in info.value.message
     assert fake.chat_requests() == []
+
+
+# -- lone surrogates (half an emoji from a client's bad edit) in everything a chat writes ----------
+LONE = "s = '\ud83d'  # half an emoji\n"
+
+
+@pytest.mark.parametrize("where", ["document", "question", "both"])
+async def test_a_lone_surrogate_never_fails_a_paid_chat(chat_client: LanguageClient, fake, where):
+    """Transcripts on (the default): the text that reaches the transcript, the ledger, the log and
+    the editor can hold lone surrogates from the document or the question (the answer's own
+    are replaced as it is read: tests/test_answer_shapes.py)."""
+    fake.chat_handler = lambda body: "It prints a string."
+    text = LONE + SOURCE if where in ("document", "both") else SOURCE
+    open_doc(chat_client, text)
+    explained = await command(chat_client, "deepseek.explainSelection", {"uri": URI, "range": rng(0, 0, 1, 0)})
+    assert explained["content"].startswith("It prints")
+    question = "What is \udc00 here?" if where in ("question", "both") else "What is here?"
+    chatted = await command(chat_client, "deepseek.chat", {"message": question, "uri": URI, "range": rng(0, 0, 1, 0)})
+    assert chatted["content"].startswith("It prints")
+    shown = chat_client.shown_documents
+    assert len(shown) == 2
+    transcript = Path(unquote(urlparse(shown[-1].uri).path)).read_text(encoding="utf-8")
+    assert "It prints" in transcript
+    assert "\ud83d" not in transcript and "\udc00" not in transcript
+    await until(lambda: any(s.usage.requests >= 2 for s in chat_client.statuses))

@@ -148,3 +148,22 @@ async def test_explaining_a_selection_larger_than_the_model_takes(legacy_client:
     assert fake.chat_requests()[-1].body["messages"][1]["content"].startswith(
         "Selected code from `pkg/example.py` (lines 1-10, python):")
     assert len([m for m in client.messages if "does not fit" in m.message]) == 1
+
+
+def test_a_cut_inside_one_line_is_worded_for_one_line():
+    text = "x = '" + "a" * 30000 + "'\n"
+    ctx = context_for("min.js", "javascript", text, 0, len(text), budget_tokens=MIN_SELECTION_TOKENS)
+    notice = ctx.notice("deepseek-chat")
+    assert "(min.js, line 1, about" in notice and "only the start of line 1 was sent" in notice
+    assert "lines 1-1" not in notice and "were sent" not in notice
+    header = ctx.render().split("\n")[0]
+    assert "the user selected line 1 (javascript)" in header and "only the start of line 1 follows." in header
+    assert ctx.span() == "min.js:1 (cut inside line 1)"
+
+
+def test_a_cut_after_whole_lines_keeps_its_plural_wording():
+    text = "".join(f"line_{i} = {i} * 2  # some words to weigh the line down\n" for i in range(5000))
+    ctx = context_for("a.py", "python", text, 0, len(text), budget_tokens=MIN_SELECTION_TOKENS)
+    assert ctx.truncated and not ctx.cut_in_line
+    assert f"only lines 1-{ctx.last_line} were sent" in ctx.notice("deepseek-chat")
+    assert ctx.span() == f"a.py:1-5000 (cut to 1-{ctx.last_line})"

@@ -229,3 +229,54 @@ def test_every_settings_problem_is_a_sentence() -> None:
     for problem in problems:
         assert problem.endswith("."), problem
         assert not problem.endswith(".."), problem
+
+
+# -- wrong types of list settings, misspelt keys -----------------------------------------------------
+@pytest.mark.parametrize("value", [{"x": 1}, [1, None], 5, True, {"*.env": True}])
+def test_exclude_of_the_wrong_type_is_reported_like_any_wrong_value(value):
+    from deepseek_ls.settings import build_settings as build
+
+    settings, problems = build({"exclude": value})
+    assert settings.exclude == ()
+    [problem] = problems
+    assert problem.startswith("deepseek.exclude = ") and "expected a list of strings" in problem
+
+
+@pytest.mark.parametrize("layer,expected", [
+    ({"completion": {"debounceMS": 5}}, "did you mean deepseek.completion.debounceMs?"),
+    ({"chat": {"maxToken": 3}}, "did you mean deepseek.chat.maxTokens?"),
+    ({"apikey": "sk-x"}, "did you mean deepseek.apiKey?"),
+    ({"logLevl": "debug"}, "did you mean deepseek.logLevel?"),
+    ({"Completion": {"enabled": False}}, "did you mean deepseek.completion.enabled?"),
+    ({"completion": {"colour": "red"}}, "deepseek.completion.colour is not a setting"),
+])
+def test_an_unknown_key_of_ours_is_reported_with_the_nearest_name(layer, expected):
+    from deepseek_ls.settings import build_settings as build
+
+    settings, problems = build(layer)
+    [problem] = problems
+    assert expected in problem and "ignored" in problem and not problem.blocking
+
+
+@pytest.mark.parametrize("layer", [
+    {"pyright": {"analysis": {"typeCheckingMode": "strict"}}},  # another server's section, sent flat
+    {"serverPath": "/x", "pythonPath": "py", "serverArgs": [], "trace": {"server": "off"}},  # the plugins'
+    {"ui": {"chat": "x"}, "deepseekClient": "nvim"},
+    {"deepseekSources": {"apiKey": "setup", "baseUrl": "env"}},  # what the plugins say of where values came from
+])
+def test_keys_that_are_not_ours_to_judge_are_not_reported(layer):
+    from deepseek_ls.settings import build_settings as build
+
+    assert build(layer)[1] == []
+
+
+def test_an_unknown_key_is_reported_once_until_it_changes():
+    from deepseek_ls.service import Service
+
+    service = Service(environ={})
+    first = service.update_settings("didChange", {"completion": {"debounceMS": 5}})
+    assert len(first) == 1 and "debounceMs" in first[0]
+    again = service.update_settings("didChange", {"completion": {"debounceMS": 5, "maxLines": 4}})
+    assert again == []
+    assert service.update_settings("didChange", {}) == []
+    assert len(service.update_settings("didChange", {"completion": {"debounceMS": 5}})) == 1

@@ -311,3 +311,38 @@ async def test_framing_errors_resynchronise_at_any_chunk_size(chunk):
     bodies = [json.loads(b) for b, _, _ in frames if b]
     assert bodies == [req(1), req(2), req(3)]
     assert sum(1 for _, _, p in frames if p) == 3  # one note per framing error
+
+
+# -- hostile JSON: json.loads raises more than ValueError ------------------------------
+HOSTILE = {
+    "nested-1000": b'{"jsonrpc": "2.0", "id": 61, "method": "no/such", "params": ' + b"[" * 1000 + b"]" * 1000 + b"}",
+    "nested-100000": b'{"jsonrpc": "2.0", "id": 62, "method": "no/such", "params": ' + b"[" * 100_000 + b"]" * 100_000 + b"}",
+    "nested-objects": b'{"jsonrpc": "2.0", "id": 63, "method": "no/such", "params": ' + b'{"a":' * 5000 + b"1" + b"}" * 5000 + b"}",
+    "huge-int-id": b'{"jsonrpc": "2.0", "id": ' + b"9" * 5000 + b', "method": "no/such", "params": {}}',
+    "huge-int-param": b'{"jsonrpc": "2.0", "id": 64, "method": "no/such", "params": {"x": ' + b"1" * 10_000 + b"}}",
+}
+
+
+@pytest.mark.parametrize("case", sorted(HOSTILE))
+def test_hostile_json_is_a_parse_error_and_the_server_goes_on(shared, case):
+    before = len(shared.messages)
+    shared.send(raw=HOSTILE[case])
+    reply = shared.wait_for(lambda m: any(x is m for x in shared.messages[before:]) and isinstance(m, dict)
+                            and "error" in m and m.get("id") is None)
+    assert reply["error"]["code"] == -32700
+    assert "traceback" not in json.dumps(reply)
+    answers(shared, 60_000 + sorted(HOSTILE).index(case))
+    assert shared.proc.poll() is None
+
+
+@pytest.mark.parametrize("depth", [50, 400, 900])
+def test_deep_but_decodable_params_get_an_answer(shared, depth):
+    """Nesting json.loads accepts may still be too deep for the structuring behind it:
+    the request is answered all the same (an error, no traceback), and the server goes on."""
+    msg_id = 70_000 + depth
+    params = {"textDocument": {"uri": "file:///x.py"}, "position": {"line": 0, "character": 0},
+              "context": {"triggerKind": 1, "deep": json.loads("[" * depth + "]" * depth)}}
+    shared.request(msg_id, "textDocument/inlineCompletion", params)
+    reply = shared.response(msg_id)
+    assert "result" in reply or "traceback" not in json.dumps(reply["error"])
+    answers(shared, msg_id + 1)

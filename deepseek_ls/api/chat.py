@@ -26,7 +26,8 @@ import httpx
 
 from .. import constants as C
 from .client import DeepSeekClient, Usage, encode_json
-from .errors import APIConnectionError, APITimeoutError, ServerError, StreamError, error_from_response
+from .errors import (APIConnectionError, APITimeoutError, MalformedAnswerError, StreamError,
+                     describe, error_from_response, json_kind, text_field)
 from .retry import RetryPolicy, with_retries
 from .sse import SSEDecoder, StreamState
 
@@ -103,6 +104,9 @@ async def _open_stream(client: DeepSeekClient, request: ChatRequest, timeouts: T
     headers = {**client.headers(), "Accept": "text/event-stream"}
     path = client.chat_path(request.beta)
     content = encode_json(client.adapt_chat_body(request.body()))
+    log.debug("chat request: %s, %d messages, %d chars, %d bytes, thinking %s", request.model,
+              len(request.messages), sum(len(str(m.get("content") or "")) for m in request.messages),
+              len(content), request.thinking)
     http_request = client.http.build_request("POST", path, content=content, headers=headers,
                                              timeout=timeouts.httpx())
     try:
@@ -110,7 +114,7 @@ async def _open_stream(client: DeepSeekClient, request: ChatRequest, timeouts: T
     except httpx.TimeoutException as exc:
         raise APITimeoutError(f"POST {path} timed out ({type(exc).__name__})") from None
     except httpx.HTTPError as exc:
-        raise APIConnectionError(f"POST {path} failed: {type(exc).__name__}: {exc}") from None
+        raise APIConnectionError(f"POST {path} failed: {describe(exc)}") from None
     if response.status_code >= 400:
         try:
             body = await response.aread()
@@ -173,6 +177,8 @@ async def _stream_chat(client: DeepSeekClient, request: ChatRequest, on_delta: D
         await response.aclose()
     if not state.done:
         raise StreamError("The answer stream ended without [DONE]; it is incomplete.")
+    log.debug("chat answer: %d chars (+%d reasoning), finish %s, %s", sum(map(len, state.content)),
+              sum(map(len, state.reasoning)), state.finish_reason, (state.usage or Usage()).brief())
     return ChatResult(content="".join(state.content), reasoning="".join(state.reasoning),
                       usage=state.usage or Usage(), model=state.model or request.model,
                       finish_reason=state.finish_reason)
@@ -186,19 +192,28 @@ async def complete_once(client: DeepSeekClient, request: ChatRequest, *, timeout
         raise ValueError("complete_once needs a request with stream=False")
 
     async def call() -> ChatResult:
+        log.debug("prefix chat request: %s, %d messages, %d chars, max %s tokens", request.model,
+                  len(request.messages), sum(len(str(m.get("content") or "")) for m in request.messages),
+                  request.max_tokens)
         response = await client._request("POST", client.chat_path(request.beta),
                                          json_body=client.adapt_chat_body(request.body()),
                                          timeout=timeouts.httpx())
         data = client._json(response)
         choices = data.get("choices") if isinstance(data, dict) else None
-        if not choices or not isinstance(choices[0], dict):
-            raise ServerError(response.status_code, "response has no choices")
+        if not isinstance(choices, list) or not choices or not isinstance(choices[0], dict):
+            raise MalformedAnswerError(f"JSON {json_kind(data)} without choices", response.status_code)
         message = choices[0].get("message")
         if not isinstance(message, dict):
-            raise ServerError(response.status_code, "response has no message")
-        return ChatResult(content=str(message.get("content") or ""),
-                          reasoning=str(message.get("reasoning_content") or ""),
-                          usage=Usage.from_api(data.get("usage")), model=str(data.get("model") or request.model),
-                          finish_reason=choices[0].get("finish_reason"))
+            raise MalformedAnswerError(f"choices[0].message is {json_kind(message)}, not an object",
+                                       response.status_code)
+        content = text_field(message, "content", "choices[0].message.")
+        reasoning = text_field(message, "reasoning_content", "choices[0].message.")
+        finish = text_field(choices[0], "finish_reason", "choices[0].")
+        model = text_field(data, "model", "")
+        result = ChatResult(content=content or "", reasoning=reasoning or "",
+                            usage=Usage.parse(data.get("usage")), model=model or request.model,
+                            finish_reason=finish)
+        log.debug("prefix chat answer: %d chars, finish %s, %s", len(result.content), finish, result.usage.brief())
+        return result
 
     return await with_retries(call, policy)

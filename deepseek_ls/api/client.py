@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import os
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -22,18 +23,25 @@ import httpx
 from .. import __version__
 from .. import constants as C
 from .lean import LeanError, LeanPool, LeanResponse, supported as lean_supported
+from . import jsonbody
 from .sse import SSEDecoder, StreamState
 from .types import Usage
 from .errors import (
     APIConnectionError,
     APITimeoutError,
     InvalidApiKeyError,
+    MalformedAnswerError,
     MissingApiKeyError,
     ServerError,
     StreamError,
+    describe,
     error_from_response,
+    json_kind,
     register_secret,
+    text_field,
 )
+
+log = logging.getLogger(__name__)
 
 TraceHook = Callable[[str, dict[str, Any]], None]
 
@@ -97,7 +105,7 @@ def _transport_errors(what: str) -> Iterator[None]:
     except httpx.TimeoutException as exc:
         raise APITimeoutError(f"{what} timed out ({type(exc).__name__})") from None
     except (httpx.HTTPError, LeanError) as exc:
-        raise APIConnectionError(f"{what} failed: {type(exc).__name__}: {exc}") from None
+        raise APIConnectionError(f"{what} failed: {describe(exc)}") from None
 
 
 def _fim_timeout(timeout_s: float) -> httpx.Timeout:
@@ -111,9 +119,9 @@ def _json_body(status: int, content: bytes) -> Any:
     if not text:
         raise ServerError(status, "empty response body")
     try:
-        return json.loads(text)
-    except ValueError:
-        raise ServerError(status, "response body is not JSON") from None
+        return jsonbody.loads(text)
+    except ValueError as exc:  # also a body nested too deeply or with a 5000-digit number
+        raise ServerError(status, f"response body is not JSON ({exc})") from None
 
 
 def _sendable_key(key: str) -> bool:
@@ -140,8 +148,7 @@ def _completion_choice(status: int, data: Any) -> dict[str, Any]:
     """The first choice of a FIM answer; ServerError for an answer of another shape."""
     choices = data.get("choices") if isinstance(data, dict) else None
     if not isinstance(choices, list) or not choices or not isinstance(choices[0], dict):
-        raise ServerError(status, f"the answer is not a completion (JSON {type(data).__name__} "
-                                  "without choices)")
+        raise MalformedAnswerError(f"JSON {json_kind(data)} without choices", status)
     return choices[0]
 
 
@@ -334,6 +341,8 @@ class DeepSeekClient:
         """One FIM completion, no retries."""
         started = time.monotonic()
         content = encode_json(request.body())
+        log.debug("FIM request: %s, %d prompt + %d suffix chars, %d bytes, max %d tokens", request.model,
+                  len(request.prompt), len(request.suffix or ""), len(content), request.max_tokens)
         try:
             async with self.exchange(), asyncio.timeout(timeout_s):
                 response = await self._open("POST", self.fim_path, content, self.headers(),
@@ -349,14 +358,19 @@ class DeepSeekClient:
             raise error_from_response(response.status_code, response.headers, body)
         data = _json_body(response.status_code, body)
         choice = _completion_choice(response.status_code, data)
-        text = choice.get("text")
-        return FimResult(
-            text=text if isinstance(text, str) else "",
-            finish_reason=choice.get("finish_reason") if isinstance(choice.get("finish_reason"), str) else None,
-            usage=Usage.from_api(data.get("usage")),
-            model=str(data.get("model") or request.model),
+        text = text_field(choice, "text", "choices[0].")
+        finish = text_field(choice, "finish_reason", "choices[0].")
+        model = text_field(data, "model", "")
+        result = FimResult(
+            text=text or "",
+            finish_reason=finish,
+            usage=Usage.parse(data.get("usage")),
+            model=model or request.model,
             latency_s=time.monotonic() - started,
         )
+        log.debug("FIM answer: %d chars, finish %s, %s, %.0f ms", len(result.text), finish,
+                  result.usage.brief(), result.latency_s * 1000)
+        return result
 
     async def fim_stream(self, request: FimRequest, on_text: Callable[[str], bool | None], *,
                          timeout_s: float = C.FIM_TIMEOUT_S,
@@ -374,6 +388,8 @@ class DeepSeekClient:
         body = {**request.body(), "stream": True, "stream_options": {"include_usage": True}}
         headers = {**self.headers(), "Accept": "text/event-stream"}
         content = encode_json(body)
+        log.debug("FIM request (streamed): %s, %d prompt + %d suffix chars, %d bytes, max %d tokens",
+                  request.model, len(request.prompt), len(request.suffix or ""), len(content), request.max_tokens)
         decoder, state = SSEDecoder(), StreamState()
         stopped = False
         try:
@@ -413,6 +429,9 @@ class DeepSeekClient:
                              latency_s=time.monotonic() - started, stopped=True)
         if not state.done:
             raise StreamError("the completion stream ended without [DONE]")
+        log.debug("FIM answer (streamed): %d chars in %d pieces, finish %s, %s, %.0f ms",
+                  sum(map(len, state.content)), pieces, state.finish_reason, (state.usage or Usage()).brief(),
+                  (time.monotonic() - started) * 1000)
         return FimResult(text="".join(state.content), finish_reason=state.finish_reason,
                          usage=state.usage or Usage(), model=state.model or request.model,
                          latency_s=time.monotonic() - started)

@@ -14,6 +14,7 @@
         ├── InsufficientBalanceError 402: never retried, pauses requests
         ├── RateLimitError          429: retryable, honours Retry-After
         └── ServerError             5xx: retryable
+            └── MalformedAnswerError 200 of a shape we cannot use: not retried
 
 Every message goes through :func:`redact`, so no API key can leak into a
 log line, an editor message or a traceback.
@@ -21,10 +22,11 @@ log line, an editor message or a traceback.
 
 from __future__ import annotations
 
-import json
 import re
 
 import httpx
+
+from .jsonbody import clean_text, loads
 
 _KEY_PATTERN = re.compile(r"sk-[A-Za-z0-9_\-]{4,}")
 _BEARER_PATTERN = re.compile(r"(?i)(bearer\s+)[^\s\"']+")
@@ -54,7 +56,9 @@ class DeepSeekError(Exception):
     retryable: bool = False
 
     def __init__(self, message: str) -> None:
-        super().__init__(redact(message if message.rstrip().endswith((".", "!", "?")) else f"{message.rstrip()}."))
+        # an exception's empty text must not leave "failed: ReadError:." behind
+        message = message.rstrip().rstrip(":;,").rstrip() or "failed"
+        super().__init__(redact(message if message.endswith((".", "!", "?")) else f"{message}."))
 
     @property
     def message(self) -> str:
@@ -138,6 +142,65 @@ class ServerError(APIStatusError):
     hint = "DeepSeek is overloaded or failing; requests pause and retry shortly."
 
 
+class MalformedAnswerError(ServerError):
+    """A 200 answer (or stream event) with a field of the wrong type: nothing of it is used.
+
+    ``str(error)`` is "DeepSeek's answer is not a completion (<which field is wrong>)."
+    It counts as a failure of the service (the breaker), and is not retried:
+    the same server would answer the same way.
+    """
+
+    retryable = False
+    hint = ("The server at deepseek.baseUrl does not answer like DeepSeek's API; "
+            "check deepseek.baseUrl and the model name.")
+
+    def __init__(self, detail: str, status: int = 200) -> None:
+        DeepSeekError.__init__(self, f"DeepSeek's answer is not a completion ({detail})")
+        self.status = status
+        self.api_message = redact(detail)
+        self.code = None
+        self.retry_after = None
+
+
+def describe(exc: BaseException) -> str:
+    """An exception in words for a message: ``"ReadError: text"``, or only
+    ``"ReadError"`` when it has no text of its own (never ``"ReadError: "``)."""
+    name = type(exc).__name__
+    text = str(exc).strip()
+    if not text:
+        return name
+    if type(exc).__name__ == "LeanError" or text.startswith(f"{name}:"):
+        return text  # it already names its cause
+    return f"{name}: {text}"
+
+
+def json_kind(value: object) -> str:
+    """The JSON type of ``value`` in words ("a list", "an object", "a number", ...)."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, (int, float)):
+        return "a number"
+    if isinstance(value, str):
+        return "text"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, dict):
+        return "an object"
+    return type(value).__name__
+
+
+def text_field(obj: dict, key: str, where: str) -> str | None:
+    """``obj[key]`` when it is text or null/missing; MalformedAnswerError for any other type."""
+    value = obj.get(key)
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return clean_text(value)  # a "\ud83d" escape must not reach a file, the ledger or a terminal
+    raise MalformedAnswerError(f"{where}{key} is {json_kind(value)}, not text")
+
+
 def _retry_after(headers: httpx.Headers) -> float | None:
     value = headers.get("retry-after")
     if not value:
@@ -153,10 +216,12 @@ def error_from_response(status: int, headers: httpx.Headers, body: bytes) -> API
     message = ""
     code = None
     try:
-        data = json.loads(body or b"null")
+        data = loads(body or b"null")
         if isinstance(data, dict) and isinstance(data.get("error"), dict):
-            message = str(data["error"].get("message") or "")
-            code = data["error"].get("code") or data["error"].get("type")
+            raw = data["error"].get("message")
+            message = raw if isinstance(raw, str) else ""
+            raw_code = data["error"].get("code") or data["error"].get("type")
+            code = raw_code if isinstance(raw_code, str) else None if raw_code is None else str(raw_code)[:40]
     except ValueError:
         message = body.decode("utf-8", "replace").strip()[:500]
     message = message or httpx.codes.get_reason_phrase(status) or "error"

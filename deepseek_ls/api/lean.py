@@ -29,6 +29,8 @@ from typing import Any
 import h11
 import httpx
 
+from .errors import describe
+
 #: Idle connections older than this are closed rather than reused (servers drop them).
 KEEPALIVE_S = 50.0
 MAX_IDLE = 8
@@ -134,7 +136,7 @@ async def _next_event(conn: _Conn) -> Any:
         try:
             data = await conn.reader.read(65536)
         except OSError as exc:
-            raise LeanError(f"{type(exc).__name__}: {exc}") from None
+            raise LeanError(describe(exc)) from None
         conn.received += len(data)
         conn.h11.receive_data(data)  # b"" is EOF
 
@@ -182,7 +184,7 @@ class LeanPool:
         except TimeoutError:  # an OSError too: it stays a timeout
             raise
         except OSError as exc:  # includes ssl.SSLError
-            raise LeanError(f"cannot connect to {self.host}:{self.port}: {type(exc).__name__}: {exc}") from None
+            raise LeanError(f"cannot connect to {self.host}:{self.port}: {describe(exc)}") from None
         return _Conn(reader, writer, h11.Connection(h11.CLIENT))
 
     async def open_spare(self, timeout_s: float) -> None:
@@ -274,7 +276,7 @@ class LeanPool:
                 while conn.writer.transport.get_write_buffer_size():
                     await asyncio.sleep(0.001)
         except OSError as exc:
-            raise LeanError(f"{type(exc).__name__}: {exc}") from None
+            raise LeanError(describe(exc)) from None
         if on_written is not None:
             on_written()
         while True:

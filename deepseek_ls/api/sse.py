@@ -9,11 +9,11 @@ chunks carry ``delta.content`` / ``delta.reasoning_content``, FIM chunks
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 
+from .errors import MalformedAnswerError, StreamError, json_kind, text_field
+from .jsonbody import loads
 from .types import Usage
-from .errors import StreamError
 
 
 class SSEDecoder:
@@ -56,46 +56,64 @@ class StreamState:
     done: bool = False
 
     def feed(self, data: str) -> list[tuple[str, str]]:
-        """Apply one event's data; returns the deltas it carried as ``(kind, text)``."""
+        """Apply one event's data; returns the deltas it carried as ``(kind, text)``.
+
+        Raises :class:`StreamError` for an event that is not JSON or reports an
+        error, and :class:`MalformedAnswerError` for an event of another shape
+        (not an object, ``choices`` not a list, a null ``delta``, a ``content``
+        that is not text, ...): such a stream is never taken for an empty answer.
+        """
         if data.strip() == "[DONE]":
             self.done = True
             return []
         try:
-            chunk = json.loads(data)
+            chunk = loads(data)
         except ValueError:
             raise StreamError("DeepSeek sent a malformed stream event.") from None
         if not isinstance(chunk, dict):
-            return []
+            raise MalformedAnswerError(f"a stream event is {json_kind(chunk)}, not an object")
         if isinstance(chunk.get("error"), dict):  # an error reported inside the stream
-            raise StreamError(f"DeepSeek reported an error mid-answer: {chunk['error'].get('message', '')}")
+            message = chunk["error"].get("message")
+            raise StreamError("DeepSeek reported an error mid-answer: "
+                              f"{message if isinstance(message, str) and message else 'no details'}")
         if "error" in chunk and chunk["error"]:
             raise StreamError(f"DeepSeek reported an error mid-answer: {str(chunk['error'])[:200]}")
-        if chunk.get("model"):
-            self.model = str(chunk["model"])
-        if isinstance(chunk.get("usage"), dict):  # on the finish chunk, or a trailing choices: [] chunk
-            self.usage = Usage.from_api(chunk["usage"])
-        out: list[tuple[str, str]] = []
+        model = chunk.get("model")
+        if model is not None and not isinstance(model, str):
+            raise MalformedAnswerError(f"a stream event's model is {json_kind(model)}, not text")
+        if model:
+            self.model = model
+        if chunk.get("usage") is not None:  # on the finish chunk, or a trailing choices: [] chunk
+            self.usage = Usage.parse(chunk["usage"])
         choices = chunk.get("choices")
-        for choice in choices if isinstance(choices, list) else []:
+        if choices is None and "usage" in chunk:
+            return []
+        if not isinstance(choices, list):
+            raise MalformedAnswerError(f"a stream event's choices is {json_kind(choices)}, not a list")
+        out: list[tuple[str, str]] = []
+        for choice in choices:
             if not isinstance(choice, dict):
-                continue
-            delta = choice.get("delta")
-            delta = delta if isinstance(delta, dict) else {}
-            reasoning = delta.get("reasoning_content")
-            if isinstance(reasoning, str) and reasoning:
-                self.reasoning.append(reasoning)
-                out.append(("reasoning", reasoning))
-            content = delta.get("content")
-            if isinstance(content, str) and content:
-                self.content.append(content)
-                out.append(("content", content))
-            text = choice.get("text")  # FIM (legacy completions) chunks
-            if isinstance(text, str) and text:
-                self.content.append(text)
-                out.append(("content", text))
-            if choice.get("finish_reason"):
-                self.finish_reason = str(choice["finish_reason"])
+                raise MalformedAnswerError(f"a stream event's choice is {json_kind(choice)}, not an object")
+            if "delta" in choice:  # chat
+                delta = choice["delta"]
+                if not isinstance(delta, dict):
+                    raise MalformedAnswerError(f"a stream event's delta is {json_kind(delta)}, not an object")
+                reasoning = text_field(delta, "reasoning_content", "delta.")
+                if reasoning:
+                    self.reasoning.append(reasoning)
+                    out.append(("reasoning", reasoning))
+                content = text_field(delta, "content", "delta.")
+                if content:
+                    self.content.append(content)
+                    out.append(("content", content))
+            elif "text" in choice:  # FIM (legacy completions) chunks
+                text = text_field(choice, "text", "choices[].")
+                if text:
+                    self.content.append(text)
+                    out.append(("content", text))
+            else:
+                raise MalformedAnswerError("a stream event's choice has neither delta nor text")
+            finish = text_field(choice, "finish_reason", "choices[].")
+            if finish:
+                self.finish_reason = finish
         return out
-
-
-

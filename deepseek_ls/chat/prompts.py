@@ -131,10 +131,11 @@ class FileContext:
         what = "Selected code" if self.selection else "Code"
         language = self.language_id or "plaintext"
         if self.truncated:
-            part = f"the start of line {last}" if self.cut_in_line else f"lines {self.first_line}-{last}"
-            header = (f"{what} from `{self.path}`, truncated: the user selected lines {self.first_line}-"
-                      f"{self.selected_last_line} ({language}), which is more than fits; only {part} "
-                      f"follow. Say so if the answer depends on the part not included:")
+            part, verb = self._kept(last)
+            header = (f"{what} from `{self.path}`, truncated: the user selected "
+                      f"{line_span(self.first_line, self.selected_last_line)} ({language}), which is more than "
+                      f"fits; only {part} {'follows' if verb == 'was' else 'follow'}. "
+                      f"Say so if the answer depends on the part not included:")
         else:
             header = f"{what} from `{self.path}` (lines {self.first_line}-{last}, {language}):"
         code = self.code if self.code.endswith("\n") else self.code + "\n"
@@ -145,10 +146,38 @@ class FileContext:
         if not self.truncated:
             return None
         last = self.last_line if self.last_line is not None else self.first_line
-        part = f"the start of line {last}" if self.cut_in_line else f"lines {self.first_line}-{last}"
-        return (f"The selection ({self.path}, lines {self.first_line}-{self.selected_last_line}, about "
+        part, verb = self._kept(last)
+        return (f"The selection ({self.path}, {line_span(self.first_line, self.selected_last_line)}, about "
                 f"{self.selected_tokens:,} tokens) does not fit in what {model} can read with this question; "
-                f"only {part} were sent, and the model was told so.")
+                f"only {part} {verb} sent, and the model was told so.")
+
+    def _kept(self, last: int) -> tuple[str, str]:
+        """What of a cut selection was kept, and its verb ("was"/"were")."""
+        if self.cut_in_line:
+            if last > self.first_line:  # whole lines, then the start of a long one
+                return f"lines {self.first_line}-{last - 1} and the start of line {last}", "were"
+            return f"the start of line {last}", "was"
+        if last == self.first_line:
+            return f"line {last}", "was"
+        return f"lines {self.first_line}-{last}", "were"
+
+    def span(self) -> str:
+        """``path:first-last`` for titles, saying what was kept when the selection was cut
+        (``path:1-40 (cut to 1-12)``, ``path:7 (cut inside line 7)``)."""
+        selected = self.selected_last_line if self.truncated else self.last_line
+        first = self.first_line
+        where = f"{self.path}:{first}" if selected in (None, first) else f"{self.path}:{first}-{selected}"
+        if not self.truncated:
+            return where
+        last = self.last_line if self.last_line is not None else first
+        if self.cut_in_line:
+            return f"{where} (cut inside line {last})"
+        return f"{where} (cut to {first})" if last == first else f"{where} (cut to {first}-{last})"
+
+
+def line_span(first: int, last: int | None) -> str:
+    """``line 3`` or ``lines 3-9``."""
+    return f"line {first}" if last in (None, first) else f"lines {first}-{last}"
 
 
 def _fit_tokens(code: str, budget: int) -> tuple[str, bool]:

@@ -13,6 +13,7 @@ import datetime as _dt
 import re
 from pathlib import Path
 
+from ..api.jsonbody import clean_text
 from .prompts import FileContext
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9_.-]")
@@ -38,7 +39,11 @@ class TranscriptWriter:
     def append(self, session_id: str, *, title: str, question: str, context: FileContext | None,
                content: str, reasoning: str = "", model: str = "",
                when: _dt.datetime | None = None) -> Path:
-        """Append one exchange; returns the file's path."""
+        """Append one exchange; returns the file's path.
+
+        Raises OSError when the file cannot be written; any text (lone
+        surrogates included) can be written.
+        """
         path = self.path_for(session_id)
         path.parent.mkdir(parents=True, exist_ok=True)
         when = when or _dt.datetime.now().astimezone()
@@ -53,6 +58,7 @@ class TranscriptWriter:
         if reasoning.strip():
             parts.append("<details><summary>Reasoning</summary>\n\n" + reasoning.strip() + "\n\n</details>\n\n")
         parts.append(content.strip() + "\n\n---\n\n")
-        with path.open("a", encoding="utf-8") as handle:
-            handle.write("".join(parts))
+        # the question and the document may hold lone surrogates (half an emoji): U+FFFD in the file
+        with path.open("a", encoding="utf-8", errors="replace") as handle:
+            handle.write(clean_text("".join(parts)))
         return path

@@ -263,7 +263,10 @@ class CompletionEngine:
         self.paused = None
         self._api_pause = False
         self.last_error = None
+        # "no key" stays said while there is still no key (an unrelated change is no news)
+        kept = self._reported & {"missing-key"} if client is None else set()
         self._reported.clear()
+        self._reported |= kept
         self.breaker.record_success()
         self.on_state()
 
@@ -337,6 +340,8 @@ class CompletionEngine:
         return ticket
 
     def _decision(self, req: CompletionRequest, decision: str, **extra: object) -> None:
+        log.debug("completion %s at %s v%s: %s%s", req.request_id, req.doc.path, req.doc.version, decision,
+                  "".join(f", {k}={v}" for k, v in extra.items()))
         self.tracer.event("decision", id=req.request_id, uri=req.doc.uri,
                           version=req.doc.version, decision=decision, **extra)
 
@@ -742,6 +747,10 @@ class CompletionEngine:
         """Say once that there is no key (completions stay off until there is one)."""
         self._report("missing-key", f"{MissingApiKeyError()} {MissingApiKeyError.hint} "
                                     "Completions stay off until then.")
+
+    def told(self, kind: str) -> bool:
+        """True when the problem ``kind`` (e.g. "missing-key") was reported and still stands."""
+        return kind in self._reported
 
     def _report(self, kind: str, message: str) -> None:
         """Tell the user once per kind of problem (until it is resolved)."""

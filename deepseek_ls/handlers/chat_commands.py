@@ -169,10 +169,9 @@ def _context(ls: DeepSeekLanguageServer, uri: Any, rng: Any, *, whole_line: bool
 
 def _span(context: FileContext) -> str:
     """``path:first-last`` of a context, saying so when the selection was cut."""
-    span = f"{context.path}:{context.first_line}-{context.last_line}"
-    if context.truncated:
-        span = f"{context.path}:{context.first_line}-{context.selected_last_line} (cut to {context.first_line}-{context.last_line})"
-    return span
+    if not context.truncated:
+        return f"{context.path}:{context.first_line}-{context.last_line}"
+    return context.span()
 
 
 # -- the editor side of a running chat -------------------------------------------
@@ -211,10 +210,7 @@ class EditorSink:
             self._progress = asyncio.ensure_future(self._start_progress(self.token))
 
     async def _start_progress(self, token: str) -> bool:
-        try:
-            await self.ls.work_done_progress.create_async(token)
-        except Exception as exc:  # the client refused: no progress, the chat goes on
-            log.info("progress not created: %s", exc)
+        if not await self.ls.create_progress(token):  # refused or not answered: the chat goes on
             return False
         self.ls.work_done_progress.begin(token, types.WorkDoneProgressBegin(
             title=self.title, cancellable=True, message="waiting for DeepSeek…"))
@@ -269,6 +265,8 @@ class EditorSink:
         message = user_message(error)
         self._notify("error", message=message)
         await self._end("failed")
+        if self.ls.service.already_told(error):  # the error answers the command; no second popup
+            return
         self.ls.window_show_message(types.ShowMessageParams(
             type=types.MessageType.Error if not isinstance(error, StreamError) else types.MessageType.Warning,
             message=f"DeepSeek: {message}"))
@@ -289,18 +287,21 @@ class EditorSink:
             path = writer.append(answer.session, title=self.title, question=self.question,
                                  context=self.context, content=answer.content, reasoning=answer.reasoning,
                                  model=answer.model)
-        except OSError as exc:
+        except (OSError, ValueError) as exc:  # a full disk, a path the OS refuses
             log.warning("transcript not written: %s", exc)
             return
         if not self.ls.client_supports("window.show_document.support"):
             # the client cannot open it: say where it is, in the log (the command's result has the answer)
             self.ls.log_message(f"DeepSeek: the answer is also in {path}", types.MessageType.Info)
             return
-        try:
-            await self.ls.window_show_document_async(types.ShowDocumentParams(
+        try:  # within its deadline: a client that never answers does not hold the chat's answer
+            shown = await self.ls.ask_client(types.WINDOW_SHOW_DOCUMENT, types.ShowDocumentParams(
                 uri=path.as_uri(), take_focus=True))
-        except Exception as exc:
-            log.info("showDocument failed: %s", exc)
+        except (TimeoutError, JsonRpcException) as exc:
+            log.info("showDocument failed: %s", exc or type(exc).__name__)
+            return
+        if not getattr(shown, "success", False):  # refused, null or of another shape
+            self.ls.log_message(f"DeepSeek: the answer is also in {path}", types.MessageType.Info)
 
 
 async def ask(ls: DeepSeekLanguageServer, *, question: str, title: str, context: FileContext | None,

@@ -181,8 +181,9 @@ async def run_plan(ls: DeepSeekLanguageServer, snap: DocumentSnapshot, plan: Pre
     try:
         result = await manager(ls).prefix_complete(plan)
     except DeepSeekError as exc:
-        ls.window_show_message(types.ShowMessageParams(type=types.MessageType.Error,
-                                                       message=f"DeepSeek: {user_message(exc)}"))
+        if not ls.service.already_told(exc):  # a problem already shown is not shown again
+            ls.window_show_message(types.ShowMessageParams(type=types.MessageType.Error,
+                                                           message=f"DeepSeek: {user_message(exc)}"))
         raise failure(exc) from None
     # i14: a placeholder in the answer stands for a secret of this file: put it back, never write it
     edits = plan.edits(snap.text, MASKER.unmask(result.content))
@@ -258,10 +259,7 @@ async def _progress(ls: DeepSeekLanguageServer, title: str) -> AsyncIterator[Non
     token = str(uuid.uuid4())
 
     async def start() -> bool:
-        try:
-            await ls.work_done_progress.create_async(token)
-        except Exception as exc:  # refused: no progress
-            log.info("progress not created: %s", exc)
+        if not await ls.create_progress(token):  # refused or not answered: no progress
             return False
         ls.work_done_progress.begin(token, types.WorkDoneProgressBegin(title=title, message="waiting for DeepSeek…"))
         return True
@@ -298,11 +296,22 @@ async def _run_and_apply(ls: DeepSeekLanguageServer, snap: DocumentSnapshot, pla
         ls.window_show_message(types.ShowMessageParams(
             type=types.MessageType.Info, message="DeepSeek: the answer changes nothing."))
         return {"applied": False}
-    result = await ls.workspace_apply_edit_async(types.ApplyWorkspaceEditParams(
-        edit=workspace_edit(ls, snap, edits), label=label))
-    out: dict[str, Any] = {"applied": bool(result.applied)}
-    if not result.applied:
-        reason = result.failure_reason or "no reason given"
+    reason = None
+    try:  # within its deadline; null or an answer of another shape is "not applied"
+        result = await ls.ask_client(types.WORKSPACE_APPLY_EDIT, types.ApplyWorkspaceEditParams(
+            edit=workspace_edit(ls, snap, edits), label=label))
+    except TimeoutError:
+        result, reason = None, "the editor did not answer"
+    except JsonRpcException as exc:
+        result, reason = None, f"the editor refused it: {exc.message or type(exc).__name__}"
+    applied = isinstance(result, types.ApplyWorkspaceEditResult) and result.applied is True
+    out: dict[str, Any] = {"applied": applied}
+    if not applied:
+        if reason is None:
+            reason = (result.failure_reason if isinstance(result, types.ApplyWorkspaceEditResult)
+                      and isinstance(result.failure_reason, str) and result.failure_reason
+                      else "no reason given" if isinstance(result, types.ApplyWorkspaceEditResult)
+                      else "the editor's answer could not be read")
         out["failureReason"] = reason
         ls.window_show_message(types.ShowMessageParams(
             type=types.MessageType.Warning, message=f"DeepSeek: the editor did not apply the edit ({reason})."))

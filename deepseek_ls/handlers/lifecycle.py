@@ -17,9 +17,11 @@ import logging
 from typing import Any
 
 from lsprotocol import types
+from pygls.exceptions import JsonRpcException
 
 from .. import client_hints
 from .. import logs
+from ..api.errors import json_kind
 from ..server import DeepSeekLanguageServer
 from ..settings import SECTION, section_of, sentence
 
@@ -54,13 +56,15 @@ async def _pull(ls: DeepSeekLanguageServer) -> None:
     if not ls.client_supports("workspace.configuration"):
         return
     try:
-        result = await ls.workspace_configuration_async(
-            types.ConfigurationParams(items=[types.ConfigurationItem(section=SECTION)]))
-    except Exception as exc:  # the client may refuse; the other layers stay
-        log.warning("workspace/configuration failed: %s", exc)
+        result = await ls.ask_client(types.WORKSPACE_CONFIGURATION,
+                                     types.ConfigurationParams(items=[types.ConfigurationItem(section=SECTION)]))
+    except (TimeoutError, JsonRpcException) as exc:  # refused or not answered: the layer stays as it was
+        log.warning("workspace/configuration failed: %s", exc or type(exc).__name__)
         return
-    # [null] (nothing configured any more) empties the layer, like any other answer
+    # [null], null (nothing configured any more) or an answer of another shape empties
+    # the layer: what the client holds now is "nothing we can read"
     answer = result[0] if isinstance(result, (list, tuple)) and result else None
+    log.debug("workspace/configuration answered: %s", json_kind(answer))
     _apply(ls, "pull", answer if isinstance(answer, dict) else {})
 
 
