@@ -497,9 +497,11 @@ def find_secrets(text: str) -> list[tuple[int, int, str]]:
                 start = line_start
             if len(text[start:stop].strip()) >= 16:
                 spans.append((start, stop, "private-key"))
+    any_literal = False
     for literal, kind, pattern in _TOKENS:
         if literal not in text:
             continue
+        any_literal = True
         group = "secret" if "secret" in pattern.groupindex else 0
         for m in pattern.finditer(text):
             if not _boundary(text, m.start()):
@@ -515,7 +517,8 @@ def find_secrets(text: str) -> list[tuple[int, int, str]]:
             if any(c.isdigit() for c in value) and any(c.isalpha() for c in value) and _boundary(text, m.start()):
                 spans.append((m.start("secret"), m.end("secret"), "auth-header"))
     spans.extend(_assignments(text, lower))
-    spans.extend(_concatenated(text))
+    if any_literal:  # a key split in parts has its recognisable start in its first part
+        spans.extend(_concatenated(text))
     if not spans:
         return spans
     spans = [_trim(text, span) for span in spans]
