@@ -7,13 +7,33 @@ import httpx
 import pytest
 
 from deepseek_ls.api.client import DeepSeekClient, FimRequest
-from deepseek_ls.api.errors import (APIConnectionError, AuthenticationError, BadRequestError,
-                                    InsufficientBalanceError, MissingApiKeyError, NotFoundError, RateLimitError,
-                                    RedirectError, ServerError, StreamError, error_from_response)
+from deepseek_ls.api.errors import (
+    APIConnectionError,
+    AuthenticationError,
+    BadRequestError,
+    InsufficientBalanceError,
+    MissingApiKeyError,
+    NotFoundError,
+    RateLimitError,
+    RedirectError,
+    ServerError,
+    StreamError,
+    error_from_response,
+)
 from deepseek_ls.handlers.chat_commands import user_message
 from deepseek_ls.settings import coerce_fallbacks
-from tests.test_failover import (BASE, FALLBACK_KEY, PRIMARY_KEY, Sink, chat_manager, fakes,  # noqa: F401
-                                 fallback_entry, make_service, open_primary_breaker, req)
+from tests.test_failover import (  # noqa: F401
+    BASE,
+    FALLBACK_KEY,
+    PRIMARY_KEY,
+    Sink,
+    chat_manager,
+    fakes,
+    fallback_entry,
+    make_service,
+    open_primary_breaker,
+    req,
+)
 
 
 def test_credentials_in_a_fallback_url_name_its_key_variable():

@@ -259,7 +259,7 @@ def test_nested_ignore_files_add_exclusions_relative_to_their_folder(tmp_path):
     sub = tmp_path / "svc"
     sub.mkdir()
     (sub / ".deepseekignore").write_text("*.sql\n/local.py\ndata/\n")
-    uri = lambda p: (tmp_path / p).as_uri()  # noqa: E731
+    uri = lambda p: (tmp_path / p).as_uri()
     assert policy.check(uri("svc/dump.sql")) is not None
     assert "svc/.deepseekignore" in policy.check(uri("svc/deep/dump.sql")).source
     assert policy.check(uri("svc/local.py")) is not None
