@@ -417,7 +417,7 @@ _SECRET_WORDS = ("password", "passwd", "passphrase", "pwd", "secret", "token", "
 _SECRET_SUFFIX_WORDS = ("pass", "pw")
 _ASSIGN_TAIL = re.compile(
     r"""["']?\]?\s*(?::\s*[A-Za-z_][\w.\[\]| ,]{0,40}?\s*(?==))?"""  # os.environ["X"] = / name: str =
-    r"""(?:(?:=|:=|:|=>|,)\s*(?:(?P<q>["'`])(?P<quoted>[^"'`\s\\]{8,300})(?P=q)"""
+    r"""(?:(?:=|:=|:|=>|,)[ \t]*(?:(?P<q>["'`])(?P<quoted>[^"'`\s\\]{8,300})(?P=q)"""
     r"""|(?P<bare>[A-Za-z0-9+/=_~!@#$%^&*-]{16,300})(?![\w.(])"""
     r"""|(?P<short>[A-Za-z0-9+/=_~!@#$%^&*.-]{8,15})[ \t]*(?=\r?\n|$))"""  # YAML/INI: password: Sup3rS3cret!
     r"""|>(?P<xml>[^<\s]{6,200})</)""")  # <password>...</password>
