@@ -453,6 +453,8 @@ def _secret_value(value: str, bare: bool, short: bool = False) -> bool:
         return has_digit and has_alpha and _entropy(value) >= 2.5 and not value.replace(".", "").isdigit()
     if bare:
         return has_digit and has_alpha and _entropy(value) >= 3.5
+    if not has_digit and ("/" in value or "." in value):  # a path, a URL, a dotted name
+        return False
     return (has_digit and has_alpha) or (len(value) >= 20 and _entropy(value) >= 3.5)
 
 

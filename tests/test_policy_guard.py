@@ -224,6 +224,10 @@ ORDINARY = [
     "print('\\n' + name)\n",
     "x = '%20' + value\n",
     "HIGHLIGHT_PASS = True\n",
+    # seen in real libraries (lsprotocol, this project): a value on the next line, a path
+    '{"completionTokens": self.completion_tokens,\n "promptCacheHitTokens": self.hit_tokens}\n',
+    '__all__ = [\n    "SemanticTokensDeltaPartialResult",\n    "SemanticTokensDeltaRequest",\n]\n',
+    'TEXT_DOCUMENT_SEMANTIC_TOKENS_FULL = "textDocument/semanticTokens/full"\n',
 ]
 
 
