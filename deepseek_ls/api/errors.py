@@ -79,18 +79,18 @@ class DeepSeekError(Exception):
     def _endpoint_hint(self, name: str, key_env: str) -> str:
         return ""
 
-
-def _key_place(name: str, key_env: str) -> str:
-    where = (f"the environment variable {key_env} (its apiKeyEnv)" if key_env
-             else "its apiKey or apiKeyEnv")
-    return f"{where} in the entry {name!r} of deepseek.fallbacks"
-
     def __init__(self, message: str) -> None:
         super().__init__(redact(message if message.rstrip().endswith((".", "!", "?")) else f"{message.rstrip()}."))
 
     @property
     def message(self) -> str:
         return str(self)
+
+
+def _key_place(name: str, key_env: str) -> str:
+    where = (f"the environment variable {key_env} (its apiKeyEnv)" if key_env
+             else "its apiKey or apiKeyEnv")
+    return f"{where} in the entry {name!r} of deepseek.fallbacks"
 
 
 class MissingApiKeyError(DeepSeekError):
