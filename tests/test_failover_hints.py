@@ -144,3 +144,16 @@ async def test_a_fallback_401_in_chat_names_the_fallback_and_its_variable(tmp_pa
     text = user_message(info.value)
     assert "'backup'" in text and "BACKUP_KEY" in text and "DEEPSEEK_API_KEY" not in text
     await service.aclose()
+
+
+async def test_doctor_names_the_fallback_in_its_errors(tmp_path, fakes):
+    from deepseek_ls.cli_extra import run_doctor
+
+    primary, fallback = fakes
+    fallback.inject(path="*", status=503, times=50)
+    checks = await run_doctor(environ={"DEEPSEEK_API_KEY": PRIMARY_KEY, "BACKUP_KEY": FALLBACK_KEY,
+                                       "DEEPSEEK_BASE_URL": primary.base_url,
+                                       "DEEPSEEK_LS_DATA_DIR": str(tmp_path)},
+                              fallbacks=[fallback_entry(fallback)])
+    [check] = [c for c in checks if c.name == "fallback backup"]
+    assert "'backup'" in check.detail and "DeepSeek API error" not in check.detail
