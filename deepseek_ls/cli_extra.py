@@ -388,7 +388,10 @@ async def _check_fallback(config: Any, *, fim: bool = True, transport: Any = Non
     try:
         started = time.monotonic()
         try:
-            available = await client.models()
+            try:
+                available = await client.models()
+            except DeepSeekError as exc:  # fix14: the message names this endpoint, not DeepSeek
+                raise exc.at_endpoint(config.name, config.api_key_env) from None
         except AuthenticationError as exc:
             return Check(name, FAIL, f"{where}: the key was rejected: {exc}",
                          f"Set a valid key in {config.api_key_env or 'the apiKeyEnv variable'}.")
@@ -415,6 +418,7 @@ async def _check_fallback(config: Any, *, fim: bool = True, transport: Any = Non
                                             max_tokens=1), timeout_s=30.0)
             except DeepSeekError as exc:
                 status = FAIL
+                exc.at_endpoint(config.name, config.api_key_env)
                 notes.append(f"FIM request (prompt + suffix) to {client.fim_path} failed: {exc}")
             else:
                 notes.append(f"FIM round trip {_ms(time.monotonic() - started)}")

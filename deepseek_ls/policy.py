@@ -79,7 +79,21 @@ DEFAULT_EXCLUDE: tuple[str, ...] = (
     "credentials.yml", "credentials.xml", "*.secret", "*.secrets", "auth.json", ".s3cfg", ".boto",
     # shell and database histories (commands typed with passwords and tokens)
     ".*history",
+    # more tool and cloud credential files (fix14): service-account keys by their usual names,
+    # the GitHub CLI's token file, and git's own config (remote URLs may carry user:token@)
+    "*-sa-key.json", "*_sa_key.json", "*-sa.json", "**/.config/gh/hosts.yml", "**/.git/config",
 )
+
+#: URI schemes whose documents are never sent: VS Code's user data (its user
+#: ``settings.json`` holds tokens of extensions, e.g. ``github.token``).
+EXCLUDED_SCHEMES: frozenset[str] = frozenset({"vscode-userdata"})
+
+#: Suffixes editors and people give copies of a file (backups, swap files);
+#: a copy of a secret file is as secret as the file (``.npmrc.bak``, ``.env~``).
+BACKUP_SUFFIXES: tuple[str, ...] = ("~", ".bak", ".backup", ".orig", ".old", ".save", ".swp", ".swo",
+                                    ".tmp", ".copy", ".prev")
+#: Seconds a decision for a URI is reused before the symlink target and nested ignore files are checked again.
+DECISION_TTL = 2.0
 
 PLACEHOLDER_PREFIX = "<REDACTED:"
 #: Characters each side of a seam between parts checked for a secret across it.
@@ -138,8 +152,13 @@ class Exclusion:
                 "DeepSeek never sees this file.")
 
 
-class _RootIgnore:
-    """One workspace folder's ``.deepseekignore``, re-read when it changes."""
+class _IgnoreFile:
+    """One folder's ``.deepseekignore`` (patterns relative to that folder), re-read when it changes.
+
+    Patterns are matched case-insensitively (both sides lower-cased): file
+    systems on Windows and macOS are, and a secret file named ``.ENV`` is as
+    secret as ``.env``.
+    """
 
     def __init__(self, root: str, clock: Callable[[], float]) -> None:
         self.root = root
@@ -172,8 +191,38 @@ class _RootIgnore:
             except OSError:
                 lines = []
         self.lines = _valid_lines(lines, self.path)
-        self.spec = GitIgnoreSpec.from_lines(self.lines)
+        self.spec = _spec(self.lines)
         return True
+
+
+_RootIgnore = _IgnoreFile  # the name before nested ignore files (fix14)
+
+
+def _spec(lines: Sequence[str]) -> GitIgnoreSpec:
+    """A case-insensitive spec: patterns lower-cased (paths are lower-cased when checked)."""
+    return GitIgnoreSpec.from_lines([line.lower() for line in lines])
+
+
+def _backup_stems(name: str) -> list[str]:
+    """The names ``name`` may be a copy of: without trailing blanks and dots, backup
+    suffixes (``.bak``, ``~`` ...) and a swap file's leading dot (``.secrets.yml.swp``)."""
+    out: list[str] = []
+    current = name
+    for _ in range(4):
+        stripped = current.rstrip(" .") if current.rstrip(" .") else current
+        for suffix in BACKUP_SUFFIXES:
+            if stripped.endswith(suffix) and len(stripped) > len(suffix):
+                was_swap = suffix in (".swp", ".swo")
+                stripped = stripped[: -len(suffix)]
+                if was_swap and stripped.startswith(".") and len(stripped) > 1:
+                    out.append(stripped)
+                    stripped = stripped[1:]
+                break
+        if stripped == current:
+            break
+        out.append(stripped)
+        current = stripped
+    return out
 
 
 class ExclusionPolicy:
@@ -181,25 +230,31 @@ class ExclusionPolicy:
 
     ``user_globs`` gives the current ``deepseek.exclude`` (read on each
     call: settings may change); ``roots`` are the workspace folders
-    (filesystem paths). :meth:`check` is cheap after the first call for a URI
-    (decisions are cached until a setting or an ignore file changes).
+    (filesystem paths). Matching is case-insensitive. A ``.deepseekignore``
+    in any folder between a workspace root and the file counts (patterns
+    relative to its folder; it can only add exclusions). A ``file:`` URI is
+    checked under its own path and under the path its symlinks resolve to.
+    :meth:`check` is cheap: a decision is reused for :data:`DECISION_TTL`
+    seconds (and until a setting or an ignore file changes).
     """
 
     def __init__(self, user_globs: Callable[[], Sequence[str]] = tuple,
                  clock: Callable[[], float] = time.monotonic) -> None:
         self._user_globs = user_globs
         self._clock = clock
-        self._roots: list[_RootIgnore] = []
+        self._roots: list[_IgnoreFile] = []
+        self._nested: LRUCache[str, _IgnoreFile] = LRUCache(maxsize=512)
         self._globs: tuple[str, ...] | None = None
-        self._base = GitIgnoreSpec.from_lines(DEFAULT_EXCLUDE)
+        self._base = _spec(DEFAULT_EXCLUDE)
         self._base_lines: list[str] = list(DEFAULT_EXCLUDE)
-        self._cache: LRUCache[str, Exclusion | None] = LRUCache(maxsize=1024)
+        self._cache: LRUCache[str, tuple[Exclusion | None, float]] = LRUCache(maxsize=1024)
 
     def set_roots(self, roots: Iterable[str]) -> None:
         """The workspace folders (filesystem paths); longest first, so nested folders win."""
         wanted = sorted({os.path.normpath(r).replace("\\", "/") for r in roots if r}, key=len, reverse=True)
         if [r.root for r in self._roots] != wanted:
-            self._roots = [_RootIgnore(r, self._clock) for r in wanted]
+            self._roots = [_IgnoreFile(r, self._clock) for r in wanted]
+            self._nested.clear()
             self._cache.clear()
 
     def _refresh(self) -> None:
@@ -207,43 +262,97 @@ class ExclusionPolicy:
         if globs != self._globs:
             self._globs = globs
             self._base_lines = [*DEFAULT_EXCLUDE, *_valid_lines(globs, "deepseek.exclude")]
-            self._base = GitIgnoreSpec.from_lines(self._base_lines)
+            self._base = _spec(self._base_lines)
             self._cache.clear()
         if any([r.refresh() for r in self._roots]):
             self._cache.clear()
 
-    def _relative(self, path: str) -> tuple[_RootIgnore | None, str]:
+    def _relative(self, path: str) -> tuple[_IgnoreFile | None, str]:
+        low = path.lower()
         for root in self._roots:
             prefix = root.root.rstrip("/") + "/"
-            if path.startswith(prefix):
+            if low.startswith(prefix.lower()):
                 return root, path[len(prefix):]
         return None, path.lstrip("/")
 
     def check(self, uri: str) -> Exclusion | None:
         """Why ``uri`` is excluded, or None when it may be sent."""
         self._refresh()
-        if uri in self._cache:
-            return self._cache[uri]
+        now = self._clock()
+        hit = self._cache.get(uri)
+        if hit is not None and now - hit[1] < DECISION_TTL:
+            return hit[0]
         result = self._decide(uri)
-        self._cache[uri] = result
+        self._cache[uri] = (result, now)
         return result
 
     def _decide(self, uri: str) -> Exclusion | None:
+        scheme = uri.split(":", 1)[0].lower() if ":" in uri else ""
+        if scheme in EXCLUDED_SCHEMES:
+            return Exclusion(f"{scheme}:", "default list (the editor's user data)")
         path = uri_path(uri)
         if path is None:
             return None
+        why = self._decide_path(path)
+        if why is None and scheme == "file":
+            real = _realpath(path)
+            if real is not None and real != path:
+                why = self._decide_path(real)
+                if why is not None:
+                    why = dataclasses.replace(why, source=f"{why.source}, via a link to {real}")
+        return why
+
+    def _decide_path(self, path: str) -> Exclusion | None:
         root, rel = self._relative(path)
         if not rel:
             return None
-        hit = self._base.check_file(rel)
+        folder, _, name = rel.rpartition("/")
+        candidates = [rel, *((f"{folder}/{stem}" if folder else stem) for stem in _backup_stems(name))]
+        for candidate in candidates:
+            why = self._decide_rel(root, candidate)
+            if why is not None:
+                if candidate != rel:
+                    why = dataclasses.replace(why, source=f"{why.source}, as a copy of {candidate.rpartition('/')[2]}")
+                return why
+        return None
+
+    def _decide_rel(self, root: _IgnoreFile | None, rel: str) -> Exclusion | None:
+        low = rel.lower()
+        hit = self._base.check_file(low)
         if hit.include and hit.index is not None:
             n_default = len(DEFAULT_EXCLUDE)
             source = "default list" if hit.index < n_default else "setting deepseek.exclude"
             return Exclusion(self._base_lines[hit.index], source)
-        if root is not None:
-            hit = root.spec.check_file(rel)
+        if root is None:
+            return None
+        hit = root.spec.check_file(low)
+        if hit.include and hit.index is not None:
+            return Exclusion(root.lines[hit.index].strip(), f"workspace file {IGNORE_FILE}")
+        # nested .deepseekignore files, from the root's subfolders down to the file's folder
+        parts = rel.split("/")[:-1]
+        for depth in range(1, len(parts) + 1):
+            sub = "/".join(parts[:depth])
+            ignore = self._ignore_file(f"{root.root.rstrip('/')}/{sub}")
+            if not ignore.lines:
+                continue
+            hit = ignore.spec.check_file("/".join(parts[depth:] + [rel.rsplit('/', 1)[-1]]).lower())
             if hit.include and hit.index is not None:
-                return Exclusion(root.lines[hit.index].strip(), f"workspace file {IGNORE_FILE}")
+                return Exclusion(ignore.lines[hit.index].strip(), f"workspace file {sub}/{IGNORE_FILE}")
+        return None
+
+    def _ignore_file(self, folder: str) -> _IgnoreFile:
+        ignore = self._nested.get(folder)
+        if ignore is None:
+            ignore = self._nested[folder] = _IgnoreFile(folder, self._clock)
+        ignore.refresh()
+        return ignore
+
+
+def _realpath(path: str) -> str | None:
+    """``path`` with its symlinks resolved (``/``-separated), or None when that fails."""
+    try:
+        return os.path.realpath(path).replace("\\", "/")
+    except (OSError, ValueError):
         return None
 
 
@@ -258,24 +367,29 @@ class ExclusionPolicy:
 #: a letter, digit or ``_`` (checked in code: a leading ``\b`` would cost
 #: the engine its literal search).
 _TOKEN_PATTERNS: tuple[tuple[str, str], ...] = (
-    *(("aws-access-key", rf"{p}[A-Z0-9]{{16}}(?![A-Za-z0-9])") for p in ("AKIA", "ASIA", "ABIA", "ACCA")),
-    *(("github-token", rf"{p}_[A-Za-z0-9]{{36,255}}(?![A-Za-z0-9])") for p in ("ghp", "gho", "ghu", "ghs", "ghr")),
-    ("github-token", r"github_pat_[A-Za-z0-9_]{22,255}"),
-    ("gitlab-token", r"glpat-[A-Za-z0-9_-]{20,}"),
-    ("slack-token", r"xox[abposre]-[A-Za-z0-9-]{10,}"),
+    # Minimum lengths are those of a recognisable *start* of a token (fix14):
+    # a token being typed, or cut by a prompt window, is masked before it is whole.
+    *(("aws-access-key", rf"{p}[A-Z0-9]{{8,16}}(?![A-Za-z0-9])") for p in ("AKIA", "ASIA", "ABIA", "ACCA")),
+    *(("aws-access-key", rf"{p}(?=[a-z]*[0-9])[a-z0-9]{{16}}(?![A-Za-z0-9])") for p in ("akia", "asia")),
+    *(("github-token", rf"{p}_[A-Za-z0-9]{{8,255}}(?![A-Za-z0-9])") for p in ("ghp", "gho", "ghu", "ghs", "ghr")),
+    ("github-token", r"github_pat_[A-Za-z0-9_]{8,255}"),
+    ("gitlab-token", r"glpat-[A-Za-z0-9_-]{8,}"),
+    ("slack-token", r"xox[abposre]-[A-Za-z0-9-]{8,}"),
     ("slack-webhook", r"https://hooks\.slack\.com/services/T[A-Za-z0-9]+/B[A-Za-z0-9]+/[A-Za-z0-9]+"),
-    *(("stripe-key", rf"{p}_{e}_[A-Za-z0-9]{{16,}}") for p in ("sk", "rk") for e in ("live", "test")),
-    ("google-api-key", r"AIza[0-9A-Za-z_-]{35}"),
+    *(("stripe-key", rf"{p}_{e}_[A-Za-z0-9]{{8,}}") for p in ("sk", "rk") for e in ("live", "test")),
+    ("google-api-key", r"AIza[0-9A-Za-z_-]{12,}"),
     # OpenAI, DeepSeek, Anthropic and similar "sk-..." keys (at least one digit: not a word)
-    ("api-key", r"sk-(?=[A-Za-z_-]*[0-9])[A-Za-z0-9_-]{20,}"),
+    ("api-key", r"sk-(?=[A-Za-z_-]*[0-9])[A-Za-z0-9_-]{16,}"),
     ("jwt", r"eyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}"),
-    ("npm-token", r"npm_[A-Za-z0-9]{36}(?![A-Za-z0-9])"),
-    ("pypi-token", r"pypi-AgE[A-Za-z0-9_-]{50,}"),
-    ("huggingface-token", r"hf_[A-Za-z0-9]{34,}(?![A-Za-z0-9])"),
-    ("sendgrid-key", r"SG\.[A-Za-z0-9_-]{22}\.[A-Za-z0-9_-]{43}(?![A-Za-z0-9_-])"),
-    *(("shopify-token", rf"shp{p}_[a-fA-F0-9]{{32}}(?![A-Za-z0-9])") for p in ("at", "ca", "pa", "ss")),
-    *(("digitalocean-token", rf"do{p}_v1_[a-f0-9]{{64}}(?![A-Za-z0-9])") for p in ("o", "p", "r")),
-    ("azure-storage-key", r"AccountKey=(?P<secret>[A-Za-z0-9+/]{80,}={0,2})"),
+    ("npm-token", r"npm_(?:[A-Za-z0-9]{36}|(?=[A-Za-z]*[0-9])[A-Za-z0-9]{12,35})(?![A-Za-z0-9])"),
+    ("pypi-token", r"pypi-AgE[A-Za-z0-9_-]{16,}"),
+    ("huggingface-token", r"hf_(?:[A-Za-z0-9]{34,}|(?=[A-Za-z]*[0-9])[A-Za-z0-9]{12,33})(?![A-Za-z0-9])"),
+    ("sendgrid-key", r"SG\.[A-Za-z0-9_-]{22}\.[A-Za-z0-9_-]{8,43}(?![A-Za-z0-9_-])"),
+    *(("shopify-token", rf"shp{p}_[a-fA-F0-9]{{12,32}}(?![A-Za-z0-9])") for p in ("at", "ca", "pa", "ss")),
+    *(("digitalocean-token", rf"do{p}_v1_[a-f0-9]{{12,64}}(?![A-Za-z0-9])") for p in ("o", "p", "r")),
+    ("azure-storage-key", r"AccountKey=(?P<secret>[A-Za-z0-9+/]{20,}={0,2})"),
+    # PuTTY private key file body: the lines after "Private-Lines: N"
+    ("private-key", r"Private-Lines: *\d+\r?\n(?P<secret>(?:[A-Za-z0-9+/=]+(?:\r?\n|$))+)"),
 )
 _LITERAL = re.compile(r"[A-Za-z0-9_:/=.-]+")
 
@@ -285,14 +399,28 @@ _TOKENS = tuple((_LITERAL.match(p).group(0), kind, re.compile(p))  # type: ignor
                 for kind, p in _TOKEN_PATTERNS)
 
 #: Password in a URL: scheme://user:PASSWORD@host
-_URL_PASSWORD = re.compile(r"://[^\s:/@'\"`]{1,100}:(?P<value>[^\s@/'\"`]{3,200})@")
+#: (the user may be empty: ``redis://:pw@host``; the password may hold ``@``: the last ``@`` ends it)
+_URL_PASSWORD = re.compile(r"://[^\s:/@'\"`]{0,100}:(?P<value>[^\s/'\"`?#]{3,200})@")
+
+#: ``Authorization: Bearer <token>`` / ``Basic <base64>`` (found from a lower-cased keyword hit)
+_AUTH = re.compile(r"(?i)(?:bearer|basic)[ \t]+(?P<secret>[A-Za-z0-9._~+/-]{12,}=*)")
+
+#: A chain of quoted token-like pieces joined by ``+``, a line break or nothing (a key split in parts).
+_CONCAT = re.compile(r"""(?:["'][A-Za-z0-9_+/=-]{2,}["'][ \t]*(?:\+|\\?\r?\n|(?=["']))[ \t\r\n+]*)+"""
+                     r"""["'][A-Za-z0-9_+/=-]{2,}["']""")
+_PIECE = re.compile(r"""["']([A-Za-z0-9_+/=-]*)["']""")
 
 #: ``name = "value"`` where the name says secret. Found from keyword hits (see _assignments).
 _SECRET_WORDS = ("password", "passwd", "passphrase", "pwd", "secret", "token", "api_key", "apikey",
                  "api-key", "access_key", "accesskey", "private_key", "auth_key", "credential")
+#: Words that say secret only as the last part of a name (``DB_PASS``, ``pw``; not ``compass``, ``pwm``).
+_SECRET_SUFFIX_WORDS = ("pass", "pw")
 _ASSIGN_TAIL = re.compile(
-    r"""["']?\s*(?:=|:=|:|=>|,)\s*(?:(?P<q>["'`])(?P<quoted>[^"'`\s\\]{8,300})(?P=q)"""
-    r"""|(?P<bare>[A-Za-z0-9+/=_~!@#$%^&*-]{16,300})(?![\w.(]))""")
+    r"""["']?\]?\s*(?::\s*[A-Za-z_][\w.\[\]| ,]{0,40}?\s*(?==))?"""  # os.environ["X"] = / name: str =
+    r"""(?:(?:=|:=|:|=>|,)[ \t]*(?:(?P<q>["'`])(?P<quoted>[^"'`\s\\]{8,300})(?P=q)"""
+    r"""|(?P<bare>[A-Za-z0-9+/=_~!@#$%^&*-]{16,300})(?![\w.(])"""
+    r"""|(?P<short>[A-Za-z0-9+/=_~!@#$%^&*.-]{8,15})[ \t]*(?=\r?\n|$))"""  # YAML/INI: password: Sup3rS3cret!
+    r"""|>(?P<xml>[^<\s]{6,200})</)""")  # <password>...</password>
 _PLACEHOLDER_VALUE = re.compile(
     r"(?i)^(?:x+|\*+|\.+|-+|changeme|change_me|password\d*|secret\d*|redacted|none|null|nil|true|false"
     r"|your[-_].*|my[-_].*|example.*|sample.*|dummy.*|placeholder.*|test.*|todo.*|fake.*)$")
@@ -300,8 +428,10 @@ _PLACEHOLDER_VALUE = re.compile(
 #: Private key blocks (PEM and PGP), also inside JSON/strings with ``\n`` escapes.
 _BEGIN = re.compile(r"-----BEGIN[A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----")
 _END = re.compile(r"-----END[A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----")
-_BODY = re.compile(r"""(?:[A-Za-z]+-[A-Za-z]+:[^\n]*|[A-Za-z0-9+/=\s"',]|\\[nr])*""")
-_BODY_LINE = re.compile(r"""[A-Za-z0-9+/=\s"',]*(?:\\[nr][A-Za-z0-9+/=\s"',]*)*|[A-Za-z]+-[A-Za-z]+:[^\n]*""")
+#: (also inside comment lines: ``# ``, ``// ``, `` * ``, ``; ``, ``! ``)
+_BODY = re.compile(r"""(?:[A-Za-z]+-[A-Za-z]+:[^\n]*|[A-Za-z0-9+/=\s"',#;*!]|\\[nr])*""")
+_BODY_LINE = re.compile(
+    r"""[A-Za-z0-9+/=\s"',#;*!]*(?:\\[nr][A-Za-z0-9+/=\s"',#;*!]*)*|[#;*!/ \t]*[A-Za-z]+-[A-Za-z]+:[^\n]*""")
 
 
 def _entropy(value: str) -> float:
@@ -312,16 +442,35 @@ def _entropy(value: str) -> float:
     return -sum(c / n * math.log2(c / n) for c in counts.values())
 
 
-def _secret_value(value: str, bare: bool) -> bool:
+def _secret_value(value: str, bare: bool, short: bool = False) -> bool:
     """Does an assigned value look like a real secret (not a placeholder, an identifier or prose)?"""
     if _PLACEHOLDER_VALUE.match(value) or value.startswith(("$", "{", "<", "%", "#")) or "{{" in value \
             or "${" in value or value.startswith(PLACEHOLDER_PREFIX):
         return False
     has_digit = any(c.isdigit() for c in value)
     has_alpha = any(c.isalpha() for c in value)
+    if short:  # an unquoted value alone at the end of its line
+        return has_digit and has_alpha and _entropy(value) >= 2.5 and not value.replace(".", "").isdigit()
     if bare:
         return has_digit and has_alpha and _entropy(value) >= 3.5
+    if not has_digit and ("/" in value or "." in value):  # a path, a URL, a dotted name
+        return False
     return (has_digit and has_alpha) or (len(value) >= 20 and _entropy(value) >= 3.5)
+
+
+#: What may stand right before a token although it ends in a letter or digit:
+#: an escape (``\n \t \\ \" \u00XX \x2C``) or a URL encoding (``%20 %3D %2C``).
+_ESCAPE_BEFORE = re.compile(r"(?:\\[ntrfvbae0'\"\\/]|\\u[0-9A-Fa-f]{4}|\\x[0-9A-Fa-f]{2}|%[0-9A-Fa-f]{2})$")
+
+
+def _boundary(text: str, start: int) -> bool:
+    """May a token start at ``start``: not glued to a word, or right after an escape or URL encoding."""
+    if not start:
+        return True
+    before = text[start - 1]
+    if not (before.isalnum() or before == "_"):
+        return True
+    return _ESCAPE_BEFORE.search(text, max(0, start - 6), start) is not None
 
 
 def find_secrets(text: str) -> list[tuple[int, int, str]]:
@@ -350,19 +499,28 @@ def find_secrets(text: str) -> list[tuple[int, int, str]]:
                 start = line_start
             if len(text[start:stop].strip()) >= 16:
                 spans.append((start, stop, "private-key"))
+    any_literal = False
     for literal, kind, pattern in _TOKENS:
         if literal not in text:
             continue
+        any_literal = True
         group = "secret" if "secret" in pattern.groupindex else 0
         for m in pattern.finditer(text):
-            start = m.start()
-            if start and (text[start - 1].isalnum() or text[start - 1] == "_"):
+            if not _boundary(text, m.start()):
                 continue
             spans.append((m.start(group), m.end(group), kind))
     if "://" in text:
         for m in _URL_PASSWORD.finditer(text):
             spans.append((m.start("value"), m.end("value"), "url-password"))
-    spans.extend(_assignments(text))
+    lower = text.lower()
+    if "bearer" in lower or "basic" in lower:
+        for m in _AUTH.finditer(text):
+            value = m.group("secret")
+            if any(c.isdigit() for c in value) and any(c.isalpha() for c in value) and _boundary(text, m.start()):
+                spans.append((m.start("secret"), m.end("secret"), "auth-header"))
+    spans.extend(_assignments(text, lower))
+    if any_literal:  # a key split in parts has its recognisable start in its first part
+        spans.extend(_concatenated(text))
     if not spans:
         return spans
     spans = [_trim(text, span) for span in spans]
@@ -390,24 +548,50 @@ def _trim(text: str, span: tuple[int, int, str]) -> tuple[int, int, str]:
     return start, end, kind
 
 
-def _assignments(text: str) -> list[tuple[int, int, str]]:
-    lower = text.lower()
+def _concatenated(text: str) -> list[tuple[int, int, str]]:
+    """Quoted pieces of one secret split across concatenated strings (``"sk-4f9a" + "3f6a..."``)."""
+    found: list[tuple[int, int, str]] = []
+    if '"' not in text and "'" not in text:
+        return found
+    for chain in _CONCAT.finditer(text):
+        pieces = list(_PIECE.finditer(text, chain.start(), chain.end()))
+        joined = "".join(p.group(1) for p in pieces)
+        hits = [span for span in find_secrets(joined) if span[2] != "secret"] if len(joined) >= 12 else []
+        if not hits:
+            continue
+        pos = 0
+        for piece in pieces:
+            lo, hi = pos, pos + len(piece.group(1))
+            pos = hi
+            for start, end, kind in hits:
+                if start < hi and end > lo and hi > lo:
+                    found.append((piece.start(1) + max(0, start - lo), piece.start(1) + min(hi, end) - lo, kind))
+                    break
+    return found
+
+
+def _assignments(text: str, lower: str | None = None) -> list[tuple[int, int, str]]:
+    lower = text.lower() if lower is None else lower
     found: list[tuple[int, int, str]] = []
     seen: set[int] = set()
-    for word in _SECRET_WORDS:
+    for word in (*_SECRET_WORDS, *_SECRET_SUFFIX_WORDS):
+        suffix_only = word in _SECRET_SUFFIX_WORDS
         i = lower.find(word)
         while i >= 0:
             # the whole name around the keyword
             end = i + len(word)
             while end < len(text) and (text[end].isalnum() or text[end] in "_.-"):
                 end += 1
+            if suffix_only and (end != i + len(word) or (i and (lower[i - 1].isalnum()))):
+                i = lower.find(word, end)
+                continue
             if end not in seen:
                 seen.add(end)
                 m = _ASSIGN_TAIL.match(text, end)
                 if m is not None:
-                    group = "quoted" if m.group("quoted") is not None else "bare"
+                    group = next(g for g in ("quoted", "bare", "short", "xml") if m.group(g) is not None)
                     value = m.group(group)
-                    if _secret_value(value, bare=group == "bare"):
+                    if _secret_value(value, bare=group == "bare", short=group == "short"):
                         found.append((m.start(group), m.end(group), "secret"))
             i = lower.find(word, end)
     return found

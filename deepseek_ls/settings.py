@@ -272,7 +272,8 @@ _ENDPOINT_TAILS = ("/chat/completions", "/completions", "/user/balance", "/model
 _VERSION_TAILS = ("/v1", "/beta")
 
 
-def normalize_base_url(url: str, name: str = f"{SECTION}.baseUrl") -> tuple[str, str | None]:
+def normalize_base_url(url: str, name: str = f"{SECTION}.baseUrl",
+                       key_place: str = f"{SECTION}.apiKey") -> tuple[str, str | None]:
     """The API root for a pasted endpoint, and why it cannot be used (None when it can).
 
     Accepted and normalised: a trailing slash, ``/v1`` and ``/beta``, a full
@@ -294,7 +295,7 @@ def normalize_base_url(url: str, name: str = f"{SECTION}.baseUrl") -> tuple[str,
     except ValueError:
         return raw, f"{name} {raw!r} is not a valid URL"
     if parts.username or parts.password:
-        return raw, f"{name} must not carry credentials (user:password@); give the key in {SECTION}.apiKey"
+        return raw, f"{name} must not carry credentials (user:password@); give the key in {key_place}"
     scheme = parts.scheme.lower()
     if scheme not in ("https", "http") or not host:
         return raw, f"{name} {raw!r} is not an http(s) URL"
@@ -444,7 +445,9 @@ def coerce_fallbacks(value: Any, *, environ: Mapping[str, str] | None = None
         if not strings["baseUrl"]:
             bad("baseUrl is missing")
             continue
-        root, why = normalize_base_url(strings["baseUrl"], "baseUrl")
+        key_place = (f"the environment variable {strings['apiKeyEnv']} (its apiKeyEnv)" if strings["apiKeyEnv"]
+                     else "the environment variable named by its apiKeyEnv")
+        root, why = normalize_base_url(strings["baseUrl"], "baseUrl", key_place)
         if why:
             bad(why)
             continue

@@ -115,7 +115,7 @@ async def _open_stream(client: DeepSeekClient, request: ChatRequest, timeouts: T
         raise APITimeoutError(f"POST {path} timed out ({type(exc).__name__})") from None
     except httpx.HTTPError as exc:
         raise APIConnectionError(f"POST {path} failed: {describe(exc)}") from None
-    if response.status_code >= 400:
+    if response.status_code >= 300:
         try:
             body = await response.aread()
         except httpx.HTTPError:

@@ -304,7 +304,7 @@ class DeepSeekClient:
             with _transport_errors(f"{method} {path}"):
                 response = await self.http.request(method, path, content=content, headers=headers,
                                                    timeout=timeout)
-        if response.status_code >= 400:
+        if response.status_code >= 300:
             raise error_from_response(response.status_code, response.headers, response.content)
         return response
 
@@ -354,7 +354,7 @@ class DeepSeekClient:
                     await response.aclose()
         except TimeoutError:
             raise APITimeoutError(f"POST {self.fim_path} took longer than {timeout_s:g} s") from None
-        if response.status_code >= 400:
+        if response.status_code >= 300:
             raise error_from_response(response.status_code, response.headers, body)
         data = _json_body(response.status_code, body)
         choice = _completion_choice(response.status_code, data)
@@ -397,7 +397,7 @@ class DeepSeekClient:
                 response = await self._open("POST", self.fim_path, content, headers, timeout_s, trace)
                 with _transport_errors(f"POST {self.fim_path}"):
                     try:
-                        if response.status_code >= 400:
+                        if response.status_code >= 300:
                             raise error_from_response(response.status_code, response.headers,
                                                       await response.aread())
                         async for line in response.aiter_lines():

@@ -9,12 +9,16 @@
     ├── StreamError                 a stream that ended without [DONE] or went idle
     └── APIStatusError              the API answered with an error status
         ├── BadRequestError         400 / 422: never retried
-        │   └── NotFoundError       404: a wrong endpoint path (names deepseek.baseUrl)
+        │   ├── NotFoundError       404: a wrong endpoint path (names deepseek.baseUrl)
+        │   └── RedirectError       3xx: never followed (names the Location host)
         ├── AuthenticationError     401: never retried, pauses requests
         ├── InsufficientBalanceError 402: never retried, pauses requests
         ├── RateLimitError          429: retryable, honours Retry-After
         └── ServerError             5xx: retryable
             └── MalformedAnswerError 200 of a shape we cannot use: not retried
+
+An error from a fallback endpoint is marked with :meth:`DeepSeekError.at_endpoint`:
+its message and hint then name that endpoint and its key variable.
 
 Every message goes through :func:`redact`, so no API key can leak into a
 log line, an editor message or a traceback.
@@ -23,6 +27,7 @@ log line, an editor message or a traceback.
 from __future__ import annotations
 
 import re
+from urllib.parse import urlsplit
 
 import httpx
 
@@ -54,6 +59,27 @@ class DeepSeekError(Exception):
     #: What the user can do about it, for editor messages.
     hint: str = ""
     retryable: bool = False
+    #: The fallback endpoint the error came from (None: DeepSeek, the primary); see :meth:`at_endpoint`.
+    endpoint: str | None = None
+
+    def at_endpoint(self, name: str, key_env: str = "") -> DeepSeekError:
+        """Mark this error as fallback endpoint ``name``'s (``key_env``: its ``apiKeyEnv``).
+
+        Its message and hint then name that endpoint and its settings
+        (``deepseek.fallbacks``), never DeepSeek's. Returns ``self``.
+        """
+        if self.endpoint is None:
+            self.endpoint = name
+            text = str(self).replace("DeepSeek API error", f"API error from endpoint {name!r}", 1)
+            text = text.replace("The DeepSeek API", f"The endpoint {name!r}", 1)
+            self.args = (text,)
+            hint = self._endpoint_hint(name, key_env)
+            if hint:
+                self.hint = hint
+        return self
+
+    def _endpoint_hint(self, name: str, key_env: str) -> str:
+        return ""
 
     def __init__(self, message: str) -> None:
         # an exception's empty text must not leave "failed: ReadError:." behind
@@ -65,12 +91,21 @@ class DeepSeekError(Exception):
         return str(self)
 
 
+def _key_place(name: str, key_env: str) -> str:
+    where = (f"the environment variable {key_env} (its apiKeyEnv)" if key_env
+             else "its apiKey or apiKeyEnv")
+    return f"{where} in the entry {name!r} of deepseek.fallbacks"
+
+
 class MissingApiKeyError(DeepSeekError):
     hint = ("Set the environment variable DEEPSEEK_API_KEY or the setting deepseek.apiKey "
             "(create a key at https://platform.deepseek.com/api_keys).")
 
     def __init__(self) -> None:
         super().__init__("No DeepSeek API key is configured.")
+
+    def _endpoint_hint(self, name: str, key_env: str) -> str:
+        return f"Set the key of endpoint {name!r} in {_key_place(name, key_env)}."
 
 
 class InvalidApiKeyError(MissingApiKeyError):
@@ -93,14 +128,23 @@ class APIConnectionError(DeepSeekError):
     retryable = True
     hint = "Check your network connection and deepseek.baseUrl."
 
+    def _endpoint_hint(self, name: str, key_env: str) -> str:
+        return f"Check your network connection and the baseUrl of endpoint {name!r} in deepseek.fallbacks."
+
 
 class APITimeoutError(APIConnectionError):
     hint = "The DeepSeek API did not answer in time."
+
+    def _endpoint_hint(self, name: str, key_env: str) -> str:
+        return f"The endpoint {name!r} did not answer in time."
 
 
 class StreamError(DeepSeekError):
     retryable = False
     hint = "The answer was cut off by the server or the network; try again."
+
+    def _endpoint_hint(self, name: str, key_env: str) -> str:
+        return f"The answer from endpoint {name!r} was cut off by the server or the network; try again."
 
 
 class APIStatusError(DeepSeekError):
@@ -118,28 +162,66 @@ class APIStatusError(DeepSeekError):
 class BadRequestError(APIStatusError):
     hint = "The request was rejected; check the model name and settings."
 
+    def _endpoint_hint(self, name: str, key_env: str) -> str:
+        return (f"The endpoint {name!r} rejected the request; check its fimModel, chatModel and kind "
+                "in deepseek.fallbacks.")
+
 
 class NotFoundError(BadRequestError):
     hint = ("Check deepseek.baseUrl: it should be the API root (e.g. https://api.deepseek.com), "
             "not an endpoint path.")
 
+    def _endpoint_hint(self, name: str, key_env: str) -> str:
+        return (f"Check the baseUrl of endpoint {name!r} in deepseek.fallbacks: it should be the API root, "
+                "not an endpoint path.")
+
+
+class RedirectError(BadRequestError):
+    """The endpoint answered with a redirect (3xx), which is never followed (a key must not
+    go to another host). ``location_host``: the host it pointed to (None when not given)."""
+
+    hint = "Set deepseek.baseUrl to the API root the redirect points to, if you trust that host."
+
+    def __init__(self, status: int, location: str, *, retry_after: float | None = None) -> None:
+        host = urlsplit(location).hostname if location else None
+        self.location_host = host
+        where = f" to {host}" if host else ""
+        APIStatusError.__init__(self, status, f"the endpoint answered with a redirect{where}, "
+                                              "which deepseek-ls does not follow", retry_after=retry_after)
+
+    def _endpoint_hint(self, name: str, key_env: str) -> str:
+        return (f"Set the baseUrl of endpoint {name!r} in deepseek.fallbacks to the API root the redirect "
+                "points to, if you trust that host.")
+
 
 class AuthenticationError(APIStatusError):
     hint = "The API key was rejected. Set a valid key in DEEPSEEK_API_KEY or deepseek.apiKey."
 
+    def _endpoint_hint(self, name: str, key_env: str) -> str:
+        return f"The endpoint {name!r} rejected its key. Set a valid key in {_key_place(name, key_env)}."
+
 
 class InsufficientBalanceError(APIStatusError):
     hint = "Your DeepSeek balance is used up. Top up at https://platform.deepseek.com/top_up."
+
+    def _endpoint_hint(self, name: str, key_env: str) -> str:
+        return f"The account behind endpoint {name!r} has no balance left; top it up with that provider."
 
 
 class RateLimitError(APIStatusError):
     retryable = True
     hint = "DeepSeek's rate or concurrency limit was reached; requests pause for a moment."
 
+    def _endpoint_hint(self, name: str, key_env: str) -> str:
+        return f"The rate or concurrency limit of endpoint {name!r} was reached; requests pause for a moment."
+
 
 class ServerError(APIStatusError):
     retryable = True
     hint = "DeepSeek is overloaded or failing; requests pause and retry shortly."
+
+    def _endpoint_hint(self, name: str, key_env: str) -> str:
+        return f"The endpoint {name!r} is overloaded or failing; requests pause and retry shortly."
 
 
 class MalformedAnswerError(ServerError):
@@ -224,6 +306,8 @@ def error_from_response(status: int, headers: httpx.Headers, body: bytes) -> API
             code = raw_code if isinstance(raw_code, str) else None if raw_code is None else str(raw_code)[:40]
     except ValueError:
         message = body.decode("utf-8", "replace").strip()[:500]
+    if 300 <= status < 400:
+        return RedirectError(status, headers.get("location", ""), retry_after=_retry_after(headers))
     message = message or httpx.codes.get_reason_phrase(status) or "error"
     if status == 401:
         cls: type[APIStatusError] = AuthenticationError

@@ -208,7 +208,12 @@ class ChatManager:
             except asyncio.CancelledError:
                 endpoint.breaker.release_probe()
                 raise
-            except FAILOVER_ERRORS as exc:
+            except DeepSeekError as exc:
+                if not endpoint.primary:  # fix14: the message and hint name this endpoint, not DeepSeek
+                    exc.at_endpoint(endpoint.name, endpoint.config.api_key_env if endpoint.config else "")
+                if not isinstance(exc, FAILOVER_ERRORS):
+                    endpoint.breaker.release_probe()
+                    raise
                 endpoint.breaker.record_failure(getattr(exc, "retry_after", None))
                 if shown():
                     raise

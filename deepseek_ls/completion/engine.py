@@ -762,6 +762,8 @@ class CompletionEngine:
     def _failed(self, exc: DeepSeekError, endpoint: Endpoint | None = None) -> None:
         self.stats.errors += 1
         endpoint = endpoint or self.primary()
+        if not endpoint.primary:  # fix14: its message and hint name the fallback and its key variable
+            exc.at_endpoint(endpoint.name, endpoint.config.api_key_env if endpoint.config else "")
         where = "" if endpoint.primary else f"fallback {endpoint.name!r}: "
         log.warning("completion request failed: %s%s", where, exc)
         self.last_error = f"{where}{exc}"

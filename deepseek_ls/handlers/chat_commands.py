@@ -82,7 +82,7 @@ def on_request_cancelled(ls: DeepSeekLanguageServer, callback: Callable[[], Any]
 
 def user_message(error: DeepSeekError) -> str:
     """One clear sentence about a failure, with what to do (never a key)."""
-    if isinstance(error, (ServerError, RateLimitError)):
+    if isinstance(error, (ServerError, RateLimitError)) and error.endpoint is None:
         hint = "DeepSeek is busy or failing; try again in a moment."
     else:
         hint = error.hint

@@ -97,6 +97,30 @@ def _cut_to_lines(text: str, limit: int) -> str:
     return text[: cut + 1] if cut >= 0 else ""
 
 
+#: A run of characters a token (API key, password) may be made of.
+_TOKEN_RUN = re.compile(r"[A-Za-z0-9_+/=.~-]*")
+_LONGEST_TOKEN = 1024
+
+
+def _after_token(text: str, at: int) -> int:
+    """``at``, or the end of the token-like run it cuts through: a character cut
+    never sends the tail of a secret without its recognisable start (i14/fix14)."""
+    if 0 < at < len(text) and _TOKEN_RUN.fullmatch(text[at - 1]):
+        end = _TOKEN_RUN.match(text, at, min(len(text), at + _LONGEST_TOKEN + 1)).end()
+        return end if end - at <= _LONGEST_TOKEN else at  # a longer run is data, not a token
+    return at
+
+
+def _before_token(text: str, at: int) -> int:
+    """``at``, or the start of the token-like run it cuts through (the suffix's character cut)."""
+    if 0 < at < len(text) and _TOKEN_RUN.fullmatch(text[at]):
+        start = at
+        while start > 0 and at - start <= _LONGEST_TOKEN and _TOKEN_RUN.fullmatch(text[start - 1]):
+            start -= 1
+        return start if at - start <= _LONGEST_TOKEN else at
+    return at
+
+
 def window_start(prefix: str, budget: int, step: int = C.PREFIX_STEP_LINES) -> int:
     """Offset where the current file's window starts.
 
@@ -109,7 +133,7 @@ def window_start(prefix: str, budget: int, step: int = C.PREFIX_STEP_LINES) -> i
     cut = len(prefix) - budget
     first_full = prefix.find("\n", cut)
     if first_full < 0:  # one enormous line: fall back to a character window
-        return cut - (cut % 4096) if cut % 4096 else cut
+        return _after_token(prefix, cut - (cut % 4096) if cut % 4096 else cut)
     line = prefix.count("\n", 0, first_full + 1)
     aligned = -(-line // step) * step
     parts = prefix.split("\n", aligned)
@@ -150,7 +174,7 @@ def _suffix(text: str, limit: int, max_lines: int) -> str:
         piece = line + "\n" if i < len(lines) - 1 else line
         if total + len(piece) > limit:
             if i == 0:
-                return piece[:limit]
+                return piece[:_before_token(piece, limit)]
             break
         kept.append(piece)
         total += len(piece)
