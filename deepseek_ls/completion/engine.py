@@ -124,6 +124,8 @@ class _Flight:
     builds_cache: bool = False
     #: i14 failover: where the request went
     endpoint: Endpoint | None = None
+    #: the document's LSP language id (for the closer scan)
+    language: str = ""
 
     def can_serve(self, uri: str, prefix: str, suffix: str) -> bool:
         """Could this request's answer still fit the text around a later cursor?
@@ -144,10 +146,11 @@ class _Flight:
                 and long.endswith(short))
 
 
-def _replaced(prefix: str, suffix: str, text: str) -> int:
+def _replaced(prefix: str, suffix: str, text: str, language: str = "") -> int:
     """Characters after the cursor that ``text`` replaces (see :func:`replaced_chars`)."""
     eol = suffix.find("\n")
-    return replaced_chars(text, prefix[prefix.rfind("\n") + 1:], suffix if eol < 0 else suffix[:eol])
+    return replaced_chars(text, prefix[prefix.rfind("\n") + 1:], suffix if eol < 0 else suffix[:eol],
+                          language)
 
 
 def answered_to_end_of_line(prefix: str, suffix: str) -> bool:
@@ -356,7 +359,7 @@ class CompletionEngine:
             self._supersede(doc.uri)
             self.stats.cache_hits += 1
             self._decision(req, "cache")
-            return self._suggest(doc.uri, prefix, suffix, cached, "cache") if cached else None
+            return self._suggest(doc.uri, prefix, suffix, cached, "cache", doc.language_id) if cached else None
 
         self._cancel_orphans(doc.uri, prefix, suffix)
         flight = self._flights.get(key)
@@ -461,10 +464,11 @@ class CompletionEngine:
                 return flight
         return None
 
-    def _suggest(self, uri: str, prefix: str, suffix: str, text: str, source: str) -> Suggestion:
-        entry = Remembered(uuid.uuid4().hex[:16], prefix, suffix, text)
+    def _suggest(self, uri: str, prefix: str, suffix: str, text: str, source: str,
+                 language: str = "") -> Suggestion:
+        entry = Remembered(uuid.uuid4().hex[:16], prefix, suffix, text, language=language)
         self.memory.remember(uri, entry)
-        return Suggestion(entry.id, text, source, _replaced(prefix, suffix, text))
+        return Suggestion(entry.id, text, source, _replaced(prefix, suffix, text, language))
 
     async def _await(self, flight: _Flight, ticket: _Ticket, typed: str, source: str,
                      suffix: str) -> Suggestion | None:
@@ -491,7 +495,8 @@ class CompletionEngine:
         if ticket.superseded.done() or outcome is None:
             return None
         suggestion_id, text = outcome
-        hit = follow(Remembered(suggestion_id, flight.prefix, flight.suffix, text), flight.prefix + typed, suffix)
+        hit = follow(Remembered(suggestion_id, flight.prefix, flight.suffix, text, language=flight.language),
+                     flight.prefix + typed, suffix)
         if hit is None or not hit.text:
             return None
         return Suggestion(suggestion_id, hit.text, source, hit.replace)
@@ -545,7 +550,7 @@ class CompletionEngine:
         task = asyncio.create_task(self._guarded(first, warm_key, self._fetch(
             key, doc, prefix, suffix, fim, model, request_id, first, warm_key, endpoint), endpoint))
         flight = _Flight(key, doc.uri, prefix, suffix, task, first, builds_cache=warm_key is not None,
-                         endpoint=endpoint)
+                         endpoint=endpoint, language=doc.language_id)
         self._flights[key] = flight
         self.stats.requests_sent += 1
         if len(self._flights) == 1:
@@ -579,7 +584,7 @@ class CompletionEngine:
             text = postprocess(raw, multiline=fim.multiline, line_prefix=fim.line_prefix,
                                line_suffix=fim.line_suffix, following=suffix[:2000],
                                context_before=lines_before, max_lines=s.completion_max_lines,
-                               previous_line=previous_line)
+                               previous_line=previous_line, language_id=doc.language_id)
             return "" if has_placeholder(text) else text  # i14: never suggest a masked token back
 
         def settle(text: str) -> tuple[str, str] | None:
@@ -588,7 +593,8 @@ class CompletionEngine:
                 # what the user waits for: the first answer, not the whole stream
                 self.rhythm.note_latency(self.clock() - started)
             if text:
-                self.memory.remember(doc.uri, Remembered(suggestion_id, prefix, suffix, text))
+                self.memory.remember(doc.uri, Remembered(suggestion_id, prefix, suffix, text,
+                                                         language=doc.language_id))
             if not first.done():
                 first.set_result(outcome)
             return outcome

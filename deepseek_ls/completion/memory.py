@@ -36,6 +36,8 @@ class Remembered:
     suffix: str
     text: str
     replace: int | None = None
+    #: the document's LSP language id (comments and literals of the closer scan)
+    language: str = ""
 
 
 @dataclass(frozen=True)
@@ -91,7 +93,8 @@ def follow(entry: Remembered, prefix: str, suffix: str) -> Recall | None:
     rest = entry.text[len(typed):]
     replace = entry.replace
     if replace is None:
-        replace = replaced_chars(entry.text, _line_start(entry.prefix), _line_end(entry.suffix))
+        replace = replaced_chars(entry.text, _line_start(entry.prefix), _line_end(entry.suffix),
+                                 entry.language)
     if suffix == entry.suffix:  # the common case, without copying the suffix
         extra = suffix[:replace]
         if not typed or not extra:
@@ -121,8 +124,9 @@ class SuggestionMemory:
 
     def remember(self, uri: str, entry: Remembered) -> None:
         if entry.replace is None:
-            count = replaced_chars(entry.text, _line_start(entry.prefix), _line_end(entry.suffix))
-            entry = Remembered(entry.id, entry.prefix, entry.suffix, entry.text, count)
+            count = replaced_chars(entry.text, _line_start(entry.prefix), _line_end(entry.suffix),
+                                   entry.language)
+            entry = Remembered(entry.id, entry.prefix, entry.suffix, entry.text, count, entry.language)
         entries = self._docs.pop(uri, [])
         entries = [e for e in entries if e.prefix != entry.prefix][: self._per_document - 1]
         entries.insert(0, entry)

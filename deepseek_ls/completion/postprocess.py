@@ -16,10 +16,15 @@ from __future__ import annotations
 
 import re
 from collections.abc import Generator, Iterable, Iterator
+from dataclasses import dataclass
 
 _OPEN = {"(": ")", "[": "]", "{": "}"}
 _CLOSE = {")": "(", "]": "[", "}": "{"}
 _QUOTES = "\"'`"
+
+
+def _is_word(ch: str) -> bool:
+    return ch.isalnum() or ch == "_"
 
 
 def _indent_width(line: str) -> int:
@@ -34,32 +39,174 @@ def _indent_width(line: str) -> int:
     return width
 
 
-def _code_chars(text: str, comments: bool = False) -> Generator[tuple[int, str], None, str]:
-    """Yield ``(index, char)`` for characters outside simple string literals.
+@dataclass(frozen=True)
+class Syntax:
+    """What the bracket and quote scan skips in one language.
 
-    Quotes do not span lines; with ``comments`` a ``#`` ends the line. The
-    generator's return value is the quote of the literal still open at the end.
+    ``line``: line-comment markers; ``block``: the block-comment pair;
+    ``lifetimes``: ``'a`` / ``'static`` (Rust) are not quotes; ``regex``:
+    ``/.../`` in an expression-start position is a regex literal (JS/TS).
     """
-    quote = ""
-    escaped = False
-    for i, ch in enumerate(text):
+
+    line: tuple[str, ...] = ()
+    block: tuple[str, str] | None = None
+    lifetimes: bool = False
+    regex: bool = False
+
+
+_HASH = ("python", "ruby", "shellscript", "sh", "bash", "zsh", "perl", "r", "yaml", "toml",
+         "dockerfile", "makefile", "elixir", "julia", "nim", "coffeescript", "powershell")
+_DASH = ("lua", "haskell", "elm", "ada")
+_SEMI = ("lisp", "clojure", "scheme", "elisp", "emacs-lisp")
+_JS = ("javascript", "typescript", "javascriptreact", "typescriptreact", "vue", "svelte")
+_C_BLOCK = ("/*", "*/")
+
+
+def syntax_for(language_id: str) -> Syntax:
+    """The :class:`Syntax` of an LSP language id ('' or unknown: only ``#`` comments
+    in the context before the cursor, as a plain text scan)."""
+    lang = (language_id or "").lower()
+    if not lang:
+        return Syntax()
+    if lang in _HASH:
+        return Syntax(line=("#",))
+    if lang in _DASH:
+        return Syntax(line=("--",))
+    if lang == "sql":
+        return Syntax(line=("--",), block=_C_BLOCK)
+    if lang in _SEMI:
+        return Syntax(line=(";",))
+    if lang in ("tex", "latex", "erlang", "matlab"):
+        return Syntax(line=("%",))
+    if lang == "php":
+        return Syntax(line=("//", "#"), block=_C_BLOCK)
+    if lang in ("plaintext", "markdown", "json", "html", "xml", "css", "scss"):
+        return Syntax(block=_C_BLOCK if lang in ("css", "scss") else None)
+    return Syntax(line=("//",), block=_C_BLOCK, lifetimes=lang == "rust", regex=lang in _JS)
+
+
+_PLAIN = Syntax()
+_CONTEXT_DEFAULT = Syntax(line=("#",))
+#: after one of these (or at the start) a ``/`` begins a regex literal, not a division
+_REGEX_AFTER = "(,=:[!&|?{};+-*%<>~^"
+
+
+def _is_lifetime(text: str, i: int) -> bool:
+    """``text[i]`` is a ``'`` starting a Rust lifetime or label (``'a``, ``'static``),
+    not a char literal (``'a'``, ``'\\n'``)."""
+    nxt = text[i + 1: i + 2]
+    if not nxt or not (nxt.isalpha() or nxt == "_"):
+        return False
+    return text[i + 2: i + 3] != "'"
+
+
+def _regex_end(text: str, i: int) -> int:
+    """The end of the regex literal starting at ``text[i] == '/'`` (flags included),
+    or -1 when it does not end on its line (then it was no regex)."""
+    j, in_class = i + 1, False
+    while j < len(text):
+        c = text[j]
+        if c == "\n":
+            return -1
+        if c == "\\":
+            j += 2
+            continue
+        if in_class:
+            in_class = c != "]"
+        elif c == "[":
+            in_class = True
+        elif c == "/":
+            j += 1
+            while j < len(text) and text[j].isalpha():
+                j += 1
+            return j
+        j += 1
+    return -1
+
+
+def _lex(text: str, syntax: Syntax, quote: str = "", prev: str = "",
+         ) -> Generator[tuple[int, str, bool], None, str]:
+    """Yield ``(index, char, False)`` for each character of code in ``text`` and
+    ``(index, quote, True)`` where the literal open before it (``quote``) ends.
+
+    Skipped: string literals (``'``, ``"``, backtick; backslash escapes; they
+    end at a line end), the comments of ``syntax`` (block comments span
+    lines), Rust lifetimes and JS regex literals. ``prev``: the last
+    non-blank character before ``text`` (decides whether a ``/`` starts a
+    regex). Returns the quote of the literal still open at the end ('' when
+    none, also inside a comment).
+    """
+    state, outer, escaped = quote, bool(quote), False
+    i, n = 0, len(text)
+    block = syntax.block
+    while i < n:
+        ch = text[i]
+        if state == "*":  # inside a block comment
+            if block and text.startswith(block[1], i):
+                state = ""
+                i += len(block[1])
+                continue
+            i += 1
+            continue
         if ch == "\n":
-            quote, escaped = "", False
-            yield i, ch
-        elif quote:
+            state, outer, escaped, prev = "", False, False, ""
+            yield i, ch, False
+            i += 1
+            continue
+        if state == "#":  # inside a line comment
+            i += 1
+            continue
+        if state:  # inside a string literal
             if escaped:
                 escaped = False
             elif ch == "\\":
                 escaped = True
-            elif ch == quote:
-                quote = ""
-        elif ch in _QUOTES:
-            quote = ch
-        elif comments and ch == "#":
-            quote = "\n"  # skip to the end of the line
-        else:
-            yield i, ch
-    return quote
+            elif ch == state:
+                if outer:
+                    yield i, ch, True
+                state, outer, prev = "", False, "a"
+            i += 1
+            continue
+        if block and text.startswith(block[0], i):
+            state = "*"
+            i += len(block[0])
+            continue
+        if syntax.line and any(text.startswith(m, i) for m in syntax.line):
+            state = "#"
+            i += 1
+            continue
+        if ch in _QUOTES:
+            if ch == "'" and syntax.lifetimes and _is_lifetime(text, i):
+                i += 1
+                while i < n and _is_word(text[i]):
+                    i += 1
+                prev = "a"
+                continue
+            state = ch
+            i += 1
+            continue
+        if ch == "/" and syntax.regex and (not prev or prev in _REGEX_AFTER):
+            j = _regex_end(text, i)
+            if j > 0:
+                i, prev = j, "a"
+                continue
+        yield i, ch, False
+        if not ch.isspace():
+            prev = ch
+        i += 1
+    return state if state and state in _QUOTES else ""
+
+
+def _code_chars(text: str, syntax: Syntax = _PLAIN) -> Generator[tuple[int, str], None, str]:
+    """Yield ``(index, char)`` for characters of code (see :func:`_lex`); returns
+    the quote of the literal still open at the end."""
+    scan = _lex(text, syntax)
+    while True:
+        try:
+            i, ch, _ = next(scan)
+        except StopIteration as end:
+            return end.value
+        yield i, ch
 
 
 def _unmatched_closers(stack: list[str], chars: Iterable[tuple[int, str]]) -> Iterator[int]:
@@ -75,10 +222,10 @@ def _unmatched_closers(stack: list[str], chars: Iterable[tuple[int, str]]) -> It
                 yield i
 
 
-def _open_brackets(text: str) -> list[str]:
-    """Unmatched openers in ``text``, ignoring strings and ``#`` comments."""
+def _open_brackets(text: str, syntax: Syntax = _CONTEXT_DEFAULT) -> list[str]:
+    """Unmatched openers in ``text``, ignoring strings and comments."""
     stack: list[str] = []
-    for _ in _unmatched_closers(stack, _code_chars(text, comments=True)):
+    for _ in _unmatched_closers(stack, _code_chars(text, syntax)):
         stack.clear()
     return stack
 
@@ -87,16 +234,13 @@ def _open_brackets(text: str) -> list[str]:
 AUTO_CLOSERS = ")]}" + _QUOTES
 
 
-def _is_word(ch: str) -> bool:
-    return ch.isalnum() or ch == "_"
-
-
-def quote_at_end(line_prefix: str) -> str:
+def quote_at_end(line_prefix: str, language_id: str = "") -> str:
     """The quote of the string literal open at the end of ``line_prefix``, or ''.
 
-    Single-line literals (``'``, ``"``, backtick) with backslash escapes.
+    Single-line literals (``'``, ``"``, backtick) with backslash escapes;
+    comments, Rust lifetimes and JS regex literals as in :func:`syntax_for`.
     """
-    scan = _code_chars(line_prefix)
+    scan = _code_chars(line_prefix, syntax_for(language_id))
     while True:
         try:
             next(scan)
@@ -104,32 +248,33 @@ def quote_at_end(line_prefix: str) -> str:
             return end.value
 
 
-def _outer_walk(text: str, quote: str) -> tuple[list[tuple[int, str]], list[str], str]:
+def _last_code_char(line_prefix: str) -> str:
+    stripped = line_prefix.rstrip()
+    return stripped[-1:]
+
+
+def _outer_walk(text: str, quote: str, syntax: Syntax = _PLAIN,
+                prev: str = "") -> tuple[list[tuple[int, str]], list[str], str]:
     """Walk ``text`` typed at a cursor inside a ``quote`` literal ('' outside).
 
     Returns ``(events, stack, end_quote)``: ``events`` the ``(index, char)``
     of each closer or quote in ``text`` that closes something opened before
     the cursor (or closes nothing; ``"!"`` for a closer of the wrong
     opener), ``stack`` the openers ``text`` leaves open, ``end_quote`` the
-    literal open at its end. Literals end at a line end.
+    literal open at its end. Literals end at a line end; comments, Rust
+    lifetimes and JS regex literals of ``syntax`` are skipped (see
+    :func:`_lex`, ``prev`` the last code character before the cursor).
     """
     events: list[tuple[int, str]] = []
     stack: list[str] = []
-    outer, local, escaped = quote, "", False
-    for i, ch in enumerate(text):
-        if ch == "\n":
-            outer, local, escaped = "", "", False
-        elif outer or local:
-            if escaped:
-                escaped = False
-            elif ch == "\\":
-                escaped = True
-            elif ch == (outer or local):
-                if outer:
-                    events.append((i, ch))
-                outer = local = ""
-        elif ch in _QUOTES:
-            local = ch
+    scan = _lex(text, syntax, quote, prev)
+    while True:
+        try:
+            i, ch, outer = next(scan)
+        except StopIteration as end:
+            return events, stack, end.value
+        if outer:
+            events.append((i, ch))
         elif ch in _OPEN:
             stack.append(ch)
         elif ch in _CLOSE:
@@ -137,17 +282,18 @@ def _outer_walk(text: str, quote: str) -> tuple[list[tuple[int, str]], list[str]
                 stack.pop()
             else:
                 events.append((i, "!" if stack else ch))  # "!": closes the wrong opener
-    return events, stack, outer or local
 
 
-def cut_unbalanced(text: str, context_before: str) -> str:
+def cut_unbalanced(text: str, context_before: str, language_id: str = "") -> str:
     """Cut ``text`` before the first closer that has no opener in context or text.
 
     The text starts inside the string literal the cursor is in, if any.
     """
-    stack = _open_brackets(context_before)
-    quote = quote_at_end(context_before[context_before.rfind("\n") + 1:])
-    for i, ch in _outer_walk(text, quote)[0]:
+    syntax = syntax_for(language_id)
+    stack = _open_brackets(context_before, syntax if language_id else _CONTEXT_DEFAULT)
+    line_prefix = context_before[context_before.rfind("\n") + 1:]
+    quote = quote_at_end(line_prefix, language_id)
+    for i, ch in _outer_walk(text, quote, syntax, _last_code_char(line_prefix))[0]:
         if ch in _QUOTES:
             continue  # the end of the cursor's literal
         if ch not in _CLOSE or not stack or stack.pop() != _CLOSE[ch]:
@@ -155,9 +301,9 @@ def cut_unbalanced(text: str, context_before: str) -> str:
     return text
 
 
-def _shape(text: str, quote: str) -> tuple[str, str, str]:
+def _shape(text: str, quote: str, syntax: Syntax = _PLAIN, prev: str = "") -> tuple[str, str, str]:
     """What ``text`` closes, leaves open and ends inside, as compared strings."""
-    events, stack, end = _outer_walk(text, quote)
+    events, stack, end = _outer_walk(text, quote, syntax, prev)
     return "".join(ch for _, ch in events), "".join(stack), end
 
 
@@ -197,10 +343,12 @@ def _cover_candidates(text: str, events: list[tuple[int, str]], rest: str) -> li
     return sorted(found, reverse=True)
 
 
-def replaced_chars(text: str, line_prefix: str, line_suffix: str) -> int:
+def replaced_chars(text: str, line_prefix: str, line_suffix: str, language_id: str = "") -> int:
     """How many characters after the cursor ``text`` replaces (0..len(line_suffix)).
 
-    ``line_prefix``/``line_suffix``: the cursor line before/after the cursor.
+    ``line_prefix``/``line_suffix``: the cursor line before/after the cursor;
+    ``language_id``: the document's (its comments, Rust lifetimes and JS
+    regex literals are not brackets or quotes; see :func:`syntax_for`).
     The suggestion covers closers after the cursor when its own closer ends
     the same opener (``def area(|)`` + ``w: float) -> float:`` covers ``)``;
     ``print(|)`` + ``f(x)`` covers nothing, its ``)`` is its own), a closing
@@ -208,18 +356,28 @@ def replaced_chars(text: str, line_prefix: str, line_suffix: str) -> int:
     later in the text when that covers the whole line (``);``, ``) {``),
     and the rest of the line when the text ends by re-typing it. Of those
     lengths the longest is taken for which the line after the edit closes
-    and opens the same brackets and quotes as the line before it; 0 when
-    none does.
+    and opens the same brackets and quotes as the line before it, or, when
+    the text covers the whole line (nothing but blanks and comments is left
+    after it), for which the text closes the closers it covers first (and
+    maybe more openers before the cursor): it may then leave new openers
+    open at its end (``function f(|)`` + ``a, b) {`` gives
+    ``function f(a, b) {``). 0 when none does.
     """
     rest = line_suffix.rstrip()
     if not rest or not text:
         return 0
-    quote = quote_at_end(line_prefix)
-    events, _, _ = _outer_walk(text, quote)
-    want = _shape(rest, quote)
+    syntax = syntax_for(language_id)
+    prev = _last_code_char(line_prefix)
+    quote = quote_at_end(line_prefix, language_id)
+    events, _, text_end = _outer_walk(text, quote, syntax, prev)
+    want = _shape(rest, quote, syntax, prev)
+    closes = "".join(ch for _, ch in events)
     for k in _cover_candidates(text, events, rest):
-        if k == 0 or _shape(text + rest[k:], quote) == want:
+        if k == 0 or _shape(text + rest[k:], quote, syntax, prev) == want:
             return k
+        if (not text_end and closes.startswith(_shape(rest[:k], quote, syntax, prev)[0])
+                and all(ch.isspace() for _, ch in _code_chars(rest[k:], syntax))):
+            return k  # the text ends the line, opening a block of its own
     return 0
 
 
@@ -333,7 +491,7 @@ def block_finished(text: str, line_prefix: str, max_lines: int) -> bool:
 
 def postprocess(text: str, *, multiline: bool, line_prefix: str, line_suffix: str,
                 following: str, context_before: str, max_lines: int = 12,
-                previous_line: str = "") -> str:
+                previous_line: str = "", language_id: str = "") -> str:
     """Turn a raw FIM answer into the suggestion to show ('' to show nothing).
 
     The text may run through closers after the cursor: see :func:`replaced_chars`.
@@ -344,7 +502,7 @@ def postprocess(text: str, *, multiline: bool, line_prefix: str, line_suffix: st
     else:
         text = cut_block(_unindent_first_line(text, line_prefix), line_prefix, max_lines)
         text = trim_repeated_lines(text, following, line_prefix)
-    text = cut_unbalanced(text, context_before)
+    text = cut_unbalanced(text, context_before, language_id)
     text = text.rstrip()
     if not text.strip() or is_repetitive(text):
         return ""
