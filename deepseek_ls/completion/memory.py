@@ -82,8 +82,12 @@ def follow(entry: Remembered, prefix: str, suffix: str) -> Recall | None:
     replace, preceded only by closers the rest of the suggestion writes
     (the editor's auto-pairs, or closers it replaces that are still
     there). The rest replaces those. After Enter between brackets the
-    editor may have put the closer on the next line already: when the rest
-    ends with exactly that, the rest is served without it.
+    editor has put the closer on a line of its own (``{|}`` becomes
+    ``{\n<indent>|\n<indent>}``): when the rest holds that same closer line
+    (same indentation), the rest is served up to it. The editor's new
+    line counts as typed: its indentation must be the suggestion's next
+    line's or a start of it (then the rest adds the missing indentation);
+    a deeper or different one asks anew.
     """
     if len(prefix) < len(entry.prefix) or not prefix.startswith(entry.prefix):
         return None
@@ -106,11 +110,13 @@ def follow(entry: Remembered, prefix: str, suffix: str) -> Recall | None:
         extra = suffix[: len(suffix) - kept]
     if "\n" in extra:
         # Enter between brackets: the editor moved the closer to a line of its
-        # own, as the suggestion does; the rest stops before it (an item's
-        # range stays on one line)
-        if not rest.endswith(extra) or len(rest) == len(extra):
+        # own, as the suggestion does further on; the rest stops before it (an
+        # item's range stays on one line) and what follows the closer is
+        # served once the cursor is past it
+        at = rest.find(extra)
+        if at <= 0 or extra.lstrip()[:1] not in tuple(AUTO_CLOSERS):
             return None
-        return Recall(entry.id, rest[: len(rest) - len(extra)], typed, 0)
+        return Recall(entry.id, rest[:at], typed, 0)
     if extra and not _covers(extra, rest, AUTO_CLOSERS + entry.suffix[:replace]):
         return None
     return Recall(entry.id, rest, typed, len(extra))
