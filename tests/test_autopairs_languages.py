@@ -99,3 +99,40 @@ def test_brackets_in_comments_of_the_context_are_not_openers():
 ])
 def test_closers_inside_a_regex_literal_are_not_counted(language, before, after, raw, result):
     assert accept(before, after, raw, language) == result
+
+
+# -- a blank line at a partial indentation: the block stays consistent ---------------
+def accept_block(before: str, after: str, raw: str, language: str) -> str:
+    line_prefix = before[before.rfind("\n") + 1:]
+    text = postprocess(raw, multiline=True, line_prefix=line_prefix, line_suffix=after.split("\n", 1)[0],
+                       following=after, context_before=before, language_id=language)
+    assert text, "the suggestion was dropped"
+    return before + text + after
+
+
+@pytest.mark.parametrize("language, before, after, raw, lines", [
+    # the first line's whitespace is on top of the cursor's: the next line says so
+    ("python", "class A:\n    def f(self):\n    ", "\n", "    x = 1\n        return x",
+     ["        x = 1", "        return x"]),
+    ("go", "func f() {\n\t", "\n}\n", "\ta()\n\t\tb()", ["\t\ta()", "\t\tb()"]),
+    ("javascript", "function f() {\n  ", "\n}\n", "  a();\n    b();", ["    a();", "    b();"]),
+    ("c", "int f(void) {\n  ", "\n}\n", "  a();\n    return 0;", ["    a();", "    return 0;"]),
+    ("python", "def f():\n    for x in xs:\n    ", "\n", "    y = x\n        print(y)",
+     ["        y = x", "        print(y)"]),
+    # the first line's whitespace repeats the cursor's: stripped as before
+    ("python", "def f():\n    ", "\n", "    x = 1\n    return x", ["    x = 1", "    return x"]),
+    ("go", "func f() {\n\t", "\n}\n", "\ta()\n\tb()", ["\ta()", "\tb()"]),
+    # a first line that opens a block: the next line is deeper either way
+    ("python", "def f(x):\n    ", "\n", "    if x:\n        return 1", ["    if x:", "        return 1"]),
+    ("javascript", "function f() {\n  ", "\n}\n", "  if (x) {\n    a();\n  }", ["  if (x) {", "    a();", "  }"]),
+])
+def test_a_blank_lines_block_keeps_one_indentation(language, before, after, raw, lines):
+    result = accept_block(before, after, raw, language)
+    start = before.count("\n")
+    assert result.split("\n")[start:start + len(lines)] == lines
+
+
+def test_a_single_line_at_a_partial_indentation_is_stripped():
+    # ambiguous (column 4 + 4, or column 4): models mostly repeat the indentation
+    assert accept_block("def f():\n    ", "\n", "    return 1", "python") == "def f():\n    return 1\n"
+    assert accept_block("func f() {\n\t", "\n}\n", "\treturn", "go") == "func f() {\n\treturn\n}\n"

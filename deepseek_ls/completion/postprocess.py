@@ -462,6 +462,10 @@ def cut_block(text: str, line_prefix: str, max_lines: int) -> str:
     return "\n".join(kept)
 
 
+#: a line ending with one of these opens a block: the next line is deeper
+_OPENS_BLOCK = (":", "{", "(", "[", "=>", "->", "=", "\\", " do", " then")
+
+
 def _unindent_first_line(text: str, line_prefix: str) -> str:
     """On a blank line, drop the first line's indentation that repeats the cursor's.
 
@@ -469,6 +473,16 @@ def _unindent_first_line(text: str, line_prefix: str) -> str:
     cursor at column 0: the first line keeps all of its indentation. An
     indentation shorter than the cursor's is dropped (the text starts at the
     cursor).
+
+    A multi-line answer keeps its block consistent: when its first line
+    has more indentation than the cursor's, that could be the line's own
+    column (strip: cursor column + its own whitespace is too deep) or
+    indentation on top of the cursor's. The next non-blank line decides:
+    when the first line does not open a block and the next line sits at
+    cursor column + first line's whitespace, nothing is stripped
+    (``    |`` + ``"    x = 1\n        return x"``: both at 8). A
+    single-line answer is stripped (``    |`` + ``"    return 1"`` lands at
+    4): one line cannot tell, and models mostly repeat the indentation.
     """
     if line_prefix.strip():
         return text
@@ -477,6 +491,11 @@ def _unindent_first_line(text: str, line_prefix: str) -> str:
         return text
     lead = first[: len(first) - len(first.lstrip(" \t"))]
     drop = len(line_prefix) if lead.startswith(line_prefix) else len(lead)
+    if drop and rest and not first.rstrip().endswith(_OPENS_BLOCK):
+        following = next((line for line in rest.split("\n") if line.strip()), "")
+        kept_column = _indent_width(line_prefix + lead)
+        if following and _indent_width(following) == kept_column != _indent_width(line_prefix + lead[drop:]):
+            return text
     return first[drop:] + sep + rest
 
 
