@@ -96,6 +96,12 @@ def test_brackets_in_comments_of_the_context_are_not_openers():
     ("typescript", "s.split(", ")", "/[(\\[]/);", "s.split(/[(\\[]/);"),
     ("javascript", "const r = [", "]", "/\\]/, /'/];", "const r = [/\\]/, /'/];"),
     ("javascript", "x = f(", ")", "a / b) / (c)", "x = f(a / b) / (c)"),  # divisions
+    ("javascript", "x = f(", ")", "a[0] / 2, b) / (c)", "x = f(a[0] / 2, b) / (c)"),
+    ("javascript", "ok(", ")", "(function () { return /\\)/; })())",
+     "ok((function () { return /\\)/; })())"),
+    ("typescript", "if (", ")", "typeof /[(]/ === 'object') {", "if (typeof /[(]/ === 'object') {"),
+    ("javascript", "return f(", ")", "x, /'/)", "return f(x, /'/)"),  # a quote in a regex
+    ("javascript", "const ok = f(", ")", "x) && /\\(/.test(y)", "const ok = f(x) && /\\(/.test(y)"),
 ])
 def test_closers_inside_a_regex_literal_are_not_counted(language, before, after, raw, result):
     assert accept(before, after, raw, language) == result

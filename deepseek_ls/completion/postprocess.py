@@ -89,6 +89,13 @@ _PLAIN = Syntax()
 _CONTEXT_DEFAULT = Syntax(line=("#",))
 #: after one of these (or at the start) a ``/`` begins a regex literal, not a division
 _REGEX_AFTER = "(,=:[!&|?{};+-*%<>~^"
+_REGEX_AFTER_WORDS = frozenset(("return", "typeof", "case", "yield", "await", "void", "delete",
+                                "in", "of", "instanceof", "new", "do", "else", "throw"))
+
+
+def _regex_may_start(prev: str) -> bool:
+    """A ``/`` after ``prev`` (the last code token: a character, or an identifier) starts a regex."""
+    return not prev or prev in _REGEX_AFTER or prev in _REGEX_AFTER_WORDS
 
 
 def _is_lifetime(text: str, i: int) -> bool:
@@ -132,8 +139,8 @@ def _lex(text: str, syntax: Syntax, quote: str = "", prev: str = "",
     Skipped: string literals (``'``, ``"``, backtick; backslash escapes; they
     end at a line end), the comments of ``syntax`` (block comments span
     lines), Rust lifetimes and JS regex literals. ``prev``: the last
-    non-blank character before ``text`` (decides whether a ``/`` starts a
-    regex). Returns the quote of the literal still open at the end ('' when
+    code token before ``text``, a character or an identifier (decides
+    whether a ``/`` starts a regex). Returns the quote of the literal still open at the end ('' when
     none, also inside a comment).
     """
     state, outer, escaped = quote, bool(quote), False
@@ -185,13 +192,15 @@ def _lex(text: str, syntax: Syntax, quote: str = "", prev: str = "",
             state = ch
             i += 1
             continue
-        if ch == "/" and syntax.regex and (not prev or prev in _REGEX_AFTER):
+        if ch == "/" and syntax.regex and _regex_may_start(prev):
             j = _regex_end(text, i)
             if j > 0:
                 i, prev = j, "a"
                 continue
         yield i, ch, False
-        if not ch.isspace():
+        if _is_word(ch):
+            prev = prev + ch if prev and _is_word(prev[-1]) else ch  # the last identifier
+        elif not ch.isspace():
             prev = ch
         i += 1
     return state if state and state in _QUOTES else ""
@@ -249,8 +258,10 @@ def quote_at_end(line_prefix: str, language_id: str = "") -> str:
 
 
 def _last_code_char(line_prefix: str) -> str:
+    """The last token of ``line_prefix``: its trailing identifier, else its last non-blank character."""
     stripped = line_prefix.rstrip()
-    return stripped[-1:]
+    word = re.search(r"\w+$", stripped)
+    return word.group() if word else stripped[-1:]
 
 
 def _outer_walk(text: str, quote: str, syntax: Syntax = _PLAIN,
@@ -263,7 +274,7 @@ def _outer_walk(text: str, quote: str, syntax: Syntax = _PLAIN,
     opener), ``stack`` the openers ``text`` leaves open, ``end_quote`` the
     literal open at its end. Literals end at a line end; comments, Rust
     lifetimes and JS regex literals of ``syntax`` are skipped (see
-    :func:`_lex`, ``prev`` the last code character before the cursor).
+    :func:`_lex`, ``prev`` the last code token before the cursor).
     """
     events: list[tuple[int, str]] = []
     stack: list[str] = []
