@@ -27,6 +27,10 @@ def accept(before: str, after: str, raw: str, language: str) -> str:
     ("javascript", "for (let i = 0; ", ")", "i < n; i++) {", "for (let i = 0; i < n; i++) {"),
     ("javascript", "const f = (", ")", "a, b) => {", "const f = (a, b) => {"),
     ("javascript", "  foo(", ")", "function (err) {", "  foo(function (err) {)"),  # own ( closed: ) kept
+    ("javascript", "foo(function(", "))", "a) {", "foo(function(a) {)"),  # the outer ) stays
+    ("javascript", "app.get('/', (", "))", "req, res) => {", "app.get('/', (req, res) => {)"),
+    ("typescript", "xs.map((", "))", "x: number) => [", "xs.map((x: number) => [)"),
+    ("javascript", "if (f(", "))", "a)) {", "if (f(a)) {"),
     ("go", "func f(", ")", "a int) error {", "func f(a int) error {"),
     ("go", "\tif err := g(", ")", "); err != nil {", "\tif err := g(); err != nil {"),
     ("c", "int main(", ")", "void) {", "int main(void) {"),

@@ -418,3 +418,21 @@ async def test_a_blank_lines_block_at_a_partial_indentation_stays_consistent(cli
     fake.fim_handler = lambda body: "    x = 1\n        return x"
     [item] = (await client.text_document_inline_completion_async(inline_params(2, 4, manual=True))).items
     assert accepted(text, item).split("\n")[2:4] == ["        x = 1", "        return x"]
+
+
+async def test_an_answer_in_flight_survives_enter_between_auto_paired_braces(client: LanguageClient, fake):
+    fake.latency_ms = 400
+    open_doc(client, "function f(x) {\n    \n}\n", uri=JS_URI, language="javascript")
+    fake.fim_handler = lambda body: "if (x) {\n        return 1;\n    }"
+    first = asyncio.ensure_future(client.text_document_inline_completion_async(
+        inline_params(1, 4, manual=True, uri=JS_URI)))
+    await until(lambda: fake.fim_requests())
+    # typed `if (x) {` (the editor closing ( and {), then Enter between the braces
+    change(client, 2, 1, 4, "if (x) {}", uri=JS_URI)
+    change(client, 3, 1, 12, "\n        \n    ", uri=JS_URI)
+    text = "function f(x) {\n    if (x) {\n        \n    }\n}\n"
+    [item] = (await client.text_document_inline_completion_async(inline_params(2, 8, uri=JS_URI))).items
+    assert item.insert_text == "return 1;" and item.range.end == item.range.start
+    assert accepted(text, item) == "function f(x) {\n    if (x) {\n        return 1;\n    }\n}\n"
+    await first
+    assert len(fake.fim_requests()) == 1

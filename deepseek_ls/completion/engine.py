@@ -109,6 +109,9 @@ class _Ticket:
     superseded: asyncio.Future[None]
 
 
+_AUTO_OR_BLANK = AUTO_CLOSERS + " \t\n"
+
+
 @dataclass
 class _Flight:
     key: str
@@ -132,8 +135,9 @@ class _Flight:
 
         Same document, the text before the cursor is this request's plus at
         most ``JOIN_TYPED_MAX`` typed characters, and the text after it the
-        same up to closers the editor inserted or typed over (auto-pairs;
-        whether the answer writes them is checked when it arrives).
+        same up to closers the editor inserted or typed over (auto-pairs, also
+        moved to a line of their own by Enter between brackets; whether the
+        answer writes them is checked when it arrives).
         """
         if not (self.uri == uri and len(self.prefix) <= len(prefix) <= len(self.prefix) + JOIN_TYPED_MAX
                 and prefix.startswith(self.prefix)):
@@ -142,7 +146,7 @@ class _Flight:
             return True
         short, long = sorted((suffix, self.suffix), key=len)
         extra = len(long) - len(short)
-        return (extra <= len(prefix) - len(self.prefix) and all(ch in AUTO_CLOSERS for ch in long[:extra])
+        return (extra <= len(prefix) - len(self.prefix) and all(ch in _AUTO_OR_BLANK for ch in long[:extra])
                 and long.endswith(short))
 
 

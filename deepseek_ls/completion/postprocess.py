@@ -368,11 +368,13 @@ def replaced_chars(text: str, line_prefix: str, line_suffix: str, language_id: s
     and the rest of the line when the text ends by re-typing it. Of those
     lengths the longest is taken for which the line after the edit closes
     and opens the same brackets and quotes as the line before it, or, when
-    the text covers the whole line (nothing but blanks and comments is left
-    after it), for which the text closes the closers it covers first (and
-    maybe more openers before the cursor): it may then leave new openers
-    open at its end (``function f(|)`` + ``a, b) {`` gives
-    ``function f(a, b) {``). 0 when none does.
+    what is left after it is nothing (blanks, comments) or starts with a
+    closer the text's last open bracket does not take, for which the text
+    closes the closers it covers first (and maybe more openers before the
+    cursor): it may then leave new openers open at its end
+    (``function f(|)`` + ``a, b) {`` gives ``function f(a, b) {``;
+    ``foo(function(|))`` + ``a) {`` gives ``foo(function(a) {)``). 0 when
+    none does.
     """
     rest = line_suffix.rstrip()
     if not rest or not text:
@@ -380,15 +382,18 @@ def replaced_chars(text: str, line_prefix: str, line_suffix: str, language_id: s
     syntax = syntax_for(language_id)
     prev = _last_code_char(line_prefix)
     quote = quote_at_end(line_prefix, language_id)
-    events, _, text_end = _outer_walk(text, quote, syntax, prev)
+    events, opened, text_end = _outer_walk(text, quote, syntax, prev)
     want = _shape(rest, quote, syntax, prev)
     closes = "".join(ch for _, ch in events)
     for k in _cover_candidates(text, events, rest):
         if k == 0 or _shape(text + rest[k:], quote, syntax, prev) == want:
             return k
-        if (not text_end and closes.startswith(_shape(rest[:k], quote, syntax, prev)[0])
-                and all(ch.isspace() for _, ch in _code_chars(rest[k:], syntax))):
-            return k  # the text ends the line, opening a block of its own
+        if not text_end and closes.startswith(_shape(rest[:k], quote, syntax, prev)[0]):
+            left = [ch for _, ch in _code_chars(rest[k:], syntax) if not ch.isspace()]
+            if not left or (opened and left[0] in _CLOSE and _CLOSE[left[0]] != opened[-1]):
+                # the text opens a block of its own at its end; what is left after
+                # it (nothing, or closers of openers before the cursor) stays
+                return k
     return 0
 
 
