@@ -65,6 +65,10 @@ def test_a_suggestion_opening_a_block_replaces_the_closer_it_runs_through(
     ("ruby", "puts(", ")", "x) # it's (", "puts(x) # it's ("),
     ("lua", "print(", ")", "x) -- it's (", "print(x) -- it's ("),
     ("sql", "SELECT count(", ")", "*) -- it's (", "SELECT count(*) -- it's ("),
+    # the comment after the cursor (already in the line) is not code either
+    ("javascript", "f(", ") // it's (", "x);", "f(x); // it's ("),
+    ("python", "foo(", ")  # it's (", "a)", "foo(a)  # it's ("),
+    ("rust", "fn f(", ") // don't", "x: &'a str)", "fn f(x: &'a str) // don't"),
 ])
 def test_comments_and_lifetimes_do_not_hide_the_closer(language, before, after, raw, result):
     assert accept(before, after, raw, language) == result

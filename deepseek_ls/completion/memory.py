@@ -83,7 +83,7 @@ def follow(entry: Remembered, prefix: str, suffix: str) -> Recall | None:
     (the editor's auto-pairs, or closers it replaces that are still
     there). The rest replaces those. After Enter between brackets the
     editor has put the closer on a line of its own (``{|}`` becomes
-    ``{\n<indent>|\n<indent>}``): when the rest holds that same closer line
+    ``{\\n<indent>|\\n<indent>}``): when the rest holds that same closer line
     (same indentation), the rest is served up to it. The editor's new
     line counts as typed: its indentation must be the suggestion's next
     line's or a start of it (then the rest adds the missing indentation);

@@ -496,7 +496,7 @@ def _unindent_first_line(text: str, line_prefix: str) -> str:
     indentation on top of the cursor's. The next non-blank line decides:
     when the first line does not open a block and the next line sits at
     cursor column + first line's whitespace, nothing is stripped
-    (``    |`` + ``"    x = 1\n        return x"``: both at 8). A
+    (``    |`` + ``"    x = 1\\n        return x"``: both at 8). A
     single-line answer is stripped (``    |`` + ``"    return 1"`` lands at
     4): one line cannot tell, and models mostly repeat the indentation.
     """
