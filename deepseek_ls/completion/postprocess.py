@@ -131,6 +131,22 @@ def _regex_end(text: str, i: int) -> int:
     return -1
 
 
+def _token_before(text: str, i: int, prev: str) -> str:
+    """The code token before ``text[i]`` on its line: an identifier or one
+    character; ``prev`` when ``text`` has none before ``i``."""
+    j = i - 1
+    while j >= 0 and text[j] in " \t":
+        j -= 1
+    if j < 0:
+        return prev
+    if not _is_word(text[j]):
+        return "" if text[j] == "\n" else text[j]
+    k = j
+    while k > 0 and _is_word(text[k - 1]):
+        k -= 1
+    return text[k: j + 1]
+
+
 def _lex(text: str, syntax: Syntax, quote: str = "", prev: str = "",
          ) -> Generator[tuple[int, str, bool], None, str]:
     """Yield ``(index, char, False)`` for each character of code in ``text`` and
@@ -138,72 +154,85 @@ def _lex(text: str, syntax: Syntax, quote: str = "", prev: str = "",
 
     Skipped: string literals (``'``, ``"``, backtick; backslash escapes; they
     end at a line end), the comments of ``syntax`` (block comments span
-    lines), Rust lifetimes and JS regex literals. ``prev``: the last
-    code token before ``text``, a character or an identifier (decides
-    whether a ``/`` starts a regex). Returns the quote of the literal still open at the end ('' when
-    none, also inside a comment).
+    lines), Rust lifetimes and JS regex literals. ``prev``: the last code
+    token before ``text``, a character or an identifier (decides whether a
+    ``/`` at its start begins a regex). Returns the quote of the literal
+    still open at the end ('' when none, also inside a comment).
     """
-    state, outer, escaped = quote, bool(quote), False
-    i, n = 0, len(text)
     block = syntax.block
-    while i < n:
-        ch = text[i]
-        if state == "*":  # inside a block comment
-            if block and text.startswith(block[1], i):
-                state = ""
-                i += len(block[1])
-                continue
+    special = set(_QUOTES + "\n")
+    special.update(m[0] for m in syntax.line)
+    if block:
+        special.add(block[0][0])
+    if syntax.regex:
+        special.add("/")
+    i, n = 0, len(text)
+    if quote:  # the cursor's literal: up to its closing quote or the line end
+        escaped = False
+        while i < n and text[i] != "\n":
+            ch = text[i]
             i += 1
-            continue
-        if ch == "\n":
-            state, outer, escaped, prev = "", False, False, ""
-            yield i, ch, False
-            i += 1
-            continue
-        if state == "#":  # inside a line comment
-            i += 1
-            continue
-        if state:  # inside a string literal
             if escaped:
                 escaped = False
             elif ch == "\\":
                 escaped = True
-            elif ch == state:
-                if outer:
-                    yield i, ch, True
-                state, outer, prev = "", False, "a"
+            elif ch == quote:
+                yield i - 1, ch, True
+                break
+        else:
+            if i >= n:
+                return quote
+    while i < n:
+        ch = text[i]
+        if ch not in special:
+            yield i, ch, False
+            i += 1
+            continue
+        if ch == "\n":
+            yield i, ch, False
             i += 1
             continue
         if block and text.startswith(block[0], i):
-            state = "*"
-            i += len(block[0])
+            stop = text.find(block[1], i + len(block[0]))
+            if stop < 0:
+                return ""
+            i = stop + len(block[1])
             continue
         if syntax.line and any(text.startswith(m, i) for m in syntax.line):
-            state = "#"
-            i += 1
+            stop = text.find("\n", i)
+            if stop < 0:
+                return ""
+            i = stop
             continue
         if ch in _QUOTES:
             if ch == "'" and syntax.lifetimes and _is_lifetime(text, i):
                 i += 1
-                while i < n and _is_word(text[i]):
-                    i += 1
-                prev = "a"
-                continue
-            state = ch
-            i += 1
+                continue  # the lifetime's name is code without brackets
+            escaped = False
+            j = i + 1
+            while j < n:
+                c = text[j]
+                if c == "\n":
+                    break
+                j += 1
+                if escaped:
+                    escaped = False
+                elif c == "\\":
+                    escaped = True
+                elif c == ch:
+                    break
+            else:
+                return ch  # still open at the end
+            i = j
             continue
-        if ch == "/" and syntax.regex and _regex_may_start(prev):
+        if ch == "/" and syntax.regex and _regex_may_start(_token_before(text, i, prev)):
             j = _regex_end(text, i)
             if j > 0:
-                i, prev = j, "a"
+                i = j
                 continue
         yield i, ch, False
-        if _is_word(ch):
-            prev = prev + ch if prev and _is_word(prev[-1]) else ch  # the last identifier
-        elif not ch.isspace():
-            prev = ch
         i += 1
-    return state if state and state in _QUOTES else ""
+    return ""
 
 
 def _code_chars(text: str, syntax: Syntax = _PLAIN) -> Generator[tuple[int, str], None, str]:
