@@ -150,3 +150,14 @@ def test_a_single_line_at_a_partial_indentation_is_stripped():
     # ambiguous (column 4 + 4, or column 4): models mostly repeat the indentation
     assert accept_block("def f():\n    ", "\n", "    return 1", "python") == "def f():\n    return 1\n"
     assert accept_block("func f() {\n\t", "\n}\n", "\treturn", "go") == "func f() {\n\treturn\n}\n"
+
+
+def test_a_first_line_alone_leaves_the_indentation_undecided():
+    from deepseek_ls.completion.postprocess import indent_undecided
+    # the stream has only the first line: the next one decides, nothing is shown early
+    assert indent_undecided("    x = 1", "    ")
+    assert indent_undecided("\ta()", "\t")
+    assert not indent_undecided("    x = 1\n        return x", "    ")  # decided
+    assert not indent_undecided("    if x:", "    ")  # opens a block: stripped either way
+    assert not indent_undecided("x = 1", "    ")  # no extra indentation
+    assert not indent_undecided("    x = 1", "def f(")  # not a blank line

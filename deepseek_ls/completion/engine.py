@@ -50,7 +50,7 @@ from ..prompt.fim import DocumentSnapshot, FimPrompt, build_fim_prompt, completi
 from ..settings import Settings
 from ..trace import Tracer
 from .memory import Remembered, ResultCache, SuggestionMemory, follow, request_key
-from .postprocess import AUTO_CLOSERS, block_finished, postprocess, replaced_chars
+from .postprocess import AUTO_CLOSERS, block_finished, indent_undecided, postprocess, replaced_chars
 from .rhythm import Rhythm
 
 log = logging.getLogger(__name__)
@@ -481,12 +481,16 @@ class CompletionEngine:
             await asyncio.wait({flight.first, ticket.superseded}, return_when=asyncio.FIRST_COMPLETED)
             if flight.first.done() and not flight.first.cancelled():
                 outcome = flight.first.result()
-                if (outcome is not None and not flight.task.done() and len(outcome[1]) <= len(typed)
-                        and typed.startswith(outcome[1])):
-                    # typed past the early lines: the rest of the stream may still agree
+                if (outcome is not None and not flight.task.done()
+                        and (len(outcome[1]) <= len(typed) and typed.startswith(outcome[1])
+                             or "\n" in suffix[: len(suffix) - len(flight.suffix)])):
+                    # typed past the early lines, or Enter moved a closer to the next
+                    # line (the early lines may stop before the suggestion's own):
+                    # the rest of the stream may still agree
                     await asyncio.wait({flight.task, ticket.superseded}, return_when=asyncio.FIRST_COMPLETED)
-                    if flight.task.done() and not flight.task.cancelled():
-                        outcome = flight.task.result()
+                if (outcome is not None and flight.task.done() and not flight.task.cancelled()
+                        and flight.task.exception() is None and flight.task.result() is not None):
+                    outcome = flight.task.result()  # the whole answer, not only its early lines
         finally:
             flight.refs -= 1
             if flight.refs <= 0 and not flight.task.done():
@@ -618,7 +622,8 @@ class CompletionEngine:
             complete = raw[: raw.rfind("\n")]
             if not first.done():
                 lines = sum(1 for line in complete.split("\n") if line.strip())
-                if lines >= EARLY_LINES or (lines and self.clock() - started >= EARLY_AFTER_S):
+                if lines >= EARLY_LINES or (lines and self.clock() - started >= EARLY_AFTER_S
+                                            and not indent_undecided(complete, fim.line_prefix)):
                     early = clean(complete)
                     if early:
                         tracer.event("early_answer", id=request_id, lines=lines)

@@ -544,6 +544,21 @@ def _unindent_first_line(text: str, line_prefix: str) -> str:
     return first[drop:] + sep + rest
 
 
+def indent_undecided(text: str, line_prefix: str) -> bool:
+    """True while the first line's indentation of a streamed multi-line answer
+    depends on a line not yet received (see :func:`_unindent_first_line`):
+    the cursor line is blank, ``text`` has one non-blank line, with more
+    indentation than the cursor's, and it does not open a block."""
+    if line_prefix.strip():
+        return False
+    lines = [line for line in text.split("\n") if line.strip()]
+    if len(lines) != 1 or not text.split("\n", 1)[0].strip():
+        return False
+    first = lines[0]
+    lead = first[: len(first) - len(first.lstrip(" \t"))]
+    return len(lead) > 0 and lead.startswith(line_prefix) and not first.rstrip().endswith(_OPENS_BLOCK)
+
+
 def block_finished(text: str, line_prefix: str, max_lines: int) -> bool:
     """True when ``text`` (complete lines of a multi-line answer so far) already
     reaches a point where :func:`cut_block` cuts: nothing more would be kept."""
