@@ -397,3 +397,82 @@ async def test_402_pause_lifts_after_a_top_up(client: LanguageClient, fake, how:
     await asyncio.sleep(0.3)
     result = await client.text_document_inline_completion_async(inline_params(1, 6))
     assert result.items, f"automatic ghost text did not resume after {how}"
+
+
+# -- fix9: languages, blocks opened by the answer, Enter between brackets ----------
+GO_URI = URI.replace("example.py", "main.go")
+RS_URI = URI.replace("example.py", "lib.rs")
+JS_URI = URI.replace("example.py", "app.js")
+
+
+async def test_an_answer_opening_a_block_with_lifetimes_replaces_the_closer(client: LanguageClient, fake):
+    text = "fn first()\n"
+    open_doc(client, text, uri=RS_URI, language="rust")
+    fake.fim_handler = lambda body: "s: &'a str) -> &'a str {"
+    [item] = (await client.text_document_inline_completion_async(
+        inline_params(0, 9, manual=True, uri=RS_URI))).items
+    assert item.range.end == types.Position(line=0, character=10)
+    assert accepted(text, item) == "fn first(s: &'a str) -> &'a str {\n"
+
+
+async def test_a_regex_literal_keeps_its_closers(client: LanguageClient, fake):
+    text = "const m = s.match();\n"
+    open_doc(client, text, uri=JS_URI, language="javascript")
+    fake.fim_handler = lambda body: "/\\)/);"
+    [item] = (await client.text_document_inline_completion_async(
+        inline_params(0, 18, manual=True, uri=JS_URI))).items
+    assert accepted(text, item) == "const m = s.match(/\\)/);\n"
+
+
+async def test_enter_between_auto_paired_braces_continues_from_memory(client: LanguageClient, fake):
+    open_doc(client, "func f(x int) {\n\t\n}\n", uri=GO_URI, language="go")
+    fake.fim_handler = lambda body: "if x > 0 {\n\t\treturn\n\t}\n\tg()"
+    [item] = (await client.text_document_inline_completion_async(
+        inline_params(1, 1, manual=True, uri=GO_URI))).items
+    # the first lines may be shown early; the whole answer streams into memory
+    assert "if x > 0 {\n\t\treturn\n\t}\n\tg()".startswith(item.insert_text)
+    await asyncio.sleep(0.5)
+    # typed up to { which the editor closes
+    change(client, 2, 1, 1, "if x > 0 {}", uri=GO_URI)
+    text = "func f(x int) {\n\tif x > 0 {}\n}\n"
+    [item] = (await client.text_document_inline_completion_async(inline_params(1, 11, uri=GO_URI))).items
+    assert item.insert_text == "\n\t\treturn\n\t}\n\tg()" and item.range.end.character == 12
+    # Enter: the editor expands {|} into {\n\t\t|\n\t}
+    change(client, 3, 1, 11, "\n\t\t\n\t", uri=GO_URI)
+    text = "func f(x int) {\n\tif x > 0 {\n\t\t\n\t}\n}\n"
+    [item] = (await client.text_document_inline_completion_async(inline_params(2, 2, uri=GO_URI))).items
+    assert item.insert_text == "return" and item.range.end == item.range.start
+    assert accepted(text, item) == "func f(x int) {\n\tif x > 0 {\n\t\treturn\n\t}\n}\n"
+    # accepted, then past the closer line: the rest, still from memory
+    change(client, 4, 2, 2, "return", uri=GO_URI)
+    change(client, 5, 3, 2, "\n\t", uri=GO_URI)
+    text = "func f(x int) {\n\tif x > 0 {\n\t\treturn\n\t}\n\t\n}\n"
+    [item] = (await client.text_document_inline_completion_async(inline_params(4, 1, uri=GO_URI))).items
+    assert accepted(text, item) == "func f(x int) {\n\tif x > 0 {\n\t\treturn\n\t}\n\tg()\n}\n"
+    assert len(fake.fim_requests()) == 1
+
+
+async def test_a_blank_lines_block_at_a_partial_indentation_stays_consistent(client: LanguageClient, fake):
+    text = "class A:\n    def f(self):\n    \n"
+    open_doc(client, text)
+    fake.fim_handler = lambda body: "    x = 1\n        return x"
+    [item] = (await client.text_document_inline_completion_async(inline_params(2, 4, manual=True))).items
+    assert accepted(text, item).split("\n")[2:4] == ["        x = 1", "        return x"]
+
+
+async def test_an_answer_in_flight_survives_enter_between_auto_paired_braces(client: LanguageClient, fake):
+    fake.latency_ms = 400
+    open_doc(client, "function f(x) {\n    \n}\n", uri=JS_URI, language="javascript")
+    fake.fim_handler = lambda body: "if (x) {\n        return 1;\n    }"
+    first = asyncio.ensure_future(client.text_document_inline_completion_async(
+        inline_params(1, 4, manual=True, uri=JS_URI)))
+    await until(lambda: fake.fim_requests())
+    # typed `if (x) {` (the editor closing ( and {), then Enter between the braces
+    change(client, 2, 1, 4, "if (x) {}", uri=JS_URI)
+    change(client, 3, 1, 12, "\n        \n    ", uri=JS_URI)
+    text = "function f(x) {\n    if (x) {\n        \n    }\n}\n"
+    [item] = (await client.text_document_inline_completion_async(inline_params(2, 8, uri=JS_URI))).items
+    assert item.insert_text == "return 1;" and item.range.end == item.range.start
+    assert accepted(text, item) == "function f(x) {\n    if (x) {\n        return 1;\n    }\n}\n"
+    await first
+    assert len(fake.fim_requests()) == 1

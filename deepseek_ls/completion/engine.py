@@ -50,7 +50,7 @@ from ..prompt.fim import DocumentSnapshot, FimPrompt, build_fim_prompt, completi
 from ..settings import Settings
 from ..trace import Tracer
 from .memory import Remembered, ResultCache, SuggestionMemory, follow, request_key
-from .postprocess import AUTO_CLOSERS, block_finished, postprocess, replaced_chars
+from .postprocess import AUTO_CLOSERS, block_finished, indent_undecided, postprocess, replaced_chars
 from .rhythm import Rhythm
 
 log = logging.getLogger(__name__)
@@ -112,6 +112,9 @@ class _Ticket:
     superseded: asyncio.Future[None]
 
 
+_AUTO_OR_BLANK = AUTO_CLOSERS + " \t\n"
+
+
 @dataclass
 class _Flight:
     key: str
@@ -127,14 +130,17 @@ class _Flight:
     builds_cache: bool = False
     #: i14 failover: where the request went
     endpoint: Endpoint | None = None
+    #: the document's LSP language id (for the closer scan)
+    language: str = ""
 
     def can_serve(self, uri: str, prefix: str, suffix: str) -> bool:
         """Could this request's answer still fit the text around a later cursor?
 
         Same document, the text before the cursor is this request's plus at
         most ``JOIN_TYPED_MAX`` typed characters, and the text after it the
-        same up to closers the editor inserted or typed over (auto-pairs;
-        whether the answer writes them is checked when it arrives).
+        same up to closers the editor inserted or typed over (auto-pairs, also
+        moved to a line of their own by Enter between brackets; whether the
+        answer writes them is checked when it arrives).
         """
         if not (self.uri == uri and len(self.prefix) <= len(prefix) <= len(self.prefix) + JOIN_TYPED_MAX
                 and prefix.startswith(self.prefix)):
@@ -143,14 +149,15 @@ class _Flight:
             return True
         short, long = sorted((suffix, self.suffix), key=len)
         extra = len(long) - len(short)
-        return (extra <= len(prefix) - len(self.prefix) and all(ch in AUTO_CLOSERS for ch in long[:extra])
+        return (extra <= len(prefix) - len(self.prefix) and all(ch in _AUTO_OR_BLANK for ch in long[:extra])
                 and long.endswith(short))
 
 
-def _replaced(prefix: str, suffix: str, text: str) -> int:
+def _replaced(prefix: str, suffix: str, text: str, language: str = "") -> int:
     """Characters after the cursor that ``text`` replaces (see :func:`replaced_chars`)."""
     eol = suffix.find("\n")
-    return replaced_chars(text, prefix[prefix.rfind("\n") + 1:], suffix if eol < 0 else suffix[:eol])
+    return replaced_chars(text, prefix[prefix.rfind("\n") + 1:], suffix if eol < 0 else suffix[:eol],
+                          language)
 
 
 def answered_to_end_of_line(prefix: str, suffix: str) -> bool:
@@ -379,7 +386,7 @@ class CompletionEngine:
             self._supersede(doc.uri)
             self.stats.cache_hits += 1
             self._decision(req, "cache")
-            return self._suggest(doc.uri, prefix, suffix, cached, "cache") if cached else None
+            return self._suggest(doc.uri, prefix, suffix, cached, "cache", doc.language_id) if cached else None
 
         self._cancel_orphans(doc.uri, prefix, suffix)
         flight = self._flights.get(key)
@@ -484,10 +491,11 @@ class CompletionEngine:
                 return flight
         return None
 
-    def _suggest(self, uri: str, prefix: str, suffix: str, text: str, source: str) -> Suggestion:
-        entry = Remembered(uuid.uuid4().hex[:16], prefix, suffix, text)
+    def _suggest(self, uri: str, prefix: str, suffix: str, text: str, source: str,
+                 language: str = "") -> Suggestion:
+        entry = Remembered(uuid.uuid4().hex[:16], prefix, suffix, text, language=language)
         self.memory.remember(uri, entry)
-        return Suggestion(entry.id, text, source, _replaced(prefix, suffix, text))
+        return Suggestion(entry.id, text, source, _replaced(prefix, suffix, text, language))
 
     async def _await(self, flight: _Flight, ticket: _Ticket, typed: str, source: str,
                      suffix: str) -> Suggestion | None:
@@ -496,12 +504,16 @@ class CompletionEngine:
             await asyncio.wait({flight.first, ticket.superseded}, return_when=asyncio.FIRST_COMPLETED)
             if flight.first.done() and not flight.first.cancelled():
                 outcome = flight.first.result()
-                if (outcome is not None and not flight.task.done() and len(outcome[1]) <= len(typed)
-                        and typed.startswith(outcome[1])):
-                    # typed past the early lines: the rest of the stream may still agree
+                if (outcome is not None and not flight.task.done()
+                        and (len(outcome[1]) <= len(typed) and typed.startswith(outcome[1])
+                             or "\n" in suffix[: len(suffix) - len(flight.suffix)])):
+                    # typed past the early lines, or Enter moved a closer to the next
+                    # line (the early lines may stop before the suggestion's own):
+                    # the rest of the stream may still agree
                     await asyncio.wait({flight.task, ticket.superseded}, return_when=asyncio.FIRST_COMPLETED)
-                    if flight.task.done() and not flight.task.cancelled():
-                        outcome = flight.task.result()
+                if (outcome is not None and flight.task.done() and not flight.task.cancelled()
+                        and flight.task.exception() is None and flight.task.result() is not None):
+                    outcome = flight.task.result()  # the whole answer, not only its early lines
         finally:
             flight.refs -= 1
             if flight.refs <= 0 and not flight.task.done():
@@ -514,7 +526,8 @@ class CompletionEngine:
         if ticket.superseded.done() or outcome is None:
             return None
         suggestion_id, text = outcome
-        hit = follow(Remembered(suggestion_id, flight.prefix, flight.suffix, text), flight.prefix + typed, suffix)
+        hit = follow(Remembered(suggestion_id, flight.prefix, flight.suffix, text, language=flight.language),
+                     flight.prefix + typed, suffix)
         if hit is None or not hit.text:
             return None
         return Suggestion(suggestion_id, hit.text, source, hit.replace)
@@ -568,7 +581,7 @@ class CompletionEngine:
         task = asyncio.create_task(self._guarded(first, warm_key, self._fetch(
             key, doc, prefix, suffix, fim, model, request_id, first, warm_key, endpoint), endpoint))
         flight = _Flight(key, doc.uri, prefix, suffix, task, first, builds_cache=warm_key is not None,
-                         endpoint=endpoint)
+                         endpoint=endpoint, language=doc.language_id)
         self._flights[key] = flight
         self.stats.requests_sent += 1
         if len(self._flights) == 1:
@@ -602,7 +615,7 @@ class CompletionEngine:
             text = postprocess(raw, multiline=fim.multiline, line_prefix=fim.line_prefix,
                                line_suffix=fim.line_suffix, following=suffix[:2000],
                                context_before=lines_before, max_lines=s.completion_max_lines,
-                               previous_line=previous_line)
+                               previous_line=previous_line, language_id=doc.language_id)
             return "" if has_placeholder(text) else text  # i14: never suggest a masked token back
 
         def settle(text: str) -> tuple[str, str] | None:
@@ -611,7 +624,8 @@ class CompletionEngine:
                 # what the user waits for: the first answer, not the whole stream
                 self.rhythm.note_latency(self.clock() - started)
             if text:
-                self.memory.remember(doc.uri, Remembered(suggestion_id, prefix, suffix, text))
+                self.memory.remember(doc.uri, Remembered(suggestion_id, prefix, suffix, text,
+                                                         language=doc.language_id))
             if not first.done():
                 first.set_result(outcome)
             return outcome
@@ -631,7 +645,8 @@ class CompletionEngine:
             complete = raw[: raw.rfind("\n")]
             if not first.done():
                 lines = sum(1 for line in complete.split("\n") if line.strip())
-                if lines >= EARLY_LINES or (lines and self.clock() - started >= EARLY_AFTER_S):
+                if lines >= EARLY_LINES or (lines and self.clock() - started >= EARLY_AFTER_S
+                                            and not indent_undecided(complete, fim.line_prefix)):
                     early = clean(complete)
                     if early:
                         tracer.event("early_answer", id=request_id, lines=lines)

@@ -36,6 +36,8 @@ class Remembered:
     suffix: str
     text: str
     replace: int | None = None
+    #: the document's LSP language id (comments and literals of the closer scan)
+    language: str = ""
 
 
 @dataclass(frozen=True)
@@ -80,8 +82,12 @@ def follow(entry: Remembered, prefix: str, suffix: str) -> Recall | None:
     replace, preceded only by closers the rest of the suggestion writes
     (the editor's auto-pairs, or closers it replaces that are still
     there). The rest replaces those. After Enter between brackets the
-    editor may have put the closer on the next line already: when the rest
-    ends with exactly that, the rest is served without it.
+    editor has put the closer on a line of its own (``{|}`` becomes
+    ``{\\n<indent>|\\n<indent>}``): when the rest holds that same closer line
+    (same indentation), the rest is served up to it. The editor's new
+    line counts as typed: its indentation must be the suggestion's next
+    line's or a start of it (then the rest adds the missing indentation);
+    a deeper or different one asks anew.
     """
     if len(prefix) < len(entry.prefix) or not prefix.startswith(entry.prefix):
         return None
@@ -91,7 +97,8 @@ def follow(entry: Remembered, prefix: str, suffix: str) -> Recall | None:
     rest = entry.text[len(typed):]
     replace = entry.replace
     if replace is None:
-        replace = replaced_chars(entry.text, _line_start(entry.prefix), _line_end(entry.suffix))
+        replace = replaced_chars(entry.text, _line_start(entry.prefix), _line_end(entry.suffix),
+                                 entry.language)
     if suffix == entry.suffix:  # the common case, without copying the suffix
         extra = suffix[:replace]
         if not typed or not extra:
@@ -103,11 +110,13 @@ def follow(entry: Remembered, prefix: str, suffix: str) -> Recall | None:
         extra = suffix[: len(suffix) - kept]
     if "\n" in extra:
         # Enter between brackets: the editor moved the closer to a line of its
-        # own, as the suggestion does; the rest stops before it (an item's
-        # range stays on one line)
-        if not rest.endswith(extra) or len(rest) == len(extra):
+        # own, as the suggestion does further on; the rest stops before it (an
+        # item's range stays on one line) and what follows the closer is
+        # served once the cursor is past it
+        at = rest.find(extra)
+        if at <= 0 or extra.lstrip()[:1] not in tuple(AUTO_CLOSERS):
             return None
-        return Recall(entry.id, rest[: len(rest) - len(extra)], typed, 0)
+        return Recall(entry.id, rest[:at], typed, 0)
     if extra and not _covers(extra, rest, AUTO_CLOSERS + entry.suffix[:replace]):
         return None
     return Recall(entry.id, rest, typed, len(extra))
@@ -121,8 +130,9 @@ class SuggestionMemory:
 
     def remember(self, uri: str, entry: Remembered) -> None:
         if entry.replace is None:
-            count = replaced_chars(entry.text, _line_start(entry.prefix), _line_end(entry.suffix))
-            entry = Remembered(entry.id, entry.prefix, entry.suffix, entry.text, count)
+            count = replaced_chars(entry.text, _line_start(entry.prefix), _line_end(entry.suffix),
+                                   entry.language)
+            entry = Remembered(entry.id, entry.prefix, entry.suffix, entry.text, count, entry.language)
         entries = self._docs.pop(uri, [])
         entries = [e for e in entries if e.prefix != entry.prefix][: self._per_document - 1]
         entries.insert(0, entry)

@@ -16,10 +16,15 @@ from __future__ import annotations
 
 import re
 from collections.abc import Generator, Iterable, Iterator
+from dataclasses import dataclass
 
 _OPEN = {"(": ")", "[": "]", "{": "}"}
 _CLOSE = {")": "(", "]": "[", "}": "{"}
 _QUOTES = "\"'`"
+
+
+def _is_word(ch: str) -> bool:
+    return ch.isalnum() or ch == "_"
 
 
 def _indent_width(line: str) -> int:
@@ -34,32 +39,212 @@ def _indent_width(line: str) -> int:
     return width
 
 
-def _code_chars(text: str, comments: bool = False) -> Generator[tuple[int, str], None, str]:
-    """Yield ``(index, char)`` for characters outside simple string literals.
+@dataclass(frozen=True)
+class Syntax:
+    """What the bracket and quote scan skips in one language.
 
-    Quotes do not span lines; with ``comments`` a ``#`` ends the line. The
-    generator's return value is the quote of the literal still open at the end.
+    ``line``: line-comment markers; ``block``: the block-comment pair;
+    ``lifetimes``: ``'a`` / ``'static`` (Rust) are not quotes; ``regex``:
+    ``/.../`` in an expression-start position is a regex literal (JS/TS).
     """
-    quote = ""
-    escaped = False
-    for i, ch in enumerate(text):
-        if ch == "\n":
-            quote, escaped = "", False
-            yield i, ch
-        elif quote:
+
+    line: tuple[str, ...] = ()
+    block: tuple[str, str] | None = None
+    lifetimes: bool = False
+    regex: bool = False
+
+
+_HASH = ("python", "ruby", "shellscript", "sh", "bash", "zsh", "perl", "r", "yaml", "toml",
+         "dockerfile", "makefile", "elixir", "julia", "nim", "coffeescript", "powershell")
+_DASH = ("lua", "haskell", "elm", "ada")
+_SEMI = ("lisp", "clojure", "scheme", "elisp", "emacs-lisp")
+_JS = ("javascript", "typescript", "javascriptreact", "typescriptreact", "vue", "svelte")
+_C_BLOCK = ("/*", "*/")
+
+
+def syntax_for(language_id: str) -> Syntax:
+    """The :class:`Syntax` of an LSP language id ('' or unknown: only ``#`` comments
+    in the context before the cursor, as a plain text scan)."""
+    lang = (language_id or "").lower()
+    if not lang:
+        return Syntax()
+    if lang in _HASH:
+        return Syntax(line=("#",))
+    if lang in _DASH:
+        return Syntax(line=("--",))
+    if lang == "sql":
+        return Syntax(line=("--",), block=_C_BLOCK)
+    if lang in _SEMI:
+        return Syntax(line=(";",))
+    if lang in ("tex", "latex", "erlang", "matlab"):
+        return Syntax(line=("%",))
+    if lang == "php":
+        return Syntax(line=("//", "#"), block=_C_BLOCK)
+    if lang in ("plaintext", "markdown", "json", "html", "xml", "css", "scss"):
+        return Syntax(block=_C_BLOCK if lang in ("css", "scss") else None)
+    return Syntax(line=("//",), block=_C_BLOCK, lifetimes=lang == "rust", regex=lang in _JS)
+
+
+_PLAIN = Syntax()
+_CONTEXT_DEFAULT = Syntax(line=("#",))
+#: after one of these (or at the start) a ``/`` begins a regex literal, not a division
+_REGEX_AFTER = "(,=:[!&|?{};+-*%<>~^"
+_REGEX_AFTER_WORDS = frozenset(("return", "typeof", "case", "yield", "await", "void", "delete",
+                                "in", "of", "instanceof", "new", "do", "else", "throw"))
+
+
+def _regex_may_start(prev: str) -> bool:
+    """A ``/`` after ``prev`` (the last code token: a character, or an identifier) starts a regex."""
+    return not prev or prev in _REGEX_AFTER or prev in _REGEX_AFTER_WORDS
+
+
+def _is_lifetime(text: str, i: int) -> bool:
+    """``text[i]`` is a ``'`` starting a Rust lifetime or label (``'a``, ``'static``),
+    not a char literal (``'a'``, ``'\\n'``)."""
+    nxt = text[i + 1: i + 2]
+    if not nxt or not (nxt.isalpha() or nxt == "_"):
+        return False
+    return text[i + 2: i + 3] != "'"
+
+
+def _regex_end(text: str, i: int) -> int:
+    """The end of the regex literal starting at ``text[i] == '/'`` (flags included),
+    or -1 when it does not end on its line (then it was no regex)."""
+    j, in_class = i + 1, False
+    while j < len(text):
+        c = text[j]
+        if c == "\n":
+            return -1
+        if c == "\\":
+            j += 2
+            continue
+        if in_class:
+            in_class = c != "]"
+        elif c == "[":
+            in_class = True
+        elif c == "/":
+            j += 1
+            while j < len(text) and text[j].isalpha():
+                j += 1
+            return j
+        j += 1
+    return -1
+
+
+def _token_before(text: str, i: int, prev: str) -> str:
+    """The code token before ``text[i]`` on its line: an identifier or one
+    character; ``prev`` when ``text`` has none before ``i``."""
+    j = i - 1
+    while j >= 0 and text[j] in " \t":
+        j -= 1
+    if j < 0:
+        return prev
+    if not _is_word(text[j]):
+        return "" if text[j] == "\n" else text[j]
+    k = j
+    while k > 0 and _is_word(text[k - 1]):
+        k -= 1
+    return text[k: j + 1]
+
+
+def _lex(text: str, syntax: Syntax, quote: str = "", prev: str = "",
+         ) -> Generator[tuple[int, str, bool], None, str]:
+    """Yield ``(index, char, False)`` for each character of code in ``text`` and
+    ``(index, quote, True)`` where the literal open before it (``quote``) ends.
+
+    Skipped: string literals (``'``, ``"``, backtick; backslash escapes; they
+    end at a line end), the comments of ``syntax`` (block comments span
+    lines), Rust lifetimes and JS regex literals. ``prev``: the last code
+    token before ``text``, a character or an identifier (decides whether a
+    ``/`` at its start begins a regex). Returns the quote of the literal
+    still open at the end ('' when none, also inside a comment).
+    """
+    block = syntax.block
+    special = set(_QUOTES + "\n")
+    special.update(m[0] for m in syntax.line)
+    if block:
+        special.add(block[0][0])
+    if syntax.regex:
+        special.add("/")
+    i, n = 0, len(text)
+    if quote:  # the cursor's literal: up to its closing quote or the line end
+        escaped = False
+        while i < n and text[i] != "\n":
+            ch = text[i]
+            i += 1
             if escaped:
                 escaped = False
             elif ch == "\\":
                 escaped = True
             elif ch == quote:
-                quote = ""
-        elif ch in _QUOTES:
-            quote = ch
-        elif comments and ch == "#":
-            quote = "\n"  # skip to the end of the line
+                yield i - 1, ch, True
+                break
         else:
-            yield i, ch
-    return quote
+            if i >= n:
+                return quote
+    while i < n:
+        ch = text[i]
+        if ch not in special:
+            yield i, ch, False
+            i += 1
+            continue
+        if ch == "\n":
+            yield i, ch, False
+            i += 1
+            continue
+        if block and text.startswith(block[0], i):
+            stop = text.find(block[1], i + len(block[0]))
+            if stop < 0:
+                return ""
+            i = stop + len(block[1])
+            continue
+        if syntax.line and any(text.startswith(m, i) for m in syntax.line):
+            stop = text.find("\n", i)
+            if stop < 0:
+                return ""
+            i = stop
+            continue
+        if ch in _QUOTES:
+            if ch == "'" and syntax.lifetimes and _is_lifetime(text, i):
+                i += 1
+                continue  # the lifetime's name is code without brackets
+            escaped = False
+            j = i + 1
+            while j < n:
+                c = text[j]
+                if c == "\n":
+                    break
+                j += 1
+                if escaped:
+                    escaped = False
+                elif c == "\\":
+                    escaped = True
+                elif c == ch:
+                    break
+            else:
+                return ch  # still open at the end
+            i = j
+            continue
+        if ch == "/" and syntax.regex and _regex_may_start(_token_before(text, i, prev)):
+            j = _regex_end(text, i)
+            if j > 0:
+                i = j
+                continue
+        yield i, ch, False
+        i += 1
+    return ""
+
+
+def _code_chars(text: str, syntax: Syntax = _PLAIN) -> Generator[tuple[int, str], None, str]:
+    """Yield ``(index, char)`` for characters of code (see :func:`_lex`); returns
+    the quote of the literal still open at the end."""
+    scan = _lex(text, syntax)
+    while True:
+        try:
+            i, ch, _ = next(scan)
+        except StopIteration as end:
+            return end.value
+        yield i, ch
 
 
 def _unmatched_closers(stack: list[str], chars: Iterable[tuple[int, str]]) -> Iterator[int]:
@@ -75,10 +260,10 @@ def _unmatched_closers(stack: list[str], chars: Iterable[tuple[int, str]]) -> It
                 yield i
 
 
-def _open_brackets(text: str) -> list[str]:
-    """Unmatched openers in ``text``, ignoring strings and ``#`` comments."""
+def _open_brackets(text: str, syntax: Syntax = _CONTEXT_DEFAULT) -> list[str]:
+    """Unmatched openers in ``text``, ignoring strings and comments."""
     stack: list[str] = []
-    for _ in _unmatched_closers(stack, _code_chars(text, comments=True)):
+    for _ in _unmatched_closers(stack, _code_chars(text, syntax)):
         stack.clear()
     return stack
 
@@ -87,16 +272,13 @@ def _open_brackets(text: str) -> list[str]:
 AUTO_CLOSERS = ")]}" + _QUOTES
 
 
-def _is_word(ch: str) -> bool:
-    return ch.isalnum() or ch == "_"
-
-
-def quote_at_end(line_prefix: str) -> str:
+def quote_at_end(line_prefix: str, language_id: str = "") -> str:
     """The quote of the string literal open at the end of ``line_prefix``, or ''.
 
-    Single-line literals (``'``, ``"``, backtick) with backslash escapes.
+    Single-line literals (``'``, ``"``, backtick) with backslash escapes;
+    comments, Rust lifetimes and JS regex literals as in :func:`syntax_for`.
     """
-    scan = _code_chars(line_prefix)
+    scan = _code_chars(line_prefix, syntax_for(language_id))
     while True:
         try:
             next(scan)
@@ -104,32 +286,35 @@ def quote_at_end(line_prefix: str) -> str:
             return end.value
 
 
-def _outer_walk(text: str, quote: str) -> tuple[list[tuple[int, str]], list[str], str]:
+def _last_code_char(line_prefix: str) -> str:
+    """The last token of ``line_prefix``: its trailing identifier, else its last non-blank character."""
+    stripped = line_prefix.rstrip()
+    word = re.search(r"\w+$", stripped)
+    return word.group() if word else stripped[-1:]
+
+
+def _outer_walk(text: str, quote: str, syntax: Syntax = _PLAIN,
+                prev: str = "") -> tuple[list[tuple[int, str]], list[str], str]:
     """Walk ``text`` typed at a cursor inside a ``quote`` literal ('' outside).
 
     Returns ``(events, stack, end_quote)``: ``events`` the ``(index, char)``
     of each closer or quote in ``text`` that closes something opened before
     the cursor (or closes nothing; ``"!"`` for a closer of the wrong
     opener), ``stack`` the openers ``text`` leaves open, ``end_quote`` the
-    literal open at its end. Literals end at a line end.
+    literal open at its end. Literals end at a line end; comments, Rust
+    lifetimes and JS regex literals of ``syntax`` are skipped (see
+    :func:`_lex`, ``prev`` the last code token before the cursor).
     """
     events: list[tuple[int, str]] = []
     stack: list[str] = []
-    outer, local, escaped = quote, "", False
-    for i, ch in enumerate(text):
-        if ch == "\n":
-            outer, local, escaped = "", "", False
-        elif outer or local:
-            if escaped:
-                escaped = False
-            elif ch == "\\":
-                escaped = True
-            elif ch == (outer or local):
-                if outer:
-                    events.append((i, ch))
-                outer = local = ""
-        elif ch in _QUOTES:
-            local = ch
+    scan = _lex(text, syntax, quote, prev)
+    while True:
+        try:
+            i, ch, outer = next(scan)
+        except StopIteration as end:
+            return events, stack, end.value
+        if outer:
+            events.append((i, ch))
         elif ch in _OPEN:
             stack.append(ch)
         elif ch in _CLOSE:
@@ -137,17 +322,18 @@ def _outer_walk(text: str, quote: str) -> tuple[list[tuple[int, str]], list[str]
                 stack.pop()
             else:
                 events.append((i, "!" if stack else ch))  # "!": closes the wrong opener
-    return events, stack, outer or local
 
 
-def cut_unbalanced(text: str, context_before: str) -> str:
+def cut_unbalanced(text: str, context_before: str, language_id: str = "") -> str:
     """Cut ``text`` before the first closer that has no opener in context or text.
 
     The text starts inside the string literal the cursor is in, if any.
     """
-    stack = _open_brackets(context_before)
-    quote = quote_at_end(context_before[context_before.rfind("\n") + 1:])
-    for i, ch in _outer_walk(text, quote)[0]:
+    syntax = syntax_for(language_id)
+    stack = _open_brackets(context_before, syntax if language_id else _CONTEXT_DEFAULT)
+    line_prefix = context_before[context_before.rfind("\n") + 1:]
+    quote = quote_at_end(line_prefix, language_id)
+    for i, ch in _outer_walk(text, quote, syntax, _last_code_char(line_prefix))[0]:
         if ch in _QUOTES:
             continue  # the end of the cursor's literal
         if ch not in _CLOSE or not stack or stack.pop() != _CLOSE[ch]:
@@ -155,9 +341,9 @@ def cut_unbalanced(text: str, context_before: str) -> str:
     return text
 
 
-def _shape(text: str, quote: str) -> tuple[str, str, str]:
+def _shape(text: str, quote: str, syntax: Syntax = _PLAIN, prev: str = "") -> tuple[str, str, str]:
     """What ``text`` closes, leaves open and ends inside, as compared strings."""
-    events, stack, end = _outer_walk(text, quote)
+    events, stack, end = _outer_walk(text, quote, syntax, prev)
     return "".join(ch for _, ch in events), "".join(stack), end
 
 
@@ -197,10 +383,12 @@ def _cover_candidates(text: str, events: list[tuple[int, str]], rest: str) -> li
     return sorted(found, reverse=True)
 
 
-def replaced_chars(text: str, line_prefix: str, line_suffix: str) -> int:
+def replaced_chars(text: str, line_prefix: str, line_suffix: str, language_id: str = "") -> int:
     """How many characters after the cursor ``text`` replaces (0..len(line_suffix)).
 
-    ``line_prefix``/``line_suffix``: the cursor line before/after the cursor.
+    ``line_prefix``/``line_suffix``: the cursor line before/after the cursor;
+    ``language_id``: the document's (its comments, Rust lifetimes and JS
+    regex literals are not brackets or quotes; see :func:`syntax_for`).
     The suggestion covers closers after the cursor when its own closer ends
     the same opener (``def area(|)`` + ``w: float) -> float:`` covers ``)``;
     ``print(|)`` + ``f(x)`` covers nothing, its ``)`` is its own), a closing
@@ -208,18 +396,33 @@ def replaced_chars(text: str, line_prefix: str, line_suffix: str) -> int:
     later in the text when that covers the whole line (``);``, ``) {``),
     and the rest of the line when the text ends by re-typing it. Of those
     lengths the longest is taken for which the line after the edit closes
-    and opens the same brackets and quotes as the line before it; 0 when
+    and opens the same brackets and quotes as the line before it, or, when
+    what is left after it is nothing (blanks, comments) or starts with a
+    closer the text's last open bracket does not take, for which the text
+    closes the closers it covers first (and maybe more openers before the
+    cursor): it may then leave new openers open at its end
+    (``function f(|)`` + ``a, b) {`` gives ``function f(a, b) {``;
+    ``foo(function(|))`` + ``a) {`` gives ``foo(function(a) {)``). 0 when
     none does.
     """
     rest = line_suffix.rstrip()
     if not rest or not text:
         return 0
-    quote = quote_at_end(line_prefix)
-    events, _, _ = _outer_walk(text, quote)
-    want = _shape(rest, quote)
+    syntax = syntax_for(language_id)
+    prev = _last_code_char(line_prefix)
+    quote = quote_at_end(line_prefix, language_id)
+    events, opened, text_end = _outer_walk(text, quote, syntax, prev)
+    want = _shape(rest, quote, syntax, prev)
+    closes = "".join(ch for _, ch in events)
     for k in _cover_candidates(text, events, rest):
-        if k == 0 or _shape(text + rest[k:], quote) == want:
+        if k == 0 or _shape(text + rest[k:], quote, syntax, prev) == want:
             return k
+        if not text_end and closes.startswith(_shape(rest[:k], quote, syntax, prev)[0]):
+            left = [ch for _, ch in _code_chars(rest[k:], syntax) if not ch.isspace()]
+            if not left or (opened and left[0] in _CLOSE and _CLOSE[left[0]] != opened[-1]):
+                # the text opens a block of its own at its end; what is left after
+                # it (nothing, or closers of openers before the cursor) stays
+                return k
     return 0
 
 
@@ -304,6 +507,10 @@ def cut_block(text: str, line_prefix: str, max_lines: int) -> str:
     return "\n".join(kept)
 
 
+#: a line ending with one of these opens a block: the next line is deeper
+_OPENS_BLOCK = (":", "{", "(", "[", "=>", "->", "=", "\\", " do", " then")
+
+
 def _unindent_first_line(text: str, line_prefix: str) -> str:
     """On a blank line, drop the first line's indentation that repeats the cursor's.
 
@@ -311,6 +518,16 @@ def _unindent_first_line(text: str, line_prefix: str) -> str:
     cursor at column 0: the first line keeps all of its indentation. An
     indentation shorter than the cursor's is dropped (the text starts at the
     cursor).
+
+    A multi-line answer keeps its block consistent: when its first line
+    has more indentation than the cursor's, that could be the line's own
+    column (strip: cursor column + its own whitespace is too deep) or
+    indentation on top of the cursor's. The next non-blank line decides:
+    when the first line does not open a block and the next line sits at
+    cursor column + first line's whitespace, nothing is stripped
+    (``    |`` + ``"    x = 1\\n        return x"``: both at 8). A
+    single-line answer is stripped (``    |`` + ``"    return 1"`` lands at
+    4): one line cannot tell, and models mostly repeat the indentation.
     """
     if line_prefix.strip():
         return text
@@ -319,7 +536,27 @@ def _unindent_first_line(text: str, line_prefix: str) -> str:
         return text
     lead = first[: len(first) - len(first.lstrip(" \t"))]
     drop = len(line_prefix) if lead.startswith(line_prefix) else len(lead)
+    if drop and rest and not first.rstrip().endswith(_OPENS_BLOCK):
+        following = next((line for line in rest.split("\n") if line.strip()), "")
+        kept_column = _indent_width(line_prefix + lead)
+        if following and _indent_width(following) == kept_column != _indent_width(line_prefix + lead[drop:]):
+            return text
     return first[drop:] + sep + rest
+
+
+def indent_undecided(text: str, line_prefix: str) -> bool:
+    """True while the first line's indentation of a streamed multi-line answer
+    depends on a line not yet received (see :func:`_unindent_first_line`):
+    the cursor line is blank, ``text`` has one non-blank line, with more
+    indentation than the cursor's, and it does not open a block."""
+    if line_prefix.strip():
+        return False
+    lines = [line for line in text.split("\n") if line.strip()]
+    if len(lines) != 1 or not text.split("\n", 1)[0].strip():
+        return False
+    first = lines[0]
+    lead = first[: len(first) - len(first.lstrip(" \t"))]
+    return len(lead) > 0 and lead.startswith(line_prefix) and not first.rstrip().endswith(_OPENS_BLOCK)
 
 
 def block_finished(text: str, line_prefix: str, max_lines: int) -> bool:
@@ -333,7 +570,7 @@ def block_finished(text: str, line_prefix: str, max_lines: int) -> bool:
 
 def postprocess(text: str, *, multiline: bool, line_prefix: str, line_suffix: str,
                 following: str, context_before: str, max_lines: int = 12,
-                previous_line: str = "") -> str:
+                previous_line: str = "", language_id: str = "") -> str:
     """Turn a raw FIM answer into the suggestion to show ('' to show nothing).
 
     The text may run through closers after the cursor: see :func:`replaced_chars`.
@@ -344,7 +581,7 @@ def postprocess(text: str, *, multiline: bool, line_prefix: str, line_suffix: st
     else:
         text = cut_block(_unindent_first_line(text, line_prefix), line_prefix, max_lines)
         text = trim_repeated_lines(text, following, line_prefix)
-    text = cut_unbalanced(text, context_before)
+    text = cut_unbalanced(text, context_before, language_id)
     text = text.rstrip()
     if not text.strip() or is_repetitive(text):
         return ""
