@@ -219,3 +219,18 @@ def test_enter_between_brackets_keeps_the_rest_of_a_multi_line_suggestion():
     assert prefix + "\n    " + hit.text + "\n)\nx = 1\n" == "foo(\n    a,\n    b,\n)\nx = 1\n"
     # an editor that indents the ) differently: not what the suggestion writes
     assert memory.recall("u", prefix + "\n    ", "\n  )\nx = 1\n") is None
+
+
+def test_a_closer_on_the_cursor_line_is_covered_only_by_the_rests_first_line():
+    """A closer the editor put after the cursor is replaced only when the rest of the suggestion
+    writes it on this line (or the rest starts a block on the next line); a ``)`` further down a
+    multi-line rest belongs to other code, and replacing this line's closer would lose it."""
+    from deepseek_ls.completion.memory import Remembered, follow
+
+    entry = Remembered("id", "x = f(", ")\n", "a,\n    b=g(1))", 0, "python")
+    # the typist typed "a" then an auto-paired "(" elsewhere is not the case; here the editor left
+    # a ")" after the cursor that the first line "a," does not write
+    assert follow(entry, "x = f(a", "))\n") is None
+    block = Remembered("id2", "x = f", "\n", "(\n    a,\n)", 0, "python")
+    hit = follow(block, "x = f(", ")\n")           # "(" typed, the editor closed it
+    assert hit is not None and hit.text == "\n    a,\n)" and hit.replace == 1

@@ -117,8 +117,14 @@ def follow(entry: Remembered, prefix: str, suffix: str) -> Recall | None:
         if at <= 0 or extra.lstrip()[:1] not in tuple(AUTO_CLOSERS):
             return None
         return Recall(entry.id, rest[:at], typed, 0)
-    if extra and not _covers(extra, rest, AUTO_CLOSERS + entry.suffix[:replace]):
-        return None
+    if extra:
+        # the closers on the cursor line must be written by the rest's own first
+        # line; only a rest that starts a block (an empty first line) may write
+        # them further down (``(`` typed into ``(\n    a,\n)``)
+        first, _, _ = rest.partition("\n")
+        scope = rest if not first.strip() else first
+        if not _covers(extra, scope, AUTO_CLOSERS + entry.suffix[:replace]):
+            return None
     return Recall(entry.id, rest, typed, len(extra))
 
 
