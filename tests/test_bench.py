@@ -469,3 +469,20 @@ def test_accept_applies_the_item_range_in_a_crlf_document():
     assert accept("w, q) + 1", 4 + pos) is None
     ed.ghost = Ghost(5, "w, h", 0, "s", 1, {"start": {"line": 1, "character": 0}, "end": {"line": 1, "character": 2}})
     assert ed._acceptable(10**12, region, pos) is None
+
+
+def test_meant_document_when_the_cursor_is_inside_a_string():
+    """A bracket typed inside a string literal is auto-closed there; the suggestion closes it at
+    its own ``)`` even though other quotes and escaped quotes stand in between (a regex in a raw
+    string): the meant document has no extra ``)``."""
+    from tests.bench.harness import meant_after_accept
+    from tests.fake_deepseek.closers import closing_positions, cursor_quote
+
+    line = "rx = re.compile(r'(?P<d>[^\\w\"\\'])x')\n"
+    truth = line + "done\n"
+    cursor = line.index("(?P") + 1                      # after the "(" typed inside the string
+    doc = truth[:cursor] + ")" + truth[len(line):]      # typing stopped here; the editor closed "("
+    p_text = line[cursor:]                              # the rest of the line, accepted
+    assert cursor_quote(truth[:cursor]) == "'"
+    assert closing_positions([("", ")")], p_text) == []  # without the context: the ")" is missed
+    assert meant_after_accept(truth, 0, len(line), cursor, doc, p_text) == truth

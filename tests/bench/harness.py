@@ -20,7 +20,7 @@ import urllib.request
 from dataclasses import dataclass, field
 from typing import Any
 
-from tests.fake_deepseek.closers import leading_pending, open_at_end
+from tests.fake_deepseek.closers import cursor_quote, leading_pending, open_at_end
 
 from .editor_model import TAB, Edit, EditorModel, consume, parse_pending, to_eol
 from .naive import NaiveClient, naive_body
@@ -261,7 +261,7 @@ def meant_after_accept(truth: str, start: int, end: int, pos: int, doc: str, p_t
     rest = truth[end:]
     a = start + pos
     x = doc[a:len(doc) - len(rest)] if len(doc) - len(rest) >= a else ""
-    left = consume(x, p_text)
+    left = consume(x, p_text, cursor_quote(truth[truth.rfind("\n", 0, a) + 1:a]))
     return truth[:a] + p_text + (x if left is None else left) + rest
 
 
@@ -274,7 +274,7 @@ def mispaired(truth: str, start: int, end: int, pos: int, doc: str, p_text: str)
     rest = truth[end:]
     a = start + pos
     x = doc[a:len(doc) - len(rest)] if len(doc) - len(rest) >= a else ""
-    left = consume(x, p_text)
+    left = consume(x, p_text, cursor_quote(truth[truth.rfind("\n", 0, a) + 1:a]))
     if not left:
         return False
     segs = parse_pending(left)

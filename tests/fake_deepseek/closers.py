@@ -39,17 +39,39 @@ def leading_pending(suffix: str) -> list[tuple[str, str]]:
         i = m.end()
 
 
-def closing_positions(segs: list[tuple[str, str]], t: str) -> list[int]:
+def closing_positions(segs: list[tuple[str, str]], t: str, quote: str = "") -> list[int]:
     """Indices in ``t`` of the characters that close ``segs[0]``, ``segs[1]``, ... in order (as
     many as ``t`` closes).  A bracket segment is closed by its closer at depth 0 of ``t``'s own
     brackets and strings (comments skipped); a quote segment (the cursor is inside that string)
-    by the first unescaped same quote.  A mismatched closer at depth 0 stops the scan."""
+    by the first unescaped same quote.  A mismatched closer at depth 0 stops the scan.
+
+    ``quote``: the string literal the cursor is in (a bracket typed inside it was auto-closed
+    there): until ``t`` ends that string, other quotes and ``#`` are text and brackets still pair
+    (``r'(|)'`` + ``?P<d>[^"\\'])...`` closes the ``)`` at the ``)`` after ``]``)."""
     pos: list[int] = []
     k, i, stack = 0, 0, []
     comment = False
+    if segs and segs[0][1] in QUOTES:
+        quote = ""  # a quote segment: the cursor's string is the one being closed
     while i < len(t) and k < len(segs):
         c = t[i]
         closer = segs[k][1]
+        if quote:
+            if c == "\\":
+                i += 2
+                continue
+            if c == quote:
+                quote = ""
+            elif c in OPEN:
+                stack.append(c)
+            elif c in CLOSE:
+                if stack and stack[-1] in OPEN:
+                    stack.pop()
+                elif c == closer:
+                    pos.append(i)
+                    k += 1
+            i += 1
+            continue
         if comment:
             comment = c != "\n"
             i += 1
@@ -87,14 +109,22 @@ def closing_positions(segs: list[tuple[str, str]], t: str) -> list[int]:
     return pos
 
 
-def consume(x: str, t: str) -> str | None:
+def consume(x: str, t: str, quote: str = "") -> str | None:
     """What remains of the pending text ``x`` after ``t`` is typed before it (each segment ``t``
-    closes goes, with its line break and indentation); None if ``x`` does not parse."""
+    closes goes, with its line break and indentation); None if ``x`` does not parse.
+    ``quote``: the string literal the cursor is in (see :func:`closing_positions`)."""
     segs = parse_pending(x)
     if segs is None:
         return None
-    k = len(closing_positions(segs, t))
+    k = len(closing_positions(segs, t, quote))
     return "".join(a + b for a, b in segs[k:])
+
+
+def cursor_quote(line_before: str) -> str:
+    """The quote of the string literal open at the end of ``line_before`` (the cursor's line up
+    to the cursor), or ''."""
+    opened = open_at_end(line_before)
+    return opened[-1] if opened and opened[-1] in QUOTES else ""
 
 
 def open_at_end(t: str) -> list[str]:
