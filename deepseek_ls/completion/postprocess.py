@@ -147,6 +147,25 @@ def _token_before(text: str, i: int, prev: str) -> str:
     return text[k: j + 1]
 
 
+def _skip_literal(text: str, j: int, quote: str) -> tuple[int, bool]:
+    """From ``j`` inside a one-line literal opened by ``quote``: ``(index after its closing
+    quote, True)``, or ``(index of the line break or len(text), False)`` when it stays open."""
+    escaped = False
+    n = len(text)
+    while j < n:
+        c = text[j]
+        if c == "\n":
+            return j, False
+        j += 1
+        if escaped:
+            escaped = False
+        elif c == "\\":
+            escaped = True
+        elif c == quote:
+            return j, True
+    return n, False
+
+
 def _lex(text: str, syntax: Syntax, quote: str = "", prev: str = "",
          ) -> Generator[tuple[int, str, bool], None, str]:
     """Yield ``(index, char, False)`` for each character of code in ``text`` and
@@ -168,20 +187,11 @@ def _lex(text: str, syntax: Syntax, quote: str = "", prev: str = "",
         special.add("/")
     i, n = 0, len(text)
     if quote:  # the cursor's literal: up to its closing quote or the line end
-        escaped = False
-        while i < n and text[i] != "\n":
-            ch = text[i]
-            i += 1
-            if escaped:
-                escaped = False
-            elif ch == "\\":
-                escaped = True
-            elif ch == quote:
-                yield i - 1, ch, True
-                break
-        else:
-            if i >= n:
-                return quote
+        i, closed = _skip_literal(text, 0, quote)
+        if closed:
+            yield i - 1, quote, True
+        elif i >= n:
+            return quote
     while i < n:
         ch = text[i]
         if ch not in special:
@@ -208,22 +218,9 @@ def _lex(text: str, syntax: Syntax, quote: str = "", prev: str = "",
             if ch == "'" and syntax.lifetimes and _is_lifetime(text, i):
                 i += 1
                 continue  # the lifetime's name is code without brackets
-            escaped = False
-            j = i + 1
-            while j < n:
-                c = text[j]
-                if c == "\n":
-                    break
-                j += 1
-                if escaped:
-                    escaped = False
-                elif c == "\\":
-                    escaped = True
-                elif c == ch:
-                    break
-            else:
+            i, closed = _skip_literal(text, i + 1, ch)
+            if not closed and i >= n:
                 return ch  # still open at the end
-            i = j
             continue
         if ch == "/" and syntax.regex and _regex_may_start(_token_before(text, i, prev)):
             j = _regex_end(text, i)
