@@ -182,8 +182,7 @@ async def run_doctor(environ: Mapping[str, str] | None = None, *, base_url: str 
     ``"api_key in setup()"``), so that the report names what that user set.
     """
     from .api.client import DeepSeekClient, FimRequest
-    from .api.errors import (APIConnectionError, AuthenticationError, DeepSeekError,
-                             InsufficientBalanceError)
+    from .api.errors import APIConnectionError, AuthenticationError, DeepSeekError, InsufficientBalanceError
     from .ledger import ledger_path
     from .models import model_info
     from .settings import build_settings, env_layer, normalize_base_url

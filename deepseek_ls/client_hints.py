@@ -12,8 +12,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from .api.errors import (APIConnectionError, AuthenticationError, InvalidApiKeyError, MissingApiKeyError,
-                         NotFoundError)
+from .api.errors import (
+    APIConnectionError,
+    AuthenticationError,
+    InvalidApiKeyError,
+    MissingApiKeyError,
+    NotFoundError,
+)
 
 KEY_PAGE = "https://platform.deepseek.com/api_keys"
 

@@ -37,7 +37,7 @@ from collections import Counter
 
 from .positions import Encoding, column_to_index, units
 
-__all__ = ["Document", "DocumentStore", "normalize_eol", "to_eol", "split_lines"]
+__all__ = ["Document", "DocumentStore", "normalize_eol", "split_lines", "to_eol"]
 
 _BREAK = re.compile(r"(\r\n|\r|\n)")
 _BREAKS = {"\n": "\n", "\r\n": "\r\n", "\r": "\r"}  # one shared object per kind
@@ -89,7 +89,7 @@ class Document:
     there is none or on a tie with it).
     """
 
-    __slots__ = ("uri", "language_id", "version", "_lines", "_breaks", "_eol_counts", "_size", "_text", "_raw")
+    __slots__ = ("_breaks", "_eol_counts", "_lines", "_raw", "_size", "_text", "language_id", "uri", "version")
 
     def __init__(self, uri: str, text: str, *, language_id: str = "plaintext", version: int | None = None) -> None:
         self.uri = uri

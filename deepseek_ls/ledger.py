@@ -122,7 +122,7 @@ def make_row(model: str, hit: int, miss: int, out: int, kind: str = "fim",
     A fallback ``endpoint``'s row carries the ``cost`` computed at its own
     prices, or (``cost`` None) cost 0 with prices ``unknown``.
     """
-    when = when or _dt.datetime.now(_dt.timezone.utc)
+    when = when or _dt.datetime.now(_dt.UTC)
     if when.tzinfo is None:
         when = when.astimezone()
     # a lone surrogate (from a setting or an answer) would make SQLite refuse the whole batch
@@ -553,5 +553,13 @@ def open_default(environ: Mapping[str, str] | None = None, **kwargs: Any) -> Led
     return Ledger(ledger_path(environ), **kwargs)
 
 
-__all__ = ["Ledger", "Row", "make_row", "ledger_path", "data_dir", "open_default", "peak_hours_text",
-           "ENV_DATA_DIR"]
+__all__ = [
+    "ENV_DATA_DIR",
+    "Ledger",
+    "Row",
+    "data_dir",
+    "ledger_path",
+    "make_row",
+    "open_default",
+    "peak_hours_text",
+]

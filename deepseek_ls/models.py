@@ -78,7 +78,7 @@ def model_info(name: str) -> ModelInfo | None:
 def is_peak(when: _dt.datetime) -> bool:
     """True in DeepSeek's peak hours (UTC weekdays, per the table)."""
     peak = table()["peakHoursUtc"]
-    when = when.astimezone(_dt.timezone.utc)
+    when = when.astimezone(_dt.UTC)
     return when.weekday() in peak["weekdays"] and when.hour in peak["hours"]
 
 
@@ -89,7 +89,7 @@ def cost_usd(
     info = model_info(model)
     if info is None:
         return 0.0
-    when = when or _dt.datetime.now(_dt.timezone.utc)
+    when = when or _dt.datetime.now(_dt.UTC)
     prices = info.peak if is_peak(when) and info.peak else info.offpeak
     if prices is None:
         return 0.0

@@ -25,13 +25,13 @@ from pygls.protocol import LanguageServerProtocol
 from pygls.protocol.language_server import lsp_method
 
 from . import __version__
+from .api.errors import json_kind, redact
 from .constants import MAX_DOCUMENT_CHARS
 from .documents import Document, DocumentStore, to_eol
 from .naming import display_name
 from .policy import Exclusion
 from .positions import Encoding, offset_at, position_at
 from .prompt.fim import DocumentSnapshot
-from .api.errors import json_kind, redact
 from .service import Service
 from .settings import sentence
 

@@ -173,7 +173,7 @@ class Problem(str):
     key: str
     blocking: bool
 
-    def __new__(cls, text: str, key: str = "", blocking: bool = False) -> "Problem":
+    def __new__(cls, text: str, key: str = "", blocking: bool = False) -> Problem:
         obj = super().__new__(cls, sentence(text))
         obj.key = key
         obj.blocking = blocking

@@ -10,7 +10,6 @@ from tests.bench import metrics, report, workload
 from tests.bench.harness import Key, Req, utf16_position
 from tests.bench.naive import naive_body
 
-
 # ---------------------------------------------------------------- workload
 
 def test_regions_found_by_qualified_name():
@@ -68,7 +67,7 @@ def test_typing_model_statistics():
     assert 0.03 < share < 0.07
     # typos: ~2% of characters, about 6% extra (correction) keystrokes
     units = workload.make_schedule(text, 7, workload.TypingModel(think_p=0.0))
-    chars = sum(1 for u in units if not text[u.start] in "\n ")
+    chars = sum(1 for u in units if text[u.start] not in "\n ")
     typos = [u for u in units if len(u.actions) > 1]
     assert 0.012 < len(typos) / chars < 0.03
     extra = sum(len(u.actions) - 1 for u in typos) / sum(len(u.actions) for u in units)

@@ -5,7 +5,6 @@ Each fixture is one kind of client: Emacs eglot 29 (code actions, applyEdit, but
 LSP-3.7-style client (no code action literals), and a minimal client that declares nothing.
 """
 
-import asyncio
 from typing import Union
 
 import pytest

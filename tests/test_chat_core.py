@@ -5,7 +5,6 @@ import json
 import pytest
 
 from deepseek_ls.api.chat import ChatRequest
-from deepseek_ls.api.sse import SSEDecoder, StreamState
 from deepseek_ls.api.errors import (
     APIConnectionError,
     BadRequestError,
@@ -15,6 +14,7 @@ from deepseek_ls.api.errors import (
     StreamError,
 )
 from deepseek_ls.api.retry import RetryPolicy, is_retryable
+from deepseek_ls.api.sse import SSEDecoder, StreamState
 from deepseek_ls.chat.edits import Edit, apply_edits, minimal_edits
 from deepseek_ls.chat.prefix import plan_complete, plan_docstring, plan_fix, plan_rewrite
 from deepseek_ls.chat.prompts import SYSTEM_PROMPT, context_for, fence_for, user_message

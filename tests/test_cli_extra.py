@@ -200,7 +200,7 @@ def test_doctor_as_a_real_command_never_prints_the_key(tmp_path: Path, fake: Fak
 
 def seed(tmp_path: Path) -> None:
     ledger = Ledger(tmp_path / "ledger.sqlite3", flush_delay_s=0)
-    now = dt.datetime.now(dt.timezone.utc)
+    now = dt.datetime.now(dt.UTC)
     ledger.record("deepseek-flash", 800, 200, 50, when=now)
     ledger.record("deepseek-flash", 900, 100, 40, when=now)
     ledger.record("deepseek-v4-pro", 0, 1000, 100, kind="chat", when=now - dt.timedelta(days=3))

@@ -4,7 +4,6 @@ and a fallback (a second FakeDeepSeek, in DeepSeek or generic OpenAI-compatible 
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import socket
 import sqlite3
@@ -368,7 +367,7 @@ def test_an_old_ledger_gets_the_endpoint_column_and_keeps_its_rows(tmp_path):
             kind TEXT NOT NULL, hit INTEGER NOT NULL, miss INTEGER NOT NULL, out INTEGER NOT NULL,
             cost REAL NOT NULL, peak INTEGER NOT NULL, prices TEXT NOT NULL);
         CREATE INDEX requests_ts ON requests (ts);""")
-    now = dt.datetime.now(dt.timezone.utc).timestamp()
+    now = dt.datetime.now(dt.UTC).timestamp()
     old.execute("INSERT INTO requests (ts, model, kind, hit, miss, out, cost, peak, prices) "
                 "VALUES (?, 'deepseek-flash', 'fim', 1, 2, 3, 0.5, 0, '2026-11-15')", (now,))
     old.commit()

@@ -174,7 +174,6 @@ def test_pipelined_shutdown_and_exit_answer_shutdown_and_exit_0(messages, key, s
 
 
 def test_started_by_hand_in_a_terminal_it_says_what_it_waits_for():
-    import pty
     import signal
     import tty
     master, slave = pty.openpty()

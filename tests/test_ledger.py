@@ -17,7 +17,7 @@ from deepseek_ls.api.client import Usage
 from deepseek_ls.ledger import ENV_DATA_DIR, Ledger, ledger_path, make_row
 from deepseek_ls.models import table
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 PLUS2 = dt.timezone(dt.timedelta(hours=2))
 MONDAY_PEAK = dt.datetime(2026, 11, 16, 2, 30, tzinfo=UTC)      # Mon 02:30 UTC: peak
 MONDAY_OFFPEAK = dt.datetime(2026, 11, 16, 12, 0, tzinfo=UTC)   # Mon 12:00 UTC: off-peak

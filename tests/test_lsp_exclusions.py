@@ -20,8 +20,8 @@ from pygls.exceptions import JsonRpcException
 from pytest_lsp import ClientServerConfig, LanguageClient, client_capabilities
 
 from tests.conftest import change, inline_params, open_doc, server_env, until
-from tests.test_code_actions import apply
 from tests.fake_deepseek import ChatReply
+from tests.test_code_actions import apply
 
 WORKSPACE = Path(tempfile.mkdtemp(prefix="deepseek-ls-test-ws-"))
 (WORKSPACE / ".deepseekignore").write_text("# this project's own\nprivate/\n")

@@ -333,7 +333,7 @@ def test_find_secrets_spans_do_not_overlap():
 def test_mask_fim_keeps_head_length_right():
     other = DocumentSnapshot("file:///p/conf.py", "conf.py", "python", f"TOKEN = '{GH}'\n")
     doc = DocumentSnapshot("file:///p/main.py", "main.py", "python",
-                           f"import conf\nAWS = 'AKIAIOSFODNN7EXAMPLE'\ndef f():\n    \n")
+                           "import conf\nAWS = 'AKIAIOSFODNN7EXAMPLE'\ndef f():\n    \n")
     offset = doc.text.index("    \n") + 4
     fim = build_fim_prompt(doc, offset, others=(other,))
     masked = mask_fim(fim)

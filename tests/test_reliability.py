@@ -345,9 +345,9 @@ def test_a_document_with_a_lone_surrogate_does_not_block_the_others(fake):
     s = start(fake)
     try:
         # "\ud83d" arrives as a JSON escape: half an emoji, which UTF-8 cannot encode
-        body = ('{"jsonrpc": "2.0", "method": "textDocument/didOpen", "params": {"textDocument": '
-                '{"uri": "file:///w/bad.py", "languageId": "python", "version": 1, '
-                '"text": "s = \'\\ud83d\'\\ndef g():\\n    \\n"}}}').encode()
+        body = (b'{"jsonrpc": "2.0", "method": "textDocument/didOpen", "params": {"textDocument": '
+                b'{"uri": "file:///w/bad.py", "languageId": "python", "version": 1, '
+                b'"text": "s = \'\\ud83d\'\\ndef g():\\n    \\n"}}}')
         s.write(b"Content-Length: %d\r\n\r\n" % len(body) + body)
         open_doc(s, "def f(a, b):\n    r = \n")
         for i in range(3):  # the good document, whose prompt carries the bad one as context

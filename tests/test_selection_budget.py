@@ -88,7 +88,7 @@ def test_a_selection_too_large_is_cut_at_a_line_and_says_so():
     assert header.startswith("Selected code from `pkg/a.py`, truncated: the user selected lines 11-1000")
     assert f"only lines 11-{ctx.last_line} follow" in header
     notice = ctx.notice("deepseek-chat")
-    assert f"lines 11-1000" in notice and f"only lines 11-{ctx.last_line} were sent" in notice
+    assert "lines 11-1000" in notice and f"only lines 11-{ctx.last_line} were sent" in notice
     assert f"{whole:,} tokens" in notice
 
 

@@ -2,7 +2,13 @@
 
 from pathlib import Path
 
-from deepseek_ls.settings import build_settings, env_layer, section_of, setting_fields, settings_table_markdown
+from deepseek_ls.settings import (
+    build_settings,
+    env_layer,
+    section_of,
+    setting_fields,
+    settings_table_markdown,
+)
 
 
 def test_layers_later_wins_and_env_is_the_base():

@@ -26,8 +26,16 @@ import httpx
 
 from .. import constants as C
 from .client import DeepSeekClient, Usage, encode_json
-from .errors import (APIConnectionError, APITimeoutError, MalformedAnswerError, StreamError,
-                     describe, error_from_response, json_kind, text_field)
+from .errors import (
+    APIConnectionError,
+    APITimeoutError,
+    MalformedAnswerError,
+    StreamError,
+    describe,
+    error_from_response,
+    json_kind,
+    text_field,
+)
 from .retry import RetryPolicy, with_retries
 from .sse import SSEDecoder, StreamState
 

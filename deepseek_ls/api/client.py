@@ -22,10 +22,7 @@ import httpx
 
 from .. import __version__
 from .. import constants as C
-from .lean import LeanError, LeanPool, LeanResponse, supported as lean_supported
 from . import jsonbody
-from .sse import SSEDecoder, StreamState
-from .types import Usage
 from .errors import (
     APIConnectionError,
     APITimeoutError,
@@ -40,6 +37,10 @@ from .errors import (
     register_secret,
     text_field,
 )
+from .lean import LeanError, LeanPool, LeanResponse
+from .lean import supported as lean_supported
+from .sse import SSEDecoder, StreamState
+from .types import Usage
 
 log = logging.getLogger(__name__)
 

@@ -76,7 +76,7 @@ class StreamState:
             message = chunk["error"].get("message")
             raise StreamError("DeepSeek reported an error mid-answer: "
                               f"{message if isinstance(message, str) and message else 'no details'}")
-        if "error" in chunk and chunk["error"]:
+        if chunk.get("error"):
             raise StreamError(f"DeepSeek reported an error mid-answer: {str(chunk['error'])[:200]}")
         model = chunk.get("model")
         if model is not None and not isinstance(model, str):

@@ -18,7 +18,7 @@ class Usage:
     reasoning_tokens: int = 0
 
     @classmethod
-    def from_api(cls, data: Any) -> "Usage":
+    def from_api(cls, data: Any) -> Usage:
         """Read the API's ``usage`` object (missing fields count as 0)."""
         if not isinstance(data, dict):
             return cls()
@@ -37,7 +37,7 @@ class Usage:
                    num("reasoning_tokens", details) if isinstance(details, dict) else 0)
 
     @classmethod
-    def parse(cls, data: Any) -> "Usage":
+    def parse(cls, data: Any) -> Usage:
         """Read a ``usage`` object strictly: absent or null is no usage (zeros); any
         other shape, or a count that is not a non-negative finite number, raises
         :class:`~deepseek_ls.api.errors.MalformedAnswerError` (a bill we cannot read

@@ -19,8 +19,16 @@ from typing import Any, Protocol
 from ..api.chat import ChatRequest, ChatResult, Timeouts, complete_once, stream_chat
 from ..api.client import DeepSeekClient, Usage
 from ..api.endpoints import PRIMARY, Endpoint
-from ..api.errors import (APIConnectionError, APITimeoutError, DeepSeekError, InternalError,
-                          MissingApiKeyError, RateLimitError, ServerError, StreamError)
+from ..api.errors import (
+    APIConnectionError,
+    APITimeoutError,
+    DeepSeekError,
+    InternalError,
+    MissingApiKeyError,
+    RateLimitError,
+    ServerError,
+    StreamError,
+)
 from ..api.retry import RetryPolicy
 from ..policy import MASKER
 from ..settings import Settings

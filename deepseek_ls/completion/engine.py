@@ -25,8 +25,8 @@ import logging
 import time
 import uuid
 from collections.abc import Callable, Coroutine
-from typing import Any
 from dataclasses import dataclass, field
+from typing import Any
 
 from cachetools import LRUCache
 
@@ -505,7 +505,7 @@ class CompletionEngine:
             if flight.first.done() and not flight.first.cancelled():
                 outcome = flight.first.result()
                 if (outcome is not None and not flight.task.done()
-                        and (len(outcome[1]) <= len(typed) and typed.startswith(outcome[1])
+                        and ((len(outcome[1]) <= len(typed) and typed.startswith(outcome[1]))
                              or "\n" in suffix[: len(suffix) - len(flight.suffix)])):
                     # typed past the early lines, or Enter moved a closer to the next
                     # line (the early lines may stop before the suggestion's own):

@@ -12,7 +12,7 @@ if TYPE_CHECKING:
 MODULES = ("lifecycle", "documents", "inline_completion", "feedback", "chat_commands", "code_actions")
 
 
-def register_all(server: "DeepSeekLanguageServer") -> None:
+def register_all(server: DeepSeekLanguageServer) -> None:
     """Register every feature module that is present."""
     for name in MODULES:
         try:

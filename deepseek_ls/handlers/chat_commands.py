@@ -251,7 +251,7 @@ class EditorSink:
             return
         try:
             ok = await asyncio.wait_for(asyncio.shield(self._progress), PROGRESS_CREATE_WAIT_S)
-        except (asyncio.TimeoutError, Exception):
+        except (TimeoutError, Exception):
             ok = False
         if ok:
             self.ls.work_done_progress.end(self.token, types.WorkDoneProgressEnd(message=message))

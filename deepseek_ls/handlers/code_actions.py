@@ -50,9 +50,9 @@ from ..chat.prefix import (
     title_snippet,
 )
 from ..documents import to_eol
+from ..policy import MASKER
 from ..prompt.fim import DocumentSnapshot
 from ..server import DeepSeekLanguageServer
-from ..policy import MASKER
 from .chat_commands import (
     REQUEST_FAILED,
     failure,

@@ -19,8 +19,7 @@ from typing import Any
 from lsprotocol import types
 from pygls.exceptions import JsonRpcException
 
-from .. import client_hints
-from .. import logs
+from .. import client_hints, logs
 from ..api.errors import json_kind
 from ..server import DeepSeekLanguageServer
 from ..settings import SECTION, section_of, sentence

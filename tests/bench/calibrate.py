@@ -15,7 +15,6 @@ import asyncio
 import json
 import os
 import sys
-import time
 
 N = 300
 INTERVAL_S = 0.06

@@ -141,7 +141,7 @@ async def main(argv: list[str] | None = None) -> int:
     base = variants[0][0]
     print(f"server overhead, ms (load {os.getloadavg()[0]:.2f}; {a.rounds} rounds x {a.n} requests; "
           f"ratios against {base})")
-    print(f"| variant | part | p50 | p95 | p50 ratio | p95 ratio |\n|---|---|---|---|---|---|")
+    print("| variant | part | p50 | p95 | p50 ratio | p95 ratio |\n|---|---|---|---|---|---|")
     for name, _, _ in variants:
         for part, values in results[name].items():
             if not values:

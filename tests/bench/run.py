@@ -22,8 +22,8 @@ import sys
 import time
 
 from . import report
-from .harness import REPO, FakeConfig, FakeProc, run_naive_arm, run_server_arm, tokenizer_label
 from .diagnose import diagnose
+from .harness import REPO, FakeConfig, FakeProc, run_naive_arm, run_server_arm, tokenizer_label
 from .metrics import arm_metrics, ratios, rebill
 from .workload import IDEAL, PROFILES, REAL, TypingModel, build, warmup_for
 
@@ -182,7 +182,7 @@ def run(a: argparse.Namespace) -> dict:
         f"{wl.planned_keys()} keys ({wl.planned_ms() / 1000:.0f} s), played budget {budget}")
     result: dict = {"profile": a.profile, "seed": a.seed, "git": sha, "server_code": code,
                     "python": platform.python_version(),
-                    "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+                    "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
                     "machine": {"nproc": os.cpu_count(), "loadavg_start": list(os.getloadavg())},
                     "files": wl.describe(), "warmup_keys": WARMUP_KEYS, "played_budget": budget,
                     "typing": dataclasses.asdict(model), "policy": a.policy,

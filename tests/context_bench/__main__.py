@@ -74,7 +74,9 @@ def main(argv: list[str] | None = None) -> int:
         summary = summarize(rows)
         _write(a.out, "recall", rows, summary, meta, markdown(summary, meta))
         return 0
-    from .quality import markdown as qmd, run as qrun, summarize as qsum
+    from .quality import markdown as qmd
+    from .quality import run as qrun
+    from .quality import summarize as qsum
     if a.report_only:
         lines = (a.out / "quality.partial.jsonl").read_text().splitlines()
         rows = [json.loads(x) for x in lines if x.strip()]

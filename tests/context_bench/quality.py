@@ -29,8 +29,8 @@ import httpx
 from tests.bench.naive import NaiveClient, naive_body
 from tests.fake_deepseek import FakeDeepSeek
 
-from .run import KEY, run_server_tasks
 from .recall import all_tasks
+from .run import KEY, run_server_tasks
 from .tasks import Task
 
 COMMENT = {"python": "#", "typescript": "//", "go": "//"}

@@ -87,7 +87,7 @@ async def run_server_tasks(fake: FakeDeepSeek, root: Path, tasks: list[Task], se
                     ghost = items[0].get("insertText")
                     if isinstance(ghost, dict):
                         ghost = ghost.get("value")
-            except (RuntimeError, asyncio.TimeoutError) as e:
+            except (TimeoutError, RuntimeError) as e:
                 error = str(e) or type(e).__name__
             t1 = time.monotonic_ns()
             fake.wait_for(lambda: all(r.done_ns is not None for r in fake.requests[mark:]), timeout=5)

@@ -1,6 +1,6 @@
 """Local fake of the DeepSeek API for tests and the benchmark.  See README.md."""
-from .server import ChatReply, Fault, FakeDeepSeek, RecordedRequest
-from .validation import ApiError
 from . import profiles
+from .server import ChatReply, FakeDeepSeek, Fault, RecordedRequest
+from .validation import ApiError
 
 __all__ = ["FakeDeepSeek", "ChatReply", "RecordedRequest", "Fault", "ApiError", "profiles"]

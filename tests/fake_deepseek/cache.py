@@ -7,8 +7,8 @@ import random
 import re
 import threading
 import zlib
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Sequence
 
 # ---------------------------------------------------------------- tokenizer
 

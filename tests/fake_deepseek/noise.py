@@ -35,7 +35,7 @@ import threading
 from collections import Counter
 from typing import Any
 
-from .closers import QUOTES, CLOSE
+from .closers import CLOSE, QUOTES
 from .oracle import Oracle, _stable_int
 
 MODES = ("past_closers", "trailing_closers", "repeat_next", "indent_first", "lf_in_crlf")

@@ -111,7 +111,7 @@ class RealModelFIM:
                 p.kill()
                 p.wait()
 
-    def __enter__(self) -> "RealModelFIM":
+    def __enter__(self) -> RealModelFIM:
         return self
 
     def __exit__(self, *exc: Any) -> None:

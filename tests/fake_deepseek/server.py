@@ -7,8 +7,8 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import copy
-import itertools
 import inspect
+import itertools
 import json
 import math
 import random
@@ -17,16 +17,30 @@ import struct
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any, Callable
+from typing import Any
 
 import h11
 
 from . import profiles as P
-from .cache import (ASSISTANT, BOS, END_THINK, EOS, FIM_BEGIN, FIM_END, FIM_HOLE, THINK, USER,
-                    PrefixCache, Tokenizer, get_tokenizer, prefix_hashes)
+from .cache import (
+    ASSISTANT,
+    BOS,
+    END_THINK,
+    EOS,
+    FIM_BEGIN,
+    FIM_END,
+    FIM_HOLE,
+    THINK,
+    USER,
+    PrefixCache,
+    Tokenizer,
+    get_tokenizer,
+    prefix_hashes,
+)
 from .oracle import Oracle, default_chat, default_fim_text
 from .validation import ApiError, Job, deserialize, parse_body, validate
 
@@ -144,7 +158,7 @@ class _Disconnected(Exception):
 
 
 class _Conn:
-    def __init__(self, fake: "FakeDeepSeek", reader: asyncio.StreamReader, writer: asyncio.StreamWriter):
+    def __init__(self, fake: FakeDeepSeek, reader: asyncio.StreamReader, writer: asyncio.StreamWriter):
         self.fake = fake
         self.reader = reader
         self.writer = writer
@@ -241,7 +255,7 @@ class _Conn:
             return
         try:
             await asyncio.wait_for(self.eof.wait(), seconds)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             return
         raise _Disconnected()
 
@@ -353,7 +367,7 @@ class FakeDeepSeek:
         return self.tokenizer.name
 
     # ------------------------------------------------------------ lifecycle
-    def start(self) -> "FakeDeepSeek":
+    def start(self) -> FakeDeepSeek:
         if self._thread is not None:
             return self
         started = threading.Event()
@@ -410,7 +424,7 @@ class FakeDeepSeek:
         self._thread = None
         self._loop = None
 
-    def __enter__(self) -> "FakeDeepSeek":
+    def __enter__(self) -> FakeDeepSeek:
         return self.start()
 
     def __exit__(self, *exc: Any) -> None:
@@ -541,7 +555,7 @@ class FakeDeepSeek:
         for tier in ("offpeak", "peak"):
             ph, pm, po = table[tier]
             res[tier] = (hit * ph + miss * pm + out * po) / 1e6
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         peak = now.weekday() in P.PRICING["peak_weekdays"] and any(
             a <= now.hour < b for a, b in P.PRICING["peak_hours_utc"])
         res["tier"] = "peak" if peak else "offpeak"
@@ -925,7 +939,7 @@ class FakeDeepSeek:
                 "completion_tokens_details": {"reasoning_tokens": reasoning}}
 
     async def _run_job(self, cs: _Conn, rec: RecordedRequest, job: Job, key: str, fault: Fault | None,
-                       prep: "asyncio.Future", ns: str) -> None:
+                       prep: asyncio.Future, ns: str) -> None:
         t0 = time.monotonic()
         # injected HTTP errors
         if fault is not None and fault.kind == "status":
@@ -960,7 +974,7 @@ class FakeDeepSeek:
                 rec.disconnected = True
 
     async def _run_job_inner(self, cs: _Conn, rec: RecordedRequest, job: Job, key: str, fault: Fault | None,
-                             prep: "asyncio.Future", ns: str, gen: dict, state: dict, ctx: dict,
+                             prep: asyncio.Future, ns: str, gen: dict, state: dict, ctx: dict,
                              t0: float) -> None:
         stream = job.stream
         # queueing (status 200 + headers already sent, keep-alives, then the body)

@@ -19,8 +19,18 @@ import sys
 import time
 from pathlib import Path
 
-from . import (MIN_NODE_MAJOR, MODEL_PART_PACKAGE, MODEL_PART_VERSION, MODEL_PARTS, MODEL_SHA256, MODEL_SIZE,
-               NODE_LLAMA_CPP_VERSION, home, model_path, node_dir)
+from . import (
+    MIN_NODE_MAJOR,
+    MODEL_PART_PACKAGE,
+    MODEL_PART_VERSION,
+    MODEL_PARTS,
+    MODEL_SHA256,
+    MODEL_SIZE,
+    NODE_LLAMA_CPP_VERSION,
+    home,
+    model_path,
+    node_dir,
+)
 
 NICE = ["nice", "-n", "19"]
 

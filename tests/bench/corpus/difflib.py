@@ -30,8 +30,8 @@ __all__ = ['get_close_matches', 'ndiff', 'restore', 'SequenceMatcher',
            'Differ','IS_CHARACTER_JUNK', 'IS_LINE_JUNK', 'context_diff',
            'unified_diff', 'diff_bytes', 'HtmlDiff', 'Match']
 
-from heapq import nlargest as _nlargest
 from collections import namedtuple as _namedtuple
+from heapq import nlargest as _nlargest
 from types import GenericAlias
 
 Match = _namedtuple('Match', 'a b size')
@@ -1042,6 +1042,7 @@ class Differ:
 
 import re
 
+
 def IS_LINE_JUNK(line, pat=re.compile(r"\s*(?:#\s*)?$").match):
     r"""
     Return True for ignorable line: iff `line` is blank or contains a single '#'.
@@ -1087,10 +1088,10 @@ def _format_range_unified(start, stop):
     beginning = start + 1     # lines start numbering with one
     length = stop - start
     if length == 1:
-        return '{}'.format(beginning)
+        return f'{beginning}'
     if not length:
         beginning -= 1        # empty ranges begin at line just before the range
-    return '{},{}'.format(beginning, length)
+    return f'{beginning},{length}'
 
 def unified_diff(a, b, fromfile='', tofile='', fromfiledate='',
                  tofiledate='', n=3, lineterm='\n'):
@@ -1138,15 +1139,15 @@ def unified_diff(a, b, fromfile='', tofile='', fromfiledate='',
     for group in SequenceMatcher(None,a,b).get_grouped_opcodes(n):
         if not started:
             started = True
-            fromdate = '\t{}'.format(fromfiledate) if fromfiledate else ''
-            todate = '\t{}'.format(tofiledate) if tofiledate else ''
-            yield '--- {}{}{}'.format(fromfile, fromdate, lineterm)
-            yield '+++ {}{}{}'.format(tofile, todate, lineterm)
+            fromdate = f'\t{fromfiledate}' if fromfiledate else ''
+            todate = f'\t{tofiledate}' if tofiledate else ''
+            yield f'--- {fromfile}{fromdate}{lineterm}'
+            yield f'+++ {tofile}{todate}{lineterm}'
 
         first, last = group[0], group[-1]
         file1_range = _format_range_unified(first[1], last[2])
         file2_range = _format_range_unified(first[3], last[4])
-        yield '@@ -{} +{} @@{}'.format(file1_range, file2_range, lineterm)
+        yield f'@@ -{file1_range} +{file2_range} @@{lineterm}'
 
         for tag, i1, i2, j1, j2 in group:
             if tag == 'equal':
@@ -1173,8 +1174,8 @@ def _format_range_context(start, stop):
     if not length:
         beginning -= 1        # empty ranges begin at line just before the range
     if length <= 1:
-        return '{}'.format(beginning)
-    return '{},{}'.format(beginning, beginning + length - 1)
+        return f'{beginning}'
+    return f'{beginning},{beginning + length - 1}'
 
 # See http://www.unix.org/single_unix_specification/
 def context_diff(a, b, fromfile='', tofile='',
@@ -1227,16 +1228,16 @@ def context_diff(a, b, fromfile='', tofile='',
     for group in SequenceMatcher(None,a,b).get_grouped_opcodes(n):
         if not started:
             started = True
-            fromdate = '\t{}'.format(fromfiledate) if fromfiledate else ''
-            todate = '\t{}'.format(tofiledate) if tofiledate else ''
-            yield '*** {}{}{}'.format(fromfile, fromdate, lineterm)
-            yield '--- {}{}{}'.format(tofile, todate, lineterm)
+            fromdate = f'\t{fromfiledate}' if fromfiledate else ''
+            todate = f'\t{tofiledate}' if tofiledate else ''
+            yield f'*** {fromfile}{fromdate}{lineterm}'
+            yield f'--- {tofile}{todate}{lineterm}'
 
         first, last = group[0], group[-1]
         yield '***************' + lineterm
 
         file1_range = _format_range_context(first[1], last[2])
-        yield '*** {} ****{}'.format(file1_range, lineterm)
+        yield f'*** {file1_range} ****{lineterm}'
 
         if any(tag in {'replace', 'delete'} for tag, _, _, _, _ in group):
             for tag, i1, i2, _, _ in group:
@@ -1245,7 +1246,7 @@ def context_diff(a, b, fromfile='', tofile='',
                         yield prefix[tag] + line
 
         file2_range = _format_range_context(first[3], last[4])
-        yield '--- {} ----{}'.format(file2_range, lineterm)
+        yield f'--- {file2_range} ----{lineterm}'
 
         if any(tag in {'replace', 'insert'} for tag, _, _, _, _ in group):
             for tag, _, _, j1, j2 in group:
@@ -1663,7 +1664,7 @@ _legend = """
                   </table></td> </tr>
     </table>"""
 
-class HtmlDiff(object):
+class HtmlDiff:
     """For producing HTML side by side comparison with change highlights.
 
     This class can be used to create an HTML table (or a complete HTML file
@@ -2049,7 +2050,8 @@ def restore(delta, which):
             yield line[2:]
 
 def _test():
-    import doctest, difflib
+    import difflib
+    import doctest
     return doctest.testmod(difflib)
 
 if __name__ == "__main__":

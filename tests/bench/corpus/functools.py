@@ -14,13 +14,13 @@ __all__ = ['update_wrapper', 'wraps', 'WRAPPER_ASSIGNMENTS', 'WRAPPER_UPDATES',
            'partial', 'partialmethod', 'singledispatch', 'singledispatchmethod',
            'cached_property']
 
+from _thread import RLock
 from abc import get_cache_token
 from collections import namedtuple
+
 # import types, weakref  # Deferred to single_dispatch()
 from reprlib import recursive_repr
-from _thread import RLock
 from types import GenericAlias
-
 
 ################################################################################
 ### update_wrapper() and wraps() decorator
@@ -205,7 +205,7 @@ def total_ordering(cls):
 
 def cmp_to_key(mycmp):
     """Convert a cmp= function into a key= function"""
-    class K(object):
+    class K:
         __slots__ = ['obj']
         def __init__(self, obj):
             self.obj = obj
@@ -344,7 +344,7 @@ except ImportError:
     pass
 
 # Descriptor version
-class partialmethod(object):
+class partialmethod:
     """Method descriptor with partial application of the given arguments
     and keywords.
 
@@ -354,8 +354,8 @@ class partialmethod(object):
 
     def __init__(self, func, /, *args, **keywords):
         if not callable(func) and not hasattr(func, "__get__"):
-            raise TypeError("{!r} is not callable or a descriptor"
-                                 .format(func))
+            raise TypeError(f"{func!r} is not callable or a descriptor"
+                                 )
 
         # func could be a descriptor like classmethod which isn't callable,
         # so we can't inherit from partial (it verifies func is callable)
@@ -373,7 +373,7 @@ class partialmethod(object):
 
     def __repr__(self):
         args = ", ".join(map(repr, self.args))
-        keywords = ", ".join("{}={!r}".format(k, v)
+        keywords = ", ".join(f"{k}={v!r}"
                                  for k, v in self.keywords.items())
         format_string = "{module}.{cls}({func}, {args}, {keywords})"
         return format_string.format(module=self.__class__.__module__,
@@ -790,8 +790,7 @@ def _find_impl(cls, registry):
             if (t in registry and t not in cls.__mro__
                               and match not in cls.__mro__
                               and not issubclass(match, t)):
-                raise RuntimeError("Ambiguous dispatch: {} or {}".format(
-                    match, t))
+                raise RuntimeError(f"Ambiguous dispatch: {match} or {t}")
             break
         if t in registry:
             match = t
@@ -809,7 +808,8 @@ def singledispatch(func):
     # There are many programs that use functools without singledispatch, so we
     # trade-off making singledispatch marginally slower for the benefit of
     # making start-up of such applications slightly faster.
-    import types, weakref
+    import types
+    import weakref
 
     registry = {}
     dispatch_cache = weakref.WeakKeyDictionary()
@@ -839,7 +839,7 @@ def singledispatch(func):
         return impl
 
     def _is_union_type(cls):
-        from typing import get_origin, Union
+        from typing import Union, get_origin
         return get_origin(cls) in {Union, types.UnionType}
 
     def _is_valid_dispatch_type(cls):

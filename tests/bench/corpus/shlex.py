@@ -11,7 +11,6 @@ import os
 import re
 import sys
 from collections import deque
-
 from io import StringIO
 
 __all__ = ["shlex", "split", "quote", "join"]
@@ -283,7 +282,7 @@ class shlex:
         # This implements cpp-like semantics for relative-path inclusion.
         if isinstance(self.infile, str) and not os.path.isabs(newfile):
             newfile = os.path.join(os.path.dirname(self.infile), newfile)
-        return (newfile, open(newfile, "r"))
+        return (newfile, open(newfile))
 
     def error_leader(self, infile=None, lineno=None):
         "Emit a C-compiler-like, Emacs-friendly error-message leader."

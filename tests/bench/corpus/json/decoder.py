@@ -1,8 +1,8 @@
 """Implementation of JSONDecoder
 """
 import re
-
 from json import scanner
+
 try:
     from _json import scanstring as c_scanstring
 except ImportError:
@@ -95,7 +95,7 @@ def py_scanstring(s, end, strict=True,
         elif terminator != '\\':
             if strict:
                 #msg = "Invalid control character %r at" % (terminator,)
-                msg = "Invalid control character {0!r} at".format(terminator)
+                msg = f"Invalid control character {terminator!r} at"
                 raise JSONDecodeError(msg, s, end)
             else:
                 _append(terminator)
@@ -110,7 +110,7 @@ def py_scanstring(s, end, strict=True,
             try:
                 char = _b[esc]
             except KeyError:
-                msg = "Invalid \\escape: {0!r}".format(esc)
+                msg = f"Invalid \\escape: {esc!r}"
                 raise JSONDecodeError(msg, s, end)
             end += 1
         else:
@@ -251,7 +251,7 @@ def JSONArray(s_and_end, scan_once, _w=WHITESPACE.match, _ws=WHITESPACE_STR):
     return values, end
 
 
-class JSONDecoder(object):
+class JSONDecoder:
     """Simple JSON <https://json.org> decoder
 
     Performs the following translations in decoding by default:
