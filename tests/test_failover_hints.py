@@ -20,7 +20,7 @@ from deepseek_ls.api.errors import (
     StreamError,
     error_from_response,
 )
-from deepseek_ls.handlers.chat_commands import user_message
+from deepseek_ls.features.commands import user_message
 from deepseek_ls.settings import coerce_fallbacks
 from tests.test_failover import (  # noqa: F401
     BASE,

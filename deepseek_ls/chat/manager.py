@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from ..api.chat import ChatRequest, ChatResult, Timeouts, complete_once, stream_chat
-from ..api.client import DeepSeekClient, Usage
+from ..api.client import DeepSeekClient
 from ..api.endpoints import PRIMARY, Endpoint
 from ..api.errors import (
     APIConnectionError,
@@ -30,6 +30,7 @@ from ..api.errors import (
     StreamError,
 )
 from ..api.retry import RetryPolicy
+from ..api.types import Usage
 from ..policy import MASKER
 from ..settings import Settings
 from .prefix import PrefixPlan
@@ -85,7 +86,7 @@ class Run:
 
     stream: str
     session: str
-    task: asyncio.Task
+    task: asyncio.Task[ChatAnswer]
     tokens: set[str] = field(default_factory=set)
 
 
@@ -97,20 +98,26 @@ class ChatManager:
                  timeouts: Timeouts | None = None, policy: RetryPolicy | None = None,
                  store: SessionStore | None = None,
                  endpoints: Callable[[], list[Endpoint]] | None = None) -> None:
-        """``endpoints`` (i14 failover) gives every endpoint in failover order, the
+        """``client()`` gives the primary client or raises why there is none;
+        ``endpoints`` (i14 failover) gives every endpoint in failover order, the
         primary first; without it every request goes to ``client()``. ``on_usage``
-        gets ``(model, usage)``, plus the endpoint when a fallback answered; a code
-        action's usage goes to ``on_action_usage`` instead when it is set (the ledger
-        records it as kind ``action``)."""
+        gets ``(model, usage)``, plus the endpoint when a fallback answered, for
+        every answer this manager gets (its owner knows what kind of use it
+        counts: the chat feature and the code-action feature each have their own
+        manager)."""
+        #: the primary client (or None), or raises the error that says why there is none
         self._client = client
+        #: every endpoint in failover order (None: only ``client()``)
         self._endpoints = endpoints
+        #: the current settings (model, thinking, max tokens)
         self._settings = settings
+        #: called with ``(model, usage[, endpoint])`` for each answer
         self.on_usage = on_usage
-        #: usage of code actions (same arguments as ``on_usage``); None: ``on_usage``
-        self.on_action_usage: Callable[..., None] | None = None
         self.timeouts = timeouts or Timeouts()
         self.policy = policy or RetryPolicy()
+        #: the chat sessions (bounded history per session id)
         self.store = store or SessionStore()
+        #: the running chats by stream id
         self.runs: dict[str, Run] = {}
 
     # -- chat ----------------------------------------------------------
@@ -190,7 +197,7 @@ class ChatManager:
 
     async def _failover(self, use: str, call: Callable[[DeepSeekClient, str | None], Any],
                         shown: Callable[[], bool] = lambda: False,
-                        deepseek_only: bool = False, kind: str = "chat") -> tuple[ChatResult, str]:
+                        deepseek_only: bool = False) -> tuple[ChatResult, str]:
         """Run ``call(client, model)`` at the first endpoint that answers; returns
         the result and the endpoint's name.
 
@@ -205,7 +212,7 @@ class ChatManager:
             if client is None:
                 raise MissingApiKeyError()
             result = await call(client, None)
-            self._count(kind, result)
+            self._count(result)
             return result, PRIMARY
         self._client()  # raises why the primary cannot be used at all (no key, a blocking setting)
         last: DeepSeekError | None = None
@@ -233,21 +240,20 @@ class ChatManager:
                 raise
             endpoint.breaker.record_success()
             if endpoint.primary:
-                self._count(kind, result)
+                self._count(result)
             else:
                 log.info("%s answered by fallback endpoint %r", use, endpoint.name)
-                self._count(kind, result, endpoint)
+                self._count(result, endpoint)
             return result, endpoint.name
         if last is not None:
             raise last
         raise MissingApiKeyError()
 
-    def _count(self, kind: str, result: ChatResult, endpoint: Any = None) -> None:
-        callback = self.on_action_usage if kind == "action" and self.on_action_usage else self.on_usage
+    def _count(self, result: ChatResult, endpoint: Endpoint | None = None) -> None:
         if endpoint is None:
-            callback(result.model, result.usage)
+            self.on_usage(result.model, result.usage)
         else:
-            callback(result.model, result.usage, endpoint)
+            self.on_usage(result.model, result.usage, endpoint)
 
     def bind_token(self, stream: str, token: str) -> None:
         """Tie a progress token to a running chat (its cancel stops the chat)."""
@@ -297,5 +303,5 @@ class ChatManager:
             return await complete_once(client, request, timeouts=self.timeouts, policy=self.policy)
 
         # prefix completion is DeepSeek's beta: only endpoints of that kind stand in
-        result, _endpoint = await self._failover("chat", call, deepseek_only=True, kind="action")
+        result, _endpoint = await self._failover("chat", call, deepseek_only=True)
         return result
