@@ -18,12 +18,12 @@ from . import client_hints
 from .api.client import DeepSeekClient
 from .api.endpoints import PRIMARY, Endpoint, fallback_endpoint
 from .api.errors import DeepSeekError, MissingApiKeyError
+from .api.types import Usage
 from .completion.engine import CompletionEngine
 from .ledger import Ledger, ledger_path
 from .policy import ExclusionPolicy
 from .settings import Problem, Settings, SettingsError, _flatten, build_settings, env_layer
 from .trace import Tracer, from_env
-from .api.types import Usage
 from .usage import UsageTotals
 
 log = logging.getLogger(__name__)

@@ -106,7 +106,7 @@ class CodeActionsFeature:
         """The client fills in an action's ``edit`` through ``codeAction/resolve``."""
         props = get_capability(self.server.client_capabilities,
                                "text_document.code_action.resolve_support.properties", None)
-        return bool(props) and "edit" in props
+        return isinstance(props, (list, tuple)) and "edit" in props
 
     def unsupported(self, what: str) -> JsonRpcException:
         """The error (and one message) for a command the client cannot carry out: no ``workspace/applyEdit``."""

@@ -325,7 +325,7 @@ class DeepSeekLanguageServer(LanguageServer):
         """Send a notification; a client that went away is logged, not raised."""
         try:
             self.protocol.notify(method, payload)
-        except Exception:  # noqa: BLE001  # no transport yet (before initialize), or the client went away
+        except Exception:  # no transport yet (before initialize), or the client went away
             log.debug("%s not sent", method, exc_info=True)
 
     # -- pygls hooks -----------------------------------------------------
