@@ -139,7 +139,7 @@ class Service:
     def _make_fallbacks(self, settings: Settings) -> list[Endpoint]:
         return [fallback_endpoint(config, transport=self._transport) for config in settings.fallbacks]
 
-    def primary_endpoint(self, use: str = "fim") -> Endpoint:
+    def primary_endpoint(self) -> Endpoint:
         """The primary endpoint (this process's DeepSeek client and the engine's breaker)."""
         models = {"fim": self.settings.completion_model, "chat": self.settings.chat_model}
         return Endpoint(PRIMARY, True, self.client, models, self.engine.breaker)

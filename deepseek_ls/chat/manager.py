@@ -48,12 +48,15 @@ FAILOVER_ERRORS = (ServerError, RateLimitError, APIConnectionError, APITimeoutEr
 class ChatAnswer:
     """The final answer of a chat command."""
 
+    #: the session it belongs to (ask again in it to follow up)
     session: str
+    #: the answer's text (``\n`` line breaks)
     content: str
+    #: the thinking model's reasoning ("" without thinking); never sent back in the history
     reasoning: str
     usage: Usage
+    #: the model that answered
     model: str
-    finish_reason: str | None = None
     #: who answered: "deepseek" or a fallback endpoint's name
     endpoint: str = PRIMARY
 
@@ -175,8 +178,7 @@ class ChatManager:
             error = InternalError(f"The chat hit an internal error ({type(exc).__name__}).")
             await sink.failed(error)
             raise error from None
-        answer = ChatAnswer(chat.id, result.content, result.reasoning, result.usage, result.model,
-                            result.finish_reason, endpoint)
+        answer = ChatAnswer(chat.id, result.content, result.reasoning, result.usage, result.model, endpoint)
         await sink.done(answer)
         return answer
 

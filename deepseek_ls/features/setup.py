@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..service import Service, ServiceEvents
+from ..service import ServiceEvents
 from .chat import ChatFeature
 from .code_actions import CodeActionsFeature
 from .completion import CompletionFeature
@@ -19,7 +19,6 @@ class Features:
     """The feature owners of one server (see :mod:`deepseek_ls.features`)."""
 
     server: DeepSeekLanguageServer
-    service: Service
     status: StatusFeature
     documents: DocumentsFeature
     completion: CompletionFeature
@@ -42,4 +41,4 @@ def build_features(server: DeepSeekLanguageServer) -> Features:
     service.connect(ServiceEvents(problem=status.report_problem, state=status.send,
                                   usage=status.usage_counted, settings=lifecycle.settings_changed,
                                   ledger_failed=status.ledger_failed))
-    return Features(server, service, status, documents, completion, chat, code_actions, lifecycle)
+    return Features(server, status, documents, completion, chat, code_actions, lifecycle)
