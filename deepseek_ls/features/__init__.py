@@ -1,19 +1,18 @@
 """The LSP side of deepseek-ls: one owner object per feature, built once by
-:func:`deepseek_ls.server.create_server` from explicit dependencies.
+:func:`deepseek_ls.server.build` from explicit dependencies (model: esbonio's
+``server/setup.py`` and its feature objects).
 
-============================  ===============================  ==========================================
-feature                       owner                            state it owns
-============================  ===============================  ==========================================
-the editor connection         ``connection.DeepSeekLanguageServer``  lifecycle rules, our pending requests
-status and feedback           ``status.StatusFeature``         the last status sent, the excluded state
-documents and the workspace   ``documents.DocumentsFeature``   the open documents
-ghost text / completion       ``completion.CompletionFeature`` none (the engine is the service's)
-chat and explain              ``chat.ChatFeature``             sessions, running chats, transcripts
-code actions                  ``code_actions.CodeActionsFeature``  the prefix-request runner
-lifecycle and settings        ``lifecycle.LifecycleFeature``   pending problems, model checks
-============================  ===============================  ==========================================
+- ``connection.DeepSeekLanguageServer``: the editor connection (lifecycle rules,
+  deadlines on our requests to the client, positions in the negotiated encoding).
+- ``status.StatusFeature``: ``deepseek/status``, problem messages, ghost-text feedback.
+- ``documents.DocumentsFeature``: the open documents, snapshots, names, exclusions (i14).
+- ``completion.CompletionFeature``: ghost text and completion items.
+- ``chat.ChatFeature``: chat and explain (sessions, running chats, transcripts).
+- ``code_actions.CodeActionsFeature``: prefix-completion code actions and rewrites.
+- ``lifecycle.LifecycleFeature``: initialize, settings layers, model checks, shutdown.
 
-Handlers (:mod:`deepseek_ls.handlers`) are one-line adapters that call these
-objects; the core (:mod:`deepseek_ls.service` and below) never imports this
-package. Importing the package imports none of its modules.
+Each owner takes what it needs in its constructor and documents its state
+per attribute. Handlers (:mod:`deepseek_ls.handlers`) are one-line adapters
+that call these objects. The core (:mod:`deepseek_ls.service` and below)
+never imports this package; importing the package imports none of its modules.
 """

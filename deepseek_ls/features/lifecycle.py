@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
-from collections.abc import Coroutine, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from lsprotocol import types
@@ -145,10 +145,8 @@ class LifecycleFeature:
         self._apply("pull", answer if isinstance(answer, dict) else {})
 
     def _check_models_soon(self) -> None:
-        self._background(self._check_models())
-
-    def _background(self, work: Coroutine[Any, Any, None]) -> None:
-        task = asyncio.ensure_future(work)
+        """Compare the configured models with ``GET /models`` in the background."""
+        task = asyncio.ensure_future(self._check_models())
         self._checks.add(task)
         task.add_done_callback(self._checks.discard)
 
