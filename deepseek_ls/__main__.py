@@ -92,7 +92,7 @@ async def _complete(spec: str) -> int:
     from .api.errors import DeepSeekError
     from .completion.engine import CompletionRequest
     from .prompt.fim import DocumentSnapshot
-    from .service import Service
+    from .service import Service, ServiceEvents
 
     path_text, sep1, rest = spec.rpartition(":")
     file_text, sep2, line_text = path_text.rpartition(":")
@@ -115,9 +115,8 @@ async def _complete(spec: str) -> int:
         return _fail(f"column {col} is outside line {line} (1..{len(lines[line - 1].rstrip(chr(13))) + 1})")
     offset = sum(len(l) + 1 for l in lines[: line - 1]) + col - 1
 
-    service = Service()
     problems: list[str] = []
-    service.on_problem = lambda kind, message: problems.append(message)
+    service = Service(events=ServiceEvents(problem=lambda kind, message: problems.append(message)))
     for problem in service.startup_problems:
         if not problem.blocking:
             print(f"deepseek-ls: warning: {problem}", file=sys.stderr)

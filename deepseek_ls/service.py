@@ -1,8 +1,9 @@
 """The LSP-free heart of one deepseek-ls process.
 
 Holds the layered settings, the API client, the completion engine and the
-usage totals, and tells its owner (the LSP server or the CLI) about problems
-and state changes through callbacks. Nothing here imports pygls.
+usage totals, and tells its owner (the LSP server's status feature, or the
+CLI) about problems, state changes, usage and new settings through one
+:class:`ServiceEvents` value. Nothing here imports pygls.
 """
 
 from __future__ import annotations
@@ -10,15 +11,16 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from . import client_hints
-from .api.client import DeepSeekClient, Usage
+from .api.client import DeepSeekClient
 from .api.endpoints import PRIMARY, Endpoint, fallback_endpoint
 from .api.errors import DeepSeekError, MissingApiKeyError
+from .api.types import Usage
 from .completion.engine import CompletionEngine
 from .ledger import Ledger, ledger_path
-from .models import model_info
 from .policy import ExclusionPolicy
 from .settings import Problem, Settings, SettingsError, _flatten, build_settings, env_layer
 from .trace import Tracer, from_env
@@ -29,23 +31,49 @@ log = logging.getLogger(__name__)
 LAYERS = ("env", "init", "didChange", "pull", "toggle")
 
 
+def _quiet(*args: Any) -> None:
+    """Default event handler: nobody listens (a one-shot command that does not ask)."""
+
+
+@dataclass(frozen=True)
+class ServiceEvents:
+    """What the service tells its owner; each handler runs on the event loop's thread
+    (the ledger's writer-thread failure excepted: see :attr:`ledger_failed`)."""
+
+    #: ``(kind, message)``: a problem to show the user once (kind ``auth``, ``balance``,
+    #: ``missing-key``, ``settings``, ``outage``...); the service and engine dedupe
+    problem: Callable[[str, str], None] = _quiet
+    #: ``()``: the completion state may have changed (paused, failing over, back)
+    state: Callable[[], None] = _quiet
+    #: ``(kind, model, usage)``: one answer was counted (kind ``fim``, ``chat`` or ``action``)
+    usage: Callable[[str, str, Usage], None] = _quiet
+    #: ``(settings)``: the settings changed (the server applies the log level)
+    settings: Callable[[Settings], None] = _quiet
+    #: ``()``: the ledger's writer thread failed (called on that thread)
+    ledger_failed: Callable[[], None] = _quiet
+
+
 class Service:
     """Settings, client, engine and usage of one server process."""
 
     def __init__(self, *, environ: dict[str, str] | None = None, tracer: Tracer | None = None,
-                 transport: Any = None) -> None:
+                 transport: Any = None, events: ServiceEvents | None = None) -> None:
+        """``environ`` stands for ``os.environ`` (the env settings layer, the ledger's
+        place); ``transport`` is handed to every HTTP client (tests); ``events`` says
+        where problems, state changes and usage go (see :meth:`connect`)."""
+        #: the environment the env layer and the fallbacks' key variables are read from
         self._environ = environ
+        #: the settings layers by name (see :data:`LAYERS`), each replaced whole
         self._layers: dict[str, dict[str, Any]] = {"env": env_layer(environ)}
+        #: the httpx transport of every client (None: the real network)
         self._transport = transport
         self.tracer = tracer or from_env()
+        #: usage totals of this process (``deepseek.usage``, the status)
         self.usage = UsageTotals()
         #: usage of every request, kept on disk across restarts (written off the hot path)
         self.ledger = Ledger(ledger_path(environ))
-        self.on_problem: Callable[[str, str], None] = lambda kind, message: None
-        self.on_state: Callable[[], None] = lambda: None
-        self.on_usage: Callable[..., None] = lambda model, usage, *endpoint: None
-        #: called with the new settings whenever they change (the server applies the log level)
-        self.on_settings: Callable[[Settings], None] = lambda settings: None
+        #: where problems, state changes and usage go (set once: here or by :meth:`connect`)
+        self.events = events or ServiceEvents()
         #: settings problems in force that were already handed out to be shown
         self._active: set[str] = set()
         self.settings, problems = self._build()
@@ -53,8 +81,7 @@ class Service:
         self.blocked: Problem | None = next((p for p in problems if p.blocking), None)
         self.client = self._make_client(self.settings)
         self.engine = CompletionEngine(self.settings, self.client, tracer=self.tracer,
-                                       on_usage=self._fim_usage, on_problem=self._problem,
-                                       on_state=self._state_changed)
+                                       on_usage=self._fim_usage, on_problem=self._problem)
         #: i14 failover: the fallback endpoints (own clients, own breakers), shared by ghost text and chat
         self.fallbacks: list[Endpoint] = self._make_fallbacks(self.settings)
         self.engine.set_fallbacks(self.fallbacks)
@@ -63,9 +90,18 @@ class Service:
         self.startup_problems: list[Problem] = self._take_new(problems)
         #: i14: which files are never sent (deepseek.exclude is read on each check)
         self.policy = ExclusionPolicy(lambda: self.settings.exclude)
+        #: retired clients, closed once the chats still streaming from them end (or at aclose)
         self._old_clients: list[DeepSeekClient] = []
+        self.connect(self.events)
 
-    # -- callbacks are late-bound so the owner can set them after construction
+    def connect(self, events: ServiceEvents) -> None:
+        """Send the service's events to ``events`` from now on (the server's setup calls
+        this once, when it is given a service built before it)."""
+        self.events = events
+        self.engine.on_state = events.state
+        self.ledger.on_problem = events.ledger_failed
+
+    # -- events ----------------------------------------------------------
     def _problem(self, kind: str, message: str) -> None:
         if kind == "missing-key" and self.blocked is not None:
             # there is no client because a setting blocks it: say that, and only once
@@ -73,10 +109,7 @@ class Service:
                 return
             self._active.add(str(self.blocked))
             kind, message = "settings", str(self.blocked)
-        self.on_problem(kind, message)
-
-    def _state_changed(self) -> None:
-        self.on_state()
+        self.events.problem(kind, message)
 
     def _fim_usage(self, model: str, usage: Usage, endpoint: Endpoint | None = None) -> None:
         self.record_usage(model, usage, "fim", endpoint)
@@ -100,13 +133,13 @@ class Service:
             self.ledger.record(model, usage.hit_tokens, usage.miss_tokens, usage.completion_tokens, kind,
                                endpoint=endpoint.name, cost=cost if prices else None)
         log.info(self.usage.log_line())
-        self.on_usage(model, usage)
+        self.events.usage(kind, model, usage)
 
     # -- endpoints -----------------------------------------------------
     def _make_fallbacks(self, settings: Settings) -> list[Endpoint]:
         return [fallback_endpoint(config, transport=self._transport) for config in settings.fallbacks]
 
-    def primary_endpoint(self, use: str = "fim") -> Endpoint:
+    def primary_endpoint(self) -> Endpoint:
         """The primary endpoint (this process's DeepSeek client and the engine's breaker)."""
         models = {"fim": self.settings.completion_model, "chat": self.settings.chat_model}
         return Endpoint(PRIMARY, True, self.client, models, self.engine.breaker)
@@ -215,7 +248,7 @@ class Service:
                 self.fallbacks = fallbacks = self._make_fallbacks(settings)
             self.engine.configure(settings, self.client, fallbacks)
             self._pause_if_blocked()
-            self.on_settings(settings)
+            self.events.settings(settings)
             log.info("settings: %s", settings.redacted())
         else:
             self.engine.resume()  # settings sent again (or a toggle): try again after a 401/402 pause
@@ -238,10 +271,6 @@ class Service:
             return None
         return (f"DeepSeek does not serve {', '.join(missing)}. Available models: "
                 f"{', '.join(sorted(available)) or 'none'}.")
-
-    def fim_capable(self) -> bool:
-        info = model_info(self.settings.completion_model)
-        return info is None or info.fim
 
     async def aclose(self) -> None:
         clients = [*self._old_clients, *([self.client] if self.client else []),

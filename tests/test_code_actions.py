@@ -178,3 +178,53 @@ async def test_a_code_action_is_recorded_as_kind_action(client: LanguageClient, 
             break
         await asyncio.sleep(0.05)
     assert kinds == ["action"], kinds
+
+
+async def _ledger_kinds(since: float, count: int) -> list[str]:
+    """The kinds of the ledger rows written since ``since`` (waits for ``count`` of them:
+    rows are written off the hot path, about a second later)."""
+    import asyncio
+    import os
+    from pathlib import Path
+
+    from deepseek_ls.ledger import Ledger
+
+    ledger = Ledger(Path(os.environ["DEEPSEEK_LS_DATA_DIR"]) / "ledger.sqlite3")
+    kinds: list[str] = []
+    for _ in range(200):
+        kinds = [row.kind for row in ledger.rows(start=since)]
+        if len(kinds) >= count:
+            break
+        await asyncio.sleep(0.05)
+    ledger.close()
+    return kinds
+
+
+@pytest.mark.parametrize("path", ["resolve", "runCodeAction"])
+async def test_every_code_action_path_is_recorded_as_action_and_a_chat_as_chat(client: LanguageClient, fake,
+                                                                                path: str):
+    """Issue 11: code actions shared the chat's usage callback. Each way of running an action
+    (codeAction/resolve, deepseek.runCodeAction; rewriteSelection above) writes a row of kind
+    ``action``; a chat in the same server still writes ``chat``; the usage totals count both."""
+    import time
+
+    started = time.time()
+    open_doc(client, SOURCE)
+    client.feature(types.WORKSPACE_APPLY_EDIT)(lambda params: types.ApplyWorkspaceEditResult(applied=True))
+    fake.chat_handler = lambda body: "math.pi * r * r\n"
+    action = by_title(await client.text_document_code_action_async(params(3, 33)), "DeepSeek: complete")
+    if path == "resolve":
+        resolved = await client.code_action_resolve_async(action)
+        assert resolved.edit is not None
+    else:
+        result = await client.workspace_execute_command_async(types.ExecuteCommandParams(
+            command="deepseek.runCodeAction", arguments=[action.data]))
+        assert result == {"applied": True}
+    assert await _ledger_kinds(started, 1) == ["action"]
+    client.workspace_did_change_configuration(types.DidChangeConfigurationParams(
+        settings={"deepseek": {"chat": {"transcripts": False}}}))  # no file in the user's cache
+    await client.workspace_execute_command_async(types.ExecuteCommandParams(
+        command="deepseek.chat", arguments=[{"message": "hi"}]))
+    assert await _ledger_kinds(started, 2) == ["action", "chat"]
+    usage = await client.workspace_execute_command_async(types.ExecuteCommandParams(command="deepseek.usage"))
+    assert usage["requests"] == 2

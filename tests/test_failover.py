@@ -17,7 +17,7 @@ from deepseek_ls.cli_extra import format_doctor, format_stats, run_doctor
 from deepseek_ls.completion.engine import CompletionRequest
 from deepseek_ls.ledger import Ledger
 from deepseek_ls.prompt.fim import DocumentSnapshot
-from deepseek_ls.service import Service
+from deepseek_ls.service import Service, ServiceEvents
 from deepseek_ls.settings import build_settings, coerce_fallbacks
 from tests.fake_deepseek import FakeDeepSeek
 
@@ -156,7 +156,7 @@ async def test_ghost_text_fails_over_on_a_503_burst_and_the_probe_takes_the_prim
     service = make_service(tmp_path, primary.base_url, [fallback_entry(fallback)])
     engine = service.engine
     problems = []
-    service.on_problem = lambda kind, message: problems.append((kind, message))
+    service.connect(ServiceEvents(problem=lambda kind, message: problems.append((kind, message))))
     await open_primary_breaker(service, primary, path="/beta/completions", status=503, times=3)
     assert [k for k, _ in problems] == ["failover"] and "'backup'" in problems[0][1]
 
@@ -452,6 +452,37 @@ async def test_code_actions_fail_over_only_to_an_endpoint_with_prefix_completion
     await service.aclose()
 
 
+async def test_a_code_action_answered_by_a_fallback_is_still_recorded_as_action(tmp_path, fakes):
+    """Issue 11: the code-action owner counts its usage as ``action`` at every endpoint, the chat
+    owner as ``chat``; the ledger row names the fallback that answered."""
+    from deepseek_ls.chat.prefix import plan_complete
+    from deepseek_ls.server import build
+
+    primary, fallback = fakes
+    service = make_service(tmp_path, primary.base_url, [fallback_entry(fallback)])
+    service.ledger.flush_delay_s = 0
+    features = build(service)
+    primary.inject(path="/beta/chat/completions", status=503, times=5)
+    text = "def add(a, b):\n    "
+    plan = plan_complete(DocumentSnapshot(uri="file:///w/a.py", path="a.py", language_id="python",
+                                          text=text, version=1), len(text))
+    assert (await features.code_actions.runner.prefix_complete(plan)).content
+
+    class Quiet:  # a ChatSink that shows nothing
+        def begin(self, session): pass
+        def delta(self, kind, text): pass
+        def retrying(self, attempt, error, wait_s): pass
+        async def done(self, answer): pass
+        async def failed(self, error): pass
+        async def cancelled(self): pass
+
+    await features.chat.manager.ask("hi", Quiet(), stream="s1")
+    assert service.ledger.flush()
+    assert [(r.kind, r.endpoint) for r in service.ledger.rows()] == [("action", "backup"), ("chat", "deepseek")]
+    assert service.usage.requests == 2
+    await service.aclose()
+
+
 # -- a local server without a key --------------------------------------------------
 
 async def test_a_keyless_local_fallback_gets_no_authorization_header_at_all(tmp_path):
@@ -510,7 +541,7 @@ async def test_a_flapping_primary_warns_about_the_failover_once(tmp_path, fakes)
     service = make_service(tmp_path, primary.base_url, [fallback_entry(fallback)])
     engine = service.engine
     problems = []
-    service.on_problem = lambda kind, message: problems.append(kind)
+    service.connect(ServiceEvents(problem=lambda kind, message: problems.append(kind)))
     for round_ in range(3):  # fail, fall over, recover; again
         await open_primary_breaker(service, primary, path="/beta/completions", status=503, times=3)
         engine.clock.now += engine.breaker.current_cooldown_s + 0.1

@@ -20,7 +20,8 @@ from deepseek_ls.api.errors import (
     StreamError,
     error_from_response,
 )
-from deepseek_ls.handlers.chat_commands import user_message
+from deepseek_ls.features.commands import user_message
+from deepseek_ls.service import ServiceEvents
 from deepseek_ls.settings import coerce_fallbacks
 from tests.test_failover import (  # noqa: F401
     BASE,
@@ -111,7 +112,7 @@ async def test_a_fallback_401_in_ghost_text_names_the_fallback_and_its_variable(
     primary, fallback = fakes
     service = make_service(tmp_path, primary.base_url, [fallback_entry(fallback)])
     problems = []
-    service.on_problem = lambda kind, message: problems.append((kind, message))
+    service.connect(ServiceEvents(problem=lambda kind, message: problems.append((kind, message))))
     await open_primary_breaker(service, primary, path="/beta/completions", status=503, times=3)
     fallback.inject(path="*", status=401, times=5)
     assert await service.engine.complete(req(BASE + "d")) is None
@@ -124,7 +125,7 @@ async def test_a_fallback_503_in_ghost_text_names_the_fallback(tmp_path, fakes):
     primary, fallback = fakes
     service = make_service(tmp_path, primary.base_url, [fallback_entry(fallback)])
     problems = []
-    service.on_problem = lambda kind, message: problems.append((kind, message))
+    service.connect(ServiceEvents(problem=lambda kind, message: problems.append((kind, message))))
     await open_primary_breaker(service, primary, path="/beta/completions", status=503, times=3)
     fallback.inject(path="*", status=503, times=10)
     assert await service.engine.complete(req(BASE + "d")) is None

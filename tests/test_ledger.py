@@ -197,15 +197,14 @@ def test_peak_and_offpeak_prices(path: Path) -> None:
 
 
 def test_service_records_into_the_ledger_and_status_has_today(tmp_path: Path) -> None:
-    from deepseek_ls.server import create_server
+    from deepseek_ls.server import build
     from deepseek_ls.service import Service
 
     service = Service(environ={ENV_DATA_DIR: str(tmp_path), "DEEPSEEK_API_KEY": "sk-test"})
     service.ledger.flush_delay_s = 0
     service.record_usage("deepseek-flash", Usage(prompt_tokens=30, completion_tokens=4, hit_tokens=20,
                                                  miss_tokens=10))
-    server = create_server(service)
-    payload = server.status_payload()
+    payload = build(service).status.payload()
     assert payload["today"] == payload["usage"]
     assert set(payload["today"]) == {"requests", "promptHitTokens", "promptMissTokens",
                                      "completionTokens", "costUsd", "hitRate"}

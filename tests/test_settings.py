@@ -63,7 +63,7 @@ def test_readme_settings_table_is_generated_from_the_fields():
 import pytest  # noqa: E402
 
 from deepseek_ls.api.errors import MissingApiKeyError  # noqa: E402
-from deepseek_ls.service import Service  # noqa: E402
+from deepseek_ls.service import Service, ServiceEvents  # noqa: E402
 from deepseek_ls.settings import SettingsError, check_api_key, normalize_base_url  # noqa: E402
 
 
@@ -207,7 +207,7 @@ async def test_service_with_a_blocking_setting_has_no_client_and_says_why_once(d
         service.require_client()
     assert "DEEPSEEK_API_KEY" in str(info.value) and "sk-test" not in str(info.value)
     said = []
-    service.on_problem = lambda kind, message: said.append(message)
+    service.connect(ServiceEvents(problem=lambda kind, message: said.append(message)))
     service.engine.report_missing_key()  # already said at start: not again
     assert said == []
     # a good key from the editor unblocks; a bad endpoint blocks again (no fallback to the default)

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from ..api.chat import ChatRequest, ChatResult, Timeouts, complete_once, stream_chat
-from ..api.client import DeepSeekClient, Usage
+from ..api.client import DeepSeekClient
 from ..api.endpoints import PRIMARY, Endpoint
 from ..api.errors import (
     APIConnectionError,
@@ -30,6 +30,7 @@ from ..api.errors import (
     StreamError,
 )
 from ..api.retry import RetryPolicy
+from ..api.types import Usage
 from ..policy import MASKER
 from ..settings import Settings
 from .prefix import PrefixPlan
@@ -47,12 +48,15 @@ FAILOVER_ERRORS = (ServerError, RateLimitError, APIConnectionError, APITimeoutEr
 class ChatAnswer:
     """The final answer of a chat command."""
 
+    #: the session it belongs to (ask again in it to follow up)
     session: str
+    #: the answer's text (``\n`` line breaks)
     content: str
+    #: the thinking model's reasoning ("" without thinking); never sent back in the history
     reasoning: str
     usage: Usage
+    #: the model that answered
     model: str
-    finish_reason: str | None = None
     #: who answered: "deepseek" or a fallback endpoint's name
     endpoint: str = PRIMARY
 
@@ -85,7 +89,7 @@ class Run:
 
     stream: str
     session: str
-    task: asyncio.Task
+    task: asyncio.Task[ChatAnswer]
     tokens: set[str] = field(default_factory=set)
 
 
@@ -97,20 +101,26 @@ class ChatManager:
                  timeouts: Timeouts | None = None, policy: RetryPolicy | None = None,
                  store: SessionStore | None = None,
                  endpoints: Callable[[], list[Endpoint]] | None = None) -> None:
-        """``endpoints`` (i14 failover) gives every endpoint in failover order, the
+        """``client()`` gives the primary client or raises why there is none;
+        ``endpoints`` (i14 failover) gives every endpoint in failover order, the
         primary first; without it every request goes to ``client()``. ``on_usage``
-        gets ``(model, usage)``, plus the endpoint when a fallback answered; a code
-        action's usage goes to ``on_action_usage`` instead when it is set (the ledger
-        records it as kind ``action``)."""
+        gets ``(model, usage)``, plus the endpoint when a fallback answered, for
+        every answer this manager gets (its owner knows what kind of use it
+        counts: the chat feature and the code-action feature each have their own
+        manager)."""
+        #: the primary client (or None), or raises the error that says why there is none
         self._client = client
+        #: every endpoint in failover order (None: only ``client()``)
         self._endpoints = endpoints
+        #: the current settings (model, thinking, max tokens)
         self._settings = settings
+        #: called with ``(model, usage[, endpoint])`` for each answer
         self.on_usage = on_usage
-        #: usage of code actions (same arguments as ``on_usage``); None: ``on_usage``
-        self.on_action_usage: Callable[..., None] | None = None
         self.timeouts = timeouts or Timeouts()
         self.policy = policy or RetryPolicy()
+        #: the chat sessions (bounded history per session id)
         self.store = store or SessionStore()
+        #: the running chats by stream id
         self.runs: dict[str, Run] = {}
 
     # -- chat ----------------------------------------------------------
@@ -168,8 +178,7 @@ class ChatManager:
             error = InternalError(f"The chat hit an internal error ({type(exc).__name__}).")
             await sink.failed(error)
             raise error from None
-        answer = ChatAnswer(chat.id, result.content, result.reasoning, result.usage, result.model,
-                            result.finish_reason, endpoint)
+        answer = ChatAnswer(chat.id, result.content, result.reasoning, result.usage, result.model, endpoint)
         await sink.done(answer)
         return answer
 
@@ -190,7 +199,7 @@ class ChatManager:
 
     async def _failover(self, use: str, call: Callable[[DeepSeekClient, str | None], Any],
                         shown: Callable[[], bool] = lambda: False,
-                        deepseek_only: bool = False, kind: str = "chat") -> tuple[ChatResult, str]:
+                        deepseek_only: bool = False) -> tuple[ChatResult, str]:
         """Run ``call(client, model)`` at the first endpoint that answers; returns
         the result and the endpoint's name.
 
@@ -205,7 +214,7 @@ class ChatManager:
             if client is None:
                 raise MissingApiKeyError()
             result = await call(client, None)
-            self._count(kind, result)
+            self._count(result)
             return result, PRIMARY
         self._client()  # raises why the primary cannot be used at all (no key, a blocking setting)
         last: DeepSeekError | None = None
@@ -233,21 +242,20 @@ class ChatManager:
                 raise
             endpoint.breaker.record_success()
             if endpoint.primary:
-                self._count(kind, result)
+                self._count(result)
             else:
                 log.info("%s answered by fallback endpoint %r", use, endpoint.name)
-                self._count(kind, result, endpoint)
+                self._count(result, endpoint)
             return result, endpoint.name
         if last is not None:
             raise last
         raise MissingApiKeyError()
 
-    def _count(self, kind: str, result: ChatResult, endpoint: Any = None) -> None:
-        callback = self.on_action_usage if kind == "action" and self.on_action_usage else self.on_usage
+    def _count(self, result: ChatResult, endpoint: Endpoint | None = None) -> None:
         if endpoint is None:
-            callback(result.model, result.usage)
+            self.on_usage(result.model, result.usage)
         else:
-            callback(result.model, result.usage, endpoint)
+            self.on_usage(result.model, result.usage, endpoint)
 
     def bind_token(self, stream: str, token: str) -> None:
         """Tie a progress token to a running chat (its cancel stops the chat)."""
@@ -297,5 +305,5 @@ class ChatManager:
             return await complete_once(client, request, timeouts=self.timeouts, policy=self.policy)
 
         # prefix completion is DeepSeek's beta: only endpoints of that kind stand in
-        result, _endpoint = await self._failover("chat", call, deepseek_only=True, kind="action")
+        result, _endpoint = await self._failover("chat", call, deepseek_only=True)
         return result

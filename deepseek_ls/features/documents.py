@@ -1,0 +1,176 @@
+"""Documents and the workspace: the server's own document copies, snapshots, names, exclusions.
+
+The documents live here (:mod:`deepseek_ls.documents`), not in pygls's
+workspace: pygls splits lines with ``str.splitlines`` (form feed, U+2028 ...
+break lines there, so edits below them land on the wrong line) and re-splits
+the whole text on every change. So pygls's built-in handlers for
+``didOpen``/``didChange``/``didClose`` are replaced by ours.
+
+Each ``didChange`` is also a keystroke for the adaptive debounce; closing a
+document forgets its suggestions. Every other feature reads a document
+through :meth:`DocumentsFeature.snapshot` (a frozen copy with ``\\n`` line
+breaks), names it with :meth:`display_path` (never a local absolute path) and
+asks :meth:`exclusion` whether it may be sent at all (i14).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+from urllib.parse import unquote
+
+from lsprotocol import types
+from pygls import uris
+from pygls.exceptions import JsonRpcException
+
+from ..constants import MAX_DOCUMENT_CHARS
+from ..documents import Document, DocumentStore, normalize_eol, to_eol
+from ..naming import display_name
+from ..policy import Exclusion
+from ..prompt.fim import DocumentSnapshot
+from ..service import Service
+from .commands import REQUEST_FAILED
+from .connection import DeepSeekLanguageServer
+from .status import StatusFeature
+
+log = logging.getLogger(__name__)
+
+#: Custom request answering a document's text as the server holds it; registered
+#: only when this environment variable is "1" (tests and bug reports).
+INSPECT_ENV = "DEEPSEEK_LS_INSPECT"
+INSPECT_METHOD = "deepseek/inspectDocument"
+
+
+class DocumentsFeature:
+    """The open documents, their snapshots and names, and which of them are never sent."""
+
+    def __init__(self, server: DeepSeekLanguageServer, service: Service, status: StatusFeature) -> None:
+        self.server = server
+        self.service = service
+        self.status = status
+        #: the open documents by URI, as the client spelt it in ``didOpen``
+        self.store = DocumentStore()
+
+    # -- notifications ------------------------------------------------------
+    def did_open(self, params: types.DidOpenTextDocumentParams) -> None:
+        """Keep a copy of the opened document."""
+        item = params.text_document
+        self.store.open(item.uri, item.text, language_id=item.language_id or "plaintext", version=item.version)
+
+    def did_change(self, params: types.DidChangeTextDocumentParams) -> None:
+        """Apply the changes (ranges in the negotiated encoding); tell the engine a key was typed."""
+        uri, version = params.text_document.uri, params.text_document.version
+        doc = self.document(uri)
+        if doc is None:
+            log.warning("didChange for a document that is not open: %s", uri)
+            return
+        encoding = self.server.encoding
+        for change in params.content_changes:
+            rng = getattr(change, "range", None)
+            if rng is None:
+                doc.replace_all(change.text, version)
+            else:
+                doc.change((rng.start.line, rng.start.character), (rng.end.line, rng.end.character),
+                           change.text, encoding, version)
+        changes = params.content_changes
+        inserted = getattr(changes[-1], "text", "") if len(changes) == 1 else ""
+        self.service.engine.note_edit(uri, normalize_eol(inserted))
+
+    def did_close(self, params: types.DidCloseTextDocumentParams) -> None:
+        """Forget the document, its suggestions and the ``excluded`` state it caused."""
+        uri = params.text_document.uri
+        doc = self.document(uri)
+        if doc is not None:
+            self.store.close(doc.uri)
+        self.service.engine.forget(uri)
+        self.status.closed(uri)
+
+    def inspect(self, params: Any) -> dict[str, Any] | None:
+        """``deepseek/inspectDocument`` ``{uri}``: the text as the server holds it (tests, bug reports)."""
+        uri = getattr(params, "uri", None) or (params.get("uri") if isinstance(params, dict) else None)
+        doc = self.document(str(uri or ""))
+        if doc is None:
+            return None
+        return {"uri": doc.uri, "version": doc.version, "text": doc.raw_text, "eol": doc.eol,
+                "lineCount": doc.line_count}
+
+    # -- reading documents ----------------------------------------------------
+    def document(self, uri: str) -> Document | None:
+        """The open document ``uri`` (also when the client spells it with other percent-escapes)."""
+        doc = self.store.get(uri)
+        if doc is None and self.store:
+            plain = unquote(uri)
+            doc = next((d for d in self.store if unquote(d.uri) == plain), None)
+        return doc
+
+    def _freeze(self, uri: str, doc: Document) -> DocumentSnapshot:
+        return DocumentSnapshot(uri=uri, path=self.display_path(uri),
+                                language_id=doc.language_id or "plaintext",
+                                text=doc.text, version=doc.version, eol=doc.eol)
+
+    def snapshot(self, uri: str) -> DocumentSnapshot | None:
+        """A frozen copy of an open document, or None if it is not open.
+
+        Its ``text`` has ``\\n`` line breaks only (same lines and columns as the
+        editor's text); ``eol`` is the document's own line break.
+        """
+        doc = self.document(uri)
+        return None if doc is None else self._freeze(uri, doc)
+
+    def others(self, uri: str) -> tuple[DocumentSnapshot, ...]:
+        """Snapshots of the other open documents (documents too large to complete in, and
+        documents never sent, are left out)."""
+        mine = self.document(uri)
+        return tuple(self._freeze(doc.uri, doc) for doc in self.store
+                     if doc is not mine and len(doc) <= MAX_DOCUMENT_CHARS
+                     and self.exclusion(doc.uri) is None)  # i14
+
+    def editor_text(self, uri: str, text: str) -> str:
+        """``text`` (from the core, ``\\n`` line breaks) with the line breaks of document ``uri``."""
+        doc = self.document(uri)
+        return to_eol(text, doc.eol if doc is not None else "\n")
+
+    # -- the workspace ----------------------------------------------------------
+    def workspace_folders(self) -> list[tuple[str, str]]:
+        """``[(folder URI, name), ...]``: the workspace folders (kept current by pygls on
+        ``workspace/didChangeWorkspaceFolders``), or the root URI when the client sent no folders."""
+        try:
+            folders = [(f.uri, f.name) for f in self.server.workspace.folders.values()]
+            root = self.server.workspace.root_uri
+        except RuntimeError:  # before initialize
+            return []
+        if not folders and root:
+            folders = [(root, "")]
+        return folders
+
+    def display_path(self, uri: str) -> str:
+        """How ``uri`` is named to the model and in titles: never a local absolute path
+        (see :mod:`deepseek_ls.naming`)."""
+        return display_name(uri, self.workspace_folders())
+
+    def _roots(self) -> list[str]:
+        try:
+            workspace = self.server.workspace
+            folders = [f.uri for f in workspace.folders.values()] or [workspace.root_uri]
+        except RuntimeError:  # before initialize
+            return []
+        return [p for p in (uris.to_fs_path(u) for u in folders if u) if p]
+
+    # -- i14: files never sent (see deepseek_ls/policy.py) ------------------------
+    def exclusion(self, uri: str) -> Exclusion | None:
+        """Why ``uri`` is never sent to DeepSeek, or None when it may be."""
+        policy = self.service.policy
+        policy.set_roots(self._roots())
+        return policy.check(uri)
+
+    def refuse_excluded(self, uri: str) -> None:
+        """Raise a clear ``RequestFailed`` (data ``{"kind": "excluded", "pattern", "source"}``)
+        when ``uri`` is never sent."""
+        why = self.exclusion(uri)
+        if why is None:
+            return
+        name = self.display_path(uri)
+        raise JsonRpcException(
+            message=f"{why.message(name)} Nothing was sent. To allow it, add `!{name}` to the setting "
+                    "deepseek.exclude.",
+            code=REQUEST_FAILED, data={"kind": "excluded", "pattern": why.pattern, "source": why.source})
