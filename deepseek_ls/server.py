@@ -31,9 +31,9 @@ from .documents import Document, DocumentStore, to_eol
 from .naming import display_name
 from .policy import Exclusion
 from .positions import Encoding, offset_at, position_at
-from .prompt.fim import DocumentSnapshot
 from .service import Service
 from .settings import sentence
+from .snapshot import DocumentSnapshot
 
 log = logging.getLogger(__name__)
 
@@ -274,9 +274,8 @@ class DeepSeekLanguageServer(LanguageServer):
         return doc
 
     def _freeze(self, uri: str, doc: Document) -> DocumentSnapshot:
-        return DocumentSnapshot(uri=uri, path=self.display_path(uri),
-                                language_id=doc.language_id or "plaintext",
-                                text=doc.text, version=doc.version, eol=doc.eol)
+        return DocumentSnapshot.from_text(uri, self.display_path(uri), doc.language_id, doc.text,
+                                          doc.version, doc.eol)
 
     def snapshot(self, uri: str) -> DocumentSnapshot | None:
         """A frozen copy of an open document, or None if it is not open.

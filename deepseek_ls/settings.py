@@ -34,10 +34,17 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from . import constants as C
+from .api import config as api_config
 from .api.errors import DeepSeekError
 from .models import default_model
+from .prompt import config as prompt_config
 
 SECTION = "deepseek"
+#: The API root used when no endpoint is set.
+DEFAULT_BASE_URL = "https://api.deepseek.com"
+#: Defaults of ``chat.maxTokens`` and ``completion.maxLines``.
+CHAT_MAX_TOKENS = 8192
+FIM_MAX_LINES = 12
 
 
 def _setting(key: str, default: Any, doc: str, *, lo: float | None = None,
@@ -126,22 +133,22 @@ class Settings:
     """All settings; each field documents itself (README's table is built from these)."""
 
     api_key: str = _setting("apiKey", "", "DeepSeek API key. Prefer the env var `DEEPSEEK_API_KEY` or the editor's secret storage.", secret=True)
-    base_url: str = _setting("baseUrl", C.DEFAULT_BASE_URL, "API endpoint (env `DEEPSEEK_BASE_URL`). Plain `http://` only for loopback hosts.")
+    base_url: str = _setting("baseUrl", DEFAULT_BASE_URL, "API endpoint (env `DEEPSEEK_BASE_URL`). Plain `http://` only for loopback hosts.")
     completion_enabled: bool = _setting("completion.enabled", True, "Automatic ghost text while typing. Manually invoked completions work either way.")
     completion_model: str = _setting("completion.model", default_model("fim"), "Model for fill-in-the-middle completions (must support FIM).")
     completion_debounce_ms: int = _setting("completion.debounceMs", C.DEBOUNCE_MS, "Debounce before an automatic request (ms); the starting point of the adaptive debounce.", lo=0, hi=5000)
     completion_adaptive_debounce: bool = _setting("completion.adaptiveDebounce", True, "Adapt the debounce to your typing rhythm and the measured latency.")
-    completion_max_tokens: int = _setting("completion.maxTokens", C.FIM_MAX_TOKENS_BLOCK, "max_tokens of a multi-line suggestion (single-line ones use 64).", lo=1, hi=4096)
-    completion_max_lines: int = _setting("completion.maxLines", C.FIM_MAX_LINES, "Lines of a multi-line suggestion at most.", lo=1, hi=200)
-    completion_timeout_ms: int = _setting("completion.timeoutMs", int(C.FIM_TIMEOUT_S * 1000), "Drop a ghost text that takes longer than this (ms).", lo=200, hi=60000)
+    completion_max_tokens: int = _setting("completion.maxTokens", prompt_config.FIM_MAX_TOKENS_BLOCK, "max_tokens of a multi-line suggestion (single-line ones use 64).", lo=1, hi=4096)
+    completion_max_lines: int = _setting("completion.maxLines", FIM_MAX_LINES, "Lines of a multi-line suggestion at most.", lo=1, hi=200)
+    completion_timeout_ms: int = _setting("completion.timeoutMs", int(api_config.FIM_TIMEOUT_S * 1000), "Drop a ghost text that takes longer than this (ms).", lo=200, hi=60000)
     completion_temperature: float = _setting("completion.temperature", 0.0, "Sampling temperature for completions.", lo=0.0, hi=2.0)
-    completion_prefix_chars: int = _setting("completion.prefixChars", C.PREFIX_CHARS, "Characters of the file before the cursor sent as context.", lo=200, hi=400000)
-    completion_suffix_chars: int = _setting("completion.suffixChars", C.SUFFIX_CHARS, "Characters after the cursor sent as context (all billed as cache misses).", lo=0, hi=20000)
+    completion_prefix_chars: int = _setting("completion.prefixChars", prompt_config.PREFIX_CHARS, "Characters of the file before the cursor sent as context.", lo=200, hi=400000)
+    completion_suffix_chars: int = _setting("completion.suffixChars", prompt_config.SUFFIX_CHARS, "Characters after the cursor sent as context (all billed as cache misses).", lo=0, hi=20000)
     completion_items: str = _setting("completion.items", "auto", "Offer the suggestion as a `textDocument/completion` item too: `auto` = only for clients that do not declare inline completion.", choices=("auto", "always", "never"))
     completion_other_files: bool = _setting("completion.otherFiles", True, "Add context from other open files of the same language.")
     chat_model: str = _setting("chat.model", default_model("chat"), "Model for chat, explain and code actions.")
     chat_thinking: bool = _setting("chat.thinking", False, "Let the chat model think first (slower; reasoning is shown apart). Off = fast path, thinking disabled explicitly.")
-    chat_max_tokens: int = _setting("chat.maxTokens", C.CHAT_MAX_TOKENS, "max_tokens of a chat answer.", lo=1, hi=393216)
+    chat_max_tokens: int = _setting("chat.maxTokens", CHAT_MAX_TOKENS, "max_tokens of a chat answer.", lo=1, hi=393216)
     chat_transcripts: bool = _setting("chat.transcripts", True, "Write chat answers to a Markdown transcript and open it with window/showDocument (for clients without the plugins).")
     # i14 (secrets): files never sent; see deepseek_ls/policy.py
     # i14 (failover): endpoints that stand in while DeepSeek fails; see deepseek_ls/api/endpoints.py

@@ -14,7 +14,7 @@ import random
 
 import pytest
 
-from deepseek_ls.chat.edits import apply_edits, minimal_edits
+from deepseek_ls.edits import apply_edits, minimal_edits
 from deepseek_ls.documents import Document, DocumentStore, normalize_eol, split_lines, to_eol
 
 ENCODINGS = ("utf-16", "utf-8", "utf-32")

@@ -16,7 +16,7 @@ from deepseek_ls.chat.manager import ChatManager
 from deepseek_ls.cli_extra import format_doctor, format_stats, run_doctor
 from deepseek_ls.completion.engine import CompletionRequest
 from deepseek_ls.ledger import Ledger
-from deepseek_ls.prompt.fim import DocumentSnapshot
+from deepseek_ls.snapshot import DocumentSnapshot
 from deepseek_ls.service import Service
 from deepseek_ls.settings import build_settings, coerce_fallbacks
 from tests.fake_deepseek import FakeDeepSeek
@@ -432,7 +432,7 @@ async def test_doctor_reads_the_fallbacks_from_the_environment(tmp_path, fakes):
 @pytest.mark.parametrize("kind", ["deepseek", "openai"])
 async def test_code_actions_fail_over_only_to_an_endpoint_with_prefix_completion(tmp_path, fakes, kind):
     from deepseek_ls.api.errors import ServerError
-    from deepseek_ls.chat.prefix import plan_complete
+    from deepseek_ls.prompt.prefix import plan_complete
 
     primary, fallback = fakes
     fallback.openai_compatible = kind == "openai"

@@ -8,7 +8,7 @@ import pytest_lsp
 from lsprotocol import types
 from pytest_lsp import LanguageClient, client_capabilities
 
-from deepseek_ls.chat.prompts import (
+from deepseek_ls.prompt.chat import (
     MIN_SELECTION_TOKENS,
     SYSTEM_PROMPT,
     context_for,

@@ -26,7 +26,7 @@ from pygls.exceptions import JsonRpcException, JsonRpcInvalidParams, JsonRpcRequ
 from ..api.client import Usage
 from ..api.errors import DeepSeekError, RateLimitError, ServerError, StreamError, redact
 from ..chat.manager import ChatAnswer, ChatManager
-from ..chat.prompts import EXPLAIN_QUESTION, FileContext, context_for, selection_budget
+from ..prompt.chat import EXPLAIN_QUESTION, FileContext, context_for, selection_budget
 from ..chat.transcript import TranscriptWriter
 from ..server import DeepSeekLanguageServer
 

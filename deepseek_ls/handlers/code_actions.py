@@ -6,7 +6,7 @@ what the client can run (docs/CAPABILITIES.md):
 
 - ``codeAction.resolveSupport`` with ``edit``: the action carries only
   ``data``; resolve makes one Chat Prefix Completion request
-  (:mod:`deepseek_ls.chat.prefix`) and returns a ``WorkspaceEdit`` of minimal
+  (:mod:`deepseek_ls.prompt.prefix`) and returns a ``WorkspaceEdit`` of minimal
   edits with ranges in the negotiated position encoding.
 - no resolve, but ``workspace.applyEdit``: the action carries the command
   ``deepseek.runCodeAction`` (a bare ``Command`` for clients without
@@ -39,8 +39,10 @@ from pygls.exceptions import (
 )
 
 from ..api.errors import DeepSeekError
-from ..chat.edits import Edit
-from ..chat.prefix import (
+from ..documents import to_eol
+from ..edits import Edit
+from ..policy import MASKER
+from ..prompt.prefix import (
     PrefixPlan,
     docstring_site,
     plan_complete,
@@ -49,10 +51,8 @@ from ..chat.prefix import (
     plan_rewrite,
     title_snippet,
 )
-from ..documents import to_eol
-from ..policy import MASKER
-from ..prompt.fim import DocumentSnapshot
 from ..server import DeepSeekLanguageServer
+from ..snapshot import DocumentSnapshot
 from .chat_commands import (
     REQUEST_FAILED,
     failure,

@@ -24,9 +24,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..api.chat import ChatRequest
-from ..prompt.fim import DocumentSnapshot
-from .edits import Edit, minimal_edits
-from .prompts import context_for, language_tag
+from ..edits import Edit, minimal_edits
+from ..snapshot import DocumentSnapshot
+from .chat import context_for, language_tag
 
 ACTIONS_SYSTEM_PROMPT = (
     "You are DeepSeek, an expert programmer editing code inside the user's editor. "
