@@ -78,7 +78,7 @@ def minimal_edits(text: str, start: int, end: int, replacement: str) -> list[Edi
 def _lines(text: str) -> list[str]:
     """``text`` cut after each line break (``\\n``, ``\\r\\n``, ``\\r`` only, as LSP counts them)."""
     contents, breaks = split_lines(text)
-    lines = [c + b for c, b in zip(contents, breaks)]
+    lines = [c + b for c, b in zip(contents, breaks, strict=True)]
     return lines if lines[-1] else lines[:-1]
 
 

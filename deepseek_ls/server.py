@@ -425,7 +425,7 @@ class DeepSeekLanguageServer(LanguageServer):
         """What failed with the usage ledger and how to fix it (as ``stats`` and ``doctor`` say it)."""
         cached = getattr(self, "_ledger_note_cache", None)
         if cached is None or cached[0] != problem:
-            from .cli_extra import ledger_problem
+            from .ledger import ledger_problem
 
             path = self.service.ledger.path
             found = ledger_problem(path) if path is not None else None

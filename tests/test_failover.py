@@ -13,12 +13,13 @@ import pytest
 from deepseek_ls.api.chat import Timeouts
 from deepseek_ls.api.retry import RetryPolicy
 from deepseek_ls.chat.manager import ChatManager
-from deepseek_ls.cli_extra import format_doctor, format_stats, run_doctor
+from deepseek_ls.cli.doctor import format_doctor, run_doctor
+from deepseek_ls.cli.stats import format_stats
 from deepseek_ls.completion.engine import CompletionRequest
 from deepseek_ls.ledger import Ledger
-from deepseek_ls.snapshot import DocumentSnapshot
 from deepseek_ls.service import Service
 from deepseek_ls.settings import build_settings, coerce_fallbacks
+from deepseek_ls.snapshot import DocumentSnapshot
 from tests.fake_deepseek import FakeDeepSeek
 
 PRIMARY_KEY = "sk-test"
