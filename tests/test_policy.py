@@ -15,8 +15,8 @@ from deepseek_ls.policy import (
     uri_path,
 )
 from deepseek_ls.prompt.fim import build_fim_prompt
-from deepseek_ls.snapshot import DocumentSnapshot
 from deepseek_ls.settings import build_settings
+from deepseek_ls.snapshot import DocumentSnapshot
 
 ROOT = "/work/project"
 
