@@ -516,16 +516,22 @@ def _make_converter() -> cattrs.Converter:
 converter = _make_converter()
 
 
-@functools.cache
 def setting_type(name: str) -> Any:
     """The type a value of the Settings field ``name`` is structured as: its annotation, with its
     :class:`Limits` (from the field's ``lo``/``hi``/``choices``) when it has any."""
-    f = next(f for f in setting_fields() if f.name == name)
-    base = get_type_hints(Settings)[name]
-    meta = f.metadata
-    if meta["lo"] is None and meta["hi"] is None and not meta["choices"]:
-        return base
-    return Annotated[base, Limits(meta["lo"], meta["hi"], meta["choices"])]
+    return _setting_types()[name]
+
+
+@functools.cache
+def _setting_types() -> dict[str, Any]:
+    hints = get_type_hints(Settings)
+    types: dict[str, Any] = {}
+    for f in setting_fields():
+        meta = f.metadata
+        limited = meta["lo"] is not None or meta["hi"] is not None or meta["choices"]
+        types[f.name] = (Annotated[hints[f.name], Limits(meta["lo"], meta["hi"], meta["choices"])]
+                         if limited else hints[f.name])
+    return types
 
 
 def _structure_setting(f: dataclasses.Field[Any], value: Any) -> Any:
