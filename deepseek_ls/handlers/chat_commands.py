@@ -26,8 +26,8 @@ from pygls.exceptions import JsonRpcException, JsonRpcInvalidParams, JsonRpcRequ
 from ..api.client import Usage
 from ..api.errors import DeepSeekError, RateLimitError, ServerError, StreamError, redact
 from ..chat.manager import ChatAnswer, ChatManager
-from ..prompt.chat import EXPLAIN_QUESTION, FileContext, context_for, selection_budget
 from ..chat.transcript import TranscriptWriter
+from ..prompt.chat import EXPLAIN_QUESTION, FileContext, context_for, selection_budget
 from ..server import DeepSeekLanguageServer
 
 log = logging.getLogger(__name__)
