@@ -553,12 +553,42 @@ def open_default(environ: Mapping[str, str] | None = None, **kwargs: Any) -> Led
     return Ledger(ledger_path(environ), **kwargs)
 
 
+def ledger_problem(path: str | os.PathLike[str]) -> tuple[str, str] | None:
+    """Why the ledger at ``path`` cannot be used, and what to do; None when it can.
+
+    Tells a damaged file (move it away) from a folder that cannot be written
+    (as ``stats``, ``doctor``, ``complete`` and the server's status say it).
+    """
+    path = Path(path)
+    if path.is_file():
+        conn = None
+        try:
+            conn = sqlite3.connect(f"{path.as_uri()}?mode=ro", uri=True)
+            conn.execute("PRAGMA quick_check").fetchall()
+        except sqlite3.DatabaseError as exc:
+            if "locked" not in str(exc) and "unable to open" not in str(exc):
+                return (f"{path} is damaged or not a usage ledger ({exc})",
+                        f"Move it away, e.g. mv '{path}' '{path}.broken' (a new ledger is created at the "
+                        "next request; the old figures stay in the moved file), or set "
+                        f"{ENV_DATA_DIR} to another folder.")
+        finally:
+            if conn is not None:
+                conn.close()
+    folder = path.parent
+    if path.exists() and not path.is_file():
+        return (f"{path} is not a file", f"Remove or rename it, or set {ENV_DATA_DIR} to another folder.")
+    if folder.exists() and not folder.is_dir():
+        return (f"{folder} is not a folder", f"Remove or rename it, or set {ENV_DATA_DIR} to another folder.")
+    return None
+
+
 __all__ = [
     "ENV_DATA_DIR",
     "Ledger",
     "Row",
     "data_dir",
     "ledger_path",
+    "ledger_problem",
     "make_row",
     "open_default",
     "peak_hours_text",

@@ -19,6 +19,12 @@ line break), and an endpoint that is not a plain ``https://`` URL (or
 ``http://`` on a loopback host). Forms users paste for the endpoint
 (``/v1``, ``/beta``, a full endpoint path such as ``/chat/completions``, a
 trailing slash, no scheme) are normalised to the API root.
+
+Values are structured by one cattrs :data:`converter`: strict hooks for the
+JSON scalars (no ``bool("false")``, no truncated ``int(2.5)``), a setting's
+bounds or choices attached to its type (:class:`Limits`, see
+:func:`setting_type`), lists, and the entries of ``deepseek.fallbacks``
+(:class:`FallbackEntry`: camelCase keys, unknown keys refused).
 """
 
 from __future__ import annotations
@@ -28,16 +34,27 @@ import difflib
 import functools
 import ipaddress
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Annotated, Any, Literal, get_args, get_origin, get_type_hints
 from urllib.parse import urlsplit
 
-from . import constants as C
+import cattrs
+from cattrs.errors import CattrsError, ClassValidationError, ForbiddenExtraKeysError
+from cattrs.gen import make_dict_structure_fn, override
+
+from .api.config import FIM_TIMEOUT_S
 from .api.errors import DeepSeekError
+from .constants import DEBOUNCE_MS
 from .models import default_model
+from .prompt.config import FIM_MAX_TOKENS_BLOCK, PREFIX_CHARS, SUFFIX_CHARS
 
 SECTION = "deepseek"
+#: The API root used when no endpoint is set.
+DEFAULT_BASE_URL = "https://api.deepseek.com"
+#: Defaults of ``chat.maxTokens`` and ``completion.maxLines``.
+CHAT_MAX_TOKENS = 8192
+FIM_MAX_LINES = 12
 
 
 def _setting(key: str, default: Any, doc: str, *, lo: float | None = None,
@@ -126,22 +143,22 @@ class Settings:
     """All settings; each field documents itself (README's table is built from these)."""
 
     api_key: str = _setting("apiKey", "", "DeepSeek API key. Prefer the env var `DEEPSEEK_API_KEY` or the editor's secret storage.", secret=True)
-    base_url: str = _setting("baseUrl", C.DEFAULT_BASE_URL, "API endpoint (env `DEEPSEEK_BASE_URL`). Plain `http://` only for loopback hosts.")
+    base_url: str = _setting("baseUrl", DEFAULT_BASE_URL, "API endpoint (env `DEEPSEEK_BASE_URL`). Plain `http://` only for loopback hosts.")
     completion_enabled: bool = _setting("completion.enabled", True, "Automatic ghost text while typing. Manually invoked completions work either way.")
     completion_model: str = _setting("completion.model", default_model("fim"), "Model for fill-in-the-middle completions (must support FIM).")
-    completion_debounce_ms: int = _setting("completion.debounceMs", C.DEBOUNCE_MS, "Debounce before an automatic request (ms); the starting point of the adaptive debounce.", lo=0, hi=5000)
+    completion_debounce_ms: int = _setting("completion.debounceMs", DEBOUNCE_MS, "Debounce before an automatic request (ms); the starting point of the adaptive debounce.", lo=0, hi=5000)
     completion_adaptive_debounce: bool = _setting("completion.adaptiveDebounce", True, "Adapt the debounce to your typing rhythm and the measured latency.")
-    completion_max_tokens: int = _setting("completion.maxTokens", C.FIM_MAX_TOKENS_BLOCK, "max_tokens of a multi-line suggestion (single-line ones use 64).", lo=1, hi=4096)
-    completion_max_lines: int = _setting("completion.maxLines", C.FIM_MAX_LINES, "Lines of a multi-line suggestion at most.", lo=1, hi=200)
-    completion_timeout_ms: int = _setting("completion.timeoutMs", int(C.FIM_TIMEOUT_S * 1000), "Drop a ghost text that takes longer than this (ms).", lo=200, hi=60000)
+    completion_max_tokens: int = _setting("completion.maxTokens", FIM_MAX_TOKENS_BLOCK, "max_tokens of a multi-line suggestion (single-line ones use 64).", lo=1, hi=4096)
+    completion_max_lines: int = _setting("completion.maxLines", FIM_MAX_LINES, "Lines of a multi-line suggestion at most.", lo=1, hi=200)
+    completion_timeout_ms: int = _setting("completion.timeoutMs", int(FIM_TIMEOUT_S * 1000), "Drop a ghost text that takes longer than this (ms).", lo=200, hi=60000)
     completion_temperature: float = _setting("completion.temperature", 0.0, "Sampling temperature for completions.", lo=0.0, hi=2.0)
-    completion_prefix_chars: int = _setting("completion.prefixChars", C.PREFIX_CHARS, "Characters of the file before the cursor sent as context.", lo=200, hi=400000)
-    completion_suffix_chars: int = _setting("completion.suffixChars", C.SUFFIX_CHARS, "Characters after the cursor sent as context (all billed as cache misses).", lo=0, hi=20000)
+    completion_prefix_chars: int = _setting("completion.prefixChars", PREFIX_CHARS, "Characters of the file before the cursor sent as context.", lo=200, hi=400000)
+    completion_suffix_chars: int = _setting("completion.suffixChars", SUFFIX_CHARS, "Characters after the cursor sent as context (all billed as cache misses).", lo=0, hi=20000)
     completion_items: str = _setting("completion.items", "auto", "Offer the suggestion as a `textDocument/completion` item too: `auto` = only for clients that do not declare inline completion.", choices=("auto", "always", "never"))
     completion_other_files: bool = _setting("completion.otherFiles", True, "Add context from other open files of the same language.")
     chat_model: str = _setting("chat.model", default_model("chat"), "Model for chat, explain and code actions.")
     chat_thinking: bool = _setting("chat.thinking", False, "Let the chat model think first (slower; reasoning is shown apart). Off = fast path, thinking disabled explicitly.")
-    chat_max_tokens: int = _setting("chat.maxTokens", C.CHAT_MAX_TOKENS, "max_tokens of a chat answer.", lo=1, hi=393216)
+    chat_max_tokens: int = _setting("chat.maxTokens", CHAT_MAX_TOKENS, "max_tokens of a chat answer.", lo=1, hi=393216)
     chat_transcripts: bool = _setting("chat.transcripts", True, "Write chat answers to a Markdown transcript and open it with window/showDocument (for clients without the plugins).")
     # i14 (secrets): files never sent; see deepseek_ls/policy.py
     # i14 (failover): endpoints that stand in while DeepSeek fails; see deepseek_ls/api/endpoints.py
@@ -190,7 +207,7 @@ class SettingsError(DeepSeekError):
 ENV_NAMES = {"apiKey": "DEEPSEEK_API_KEY", "baseUrl": "DEEPSEEK_BASE_URL", "logLevel": "DEEPSEEK_LS_LOG"}
 
 
-def setting_fields() -> list[dataclasses.Field]:
+def setting_fields() -> list[dataclasses.Field[Any]]:
     """The documented fields of Settings, in order."""
     return list(dataclasses.fields(Settings))
 
@@ -290,7 +307,7 @@ def normalize_base_url(url: str, name: str = f"{SECTION}.baseUrl",
         text = ("http://" if host and is_loopback(host) else "https://") + text
     try:
         parts = urlsplit(text)
-        host = parts.hostname
+        host = parts.hostname or ""
         parts.port  # noqa: B018  (raises ValueError on a bad port)
     except ValueError:
         return raw, f"{name} {raw!r} is not a valid URL"
@@ -341,58 +358,204 @@ def check_api_key(key: str, name: str = f"{SECTION}.apiKey") -> str | None:
     return None
 
 
-def _coerce(f: dataclasses.Field, value: Any) -> Any:
-    meta = f.metadata
-    kind = type(f.default)
-    if kind is tuple:  # i14: a list of strings (one string is a list of one)
-        items = [value] if isinstance(value, str) else value
-        if not isinstance(items, (list, tuple)) or not all(isinstance(i, str) for i in items):
-            raise ValueError("expected a list of strings")
-        return tuple(i.strip() for i in items if i.strip())
-    if kind is bool:
-        if isinstance(value, bool):
-            return value
-        if isinstance(value, str) and value.lower() in ("true", "false"):
-            return value.lower() == "true"
-        raise ValueError("expected true or false")
-    if kind is int:
-        if isinstance(value, bool) or not isinstance(value, (int, float, str)):
-            raise ValueError("expected a whole number")
-        if isinstance(value, str):
-            try:
-                value = float(value)
-            except ValueError:
-                raise ValueError("expected a whole number") from None
-        number = value
-        if isinstance(number, float):
-            if not number.is_integer():
-                raise ValueError("expected a whole number")
-            number = int(number)
-    elif kind is float:
-        if isinstance(value, bool) or not isinstance(value, (int, float, str)):
-            raise ValueError("expected a number")
+# -- coercion: one cattrs converter ------------------------------------------------------------
+#
+# Editors send JSON, so a setting's value is checked strictly against its field's type: no
+# ``bool("false")``, no silently truncated ``int(2.5)``. The scalar hooks below say what a value
+# must be; cattrs dispatches by type, structures the lists and the fallback entries (renamed
+# camelCase keys, unknown keys refused) and gathers every failure of an entry.
+
+
+@dataclass(frozen=True)
+class Limits:
+    """The bounds (``lo``/``hi``) or the choices (matched case-insensitively) of a setting;
+    attached to its type as ``Annotated[int, Limits(...)]`` (see :func:`setting_type`)."""
+
+    lo: float | None = None
+    hi: float | None = None
+    choices: tuple[str, ...] | None = None
+
+
+def _structure_bool(value: Any, _: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.lower() in ("true", "false"):
+        return value.lower() == "true"
+    raise ValueError("expected true or false")
+
+
+def _structure_int(value: Any, _: Any) -> int:
+    """A whole number: an int, a float without fraction, or a string of one."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        raise ValueError("expected a whole number")
+    number = value
+    if isinstance(number, str):
         try:
-            number = float(value)
+            number = float(number)
         except ValueError:
-            raise ValueError("expected a number") from None
-    else:
-        if not isinstance(value, str):
-            raise ValueError("expected a string")
-        value = value.strip()
-        if meta["choices"] and value.lower() not in meta["choices"]:
-            raise ValueError(f"expected one of {', '.join(meta['choices'])}")
-        return value.lower() if meta["choices"] else value
-    if meta["lo"] is not None and number < meta["lo"]:
-        raise ValueError(f"must be at least {meta['lo']}")
-    if meta["hi"] is not None and number > meta["hi"]:
-        raise ValueError(f"must be at most {meta['hi']}")
+            raise ValueError("expected a whole number") from None
+    if isinstance(number, float):
+        if not number.is_integer():
+            raise ValueError("expected a whole number")
+        return int(number)
     return number
 
 
-def _price(value: Any) -> float:
+def _structure_float(value: Any, _: Any) -> float:
+    """A number, or a string of one."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        raise ValueError("expected a number")
+    try:
+        return float(value)
+    except ValueError:
+        raise ValueError("expected a number") from None
+
+
+def _structure_str(value: Any, _: Any) -> str:
+    if not isinstance(value, str):
+        raise ValueError("expected a string")
+    return value.strip()
+
+
+def _structure_price(value: Any, _: Any) -> float:
+    """USD per million tokens: a number (not a string), at least 0."""
     if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
         raise ValueError("prices are numbers of USD per million tokens, at least 0")
     return float(value)
+
+
+def _is_limited(type_: Any) -> bool:
+    return get_origin(type_) is Annotated and any(isinstance(m, Limits) for m in type_.__metadata__)
+
+
+def _limited_hook(type_: Any, conv: cattrs.Converter) -> Callable[[Any, Any], Any]:
+    base = get_args(type_)[0]
+    limits = next(m for m in type_.__metadata__ if isinstance(m, Limits))
+    inner = conv.get_structure_hook(base)
+
+    def structure(value: Any, _: Any) -> Any:
+        out = inner(value, base)
+        if limits.choices:
+            if out.lower() not in limits.choices:
+                raise ValueError(f"expected one of {', '.join(limits.choices)}")
+            return out.lower()
+        if limits.lo is not None and out < limits.lo:
+            raise ValueError(f"must be at least {limits.lo}")
+        if limits.hi is not None and out > limits.hi:
+            raise ValueError(f"must be at most {limits.hi}")
+        return out
+
+    return structure
+
+
+def _is_list_of(type_: Any) -> bool:
+    args = get_args(type_)
+    return get_origin(type_) is tuple and len(args) == 2 and args[1] is Ellipsis
+
+
+def _list_hook(type_: Any, conv: cattrs.Converter) -> Callable[[Any, Any], tuple[Any, ...]]:
+    """``tuple[T, ...]`` from a JSON list (one string is a list of one); empty strings are dropped."""
+    item = get_args(type_)[0]
+    inner = conv.get_structure_hook(item)
+    what = "strings" if item is str else ", ".join(map(str, get_args(item))) or str(item)
+
+    def structure(value: Any, _: Any) -> tuple[Any, ...]:
+        items = [value] if isinstance(value, str) else value
+        if not isinstance(items, (list, tuple)):
+            raise ValueError(f"expected a list of {what}")
+        try:
+            out = tuple(inner(i, item) for i in items)
+        except (ValueError, CattrsError) as exc:
+            raise ValueError(f"expected a list of {what}") from exc
+        return tuple(i for i in out if i != "")
+
+    return structure
+
+
+@dataclass(frozen=True)
+class FallbackEntry:
+    """One entry of ``deepseek.fallbacks`` as written (camelCase keys), before the checks of
+    :func:`coerce_fallbacks`; None means "not given"."""
+
+    name: str | None = None
+    base_url: str | None = None
+    kind: str | None = None
+    api_key: str | None = None
+    api_key_env: str | None = None
+    fim_model: str | None = None
+    chat_model: str | None = None
+    uses: tuple[Literal["fim", "chat"], ...] | None = None
+    prices: Prices | None = None
+
+
+#: FallbackEntry's attributes and their keys in the settings, in the order they are checked.
+_ENTRY_KEYS = {"name": "name", "base_url": "baseUrl", "kind": "kind", "api_key": "apiKey",
+               "api_key_env": "apiKeyEnv", "fim_model": "fimModel", "chat_model": "chatModel",
+               "uses": "uses", "prices": "prices"}
+
+
+def _make_converter() -> cattrs.Converter:
+    conv = cattrs.Converter(forbid_extra_keys=True)
+    conv.register_structure_hook(bool, _structure_bool)
+    conv.register_structure_hook(int, _structure_int)
+    conv.register_structure_hook(float, _structure_float)
+    conv.register_structure_hook(str, _structure_str)
+    conv.register_structure_hook_factory(_is_limited, _limited_hook)
+    conv.register_structure_hook_factory(_is_list_of, _list_hook)
+    price = override(struct_hook=_structure_price)
+    conv.register_structure_hook(Prices, make_dict_structure_fn(  # other keys are ignored
+        Prices, conv, _cattrs_forbid_extra_keys=False, hit=price, miss=price, out=price))
+    conv.register_structure_hook(FallbackEntry, make_dict_structure_fn(
+        FallbackEntry, conv, base_url=override(rename="baseUrl"), api_key=override(rename="apiKey"),
+        api_key_env=override(rename="apiKeyEnv"), fim_model=override(rename="fimModel"),
+        chat_model=override(rename="chatModel")))
+    return conv
+
+
+#: The one converter of settings values (see :func:`setting_type` for a setting's type).
+converter = _make_converter()
+
+
+def setting_type(name: str) -> Any:
+    """The type a value of the Settings field ``name`` is structured as: its annotation, with its
+    :class:`Limits` (from the field's ``lo``/``hi``/``choices``) when it has any."""
+    return _setting_types()[name]
+
+
+@functools.cache
+def _setting_types() -> dict[str, Any]:
+    hints = get_type_hints(Settings)
+    types: dict[str, Any] = {}
+    for f in setting_fields():
+        meta = f.metadata
+        limited = meta["lo"] is not None or meta["hi"] is not None or meta["choices"]
+        types[f.name] = (Annotated[hints[f.name], Limits(meta["lo"], meta["hi"], meta["choices"])]
+                         if limited else hints[f.name])
+    return types
+
+
+def _structure_setting(f: dataclasses.Field[Any], value: Any) -> Any:
+    """``value`` as the setting ``f``; ``ValueError`` (what it must be) when it cannot be."""
+    try:
+        return converter.structure(value, setting_type(f.name))
+    except CattrsError as exc:  # not raised by our hooks; kept a plain message all the same
+        raise ValueError(str(exc)) from None
+
+
+def _structure_entry(item: Mapping[str, Any]) -> tuple[FallbackEntry, list[str], list[str]]:
+    """A fallback entry, the keys whose values failed, and the unknown keys.
+
+    A failed value is left out (None), so the checks can still run in their order."""
+    try:
+        return converter.structure(item, FallbackEntry), [], []
+    except ClassValidationError as group:
+        with_notes, others = group.group_exceptions()
+        failed = {note.name for _, note in with_notes}
+        unknown = sorted(k for e in others if isinstance(e, ForbiddenExtraKeysError) for k in e.extra_fields)
+        keep = {k: v for k, v in item.items() if k not in unknown and k not in
+                {_ENTRY_KEYS[a] for a in failed}}
+        return (converter.structure(keep, FallbackEntry),
+                [key for attr, key in _ENTRY_KEYS.items() if attr in failed], unknown)
 
 
 def coerce_fallbacks(value: Any, *, environ: Mapping[str, str] | None = None
@@ -416,94 +579,90 @@ def coerce_fallbacks(value: Any, *, environ: Mapping[str, str] | None = None
     names: set[str] = set()
     for index, item in enumerate(items):
         where = f"{SECTION}.fallbacks[{index}]"
-
-        def bad(why: str) -> None:
-            problems.append(Problem(f"{where}: {why}; this fallback is not used", "fallbacks"))
-
         if not isinstance(item, Mapping):
-            bad("expected an object with name and baseUrl")
-            continue
-        unknown = sorted(set(item) - {"name", "baseUrl", "kind", "apiKey", "apiKeyEnv", "fimModel",
-                                      "chatModel", "uses", "prices"})
-        if unknown:
-            bad(f"unknown field(s) {', '.join(unknown)}")
-            continue
-        strings = {}
-        for k in ("name", "baseUrl", "kind", "apiKey", "apiKeyEnv", "fimModel", "chatModel"):
-            v = item.get(k)
-            if v is not None and not isinstance(v, str):
-                strings = None
-                bad(f"{k} must be a string")
-                break
-            strings[k] = (v or "").strip()
-        if strings is None:
-            continue
-        name = strings["name"] or f"fallback{index + 1}"
-        if name in names or name == "deepseek":
-            bad(f"the name {name!r} is taken (names must be unique and not 'deepseek')")
-            continue
-        if not strings["baseUrl"]:
-            bad("baseUrl is missing")
-            continue
-        key_place = (f"the environment variable {strings['apiKeyEnv']} (its apiKeyEnv)" if strings["apiKeyEnv"]
-                     else "the environment variable named by its apiKeyEnv")
-        root, why = normalize_base_url(strings["baseUrl"], "baseUrl", key_place)
-        if why:
-            bad(why)
-            continue
-        kind = (strings["kind"] or "openai").lower()
-        if kind not in ENDPOINT_KINDS:
-            bad(f"kind must be one of {', '.join(ENDPOINT_KINDS)}")
-            continue
-        key = strings["apiKey"]
-        if not key and strings["apiKeyEnv"]:
-            key = (environ.get(strings["apiKeyEnv"]) or "").strip()
-            if not key:
-                bad(f"the environment variable {strings['apiKeyEnv']} (apiKeyEnv) is not set")
-                continue
-        if key:
-            why = check_api_key(key, "its key")
-            if why:
-                bad(why.split(". Copy it again")[0])
-                continue
-        uses_raw = item.get("uses")
-        if uses_raw is None:
-            uses = tuple(u for u, m in (("fim", strings["fimModel"]), ("chat", strings["chatModel"])) if m)
+            why: str | None = "expected an object with name and baseUrl"
         else:
-            if isinstance(uses_raw, str):
-                uses_raw = [uses_raw]
-            if not isinstance(uses_raw, (list, tuple)) or not all(u in USES for u in uses_raw):
-                bad(f"uses must be a list of {', '.join(USES)}")
-                continue
-            uses = tuple(u for u in USES if u in uses_raw)
-        missing = [u for u in uses if not strings["fimModel" if u == "fim" else "chatModel"]]
-        if missing:
-            bad(f"uses {missing[0]} but has no {'fimModel' if missing[0] == 'fim' else 'chatModel'}")
+            entry, failed, unknown = _structure_entry(item)
+            why = _entry_problem(entry, item, failed, unknown, index, names, environ)
+        if why is not None:
+            problems.append(Problem(f"{where}: {why}; this fallback is not used", "fallbacks"))
             continue
-        if not uses:
-            bad("serves nothing (give fimModel and/or chatModel)")
-            continue
-        prices = None
-        if item.get("prices") is not None:
-            p = item["prices"]
-            try:
-                if not isinstance(p, Mapping):
-                    raise ValueError("prices must be an object {hit, miss, out}")
-                prices = Prices(_price(p.get("hit")), _price(p.get("miss")), _price(p.get("out")))
-            except ValueError as exc:
-                bad(str(exc))
-                continue
-        names.add(name)
-        out.append(EndpointConfig(name=name, base_url=root, kind=kind, api_key=key,
-                                  api_key_env=strings["apiKeyEnv"], fim_model=strings["fimModel"],
-                                  chat_model=strings["chatModel"], uses=uses, prices=prices))
+        names.add(entry.name or f"fallback{index + 1}")
+        out.append(_endpoint(entry, index, environ))
     return tuple(out), problems
+
+
+def _entry_key(entry: FallbackEntry, environ: Mapping[str, str]) -> str:
+    """The entry's key: its ``apiKey``, else the value of its ``apiKeyEnv`` variable ("" for none)."""
+    if entry.api_key or not entry.api_key_env:
+        return entry.api_key or ""
+    return (environ.get(entry.api_key_env) or "").strip()
+
+
+def _entry_problem(entry: FallbackEntry, item: Mapping[str, Any], failed: list[str], unknown: list[str],
+                   index: int, names: set[str], environ: Mapping[str, str]) -> str | None:
+    """Why the entry cannot be used (the first reason, in a fixed order), or None."""
+    if unknown:
+        return f"unknown field(s) {', '.join(unknown)}"
+    bad_string = next((key for key in failed if key not in ("uses", "prices")), None)
+    if bad_string is not None:
+        return f"{bad_string} must be a string"
+    name = entry.name or f"fallback{index + 1}"
+    if name in names or name == "deepseek":
+        return f"the name {name!r} is taken (names must be unique and not 'deepseek')"
+    if not entry.base_url:
+        return "baseUrl is missing"
+    env_name = entry.api_key_env or ""
+    key_place = (f"the environment variable {env_name} (its apiKeyEnv)" if env_name
+                 else "the environment variable named by its apiKeyEnv")
+    why = normalize_base_url(entry.base_url, "baseUrl", key_place)[1]
+    if why:
+        return why
+    if (entry.kind or "openai").lower() not in ENDPOINT_KINDS:
+        return f"kind must be one of {', '.join(ENDPOINT_KINDS)}"
+    key = _entry_key(entry, environ)
+    if not key and not entry.api_key and env_name:
+        return f"the environment variable {env_name} (apiKeyEnv) is not set"
+    if key:
+        why = check_api_key(key, "its key")
+        if why:
+            return why.split(". Copy it again")[0]
+    if "uses" in failed:
+        return f"uses must be a list of {', '.join(USES)}"
+    uses = _entry_uses(entry)
+    missing = [u for u in uses if not (entry.fim_model if u == "fim" else entry.chat_model)]
+    if missing:
+        return f"uses {missing[0]} but has no {'fimModel' if missing[0] == 'fim' else 'chatModel'}"
+    if not uses:
+        return "serves nothing (give fimModel and/or chatModel)"
+    if "prices" in failed:
+        return ("prices must be an object {hit, miss, out}" if not isinstance(item.get("prices"), Mapping)
+                else "prices are numbers of USD per million tokens, at least 0")
+    return None
+
+
+def _entry_uses(entry: FallbackEntry) -> tuple[str, ...]:
+    """What the entry serves: its ``uses`` (in the order of USES), else each use it has a model for."""
+    if entry.uses is None:
+        return tuple(u for u, m in (("fim", entry.fim_model), ("chat", entry.chat_model)) if m)
+    return tuple(u for u in USES if u in entry.uses)
+
+
+def _endpoint(entry: FallbackEntry, index: int, environ: Mapping[str, str]) -> EndpointConfig:
+    """The endpoint config of an entry that passed :func:`_entry_problem`."""
+    env_name = entry.api_key_env or ""
+    key_place = f"the environment variable {env_name} (its apiKeyEnv)"
+    return EndpointConfig(name=entry.name or f"fallback{index + 1}",
+                          base_url=normalize_base_url(entry.base_url or "", "baseUrl", key_place)[0],
+                          kind=(entry.kind or "openai").lower(), api_key=_entry_key(entry, environ),
+                          api_key_env=env_name, fim_model=entry.fim_model or "",
+                          chat_model=entry.chat_model or "", uses=_entry_uses(entry), prices=entry.prices)
 
 
 def build_settings(*layers: Mapping[str, Any] | None,
                    sources: tuple[str, ...] | None = None,
                    fallback_environ: Mapping[str, str] | None = None,
-                   namer: Any = None) -> tuple[Settings, list[Problem]]:
+                   namer: Callable[[str, str], str] | None = None) -> tuple[Settings, list[Problem]]:
     """Resolve layers (later wins, per setting) into Settings; return it and the problems found.
 
     ``sources`` names the layers (``"env"`` makes problems name the
@@ -539,15 +698,15 @@ def build_settings(*layers: Mapping[str, Any] | None,
             if key in ("apiKey", "baseUrl") and isinstance(value, str) and not value.strip():
                 continue  # an emptied field: not set here
             if key == "fallbacks":
-                coerced, found = coerce_fallbacks(value, environ=fallback_environ)
+                endpoints, found = coerce_fallbacks(value, environ=fallback_environ)
                 for old in [k for k in problems if k.startswith(f"{key}#")]:
                     del problems[old]  # this layer's list replaces the one below
                 for index, problem in enumerate(found):
                     problems[f"{key}#{index}"] = problem
-                values[f.name] = coerced
+                values[f.name] = endpoints
                 continue
             try:
-                coerced = _coerce(f, value)
+                coerced = _structure_setting(f, value)
             except ValueError as exc:
                 shown = "<hidden>" if f.metadata["secret"] else repr(value)
                 kept = "the value set before" if f.name in values else "the default"

@@ -23,7 +23,8 @@ import time
 from pathlib import Path
 
 from deepseek_ls.policy import Masker
-from deepseek_ls.prompt.fim import DocumentSnapshot, build_fim_prompt
+from deepseek_ls.prompt.fim import build_fim_prompt
+from deepseek_ls.snapshot import DocumentSnapshot
 
 SECRETS = ('\nAWS_KEY = "AKIAIOSFODNN7EXAMPLE"\nGITHUB = "ghp_' + "a1B2" * 9 + '"\n'
            'db_password = "s3cr3tP4ss!"\nURL = "postgres://admin:hunter2pass@db/x"\n')

@@ -15,13 +15,13 @@ from deepseek_ls.api.errors import (
 )
 from deepseek_ls.api.retry import RetryPolicy, is_retryable
 from deepseek_ls.api.sse import SSEDecoder, StreamState
-from deepseek_ls.chat.edits import Edit, apply_edits, minimal_edits
-from deepseek_ls.chat.prefix import plan_complete, plan_docstring, plan_fix, plan_rewrite
-from deepseek_ls.chat.prompts import SYSTEM_PROMPT, context_for, fence_for, user_message
 from deepseek_ls.chat.sessions import Session, SessionStore
 from deepseek_ls.chat.transcript import TranscriptWriter
+from deepseek_ls.edits import Edit, apply_edits, minimal_edits
 from deepseek_ls.positions import offset_at, position_at
-from deepseek_ls.prompt.fim import DocumentSnapshot
+from deepseek_ls.prompt.chat import SYSTEM_PROMPT, context_for, fence_for, user_message
+from deepseek_ls.prompt.prefix import plan_complete, plan_docstring, plan_fix, plan_rewrite
+from deepseek_ls.snapshot import DocumentSnapshot
 
 
 def feed_lines(lines):

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from deepseek_ls.__main__ import main
-from deepseek_ls.cli_extra import mask_key
+from deepseek_ls.cli.doctor import mask_key
 from deepseek_ls.ledger import ENV_DATA_DIR, Ledger
 from tests.fake_deepseek import FakeDeepSeek
 

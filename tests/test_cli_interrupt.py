@@ -4,6 +4,7 @@ sent to the whole process group as the terminal's Ctrl-C does."""
 
 from __future__ import annotations
 
+import importlib
 import os
 import pty
 import signal
@@ -70,12 +71,13 @@ def test_an_interrupt_anywhere_in_a_command_is_130_and_one_line(monkeypatch, cap
         raise KeyboardInterrupt
 
     if command == "complete":
-        monkeypatch.setattr(cli, "_complete", interrupted)
+        from deepseek_ls.cli import complete
+
+        monkeypatch.setattr(complete, "complete", interrupted)
         argv = ["complete", "x.py:1:1"]
     else:
-        from deepseek_ls import cli_extra
-
-        monkeypatch.setattr(cli_extra, command, interrupted)  # looked up when the parser is built
+        module = importlib.import_module(f"deepseek_ls.cli.{command}")
+        monkeypatch.setattr(module, command, interrupted)  # looked up when the parser is built
         argv = [command]
     monkeypatch.setenv("DEEPSEEK_LS_DATA_DIR", str(tmp_path))
     assert cli.main(argv) == 130

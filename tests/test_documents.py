@@ -14,8 +14,8 @@ import random
 
 import pytest
 
-from deepseek_ls.chat.edits import apply_edits, minimal_edits
 from deepseek_ls.documents import Document, DocumentStore, normalize_eol, split_lines, to_eol
+from deepseek_ls.edits import apply_edits, minimal_edits
 
 ENCODINGS = ("utf-16", "utf-8", "utf-32")
 FUZZ_EDITS = int(os.environ.get("DEEPSEEK_LS_FUZZ_EDITS", "3000"))

@@ -9,8 +9,9 @@ import pytest
 
 from deepseek_ls.api.client import DeepSeekClient
 from deepseek_ls.completion.engine import CompletionEngine, CompletionRequest
-from deepseek_ls.prompt.fim import DocumentSnapshot
+from deepseek_ls.prompt.config import LEAN_PREFIX_CHARS
 from deepseek_ls.settings import build_settings
+from deepseek_ls.snapshot import DocumentSnapshot
 from tests.conftest import until
 
 
@@ -253,7 +254,7 @@ async def test_lean_prompts_while_a_new_prompt_head_is_being_cached(monkeypatch)
     await asyncio.sleep(0.35)
     await engine.complete(req(text + "12", manual=True))   # cached by now: full again
     sizes = [len(b["prompt"]) for b in up.bodies]
-    assert sizes[0] > 10000 and sizes[1] < C.LEAN_PREFIX_CHARS + 200 and sizes[2] > 10000
+    assert sizes[0] > 10000 and sizes[1] < LEAN_PREFIX_CHARS + 200 and sizes[2] > 10000
     assert up.bodies[1]["prompt"].startswith("# Path: a.py\n# Language: python\n")
     assert up.bodies[2]["prompt"][: sizes[0] - 1] == up.bodies[0]["prompt"][:-1]
 

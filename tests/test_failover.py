@@ -13,12 +13,13 @@ import pytest
 from deepseek_ls.api.chat import Timeouts
 from deepseek_ls.api.retry import RetryPolicy
 from deepseek_ls.chat.manager import ChatManager
-from deepseek_ls.cli_extra import format_doctor, format_stats, run_doctor
+from deepseek_ls.cli.doctor import format_doctor, run_doctor
+from deepseek_ls.cli.stats import format_stats
 from deepseek_ls.completion.engine import CompletionRequest
 from deepseek_ls.ledger import Ledger
-from deepseek_ls.prompt.fim import DocumentSnapshot
 from deepseek_ls.service import Service, ServiceEvents
 from deepseek_ls.settings import build_settings, coerce_fallbacks
+from deepseek_ls.snapshot import DocumentSnapshot
 from tests.fake_deepseek import FakeDeepSeek
 
 PRIMARY_KEY = "sk-test"
@@ -432,7 +433,7 @@ async def test_doctor_reads_the_fallbacks_from_the_environment(tmp_path, fakes):
 @pytest.mark.parametrize("kind", ["deepseek", "openai"])
 async def test_code_actions_fail_over_only_to_an_endpoint_with_prefix_completion(tmp_path, fakes, kind):
     from deepseek_ls.api.errors import ServerError
-    from deepseek_ls.chat.prefix import plan_complete
+    from deepseek_ls.prompt.prefix import plan_complete
 
     primary, fallback = fakes
     fallback.openai_compatible = kind == "openai"
@@ -455,7 +456,7 @@ async def test_code_actions_fail_over_only_to_an_endpoint_with_prefix_completion
 async def test_a_code_action_answered_by_a_fallback_is_still_recorded_as_action(tmp_path, fakes):
     """Issue 11: the code-action owner counts its usage as ``action`` at every endpoint, the chat
     owner as ``chat``; the ledger row names the fallback that answered."""
-    from deepseek_ls.chat.prefix import plan_complete
+    from deepseek_ls.prompt.prefix import plan_complete
     from deepseek_ls.server import build
 
     primary, fallback = fakes

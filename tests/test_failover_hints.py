@@ -148,7 +148,7 @@ async def test_a_fallback_401_in_chat_names_the_fallback_and_its_variable(tmp_pa
 
 
 async def test_doctor_names_the_fallback_in_its_errors(tmp_path, fakes):
-    from deepseek_ls.cli_extra import run_doctor
+    from deepseek_ls.cli.doctor import run_doctor
 
     primary, fallback = fakes
     fallback.inject(path="*", status=503, times=50)

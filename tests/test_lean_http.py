@@ -174,8 +174,8 @@ async def test_a_stream_the_caller_stops_closes_its_connection(api, fake):
 async def test_after_a_stream_stopped_early_a_spare_connection_is_ready(fake):
     """Stopping a stream closes its connection; the next keystroke must not wait for a handshake."""
     from deepseek_ls.completion.engine import CompletionEngine, CompletionRequest
-    from deepseek_ls.prompt.fim import DocumentSnapshot
     from deepseek_ls.settings import build_settings
+    from deepseek_ls.snapshot import DocumentSnapshot
 
     fake.fim_handler = lambda body: "x = 1\n    y = 2\nafter = 3\nmore = 4\n" + "z = 5\n" * 30
     fake.ms_per_output_token = 5

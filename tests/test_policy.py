@@ -14,8 +14,9 @@ from deepseek_ls.policy import (
     mask_fim,
     uri_path,
 )
-from deepseek_ls.prompt.fim import DocumentSnapshot, build_fim_prompt
+from deepseek_ls.prompt.fim import build_fim_prompt
 from deepseek_ls.settings import build_settings
+from deepseek_ls.snapshot import DocumentSnapshot
 
 ROOT = "/work/project"
 

@@ -12,7 +12,8 @@ import os
 import pytest
 
 from deepseek_ls.policy import ExclusionPolicy, Masker, find_secrets, mask_fim
-from deepseek_ls.prompt.fim import DocumentSnapshot, build_fim_prompt
+from deepseek_ls.prompt.fim import build_fim_prompt
+from deepseek_ls.snapshot import DocumentSnapshot
 
 GH = "ghp_R8x2Kd93LmQpZ7vT1yWb4Nc6Hf0Js5Ua2Ge8"  # 40 characters
 SK = "sk-4f9a2b7c1d8e3f6a5b4c9d0e1f2a3b4c"

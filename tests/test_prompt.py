@@ -1,6 +1,7 @@
 """prompt/fim.py: stable prompt starts, aligned windows, short suffixes, modes."""
 
-from deepseek_ls.prompt.fim import DocumentSnapshot, build_fim_prompt, completion_mode
+from deepseek_ls.prompt.fim import build_fim_prompt, completion_mode
+from deepseek_ls.snapshot import DocumentSnapshot
 
 BODY = "".join(f"def f{i}(x):\n    return x + {i}\n\n" for i in range(800))
 

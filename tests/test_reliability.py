@@ -22,7 +22,7 @@ from deepseek_ls.api.client import DeepSeekClient
 from deepseek_ls.api.errors import APITimeoutError, StreamError
 from deepseek_ls.api.retry import RetryPolicy
 from deepseek_ls.completion import engine as engine_module
-from deepseek_ls.prompt.fim import DocumentSnapshot
+from deepseek_ls.snapshot import DocumentSnapshot
 from tests.fake_deepseek import FakeDeepSeek
 from tests.lsp_raw import RawServer, env_without_deepseek
 from tests.test_engine import BASE, Upstream, make_engine, req

@@ -8,14 +8,14 @@ import pytest_lsp
 from lsprotocol import types
 from pytest_lsp import LanguageClient, client_capabilities
 
-from deepseek_ls.chat.prompts import (
+from deepseek_ls.models import model_info
+from deepseek_ls.prompt.chat import (
     MIN_SELECTION_TOKENS,
     SYSTEM_PROMPT,
     context_for,
     estimate_tokens,
     selection_budget,
 )
-from deepseek_ls.models import model_info
 from tests.conftest import ROOT, SERVER, URI, open_doc, until
 from tests.fake_deepseek import FakeDeepSeek
 

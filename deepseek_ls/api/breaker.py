@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from .. import constants as C
+from . import config as C
 
 
 @dataclass

@@ -24,7 +24,7 @@ from typing import Any
 
 import httpx
 
-from .. import constants as C
+from . import config as C
 from .client import DeepSeekClient, Usage, encode_json
 from .errors import (
     APIConnectionError,

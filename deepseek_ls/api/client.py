@@ -21,7 +21,7 @@ from typing import Any
 import httpx
 
 from .. import __version__
-from .. import constants as C
+from . import config as C
 from . import jsonbody
 from .errors import (
     APIConnectionError,

@@ -25,7 +25,7 @@ from tenacity import (
     stop_before_delay,
 )
 
-from .. import constants as C
+from . import config as C
 from .errors import APIConnectionError, APIStatusError
 
 log = logging.getLogger(__name__)

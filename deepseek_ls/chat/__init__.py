@@ -1,8 +1,7 @@
-"""Chat, "explain selection" and prefix-completion code actions (LSP-free core).
+"""Chat and "explain selection" (LSP-free core).
 
-``prompts`` builds cache-friendly chat messages, ``sessions`` keeps bounded
-per-session history, ``prefix`` builds Chat Prefix Completion requests for
-the code actions and turns their answers into edits, ``edits`` computes
-minimal text edits, ``transcript`` writes Markdown transcripts and
-``manager`` runs and cancels chats.
+``sessions`` keeps bounded per-session history, ``transcript`` writes
+Markdown transcripts and ``manager`` runs and cancels chats. Their prompts
+live in :mod:`deepseek_ls.prompt` (``chat``, ``prefix``); minimal text edits
+in :mod:`deepseek_ls.edits`.
 """

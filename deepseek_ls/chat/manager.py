@@ -32,9 +32,9 @@ from ..api.errors import (
 from ..api.retry import RetryPolicy
 from ..api.types import Usage
 from ..policy import MASKER
+from ..prompt.chat import FileContext
+from ..prompt.prefix import PrefixPlan
 from ..settings import Settings
-from .prefix import PrefixPlan
-from .prompts import FileContext
 from .sessions import SessionStore
 
 log = logging.getLogger(__name__)

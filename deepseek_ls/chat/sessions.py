@@ -17,8 +17,12 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
 
-from .. import constants as C
-from .prompts import SYSTEM_PROMPT, FileContext, user_message
+from ..prompt.chat import SYSTEM_PROMPT, FileContext, user_message
+
+#: Sessions kept at most (the least recently used is dropped).
+SESSIONS_MAX = 32
+#: Characters of history sent with a question at most (the oldest turns go first).
+SESSION_HISTORY_CHARS = 60000
 
 
 @dataclass(frozen=True)
@@ -60,7 +64,7 @@ class Session:
 
     id: str
     system: str = SYSTEM_PROMPT
-    history_chars: int = C.SESSION_HISTORY_CHARS
+    history_chars: int = SESSION_HISTORY_CHARS
     turns: list[Turn] = field(default_factory=list)
     lock: asyncio.Lock = field(default_factory=asyncio.Lock, repr=False, compare=False)
 
@@ -86,7 +90,7 @@ class Session:
 class SessionStore:
     """Sessions by id, least recently used evicted beyond ``max_sessions``."""
 
-    def __init__(self, max_sessions: int = C.SESSIONS_MAX, history_chars: int = C.SESSION_HISTORY_CHARS,
+    def __init__(self, max_sessions: int = SESSIONS_MAX, history_chars: int = SESSION_HISTORY_CHARS,
                  system: str = SYSTEM_PROMPT) -> None:
         self.max_sessions = max_sessions
         self.history_chars = history_chars

@@ -14,7 +14,7 @@ import re
 from pathlib import Path
 
 from ..api.jsonbody import clean_text
-from .prompts import FileContext
+from ..prompt.chat import FileContext
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9_.-]")
 

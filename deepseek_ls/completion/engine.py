@@ -46,8 +46,10 @@ from ..api.errors import (
     StreamError,
 )
 from ..policy import has_placeholder, mask_fim
-from ..prompt.fim import DocumentSnapshot, FimPrompt, build_fim_prompt, completion_mode
+from ..prompt.config import LEAN_PREFIX_CHARS
+from ..prompt.fim import FimPrompt, build_fim_prompt, completion_mode
 from ..settings import Settings
+from ..snapshot import DocumentSnapshot
 from ..trace import Tracer
 from .memory import Remembered, ResultCache, SuggestionMemory, follow, request_key
 from .postprocess import AUTO_CLOSERS, block_finished, indent_undecided, postprocess, replaced_chars
@@ -474,7 +476,7 @@ class CompletionEngine:
         name = endpoint.name if endpoint is not None else PRIMARY
         model = endpoint.models.get("fim", "") if endpoint is not None else self.settings.completion_model
         fim = self._prompt(req, endpoint=name)
-        if len(fim.prompt) - C.LEAN_PREFIX_CHARS < C.LEAN_MIN_HEAD_CHARS:
+        if len(fim.prompt) - LEAN_PREFIX_CHARS < C.LEAN_MIN_HEAD_CHARS:
             return fim, None, False  # small: a lean prompt would save little
         # the head and the start of the window (which moves in aligned steps)
         end = fim.head_len + min(256, (len(fim.prompt) - fim.head_len) // 2)

@@ -26,7 +26,7 @@ from ..api.endpoints import Endpoint
 from ..api.errors import DeepSeekError, StreamError
 from ..api.types import Usage
 from ..chat.manager import ChatAnswer, ChatManager
-from ..chat.prompts import EXPLAIN_QUESTION, FileContext, context_for, selection_budget
+from ..prompt.chat import EXPLAIN_QUESTION, FileContext, context_for, selection_budget
 from ..chat.transcript import TranscriptWriter
 from ..service import Service
 from .commands import argument, failure, parse_range, user_message

@@ -42,9 +42,9 @@ from pygls.exceptions import (
 from ..api.endpoints import Endpoint
 from ..api.errors import DeepSeekError
 from ..api.types import Usage
-from ..chat.edits import Edit
+from ..edits import Edit
 from ..chat.manager import ChatManager
-from ..chat.prefix import (
+from ..prompt.prefix import (
     PrefixPlan,
     docstring_site,
     plan_complete,
@@ -55,7 +55,7 @@ from ..chat.prefix import (
 )
 from ..documents import to_eol
 from ..policy import MASKER
-from ..prompt.fim import DocumentSnapshot
+from ..snapshot import DocumentSnapshot
 from ..service import Service
 from .commands import REQUEST_FAILED, failure, parse_range, user_message
 from .connection import DeepSeekLanguageServer

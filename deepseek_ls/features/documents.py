@@ -27,7 +27,7 @@ from ..constants import MAX_DOCUMENT_CHARS
 from ..documents import Document, DocumentStore, normalize_eol, to_eol
 from ..naming import display_name
 from ..policy import Exclusion
-from ..prompt.fim import DocumentSnapshot
+from ..snapshot import DocumentSnapshot
 from ..service import Service
 from .commands import REQUEST_FAILED
 from .connection import DeepSeekLanguageServer
@@ -104,9 +104,8 @@ class DocumentsFeature:
         return doc
 
     def _freeze(self, uri: str, doc: Document) -> DocumentSnapshot:
-        return DocumentSnapshot(uri=uri, path=self.display_path(uri),
-                                language_id=doc.language_id or "plaintext",
-                                text=doc.text, version=doc.version, eol=doc.eol)
+        return DocumentSnapshot.from_text(uri, self.display_path(uri), doc.language_id,
+                                          doc.text, doc.version, doc.eol)
 
     def snapshot(self, uri: str) -> DocumentSnapshot | None:
         """A frozen copy of an open document, or None if it is not open.

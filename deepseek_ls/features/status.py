@@ -82,7 +82,7 @@ class StatusFeature:
     def _ledger_sentence(self, problem: str) -> str:
         """What failed with the usage ledger and how to fix it (as ``stats`` and ``doctor`` say it)."""
         if self._ledger_note is None or self._ledger_note[0] != problem:
-            from ..cli_extra import ledger_problem  # imported late: only when the ledger failed
+            from ..ledger import ledger_problem  # imported late: only when the ledger failed
 
             path = self.service.ledger.path
             found = ledger_problem(path) if path is not None else None

@@ -1,5 +1,7 @@
-"""Prompt building: stable header, other files, aligned truncation."""
+"""Every prompt deepseek-ls sends (LSP-free core).
 
-from .fim import DocumentSnapshot, FimPrompt, build_fim_prompt, completion_mode
-
-__all__ = ["DocumentSnapshot", "FimPrompt", "build_fim_prompt", "completion_mode"]
+``fim`` builds cache-friendly fill-in-the-middle prompts for ghost text,
+``chat`` the chat messages (system prompt, file context, question),
+``prefix`` the Chat Prefix Completion requests of the code actions and the
+edits made from their answers; ``config`` holds the prompt budgets.
+"""

@@ -22,7 +22,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from .. import constants as C
+from ..snapshot import DocumentSnapshot
+from . import config as C
 
 _COMMENT = {
     "python": "#", "ruby": "#", "shellscript": "#", "sh": "#", "bash": "#", "zsh": "#",
@@ -34,23 +35,6 @@ _COMMENT = {
 }
 _BLOCK_OPENERS = (":", "{", "(", "[", "=>", "->", "do", "then", "=")
 _CLOSERS_ONLY = re.compile(r"^[\s\)\]\}\"'`;:,.]*$")
-
-
-@dataclass(frozen=True)
-class DocumentSnapshot:
-    """A frozen view of one document at one version.
-
-    ``text`` has ``\\n`` line breaks only, whatever the file uses (same lines
-    and columns as the editor's text); ``eol`` is the file's own line break
-    (``"\\n"``, ``"\\r\\n"`` or ``"\\r"``), for text going back to the editor.
-    """
-
-    uri: str
-    path: str          # display path, relative to the workspace when possible
-    language_id: str
-    text: str
-    version: int | None = None
-    eol: str = "\n"
 
 
 @dataclass(frozen=True)

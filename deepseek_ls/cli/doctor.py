@@ -1,6 +1,8 @@
-"""``deepseek-ls stats`` (the usage ledger) and ``deepseek-ls doctor`` (setup checks).
+"""``deepseek-ls doctor``: check the API key, endpoint, models, balance, one tiny paid round trip
+(``--no-fim`` skips it), the fallback endpoints and the usage ledger, each problem with what to do.
+Exit 0 when all is well, 1 otherwise.
 
-Neither prints the API key: at most a masked form such as ``sk-…abcd``, and
+It never prints the API key: at most a masked form such as ``sk-…abcd``, and
 every line goes through :func:`deepseek_ls.api.errors.redact` as well.
 """
 
@@ -18,106 +20,8 @@ from pathlib import Path
 from typing import Any, TextIO
 from urllib.parse import urlsplit
 
-from .api import jsonbody
-from .api.errors import redact
-
-# -- stats -----------------------------------------------------------------
-
-_COLUMNS = (("requests", "requests", "{:,}"), ("promptHitTokens", "hit tok", "{:,}"),
-            ("promptMissTokens", "miss tok", "{:,}"), ("completionTokens", "out tok", "{:,}"),
-            ("hitRate", "cache hit", "{:.1%}"), ("costUsd", "cost USD", "{:.6f}"))
-
-
-def _table(rows: list[tuple[str, Mapping[str, Any]]], first: str) -> list[str]:
-    cells = [[first] + [title for _, title, _ in _COLUMNS]]
-    for label, data in rows:
-        cells.append([label] + [fmt.format(data[key]) for key, _, fmt in _COLUMNS])
-    widths = [max(len(row[i]) for row in cells) for i in range(len(cells[0]))]
-    lines = []
-    for n, row in enumerate(cells):
-        line = row[0].ljust(widths[0]) + "".join("  " + c.rjust(w) for c, w in zip(row[1:], widths[1:]))
-        lines.append(line.rstrip())
-        if n == 0:
-            lines.append("-" * len(line))
-    return lines
-
-
-def format_stats(report: Mapping[str, Any]) -> str:
-    """The readable form of :meth:`Ledger.report`."""
-    from .ledger import peak_hours_text
-
-    days = max(1, int(report["days"]))
-    period = f"last {days} day{'' if days == 1 else 's'}"
-    out = [f"deepseek-ls usage (ledger: {report['ledger'] or 'off'})", ""]
-    out += _table([(f"today ({report['today']['date']})", report["today"]),
-                   (period, report["total"])], "period")
-    if report["total"]["requests"]:
-        out += ["", f"per day ({period})"]
-        out += _table([(d["date"], d) for d in report["perDay"]], "day")
-        out += ["", f"per model ({period})"]
-        out += _table([(m["model"], m) for m in report["perModel"]], "model")
-        out += ["", f"per kind ({period})"]
-        out += _table([(k["kind"], k) for k in report["perKind"]], "kind")
-        endpoints = report.get("perEndpoint") or []
-        if len(endpoints) > 1 or any(e["endpoint"] != "deepseek" for e in endpoints):
-            out += ["", f"per endpoint ({period})"]
-            out += _table([(e["endpoint"] + ("" if e["costKnown"] else " (cost unknown)"), e)
-                           for e in endpoints], "endpoint")
-    else:
-        out += ["", f"no requests recorded in the {period}"]
-    out += ["", f"Costs use the price table of {report['pricesAsOf']} (USD); requests in peak hours "
-            f"({peak_hours_text()}) are priced at the peak rates."]
-    return "\n".join(out) + "\n"
-
-
-def stats(args: argparse.Namespace, *, environ: Mapping[str, str] | None = None,
-          out: TextIO | None = None, now: float | None = None) -> int:
-    from .ledger import open_default
-
-    out = out or sys.stdout
-    ledger = open_default(environ)
-    try:
-        report = ledger.report(days=args.days, now=now)
-    except Exception as exc:
-        print(f"deepseek-ls: cannot read the usage ledger {ledger.path}: {exc}", file=sys.stderr)
-        problem = ledger_problem(ledger.path) if ledger.path is not None else None
-        if problem is not None:
-            print(f"deepseek-ls: → {problem[1]}", file=sys.stderr)
-        return 1
-    if args.json:
-        out.write(json.dumps(report, indent=2) + "\n")
-    else:
-        out.write(format_stats(report))
-    return 0
-
-
-def _days(text: str) -> int:
-    try:
-        days = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number of days, got {text!r}") from None
-    if not 1 <= days <= 3660:
-        raise argparse.ArgumentTypeError(f"--days counts days including today: 1 or more (got {days})")
-    return days
-
-
-def register_stats(parser: argparse.ArgumentParser) -> None:
-    """print usage and cost from the ledger: today, the last N days, per day, model and kind"""
-    parser.description = (
-        "Print the usage recorded in the ledger: today and the last N days (today included), then "
-        "per day, per model, per kind of request (fim = ghost text, chat, action = code actions) and, "
-        "once a fallback endpoint answered, per endpoint (a fallback without prices: cost unknown). "
-        "Columns: requests; prompt tokens served from DeepSeek's cache (hit tok) and not (miss tok); "
-        "output tokens; cache-hit share; cost in USD at the bundled price table (its date is printed; "
-        "peak-hour rates where they applied). Reads only. Exit 1 when the ledger cannot be read. "
-        "The ledger is in DEEPSEEK_LS_DATA_DIR or the user data folder.")
-    parser.add_argument("--json", action="store_true", help="print the same figures as JSON for scripts")
-    parser.add_argument("--days", type=_days, default=7, metavar="N",
-                        help="days to cover, today included (default 7; 1 = today only)")
-    parser.set_defaults(func=stats)
-
-
-# -- doctor ------------------------------------------------------------------
+from ..api import jsonbody
+from ..api.errors import redact
 
 OK, WARN, FAIL, SKIP = "ok", "warn", "fail", "skip"
 FIM_PROBE_PROMPT = "def add(a, b):\n    return"
@@ -181,11 +85,11 @@ async def run_doctor(environ: Mapping[str, str] | None = None, *, base_url: str 
     ``baseUrl``) when an editor plugin set them for its user (``:checkhealth`` passes
     ``"api_key in setup()"``), so that the report names what that user set.
     """
-    from .api.client import DeepSeekClient, FimRequest
-    from .api.errors import APIConnectionError, AuthenticationError, DeepSeekError, InsufficientBalanceError
-    from .ledger import ledger_path
-    from .models import model_info
-    from .settings import build_settings, env_layer, normalize_base_url
+    from ..api.client import DeepSeekClient, FimRequest
+    from ..api.errors import APIConnectionError, AuthenticationError, DeepSeekError, InsufficientBalanceError
+    from ..ledger import ledger_path
+    from ..models import model_info
+    from ..settings import build_settings, env_layer, normalize_base_url
 
     environ = os.environ if environ is None else environ
     checks: list[Check] = []
@@ -274,8 +178,7 @@ async def run_doctor(environ: Mapping[str, str] | None = None, *, base_url: str 
         for name in network_names:
             skip(name, "API key unusable" if key_problem is not None else "no API key" if not key
                  else "endpoint not usable")
-        for config in settings.fallbacks:
-            checks.append(await _check_fallback(config, fim=fim, transport=transport))
+        checks.extend([await _check_fallback(config, fim=fim, transport=transport) for config in settings.fallbacks])
         checks.append(_ledger_check(ledger_path(environ)))
         return checks
 
@@ -360,8 +263,7 @@ async def run_doctor(environ: Mapping[str, str] | None = None, *, base_url: str 
         await network()
     finally:
         await client.aclose()
-    for config in settings.fallbacks:
-        checks.append(await _check_fallback(config, fim=fim, transport=transport))
+    checks.extend([await _check_fallback(config, fim=fim, transport=transport) for config in settings.fallbacks])
     checks.append(_ledger_check(ledger_path(environ)))
     return checks
 
@@ -372,8 +274,8 @@ FALLBACKS_ENV = "DEEPSEEK_LS_FALLBACKS"
 
 async def _check_fallback(config: Any, *, fim: bool = True, transport: Any = None) -> Check:
     """One fallback endpoint: reachable (its model list), models served, a tiny FIM round trip."""
-    from .api.client import DeepSeekClient, FimRequest
-    from .api.errors import APIConnectionError, AuthenticationError, DeepSeekError
+    from ..api.client import DeepSeekClient, FimRequest
+    from ..api.errors import APIConnectionError, AuthenticationError, DeepSeekError
 
     name = f"fallback {config.name}"
     client = DeepSeekClient(config.base_url, config.api_key, transport=transport, kind=config.kind,
@@ -430,41 +332,8 @@ async def _check_fallback(config: Any, *, fim: bool = True, transport: Any = Non
     return Check(name, status, f"{where}: " + "; ".join(notes), fix)
 
 
-def ledger_problem(path: Any) -> tuple[str, str] | None:
-    """Why the ledger at ``path`` cannot be used, and what to do; None when it can.
-
-    Tells a damaged file (move it away) from a folder that cannot be written.
-    """
-    import sqlite3
-    from pathlib import Path
-
-    from .ledger import ENV_DATA_DIR
-
-    path = Path(path)
-    if path.is_file():
-        conn = None
-        try:
-            conn = sqlite3.connect(f"{path.as_uri()}?mode=ro", uri=True)
-            conn.execute("PRAGMA quick_check").fetchall()
-        except sqlite3.DatabaseError as exc:
-            if "locked" not in str(exc) and "unable to open" not in str(exc):
-                return (f"{path} is damaged or not a usage ledger ({exc})",
-                        f"Move it away, e.g. mv '{path}' '{path}.broken' (a new ledger is created at the "
-                        "next request; the old figures stay in the moved file), or set "
-                        f"{ENV_DATA_DIR} to another folder.")
-        finally:
-            if conn is not None:
-                conn.close()
-    folder = path.parent
-    if path.exists() and not path.is_file():
-        return (f"{path} is not a file", f"Remove or rename it, or set {ENV_DATA_DIR} to another folder.")
-    if folder.exists() and not folder.is_dir():
-        return (f"{folder} is not a folder", f"Remove or rename it, or set {ENV_DATA_DIR} to another folder.")
-    return None
-
-
 def _ledger_check(path: Any) -> Check:
-    from .ledger import ENV_DATA_DIR, Ledger
+    from ..ledger import ENV_DATA_DIR, Ledger, ledger_problem
 
     if path is None:
         return Check("ledger", WARN, "no data directory; usage is not kept",
@@ -478,7 +347,7 @@ def _ledger_check(path: Any) -> Check:
         ok = ledger.flush()  # opens (creates) the file; nothing is queued, so nothing is written
         rows = ledger.count()
         ledger.close()
-    except Exception as exc:  # pragma: no cover - flush() already catches
+    except Exception as exc:  # noqa: BLE001  (flush() already catches; any other failure is a warning line)
         ok, rows, reason = False, 0, f" ({exc})"
     if not ok:
         return Check("ledger", WARN, f"cannot write {path}{reason}",
@@ -509,7 +378,7 @@ def doctor_exit_code(checks: list[Check]) -> int:
 def _read_fallbacks(text: str) -> Any:
     """``--fallbacks``: JSON, or ``@FILE`` holding JSON: a list of endpoints, or
     settings with ``deepseek.fallbacks`` (nested or dotted, as in an editor's settings)."""
-    from .settings import _flatten, section_of
+    from ..settings import _flatten, section_of
 
     if text.startswith("@"):
         text = Path(text[1:]).expanduser().read_text(encoding="utf-8")
@@ -545,7 +414,7 @@ def doctor(args: argparse.Namespace, *, environ: Mapping[str, str] | None = None
     return doctor_exit_code(checks)
 
 
-def register_doctor(parser: argparse.ArgumentParser) -> None:
+def register(parser: argparse.ArgumentParser) -> None:
     """check the API key, endpoint, models, balance, round trip and ledger"""
     parser.description = (
         "Check, in order: the API key (DEEPSEEK_API_KEY), the endpoint (--base-url or "
@@ -568,6 +437,3 @@ def register_doctor(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--key-named", metavar="NAME", help=argparse.SUPPRESS)
     parser.add_argument("--url-named", metavar="NAME", help=argparse.SUPPRESS)
     parser.set_defaults(func=doctor)
-
-
-COMMANDS = [("stats", register_stats), ("doctor", register_doctor)]

@@ -12,7 +12,7 @@ from __future__ import annotations
 import difflib
 from dataclasses import dataclass
 
-from ..documents import normalize_eol, split_lines
+from .documents import normalize_eol, split_lines
 
 
 @dataclass(frozen=True)

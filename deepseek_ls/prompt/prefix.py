@@ -24,9 +24,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..api.chat import ChatRequest
-from ..prompt.fim import DocumentSnapshot
-from .edits import Edit, minimal_edits
-from .prompts import context_for, language_tag
+from ..edits import Edit, minimal_edits
+from ..snapshot import DocumentSnapshot
+from .chat import context_for, language_tag
 
 ACTIONS_SYSTEM_PROMPT = (
     "You are DeepSeek, an expert programmer editing code inside the user's editor. "
@@ -125,7 +125,8 @@ def _reindent(text: str, base: str) -> str:
     return "\n".join([lines[0]] + [pad + line if line.strip() else line for line in lines[1:]])
 
 
-def _messages(doc: DocumentSnapshot, start: int, end: int, instruction: str, prefix_code: str) -> tuple[dict, ...]:
+def _messages(doc: DocumentSnapshot, start: int, end: int, instruction: str,
+              prefix_code: str) -> tuple[dict[str, Any], ...]:
     context = context_for(doc.path, doc.language_id, doc.text, start, end)
     if context.selection:  # the model needs the file around the region, not only the region
         context = context_for(doc.path, doc.language_id, doc.text, start, start)

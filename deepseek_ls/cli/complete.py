@@ -1,0 +1,187 @@
+"""``deepseek-ls complete FILE:LINE:COL``: print one completion, its tokens and cost.
+
+Exit 0 with a suggestion; 1 when there is none or the request failed (what
+failed and what to do on stderr); 2 on a usage error (no key, no such file,
+line or column outside the file).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import dataclasses
+import logging
+import os
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from .. import logs
+from .common import fail
+
+if TYPE_CHECKING:
+    from ..service import Service, ServiceEvents
+
+DESCRIPTION = ("Print DeepSeek's suggestion at FILE:LINE:COL (1-based line and column, the column "
+               "in characters): the whole suggestion on stdout, its tokens and cost on stderr, and "
+               "the request in the usage ledger. Needs DEEPSEEK_API_KEY. Exit 0 with a suggestion, "
+               "1 when there is none or the request failed (what to do on stderr), 2 on a usage error.")
+
+
+def register(parser: argparse.ArgumentParser) -> None:
+    """print the completion at FILE:LINE:COL"""
+    parser.description = DESCRIPTION
+    parser.add_argument("spec", metavar="FILE:LINE:COL", help="e.g. src/app.py:12:5")
+    parser.set_defaults(func=command)
+
+
+def command(args: argparse.Namespace) -> int:
+    """Run ``complete`` (its own logging: request and ledger failures are said once, by it)."""
+    logs.setup(os.environ.get("DEEPSEEK_LS_LOG", "warning"))
+    if not os.environ.get("DEEPSEEK_LS_LOG"):
+        # request failures are reported once, with what to do, by complete() itself
+        logging.getLogger("deepseek_ls.completion.engine").setLevel(logging.ERROR)
+        # so are ledger failures (under the usage line, with how to fix them)
+        logging.getLogger("deepseek_ls.ledger").setLevel(logging.ERROR)
+    return asyncio.run(complete(args.spec))
+
+
+async def complete(spec: str) -> int:
+    """Complete at ``spec`` (``FILE:LINE:COL``, 1-based); the exit code."""
+    from ..api.errors import DeepSeekError
+    from ..completion.engine import CompletionRequest
+    from ..service import Service, ServiceEvents
+    from ..snapshot import DocumentSnapshot
+
+    path_text, sep1, rest = spec.rpartition(":")
+    file_text, sep2, line_text = path_text.rpartition(":")
+    if not (sep1 and sep2) or not line_text.isdigit() or not rest.isdigit():
+        return fail(f"expected FILE:LINE:COL (1-based), got {spec!r}")
+    path = Path(file_text)
+    if path.is_dir():
+        return fail(f"{file_text} is a directory, not a file")
+    if not path.is_file():
+        return fail(f"no such file: {file_text}")
+    try:
+        doc = DocumentSnapshot.from_file(path)
+    except (OSError, UnicodeDecodeError) as exc:
+        return fail(f"cannot read {file_text}: {exc}")
+    text = doc.text
+    lines = text.split("\n")
+    line, col = int(line_text), int(rest)
+    if not 1 <= line <= len(lines):
+        return fail(f"line {line} is outside {file_text} (1..{len(lines)})")
+    if not 1 <= col <= len(lines[line - 1].rstrip("\r")) + 1:
+        return fail(f"column {col} is outside line {line} (1..{len(lines[line - 1].rstrip(chr(13))) + 1})")
+    offset = sum(len(text_line) + 1 for text_line in lines[: line - 1]) + col - 1
+
+    problems: list[str] = []
+    service = Service(events=ServiceEvents(problem=lambda kind, message: problems.append(message)))
+    for problem in service.startup_problems:
+        if not problem.blocking:
+            print(f"deepseek-ls: warning: {problem}", file=sys.stderr)
+    if service.blocked is not None:  # a key or endpoint that must not be used (never replaced by a default)
+        await service.aclose()
+        return fail(f"{service.blocked}")
+    if service.client is None:
+        await service.aclose()
+        return fail("no API key: set the environment variable DEEPSEEK_API_KEY "
+                    "(create a key at https://platform.deepseek.com/api_keys)")
+    why = service.policy.check(doc.uri)  # i14: secret files are never sent
+    if why is not None:
+        await service.aclose()
+        return fail(why.message(file_text))
+    engine = service.engine
+    failures: list[DeepSeekError] = []
+    report_failure = engine._failed
+
+    def failed(exc: DeepSeekError) -> None:
+        failures.append(exc)
+        report_failure(exc)
+
+    engine._failed = failed  # type: ignore[method-assign,assignment]  # kept until the engine has a public failure hook (issue 11 part 2)
+    # (the engine swallows request errors; the CLI must name them)
+    try:
+        suggestion = await engine.complete(CompletionRequest(doc=doc, offset=offset, manual=True))
+        # A multi-line answer streams: the engine hands back its first lines early and
+        # the rest lands in memory. Wait for the whole answer (and its usage report).
+        pending = [flight.task for flight in list(engine._flights.values())]
+        if pending:
+            await asyncio.gather(*pending, return_exceptions=True)
+        if suggestion is not None:
+            full = engine.memory.recall(doc.uri, text[:offset], text[offset:])
+            if full is not None and full.text.startswith(suggestion.text):
+                suggestion = dataclasses.replace(suggestion, text=full.text)
+    except DeepSeekError as exc:
+        failures.append(exc)
+        suggestion = None
+    finally:
+        await service.aclose()  # writes the usage ledger's queued rows
+    if failures:
+        for line_text in failure_report(failures[-1], service.settings.base_url):
+            print(f"deepseek-ls: {line_text}", file=sys.stderr)
+        return 1
+    if problems:
+        for message in problems:
+            print(f"deepseek-ls: {message}", file=sys.stderr)
+        return 1
+    if suggestion is None:
+        if service.usage.requests:
+            print("deepseek-ls: DeepSeek answered, but with nothing worth inserting at this position "
+                  f"(an empty or repeated text); try another position ({usage_line(service)})", file=sys.stderr)
+            for line_text in ledger_trouble(service):
+                print(f"deepseek-ls: {line_text}", file=sys.stderr)
+        else:
+            print("deepseek-ls: no suggestion: nothing was sent (a file over 4 M characters is not "
+                  "completed)", file=sys.stderr)
+        return 1
+    sys.stdout.write(suggestion.text + ("" if suggestion.text.endswith("\n") else "\n"))
+    print(f"deepseek-ls: {usage_line(service)}", file=sys.stderr)
+    for line_text in ledger_trouble(service):
+        print(f"deepseek-ls: {line_text}", file=sys.stderr)
+    return 0
+
+
+def usage_line(service: Service) -> str:
+    """``1 request, 20 prompt tokens (0 from DeepSeek's cache), 28 output tokens, $0.00002; recorded
+    in PATH`` (``; not recorded (see below)`` when the ledger failed: :func:`ledger_trouble` says why)."""
+    u = service.usage
+    ledger = service.ledger
+    where = ""
+    if ledger.path:
+        where = "; not recorded (see below)" if ledger_trouble(service) else f"; recorded in {ledger.path}"
+    return (f"{u.requests} request{'' if u.requests == 1 else 's'}, "
+            f"{u.hit_tokens + u.miss_tokens} prompt tokens ({u.hit_tokens} from DeepSeek's cache), "
+            f"{u.completion_tokens} output tokens, ${u.cost_usd:.5f}{where}")
+
+
+def ledger_trouble(service: Service) -> list[str]:
+    """Why the usage rows could not be written and what to do (as ``stats`` and ``doctor`` say it);
+    empty when they were written."""
+    ledger = service.ledger
+    if not ledger.path or not (ledger.unwritten or ledger.problem):
+        return []
+    from ..ledger import ledger_problem
+
+    problem = ledger_problem(ledger.path)
+    why = problem[0] if problem else (ledger.problem or "the usage ledger could not be written")
+    fix = (problem[1] if problem else
+           f"Make the folder {ledger.path.parent} writable, or set DEEPSEEK_LS_DATA_DIR to another folder.")
+    return [f"the usage row could not be written to the ledger: {why}.", f"→ {fix}"]
+
+
+def failure_report(exc: Exception, base_url: str) -> list[str]:
+    """What failed and what to do, for the one-shot commands (as ``doctor`` words it)."""
+    from ..api.errors import APIConnectionError, AuthenticationError, DeepSeekError
+
+    source = ("DEEPSEEK_BASE_URL" if os.environ.get("DEEPSEEK_BASE_URL", "").strip()
+              else "the default; DEEPSEEK_BASE_URL changes it")
+    if isinstance(exc, APIConnectionError):
+        return [f"cannot reach {base_url} ({source}): {exc}",
+                "→ Is the URL right, is the network up, is a proxy or firewall in the way? "
+                "Try again in a minute if DeepSeek is down; `deepseek-ls doctor` checks each step."]
+    if isinstance(exc, AuthenticationError):
+        return [f"{exc}", "→ The API key was rejected. Set a valid key in DEEPSEEK_API_KEY "
+                "(https://platform.deepseek.com/api_keys)."]
+    hint = exc.hint if isinstance(exc, DeepSeekError) else ""
+    return [f"{exc}"] + ([f"→ {hint}"] if hint else [])
