@@ -190,11 +190,12 @@ function S.native_stub(H)
     return
   end
   H.result.native_calls = calls
+  H.check('native: the client runs on the plugin RPC client (cmd function)', type(client.config.cmd) == 'function')
   H.check('native: enable(true, {bufnr}) on attach', calls[1] and calls[1][1] == 'enable' and calls[1][2] == true
     and calls[1][3] == buf, calls)
   H.feed('2GA')
   H.feed('t')
-  -- an inlineCompletion response through the wrapped client.request -> didShowCompletion
+  -- an inlineCompletion response through the plugin's RPC client (native.rpc_cmd) -> didShowCompletion
   local got
   client:request('textDocument/inlineCompletion', {
     textDocument = { uri = vim.uri_from_bufnr(buf) },

@@ -105,9 +105,12 @@ end
 function M.lsp_config(opts)
   opts = opts or config.options
   local settings = section(opts.settings)
+  local cmd = M.resolve_cmd(opts)
+  local native = require('deepseek_ls.native')
   return {
     name = util.name,
-    cmd = M.resolve_cmd(opts),
+    -- with the built-in renderer (0.12+), an RPC client that also reports shown suggestions
+    cmd = native.active() and native.rpc_cmd(cmd) or cmd,
     cmd_env = env(opts),
     filetypes = opts.filetypes,
     root_markers = opts.root_markers,
