@@ -90,7 +90,7 @@ end
 
 --- Insert part of the item at the cursor (accept word / line).
 local function partial(item, how)
-  local ghost = require('deepseek_ls.ghost')
+  local words = require('deepseek_ls.ghost.accept')
   local text = item.insert_text
   if type(text) ~= 'string' then
     text = text and text.value or ''
@@ -107,7 +107,7 @@ local function partial(item, how)
     end
   end
   local rem = text:sub(#typed + 1)
-  local piece = how == 'word' and ghost._next_word(rem) or ghost._next_line(rem)
+  local piece = how == 'word' and words.next_word(rem) or words.next_line(rem)
   if piece == '' then
     piece = rem
   end
@@ -119,7 +119,7 @@ local function partial(item, how)
   if e and e.row == row and e.col > col then
     cover = line:sub(col + 1, e.col)
   end
-  local replace = #piece >= #rem and #cover or ghost._covered(piece, cover)
+  local replace = #piece >= #rem and #cover or words.covered(piece, cover)
   local lines = vim.split(piece, '\n', { plain = true })
   api.nvim_buf_set_text(0, row, col, row, col + replace, lines)
   api.nvim_win_set_cursor(0, { row + #lines, (#lines == 1 and col or 0) + #lines[#lines] })
