@@ -13,8 +13,9 @@ on the command ``test.askDefinitions {uri, positions}`` sends
 With ``--ask-positions JSON --ask-suffix S --answer-file PATH`` (the VS Code
 end-to-end test, where nothing can run that command) it asks by itself when
 a document whose URI ends with S is opened, writes each answer (JSON) to PATH,
-and asks again a second later while every entry is null (the editor's
-language server may still be loading), at most 30 times. Other arguments
+and asks again a second later while the answer's JSON text lacks the
+``--ask-until`` text (the editor's language server may still be loading:
+VS Code's TypeScript first answers from a syntax-only server), at most 30 times. Other arguments
 (``--stdio``) are ignored.
 """
 
@@ -60,6 +61,7 @@ def main() -> None:
     parser.add_argument("--ask-positions", type=json.loads)
     parser.add_argument("--ask-suffix", default="")
     parser.add_argument("--answer-file", type=Path)
+    parser.add_argument("--ask-until", default="")
     args, _ = parser.parse_known_args()
     asks = 0
     auto_uri: str | None = None
@@ -82,7 +84,7 @@ def main() -> None:
                 args.answer_file.write_text(json.dumps({"answer": answer, "error": msg.get("error"),
                                                         "asks": asks, "selfAsked": self_asked,
                                                         "initializationOptions": init_options}))
-                if (not answer or all(entry is None for entry in answer)) and asks < 30:
+                if args.ask_until not in json.dumps(answer) and asks < 30:
                     time.sleep(1)
                     ask(auto_uri)
                 continue

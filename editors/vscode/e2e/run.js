@@ -265,7 +265,8 @@ async function shot(page, name) {
     ];
     fs.writeFileSync(machine, JSON.stringify({
       'deepseek.serverPath': process.env.E2E_STUB_SERVER,
-      'deepseek.serverArgs': ['--ask-positions', JSON.stringify(positions), '--ask-suffix', 'main.ts', '--answer-file', answerFile],
+      'deepseek.serverArgs': ['--ask-positions', JSON.stringify(positions), '--ask-suffix', 'main.ts', '--answer-file', answerFile,
+        '--ask-until', 'shapes.ts'],
     }, null, 2));
     await waitFor(async () => { const x = await statusItem(page); return x.icons.includes('sparkle') ? x : null; }, 30000);
     await page.keyboard.press('Control+P');
@@ -275,7 +276,7 @@ async function shot(page, name) {
     const got = await waitFor(async () => {
       try {
         const a = JSON.parse(fs.readFileSync(answerFile, 'utf8'));
-        return Array.isArray(a.answer) && a.answer.some((e) => e !== null) ? a : null;
+        return JSON.stringify(a.answer).includes('shapes.ts') ? a : null;
       } catch { return null; }
     }, 60000, 500);
     log(`definitions answer: ${JSON.stringify(got)}`);

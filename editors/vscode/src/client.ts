@@ -185,6 +185,9 @@ export class ServerClient {
         deepseekSources: { apiKey: key ? 'secret' : 'env' }, deepseekDefinitions: true },
       synchronize: { configurationSection: SECTION },
       middleware: {
+        // deepseek-ls gives no definitions to the user; this also keeps vscode.executeDefinitionProvider
+        // (how deepseek/definitions is answered) from ever asking deepseek-ls itself
+        provideDefinition: () => null,
         provideInlineCompletionItems: async (document, position, context, token, next) => {
           const result = await next(document, position, context, token);
           if (result && !token.isCancellationRequested) {
