@@ -63,7 +63,7 @@ end
 ---@return integer
 function M.enc_len(s, encoding, index)
   encoding = encoding or 'utf-16'
-  index = math.min(index or #s, #s)
+  index = math.max(0, math.min(index or #s, #s))
   if encoding == 'utf-8' then
     return index
   end
