@@ -31,7 +31,8 @@ ROOT_DIR = Path(__file__).parent.parent
 SAMPLES = {
     "python": (ROOT_DIR / "deepseek_ls/completion/engine.py").read_text(encoding="utf-8"),
     "typescript": (ROOT_DIR / "editors/vscode/src/chat.ts").read_text(encoding="utf-8"),
-    "lua": (ROOT_DIR / "editors/nvim/lua/deepseek_ls/ghost.lua").read_text(encoding="utf-8"),
+    "lua": "".join(p.read_text(encoding="utf-8")
+                   for p in sorted((ROOT_DIR / "editors/nvim/lua/deepseek_ls/ghost").glob("*.lua"))),
     "markdown": (ROOT_DIR / "README.md").read_text(encoding="utf-8"),
     "json": (ROOT_DIR / "deepseek_ls/data/models.json").read_text(encoding="utf-8"),
     "cjk code": "".join(f"总计_{i} = compute({i})  # 数据\n" for i in range(1, 2001)),

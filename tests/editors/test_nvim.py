@@ -15,7 +15,9 @@ import re
 import shutil
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -64,7 +66,7 @@ pytestmark = pytest.mark.skipif(NVIM is None, reason="Neovim >= 0.10 not found (
 
 
 @pytest.fixture
-def fake():
+def fake() -> Iterator[FakeDeepSeek]:
     fake = FakeDeepSeek().start()
     try:
         yield fake
@@ -73,8 +75,8 @@ def fake():
 
 
 def run_scenario(tmp_path: Path, fake: FakeDeepSeek, scenario: str, expect: str,
-                 settings: dict | None = None, setup: dict | None = None,
-                 text: str = "def add(a, b):\n    re\n# retry retain\n", extra_env: dict | None = None) -> dict:
+                 settings: dict[str, Any] | None = None, setup: dict[str, Any] | None = None,
+                 text: str = "def add(a, b):\n    re\n# retry retain\n", extra_env: dict[str, str] | None = None) -> dict[str, Any]:
     src = tmp_path / "calc.py"
     src.write_text(text, encoding="utf-8")
     result_file = tmp_path / "result.json"
@@ -97,13 +99,14 @@ def run_scenario(tmp_path: Path, fake: FakeDeepSeek, scenario: str, expect: str,
         "DSLS_TIMEOUT": str(NVIM_TIMEOUT_S),
         **(extra_env or {}),
     })
+    assert NVIM is not None
     cmd = [NVIM, "--headless", "-u", "NONE", "-i", "NONE", "-n", "-c", f"luafile {RUN_LUA}"]
     try:
         proc = subprocess.run(cmd, env=env, cwd=tmp_path, capture_output=True, text=True,
                               timeout=NVIM_TIMEOUT_S + 30, stdin=subprocess.DEVNULL)
     except subprocess.TimeoutExpired as exc:
         pytest.fail(f"nvim hung past {NVIM_TIMEOUT_S + 30}s; stderr: {exc.stderr!r}")
-    result = json.loads(result_file.read_text()) if result_file.exists() else {}
+    result: dict[str, Any] = json.loads(result_file.read_text()) if result_file.exists() else {}
     failed = [c for c in result.get("checks", []) if not c["ok"]]
     lsp_log = tmp_path / "xdg" / "state" / "nvim" / "lsp.log"
     detail = (f"exit {proc.returncode} ({result.get('reason')}); failed checks: "
@@ -114,7 +117,7 @@ def run_scenario(tmp_path: Path, fake: FakeDeepSeek, scenario: str, expect: str,
     return result
 
 
-def test_ghost_text_accept_word_and_accept(tmp_path, fake):
+def test_ghost_text_accept_word_and_accept(tmp_path: Path, fake: FakeDeepSeek) -> None:
     fake.fim_handler = lambda body: FIM_TEXT if body.get("prompt", "").endswith("ret") else ""
     result = run_scenario(tmp_path, fake, "ghost", FIM_TEXT)
     assert result["ghost"]["inline"] == FIM_TEXT
@@ -122,36 +125,36 @@ def test_ghost_text_accept_word_and_accept(tmp_path, fake):
     assert any(r.is_fim for r in fake.requests)
 
 
-def test_neovim_012_glue_against_a_stub(tmp_path, fake):
+def test_neovim_012_glue_against_a_stub(tmp_path: Path, fake: FakeDeepSeek) -> None:
     fake.fim_handler = lambda body: FIM_TEXT if body.get("prompt", "").endswith("ret") else ""
     run_scenario(tmp_path, fake, "native_stub", FIM_TEXT)
 
 
-def test_multiline_ghost_text_and_accept_line(tmp_path, fake):
+def test_multiline_ghost_text_and_accept_line(tmp_path: Path, fake: FakeDeepSeek) -> None:
     text = "total = add(1, 2)\nprint(total)"
     fake.fim_handler = lambda body: text if body.get("prompt", "").endswith("retain\n") else ""
     run_scenario(tmp_path, fake, "multiline", text)
 
 
-def test_typing_cancels_the_previous_request(tmp_path, fake):
+def test_typing_cancels_the_previous_request(tmp_path: Path, fake: FakeDeepSeek) -> None:
     fake.fim_handler = lambda body: ""
     run_scenario(tmp_path, fake, "typing", "")
 
 
-def test_completion_menu_hides_ghost_text(tmp_path, fake):
+def test_completion_menu_hides_ghost_text(tmp_path: Path, fake: FakeDeepSeek) -> None:
     fake.fim_handler = lambda body: FIM_TEXT if body.get("prompt", "").endswith("ret") else ""
     run_scenario(tmp_path, fake, "pum", FIM_TEXT)
 
 
-def test_ghost_text_through_vim_lsp_start(tmp_path, fake):
+def test_ghost_text_through_vim_lsp_start(tmp_path: Path, fake: FakeDeepSeek) -> None:
     """The Neovim 0.10 code path (vim.lsp.start from a FileType autocmd), run on this Neovim."""
     fake.fim_handler = lambda body: FIM_TEXT if body.get("prompt", "").endswith("ret") else ""
     result = run_scenario(tmp_path, fake, "ghost", FIM_TEXT, setup={"_legacy_start": True})
     assert result["lines"][1] == "    return a + b\t"
 
 
-def test_explain_streams_into_markdown_split(tmp_path, fake):
-    def chat(body):
+def test_explain_streams_into_markdown_split(tmp_path: Path, fake: FakeDeepSeek) -> None:
+    def chat(body: dict[str, Any]) -> ChatReply:
         last = body["messages"][-1]["content"]
         text = FOLLOWUP_TEXT if "return" in str(last) and "def add" not in str(last) else EXPLAIN_TEXT
         return ChatReply(content=text, reasoning="Look at the body first.\nThen answer.")
@@ -163,18 +166,18 @@ def test_explain_streams_into_markdown_split(tmp_path, fake):
     assert "## Explain" in text and "> Look at the body first." in text
 
 
-def test_cancel_stops_a_running_explain(tmp_path, fake):
+def test_cancel_stops_a_running_explain(tmp_path: Path, fake: FakeDeepSeek) -> None:
     fake.inject(path="*", kind="stall", times=5)
     run_scenario(tmp_path, fake, "cancel", "")
 
 
-def test_rewrite_and_toggle_commands(tmp_path, fake):
+def test_rewrite_and_toggle_commands(tmp_path: Path, fake: FakeDeepSeek) -> None:
     # the server asks with an assistant prefix "```python\n    " and stop "```"
     fake.chat_handler = lambda body: ChatReply(content="return a + b\n```")
     run_scenario(tmp_path, fake, "commands", "    return a + b")
 
 
-def test_invoked_request_dismiss_statusline_and_checkhealth(tmp_path, fake):
+def test_invoked_request_dismiss_statusline_and_checkhealth(tmp_path: Path, fake: FakeDeepSeek) -> None:
     fake.fim_handler = lambda body: FIM_TEXT if body.get("prompt", "").endswith("ret") else ""
     result = run_scenario(tmp_path, fake, "misc", FIM_TEXT)
     assert re.match(r"DeepSeek \w+ \$\d+\.\d+ · hit \d+%", result["statusline"]), result["statusline"]
@@ -190,7 +193,7 @@ COVER_TEXT = "width: float) -> float:"
                                            ("def 面积_😀😀", "utf-16"), ("def 面积_😀😀", "utf-8")],
                          ids=["ascii", "emoji", "cjk-emoji", "cjk-emoji-utf8"])
 @pytest.mark.parametrize("mode", ["full", "word"])
-def test_accept_replaces_the_closer_the_item_range_covers(tmp_path, fake, head, encoding, mode):
+def test_accept_replaces_the_closer_the_item_range_covers(tmp_path: Path, fake: FakeDeepSeek, head: str, encoding: str, mode: str) -> None:
     """Line `<head>(|)`; the item's range covers the `)` (UTF-16 columns after emoji):
     accept gives exactly `<head>(width: float) -> float:`, accept word before the
     closer keeps it, the word that writes `)` replaces it, and the ghost text never
@@ -201,7 +204,7 @@ def test_accept_replaces_the_closer_the_item_range_covers(tmp_path, fake, head, 
     assert result["offset_encoding"] == encoding, result.get("offered_encodings")
 
 
-def test_neovim_012_partial_accepts_keep_or_replace_the_covered_closer(tmp_path, fake):
+def test_neovim_012_partial_accepts_keep_or_replace_the_covered_closer(tmp_path: Path, fake: FakeDeepSeek) -> None:
     fake.fim_handler = lambda body: ""
     run_scenario(tmp_path, fake, "native_cover", COVER_TEXT, text="def area😀()\n",
                  extra_env={"DSLS_HEAD": "def area😀"})
@@ -216,7 +219,7 @@ SHAPES = {
 
 
 @pytest.mark.parametrize("shape", sorted(SHAPES))
-def test_covered_closer_display_and_accept_shapes(tmp_path, fake, shape):
+def test_covered_closer_display_and_accept_shapes(tmp_path: Path, fake: FakeDeepSeek, shape: str) -> None:
     tail, text, show, final = SHAPES[shape]
     head = "x = area😀("
     fake.fim_handler = lambda body: text if body.get("prompt", "").endswith(head) else ""
@@ -225,7 +228,7 @@ def test_covered_closer_display_and_accept_shapes(tmp_path, fake, shape):
                             "DSLS_SHOW": json.dumps(show), "DSLS_FINAL": json.dumps(final)})
 
 
-def test_excluded_file_in_the_statusline_until_closed(tmp_path, fake):
+def test_excluded_file_in_the_statusline_until_closed(tmp_path: Path, fake: FakeDeepSeek) -> None:
     fake.fim_handler = lambda body: FIM_TEXT
     result = run_scenario(tmp_path, fake, "excluded", "", settings={"exclude": ["calc.py"]})
     assert "calc.py" in result["statusline"]

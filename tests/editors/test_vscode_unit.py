@@ -13,7 +13,7 @@ SCRIPT = Path(__file__).resolve().parents[2] / "editors" / "vscode" / "scripts" 
 pytestmark = pytest.mark.skipif(shutil.which("npm") is None, reason="npm (Node >= 20) not found")
 
 
-def test_vscode_extension_unit_tests():
+def test_vscode_extension_unit_tests() -> None:
     out = subprocess.run(["bash", str(SCRIPT)], capture_output=True, text=True, timeout=900)
     tail = (out.stdout + out.stderr)[-4000:]
     assert out.returncode == 0, tail

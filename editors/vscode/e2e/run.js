@@ -2,7 +2,8 @@
 // Started by scripts/e2e.sh, which provides: E2E_URL, E2E_SHOTS (screenshot dir), E2E_RUN (run dir).
 // Steps: set the API key with "DeepSeek: Set API Key"; type in demo.py and see ghost text from the fake;
 // accept it with Tab and check the document; toggle automatic completions from the status bar menu;
-// "DeepSeek: Explain Selection" and "DeepSeek: Chat" stream into the chat panel.
+// "DeepSeek: Explain Selection" and "DeepSeek: Chat" stream into the chat panel; then
+// deepseek/definitions answered with VS Code's definition providers (against a stand-in server).
 'use strict';
 const fs = require('fs');
 const path = require('path');
@@ -252,6 +253,44 @@ async function shot(page, name) {
     fs.writeFileSync(machine, saved);
     st = await waitFor(async () => { const x = await statusItem(page); return x.icons.includes('sparkle') ? x : null; }, 30000);
     check('restoring serverPath restarts the server', !!st, JSON.stringify(await statusItem(page)));
+
+    // 10. deepseek/definitions: a stand-in server (tests/editors/stub_deepseek.py) asks when main.ts
+    // opens; the extension answers with VS Code's definition providers (built-in TypeScript).
+    const answerFile = path.join(RUN, 'definitions.json');
+    const mainLine = 'const s = "面积😀"; const a = area(2, 3);';
+    const shapesLine = '/* 形状 😀 */ export function area(w: number, h: number): number { return w * h; }';
+    const positions = [
+      { line: 1, character: mainLine.indexOf('area(') + 1 }, // JS string indices are UTF-16 code units
+      { line: 1, character: mainLine.indexOf('面') },          // inside a string: no definition
+    ];
+    fs.writeFileSync(machine, JSON.stringify({
+      'deepseek.serverPath': process.env.E2E_STUB_SERVER,
+      'deepseek.serverArgs': ['--ask-positions', JSON.stringify(positions), '--ask-suffix', 'main.ts', '--answer-file', answerFile,
+        '--ask-until', 'shapes.ts'],
+    }, null, 2));
+    await waitFor(async () => { const x = await statusItem(page); return x.icons.includes('sparkle') ? x : null; }, 30000);
+    await page.keyboard.press('Control+P');
+    await page.keyboard.type('main.ts', { delay: 20 });
+    await page.locator('.quick-input-widget .monaco-list-row', { hasText: 'main.ts' }).first().waitFor({ timeout: 20000 });
+    await page.keyboard.press('Enter');
+    const got = await waitFor(async () => {
+      try {
+        const a = JSON.parse(fs.readFileSync(answerFile, 'utf8'));
+        return JSON.stringify(a.answer).includes('shapes.ts') ? a : null;
+      } catch { return null; }
+    }, 60000, 500);
+    log(`definitions answer: ${JSON.stringify(got)}`);
+    check('the extension announced deepseekDefinitions', got?.initializationOptions?.deepseekDefinitions === true);
+    const first = got?.answer?.[0]?.[0];
+    const where = first && (first.targetSelectionRange || first.range);
+    check('deepseek/definitions: the definition of area in shapes.ts, UTF-16 columns after the emoji',
+      !!first && /shapes\.ts$/.test(first.targetUri || first.uri)
+        && where.start.line === 0 && where.start.character === shapesLine.indexOf('area'),
+      JSON.stringify(first));
+    check('deepseek/definitions: null where there is nothing to find, parallel to the positions',
+      got?.answer?.length === 2 && got.answer[1] === null, JSON.stringify(got?.answer));
+    await shot(page, 'definitions.debug.png');
+    fs.writeFileSync(machine, saved);
   } catch (err) {
     check('no exception', false, String(err && err.stack || err).slice(0, 1500));
     await shot(page, 'failure.debug.png').catch(() => undefined);

@@ -3,7 +3,8 @@
 #   1. install the tools (scripts/e2e-setup.sh: Node 24, code-server, chromium, playwright-core)
 #   2. build and package the extension as a .vsix, install it into a fresh code-server profile
 #   3. start the fake DeepSeek API and code-server, configured to run the repo's deepseek-ls
-#   4. drive the UI (e2e/run.js): set the key, ghost text, Tab, status menu, explain, chat
+#   4. drive the UI (e2e/run.js): set the key, ghost text, Tab, status menu, explain, chat,
+#      then deepseek/definitions against a stand-in server (tests/editors/stub_deepseek.py)
 # Screenshots go to e2e/screenshots/. Slow (first run ~4 min of installs); not part of unit tests.
 # Env: DEEPSEEK_E2E_HOME (tools + run data, default editors/vscode/.e2e). The run dir (.e2e/run:
 # logs, profile, workspace) is kept until the next run.
@@ -73,6 +74,17 @@ cut = text.index("    for _ in range(n):")
 open(sys.argv[2], "w").write(text[:cut])
 PY
 
+# TypeScript files for the deepseek/definitions step (VS Code's built-in TypeScript support
+# provides the definitions; CJK and emoji before the names: UTF-16 columns).
+cat > "$RUN/ws/shapes.ts" <<'TS'
+/* 形状 😀 */ export function area(w: number, h: number): number { return w * h; }
+TS
+cat > "$RUN/ws/main.ts" <<'TS'
+import { area } from './shapes';
+const s = "面积😀"; const a = area(2, 3);
+console.log(s, a);
+TS
+
 log "start the fake DeepSeek API"
 cd "$REPO"
 setsid "$PY" -m tests.fake_deepseek --port 0 --truth "$RUN/truth.py" >"$RUN/fake.log" 2>&1 < /dev/null &
@@ -133,6 +145,7 @@ log "drive the UI"
 set +e
 NODE_PATH="$E2E_HOME/pw/node_modules" E2E_URL="http://127.0.0.1:$PORT/?folder=$RUN/ws" \
   E2E_SHOTS="$EXT_DIR/e2e/screenshots" E2E_RUN="$RUN" E2E_FAKE_URL="$FAKE_URL" \
+  E2E_STUB_SERVER="$REPO/tests/editors/stub_deepseek.py" \
   node "$EXT_DIR/e2e/run.js"
 rc=$?
 set -e

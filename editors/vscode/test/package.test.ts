@@ -5,7 +5,8 @@ import * as path from 'node:path';
 
 const EXT_DIR = path.resolve(__dirname, '../..');
 const pkg = JSON.parse(fs.readFileSync(path.join(EXT_DIR, 'package.json'), 'utf8'));
-const source = fs.readFileSync(path.join(EXT_DIR, 'src/extension.ts'), 'utf8');
+// the commands are registered in commands.ts (extension.ts only wires the parts)
+const source = fs.readFileSync(path.join(EXT_DIR, 'src/commands.ts'), 'utf8');
 
 /** Commands the server registers through executeCommandProvider (docs/PROTOCOL.md). */
 const SERVER_COMMANDS = ['deepseek.chat', 'deepseek.explainSelection', 'deepseek.cancel', 'deepseek.rewriteSelection',

@@ -123,28 +123,28 @@ function H.expect(name, cond, timeout, detail)
   return H.check(name, v, detail and detail() or nil)
 end
 
---- Record what the plugin sends to the server.
+--- Record what the plugin sends to the server: a spy on the client's RPC
+--- object (everything sent goes through its request / notify).
 function H.spy(client)
-  local req, notify, cancel = client.request, client.notify, client.cancel_request
+  local rpc = client.rpc
+  local req, notify = rpc.request, rpc.notify
   H.result.cancels = 0
-  client.cancel_request = function(self, id)
-    H.result.cancels = H.result.cancels + 1
-    return cancel(self, id)
-  end
-  client.request = function(self, method, params, handler, bufnr)
+  rpc.request = function(method, params, callback, notify_reply_callback)
     if method ~= 'textDocument/inlineCompletion' then
       table.insert(H.result.sent, { kind = 'request', method = method, params = params })
     else
       H.result.inline_requests = (H.result.inline_requests or 0) + 1
       H.result.last_trigger = params.context and params.context.triggerKind
     end
-    return req(self, method, params, handler, bufnr)
+    return req(method, params, callback, notify_reply_callback)
   end
-  client.notify = function(self, method, params)
-    if method:match('^deepseek/') then
+  rpc.notify = function(method, params)
+    if method == '$/cancelRequest' then
+      H.result.cancels = H.result.cancels + 1
+    elseif method:match('^deepseek/') then
       table.insert(H.result.sent, { kind = 'notify', method = method, params = params })
     end
-    return notify(self, method, params)
+    return notify(method, params)
   end
 end
 

@@ -190,11 +190,12 @@ function S.native_stub(H)
     return
   end
   H.result.native_calls = calls
+  H.check('native: the client runs on the plugin RPC client (cmd function)', type(client.config.cmd) == 'function')
   H.check('native: enable(true, {bufnr}) on attach', calls[1] and calls[1][1] == 'enable' and calls[1][2] == true
     and calls[1][3] == buf, calls)
   H.feed('2GA')
   H.feed('t')
-  -- an inlineCompletion response through the wrapped client.request -> didShowCompletion
+  -- an inlineCompletion response through the plugin's RPC client (native.rpc_cmd) -> didShowCompletion
   local got
   client:request('textDocument/inlineCompletion', {
     textDocument = { uri = vim.uri_from_bufnr(buf) },
@@ -745,6 +746,61 @@ function S.excluded(H)
   end, 5000, function()
     return status.data
   end)
+end
+
+--- deepseek/definitions against a stand-in server (stub_deepseek.py, UTF-16)
+--- and a second language server that provides definitions (stub_definitions.py,
+--- UTF-8): the server's command test.askDefinitions sends the request and
+--- answers with the plugin's result. DSLS_POSITIONS: the positions to ask for.
+function S.definitions(H)
+  local client, buf = start(H)
+  if not client then
+    return
+  end
+  local uri = vim.uri_from_bufnr(buf)
+  local positions = vim.json.decode(os.getenv('DSLS_POSITIONS'))
+  local function ask(doc_uri)
+    local got
+    client:request('workspace/executeCommand', {
+      command = 'test.askDefinitions',
+      arguments = { { textDocument = { uri = doc_uri }, positions = positions } },
+    }, function(err, result)
+      got = { err = err, result = result or vim.NIL }
+    end, buf)
+    return function()
+      return got
+    end
+  end
+  local r = H.wait(ask(uri), 10000, 'answer without another server')
+  H.result.no_provider = r and r.result
+  H.check('answered without another server', r ~= nil and r.err == nil, r)
+
+  local defs_id = vim.lsp.start({
+    name = 'stub-definitions',
+    cmd = vim.json.decode(os.getenv('DSLS_DEFS_CMD')),
+    root_dir = vim.fn.getcwd(),
+  }, { bufnr = buf })
+  local defs = H.wait(function()
+    local c = defs_id and vim.lsp.get_client_by_id(defs_id)
+    return c and c.initialized and c
+  end, 20000, 'definitions server')
+  H.check('the definitions server attached', defs ~= nil)
+  H.result.encodings = { deepseek = client.offset_encoding, definitions = defs and defs.offset_encoding }
+
+  -- typing goes on while the definitions are gathered (one of them waits for the deadline)
+  local pending = ask(uri)
+  H.feed('Go')
+  H.feed('typed')
+  local lastline = api.nvim_buf_get_lines(buf, -2, -1, false)[1]
+  H.check('typing goes on while the request is pending', lastline == 'typed' and pending() == nil,
+    { line = lastline, answered = pending() ~= nil })
+  H.feed('<Esc>')
+  r = H.wait(pending, 10000, 'answer')
+  H.check('answered with another server', r ~= nil and r.err == nil, r)
+  H.result.answer = r and r.result
+
+  r = H.wait(ask('file:///nowhere/not-open.py'), 10000, 'answer for a document that is not open')
+  H.result.not_open = r and r.result
 end
 
 return S

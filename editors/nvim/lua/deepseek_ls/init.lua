@@ -105,9 +105,12 @@ end
 function M.lsp_config(opts)
   opts = opts or config.options
   local settings = section(opts.settings)
+  local cmd = M.resolve_cmd(opts)
+  local native = require('deepseek_ls.native')
   return {
     name = util.name,
-    cmd = M.resolve_cmd(opts),
+    -- with the built-in renderer (0.12+), an RPC client that also reports shown suggestions
+    cmd = native.active() and native.rpc_cmd(cmd) or cmd,
     cmd_env = env(opts),
     filetypes = opts.filetypes,
     root_markers = opts.root_markers,
@@ -115,10 +118,12 @@ function M.lsp_config(opts)
     -- deepseekClient: the server's no-key messages then name setup({ api_key = ... });
     -- deepseekSources: api_key / base_url from setup() reach the server as DEEPSEEK_API_KEY /
     -- DEEPSEEK_BASE_URL, and its messages then name the setup() option instead of the variable
+    -- deepseekDefinitions: this client answers deepseek/definitions (definitions.lua)
     init_options = {
       deepseek = settings,
       deepseekClient = 'nvim',
       deepseekSources = { apiKey = opts.api_key and 'setup' or 'env', baseUrl = opts.base_url and 'setup' or 'env' },
+      deepseekDefinitions = true,
     },
     capabilities = {
       textDocument = { inlineCompletion = { dynamicRegistration = false } },
@@ -137,6 +142,9 @@ function M.lsp_config(opts)
         require('deepseek_ls.chat').on_stream(params)
       end,
       ['workspace/configuration'] = on_configuration,
+      ['deepseek/definitions'] = function(err, params, ctx)
+        return require('deepseek_ls.definitions').handler(err, params, ctx)
+      end,
       ['window/showMessage'] = function(err, params, ctx)
         return require('deepseek_ls.notify').on_show_message(err, params, ctx)
       end,

@@ -18,41 +18,58 @@ function M.active()
   return config.options.ghost_text.native ~= false and M.available()
 end
 
-local shown = {}
-
 local function item_id(item)
   local cmd = item and item.command
   local arg = cmd and cmd.arguments and cmd.arguments[1]
   return type(arg) == 'table' and arg.id or nil
 end
 
--- Report the first item of every inlineCompletion answer that arrives in
--- Insert mode as shown (the built-in renderer shows it at once).
-local function wrap_requests(client)
-  if client._deepseek_wrapped then
-    return
-  end
-  client._deepseek_wrapped = true
-  local orig = client.request
-  client.request = function(self, method, params, handler, bufnr)
-    if method == 'textDocument/inlineCompletion' and type(handler) == 'function' then
-      local h = handler
-      handler = function(err, result, ctx, ...)
-        h(err, result, ctx, ...)
-        local items = result and (result.items or result)
-        local id = type(items) == 'table' and item_id(items[1]) or nil
-        if id ~= nil and not shown[id] and api.nvim_get_mode().mode:sub(1, 1) == 'i' then
-          shown[id] = true
-          util.notify(client, 'deepseek/didShowCompletion', { id = id })
-        end
+--- The server command for Neovim's `cmd` seam (|vim.lsp.ClientConfig|: a
+--- function that creates the RPC client): the RPC client vim.lsp.rpc.start
+--- makes for the command list, whose `request` also reports the first item of
+--- every inlineCompletion answer that arrives in Insert mode as shown
+--- (deepseek/didShowCompletion): the built-in renderer shows it at once and
+--- has no event for it. Only used when the built-in renderer is active.
+---@param cmd string[]
+---@return fun(dispatchers: table, conf?: table): table
+function M.rpc_cmd(cmd)
+  return function(dispatchers, conf)
+    conf = conf or {}
+    local rpc = vim.lsp.rpc.start(cmd, dispatchers, {
+      cwd = conf.cmd_cwd,
+      env = conf.cmd_env,
+      detached = conf.detached,
+    })
+    local shown = {}
+    local public
+    local function report(result)
+      local items = type(result) == 'table' and (result.items or result) or nil
+      local id = type(items) == 'table' and item_id(items[1]) or nil
+      if id ~= nil and not shown[id] and api.nvim_get_mode().mode:sub(1, 1) == 'i' then
+        shown[id] = true
+        public.notify('deepseek/didShowCompletion', { id = id })
       end
     end
-    return orig(self, method, params, handler, bufnr)
+    public = {
+      request = function(method, params, callback, notify_reply_callback)
+        if method == 'textDocument/inlineCompletion' and type(callback) == 'function' then
+          local answer = callback
+          callback = function(err, result)
+            answer(err, result)
+            report(result)
+          end
+        end
+        return rpc.request(method, params, callback, notify_reply_callback)
+      end,
+      notify = rpc.notify,
+      is_closing = rpc.is_closing,
+      terminate = rpc.terminate,
+    }
+    return public
   end
 end
 
-function M.attach(client, bufnr)
-  wrap_requests(client)
+function M.attach(_, bufnr)
   local ok, err = pcall(vim.lsp.inline_completion.enable, true, { bufnr = bufnr })
   if not ok then
     util.info('vim.lsp.inline_completion.enable failed: ' .. tostring(err), vim.log.levels.WARN)
@@ -73,7 +90,7 @@ end
 
 --- Insert part of the item at the cursor (accept word / line).
 local function partial(item, how)
-  local ghost = require('deepseek_ls.ghost')
+  local words = require('deepseek_ls.ghost.accept')
   local text = item.insert_text
   if type(text) ~= 'string' then
     text = text and text.value or ''
@@ -90,7 +107,7 @@ local function partial(item, how)
     end
   end
   local rem = text:sub(#typed + 1)
-  local piece = how == 'word' and ghost._next_word(rem) or ghost._next_line(rem)
+  local piece = how == 'word' and words.next_word(rem) or words.next_line(rem)
   if piece == '' then
     piece = rem
   end
@@ -102,7 +119,7 @@ local function partial(item, how)
   if e and e.row == row and e.col > col then
     cover = line:sub(col + 1, e.col)
   end
-  local replace = #piece >= #rem and #cover or ghost._covered(piece, cover)
+  local replace = #piece >= #rem and #cover or words.covered(piece, cover)
   local lines = vim.split(piece, '\n', { plain = true })
   api.nvim_buf_set_text(0, row, col, row, col + replace, lines)
   api.nvim_win_set_cursor(0, { row + #lines, (#lines == 1 and col or 0) + #lines[#lines] })
@@ -114,7 +131,7 @@ local function partial(item, how)
     else
       util.notify(client, 'deepseek/didPartiallyAcceptCompletion', {
         id = id,
-        acceptedLength = util.utf16_len(typed .. piece),
+        acceptedLength = util.enc_len(typed .. piece, 'utf-16'),
       })
     end
   end

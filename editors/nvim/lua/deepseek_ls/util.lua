@@ -53,52 +53,35 @@ function M.execute(client, command, argument, handler, bufnr)
   }, handler or function() end, bufnr)
 end
 
---- Number of UTF-16 code units in a UTF-8 string.
+--- Length of `s` (or of its first `index` bytes) in the units of `encoding`
+--- ('utf-8' | 'utf-16' | 'utf-32'), by vim.str_utfindex; an index past the end
+--- counts the whole string, one inside a character counts that character.
+--- (0.11+: vim.str_utfindex(s, encoding, index, strict); 0.10: (s, index) -> utf-32, utf-16.)
 ---@param s string
-function M.utf16_len(s)
-  local n = 0
-  for i = 1, #s do
-    local b = s:byte(i)
-    if b < 0x80 or b >= 0xC0 then
-      n = n + (b >= 0xF0 and 2 or 1)
-    end
-  end
-  return n
-end
-
---- Number of code points in a UTF-8 string.
-function M.utf32_len(s)
-  local n = 0
-  for i = 1, #s do
-    local b = s:byte(i)
-    if b < 0x80 or b >= 0xC0 then
-      n = n + 1
-    end
-  end
-  return n
-end
-
---- Length of `s` in the units of `encoding` ('utf-8' | 'utf-16' | 'utf-32').
-function M.enc_len(s, encoding)
+---@param encoding? string default 'utf-16'
+---@param index? integer byte index (default: #s)
+---@return integer
+function M.enc_len(s, encoding, index)
+  encoding = encoding or 'utf-16'
+  index = math.max(0, math.min(index or #s, #s))
   if encoding == 'utf-8' then
-    return #s
-  elseif encoding == 'utf-32' then
-    return M.utf32_len(s)
+    return index
   end
-  return M.utf16_len(s)
+  if M.has_011 then
+    return vim.str_utfindex(s, encoding, index, false)
+  end
+  local utf32, utf16 = vim.str_utfindex(s, index)
+  return encoding == 'utf-32' and utf32 or utf16
 end
 
 --- Byte offset in `line` of the position `index` given in `encoding` units
---- (clamped to the line; a position inside a character goes to its end).
---- Uses vim.str_byteindex (0.11: (s, encoding, index, strict); 0.10: (s, index, use_utf16)).
+--- (clamped to the line; a position inside a character goes to its end), by
+--- vim.str_byteindex (0.11+: (s, encoding, index, strict); 0.10: (s, index, use_utf16)).
 function M.enc_to_byte(line, index, encoding)
   encoding = encoding or 'utf-16'
   index = math.max(0, tonumber(index) or 0)
   if encoding == 'utf-8' then
     return math.min(index, #line)
-  end
-  if index >= M.enc_len(line, encoding) then
-    return #line
   end
   local ok, b
   if M.has_011 then
@@ -107,7 +90,7 @@ function M.enc_to_byte(line, index, encoding)
     ok, b = pcall(vim.str_byteindex, line, index, encoding == 'utf-16')
   end
   if not ok or type(b) ~= 'number' then
-    return #line
+    return #line -- past the end (0.10 raises there)
   end
   return math.min(b, #line)
 end
@@ -115,7 +98,7 @@ end
 --- LSP position of a 0-based (row, byte col) in bufnr.
 function M.lsp_position(bufnr, row, col, encoding)
   local line = vim.api.nvim_buf_get_lines(bufnr, row, row + 1, false)[1] or ''
-  return { line = row, character = M.enc_len(line:sub(1, col), encoding) }
+  return { line = row, character = M.enc_len(line, encoding, col) }
 end
 
 function M.offset_encoding(client)
