@@ -2,6 +2,7 @@
 
     python -m tests.bench.startup              # 10 rounds, then the import-time table
     python -m tests.bench.startup -n 20 --json results.json
+    python -m tests.bench.startup --also main=/tmp/main-checkout   # before/after in one run
 
 Each round spawns, in turn (interleaved, so a busy machine slows every arm alike):
 
@@ -20,20 +21,23 @@ Each round spawns, in turn (interleaved, so a busy machine slows every arm alike
 A server arm is timed from just before the process is spawned (its
 ``initialize`` request is written at once, as editors do) to the moment its
 whole answer has been read; then it gets ``shutdown`` and ``exit``. The
-report gives the median and p90 of each arm in ms and the ratios of the
-medians to the two floors of the same run, then ``python -X importtime`` of
+report gives the median and p90 of each arm in ms, the ratios of the
+medians to the two floors of the same run and the median CPU time of the
+whole process (start to exit: steadier than wall time on a busy machine),
+then ``python -X importtime`` of
 one deepseek-ls start up to its ``initialize`` answer (the process is killed
 when the answer arrives): the modules with the largest own time, and the
 time per top-level package.
 
 The server gets a made-up API key and an endpoint nothing listens on: only
 ``initialize`` is sent (no ``initialized``), so no request leaves the process;
-its usage ledger goes to a temporary folder.
+its user data folder (the usage ledger's) is a temporary one.
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import statistics
@@ -108,9 +112,14 @@ def read_message(stream: Any) -> dict[str, Any] | None:
 
 
 def server_env(data_dir: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("DEEPSEEK_", "PYTHONPROFILE"))}
+    """The environment of every arm: a made-up key, a closed port, the user data folder
+    (where the usage ledger goes, found as a user's is) in ``data_dir``, and bytecode
+    written (an installed package has its bytecode; PYTHONDONTWRITEBYTECODE would
+    measure compiling instead)."""
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("DEEPSEEK_", "PYTHONPROFILE")) and k != "PYTHONDONTWRITEBYTECODE"}
     env.update(DEEPSEEK_API_KEY="sk-startup-benchmark", DEEPSEEK_BASE_URL="http://127.0.0.1:9",
-               DEEPSEEK_LS_DATA_DIR=data_dir)
+               XDG_DATA_HOME=data_dir)
     return env
 
 
@@ -118,9 +127,24 @@ class Failed(RuntimeError):
     pass
 
 
+def reap(proc: subprocess.Popen[bytes]) -> float:
+    """Wait for ``proc`` to end; the CPU seconds (user + system) it used in all."""
+    _, status, usage = os.wait4(proc.pid, 0)
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    return usage.ru_utime + usage.ru_stime
+
+
+class Run:
+    """One timed start: ``wall_s`` to the answer (or to the exit), ``cpu_s`` of the whole process."""
+
+    def __init__(self, wall_s: float, cpu_s: float, answer: dict[str, Any] | None = None,
+                 stderr: bytes = b"") -> None:
+        self.wall_s, self.cpu_s, self.answer, self.stderr = wall_s, cpu_s, answer, stderr
+
+
 def time_initialize(argv: list[str], env: dict[str, str], params: dict[str, Any],
-                    timeout_s: float = 60.0, kill_at_answer: bool = False) -> tuple[float, dict[str, Any], bytes]:
-    """Seconds from spawning ``argv`` to its whole ``initialize`` answer; the answer; its stderr.
+                    timeout_s: float = 60.0, kill_at_answer: bool = False) -> Run:
+    """Seconds from spawning ``argv`` to its whole ``initialize`` answer, and the answer.
 
     Then ``shutdown`` and ``exit`` (or SIGKILL with ``kill_at_answer``)."""
     with tempfile.TemporaryFile() as err:
@@ -151,7 +175,7 @@ def time_initialize(argv: list[str], env: dict[str, str], params: dict[str, Any]
                 # drain (a notification may still come) until the process ends
                 while read_message(proc.stdout) is not None:
                     pass
-            proc.wait(timeout_s)
+            cpu_s = reap(proc)
         except BaseException:
             proc.kill()
             proc.wait()
@@ -167,17 +191,18 @@ def time_initialize(argv: list[str], env: dict[str, str], params: dict[str, Any]
                 except BrokenPipeError:
                     pass
         err.seek(0)
-        return elapsed, message, err.read()
+        return Run(elapsed, cpu_s, message, err.read())
 
 
-def time_run(argv: list[str], env: dict[str, str]) -> float:
+def time_run(argv: list[str], env: dict[str, str]) -> Run:
     """Seconds from spawning ``argv`` to its exit (0 expected)."""
     start = time.perf_counter()
-    code = subprocess.run(argv, env=env, stdin=subprocess.DEVNULL, check=False).returncode
+    proc = subprocess.Popen(argv, env=env, stdin=subprocess.DEVNULL)
+    cpu_s = reap(proc)
     elapsed = time.perf_counter() - start
-    if code != 0:
-        raise Failed(f"{argv} exited with {code}")
-    return elapsed
+    if proc.returncode != 0:
+        raise Failed(f"{argv} exited with {proc.returncode}")
+    return Run(elapsed, cpu_s)
 
 
 def percentile(values: list[float], share: float) -> float:
@@ -188,15 +213,22 @@ def percentile(values: list[float], share: float) -> float:
 def importtime(env: dict[str, str], params: dict[str, Any]) -> list[tuple[str, int, int, int]]:
     """``(module, own µs, cumulative µs, depth)`` of every import of one deepseek-ls start,
     up to its ``initialize`` answer."""
-    _, _, stderr = time_initialize([sys.executable, "-X", "importtime", "-m", "deepseek_ls"], env, params,
-                                   kill_at_answer=True)
-    rows = []
+    stderr = time_initialize([sys.executable, "-X", "importtime", "-m", "deepseek_ls"], env, params,
+                             kill_at_answer=True).stderr
+    rows: list[tuple[str, int, int, int]] = []
+    seen: dict[str, int] = {}
     for line in stderr.decode(errors="replace").splitlines():
         if not line.startswith("import time:") or "self [us]" in line:
             continue
         own, cumulative, name = line[len("import time:"):].split("|")
         depth = (len(name) - len(name.lstrip(" ")) - 1) // 2
-        rows.append((name.strip(), int(own), int(cumulative), depth))
+        name = name.strip()
+        if name in seen:  # a module imported through its package is listed twice: both count
+            i = seen[name]
+            rows[i] = (name, rows[i][1] + int(own), max(rows[i][2], int(cumulative)), rows[i][3])
+        else:
+            seen[name] = len(rows)
+            rows.append((name, int(own), int(cumulative), depth))
     return rows
 
 
@@ -216,34 +248,47 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--top", type=int, default=10, help="rows of the import-time tables (default 10)")
     parser.add_argument("--no-importtime", action="store_true", help="skip the import-time tables")
     parser.add_argument("--json", metavar="PATH", help="write the figures as JSON too")
+    parser.add_argument("--also", metavar="NAME=TREE", action="append", default=[],
+                        help="one more deepseek-ls arm, run from the source tree TREE (a checkout of "
+                             "another commit, as PYTHONPATH): before/after in the same run")
     args = parser.parse_args(argv)
 
     py = sys.executable
     with tempfile.TemporaryDirectory(prefix="deepseek-ls-startup-") as tmp:
         env = server_env(tmp)
         params = initialize_params(tmp)
-        arms: dict[str, Callable[[], float]] = {
+        arms: dict[str, Callable[[], Run]] = {
             "python -c pass": lambda: time_run([py, "-c", "pass"], env),
             "import lsprotocol.types": lambda: time_run([py, "-c", "import lsprotocol.types"], env),
-            "bare pygls server": lambda: time_initialize([py, "-c", BARE_PYGLS], env, params)[0],
-            "deepseek-ls": lambda: time_initialize([py, "-m", "deepseek_ls"], env, params)[0],
+            "bare pygls server": lambda: time_initialize([py, "-c", BARE_PYGLS], env, params),
+            "deepseek-ls": lambda: time_initialize([py, "-m", "deepseek_ls"], env, params),
         }
+        for spec in args.also:
+            name, _, tree = spec.partition("=")
+            if not (name and Path(tree, "deepseek_ls", "__init__.py").is_file()):
+                parser.error(f"--also expects NAME=TREE with TREE/deepseek_ls in it, got {spec!r}")
+            other = {**env, "PYTHONPATH": str(Path(tree).resolve())}
+            arms[f"deepseek-ls ({name})"] = functools.partial(
+                time_initialize, [py, "-m", "deepseek_ls"], other, params)
         for arm in arms.values():  # one warm-up start each: bytecode and the page cache are warm
             arm()
-        times: dict[str, list[float]] = {name: [] for name in arms}
+        runs: dict[str, list[Run]] = {name: [] for name in arms}
         for _ in range(args.n):
             for name, arm in arms.items():
-                times[name].append(arm())
+                runs[name].append(arm())
         rows = [] if args.no_importtime else importtime(env, params)
 
+    times = {name: [r.wall_s for r in rs] for name, rs in runs.items()}
+    cpu = {name: statistics.median(r.cpu_s for r in rs) for name, rs in runs.items()}
     medians = {name: statistics.median(values) for name, values in times.items()}
     print(f"Start-up to the initialize answer, {args.n} rounds, Python {sys.version.split()[0]} "
           f"({os.cpu_count()} CPUs, load {os.getloadavg()[0]:.2f})\n")
-    print("| arm | median ms | p90 ms | × python -c pass | × bare pygls |")
-    print("|---|---:|---:|---:|---:|")
+    print("| arm | median ms | p90 ms | × python -c pass | × bare pygls | CPU ms, whole run (median) |")
+    print("|---|---:|---:|---:|---:|---:|")
     for name, values in times.items():
         print(f"| {name} | {1000 * medians[name]:.0f} | {1000 * percentile(values, 0.9):.0f} "
-              f"| {medians[name] / medians['python -c pass']:.1f} | {medians[name] / medians['bare pygls server']:.2f} |")
+              f"| {medians[name] / medians['python -c pass']:.1f} | {medians[name] / medians['bare pygls server']:.2f} "
+              f"| {1000 * cpu[name]:.0f} |")
     over = medians["deepseek-ls"] - medians["bare pygls server"]
     print(f"\ndeepseek-ls over the bare pygls server: {1000 * over:+.0f} ms (median)")
 
@@ -266,7 +311,8 @@ def main(argv: list[str] | None = None) -> int:
         Path(args.json).write_text(json.dumps({
             "rounds": args.n, "python": sys.version.split()[0],
             "arms": {name: {"median_ms": 1000 * medians[name], "p90_ms": 1000 * percentile(v, 0.9),
-                            "runs_ms": [1000 * t for t in v]} for name, v in times.items()},
+                            "runs_ms": [1000 * t for t in v], "cpu_median_ms": 1000 * cpu[name]}
+                     for name, v in times.items()},
             "imports": [{"module": r[0], "own_us": r[1], "cumulative_us": r[2]} for r in rows],
         }, indent=1) + "\n", encoding="utf-8")
     return 0
