@@ -4,6 +4,8 @@
     python -m tests.bench.startup -n 20 --json results.json
     python -m tests.bench.startup --also main=/tmp/main-checkout   # before/after in one run
 
+(``git archive main | tar -x -C /tmp/main-checkout`` makes such a checkout.)
+
 Each round spawns, in turn (interleaved, so a busy machine slows every arm alike):
 
 ``python -c pass``
@@ -90,8 +92,8 @@ def frame(obj: Any) -> bytes:
     return b"Content-Length: %d\r\n\r\n" % len(body) + body
 
 
-def read_message(stream: Any) -> dict[str, Any] | None:
-    """One LSP message from a binary stream; None at its end."""
+def read_frame(stream: Any) -> bytes | None:
+    """The body of one LSP message from a binary stream, as sent; None at its end."""
     length = None
     while True:
         line = stream.readline()
@@ -104,8 +106,14 @@ def read_message(stream: Any) -> dict[str, Any] | None:
         name, _, value = line.decode("ascii", "replace").partition(":")
         if name.strip().lower() == "content-length":
             length = int(value.strip())
-    body = stream.read(length)
-    if len(body) < length:
+    body: bytes = stream.read(length)
+    return body if len(body) == length else None
+
+
+def read_message(stream: Any) -> dict[str, Any] | None:
+    """One LSP message from a binary stream; None at its end."""
+    body = read_frame(stream)
+    if body is None:
         return None
     message: dict[str, Any] = json.loads(body)
     return message
@@ -137,16 +145,16 @@ def reap(proc: subprocess.Popen[bytes]) -> float:
 class Run:
     """One timed start: ``wall_s`` to the answer (or to the exit), ``cpu_s`` of the whole process."""
 
-    def __init__(self, wall_s: float, cpu_s: float, answer: dict[str, Any] | None = None,
-                 stderr: bytes = b"") -> None:
+    def __init__(self, wall_s: float, cpu_s: float, answer: bytes = b"", stderr: bytes = b"") -> None:
         self.wall_s, self.cpu_s, self.answer, self.stderr = wall_s, cpu_s, answer, stderr
 
 
 def time_initialize(argv: list[str], env: dict[str, str], params: dict[str, Any],
-                    timeout_s: float = 60.0, kill_at_answer: bool = False) -> Run:
-    """Seconds from spawning ``argv`` to its whole ``initialize`` answer, and the answer.
+                    timeout_s: float = 60.0, kill_at_answer: bool = False, allow_error: bool = False) -> Run:
+    """Seconds from spawning ``argv`` to its whole ``initialize`` answer, and the answer's bytes.
 
-    Then ``shutdown`` and ``exit`` (or SIGKILL with ``kill_at_answer``)."""
+    Then ``shutdown`` and ``exit`` (or SIGKILL with ``kill_at_answer``). An error
+    answer raises :class:`Failed` unless ``allow_error``."""
     with tempfile.TemporaryFile() as err:
         start = time.perf_counter()
         proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=err, env=env)
@@ -157,13 +165,14 @@ def time_initialize(argv: list[str], env: dict[str, str], params: dict[str, Any]
             proc.stdin.write(frame({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": params}))
             proc.stdin.flush()
             while True:
-                message = read_message(proc.stdout)
-                if message is None:
+                body = read_frame(proc.stdout)
+                if body is None:
                     raise Failed(f"{argv[-1]} ended without answering initialize")
+                message = json.loads(body)
                 if message.get("id") == 1 and "method" not in message:
                     elapsed = time.perf_counter() - start
                     break
-            if "result" not in message:
+            if "result" not in message and not allow_error:
                 raise Failed(f"initialize answered with an error: {message.get('error')}")
             if kill_at_answer:
                 proc.kill()
@@ -191,7 +200,7 @@ def time_initialize(argv: list[str], env: dict[str, str], params: dict[str, Any]
                 except BrokenPipeError:
                     pass
         err.seek(0)
-        return Run(elapsed, cpu_s, message, err.read())
+        return Run(elapsed, cpu_s, body, err.read())
 
 
 def time_run(argv: list[str], env: dict[str, str]) -> Run:
@@ -203,6 +212,47 @@ def time_run(argv: list[str], env: dict[str, str]) -> Run:
     if proc.returncode != 0:
         raise Failed(f"{argv} exited with {proc.returncode}")
     return Run(elapsed, cpu_s)
+
+
+def answer_cases(root: str) -> dict[str, dict[str, Any]]:
+    """``initialize`` params of a matrix of clients: the recorded capabilities of VS Code,
+    Neovim and Emacs eglot, a minimal client, each position encoding offered alone and
+    in another order, settings with errors in them, and params that are not valid."""
+    base = initialize_params(root)
+
+    def case(client: str | None = None, options: Any = None, **capabilities: Any) -> dict[str, Any]:
+        params = {**base, **(client_params(client) if client else {"capabilities": {}}),
+                  "initializationOptions": options}
+        if capabilities:
+            params["capabilities"] = {**params["capabilities"], **capabilities}
+        return params
+
+    return {
+        "VS Code 1.65, its extension's options": case("visual_studio_code_v1.65.2", VSCODE_OPTIONS),
+        "Neovim 0.10, plugin settings": case("neovim_v0.10.0", {"deepseek": {"completion": {"enabled": True}}}),
+        "Neovim 0.11, no options": case("neovim_v0.11.0"),
+        "Emacs eglot 29, no options": case("emacs_v29.1"),
+        "minimal (no capabilities)": case(),
+        "utf-8 only": case(None, {}, general={"positionEncodings": ["utf-8"]}),
+        "utf-32 only": case(None, None, general={"positionEncodings": ["utf-32"]}),
+        "utf-32, utf-8, utf-16": case("neovim_v0.11.0", None,
+                                      general={"positionEncodings": ["utf-32", "utf-8", "utf-16"]}),
+        "settings with errors": case("visual_studio_code_v1.65.2", {
+            "deepseek": {"completion": {"model": 5, "debounceMs": "soon"}, "nosuch": 1}, "other": [1]}),
+        "options not an object": case("emacs_v29.1", ["deepseek"]),
+        "invalid params": {**base, "capabilities": "none", "processId": "me"},
+    }
+
+
+def compare_answers(arms: dict[str, dict[str, str]], root: str) -> list[tuple[str, bool, dict[str, bytes]]]:
+    """For each case of :func:`answer_cases`: whether every arm (name → environment) answered
+    ``initialize`` with the same bytes, and the answers."""
+    out = []
+    for name, params in answer_cases(root).items():
+        answers = {arm: time_initialize([sys.executable, "-m", "deepseek_ls"], env, params,
+                                        allow_error=True).answer for arm, env in arms.items()}
+        out.append((name, len(set(answers.values())) == 1, answers))
+    return out
 
 
 def percentile(values: list[float], share: float) -> float:
@@ -250,7 +300,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", metavar="PATH", help="write the figures as JSON too")
     parser.add_argument("--also", metavar="NAME=TREE", action="append", default=[],
                         help="one more deepseek-ls arm, run from the source tree TREE (a checkout of "
-                             "another commit, as PYTHONPATH): before/after in the same run")
+                             "another commit, as PYTHONPATH): before/after in the same run; the "
+                             "initialize answers of a matrix of clients are then compared byte for byte")
     args = parser.parse_args(argv)
 
     py = sys.executable
@@ -263,13 +314,14 @@ def main(argv: list[str] | None = None) -> int:
             "bare pygls server": lambda: time_initialize([py, "-c", BARE_PYGLS], env, params),
             "deepseek-ls": lambda: time_initialize([py, "-m", "deepseek_ls"], env, params),
         }
+        also: dict[str, dict[str, str]] = {}
         for spec in args.also:
             name, _, tree = spec.partition("=")
             if not (name and Path(tree, "deepseek_ls", "__init__.py").is_file()):
                 parser.error(f"--also expects NAME=TREE with TREE/deepseek_ls in it, got {spec!r}")
-            other = {**env, "PYTHONPATH": str(Path(tree).resolve())}
+            also[f"deepseek-ls ({name})"] = {**env, "PYTHONPATH": str(Path(tree).resolve())}
             arms[f"deepseek-ls ({name})"] = functools.partial(
-                time_initialize, [py, "-m", "deepseek_ls"], other, params)
+                time_initialize, [py, "-m", "deepseek_ls"], also[f"deepseek-ls ({name})"], params)
         for arm in arms.values():  # one warm-up start each: bytecode and the page cache are warm
             arm()
         runs: dict[str, list[Run]] = {name: [] for name in arms}
@@ -277,6 +329,7 @@ def main(argv: list[str] | None = None) -> int:
             for name, arm in arms.items():
                 runs[name].append(arm())
         rows = [] if args.no_importtime else importtime(env, params)
+        compared = compare_answers({"deepseek-ls": env, **also}, tmp) if also else []
 
     times = {name: [r.wall_s for r in rs] for name, rs in runs.items()}
     cpu = {name: statistics.median(r.cpu_s for r in rs) for name, rs in runs.items()}
@@ -307,6 +360,18 @@ def main(argv: list[str] | None = None) -> int:
         ours = sorted(r[0] for r in rows if r[0].startswith("deepseek_ls"))
         print(f"\ndeepseek_ls modules imported before the answer ({len(ours)}): {', '.join(ours)}")
 
+    if compared:
+        print(f"\nThe initialize answers of {', '.join(['deepseek-ls', *also])}, byte for byte:\n")
+        print("| client | identical |")
+        print("|---|---|")
+        for name, same, _ in compared:
+            print(f"| {name} | {'yes' if same else '**NO**'} |")
+        for name, same, answers in compared:
+            if not same:
+                print(f"\n{name}:")
+                for who, body in answers.items():
+                    print(f"  {who}: {body.decode(errors='replace')}")
+
     if args.json:
         Path(args.json).write_text(json.dumps({
             "rounds": args.n, "python": sys.version.split()[0],
@@ -314,6 +379,7 @@ def main(argv: list[str] | None = None) -> int:
                             "runs_ms": [1000 * t for t in v], "cpu_median_ms": 1000 * cpu[name]}
                      for name, v in times.items()},
             "imports": [{"module": r[0], "own_us": r[1], "cumulative_us": r[2]} for r in rows],
+            "answers_identical": {name: same for name, same, _ in compared},
         }, indent=1) + "\n", encoding="utf-8")
     return 0
 
