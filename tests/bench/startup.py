@@ -54,6 +54,10 @@ from importlib.util import find_spec
 from pathlib import Path
 from typing import Any
 
+#: The source tree this benchmark belongs to: the deepseek_ls it measures (first on PYTHONPATH;
+#: every process runs in a temporary folder, so the current directory shadows nothing).
+TREE = Path(__file__).resolve().parents[2]
+
 BARE_PYGLS = ("from pygls.lsp.server import LanguageServer\n"
               "LanguageServer('bare', '0').start_io()\n")
 
@@ -127,7 +131,7 @@ def server_env(data_dir: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items()
            if not k.startswith(("DEEPSEEK_", "PYTHONPROFILE")) and k != "PYTHONDONTWRITEBYTECODE"}
     env.update(DEEPSEEK_API_KEY="sk-startup-benchmark", DEEPSEEK_BASE_URL="http://127.0.0.1:9",
-               XDG_DATA_HOME=data_dir)
+               XDG_DATA_HOME=data_dir, PYTHONPATH=os.pathsep.join(filter(None, (str(TREE), env.get("PYTHONPATH")))))
     return env
 
 
@@ -157,7 +161,8 @@ def time_initialize(argv: list[str], env: dict[str, str], params: dict[str, Any]
     answer raises :class:`Failed` unless ``allow_error``."""
     with tempfile.TemporaryFile() as err:
         start = time.perf_counter()
-        proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=err, env=env)
+        proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=err, env=env,
+                                cwd=env.get("XDG_DATA_HOME"))
         assert proc.stdin is not None and proc.stdout is not None
         timer = threading.Timer(timeout_s, proc.kill)
         timer.start()
@@ -206,7 +211,7 @@ def time_initialize(argv: list[str], env: dict[str, str], params: dict[str, Any]
 def time_run(argv: list[str], env: dict[str, str]) -> Run:
     """Seconds from spawning ``argv`` to its exit (0 expected)."""
     start = time.perf_counter()
-    proc = subprocess.Popen(argv, env=env, stdin=subprocess.DEVNULL)
+    proc = subprocess.Popen(argv, env=env, stdin=subprocess.DEVNULL, cwd=env.get("XDG_DATA_HOME"))
     cpu_s = reap(proc)
     elapsed = time.perf_counter() - start
     if proc.returncode != 0:
