@@ -62,24 +62,25 @@ def test_other_clients_capabilities_import_no_more(tmp_path, client):
 
 
 LATER_USE = textwrap.dedent("""
-    import asyncio, json, sys
-    from deepseek_ls.server import create_server
+    import json, sys
+    from deepseek_ls.server import build
 
-    server = create_server()
+    features = build()
+    server = features.server
     before = sorted(m for m in ("httpx", "pathspec", "sqlite3", "deepseek_ls.chat.manager") if m in sys.modules)
     from deepseek_ls.api import client, errors
     timeout = client.httpx.Timeout(1.0)                      # the HTTP stack
     error = errors.error_from_response(503, client.httpx.Headers(), b"")
     why = server.service.policy.check("file:///work/.env")   # the exclusion matcher
-    from deepseek_ls.handlers.chat_commands import manager
-    chat = manager(server)                                   # the chat machinery
+    chat = features.chat.manager                             # the chat machinery
+    runner = features.code_actions.runner                    # and the code actions'
     server.service.ledger.record("deepseek-v4-flash", 1, 2, 3, "fim")
     server.service.ledger.close()                            # the ledger's database
     after = sorted(m for m in ("httpx", "pathspec", "sqlite3", "deepseek_ls.chat.manager") if m in sys.modules)
     import sqlite3
     rows = sqlite3.connect(str(server.service.ledger.path)).execute("SELECT COUNT(*) FROM requests").fetchone()[0]
     print(json.dumps({"before": before, "after": after, "timeout": timeout.read, "error": type(error).__name__,
-                      "excluded": why is not None, "chat": type(chat).__name__,
+                      "excluded": why is not None, "chat": type(chat).__name__, "separate": runner is not chat,
                       "rows": rows}))
 """)
 
@@ -92,7 +93,7 @@ def test_what_start_up_leaves_out_loads_when_first_used(tmp_path):
     assert result["before"] == []
     assert result["after"] == ["deepseek_ls.chat.manager", "httpx", "pathspec", "sqlite3"]
     assert result == {**result, "timeout": 1.0, "error": "ServerError", "excluded": True,
-                      "chat": "ChatManager", "rows": 1}
+                      "chat": "ChatManager", "separate": True, "rows": 1}
 
 
 # -- LazyModule --------------------------------------------------------------------
