@@ -15,7 +15,9 @@ import subprocess
 import sys
 import textwrap
 import threading
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -37,7 +39,7 @@ LATER = (
 )
 
 
-def _imported_at_answer(tmp_path: Path, *, key: bool, params: dict | None = None) -> set[str]:
+def _imported_at_answer(tmp_path: Path, *, key: bool, params: dict[str, Any] | None = None) -> set[str]:
     env = server_env(str(tmp_path))
     if not key:
         env.pop("DEEPSEEK_API_KEY")
@@ -46,7 +48,7 @@ def _imported_at_answer(tmp_path: Path, *, key: bool, params: dict | None = None
 
 
 @pytest.mark.parametrize("key", [True, False], ids=["with-key", "no-key"])
-def test_the_initialize_answer_leaves_http_chat_and_the_database_unimported(tmp_path, key):
+def test_the_initialize_answer_leaves_http_chat_and_the_database_unimported(tmp_path: Path, key: bool) -> None:
     imported = _imported_at_answer(tmp_path, key=key)
     # the list is real: the server and pygls' types were imported by the answer
     assert {"deepseek_ls.server", "deepseek_ls.service", "deepseek_ls.stdio", "lsprotocol.types"} <= imported
@@ -54,7 +56,7 @@ def test_the_initialize_answer_leaves_http_chat_and_the_database_unimported(tmp_
 
 
 @pytest.mark.parametrize("client", ["neovim_v0.10.0", "emacs_v29.1"])
-def test_other_clients_capabilities_import_no_more(tmp_path, client):
+def test_other_clients_capabilities_import_no_more(tmp_path: Path, client: str) -> None:
     params = {**initialize_params(str(tmp_path), options={}), **client_params(client)}
     imported = _imported_at_answer(tmp_path, key=True, params=params)
     assert "deepseek_ls.server" in imported
@@ -85,7 +87,7 @@ LATER_USE = textwrap.dedent("""
 """)
 
 
-def test_what_start_up_leaves_out_loads_when_first_used(tmp_path):
+def test_what_start_up_leaves_out_loads_when_first_used(tmp_path: Path) -> None:
     env = server_env(str(tmp_path))
     out = subprocess.run([sys.executable, "-c", LATER_USE], env=env, capture_output=True, text=True,
                          timeout=60, check=True).stdout
@@ -97,20 +99,20 @@ def test_what_start_up_leaves_out_loads_when_first_used(tmp_path):
 
 
 # -- LazyModule --------------------------------------------------------------------
-def test_a_lazy_module_that_is_not_installed_fails_at_once():
+def test_a_lazy_module_that_is_not_installed_fails_at_once() -> None:
     with pytest.raises(ModuleNotFoundError, match="no_such_module_deepseek"):
         LazyModule("no_such_module_deepseek")
 
 
 @pytest.fixture
-def modules_dir(tmp_path, monkeypatch):
+def modules_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     monkeypatch.syspath_prepend(str(tmp_path))
     yield tmp_path
     for name in [m for m in sys.modules if m.startswith("startup_probe_")]:
         del sys.modules[name]
 
 
-def test_a_lazy_module_is_imported_at_the_first_attribute_read(modules_dir):
+def test_a_lazy_module_is_imported_at_the_first_attribute_read(modules_dir: Path) -> None:
     (modules_dir / "startup_probe_ok.py").write_text("VALUE = 42\n")
     lazy = LazyModule("startup_probe_ok")
     assert "startup_probe_ok" not in sys.modules and "not imported yet" in repr(lazy)
@@ -120,7 +122,7 @@ def test_a_lazy_module_is_imported_at_the_first_attribute_read(modules_dir):
         lazy.MISSING  # noqa: B018
 
 
-def test_a_broken_lazy_module_raises_its_error_at_every_use(modules_dir):
+def test_a_broken_lazy_module_raises_its_error_at_every_use(modules_dir: Path) -> None:
     (modules_dir / "startup_probe_broken.py").write_text("raise RuntimeError('the module is broken')\n")
     lazy = LazyModule("startup_probe_broken")
     for _ in range(2):  # not swallowed, not cached as a half-made module
@@ -129,7 +131,7 @@ def test_a_broken_lazy_module_raises_its_error_at_every_use(modules_dir):
     assert "startup_probe_broken" not in sys.modules
 
 
-def test_threads_reading_a_lazy_module_at_once_see_it_whole_and_run_it_once(modules_dir):
+def test_threads_reading_a_lazy_module_at_once_see_it_whole_and_run_it_once(modules_dir: Path) -> None:
     (modules_dir / "startup_probe_slow.py").write_text(textwrap.dedent("""
         import time
         RUNS = globals().get("RUNS", 0) + 1
@@ -149,7 +151,7 @@ def test_threads_reading_a_lazy_module_at_once_see_it_whole_and_run_it_once(modu
 
 # -- packages that re-export on first use ---------------------------------------------
 @pytest.mark.parametrize("package", ["deepseek_ls.api", "deepseek_ls.completion"])
-def test_every_name_a_package_exports_resolves(package):
+def test_every_name_a_package_exports_resolves(package: str) -> None:
     module = importlib.import_module(package)
     for name in module.__all__:
         assert getattr(module, name) is not None, name
