@@ -28,17 +28,22 @@ import atexit
 import datetime as _dt
 import logging
 import os
-import sqlite3
 import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .api.jsonbody import clean_text
+from .lazy import LazyModule
 from .models import cost_usd, is_peak, table
 from .usage import UsageTotals
+
+if TYPE_CHECKING:
+    import sqlite3
+else:
+    sqlite3 = LazyModule("sqlite3")  # at the first write or read, not at start-up
 
 log = logging.getLogger(__name__)
 

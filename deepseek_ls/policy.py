@@ -38,12 +38,19 @@ import secrets as _secrets
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 from urllib.parse import unquote, urlsplit
 
 from cachetools import LRUCache
-from pathspec import GitIgnoreSpec
 
+from .lazy import LazyModule
 from .prompt.fim import FimPrompt
+
+if TYPE_CHECKING:
+    import pathspec
+    from pathspec import GitIgnoreSpec
+else:
+    pathspec = LazyModule("pathspec")  # imported at the first check, not at start-up
 
 log = logging.getLogger(__name__)
 
@@ -109,7 +116,7 @@ def _valid_lines(lines: Iterable[str], where: str) -> list[str]:
     out = []
     for line in lines:
         try:
-            GitIgnoreSpec.from_lines([line])
+            pathspec.GitIgnoreSpec.from_lines([line])
         except Exception:
             log.warning("%s: %r is not a valid gitignore pattern; ignored", where, line)
             continue
@@ -165,7 +172,7 @@ class _IgnoreFile:
         self.path = os.path.join(root, IGNORE_FILE)
         self.clock = clock
         self.lines: list[str] = []
-        self.spec = GitIgnoreSpec.from_lines([])
+        self.spec = pathspec.GitIgnoreSpec.from_lines([])
         self._stamp: tuple[float, int] | None = None
         self._checked = -1e9
 
@@ -200,7 +207,7 @@ _RootIgnore = _IgnoreFile  # the name before nested ignore files (fix14)
 
 def _spec(lines: Sequence[str]) -> GitIgnoreSpec:
     """A case-insensitive spec: patterns lower-cased (paths are lower-cased when checked)."""
-    return GitIgnoreSpec.from_lines([line.lower() for line in lines])
+    return pathspec.GitIgnoreSpec.from_lines([line.lower() for line in lines])
 
 
 def _backup_stems(name: str) -> list[str]:
@@ -245,7 +252,8 @@ class ExclusionPolicy:
         self._roots: list[_IgnoreFile] = []
         self._nested: LRUCache[str, _IgnoreFile] = LRUCache(maxsize=512)
         self._globs: tuple[str, ...] | None = None
-        self._base = _spec(DEFAULT_EXCLUDE)
+        #: the defaults and deepseek.exclude, compiled by the first check (_refresh)
+        self._base: GitIgnoreSpec
         self._base_lines: list[str] = list(DEFAULT_EXCLUDE)
         self._cache: LRUCache[str, tuple[Exclusion | None, float]] = LRUCache(maxsize=1024)
 

@@ -16,11 +16,10 @@ import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
-from typing import Any
-
-import httpx
+from typing import TYPE_CHECKING, Any
 
 from .. import __version__
+from ..lazy import LazyModule
 from . import config as C
 from . import jsonbody
 from .errors import (
@@ -41,6 +40,11 @@ from .lean import LeanError, LeanPool, LeanResponse
 from .lean import supported as lean_supported
 from .sse import SSEDecoder, StreamState
 from .types import Usage
+
+if TYPE_CHECKING:
+    import httpx
+else:
+    httpx = LazyModule("httpx")  # imported at the first request, not at start-up
 
 log = logging.getLogger(__name__)
 

@@ -27,11 +27,13 @@ log line, an editor message or a traceback.
 from __future__ import annotations
 
 import re
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-import httpx
-
 from .jsonbody import clean_text, loads
+
+if TYPE_CHECKING:
+    import httpx
 
 _KEY_PATTERN = re.compile(r"sk-[A-Za-z0-9_\-]{4,}")
 _BEARER_PATTERN = re.compile(r"(?i)(bearer\s+)[^\s\"']+")
@@ -295,6 +297,8 @@ def _retry_after(headers: httpx.Headers) -> float | None:
 
 def error_from_response(status: int, headers: httpx.Headers, body: bytes) -> APIStatusError:
     """Build the typed error for an error response."""
+    import httpx  # loaded already: a response came through it
+
     message = ""
     code = None
     try:

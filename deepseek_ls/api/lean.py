@@ -21,15 +21,19 @@ import asyncio
 import codecs
 import time
 import urllib.parse
-import urllib.request
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import h11
-import httpx
-
+from ..lazy import LazyModule
 from .errors import describe
+
+if TYPE_CHECKING:
+    import h11
+    import httpx
+else:  # imported at the first request, not at start-up
+    h11 = LazyModule("h11")
+    httpx = LazyModule("httpx")
 
 #: Idle connections older than this are closed rather than reused (servers drop them).
 KEEPALIVE_S = 50.0
@@ -46,6 +50,8 @@ class LeanError(Exception):
 
 def proxied(base_url: str) -> bool:
     """Whether the environment routes ``base_url`` through a proxy."""
+    import urllib.request  # ~10 ms (http.client, email): not at start-up
+
     parts = urllib.parse.urlsplit(base_url)
     proxies = urllib.request.getproxies_environment()
     if not (proxies.get(parts.scheme) or proxies.get("all")):

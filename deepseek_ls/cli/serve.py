@@ -27,6 +27,13 @@ def serve(args: argparse.Namespace) -> int:
         if not port.isdigit():
             return fail(f"--tcp expects HOST:PORT (PORT 0 picks a free one), got {args.tcp!r}")
     try:
+        import gc
+        import importlib
+
+        # pygls and lsprotocol's types: ~50k objects that live as long as the process. Frozen,
+        # no collection walks them again (one full collection less before the initialize answer)
+        importlib.import_module("pygls.lsp.server")
+        gc.freeze()
         from .. import stdio
         from ..server import create_server
 

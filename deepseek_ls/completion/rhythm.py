@@ -17,10 +17,16 @@ request leaves after the minimum debounce.
 
 from __future__ import annotations
 
-import statistics
 from collections import deque
+from typing import TYPE_CHECKING
 
 from .. import constants as C
+from ..lazy import LazyModule
+
+if TYPE_CHECKING:
+    import statistics
+else:
+    statistics = LazyModule("statistics")  # at the first measured latency, not at start-up
 
 
 def _quantile(values: list[float], q: float) -> float:

@@ -14,10 +14,11 @@ the command coroutine, so we watch the request ourselves).
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
 import uuid
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from lsprotocol import types
 from pygls.exceptions import JsonRpcException, JsonRpcInvalidParams, JsonRpcRequestCancelled
@@ -25,13 +26,15 @@ from pygls.exceptions import JsonRpcException, JsonRpcInvalidParams, JsonRpcRequ
 from ..api.endpoints import Endpoint
 from ..api.errors import DeepSeekError, StreamError
 from ..api.types import Usage
-from ..chat.manager import ChatAnswer, ChatManager
-from ..prompt.chat import EXPLAIN_QUESTION, FileContext, context_for, selection_budget
-from ..chat.transcript import TranscriptWriter
 from ..service import Service
 from .commands import argument, failure, parse_range, user_message
 from .connection import DeepSeekLanguageServer
 from .documents import DocumentsFeature
+
+if TYPE_CHECKING:  # the chat machinery (and its HTTP stack) is imported at the first chat, not at start-up
+    from ..chat.manager import ChatAnswer, ChatManager
+    from ..prompt.chat import FileContext
+    from ..chat.transcript import TranscriptWriter
 
 log = logging.getLogger(__name__)
 
@@ -50,10 +53,6 @@ class ChatFeature:
         self.server = server
         self.service = service
         self.documents = documents
-        #: sessions and running chats; ``require_client`` raises why there is no client (no key,
-        #: a blocking setting); every endpoint in failover order (i14)
-        self.manager = ChatManager(service.require_client, lambda: service.settings, on_usage=self._count,
-                                   endpoints=service.endpoints)
         #: where transcripts are written; made on first use (finding the cache directory costs
         #: ~0.1 s, not paid at start-up)
         self._transcripts: TranscriptWriter | None = None
@@ -62,10 +61,22 @@ class ChatFeature:
         """A chat's usage: totals, log line, the ledger row (kind ``chat``, per endpoint), status."""
         self.service.record_usage(model, usage, kind="chat", endpoint=endpoint)
 
+    @functools.cached_property
+    def manager(self) -> ChatManager:
+        """Sessions and running chats (made at the first use: the chat machinery is not imported
+        at start-up); ``require_client`` raises why there is no client (no key, a blocking
+        setting); every endpoint in failover order (i14)."""
+        from ..chat.manager import ChatManager
+
+        return ChatManager(self.service.require_client, lambda: self.service.settings, on_usage=self._count,
+                           endpoints=self.service.endpoints)
+
     @property
     def transcripts(self) -> TranscriptWriter:
         """The transcript writer (made on first use)."""
         if self._transcripts is None:
+            from ..chat.transcript import TranscriptWriter
+
             self._transcripts = TranscriptWriter()
         return self._transcripts
 
@@ -90,6 +101,8 @@ class ChatFeature:
         arg = argument(args)
         if "range" not in arg:
             raise JsonRpcInvalidParams("explainSelection needs {uri, range}")
+        from ..prompt.chat import EXPLAIN_QUESTION
+
         context = self._context(arg.get("uri"), arg["range"], whole_line=True, question=EXPLAIN_QUESTION,
                                 session=arg.get("session"))
         title = f"Explain {_span(context)}"
@@ -108,7 +121,8 @@ class ChatFeature:
 
     async def stop_all(self, timeout_s: float) -> None:
         """Cancel every running chat and wait (up to ``timeout_s``) until each has ended."""
-        await self.manager.stop_all(timeout_s)
+        if "manager" in self.__dict__:  # else no chat ever ran
+            await self.manager.stop_all(timeout_s)
 
     # -- one chat, end to end ----------------------------------------------------
     async def ask(self, *, question: str, title: str, context: FileContext | None, session: Any, stream: Any,
@@ -137,6 +151,8 @@ class ChatFeature:
                  session: Any = None) -> FileContext:
         """The code context of a chat: the selection (cut to what the chat model can read with
         ``question`` in ``session``, and then said so), or the file around the range."""
+        from ..prompt.chat import context_for, selection_budget
+
         if not isinstance(uri, str) or not uri:
             raise JsonRpcInvalidParams("uri must be a document URI")
         snap = self.documents.snapshot(uri)

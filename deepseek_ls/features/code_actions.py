@@ -6,7 +6,7 @@ what the client can run (docs/CAPABILITIES.md):
 
 - ``codeAction.resolveSupport`` with ``edit``: the action carries only
   ``data``; resolve makes one Chat Prefix Completion request
-  (:mod:`deepseek_ls.chat.prefix`) and returns a ``WorkspaceEdit`` of minimal
+  (:mod:`deepseek_ls.prompt.prefix`) and returns a ``WorkspaceEdit`` of minimal
   edits with ranges in the negotiated position encoding.
 - no resolve, but ``workspace.applyEdit``: the action carries the command
   ``deepseek.runCodeAction`` (a bare ``Command`` for clients without
@@ -25,10 +25,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import uuid
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from lsprotocol import types
 from pygls.capabilities import get_capability
@@ -42,17 +43,6 @@ from pygls.exceptions import (
 from ..api.endpoints import Endpoint
 from ..api.errors import DeepSeekError
 from ..api.types import Usage
-from ..edits import Edit
-from ..chat.manager import ChatManager
-from ..prompt.prefix import (
-    PrefixPlan,
-    docstring_site,
-    plan_complete,
-    plan_docstring,
-    plan_fix,
-    plan_rewrite,
-    title_snippet,
-)
 from ..documents import to_eol
 from ..policy import MASKER
 from ..snapshot import DocumentSnapshot
@@ -60,6 +50,11 @@ from ..service import Service
 from .commands import REQUEST_FAILED, failure, parse_range, user_message
 from .connection import DeepSeekLanguageServer
 from .documents import DocumentsFeature
+
+if TYPE_CHECKING:  # the prefix-completion machinery (and its HTTP stack) is imported at the first request
+    from ..edits import Edit
+    from ..chat.manager import ChatManager
+    from ..prompt.prefix import PrefixPlan
 
 log = logging.getLogger(__name__)
 
@@ -92,10 +87,15 @@ class CodeActionsFeature:
         self.server = server
         self.service = service
         self.documents = documents
-        #: runs the prefix-completion requests (failover to DeepSeek-kind endpoints only); its
-        #: usage is counted as kind ``action``
-        self.runner = ChatManager(service.require_client, lambda: service.settings, on_usage=self._count,
-                                  endpoints=service.endpoints)
+
+    @functools.cached_property
+    def runner(self) -> ChatManager:
+        """Runs the prefix-completion requests (failover to DeepSeek-kind endpoints only); its
+        usage is counted as kind ``action``. Made at the first run (not imported at start-up)."""
+        from ..chat.manager import ChatManager
+
+        return ChatManager(self.service.require_client, lambda: self.service.settings, on_usage=self._count,
+                           endpoints=self.service.endpoints)
 
     def _count(self, model: str, usage: Usage, endpoint: Endpoint | None = None) -> None:
         """An action's usage: totals, log line, the ledger row (kind ``action``, per endpoint), status."""
@@ -119,6 +119,8 @@ class CodeActionsFeature:
     # -- textDocument/codeAction, codeAction/resolve --------------------------------
     def list_actions(self, params: types.CodeActionParams) -> list[types.CodeAction | types.Command]:
         """The DeepSeek actions at a range (pure string work, no network), in the form the client can run."""
+        from ..prompt.prefix import docstring_site, title_snippet
+
         server = self.server
         uri = params.text_document.uri
         snap = self.documents.snapshot(uri)
@@ -211,12 +213,16 @@ class CodeActionsFeature:
             raise JsonRpcInvalidParams(f"{arg['uri']} is not open in the editor")
         self.documents.refuse_excluded(arg["uri"])  # i14
         start, end = self.server.offsets(snap.text, parse_range(arg.get("range")))
+        from ..prompt.prefix import plan_rewrite
+
         plan = plan_rewrite(snap, start, end, instruction)
         return await self._run_and_apply(snap, plan, label="DeepSeek: rewrite selection")
 
     # -- the work -------------------------------------------------------------------
     def plan_for(self, snap: DocumentSnapshot, data: dict[str, Any]) -> PrefixPlan | None:
         """Rebuild the plan of a listed action from its ``data``."""
+        from ..prompt.prefix import plan_complete, plan_docstring, plan_fix, plan_rewrite
+
         start, end = self.server.offsets(snap.text, parse_range(data.get("range")))
         action = data.get("action")
         if action == "complete":
