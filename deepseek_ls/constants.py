@@ -52,22 +52,11 @@ SUFFIX_LINES = 8
 #: counted from the end of the file) its start moves by.
 TAIL_CHARS = 6000
 TAIL_STEP_LINES = 16
-#: DeepSeek persists a prompt prefix a few seconds after a request ends.
-#: Until then a new (or moved) prompt head would be billed in full again, so
-#: requests send a lean prompt (header + the nearest characters) meanwhile.
-CACHE_WARMUP_S = 2.0
-LEAN_PREFIX_CHARS = 2000
-#: Only prompts whose stable head is at least this long get the lean treatment.
-LEAN_MIN_HEAD_CHARS = 4000
 #: Other open files: characters per file and in total.
 OTHER_FILE_CHARS = 3000
 OTHER_FILES_CHARS = 6000
 #: Documents larger than this are not completed (characters).
 MAX_DOCUMENT_CHARS = 4_000_000
-
-# --- caches ---------------------------------------------------------------
-RESULT_CACHE_SIZE = 512
-RESULT_CACHE_TTL_S = 600
 
 # --- circuit breaker ------------------------------------------------------
 BREAKER_FAILURES = 3

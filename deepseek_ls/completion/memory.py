@@ -17,8 +17,11 @@ from dataclasses import dataclass
 
 from cachetools import TTLCache
 
-from .. import constants as C
 from .postprocess import AUTO_CLOSERS, replaced_chars
+
+#: The result cache: answers kept at most, and for how long (s).
+RESULT_CACHE_SIZE = 512
+RESULT_CACHE_TTL_S = 600
 
 
 @dataclass(frozen=True)
@@ -171,7 +174,7 @@ def request_key(*parts: object) -> str:
 
 
 class ResultCache:
-    def __init__(self, size: int = C.RESULT_CACHE_SIZE, ttl_s: float = C.RESULT_CACHE_TTL_S) -> None:
+    def __init__(self, size: int = RESULT_CACHE_SIZE, ttl_s: float = RESULT_CACHE_TTL_S) -> None:
         self._cache: TTLCache[str, str] = TTLCache(maxsize=size, ttl=ttl_s)
 
     def get(self, key: str) -> str | None:

@@ -19,18 +19,18 @@ def _field(params: Any, name: str, default: Any = None) -> Any:
 
 
 def register(server: DeepSeekLanguageServer) -> None:
+    # shown / accepted: the clients report them; nothing uses them yet (accepted, not an error)
     @server.feature("deepseek/didShowCompletion")
     def did_show(ls: DeepSeekLanguageServer, params: Any) -> None:
-        ls.service.engine.did_show(str(_field(params, "id", "")))
+        return None
 
     @server.feature("deepseek/didPartiallyAcceptCompletion")
     def did_partially_accept(ls: DeepSeekLanguageServer, params: Any) -> None:
-        ls.service.engine.did_accept(str(_field(params, "id", "")), _field(params, "acceptedLength"))
+        return None
 
     @server.command("deepseek.acceptCompletion")
     def accept_completion(ls: DeepSeekLanguageServer, *args: Any) -> None:
-        arg = args[0] if args else {}
-        ls.service.engine.did_accept(str(_field(arg, "id", "")), _field(arg, "acceptedLength"))
+        return None
 
     @server.command("deepseek.toggleAutoCompletion")
     def toggle_auto_completion(ls: DeepSeekLanguageServer, *args: Any) -> dict[str, bool]:

@@ -1,5 +1,5 @@
 """Prompt building: stable header, other files, aligned truncation."""
 
-from .fim import DocumentSnapshot, FimPrompt, build_fim_prompt, completion_mode
+from .fim import DocumentSnapshot, FimPrompt, build_fim_prompt, wants_multiline
 
-__all__ = ["DocumentSnapshot", "FimPrompt", "build_fim_prompt", "completion_mode"]
+__all__ = ["DocumentSnapshot", "FimPrompt", "build_fim_prompt", "wants_multiline"]
