@@ -16,7 +16,7 @@ which closes its connection at once, except:
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -127,6 +127,9 @@ class Flights:
 
     def __len__(self) -> int:
         return len(self._by_key)
+
+    def __iter__(self) -> Iterator[Flight]:
+        return iter(list(self._by_key.values()))
 
     def get(self, key: str) -> Flight | None:
         return self._by_key.get(key)
