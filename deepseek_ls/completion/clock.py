@@ -79,8 +79,8 @@ class ManualClock:
     """A clock that stands still until :meth:`advance` moves it (for tests and simulations).
 
     Timers fire, in order of their due time, when ``advance`` passes it;
-    their callbacks run synchronously inside ``advance``, as the loop
-    would run them.
+    their callbacks run synchronously inside ``advance``. A timer due at
+    once (delay 0) runs on the loop's next turn without advancing.
     """
 
     def __init__(self, start: float = 1000.0) -> None:
@@ -92,6 +92,8 @@ class ManualClock:
         return self._now
 
     def call_later(self, delay_s: float, callback: Callable[..., object], *args: object) -> Timer:
+        if delay_s <= 0:  # due now: runs on the loop's next turn, as a real timer would
+            return asyncio.get_running_loop().call_soon(callback, *args)
         timer = _ManualTimer()
         heapq.heappush(self._timers, (self._now + max(0.0, delay_s), next(self._order), timer, callback, args))
         return timer
