@@ -63,6 +63,8 @@ STATUS_LAG_S = 0.02
 
 #: what :meth:`CompletionEngine.state` names
 EngineState = Literal["idle", "waiting", "error", "paused", "disabled"]
+#: what a request came to (logged and traced as ``decision``)
+Decision = Literal["drop", "memory", "cache", "join", "send"]
 
 
 @dataclass(frozen=True)
@@ -395,7 +397,7 @@ class CompletionEngine:
         self.memory.remember(at.uri, entry)
         return Suggestion(entry.id, text, source, _replaced(at.prefix, at.suffix, text, at.language))
 
-    def _decision(self, req: CompletionRequest, decision: str, **extra: object) -> None:
+    def _decision(self, req: CompletionRequest, decision: Decision, **extra: object) -> None:
         log.debug("completion %s at %s v%s: %s%s", req.request_id, req.doc.path, req.doc.version, decision,
                   "".join(f", {k}={v}" for k, v in extra.items()))
         self.tracer.event("decision", id=req.request_id, uri=req.doc.uri,
