@@ -110,7 +110,7 @@ async def test_prompt_start_is_identical_across_keystrokes(client: LanguageClien
     open_doc(client, body + "def main():\n    \n")
     line = body.count("\n") + 1
     await client.text_document_inline_completion_async(inline_params(line, 4, manual=True))
-    await asyncio.sleep(2.2)  # DeepSeek persists the new prompt head (requests meanwhile are lean)
+    await asyncio.sleep(2.2)  # DeepSeek persists the new prompt head (requests meanwhile send the short prompt)
     prompts = []
     version = 1
     for i, ch in enumerate("total = 0"):
