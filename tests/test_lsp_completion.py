@@ -164,6 +164,9 @@ async def test_missing_key_one_clear_message(keyless_client: LanguageClient, fak
 
 
 async def test_401_one_message_then_paused(client: LanguageClient, fake):
+    # the first status follows the start-up settings pull: a pull answered later would
+    # (rightly) lift the pause as "settings sent again" and race the automatic request
+    await until(lambda: client.statuses)
     fake.inject(path="/beta/completions", status=401, times=5)
     open_doc(client, SOURCE)
     await client.text_document_inline_completion_async(inline_params(1, 4, manual=True))
