@@ -24,16 +24,5 @@ RHYTHM_WINDOW = 32
 #: (ms); the debounce shrinks when upstream latency eats into it.
 GHOST_BUDGET_MS = 900
 
-# --- prompt cache ---------------------------------------------------------
-#: DeepSeek persists a prompt prefix a few seconds after a request ends.
-#: Until then a new (or moved) prompt head would be billed in full again, so
-#: requests send a lean prompt (header + the nearest characters) meanwhile.
-CACHE_WARMUP_S = 2.0
-#: Only prompts whose stable head is at least this long get the lean treatment.
-LEAN_MIN_HEAD_CHARS = 4000
 #: Documents larger than this are not completed (characters).
 MAX_DOCUMENT_CHARS = 4_000_000
-
-# --- caches ---------------------------------------------------------------
-RESULT_CACHE_SIZE = 512
-RESULT_CACHE_TTL_S = 600

@@ -169,13 +169,15 @@ async def test_a_malformed_fim_stream_is_no_suggestion_and_a_breaker_failure(cas
     up = Canned(sse(*FIM_EVENTS[case]), "text/event-stream")
     engine, problems, _ = make_engine(up)
     before = engine.breaker.failures if hasattr(engine.breaker, "failures") else None
+    failures = []
+    engine.on_failure = failures.append
     got = await engine.complete(req(BASE + "\n", offset=len(BASE), manual=True))
     assert got is None
-    assert engine.stats.errors == 1
+    assert [type(exc) for exc in failures] == [MalformedAnswerError]
     assert engine.last_error and "not a completion" in engine.last_error
     if before is not None:
         assert engine.breaker.failures == before + 1
-    assert not engine._flights
+    assert not engine.flights
 
 
 @pytest.mark.parametrize("case", sorted(FIM_BODIES))

@@ -8,8 +8,12 @@ import httpx
 import pytest
 
 from deepseek_ls.api.client import DeepSeekClient
+from deepseek_ls.api.errors import ServerError
+from deepseek_ls.completion.clock import ManualClock
 from deepseek_ls.completion.engine import CompletionEngine, CompletionRequest
-from deepseek_ls.prompt.config import LEAN_PREFIX_CHARS
+from deepseek_ls.completion.flights import ADOPT_GRACE_MS
+from deepseek_ls.completion.prompt_cache import CACHE_WARMUP_S
+from deepseek_ls.prompt.config import SHORT_PREFIX_CHARS
 from deepseek_ls.settings import build_settings
 from deepseek_ls.snapshot import DocumentSnapshot
 from tests.conftest import until
@@ -18,9 +22,11 @@ from tests.conftest import until
 class Upstream:
     """A scripted /beta/completions endpoint."""
 
-    def __init__(self, text="return x + 1", latency=0.0, per_piece=0.0):
+    def __init__(self, text="return x + 1", latency=0.0, per_piece=0.0, gate=False):
         self.text = text
         self.latency = latency
+        #: with a gate, every answer waits until the test opens it (``gate.set()``)
+        self.gate = asyncio.Event() if gate else None
         self.per_piece = per_piece  # seconds between streamed pieces
         self.bodies = []
         self.statuses = []
@@ -28,6 +34,8 @@ class Upstream:
     async def __call__(self, request: httpx.Request) -> httpx.Response:
         self.bodies.append(json.loads(request.content))
         await asyncio.sleep(self.latency)
+        if self.gate is not None:
+            await self.gate.wait()
         if self.statuses:
             status = self.statuses.pop(0)
             return httpx.Response(status, json={"error": {"message": f"status {status}", "type": "x",
@@ -55,9 +63,10 @@ class Upstream:
         yield f"data: {json.dumps(last)}\n\ndata: [DONE]\n\n".encode()
 
 
-def make_engine(upstream, key="sk-test", *, key_problem=False, **settings):
+def make_engine(upstream, key="sk-test", *, key_problem=False, clock=None, **settings):
     """An engine on ``upstream``; ``key_problem``: the settings layer refuses ``key`` (the
-    engine is still built with it, to test the client's own guard)."""
+    engine is still built with it, to test the client's own guard); ``clock``: the engine's
+    clock (a ManualClock lets the test move time; the default is the real one)."""
     s, problems = build_settings({"apiKey": key, "baseUrl": "http://127.0.0.1:1",
                                   "completion": {"debounceMs": 30, "adaptiveDebounce": False, **settings}})
     if key_problem:
@@ -70,6 +79,8 @@ def make_engine(upstream, key="sk-test", *, key_problem=False, **settings):
     usage_seen = []
     engine = CompletionEngine(s, client, on_problem=lambda kind, msg: problems_seen.append((kind, msg)),
                               on_usage=lambda model, usage: usage_seen.append(usage))
+    if clock is not None:
+        engine.clock = clock
     return engine, problems_seen, usage_seen
 
 
@@ -81,11 +92,21 @@ def req(text, offset=None, manual=False, version=1):
 BASE = "def f(x):\n    "
 
 
+async def debounced(engine, request):
+    """An automatic request on an engine with a ManualClock: its debounce passes at once."""
+    timers = engine.clock.pending()
+    task = asyncio.create_task(engine.complete(request))
+    await until(lambda: task.done() or engine.clock.pending() > timers)  # waiting for a pause in typing
+    engine.clock.advance(engine.rhythm.debounce_ms() / 1000)
+    return await task
+
+
 async def in_flight(engine, request):
     """Start ``request``; return its task and the flight carrying it upstream."""
     task = asyncio.create_task(engine.complete(request))
-    await asyncio.sleep(0.05)
-    return task, next(iter(engine._flights.values()))
+    await until(lambda: engine.flights)
+    [flight] = engine.flights
+    return task, flight
 
 
 async def test_a_burst_of_keystrokes_costs_one_request():
@@ -123,11 +144,13 @@ async def test_identical_requests_in_flight_are_joined():
 
 
 async def test_typing_into_an_answer_in_flight_waits_for_it():
-    up = Upstream(latency=0.15)
+    up = Upstream(gate=True)
     engine, _, _ = make_engine(up)
-    first = asyncio.create_task(engine.complete(req(BASE, manual=True)))
-    await asyncio.sleep(0.05)
-    second = await engine.complete(req(BASE + "ret"))
+    first, _ = await in_flight(engine, req(BASE, manual=True))
+    second = asyncio.create_task(engine.complete(req(BASE + "ret")))
+    await until(lambda: first.done())  # superseded by the second at once
+    up.gate.set()
+    second = await second
     assert second.text == "urn x + 1" and second.source == "join"
     assert await first is None  # superseded
     assert len(up.bodies) == 1
@@ -136,10 +159,22 @@ async def test_typing_into_an_answer_in_flight_waits_for_it():
 async def test_result_cache_answers_a_repeated_state():
     up = Upstream()
     engine, _, _ = make_engine(up)
-    await engine.complete(req(BASE + "x", manual=True))
+    first = await engine.complete(req(BASE + "x", manual=True))
+    await engine.complete(req(BASE + "y", manual=True))
+    engine.memory.clear()  # (memory answers first: see the next test)
+    again = await engine.complete(req(BASE + "x", manual=True))
+    assert (again.source, again.text) == ("cache", first.text) and again.id != first.id
+    assert len(up.bodies) == 2
+
+
+async def test_memory_answers_a_repeated_state_before_the_result_cache():
+    up = Upstream()
+    engine, _, _ = make_engine(up)
+    first = await engine.complete(req(BASE + "x", manual=True))
     await engine.complete(req(BASE + "y", manual=True))
     again = await engine.complete(req(BASE + "x", manual=True))
-    assert again.source in ("cache", "memory") and len(up.bodies) == 2
+    assert (again.source, again.text, again.id) == ("memory", first.text, first.id)
+    assert len(up.bodies) == 2
 
 
 async def test_missing_key_is_reported_once_and_sends_nothing():
@@ -166,16 +201,16 @@ async def test_401_pauses_automatic_requests_until_settings_change():
 async def test_503_opens_the_breaker_then_a_probe_recovers():
     up = Upstream()
     up.statuses = [503, 503, 503]
-    engine, problems, _ = make_engine(up)
-    engine.breaker.cooldown_s = 0.2
+    engine, problems, _ = make_engine(up, clock=ManualClock())
     for i in range(3):
         assert await engine.complete(req(BASE + "abc"[: i + 1], manual=True)) is None
     assert engine.breaker.state == "open" and engine.state()[0] == "error"
     assert [k for k, _ in problems] == ["unavailable"]  # one message, not three
-    assert await engine.complete(req(BASE + "q")) is None
+    assert await debounced(engine, req(BASE + "q")) is None
     assert len(up.bodies) == 3  # dropped while open
-    await asyncio.sleep(0.25)
-    assert (await engine.complete(req(BASE + "z"))).text == "return x + 1"
+    engine.clock.advance(engine.breaker.current_cooldown_s)  # the next request is the probe
+    assert engine.breaker.state == "half-open"
+    assert (await debounced(engine, req(BASE + "z"))).text == "return x + 1"
     assert engine.breaker.state == "closed" and engine.state()[0] == "idle"
 
 
@@ -187,27 +222,34 @@ async def test_usage_is_reported_per_response():
 
 
 async def test_cancelling_the_caller_cancels_the_http_exchange():
-    up = Upstream(latency=5)
-    engine, _, _ = make_engine(up)
+    up = Upstream(gate=True)
+    engine, _, _ = make_engine(up, clock=ManualClock())
     task, flight = await in_flight(engine, req(BASE, manual=True))
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
-    await asyncio.sleep(0.1)  # nobody adopted it within the grace period
+    engine.clock.advance(ADOPT_GRACE_MS / 1000 - 0.001)
+    await asyncio.sleep(0)
+    assert not flight.task.done()  # kept for the next keystroke to adopt
+    engine.clock.advance(0.001)  # nobody adopted it within the grace period
+    await engine.wait_idle()
     assert flight.task.cancelled()
-    assert engine._flights == {}
+    assert not engine.flights and not engine.pending()
 
 
 async def test_a_cancelled_request_is_adopted_by_the_next_keystroke():
     """Editors cancel the previous request before sending the next one."""
-    up = Upstream(latency=0.2)
-    engine, _, _ = make_engine(up)
-    task = asyncio.create_task(engine.complete(req(BASE, manual=True)))
-    await asyncio.sleep(0.05)
+    up = Upstream(gate=True)
+    engine, _, _ = make_engine(up, clock=ManualClock())
+    task, _ = await in_flight(engine, req(BASE, manual=True))
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
-    nxt = await engine.complete(req(BASE + "re"))
+    nxt = asyncio.create_task(engine.complete(req(BASE + "re")))
+    await until(lambda: [f.refs for f in engine.flights] == [1])  # adopted
+    engine.clock.advance(1.0)  # the grace period's end no longer cuts it off
+    up.gate.set()
+    nxt = await nxt
     assert nxt.text == "turn x + 1" and nxt.source == "join"
     assert len(up.bodies) == 1
 
@@ -228,48 +270,49 @@ async def test_an_incompatible_request_cancels_an_orphan_at_once():
 
 async def test_a_multiline_answer_is_shown_early_and_the_rest_comes_from_memory():
     lines = [f"x{i} = {i}" for i in range(8)]
-    up = Upstream(text="\n    ".join(lines), per_piece=0.15)
-    engine, _, _ = make_engine(up)
-    loop = asyncio.get_running_loop()
-    started = loop.time()
+    up = Upstream(text="\n    ".join(lines), per_piece=0.05)
+    engine, _, _ = make_engine(up, clock=ManualClock())  # time stands still: shown at 3 lines
     first = await engine.complete(req(BASE, manual=True))
-    took = loop.time() - started
     assert first.text == "\n    ".join(lines[:3])  # three complete lines, not all eight
-    assert took < 0.15 * 6
-    await asyncio.sleep(0.15 * 8)  # the stream finishes in the background
+    assert engine.pending()  # shown while the stream goes on
+    await engine.wait_idle()  # the stream finishes in the background
     rest = await engine.complete(req(BASE + first.text))
     assert rest.source == "memory" and rest.text == "\n    " + "\n    ".join(lines[3:])
     assert len(up.bodies) == 1 and up.bodies[0]["stream"] is True
 
 
-async def test_lean_prompts_while_a_new_prompt_head_is_being_cached(monkeypatch):
-    from deepseek_ls import constants as C
-    monkeypatch.setattr(C, "CACHE_WARMUP_S", 0.3)
+async def test_short_prompts_while_a_new_prompt_head_is_being_cached():
     up = Upstream(text="x = 1")
-    engine, _, _ = make_engine(up)
+    engine, _, _ = make_engine(up, clock=ManualClock())
     big = "".join(f"def helper_{i}(x):\n    return x * {i}\n\n" for i in range(400))
     text = big + "def main():\n    total = "
     await engine.complete(req(text, manual=True))          # full: builds the cache
-    await engine.complete(req(text + "1", manual=True))    # within the warm-up: lean
-    await asyncio.sleep(0.35)
-    await engine.complete(req(text + "12", manual=True))   # cached by now: full again
+    await engine.complete(req(text + "1", manual=True))    # within the warm-up: short
+    engine.clock.advance(CACHE_WARMUP_S - 0.01)
+    await engine.complete(req(text + "12", manual=True))   # still warming: short
+    engine.clock.advance(0.01)
+    await engine.complete(req(text + "123", manual=True))  # cached by now: full again
     sizes = [len(b["prompt"]) for b in up.bodies]
-    assert sizes[0] > 10000 and sizes[1] < LEAN_PREFIX_CHARS + 200 and sizes[2] > 10000
+    assert sizes[0] > 10000 and sizes[3] > 10000
+    assert sizes[1] < SHORT_PREFIX_CHARS + 200 and sizes[2] < SHORT_PREFIX_CHARS + 200
     assert up.bodies[1]["prompt"].startswith("# Path: a.py\n# Language: python\n")
-    assert up.bodies[2]["prompt"][: sizes[0] - 1] == up.bodies[0]["prompt"][:-1]
+    assert up.bodies[3]["prompt"][: sizes[0] - 1] == up.bodies[0]["prompt"][:-1]
 
 
 async def test_a_request_building_the_cache_of_a_new_head_is_not_cut_off():
     """Aborted, its prompt would not be cached and the next full prompt would pay it again."""
-    up = Upstream(latency=0.3)
+    up = Upstream(gate=True)
     engine, _, usage = make_engine(up)
     big = "".join(f"def helper_{i}(x):\n    return x * {i}\n\n" for i in range(400))
     builder, flight = await in_flight(engine, req(big + "def main():\n    ", manual=True))
     assert flight.builds_cache
     # an incompatible keystroke elsewhere in the file supersedes it
-    other = await engine.complete(req(big.replace("helper_0", "helper_x", 1) + "x = ", manual=True))
+    other = asyncio.create_task(engine.complete(req(big.replace("helper_0", "helper_x", 1) + "x = ",
+                                                    manual=True)))
     assert await builder is None
-    await asyncio.sleep(0.35)
+    up.gate.set()
+    other = await other
+    await engine.wait_idle()
     assert flight.task.done() and not flight.task.cancelled()
     assert len(usage) == 2 and other is not None  # both answered (and billed); nothing was cut off
 
@@ -281,16 +324,14 @@ async def test_a_small_prompt_superseded_is_cut_off():
     assert not flight.builds_cache
     nxt = asyncio.create_task(engine.complete(req("def g(y):\n    ", manual=True)))
     assert await first is None
-    await asyncio.sleep(0.01)
+    await until(lambda: flight.task.done())
     assert flight.task.cancelled()
     nxt.cancel()
 
 
-async def test_the_window_start_sticks_while_typing_past_a_step(monkeypatch):
-    from deepseek_ls import constants as C
-    monkeypatch.setattr(C, "CACHE_WARMUP_S", 0.0)  # full prompts only
+async def test_the_window_start_sticks_while_typing_past_a_step():
     up = Upstream(text="")
-    engine, _, _ = make_engine(up)
+    engine, _, _ = make_engine(up, clock=ManualClock())
     big = "".join(f"def helper_{i}(x):\n    return x * {i}\n\n" for i in range(1000))
     text = big + "def main():\n"
     await engine.complete(req(text, manual=True))
@@ -298,7 +339,9 @@ async def test_the_window_start_sticks_while_typing_past_a_step(monkeypatch):
     for i in range(70):  # 70 more lines: stateless alignment would move the window a step
         text += f"    v{i} = {i}\n"
     engine.results.clear()
+    engine.clock.advance(CACHE_WARMUP_S)  # the head is cached: a full prompt again
     await engine.complete(req(text, manual=True))
+    assert len(up.bodies[-1]["prompt"]) > 10000
     assert up.bodies[-1]["prompt"].split("# Path: a.py\n")[-1][:60] == first_window
 
 
@@ -313,7 +356,7 @@ async def test_a_stream_stops_once_the_rest_would_be_cut_and_its_usage_is_estima
     (u,) = usage
     assert u.completion_tokens == 4            # the pieces up to the dedent line, not all six
     assert u.prompt_tokens > 0 and u.hit_tokens + u.miss_tokens == u.prompt_tokens
-    assert engine._flights == {}
+    assert not engine.flights
 
 
 async def test_no_request_at_the_end_of_a_line_a_suggestion_just_finished():
@@ -339,14 +382,16 @@ def test_only_a_finished_single_line_counts_as_answered():
 
 async def test_suggestions_carry_the_closers_after_the_cursor_they_replace():
     # issue 9 kinds 1 and 7 through the engine: network, join, cache and memory answers
-    up = Upstream(text="width: float) -> float:", latency=0.1)
+    up = Upstream(text="width: float) -> float:", gate=True)
     engine, _, _ = make_engine(up)
     text = "def area():\n"
     cursor = text.index(")")
-    first = asyncio.create_task(engine.complete(req(text, cursor, manual=True)))
-    await asyncio.sleep(0.03)
+    first, _ = await in_flight(engine, req(text, cursor, manual=True))
     typed = text[:cursor] + "wid" + text[cursor:]
-    joined = await engine.complete(req(typed, cursor + 3, manual=True, version=2))
+    joined = asyncio.create_task(engine.complete(req(typed, cursor + 3, manual=True, version=2)))
+    await until(lambda: first.done())
+    up.gate.set()
+    joined = await joined
     assert (joined.text, joined.replace, joined.source) == ("th: float) -> float:", 2, "join")  # ):
     assert await first is None
     # the editor skipped over its ) while the user typed it: the rest from memory
@@ -373,14 +418,16 @@ async def test_an_auto_closed_opener_typed_into_a_suggestion_is_answered_from_me
 
 
 async def test_typing_an_auto_closed_opener_while_the_answer_is_in_flight_waits_for_it():
-    up = Upstream(text='(f"total: {total}")', latency=0.15)
+    up = Upstream(text='(f"total: {total}")', gate=True)
     engine, _, _ = make_engine(up)
     text = "def report(total):\n    print\n"
     cursor = text.index("print") + 5
-    first = asyncio.create_task(engine.complete(req(text, cursor, manual=True)))
-    await asyncio.sleep(0.05)
+    first, _ = await in_flight(engine, req(text, cursor, manual=True))
     paired = text[:cursor] + '(f"")' + text[cursor:]  # ( and " typed, the editor closed both
-    s = await engine.complete(req(paired, cursor + 3, version=2))
+    s = asyncio.create_task(engine.complete(req(paired, cursor + 3, version=2)))
+    await until(lambda: first.done())
+    up.gate.set()
+    s = await s
     assert (s.text, s.replace, s.source) == ('total: {total}")', 2, "join")
     assert await first is None
     assert len(up.bodies) == 1
@@ -391,12 +438,89 @@ async def test_an_answer_in_flight_that_does_not_write_the_auto_closed_bracket_i
     engine, _, _ = make_engine(up)
     text = "def report(total):\n    \n"
     cursor = text.index("    \n") + 4
-    first = asyncio.create_task(engine.complete(req(text, cursor, manual=True)))
-    await asyncio.sleep(0.05)
-    flight = next(iter(engine._flights.values()))
+    first, flight = await in_flight(engine, req(text, cursor, manual=True))
     paired = text[:cursor] + "[]" + text[cursor:]
     assert flight.can_serve("file:///w/a.py", paired[: cursor + 1], paired[cursor + 1:])
     assert not flight.can_serve("file:///w/a.py", paired[: cursor + 1], "x" + paired[cursor + 1:])
     s = await engine.complete(req(paired, cursor + 1, manual=True, version=2))
     assert s.source == "network" and len(up.bodies) == 2  # the joined answer was refused: asked anew
     assert await first is None
+
+
+async def test_an_automatic_request_leaves_when_the_debounce_has_passed_on_the_engine_clock():
+    up = Upstream()
+    engine, _, _ = make_engine(up, clock=ManualClock())
+    task = asyncio.create_task(engine.complete(req(BASE)))
+    await until(lambda: engine.clock.pending())
+    engine.clock.advance(0.029)  # debounceMs 30
+    await asyncio.sleep(0.01)
+    assert up.bodies == [] and not task.done()
+    engine.clock.advance(0.001)
+    assert (await task).text == "return x + 1" and len(up.bodies) == 1
+
+
+async def test_a_newer_request_supersedes_one_waiting_for_its_debounce():
+    up = Upstream()
+    engine, _, _ = make_engine(up, clock=ManualClock())
+    older = asyncio.create_task(engine.complete(req(BASE + "r", version=1)))
+    await until(lambda: engine.clock.pending())
+    newer = asyncio.create_task(engine.complete(req(BASE + "re", version=2)))
+    assert await older is None  # superseded at once, before its debounce ended
+    await until(lambda: engine.clock.pending() == 1)  # the newer one's (the older's was cancelled)
+    engine.clock.advance(0.03)
+    assert (await newer).text == "return x + 1"
+    assert len(up.bodies) == 1 and up.bodies[0]["prompt"].endswith("    re")
+
+
+async def test_api_errors_reach_the_failure_observer_after_the_engine_handled_them():
+    up = Upstream()
+    up.statuses = [503]
+    engine, problems, _ = make_engine(up)
+    seen = []
+    engine.on_failure = lambda exc: seen.append((type(exc), engine.last_error))
+    assert await engine.complete(req(BASE, manual=True)) is None
+    [(kind, last_error)] = seen
+    assert kind is ServerError and last_error and "503" in last_error
+
+
+async def test_wait_idle_waits_for_the_rest_of_a_stream_shown_early():
+    lines = [f"x{i} = {i}" for i in range(6)]
+    up = Upstream(text="\n    ".join(lines), per_piece=0.02)
+    engine, _, usage = make_engine(up, clock=ManualClock())
+    first = await engine.complete(req(BASE, manual=True))
+    assert first.text.count("\n") == 2 and engine.pending() and usage == []
+    await engine.wait_idle()
+    assert not engine.pending() and len(usage) == 1
+    assert engine.memory.recall("file:///w/a.py", BASE, "").text == "\n    ".join(lines)
+
+
+async def test_the_project_context_goes_first_in_full_prompts_and_never_in_short_ones():
+    up = Upstream(text="x = 1")
+    engine, _, _ = make_engine(up, clock=ManualClock())
+    big = "".join(f"def helper_{i}(x):\n    return x * {i}\n\n" for i in range(400))
+    text = big + "def main():\n    total = "
+    block = "# Project: demo (uses helper_* everywhere)\n"
+
+    def ask(t):
+        doc = DocumentSnapshot(uri="file:///w/a.py", path="a.py", language_id="python", text=t)
+        return engine.complete(CompletionRequest(doc=doc, offset=len(t), manual=True, context=block))
+
+    await ask(text)         # full: the block, then the file header
+    await ask(text + "1")   # the head warms: short, without the block
+    full, short = (b["prompt"] for b in up.bodies)
+    assert full.startswith(block + "# Path: a.py\n# Language: python\n")
+    assert short.startswith("# Path: a.py\n") and block not in short
+
+
+async def test_the_short_prompt_path_builds_the_prompt_once(monkeypatch):
+    from deepseek_ls.completion import prompt_cache
+
+    builds = []
+    real = prompt_cache.build_fim_prompt
+    monkeypatch.setattr(prompt_cache, "build_fim_prompt", lambda *a, **k: builds.append(1) or real(*a, **k))
+    up = Upstream(text="x = 1")
+    engine, _, _ = make_engine(up, clock=ManualClock())
+    big = "".join(f"def helper_{i}(x):\n    return x * {i}\n\n" for i in range(400))
+    await engine.complete(req(big + "x = ", manual=True))
+    await engine.complete(req(big + "x = 1", manual=True))  # short
+    assert len(builds) == 2 and len(up.bodies[1]["prompt"]) < SHORT_PREFIX_CHARS + 200

@@ -15,6 +15,7 @@ from deepseek_ls.api.retry import RetryPolicy
 from deepseek_ls.chat.manager import ChatManager
 from deepseek_ls.cli.doctor import format_doctor, run_doctor
 from deepseek_ls.cli.stats import format_stats
+from deepseek_ls.completion.clock import ManualClock
 from deepseek_ls.completion.engine import CompletionRequest
 from deepseek_ls.ledger import Ledger
 from deepseek_ls.service import Service, ServiceEvents
@@ -25,14 +26,6 @@ from tests.fake_deepseek import FakeDeepSeek
 PRIMARY_KEY = "sk-test"
 FALLBACK_KEY = "sk-fallback-0123456789"
 BASE = "def f(x):\n    "
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 @pytest.fixture
@@ -66,9 +59,8 @@ def make_service(tmp_path, primary_url: str, entries: list[dict], environ: dict 
     problems = service.update_settings("init", {"baseUrl": primary_url, "fallbacks": entries,
                                                 "completion": {"debounceMs": 0, "adaptiveDebounce": False}})
     assert not problems, problems
-    clock = Clock()
     engine = service.engine
-    engine.clock = engine.breaker.clock = clock
+    engine.clock = ManualClock()  # the breakers (the primary's and the fallbacks') follow it
     engine.breaker.cooldown_s = 5.0
     return service
 
@@ -170,7 +162,7 @@ async def test_ghost_text_fails_over_on_a_503_burst_and_the_probe_takes_the_prim
     assert engine.state()[0] == "idle"
 
     # the cooldown ends: the next request probes the primary, which answers and is taken back
-    engine.clock.now += 5.1
+    engine.clock.advance(5.1)
     assert engine.breaker.state == "half-open"
     assert (await engine.complete(req(BASE + "f", manual=False))).text == "return x + 1"
     assert engine.breaker.state == "closed"
@@ -189,7 +181,7 @@ async def test_a_failed_probe_keeps_the_fallback_answering(tmp_path, fakes):
     service = make_service(tmp_path, primary.base_url, [fallback_entry(fallback)])
     engine = service.engine
     await open_primary_breaker(service, primary, path="/beta/completions", status=503, times=4)
-    engine.clock.now += 5.1
+    engine.clock.advance(5.1)
     assert await engine.complete(req(BASE + "d", manual=False)) is None  # the probe: 503 again
     assert engine.breaker.state == "open" and len(primary.fim_requests()) == 4
     assert (await engine.complete(req(BASE + "e", manual=False))).text == "return x + 2"
@@ -252,12 +244,12 @@ async def test_prompt_cache_warm_up_is_kept_per_endpoint(tmp_path, fakes):
     assert (await engine.complete(req(text))).text == "return x + 1"
     full = primary.fim_requests()[-1].body["prompt"]
     assert (await engine.complete(req(text + "y = 1\n    "))) is not None
-    lean = primary.fim_requests()[-1].body["prompt"]
-    assert len(lean) < len(full)  # DeepSeek is still persisting the head: the lean prompt
+    short = primary.fim_requests()[-1].body["prompt"]
+    assert len(short) < len(full)  # DeepSeek is still persisting the head: the short prompt
     await open_primary_breaker(service, primary, path="/beta/completions", status=503, times=3)
     assert (await engine.complete(req(text + "z = 2\n    "))).text == "return x + 2"
-    assert len(fallback.fim_requests()[-1].body["prompt"]) > len(lean)  # the fallback's own warm-up
-    assert any(name == "backup" for name, _ in engine._windows.keys())
+    assert len(fallback.fim_requests()[-1].body["prompt"]) > len(short)  # the fallback's own warm-up
+    assert engine.prompts.window("backup", "file:///w/a.py") is not None
     await service.aclose()
 
 
@@ -545,7 +537,7 @@ async def test_a_flapping_primary_warns_about_the_failover_once(tmp_path, fakes)
     service.connect(ServiceEvents(problem=lambda kind, message: problems.append(kind)))
     for round_ in range(3):  # fail, fall over, recover; again
         await open_primary_breaker(service, primary, path="/beta/completions", status=503, times=3)
-        engine.clock.now += engine.breaker.current_cooldown_s + 0.1
+        engine.clock.advance(engine.breaker.current_cooldown_s + 0.1)
         assert (await engine.complete(req(BASE + f"r{round_}", manual=False))).text == "return x + 1"
     assert problems == ["failover"]
     await service.aclose()

@@ -110,7 +110,7 @@ async def test_prompt_start_is_identical_across_keystrokes(client: LanguageClien
     open_doc(client, body + "def main():\n    \n")
     line = body.count("\n") + 1
     await client.text_document_inline_completion_async(inline_params(line, 4, manual=True))
-    await asyncio.sleep(2.2)  # DeepSeek persists the new prompt head (requests meanwhile are lean)
+    await asyncio.sleep(2.2)  # DeepSeek persists the new prompt head (requests meanwhile send the short prompt)
     prompts = []
     version = 1
     for i, ch in enumerate("total = 0"):
@@ -164,6 +164,9 @@ async def test_missing_key_one_clear_message(keyless_client: LanguageClient, fak
 
 
 async def test_401_one_message_then_paused(client: LanguageClient, fake):
+    # the first status follows the start-up settings pull: a pull answered later would
+    # (rightly) lift the pause as "settings sent again" and race the automatic request
+    await until(lambda: client.statuses)
     fake.inject(path="/beta/completions", status=401, times=5)
     open_doc(client, SOURCE)
     await client.text_document_inline_completion_async(inline_params(1, 4, manual=True))

@@ -1,6 +1,7 @@
 """prompt/fim.py: stable prompt starts, aligned windows, short suffixes, modes."""
 
-from deepseek_ls.prompt.fim import build_fim_prompt, completion_mode
+from deepseek_ls.prompt.config import SHORT_PREFIX_CHARS
+from deepseek_ls.prompt.fim import build_fim_prompt, short_fim_prompt, wants_multiline
 from deepseek_ls.snapshot import DocumentSnapshot
 
 BODY = "".join(f"def f{i}(x):\n    return x + {i}\n\n" for i in range(800))
@@ -61,11 +62,11 @@ def test_other_files_in_stable_order_same_language_only():
 
 
 def test_modes():
-    assert completion_mode("    ", "") is True           # empty line
-    assert completion_mode("def f(x):", "") is True       # block opener
-    assert completion_mode("x = foo(", ")") is True       # opener, only closers after
-    assert completion_mode("x = fo", "") is False         # end of a statement
-    assert completion_mode("x = ", "bar + 1") is False    # mid-line
+    assert wants_multiline("    ", "") is True           # empty line
+    assert wants_multiline("def f(x):", "") is True       # block opener
+    assert wants_multiline("x = foo(", ")") is True       # opener, only closers after
+    assert wants_multiline("x = fo", "") is False         # end of a statement
+    assert wants_multiline("x = ", "bar + 1") is False    # mid-line
     p = build_fim_prompt(doc("x = fo\n"), 6)
     assert p.stop == ("\n",) and p.max_tokens == 64 and not p.multiline
     p = build_fim_prompt(doc("def f():\n    \n"), 13)
@@ -115,3 +116,33 @@ def test_a_stale_window_start_never_costs_context():
     assert sticky_window_start(text, budget, late_line) == window_start(text, budget)
     p = build_fim_prompt(doc(text), len(text), prefix_chars=budget, window_hint=late_line)
     assert p.window_line == text.count("\n", 0, window_start(text, budget))
+
+
+def test_the_project_context_comes_first_and_belongs_to_the_head():
+    text = BODY + "def main():\n    "
+    plain = build_fim_prompt(doc(text), len(text))
+    assert build_fim_prompt(doc(text), len(text), project_context="") == plain  # "" changes nothing
+    block = "# Project: demo\n# uses f0..f799\n"
+    p = build_fim_prompt(doc(text), len(text), project_context=block)
+    assert p.prompt == block + plain.prompt and p.suffix == plain.suffix
+    assert p.head_len == len(block) + plain.head_len and p.window_line == plain.window_line
+    unterminated = build_fim_prompt(doc(text), len(text), project_context=block.rstrip("\n"))
+    assert unterminated.prompt == p.prompt  # it always ends its own line
+    assert "# Project" not in short_fim_prompt(p, doc(text), len(text)).prompt
+
+
+def test_the_short_prompt_is_the_header_and_the_nearest_lines_of_the_full_prompts_cursor():
+    text = BODY + "def main():\n    total = "
+    full = build_fim_prompt(doc(text), len(text))
+    short = short_fim_prompt(full, doc(text), len(text))
+    header = "# Path: pkg/mod.py\n# Language: python\n"
+    assert short.prompt.startswith(header) and short.head_len == len(header)
+    window = short.prompt[len(header):]
+    assert text.endswith(window) and len(window) <= SHORT_PREFIX_CHARS
+    assert text[len(text) - len(window) - 1] == "\n"  # whole lines
+    assert short.window_line == text.count("\n", 0, len(text) - len(window))
+    assert (short.suffix, short.multiline, short.stop, short.max_tokens, short.line_prefix) == \
+        (full.suffix, full.multiline, full.stop, full.max_tokens, full.line_prefix)
+    small = "x = 1\ny = "
+    assert short_fim_prompt(build_fim_prompt(doc(small), len(small)), doc(small), len(small)).prompt == \
+        "# Path: pkg/mod.py\n# Language: python\n" + small

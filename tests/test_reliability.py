@@ -21,11 +21,13 @@ from deepseek_ls.api.chat import ChatRequest, Timeouts, stream_chat
 from deepseek_ls.api.client import DeepSeekClient
 from deepseek_ls.api.errors import APITimeoutError, StreamError
 from deepseek_ls.api.retry import RetryPolicy
-from deepseek_ls.completion import engine as engine_module
+from deepseek_ls.completion import answer as answer_module
+from deepseek_ls.completion.clock import ManualClock
+from deepseek_ls.completion.failures import OUTAGE_QUIET_S
 from deepseek_ls.snapshot import DocumentSnapshot
 from tests.fake_deepseek import FakeDeepSeek
 from tests.lsp_raw import RawServer, env_without_deepseek
-from tests.test_engine import BASE, Upstream, make_engine, req
+from tests.test_engine import BASE, Upstream, debounced, make_engine, req
 
 #: completion.timeoutMs in the LSP tests: the deadline of one ghost-text request
 DEADLINE_MS = 800
@@ -49,14 +51,14 @@ async def test_an_exception_in_the_transport_answers_every_waiter_and_is_reporte
     assert first is None and joined is None
     assert await engine.complete(req(BASE + "x", manual=True)) is None
     assert [k for k, _ in problems] == ["internal"]  # once, not per request
-    assert not engine._flights and engine.stats.errors == 2
+    assert not engine.flights and len(up.bodies) == 2  # two requests, each failed
 
 
 async def test_an_exception_in_postprocessing_answers_the_waiter(monkeypatch):
     def broken(*args, **kwargs):
         raise ValueError("a bug in postprocess")
 
-    monkeypatch.setattr(engine_module, "postprocess", broken)
+    monkeypatch.setattr(answer_module, "postprocess", broken)
     engine, problems, _ = make_engine(Upstream())
     assert await engine.complete(req(BASE, manual=True)) is None
     assert [k for k, _ in problems] == ["internal"]
@@ -113,7 +115,7 @@ async def test_an_answer_of_the_wrong_shape_is_no_suggestion(case, multiline):
     else:
         assert got is None
         assert [k for k, _ in problems] in ([], ["unavailable"])
-    assert not engine._flights
+    assert not engine.flights
 
 
 async def test_a_lone_surrogate_is_replaced_and_other_documents_are_unaffected():
@@ -134,28 +136,26 @@ async def test_a_lone_surrogate_is_replaced_and_other_documents_are_unaffected()
 
 
 async def test_a_flapping_api_warns_once_per_outage():
-    now = [1000.0]
     up = Upstream()
-    engine, problems, _ = make_engine(up)
-    engine.clock = engine.breaker.clock = lambda: now[0]
+    engine, problems, _ = make_engine(up, clock=ManualClock())
 
     async def fail(n):
         up.statuses = [503] * n
         for i in range(n):
-            assert await engine.complete(req(BASE + f"f{now[0]}{i}", manual=True)) is None
+            assert await engine.complete(req(BASE + f"f{engine.clock.now()}{i}", manual=True)) is None
 
     async def succeed():
-        assert (await engine.complete(req(BASE + f"s{now[0]}", manual=True))) is not None
+        assert (await engine.complete(req(BASE + f"s{engine.clock.now()}", manual=True))) is not None
 
     for _cycle in range(5):  # a few 503s, one success, again
         await fail(3)
         assert engine.breaker.state != "closed"
-        now[0] += 3
+        engine.clock.advance(3)
         await succeed()
         assert engine.breaker.state == "closed"
-        now[0] += 3
+        engine.clock.advance(3)
     assert [k for k, _ in problems] == ["unavailable"]
-    now[0] += engine_module.OUTAGE_QUIET_S  # a quiet minute, then a success: the outage is over
+    engine.clock.advance(OUTAGE_QUIET_S)  # a quiet minute, then a success: the outage is over
     await succeed()
     await fail(3)
     assert [k for k, _ in problems] == ["unavailable", "unavailable"]  # a new outage, a new warning
@@ -559,21 +559,20 @@ def test_a_pasted_key_with_a_note_gets_clear_answers_over_lsp(fake):
 async def test_an_unexpected_exception_in_a_probe_does_not_hold_the_breaker():
     up = Upstream()
     up.statuses = [503, 503, 503]
-    engine, problems, _ = make_engine(up)
-    engine.breaker.cooldown_s = 0.05
+    engine, problems, _ = make_engine(up, clock=ManualClock())
     for i in range(3):
         await engine.complete(req(BASE + "abc"[: i + 1], manual=True))
     assert engine.breaker.state == "open"
-    await asyncio.sleep(0.06)
+    engine.clock.advance(engine.breaker.current_cooldown_s)
     real = engine.client.fim_stream
 
     async def broken(*args, **kwargs):
         raise RuntimeError("a bug during the probe")
 
     engine.client.fim_stream = engine.client.fim = broken
-    assert await engine.complete(req(BASE + "p")) is None  # the probe hits the bug
+    assert await debounced(engine, req(BASE + "p")) is None  # the probe hits the bug
     engine.client.fim_stream = real
     engine.client.fim = DeepSeekClient.fim.__get__(engine.client)
     assert not engine.breaker.probing
-    assert (await engine.complete(req(BASE + "z"))) is not None  # the next probe goes out and recovers
+    assert (await debounced(engine, req(BASE + "z"))) is not None  # the next probe goes out and recovers
     assert engine.breaker.state == "closed"

@@ -30,8 +30,8 @@ LATER = (
     "httpx", "httpcore", "h11", "urllib.request", "http.client",
     # chat and code actions: at the first chat or code action request
     "tenacity", "deepseek_ls.api.chat", "deepseek_ls.api.retry", "deepseek_ls.chat.manager",
-    "deepseek_ls.chat.prefix", "deepseek_ls.chat.prompts", "deepseek_ls.chat.sessions",
-    "deepseek_ls.chat.transcript", "deepseek_ls.chat.edits",
+    "deepseek_ls.prompt.prefix", "deepseek_ls.prompt.chat", "deepseek_ls.chat.sessions",
+    "deepseek_ls.chat.transcript", "deepseek_ls.edits",
     # the exclusion matcher (first check), the ledger's database (first row), the debounce's median
     "pathspec", "sqlite3", "statistics",
     # never needed by the server

@@ -17,6 +17,13 @@ from . import config as C
 
 @dataclass
 class CircuitBreaker:
+    """Closed, open or half-open (see the module), for one endpoint.
+
+    ``threshold`` consecutive failures open it for ``cooldown_s`` seconds on
+    ``clock`` (doubling per failed probe, up to ``cooldown_max_s``);
+    ``state`` is "closed", "open" or "half-open".
+    """
+
     threshold: int = C.BREAKER_FAILURES
     cooldown_s: float = C.BREAKER_COOLDOWN_S
     cooldown_max_s: float = C.BREAKER_COOLDOWN_MAX_S

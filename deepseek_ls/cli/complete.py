@@ -20,7 +20,7 @@ from .. import logs
 from .common import fail
 
 if TYPE_CHECKING:
-    from ..service import Service, ServiceEvents
+    from ..service import Service
 
 DESCRIPTION = ("Print DeepSeek's suggestion at FILE:LINE:COL (1-based line and column, the column "
                "in characters): the whole suggestion on stdout, its tokens and cost on stderr, and "
@@ -40,7 +40,7 @@ def command(args: argparse.Namespace) -> int:
     logs.setup(os.environ.get("DEEPSEEK_LS_LOG", "warning"))
     if not os.environ.get("DEEPSEEK_LS_LOG"):
         # request failures are reported once, with what to do, by complete() itself
-        logging.getLogger("deepseek_ls.completion.engine").setLevel(logging.ERROR)
+        logging.getLogger("deepseek_ls.completion").setLevel(logging.ERROR)
         # so are ledger failures (under the usage line, with how to fix them)
         logging.getLogger("deepseek_ls.ledger").setLevel(logging.ERROR)
     return asyncio.run(complete(args.spec))
@@ -93,21 +93,12 @@ async def complete(spec: str) -> int:
         return fail(why.message(file_text))
     engine = service.engine
     failures: list[DeepSeekError] = []
-    report_failure = engine._failed
-
-    def failed(exc: DeepSeekError) -> None:
-        failures.append(exc)
-        report_failure(exc)
-
-    engine._failed = failed  # type: ignore[method-assign,assignment]  # kept until the engine has a public failure hook (issue 11 part 2)
-    # (the engine swallows request errors; the CLI must name them)
+    engine.on_failure = failures.append  # the engine swallows request errors; the CLI must name them
     try:
         suggestion = await engine.complete(CompletionRequest(doc=doc, offset=offset, manual=True))
         # A multi-line answer streams: the engine hands back its first lines early and
         # the rest lands in memory. Wait for the whole answer (and its usage report).
-        pending = [flight.task for flight in list(engine._flights.values())]
-        if pending:
-            await asyncio.gather(*pending, return_exceptions=True)
+        await engine.wait_idle()
         if suggestion is not None:
             full = engine.memory.recall(doc.uri, text[:offset], text[offset:])
             if full is not None and full.text.startswith(suggestion.text):

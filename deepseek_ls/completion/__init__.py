@@ -1,4 +1,17 @@
-"""Debounce + latest-wins scheduling, caches and post-processing of ghost text.
+"""Ghost text: the completion loop, one module per job.
+
+``engine``        the loop: ``CompletionEngine.complete()`` as a sequence of named steps
+``request``       ``CompletionRequest`` in, ``Suggestion`` out
+``tickets``       latest wins: one live request per document
+``flights``       requests in flight: joining, adopting orphans, aborting
+``prompt_cache``  which prompt goes out: full, or short while a new head warms; window hints
+``early``         early display of a streamed multi-line answer, stopping it once cut
+``answer``        a raw answer cleaned for one cursor (``postprocess``)
+``memory``        typed-ahead memory and the result cache
+``rhythm``        the adaptive debounce
+``failures``      pauses, breakers, outages, once-per-kind problem reports
+``usage``         usage of stopped streams, estimated
+``clock``         time and timers, one seam (tests pass a ``ManualClock``)
 
 The names below are imported on first use (PEP 562): importing a submodule
 (``deepseek_ls.completion.postprocess``) does not load the engine.

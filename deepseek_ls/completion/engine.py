@@ -1,158 +1,100 @@
-"""The completion loop: memory, debounce, latest-wins, in-flight joining.
+"""The completion loop: one ``complete()`` call per editor request, in named steps.
 
-One ``complete()`` call per editor request. In order:
-
-1. typed-ahead: if the user typed the start of a suggestion on screen, the
+1. ``_typed_ahead``: the user typed the start of a suggestion on screen: the
    rest comes from memory (no request);
-2. the result cache: the same prompt answered before;
-3. joining: an identical request in flight, or one made a few keystrokes
+2. ``_plan``: the prompt to send (full, or short while the head warms,
+   :mod:`.prompt_cache`) at the endpoint likely to answer;
+3. ``_cached``: the same prompt was answered before (result cache);
+4. ``_join``: an identical request in flight, or one made a few keystrokes
    ago whose answer may still agree with what was typed since, is awaited
-   instead of sending another;
-4. debounce (automatic requests only): wait for a pause in typing; a newer
-   request for the same document supersedes this one, which then returns
-   nothing and never reaches the network;
-5. the FIM request, shared by every caller waiting on it; when the last
-   caller goes away (superseded or ``$/cancelRequest``) the HTTP exchange is
-   cancelled, which closes its connection at once.
+   instead of sending another (:mod:`.flights`);
+5. ``_may_send``: automatic requests paused or disabled, or no key;
+6. ``_debounce`` (automatic requests only): wait for a pause in typing; a
+   newer request for the same document supersedes this one (:mod:`.tickets`),
+   which then returns nothing and never reaches the network;
+7. ``_choose_endpoint``: the breakers decide where it goes (the prompt is
+   planned again if that is not where it was planned for);
+8. ``_send``: the FIM request, shared by every caller waiting on it; a
+   streamed answer shows its first lines early (:mod:`.early`); when the last
+   caller goes away the HTTP exchange is cancelled, which closes its
+   connection at once. Its outcome feeds the failure policy
+   (:mod:`.failures`) and the usage (:mod:`.usage`).
 
-Nothing here knows about LSP; the server adapts positions and results.
+Time is read and waited for through one :class:`~.clock.Clock`. Nothing here
+knows about LSP; the server adapts positions and results.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import time
 import uuid
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
-
-from cachetools import LRUCache
+from typing import Any, Literal
 
 from .. import constants as C
 from ..api.breaker import CircuitBreaker
-from ..api.client import DeepSeekClient, FimRequest, Usage
+from ..api.client import DeepSeekClient, FimRequest, FimResult, TraceHook
 from ..api.endpoints import PRIMARY, Endpoint, answering, peek, pick
-from ..api.errors import (
-    APIConnectionError,
-    AuthenticationError,
-    BadRequestError,
-    DeepSeekError,
-    InsufficientBalanceError,
-    MissingApiKeyError,
-    RateLimitError,
-    ServerError,
-    StreamError,
-)
-from ..policy import has_placeholder, mask_fim
-from ..prompt.config import LEAN_PREFIX_CHARS
-from ..prompt.fim import FimPrompt, build_fim_prompt, completion_mode
+from ..api.errors import DeepSeekError, MissingApiKeyError
+from ..prompt.fim import wants_multiline
 from ..settings import Settings
-from ..snapshot import DocumentSnapshot
 from ..trace import Tracer
-from .memory import Remembered, ResultCache, SuggestionMemory, follow, request_key
-from .postprocess import AUTO_CLOSERS, block_finished, indent_undecided, postprocess, replaced_chars
+from .answer import AnswerCleaner
+from .clock import Clock, LoopClock, wait_or_timeout
+from .early import StreamReader
+from .failures import FailurePolicy
+from .flights import Flight, Flights, Outcome
+from .memory import Remembered, ResultCache, SuggestionMemory
+from .postprocess import replaced_chars
+from .prompt_cache import PlannedPrompt, PromptCache
+from .request import CompletionRequest, Source, Suggestion
 from .rhythm import Rhythm
+from .tickets import Ticket, Tickets
+from .usage import UsageEstimate
+
+__all__ = ["CompletionEngine", "CompletionRequest", "EngineState", "Suggestion", "answered_to_end_of_line"]
 
 log = logging.getLogger(__name__)
 
-#: How far (characters) the user may type past an in-flight request's
-#: cursor and still wait for its answer instead of asking again.
-JOIN_TYPED_MAX = 48
-#: When the last caller of an in-flight request goes away, how long (ms) the
-#: HTTP exchange is kept for the next keystroke's request to adopt it.
-#: Editors cancel the previous request *before* sending the next one, so
-#: without this every keystroke typed during the latency would kill an
-#: answer it could have used. A request that cannot adopt it cancels it at
-#: once.
-ADOPT_GRACE_MS = 50
 #: The "waiting" status goes out this long after a request leaves (not on its path).
 STATUS_LAG_S = 0.02
-#: Multi-line answers stream; the editor gets the complete lines received so
-#: far once there are this many, or once this long (s) has passed since the
-#: request left with at least one. The rest lands in memory, so accepting
-#: the first lines shows the next ones at once.
-EARLY_LINES = 3
-EARLY_AFTER_S = 0.3
-#: An outage of the API (one warning) ends with a success this long (s) after its last failure.
-OUTAGE_QUIET_S = 60.0
-#: how a pause after a 401 (key rejected) or 402 (balance used up) ends, told with it
-PAUSE_ENDS = ("Automatic ghost text is paused until a request succeeds (ask for a completion by hand, "
-              "or use chat or a code action, after fixing it) or the settings change.")
+
+#: what :meth:`CompletionEngine.state` names
+EngineState = Literal["idle", "waiting", "error", "paused", "disabled"]
+#: what a request came to (logged and traced as ``decision``)
+Decision = Literal["drop", "memory", "cache", "join", "send"]
 
 
 @dataclass(frozen=True)
-class CompletionRequest:
-    doc: DocumentSnapshot
-    offset: int
-    manual: bool = False
-    others: tuple[DocumentSnapshot, ...] = ()
-    request_id: str | int | None = None
+class _Cursor:
+    """The document around the cursor of one request."""
 
-
-@dataclass(frozen=True)
-class Suggestion:
-    """Text to insert at the cursor, replacing the next ``replace`` characters.
-
-    ``replace`` counts code points of the cursor line after the cursor
-    (closers the text runs through, see :func:`postprocess.replaced_chars`);
-    the editor item's range ends there.
-    """
-
-    id: str
-    text: str
-    source: str  # "network" | "memory" | "cache" | "join"
-    replace: int = 0
-
-
-@dataclass
-class _Ticket:
-    """One editor request; ``superseded`` resolves when a newer one arrives."""
-
-    uri: str
-    superseded: asyncio.Future[None]
-
-
-_AUTO_OR_BLANK = AUTO_CLOSERS + " \t\n"
-
-
-@dataclass
-class _Flight:
-    key: str
     uri: str
     prefix: str
     suffix: str
-    task: asyncio.Task[tuple[str, str] | None]
-    #: the first answer worth showing (early lines of a streamed answer, or the whole)
-    first: asyncio.Future[tuple[str, str] | None]
-    refs: int = 1
-    orphan_timer: asyncio.TimerHandle | None = None
-    #: the first full prompt with a new head: DeepSeek caches it only if it completes
-    builds_cache: bool = False
-    #: i14 failover: where the request went
-    endpoint: Endpoint | None = None
-    #: the document's LSP language id (for the closer scan)
-    language: str = ""
+    language: str
 
-    def can_serve(self, uri: str, prefix: str, suffix: str) -> bool:
-        """Could this request's answer still fit the text around a later cursor?
+    @classmethod
+    def of(cls, req: CompletionRequest) -> _Cursor:
+        text = req.doc.text
+        return cls(req.doc.uri, text[: req.offset], text[req.offset:], req.doc.language_id)
 
-        Same document, the text before the cursor is this request's plus at
-        most ``JOIN_TYPED_MAX`` typed characters, and the text after it the
-        same up to closers the editor inserted or typed over (auto-pairs, also
-        moved to a line of their own by Enter between brackets; whether the
-        answer writes them is checked when it arrives).
-        """
-        if not (self.uri == uri and len(self.prefix) <= len(prefix) <= len(self.prefix) + JOIN_TYPED_MAX
-                and prefix.startswith(self.prefix)):
-            return False
-        if suffix == self.suffix:
-            return True
-        short, long = sorted((suffix, self.suffix), key=len)
-        extra = len(long) - len(short)
-        return (extra <= len(prefix) - len(self.prefix) and all(ch in _AUTO_OR_BLANK for ch in long[:extra])
-                and long.endswith(short))
+
+@dataclass(frozen=True)
+class _Finished:
+    """A step answered the request (``suggestion`` may be None: nothing to show)."""
+
+    suggestion: Suggestion | None
+
+
+def answered_to_end_of_line(prefix: str, suffix: str) -> bool:
+    """The cursor ends a line that would get a single-line request (not a block opener)."""
+    line_prefix = prefix[prefix.rfind("\n") + 1:]
+    eol = suffix.find("\n")
+    line_suffix = (suffix if eol < 0 else suffix[:eol]).strip()
+    return not line_suffix and bool(line_prefix.strip()) and not wants_multiline(line_prefix, line_suffix)
 
 
 def _replaced(prefix: str, suffix: str, text: str, language: str = "") -> int:
@@ -162,95 +104,53 @@ def _replaced(prefix: str, suffix: str, text: str, language: str = "") -> int:
                           language)
 
 
-def answered_to_end_of_line(prefix: str, suffix: str) -> bool:
-    """The cursor ends a line that would get a single-line request (not a block opener)."""
-    line_prefix = prefix[prefix.rfind("\n") + 1:]
-    eol = suffix.find("\n")
-    line_suffix = (suffix if eol < 0 else suffix[:eol]).strip()
-    return not line_suffix and bool(line_prefix.strip()) and not completion_mode(line_prefix, line_suffix)
-
-
-@dataclass
-class UsageEstimate:
-    """Usage for a stream stopped early, which DeepSeek never reports.
-
-    Output: the pieces received (DeepSeek streams a token per chunk). Prompt:
-    its characters at the characters-per-token and the cache-hit share of
-    the last exact reports. Recorded like any other usage, and logged as an
-    estimate.
-    """
-
-    chars_per_token: float = 3.5
-    hit_share: float = 0.0
-
-    def observe(self, fim: FimPrompt, usage: Usage) -> Usage:
-        if usage.prompt_tokens > 0:
-            chars = len(fim.prompt) + len(fim.suffix)
-            self.chars_per_token = 0.7 * self.chars_per_token + 0.3 * chars / usage.prompt_tokens
-            self.hit_share = 0.7 * self.hit_share + 0.3 * usage.hit_tokens / usage.prompt_tokens
-        return usage
-
-    def estimate(self, fim: FimPrompt, output_tokens: int) -> Usage:
-        prompt = round((len(fim.prompt) + len(fim.suffix)) / self.chars_per_token)
-        hit = round(prompt * self.hit_share)
-        log.info("stream stopped early: usage estimated (%d prompt tokens, %d output)", prompt, output_tokens)
-        return Usage(prompt_tokens=prompt, completion_tokens=output_tokens, hit_tokens=hit,
-                     miss_tokens=prompt - hit)
-
-
-@dataclass
-class EngineStats:
-    requests_sent: int = 0
-    memory_hits: int = 0
-    cache_hits: int = 0
-    joins: int = 0
-    superseded: int = 0
-    shown: int = 0
-    accepted: int = 0
-    errors: int = 0
-
-
-Callback = Callable[..., None]
-
-
 def _noop(*_args: object, **_kw: object) -> None:
     return None
 
 
 @dataclass
 class CompletionEngine:
+    """Ghost text for editor requests: memory, debounce, latest-wins, joining, caching.
+
+    ``client``: the primary (DeepSeek) client, None without a key.
+    ``on_usage(model, usage[, endpoint])``: each answer's usage (the endpoint
+    only for a fallback's). ``on_problem(kind, message)``: a problem to tell
+    the user (once per kind). ``on_state()``: :meth:`state` may have changed.
+    ``on_failure(error)``: each API error a request ended with (after the
+    engine handled it). ``clock``: time and timers (tests pass a
+    :class:`~.clock.ManualClock`).
+    """
+
     settings: Settings
     client: DeepSeekClient | None
     tracer: Tracer = field(default_factory=Tracer)
-    on_usage: Callable[[str, Usage], None] = _noop
+    on_usage: Callable[..., None] = _noop
     on_problem: Callable[[str, str], None] = _noop
     on_state: Callable[[], None] = _noop
-    clock: Callable[[], float] = time.monotonic
+    on_failure: Callable[[DeepSeekError], None] = _noop
+    clock: Clock = field(default_factory=LoopClock)
 
     def __post_init__(self) -> None:
+        #: suggestions shown, for typed-ahead answers
         self.memory = SuggestionMemory()
+        #: cleaned answers by request key
         self.results = ResultCache()
         self.rhythm = Rhythm(self.settings.completion_debounce_ms, self.settings.completion_adaptive_debounce)
         #: the primary's breaker (each fallback endpoint has its own)
-        self.breaker = CircuitBreaker(clock=self.clock)
+        self.breaker = CircuitBreaker(clock=self._now)
         #: i14 failover: endpoints tried, in order, while the primary's breaker is open
         self.fallbacks: list[Endpoint] = []
-        self.stats = EngineStats()
-        self.paused: str | None = None      # why automatic requests are paused (auth)
-        self._api_pause = False             # paused by a 401/402 answer (lifted by a success)
-        self.last_error: str | None = None
-        self._tickets: dict[str, _Ticket] = {}
-        self._flights: dict[str, _Flight] = {}
-        self._reported: set[str] = set()
-        self._closing = False
-        self._last_failure_at = float("-inf")  # of the API (for the outage warning)
-        self._background: set[asyncio.Task[None]] = set()
-        #: prompt heads sent in full: completion time, or -1 while in flight
-        self._warm: LRUCache[str, float] = LRUCache(maxsize=256)
-        #: per endpoint and document: the window start line of the last full prompt sent
-        #: (each provider has its own prompt cache, so each keeps its own window)
-        self._windows: LRUCache[tuple[str, str], int] = LRUCache(maxsize=256)
+        self.failures = FailurePolicy(self._now, lambda: self.fallbacks,
+                                      on_problem=lambda kind, message: self.on_problem(kind, message),
+                                      on_state=lambda: self.on_state())
+        self.prompts = PromptCache(self._now)
+        self.flights = Flights(lambda: self.clock, self._warm_spare_connection)
         self.usage_estimate = UsageEstimate()
+        self._tickets = Tickets()
+        self._background: set[asyncio.Task[None]] = set()
+
+    def _now(self) -> float:
+        return self.clock.now()
 
     # -- configuration -------------------------------------------------
     def configure(self, settings: Settings, client: DeepSeekClient | None,
@@ -269,20 +169,14 @@ class CompletionEngine:
         self.rhythm.base_ms = settings.completion_debounce_ms
         self.rhythm.adaptive = settings.completion_adaptive_debounce
         self.results.clear()
-        self.paused = None
-        self._api_pause = False
-        self.last_error = None
-        # "no key" stays said while there is still no key (an unrelated change is no news)
-        kept = self._reported & {"missing-key"} if client is None else set()
-        self._reported.clear()
-        self._reported |= kept
+        self.failures.reset(keep_missing_key=client is None)
         self.breaker.record_success()
         self.on_state()
 
     def set_fallbacks(self, fallbacks: list[Endpoint]) -> None:
         """Use these fallback endpoints (their breakers run on the engine's clock)."""
         for endpoint in fallbacks:
-            endpoint.breaker.clock = lambda: self.clock()
+            endpoint.breaker.clock = self._now
         self.fallbacks = list(fallbacks)
 
     def primary(self) -> Endpoint:
@@ -299,275 +193,222 @@ class CompletionEngine:
         return answering(endpoints, "fim") or endpoints[0]
 
     @property
-    def busy(self) -> bool:
-        return bool(self._flights)
+    def paused(self) -> str | None:
+        """Why automatic requests are paused (a 401/402 answer, a blocking setting), or None."""
+        return self.failures.paused
+
+    @paused.setter
+    def paused(self, why: str | None) -> None:
+        self.failures.paused = why
+
+    @property
+    def last_error(self) -> str | None:
+        """The error of the last request while it stands (cleared by a success or new settings)."""
+        return self.failures.last_error
 
     def note_edit(self, uri: str, inserted: str = "") -> None:
         """An edit (keystroke) of ``uri`` inserting ``inserted`` arrived: feeds the adaptive debounce."""
-        self.rhythm.note_edit(uri, self.clock(), inserted)
+        self.rhythm.note_edit(uri, self._now(), inserted)
 
     def forget(self, uri: str) -> None:
         """The document was closed."""
         self.memory.forget(uri)
         self.rhythm.forget(uri)
-        for endpoint in self.endpoints():
-            self._windows.pop((endpoint.name, uri), None)
-        ticket = self._tickets.pop(uri, None)
-        if ticket and not ticket.superseded.done():
-            ticket.superseded.set_result(None)
-
-    def did_show(self, suggestion_id: str) -> None:
-        self.stats.shown += 1
-
-    def did_accept(self, suggestion_id: str, length: int | None = None) -> None:
-        self.stats.accepted += 1
+        self.prompts.forget(uri, self.endpoints())
+        self._tickets.release(uri)
 
     def resume(self) -> bool:
         """A request succeeded (ghost text, chat, code action) or the settings were sent
         again: lift a pause that a 401/402 answer caused (a top-up or a new key fixed it).
         True when a pause was lifted; a pause caused by a blocking setting stays."""
-        if not self._api_pause:
-            return False
-        self._api_pause = False
-        self.paused = None
-        self.last_error = None
-        self._reported.difference_update({"auth", "balance"})
-        self.on_state()
-        return True
+        return self.failures.resume()
 
     def auto_allowed(self) -> bool:
+        """May automatic (as-you-type) requests go out?"""
         return self.settings.completion_enabled and self.paused is None
 
-    # -- the loop ------------------------------------------------------
-    def _supersede(self, uri: str) -> _Ticket:
-        old = self._tickets.get(uri)
-        if old and not old.superseded.done():
-            old.superseded.set_result(None)
-            self.stats.superseded += 1
-        ticket = _Ticket(uri, asyncio.get_running_loop().create_future())
-        self._tickets[uri] = ticket
-        return ticket
+    def report_missing_key(self) -> None:
+        """Say once that there is no key (completions stay off until there is one)."""
+        self.failures.report_missing_key()
 
-    def _decision(self, req: CompletionRequest, decision: str, **extra: object) -> None:
+    def told(self, kind: str) -> bool:
+        """True when the problem ``kind`` (e.g. "missing-key") was reported and still stands."""
+        return self.failures.told(kind)
+
+    def state(self) -> tuple[EngineState, str | None]:
+        """The state for the status bar, and why (for "paused" and "error")."""
+        if self.paused:
+            return "paused", self.paused
+        if self.client is None or not self.client.api_key:
+            return "error", f"{MissingApiKeyError()} {MissingApiKeyError.hint}"  # the problem, then the fix
+        if answering(self.endpoints(), "fim") is None or self.last_error:
+            return "error", self.last_error
+        if self.flights:
+            return "waiting", None
+        if not self.settings.completion_enabled:
+            return "disabled", None
+        return "idle", None
+
+    def pending(self) -> list[asyncio.Task[Outcome | None]]:
+        """The FIM requests in flight (a stream whose first lines were shown runs on into memory)."""
+        return self.flights.pending()
+
+    async def wait_idle(self) -> None:
+        """Wait until the requests in flight now have ended (their errors are handled already)."""
+        pending = self.pending()
+        if pending:
+            await asyncio.gather(*pending, return_exceptions=True)
+
+    def close(self) -> None:
+        """Shutting down: cancel the requests in flight and stop reporting problems."""
+        self.failures.closing = True
+        self.flights.close()
+
+    # -- the loop ------------------------------------------------------
+    async def complete(self, req: CompletionRequest) -> Suggestion | None:
+        """The suggestion for ``req``, or None. Raises CancelledError when cancelled."""
+        if len(req.doc.text) > C.MAX_DOCUMENT_CHARS:
+            self._decision(req, "drop", reason="document-too-large")
+            return None
+        at = _Cursor.of(req)
+        done = self._typed_ahead(req, at)
+        if done is not None:
+            return done.suggestion
+        # the endpoint likely to answer (prompt warm-up and window are kept per endpoint);
+        # the choice is made at send time and the prompt planned again if it differs
+        plan = self.prompts.plan(req, peek(self.endpoints(), "fim") or self.primary(), self.settings)
+        done = self._cached(req, at, plan)
+        if done is not None:
+            return done.suggestion
+        ticket, done = await self._join(req, at, plan)
+        if done is not None:
+            return done.suggestion
+        if not self._may_send(req):
+            return None
+        if not req.manual and await self._debounce(req, ticket):
+            return None
+        chosen = self._choose_endpoint(req, plan)
+        if chosen is None:
+            return None
+        return await self._send(req, at, chosen, ticket)
+
+    def _typed_ahead(self, req: CompletionRequest, at: _Cursor) -> _Finished | None:
+        """The rest of a suggestion the user is typing, from memory."""
+        recall = self.memory.recall(at.uri, at.prefix, at.suffix)
+        if recall is None:
+            return None
+        if recall.text:
+            self._tickets.take(at.uri)
+            self._decision(req, "memory")
+            return _Finished(Suggestion(recall.id, recall.text, "memory", recall.replace))
+        if not req.manual and answered_to_end_of_line(at.prefix, at.suffix):
+            # the whole suggestion is typed (accepted) and it ended this line: asking
+            # again here would ask for the rest of a finished line
+            self._tickets.take(at.uri)
+            self._decision(req, "drop", reason="suggestion-finished")
+            return _Finished(None)
+        return None
+
+    def _cached(self, req: CompletionRequest, at: _Cursor, plan: PlannedPrompt) -> _Finished | None:
+        """The same prompt answered before."""
+        cached = self.results.get(plan.key)
+        if cached is None:
+            return None
+        self._tickets.take(at.uri)
+        self._decision(req, "cache")
+        return _Finished(self._suggest(at, cached, "cache") if cached else None)
+
+    async def _join(self, req: CompletionRequest, at: _Cursor,
+                    plan: PlannedPrompt) -> tuple[Ticket, _Finished | None]:
+        """Wait for a request in flight that can answer this one; the ticket of this request."""
+        self.flights.cancel_orphans(at.uri, at.prefix, at.suffix)
+        flight = self.flights.get(plan.key)
+        if flight is not None:  # the same prompt
+            self.flights.adopt(flight)
+            ticket = self._tickets.take(at.uri)
+            self._decision(req, "join")
+            return ticket, _Finished(await self.flights.answer(flight, ticket, "", "join", at.suffix))
+        flight = self.flights.compatible(at.uri, at.prefix, at.suffix)
+        if flight is None:
+            return self._tickets.take(at.uri), None
+        typed = at.prefix[len(flight.prefix):]
+        self.flights.adopt(flight)
+        ticket = self._tickets.take(at.uri)
+        self._decision(req, "join", typed=len(typed))
+        self.tracer.event("wait_start", id=req.request_id, reason="join")
+        try:
+            result = await self.flights.answer(flight, ticket, typed, "join", at.suffix)
+        finally:
+            self.tracer.event("wait_end", id=req.request_id)
+        if result is not None or ticket.superseded.done():
+            return ticket, _Finished(result)
+        return ticket, None  # its answer does not fit what was typed: ask anew
+
+    def _may_send(self, req: CompletionRequest) -> bool:
+        """Not paused or disabled (automatic requests), and there is a key."""
+        if not req.manual and not self.auto_allowed():
+            self._decision(req, "drop", reason="paused" if self.paused else "disabled")
+            return False
+        if self.client is None or not self.client.api_key:
+            self.report_missing_key()
+            self._decision(req, "drop", reason="no-key")
+            return False
+        return True
+
+    async def _debounce(self, req: CompletionRequest, ticket: Ticket) -> bool:
+        """Wait for a pause in typing; True when a newer request superseded this one meanwhile."""
+        delay = self.rhythm.debounce_ms(req.doc.uri) / 1000
+        self.tracer.event("wait_start", id=req.request_id, ms=round(delay * 1000, 1))
+        superseded = await wait_or_timeout(self.clock, ticket.superseded, delay)
+        self.tracer.event("wait_end", id=req.request_id)
+        if superseded:
+            self._decision(req, "drop", reason="superseded")
+        return superseded
+
+    def _choose_endpoint(self, req: CompletionRequest, plan: PlannedPrompt) -> PlannedPrompt | None:
+        """Where the request goes now (the breakers may have changed during the debounce)."""
+        chosen = pick(self.endpoints(), "fim", force=req.manual)
+        if chosen is None:
+            self._decision(req, "drop", reason="breaker-open")
+            return None
+        if chosen.name != plan.endpoint.name:
+            return self.prompts.plan(req, chosen, self.settings)
+        return plan
+
+    async def _send(self, req: CompletionRequest, at: _Cursor, plan: PlannedPrompt,
+                    ticket: Ticket) -> Suggestion | None:
+        """Start the FIM request and wait for its answer."""
+        builds_cache = self.prompts.sending(plan, at.uri)
+        endpoint = plan.endpoint
+        self._decision(req, "send", short=plan.short, **({} if endpoint.primary else {"endpoint": endpoint.name}))
+        flight = Flight(plan.key, at.uri, at.prefix, at.suffix, endpoint, language=at.language,
+                        builds_cache=builds_cache, request_id=req.request_id,
+                        suggestion_id=uuid.uuid4().hex[:16])
+        flight.task = asyncio.create_task(self._run(flight, plan))
+        self.flights.add(flight)
+        if len(self.flights) == 1:
+            # "waiting" in the status bar can lag a little; the request must not
+            self.clock.call_later(STATUS_LAG_S, self._waiting_state)
+        return await self.flights.answer(flight, ticket, "", "network", at.suffix)
+
+    def _suggest(self, at: _Cursor, text: str, source: Source) -> Suggestion:
+        """A suggestion of ``text`` at the cursor, remembered for typed-ahead answers."""
+        entry = Remembered(uuid.uuid4().hex[:16], at.prefix, at.suffix, text, language=at.language)
+        self.memory.remember(at.uri, entry)
+        return Suggestion(entry.id, text, source, _replaced(at.prefix, at.suffix, text, at.language))
+
+    def _decision(self, req: CompletionRequest, decision: Decision, **extra: object) -> None:
         log.debug("completion %s at %s v%s: %s%s", req.request_id, req.doc.path, req.doc.version, decision,
                   "".join(f", {k}={v}" for k, v in extra.items()))
         self.tracer.event("decision", id=req.request_id, uri=req.doc.uri,
                           version=req.doc.version, decision=decision, **extra)
 
-    async def complete(self, req: CompletionRequest) -> Suggestion | None:
-        """The suggestion for ``req``, or None. Raises CancelledError when cancelled."""
-        doc = req.doc
-        if len(doc.text) > C.MAX_DOCUMENT_CHARS:
-            self._decision(req, "drop", reason="document-too-large")
-            return None
-        prefix = doc.text[: req.offset]
-        suffix = doc.text[req.offset:]
-
-        recall = self.memory.recall(doc.uri, prefix, suffix)
-        if recall is not None and recall.text:
-            self._supersede(doc.uri)
-            self.stats.memory_hits += 1
-            self._decision(req, "memory")
-            return Suggestion(recall.id, recall.text, "memory", recall.replace)
-        if recall is not None and not req.manual and answered_to_end_of_line(prefix, suffix):
-            # the whole suggestion is typed (accepted) and it ended this line: asking
-            # again here would ask for the rest of a finished line
-            self._supersede(doc.uri)
-            self._decision(req, "drop", reason="suggestion-finished")
-            return None
-
-        # the endpoint likely to answer (prompt warm-up and window are kept per endpoint);
-        # the choice is made at send time and the prompt rebuilt if it differs
-        endpoint = peek(self.endpoints(), "fim") or self.primary()
-        fim, warm_key, lean = self._cache_aware_prompt(req, endpoint)
-        model = endpoint.models.get("fim", self.settings.completion_model)
-        key = request_key(model, fim.prompt, fim.suffix, fim.max_tokens, fim.stop,
-                          self.settings.completion_temperature)
-        cached = self.results.get(key)
-        if cached is not None:
-            self._supersede(doc.uri)
-            self.stats.cache_hits += 1
-            self._decision(req, "cache")
-            return self._suggest(doc.uri, prefix, suffix, cached, "cache", doc.language_id) if cached else None
-
-        self._cancel_orphans(doc.uri, prefix, suffix)
-        flight = self._flights.get(key)
-        if flight is not None:
-            self._adopt(flight)
-            ticket = self._supersede(doc.uri)
-            self.stats.joins += 1
-            self._decision(req, "join")
-            return await self._await(flight, ticket, "", "join", suffix)
-
-        flight = self._compatible_flight(doc.uri, prefix, suffix)
-        if flight is not None:
-            typed = prefix[len(flight.prefix):]
-            self._adopt(flight)
-            ticket = self._supersede(doc.uri)
-            self._decision(req, "join", typed=len(typed))
-            self.tracer.event("wait_start", id=req.request_id, reason="join")
-            try:
-                result = await self._await(flight, ticket, typed, "join", suffix)
-            finally:
-                self.tracer.event("wait_end", id=req.request_id)
-            if result is not None:
-                self.stats.joins += 1
-                return result
-            if ticket.superseded.done():
-                return None
-        else:
-            ticket = self._supersede(doc.uri)
-
-        if not req.manual and not self.auto_allowed():
-            self._decision(req, "drop", reason="paused" if self.paused else "disabled")
-            return None
-        if self.client is None or not self.client.api_key:
-            self.report_missing_key()
-            self._decision(req, "drop", reason="no-key")
-            return None
-
-        if not req.manual:
-            delay = self.rhythm.debounce_ms(doc.uri) / 1000
-            self.tracer.event("wait_start", id=req.request_id, ms=round(delay * 1000, 1))
-            done, _ = await asyncio.wait({ticket.superseded}, timeout=delay)
-            self.tracer.event("wait_end", id=req.request_id)
-            if done:
-                self._decision(req, "drop", reason="superseded")
-                return None
-        chosen = pick(self.endpoints(), "fim", force=req.manual)
-        if chosen is None:
-            self._decision(req, "drop", reason="breaker-open")
-            return None
-        if chosen.name != endpoint.name:  # the breakers changed during the debounce
-            endpoint = chosen
-            fim, warm_key, lean = self._cache_aware_prompt(req, endpoint)
-            model = endpoint.model("fim")
-            key = request_key(model, fim.prompt, fim.suffix, fim.max_tokens, fim.stop,
-                              self.settings.completion_temperature)
-
-        builds_cache = warm_key is not None and not lean and self._warm.get(warm_key) is None
-        if builds_cache:
-            self._warm[warm_key] = -1.0  # in flight: requests meanwhile go lean
-        self._decision(req, "send", lean=lean, **({} if endpoint.primary else {"endpoint": endpoint.name}))
-        if not lean:
-            self._windows[(endpoint.name, doc.uri)] = fim.window_line
-        flight = self._start(key, doc, prefix, suffix, fim, model, req.request_id,
-                             warm_key if builds_cache else None, endpoint)
-        return await self._await(flight, ticket, "", "network", suffix)
-
-    def _prompt(self, req: CompletionRequest, lean: bool = False, endpoint: str = PRIMARY) -> FimPrompt:
-        s = self.settings
-        return mask_fim(build_fim_prompt(  # i14: secrets masked before anything is sent
-            req.doc, req.offset, others=req.others if s.completion_other_files else (),
-            prefix_chars=s.completion_prefix_chars, suffix_chars=s.completion_suffix_chars,
-            max_tokens_block=s.completion_max_tokens, use_other_files=s.completion_other_files,
-            lean=lean, window_hint=self._windows.get((endpoint, req.doc.uri))))
-
-    def _cache_aware_prompt(self, req: CompletionRequest,
-                            endpoint: Endpoint | None = None) -> tuple[FimPrompt, str | None, bool]:
-        """The full prompt, or a lean one while the full prompt's head is being cached.
-
-        DeepSeek persists a prefix seconds after a request ends; until then
-        every request repeating a new head would pay it in full. Returns the
-        prompt, the key of its head (None when the prompt is small), and
-        whether the prompt is the lean one. The warm-up state is kept per
-        ``endpoint`` (the primary when None): another provider has its own cache.
-        """
-        name = endpoint.name if endpoint is not None else PRIMARY
-        model = endpoint.models.get("fim", "") if endpoint is not None else self.settings.completion_model
-        fim = self._prompt(req, endpoint=name)
-        if len(fim.prompt) - LEAN_PREFIX_CHARS < C.LEAN_MIN_HEAD_CHARS:
-            return fim, None, False  # small: a lean prompt would save little
-        # the head and the start of the window (which moves in aligned steps)
-        end = fim.head_len + min(256, (len(fim.prompt) - fim.head_len) // 2)
-        warm_key = request_key(model, fim.prompt[:end]) if name == PRIMARY else \
-            request_key(name, model, fim.prompt[:end])
-        since = self._warm.get(warm_key)
-        if since is None or (since >= 0 and self.clock() - since >= C.CACHE_WARMUP_S):
-            return fim, warm_key, False
-        return self._prompt(req, lean=True, endpoint=name), warm_key, True
-
-    def _compatible_flight(self, uri: str, prefix: str, suffix: str) -> _Flight | None:
-        for flight in reversed(list(self._flights.values())):
-            if len(prefix) > len(flight.prefix) and flight.can_serve(uri, prefix, suffix):
-                return flight
-        return None
-
-    def _suggest(self, uri: str, prefix: str, suffix: str, text: str, source: str,
-                 language: str = "") -> Suggestion:
-        entry = Remembered(uuid.uuid4().hex[:16], prefix, suffix, text, language=language)
-        self.memory.remember(uri, entry)
-        return Suggestion(entry.id, text, source, _replaced(prefix, suffix, text, language))
-
-    async def _await(self, flight: _Flight, ticket: _Ticket, typed: str, source: str,
-                     suffix: str) -> Suggestion | None:
-        outcome: tuple[str, str] | None = None
-        try:
-            await asyncio.wait({flight.first, ticket.superseded}, return_when=asyncio.FIRST_COMPLETED)
-            if flight.first.done() and not flight.first.cancelled():
-                outcome = flight.first.result()
-                if (outcome is not None and not flight.task.done()
-                        and ((len(outcome[1]) <= len(typed) and typed.startswith(outcome[1]))
-                             or "\n" in suffix[: len(suffix) - len(flight.suffix)])):
-                    # typed past the early lines, or Enter moved a closer to the next
-                    # line (the early lines may stop before the suggestion's own):
-                    # the rest of the stream may still agree
-                    await asyncio.wait({flight.task, ticket.superseded}, return_when=asyncio.FIRST_COMPLETED)
-                if (outcome is not None and flight.task.done() and not flight.task.cancelled()
-                        and flight.task.exception() is None and flight.task.result() is not None):
-                    outcome = flight.task.result()  # the whole answer, not only its early lines
-        finally:
-            flight.refs -= 1
-            if flight.refs <= 0 and not flight.task.done():
-                if ticket.superseded.done():
-                    self._abort(flight)  # superseded by an incompatible request
-                elif not flight.first.done():  # cancelled: the next keystroke may adopt it
-                    flight.orphan_timer = asyncio.get_running_loop().call_later(
-                        ADOPT_GRACE_MS / 1000, self._abort_if_orphan, flight)
-                # else: the early lines are shown; the rest streams into memory
-        if ticket.superseded.done() or outcome is None:
-            return None
-        suggestion_id, text = outcome
-        hit = follow(Remembered(suggestion_id, flight.prefix, flight.suffix, text, language=flight.language),
-                     flight.prefix + typed, suffix)
-        if hit is None or not hit.text:
-            return None
-        return Suggestion(suggestion_id, hit.text, source, hit.replace)
-
-    def _adopt(self, flight: _Flight) -> None:
-        flight.refs += 1
-        if flight.orphan_timer is not None:
-            flight.orphan_timer.cancel()
-            flight.orphan_timer = None
-
-    def _abort(self, flight: _Flight) -> None:
-        """Cancel the HTTP exchange (closing its connection).
-
-        Except for a request that is building the cache of a new prompt
-        head: cut off, DeepSeek would not persist its prefix and the next
-        full prompt would pay for the whole head again (thousands of tokens
-        against the few output tokens left). It runs on into memory.
-        """
-        if flight.orphan_timer is not None:
-            flight.orphan_timer.cancel()
-            flight.orphan_timer = None
-        if flight.task.done() or flight.builds_cache:
-            return
-        flight.task.cancel()
-        self._warm_spare_connection(flight.endpoint.client if flight.endpoint else None)
-
-    def _abort_if_orphan(self, flight: _Flight) -> None:
-        flight.orphan_timer = None
-        if flight.refs <= 0:
-            self._abort(flight)
-
-    def _cancel_orphans(self, uri: str, prefix: str, suffix: str) -> None:
-        """Abort orphaned requests of ``uri`` that this request cannot adopt."""
-        for flight in list(self._flights.values()):
-            if flight.uri == uri and flight.refs <= 0 and not flight.can_serve(uri, prefix, suffix):
-                self._abort(flight)
+    def _waiting_state(self) -> None:
+        if self.flights:
+            self.on_state()
 
     def _warm_spare_connection(self, client: DeepSeekClient | None = None) -> None:
+        """Open a spare connection in the background (an aborted or stopped request closed one)."""
         client = client or self.client
         if client is None:
             return
@@ -575,258 +416,117 @@ class CompletionEngine:
         self._background.add(task)
         task.add_done_callback(self._background.discard)
 
-    def _start(self, key: str, doc: DocumentSnapshot, prefix: str, suffix: str,
-               fim: FimPrompt, model: str, request_id: object, warm_key: str | None,
-               endpoint: Endpoint | None = None) -> _Flight:
-        endpoint = endpoint or self.primary()
-        first: asyncio.Future[tuple[str, str] | None] = asyncio.get_running_loop().create_future()
-        task = asyncio.create_task(self._guarded(first, warm_key, self._fetch(
-            key, doc, prefix, suffix, fim, model, request_id, first, warm_key, endpoint), endpoint))
-        flight = _Flight(key, doc.uri, prefix, suffix, task, first, builds_cache=warm_key is not None,
-                         endpoint=endpoint, language=doc.language_id)
-        self._flights[key] = flight
-        self.stats.requests_sent += 1
-        if len(self._flights) == 1:
-            # "waiting" in the status bar can lag a little; the request must not
-            asyncio.get_running_loop().call_later(STATUS_LAG_S, self._waiting_state)
-        return flight
-
-    def _waiting_state(self) -> None:
-        if self._flights:
-            self.on_state()
-
-    async def _fetch(self, key: str, doc: DocumentSnapshot, prefix: str, suffix: str, fim: FimPrompt,
-                     model: str, request_id: object, first: asyncio.Future[tuple[str, str] | None],
-                     warm_key: str | None = None, endpoint: Endpoint | None = None) -> tuple[str, str] | None:
-        """Run one FIM request at ``endpoint`` (the primary when None); resolve
-        ``first`` as soon as something is worth showing."""
-        self.tracer.event("fetch_start", id=request_id)
-        s = self.settings
-        endpoint = endpoint or self.primary()
-        client = endpoint.client
-        assert client is not None
-        request = FimRequest(model=model, prompt=fim.prompt, suffix=fim.suffix,
-                             max_tokens=fim.max_tokens, stop=fim.stop,
-                             temperature=s.completion_temperature)
-        tracer = self.tracer
-        suggestion_id = uuid.uuid4().hex[:16]
-        lines_before = prefix[max(0, len(prefix) - 3000):]
-        previous_line = prefix[: len(prefix) - len(fim.line_prefix)].rstrip("\n").rsplit("\n", 1)[-1]
-
-        def clean(raw: str) -> str:
-            text = postprocess(raw, multiline=fim.multiline, line_prefix=fim.line_prefix,
-                               line_suffix=fim.line_suffix, following=suffix[:2000],
-                               context_before=lines_before, max_lines=s.completion_max_lines,
-                               previous_line=previous_line, language_id=doc.language_id)
-            return "" if has_placeholder(text) else text  # i14: never suggest a masked token back
-
-        def settle(text: str) -> tuple[str, str] | None:
-            outcome = (suggestion_id, text) if text else None
-            if not first.done():
-                # what the user waits for: the first answer, not the whole stream
-                self.rhythm.note_latency(self.clock() - started)
-            if text:
-                self.memory.remember(doc.uri, Remembered(suggestion_id, prefix, suffix, text,
-                                                         language=doc.language_id))
-            if not first.done():
-                first.set_result(outcome)
-            return outcome
-
-        def trace(event: str, fields: dict) -> None:
-            tracer.event(event, id=request_id, **fields)
-
-        started = self.clock()
-        received: list[str] = []
-
-        def on_text(piece: str) -> bool:
-            """Show the first lines early; True (stop generating) once the rest would be cut."""
-            received.append(piece)
-            if "\n" not in piece:
-                return False
-            raw = "".join(received)
-            complete = raw[: raw.rfind("\n")]
-            if not first.done():
-                lines = sum(1 for line in complete.split("\n") if line.strip())
-                if lines >= EARLY_LINES or (lines and self.clock() - started >= EARLY_AFTER_S
-                                            and not indent_undecided(complete, fim.line_prefix)):
-                    early = clean(complete)
-                    if early:
-                        tracer.event("early_answer", id=request_id, lines=lines)
-                        settle(early)
-            return block_finished(complete, fim.line_prefix, s.completion_max_lines)
-
-        timeout_s = s.completion_timeout_ms / 1000
-        try:
-            if fim.multiline:
-                result = await client.fim_stream(request, on_text, timeout_s=timeout_s,
-                                                 trace=trace if tracer.enabled else None)
-            else:
-                result = await client.fim(request, timeout_s=timeout_s,
-                                          trace=trace if tracer.enabled else None)
-        except asyncio.CancelledError:
-            endpoint.breaker.release_probe()
-            if warm_key is not None:
-                self._warm.pop(warm_key, None)  # the next request builds the cache instead
-            tracer.event("http_done", id=request_id, outcome="cancelled")
-            if not first.done():
-                first.set_result(None)
-            raise
-        except DeepSeekError as exc:
-            if warm_key is not None:
-                self._warm.pop(warm_key, None)
-            tracer.event("http_done", id=request_id, outcome="error")
-            if endpoint.primary:  # (the one-argument form is the seam the CLI hooks)
-                self._failed(exc)
-            else:
-                self._failed(exc, endpoint)
-            if not first.done():
-                first.set_result(None)
-            return None
-        finally:
-            self._flights.pop(key, None)
-            if not self._flights:
-                self.on_state()
-        tracer.event("http_done", id=request_id, outcome="stopped" if result.stopped else "ok")
-        if result.stopped:
-            self._warm_spare_connection(client)  # stopping closed the connection
-        if warm_key is not None:
-            self._warm[warm_key] = self.clock()  # persisted a few seconds from now
-        was_failing = self.last_error is not None or endpoint.breaker.state != "closed"
-        if endpoint.primary:
-            self.resume()  # a success after a 401/402 (a top-up, a new key): ghost text comes back
-        endpoint.breaker.record_success()
-        self.last_error = None
-        if self._outage_over():
-            self._reported.discard("unavailable")
-            if endpoint.primary:
-                self._reported.discard("failover")  # DeepSeek is back for good: a next failover is news
-        if was_failing:
-            self.on_state()
-        usage = self.usage_estimate.observe(fim, result.usage) if not result.stopped else \
-            self.usage_estimate.estimate(fim, result.usage.completion_tokens)
-        if endpoint.primary:
-            self.on_usage(result.model or model, usage)
-        else:
-            self.on_usage(result.model or model, usage, endpoint)
-
-        text = clean(result.text)
-        self.results.put(key, text)
-        return settle(text)
-
-    # -- failures ------------------------------------------------------
-    async def _guarded(self, first: asyncio.Future[tuple[str, str] | None], warm_key: str | None,
-                       fetch: Coroutine[Any, Any, tuple[str, str] | None],
-                       endpoint: Endpoint | None = None) -> tuple[str, str] | None:
-        """Run one flight so that whatever fails inside it, its waiters get an answer.
+    # -- one flight ------------------------------------------------------
+    async def _run(self, flight: Flight, plan: PlannedPrompt) -> Outcome | None:
+        """The life of one flight: whatever fails inside it, its waiters get an answer.
 
         An exception that is not a :class:`DeepSeekError` (a bug, an answer
         of an unexpected shape) is logged, reported once, and the waiting
         editor requests get "no suggestion" instead of waiting forever.
         """
         try:
-            return await fetch
+            return await self._exchange(flight, plan)
         except asyncio.CancelledError:
             raise
-        except Exception as exc:
-            self.stats.errors += 1
-            # a probe that ended in a bug must not hold the breaker
-            (endpoint.breaker if endpoint else self.breaker).release_probe()
-            if warm_key is not None:
-                self._warm.pop(warm_key, None)
-            log.error("completion request failed unexpectedly: %s: %s", type(exc).__name__, exc,
-                      exc_info=exc)
-            self._report("internal", f"Ghost text hit an internal error ({type(exc).__name__}); "
-                                     "see the server log. Other requests go on.")
+        except Exception as exc:  # noqa: BLE001 - any bug in a flight must still answer its waiters
+            plan.endpoint.breaker.release_probe()  # a probe that ended in a bug must not hold the breaker
+            self._cache_not_built(flight, plan)
+            self.failures.report_internal(exc)
             return None
         finally:
-            if not first.done():
-                first.set_result(None)
+            flight.show(None)
 
-    def close(self) -> None:
-        """Shutting down: cancel the requests in flight and stop reporting problems."""
-        self._closing = True
-        for flight in list(self._flights.values()):
-            if flight.orphan_timer is not None:
-                flight.orphan_timer.cancel()
-            flight.task.cancel()
+    async def _exchange(self, flight: Flight, plan: PlannedPrompt) -> Outcome | None:
+        """Send the request, settle its waiters and record its outcome; the whole answer."""
+        self.tracer.event("fetch_start", id=flight.request_id)
+        cleaner = AnswerCleaner(plan.fim, flight.prefix, flight.suffix, flight.language,
+                                self.settings.completion_max_lines)
+        flight.started = self._now()
+        try:
+            result = await self._request(flight, plan, cleaner)
+        except asyncio.CancelledError:
+            plan.endpoint.breaker.release_probe()
+            self._cache_not_built(flight, plan)  # the next request builds the cache instead
+            self.tracer.event("http_done", id=flight.request_id, outcome="cancelled")
+            flight.show(None)
+            raise
+        except DeepSeekError as exc:
+            self._cache_not_built(flight, plan)
+            self.tracer.event("http_done", id=flight.request_id, outcome="error")
+            self.failures.failed(exc, plan.endpoint)
+            self.on_failure(exc)
+            flight.show(None)
+            return None
+        finally:
+            self.flights.remove(flight)
+            if not self.flights:
+                self.on_state()
+        self._answered(flight, plan, result)
+        text = cleaner.clean(result.text)
+        self.results.put(plan.key, text)
+        return self._settle(flight, text)
 
-    def _outage_over(self) -> bool:
-        """Has the API been healthy long enough to call the last outage over?
+    async def _request(self, flight: Flight, plan: PlannedPrompt, cleaner: AnswerCleaner) -> FimResult:
+        """The HTTP exchange: streamed (showing early lines) for a multi-line answer."""
+        fim, s = plan.fim, self.settings
+        client = plan.endpoint.client
+        assert client is not None  # a flight only starts at an endpoint with a client
+        request = FimRequest(model=plan.model, prompt=fim.prompt, suffix=fim.suffix, max_tokens=fim.max_tokens,
+                             stop=fim.stop, temperature=s.completion_temperature)
+        timeout_s = s.completion_timeout_ms / 1000
+        trace = self._trace_hook(flight.request_id)
+        if not fim.multiline:
+            return await client.fim(request, timeout_s=timeout_s, trace=trace)
+        reader = StreamReader(fim.line_prefix, s.completion_max_lines,
+                              waiting=lambda: not flight.first.done(),
+                              elapsed=lambda: self._now() - flight.started,
+                              show=lambda complete, lines: self._show_early(flight, cleaner, complete, lines))
+        return await client.fim_stream(request, reader.on_text, timeout_s=timeout_s, trace=trace)
 
-        An outage starts with the failure that opens the breaker (one
-        warning) and lasts until a request succeeds at least
-        ``OUTAGE_QUIET_S`` after the last failure: a flapping API (a few
-        503s, one success, again) is one outage, one warning.
-        """
-        return self.clock() - self._last_failure_at >= OUTAGE_QUIET_S
+    def _trace_hook(self, request_id: object) -> TraceHook | None:
+        if not self.tracer.enabled:
+            return None
+        tracer = self.tracer
 
-    def report_missing_key(self) -> None:
-        """Say once that there is no key (completions stay off until there is one)."""
-        self._report("missing-key", f"{MissingApiKeyError()} {MissingApiKeyError.hint} "
-                                    "Completions stay off until then.")
+        def trace(event: str, fields: dict[str, Any]) -> None:
+            tracer.event(event, id=request_id, **fields)
 
-    def told(self, kind: str) -> bool:
-        """True when the problem ``kind`` (e.g. "missing-key") was reported and still stands."""
-        return kind in self._reported
+        return trace
 
-    def _report(self, kind: str, message: str) -> None:
-        """Tell the user once per kind of problem (until it is resolved)."""
-        if kind in self._reported or self._closing:
-            return
-        self._reported.add(kind)
-        self.on_problem(kind, message)
+    def _show_early(self, flight: Flight, cleaner: AnswerCleaner, complete: str, lines: int) -> None:
+        """Show the complete lines of a stream received so far (the rest goes on into memory)."""
+        early = cleaner.clean(complete)
+        if early:
+            self.tracer.event("early_answer", id=flight.request_id, lines=lines)
+            self._settle(flight, early)
 
-    def _failed(self, exc: DeepSeekError, endpoint: Endpoint | None = None) -> None:
-        self.stats.errors += 1
-        endpoint = endpoint or self.primary()
-        if not endpoint.primary:  # fix14: its message and hint name the fallback and its key variable
-            exc.at_endpoint(endpoint.name, endpoint.config.api_key_env if endpoint.config else "")
-        where = "" if endpoint.primary else f"fallback {endpoint.name!r}: "
-        log.warning("completion request failed: %s%s", where, exc)
-        self.last_error = f"{where}{exc}"
-        if not endpoint.primary and isinstance(exc, (AuthenticationError, InsufficientBalanceError,
-                                                     BadRequestError, ServerError, RateLimitError,
-                                                     APIConnectionError, StreamError)):
-            # a fallback failing: its own breaker opens (a refused key keeps it out longest);
-            # nothing else pauses, the primary's state is its own
-            hard = isinstance(exc, (AuthenticationError, InsufficientBalanceError, BadRequestError))
-            endpoint.breaker.record_failure(endpoint.breaker.cooldown_max_s if hard else
-                                            getattr(exc, "retry_after", None))
-            self._report(f"fallback:{endpoint.name}:{type(exc).__name__}",
-                         f"Fallback endpoint {endpoint.name!r} failed: {exc} {exc.hint}")
-        elif isinstance(exc, (AuthenticationError, InsufficientBalanceError)):
-            self.paused = f"{exc} {exc.hint} {PAUSE_ENDS}"
-            self._api_pause = True
-            kind = "auth" if isinstance(exc, AuthenticationError) else "balance"
-            self._report(kind, f"{exc} {exc.hint} {PAUSE_ENDS}")
-        elif isinstance(exc, MissingApiKeyError):
-            self._report("missing-key", f"{exc} {exc.hint}")
-        elif isinstance(exc, (RateLimitError, ServerError, APIConnectionError, StreamError)):
-            # StreamError: a stream cut off or of another kind (an HTML page): the service is failing
-            retry_after = getattr(exc, "retry_after", None)
-            self.breaker.record_failure(retry_after)
-            self._last_failure_at = self.clock()
-            if self.breaker.state != "closed":
-                standin = answering(self.fallbacks, "fim")
-                if standin is not None:
-                    self._report("failover", f"{exc} Ghost text comes from the fallback endpoint "
-                                             f"{standin.name!r} until DeepSeek answers again.")
-                else:
-                    self._report("unavailable", f"{exc} {exc.hint}")
-        elif isinstance(exc, BadRequestError):
-            self._report(f"bad-request:{exc.api_message}", f"{exc} {exc.hint}")
-        self.on_state()
+    def _settle(self, flight: Flight, text: str) -> Outcome | None:
+        """Remember ``text`` as the flight's suggestion and show it, if nothing was shown yet."""
+        outcome = (flight.suggestion_id, text) if text else None
+        if not flight.first.done():
+            # what the user waits for: the first answer, not the whole stream
+            self.rhythm.note_latency(self._now() - flight.started)
+        if text:
+            self.memory.remember(flight.uri, Remembered(flight.suggestion_id, flight.prefix, flight.suffix,
+                                                        text, language=flight.language))
+        flight.show(outcome)
+        return outcome
 
-    def state(self) -> tuple[str, str | None]:
-        """("idle"|"waiting"|"error"|"paused"|"disabled", why)."""
-        if self.paused:
-            return "paused", self.paused
-        if self.client is None or not self.client.api_key:
-            return "error", f"{MissingApiKeyError()} {MissingApiKeyError.hint}"  # the problem, then the fix
-        if answering(self.endpoints(), "fim") is None or self.last_error:
-            return "error", self.last_error
-        if self._flights:
-            return "waiting", None
-        if not self.settings.completion_enabled:
-            return "disabled", None
-        return "idle", None
+    def _answered(self, flight: Flight, plan: PlannedPrompt, result: FimResult) -> None:
+        """A request ended with an answer: connection, prompt cache, failure state, usage."""
+        endpoint = plan.endpoint
+        self.tracer.event("http_done", id=flight.request_id, outcome="stopped" if result.stopped else "ok")
+        if result.stopped:
+            self._warm_spare_connection(endpoint.client)  # stopping closed the connection
+        if flight.builds_cache and plan.warm_key is not None:
+            self.prompts.built(plan.warm_key)  # persisted a few seconds from now
+        self.failures.succeeded(endpoint)
+        usage = self.usage_estimate.of(plan.fim, result.usage, result.stopped)
+        if endpoint.primary:
+            self.on_usage(result.model or plan.model, usage)
+        else:
+            self.on_usage(result.model or plan.model, usage, endpoint)
+
+    def _cache_not_built(self, flight: Flight, plan: PlannedPrompt) -> None:
+        if flight.builds_cache and plan.warm_key is not None:
+            self.prompts.not_built(plan.warm_key)

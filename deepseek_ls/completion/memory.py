@@ -17,8 +17,11 @@ from dataclasses import dataclass
 
 from cachetools import TTLCache
 
-from .. import constants as C
 from .postprocess import AUTO_CLOSERS, replaced_chars
+
+#: The result cache: answers kept at most, and for how long (s).
+RESULT_CACHE_SIZE = 512
+RESULT_CACHE_TTL_S = 600
 
 
 @dataclass(frozen=True)
@@ -42,12 +45,11 @@ class Remembered:
 
 @dataclass(frozen=True)
 class Recall:
-    """A hit: ``text`` is what is left to show, ``typed`` what the user typed of it,
-    ``replace`` how many characters after the cursor the rest replaces."""
+    """A hit: ``text`` is what is left to show, ``replace`` how many characters
+    after the cursor the rest replaces."""
 
     id: str
     text: str
-    typed: str
     replace: int = 0
 
 
@@ -102,7 +104,7 @@ def follow(entry: Remembered, prefix: str, suffix: str) -> Recall | None:
     if suffix == entry.suffix:  # the common case, without copying the suffix
         extra = suffix[:replace]
         if not typed or not extra:
-            return Recall(entry.id, rest, typed, replace)
+            return Recall(entry.id, rest, replace)
     else:
         kept = len(entry.suffix) - replace  # the tail the suggestion leaves alone
         if len(suffix) < kept or not suffix.endswith(entry.suffix[replace:]):
@@ -116,7 +118,7 @@ def follow(entry: Remembered, prefix: str, suffix: str) -> Recall | None:
         at = rest.find(extra)
         if at <= 0 or extra.lstrip()[:1] not in tuple(AUTO_CLOSERS):
             return None
-        return Recall(entry.id, rest[:at], typed, 0)
+        return Recall(entry.id, rest[:at], 0)
     if extra:
         # the closers on the cursor line must be written by the rest's own first
         # line; only a rest that starts a block (an empty first line) may write
@@ -125,10 +127,12 @@ def follow(entry: Remembered, prefix: str, suffix: str) -> Recall | None:
         scope = rest if not first.strip() else first
         if not _covers(extra, scope, AUTO_CLOSERS + entry.suffix[:replace]):
             return None
-    return Recall(entry.id, rest, typed, len(extra))
+    return Recall(entry.id, rest, len(extra))
 
 
 class SuggestionMemory:
+    """The last ``per_document`` suggestions of the ``documents`` most recently used documents."""
+
     def __init__(self, per_document: int = 6, documents: int = 64) -> None:
         self._docs: OrderedDict[str, list[Remembered]] = OrderedDict()
         self._per_document = per_document
@@ -171,7 +175,9 @@ def request_key(*parts: object) -> str:
 
 
 class ResultCache:
-    def __init__(self, size: int = C.RESULT_CACHE_SIZE, ttl_s: float = C.RESULT_CACHE_TTL_S) -> None:
+    """Cleaned answers ("" for none) by request key, for ``ttl_s`` seconds."""
+
+    def __init__(self, size: int = RESULT_CACHE_SIZE, ttl_s: float = RESULT_CACHE_TTL_S) -> None:
         self._cache: TTLCache[str, str] = TTLCache(maxsize=size, ttl=ttl_s)
 
     def get(self, key: str) -> str | None:

@@ -240,7 +240,8 @@ def _code_chars(text: str, syntax: Syntax = _PLAIN) -> Generator[tuple[int, str]
         try:
             i, ch, _ = next(scan)
         except StopIteration as end:
-            return end.value
+            quote: str = end.value
+            return quote
         yield i, ch
 
 
@@ -280,7 +281,8 @@ def quote_at_end(line_prefix: str, language_id: str = "") -> str:
         try:
             next(scan)
         except StopIteration as end:
-            return end.value
+            quote: str = end.value
+            return quote
 
 
 def _last_code_char(line_prefix: str) -> str:
@@ -466,13 +468,11 @@ def trim_repeated_lines(text: str, following: str, line_prefix: str = "") -> str
 def is_repetitive(text: str) -> bool:
     """Degenerate output: one line three times in a row, or a short unit looping."""
     lines = [line.strip() for line in text.split("\n") if line.strip()]
-    for a, b, c in zip(lines, lines[1:], lines[2:]):
+    for a, b, c in zip(lines, lines[1:], lines[2:], strict=False):
         if a == b == c:
             return True
     compact = text.strip()
-    if len(compact) >= 24 and re.fullmatch(r"(.{1,8}?)\1{5,}.{0,8}", compact, re.S):
-        return True
-    return False
+    return len(compact) >= 24 and re.fullmatch(r"(.{1,8}?)\1{5,}.{0,8}", compact, re.S) is not None
 
 
 def cut_block(text: str, line_prefix: str, max_lines: int) -> str:

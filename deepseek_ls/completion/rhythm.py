@@ -46,6 +46,13 @@ def is_line_break(inserted: str) -> bool:
 
 
 class Rhythm:
+    """The debounce of automatic requests, learned per server from typing and latency.
+
+    ``base_ms``: the debounce until enough rhythm is known (and always when
+    not ``adaptive``). Times are seconds on the engine's clock
+    (:meth:`note_edit`, :meth:`note_latency`); the debounce is milliseconds.
+    """
+
     def __init__(self, base_ms: float = C.DEBOUNCE_MS, adaptive: bool = True) -> None:
         self.base_ms = base_ms
         self.adaptive = adaptive
@@ -72,9 +79,11 @@ class Rhythm:
             self._intervals.append(gap_ms)
 
     def note_latency(self, seconds: float) -> None:
+        """Record the time (s) from a request leaving to its first answer worth showing."""
         self._latencies.append(seconds * 1000)
 
     def forget(self, uri: str) -> None:
+        """The document was closed."""
         self._last_edit.pop(uri, None)
 
     def debounce_ms(self, uri: str | None = None) -> float:

@@ -33,8 +33,8 @@ from .documents import DocumentsFeature
 
 if TYPE_CHECKING:  # the chat machinery (and its HTTP stack) is imported at the first chat, not at start-up
     from ..chat.manager import ChatAnswer, ChatManager
-    from ..prompt.chat import FileContext
     from ..chat.transcript import TranscriptWriter
+    from ..prompt.chat import FileContext
 
 log = logging.getLogger(__name__)
 

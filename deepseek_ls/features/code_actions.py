@@ -45,15 +45,15 @@ from ..api.errors import DeepSeekError
 from ..api.types import Usage
 from ..documents import to_eol
 from ..policy import MASKER
-from ..snapshot import DocumentSnapshot
 from ..service import Service
+from ..snapshot import DocumentSnapshot
 from .commands import REQUEST_FAILED, failure, parse_range, user_message
 from .connection import DeepSeekLanguageServer
 from .documents import DocumentsFeature
 
 if TYPE_CHECKING:  # the prefix-completion machinery (and its HTTP stack) is imported at the first request
-    from ..edits import Edit
     from ..chat.manager import ChatManager
+    from ..edits import Edit
     from ..prompt.prefix import PrefixPlan
 
 log = logging.getLogger(__name__)

@@ -27,8 +27,8 @@ from ..constants import MAX_DOCUMENT_CHARS
 from ..documents import Document, DocumentStore, normalize_eol, to_eol
 from ..naming import display_name
 from ..policy import Exclusion
-from ..snapshot import DocumentSnapshot
 from ..service import Service
+from ..snapshot import DocumentSnapshot
 from .commands import REQUEST_FAILED
 from .connection import DeepSeekLanguageServer
 from .status import StatusFeature

@@ -151,14 +151,15 @@ class StatusFeature:
 
     # -- ghost-text feedback and commands ------------------------------------
     def did_show(self, params: Any) -> None:
-        """``deepseek/didShowCompletion`` ``{id}``: the suggestion was displayed."""
-        self.service.engine.did_show(str(_field(params, "id", "")))
+        """``deepseek/didShowCompletion`` ``{id}``: the suggestion was displayed.
+
+        Accepted (the plugins send it) and not used: nothing in the server reads it."""
 
     def did_accept(self, params: Any) -> None:
         """``deepseek/didPartiallyAcceptCompletion`` or ``deepseek.acceptCompletion``
         ``{id, acceptedLength?}``: the suggestion (or its first ``acceptedLength``
-        characters) was accepted."""
-        self.service.engine.did_accept(str(_field(params, "id", "")), _field(params, "acceptedLength"))
+        characters) was accepted. Accepted (the plugins send it) and not used: nothing in the
+        server reads it."""
 
     def toggle(self, arg: Any) -> dict[str, bool]:
         """``deepseek.toggleAutoCompletion`` ``{enabled?}``: set automatic ghost text on or off

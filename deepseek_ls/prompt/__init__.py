@@ -5,3 +5,7 @@
 ``prefix`` the Chat Prefix Completion requests of the code actions and the
 edits made from their answers; ``config`` holds the prompt budgets.
 """
+
+from .fim import FimPrompt, build_fim_prompt, wants_multiline
+
+__all__ = ["FimPrompt", "build_fim_prompt", "wants_multiline"]

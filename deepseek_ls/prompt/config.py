@@ -21,9 +21,10 @@ SUFFIX_LINES = 8
 #: counted from the end of the file) its start moves by.
 TAIL_CHARS = 6000
 TAIL_STEP_LINES = 16
-#: A lean prompt (sent while DeepSeek has not cached the full prompt's head
-#: yet) is the header and this many characters nearest the cursor.
-LEAN_PREFIX_CHARS = 2000
+#: A short prompt (sent while DeepSeek has not cached the full prompt's head
+#: yet; see ``fim.short_fim_prompt``) is the header and at most this many
+#: characters nearest the cursor.
+SHORT_PREFIX_CHARS = 2000
 #: Other open files: characters per file and in total.
 OTHER_FILE_CHARS = 3000
 OTHER_FILES_CHARS = 6000

@@ -4,6 +4,7 @@ DeepSeek bills prompt tokens that repeat the start of an earlier prompt at a
 small fraction of the price, but only an exact prefix counts. So the prompt
 is laid out from the most stable part to the least stable one:
 
+0. the project context the caller rendered, if any (stable for the project);
 1. a header naming the file and its language (stable for the file);
 2. other open files of the same language, sorted by path, each cut to whole
    lines (stable while they are not edited);
@@ -15,10 +16,14 @@ is laid out from the most stable part to the least stable one:
 
 The suffix is short and cut at a line end: in the FIM layout it follows the
 prompt, so every suffix token is a cache miss.
+
+While DeepSeek has not cached a new head yet, the *short prompt* (header and
+the nearest lines only, :func:`short_fim_prompt`) is sent instead.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from dataclasses import dataclass
 
@@ -48,7 +53,6 @@ class FimPrompt:
     multiline: bool
     line_prefix: str      # text of the cursor line before the cursor
     line_suffix: str      # text of the cursor line after the cursor
-    indent: str           # indentation of the cursor line
     head_len: int = 0     # characters of the prompt before the current file's window
     window_line: int = 0  # line of the current file where the window starts (0-based)
 
@@ -58,7 +62,7 @@ def comment_prefix(language_id: str) -> str:
     return _COMMENT.get(language_id.lower(), "//")
 
 
-def completion_mode(line_prefix: str, line_suffix: str) -> bool:
+def wants_multiline(line_prefix: str, line_suffix: str) -> bool:
     """True when the cursor calls for a multi-line suggestion.
 
     Mid-line (real code after the cursor) and at the end of a non-empty
@@ -90,7 +94,8 @@ def _after_token(text: str, at: int) -> int:
     """``at``, or the end of the token-like run it cuts through: a character cut
     never sends the tail of a secret without its recognisable start (i14/fix14)."""
     if 0 < at < len(text) and _TOKEN_RUN.fullmatch(text[at - 1]):
-        end = _TOKEN_RUN.match(text, at, min(len(text), at + _LONGEST_TOKEN + 1)).end()
+        run = _TOKEN_RUN.match(text, at, min(len(text), at + _LONGEST_TOKEN + 1))
+        end = run.end() if run else at  # (the pattern matches the empty string: never None)
         return end if end - at <= _LONGEST_TOKEN else at  # a longer run is data, not a token
     return at
 
@@ -214,44 +219,54 @@ def build_fim_prompt(doc: DocumentSnapshot, offset: int, *,
                      max_tokens_block: int = C.FIM_MAX_TOKENS_BLOCK,
                      use_other_files: bool = True,
                      tail_chars: int = C.TAIL_CHARS,
-                     lean: bool = False,
-                     window_hint: int | None = None) -> FimPrompt:
-    """Build the FIM request for the cursor at code-point ``offset`` of ``doc``.
+                     window_hint: int | None = None,
+                     project_context: str = "") -> FimPrompt:
+    """Build the full FIM request for the cursor at code-point ``offset`` of ``doc``.
 
-    ``lean``: only the header and the nearest ``LEAN_PREFIX_CHARS`` before the
-    cursor (used while the full prompt's head is not in DeepSeek's cache yet).
     ``window_hint``: the window's start line in the previous full prompt for
-    this document (see :func:`sticky_window_start`).
+    this document (see :func:`sticky_window_start`). ``project_context``: a
+    rendered block about the project, put first (before the file header:
+    the most stable part of the prompt); "" for none.
     """
     text = doc.text
     prefix = text[:offset]
-    line_start = prefix.rfind("\n") + 1
-    line_prefix = prefix[line_start:]
+    line_prefix = prefix[prefix.rfind("\n") + 1:]
     rest = text[offset:]
     eol = rest.find("\n")
     line_suffix = (rest if eol < 0 else rest[:eol]).rstrip("\r")
-    multiline = completion_mode(line_prefix, line_suffix)
-    indent = line_prefix[: len(line_prefix) - len(line_prefix.lstrip(" \t"))]
+    multiline = wants_multiline(line_prefix, line_suffix)
 
-    head = _header(doc)
+    if project_context and not project_context.endswith("\n"):
+        project_context += "\n"
+    head = project_context + _header(doc)
     c = comment_prefix(doc.language_id)
-    if lean:
-        cut = max(0, len(prefix) - C.LEAN_PREFIX_CHARS)
-        start = prefix.find("\n", cut) + 1 if cut else 0
-        use_other_files, tail_chars = False, 0
-    else:
-        start = sticky_window_start(prefix, prefix_chars, window_hint)
+    start = sticky_window_start(prefix, prefix_chars, window_hint)
     context = _other_files(doc, others) if use_other_files else ""
     tail = file_tail(rest, tail_chars)
     if tail.strip():
         context += f"{c} Path: {doc.path} (later in this file)\n{tail}\n"
     if context:
         head = f"{head}{context}{c} Path: {doc.path}\n"
-    prompt = head + prefix[start:]
     suffix = _suffix(rest, suffix_chars, C.SUFFIX_LINES)
-    window_line = prefix.count("\n", 0, start)
     if multiline:
-        return FimPrompt(prompt, suffix, max_tokens_block, ("\n\n",), True,
-                         line_prefix, line_suffix, indent, len(head), window_line)
-    return FimPrompt(prompt, suffix, C.FIM_MAX_TOKENS_LINE, ("\n",), False,
-                     line_prefix, line_suffix, indent, len(head), window_line)
+        return FimPrompt(head + prefix[start:], suffix, max_tokens_block, ("\n\n",), True,
+                         line_prefix, line_suffix, len(head), prefix.count("\n", 0, start))
+    return FimPrompt(head + prefix[start:], suffix, C.FIM_MAX_TOKENS_LINE, ("\n",), False,
+                     line_prefix, line_suffix, len(head), prefix.count("\n", 0, start))
+
+
+def short_fim_prompt(full: FimPrompt, doc: DocumentSnapshot, offset: int) -> FimPrompt:
+    """The short prompt for the cursor ``full`` was built for (at ``offset`` of ``doc``).
+
+    Only the file header and the whole lines within the nearest
+    ``SHORT_PREFIX_CHARS`` before the cursor: no project context, other
+    files or file tail. Sent while the full prompt's head is not in
+    DeepSeek's cache yet. The suffix and everything about the cursor line
+    are ``full``'s.
+    """
+    prefix = doc.text[:offset]
+    cut = max(0, len(prefix) - C.SHORT_PREFIX_CHARS)
+    start = prefix.find("\n", cut) + 1 if cut else 0
+    head = _header(doc)
+    return dataclasses.replace(full, prompt=head + prefix[start:], head_len=len(head),
+                               window_line=prefix.count("\n", 0, start))
