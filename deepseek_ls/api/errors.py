@@ -4,7 +4,7 @@
     ├── MissingApiKeyError          no key configured (nothing was sent)
     │   └── InvalidApiKeyError      a key no HTTP header can carry (nothing was sent)
     ├── InternalError               a bug inside deepseek-ls (details in the log)
-    ├── APIConnectionError          network trouble (retryable)
+    ├── APIConnectionError          network trouble (chat retries it)
     │   └── APITimeoutError
     ├── StreamError                 a stream that ended without [DONE] or went idle
     └── APIStatusError              the API answered with an error status
@@ -13,9 +13,15 @@
         │   └── RedirectError       3xx: never followed (names the Location host)
         ├── AuthenticationError     401: never retried, pauses requests
         ├── InsufficientBalanceError 402: never retried, pauses requests
-        ├── RateLimitError          429: retryable, honours Retry-After
-        └── ServerError             5xx: retryable
+        ├── RateLimitError          429: chat retries it, honouring Retry-After
+        └── ServerError             5xx: chat retries 500, 502, 503, 504
             └── MalformedAnswerError 200 of a shape we cannot use: not retried
+
+Which errors are retried is :func:`deepseek_ls.api.retry.is_retryable`'s
+decision (by status), for chat only: ghost text is never retried.
+:func:`transport_errors` is the one place httpx's network errors become
+:class:`APIConnectionError` / :class:`APITimeoutError`, whichever
+transport raised them.
 
 An error from a fallback endpoint is marked with :meth:`DeepSeekError.at_endpoint`:
 its message and hint then name that endpoint and its key variable.
@@ -27,6 +33,9 @@ log line, an editor message or a traceback.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
@@ -58,7 +67,6 @@ class DeepSeekError(Exception):
 
     #: What the user can do about it, for editor messages.
     hint: str = ""
-    retryable: bool = False
     #: The fallback endpoint the error came from (None: DeepSeek, the primary); see :meth:`at_endpoint`.
     endpoint: str | None = None
 
@@ -125,7 +133,6 @@ class InternalError(DeepSeekError):
 
 
 class APIConnectionError(DeepSeekError):
-    retryable = True
     hint = "Check your network connection and deepseek.baseUrl."
 
     def _endpoint_hint(self, name: str, key_env: str) -> str:
@@ -140,7 +147,6 @@ class APITimeoutError(APIConnectionError):
 
 
 class StreamError(DeepSeekError):
-    retryable = False
     hint = "The answer was cut off by the server or the network; try again."
 
     def _endpoint_hint(self, name: str, key_env: str) -> str:
@@ -209,7 +215,6 @@ class InsufficientBalanceError(APIStatusError):
 
 
 class RateLimitError(APIStatusError):
-    retryable = True
     hint = "DeepSeek's rate or concurrency limit was reached; requests pause for a moment."
 
     def _endpoint_hint(self, name: str, key_env: str) -> str:
@@ -217,7 +222,6 @@ class RateLimitError(APIStatusError):
 
 
 class ServerError(APIStatusError):
-    retryable = True
     hint = "DeepSeek is overloaded or failing; requests pause and retry shortly."
 
     def _endpoint_hint(self, name: str, key_env: str) -> str:
@@ -232,7 +236,6 @@ class MalformedAnswerError(ServerError):
     the same server would answer the same way.
     """
 
-    retryable = False
     hint = ("The server at deepseek.baseUrl does not answer like DeepSeek's API; "
             "check deepseek.baseUrl and the model name.")
 
@@ -251,7 +254,7 @@ def describe(exc: BaseException) -> str:
     text = str(exc).strip()
     if not text:
         return name
-    if type(exc).__name__ == "LeanError" or text.startswith(f"{name}:"):
+    if text.startswith(f"{name}:"):
         return text  # it already names its cause
     return f"{name}: {text}"
 
@@ -273,7 +276,7 @@ def json_kind(value: object) -> str:
     return type(value).__name__
 
 
-def text_field(obj: dict, key: str, where: str) -> str | None:
+def text_field(obj: dict[str, Any], key: str, where: str) -> str | None:
     """``obj[key]`` when it is text or null/missing; MalformedAnswerError for any other type."""
     value = obj.get(key)
     if value is None:
@@ -322,3 +325,20 @@ def error_from_response(status: int, headers: httpx.Headers, body: bytes) -> API
     else:
         cls = BadRequestError
     return cls(status, message, code=code, retry_after=_retry_after(headers))
+
+
+@contextmanager
+def transport_errors(what: str) -> Iterator[None]:
+    """Turn httpx's network errors raised inside into the typed, key-free ones.
+
+    ``httpx.TimeoutException`` becomes :class:`APITimeoutError` ("``what`` timed
+    out (ReadTimeout)."), any other ``httpx.HTTPError``
+    :class:`APIConnectionError` ("``what`` failed: ConnectError: ...");
+    ``what`` names the request, e.g. ``"POST /beta/completions"``.
+    """
+    try:
+        yield
+    except httpx.TimeoutException as exc:
+        raise APITimeoutError(f"{what} timed out ({type(exc).__name__})") from None
+    except httpx.HTTPError as exc:
+        raise APIConnectionError(f"{what} failed: {describe(exc)}") from None
