@@ -106,6 +106,8 @@ def _key_place(name: str, key_env: str) -> str:
 
 
 class MissingApiKeyError(DeepSeekError):
+    """No API key is configured; nothing was sent."""
+
     hint = ("Set the environment variable DEEPSEEK_API_KEY or the setting deepseek.apiKey "
             "(create a key at https://platform.deepseek.com/api_keys).")
 
@@ -133,6 +135,9 @@ class InternalError(DeepSeekError):
 
 
 class APIConnectionError(DeepSeekError):
+    """The request could not be sent or its answer not received (DNS, refused,
+    reset, TLS, a broken HTTP exchange); the message names the request and the cause."""
+
     hint = "Check your network connection and deepseek.baseUrl."
 
     def _endpoint_hint(self, name: str, key_env: str) -> str:
@@ -140,6 +145,8 @@ class APIConnectionError(DeepSeekError):
 
 
 class APITimeoutError(APIConnectionError):
+    """The request or its answer took longer than its timeout."""
+
     hint = "The DeepSeek API did not answer in time."
 
     def _endpoint_hint(self, name: str, key_env: str) -> str:
@@ -147,6 +154,9 @@ class APITimeoutError(APIConnectionError):
 
 
 class StreamError(DeepSeekError):
+    """A streamed answer that cannot be used whole: cut off, silent too long, ended
+    without ``[DONE]``, an event that is not JSON, or an error reported mid-stream."""
+
     hint = "The answer was cut off by the server or the network; try again."
 
     def _endpoint_hint(self, name: str, key_env: str) -> str:
@@ -154,7 +164,12 @@ class StreamError(DeepSeekError):
 
 
 class APIStatusError(DeepSeekError):
-    """The API answered with an error status."""
+    """The API answered with an error status.
+
+    ``status``: the HTTP status; ``api_message``: the API's own message
+    (redacted); ``code``: its error code or type, when given;
+    ``retry_after``: the ``Retry-After`` header in seconds, when given.
+    """
 
     def __init__(self, status: int, message: str, *, code: str | None = None,
                  retry_after: float | None = None) -> None:
@@ -166,6 +181,8 @@ class APIStatusError(DeepSeekError):
 
 
 class BadRequestError(APIStatusError):
+    """400 / 422 and other 4xx the API answers for a request it will not serve."""
+
     hint = "The request was rejected; check the model name and settings."
 
     def _endpoint_hint(self, name: str, key_env: str) -> str:
@@ -174,6 +191,8 @@ class BadRequestError(APIStatusError):
 
 
 class NotFoundError(BadRequestError):
+    """404: usually a base URL that is an endpoint path rather than the API root."""
+
     hint = ("Check deepseek.baseUrl: it should be the API root (e.g. https://api.deepseek.com), "
             "not an endpoint path.")
 
@@ -201,6 +220,8 @@ class RedirectError(BadRequestError):
 
 
 class AuthenticationError(APIStatusError):
+    """401: the key was rejected."""
+
     hint = "The API key was rejected. Set a valid key in DEEPSEEK_API_KEY or deepseek.apiKey."
 
     def _endpoint_hint(self, name: str, key_env: str) -> str:
@@ -208,6 +229,8 @@ class AuthenticationError(APIStatusError):
 
 
 class InsufficientBalanceError(APIStatusError):
+    """402: the account has no balance left."""
+
     hint = "Your DeepSeek balance is used up. Top up at https://platform.deepseek.com/top_up."
 
     def _endpoint_hint(self, name: str, key_env: str) -> str:
@@ -215,6 +238,8 @@ class InsufficientBalanceError(APIStatusError):
 
 
 class RateLimitError(APIStatusError):
+    """429: the rate or concurrency limit; ``retry_after`` (s) when the server said."""
+
     hint = "DeepSeek's rate or concurrency limit was reached; requests pause for a moment."
 
     def _endpoint_hint(self, name: str, key_env: str) -> str:
@@ -222,6 +247,8 @@ class RateLimitError(APIStatusError):
 
 
 class ServerError(APIStatusError):
+    """5xx: the service is failing or overloaded."""
+
     hint = "DeepSeek is overloaded or failing; requests pause and retry shortly."
 
     def _endpoint_hint(self, name: str, key_env: str) -> str:
