@@ -49,6 +49,9 @@ async def test_ghost_text_and_chat_share_one_client_and_its_connections(api, fak
     assert (await api.fim(FIM)).text == "return a + b"
     # one pool: the chat reused the ghost-text connection, and the next ghost text reused it again
     assert len({r.conn_id for r in fake.requests}) == 1 and len(fake.requests) == 3
+    # ghost text asks for uncompressed answers; chat keeps httpx's default offer
+    assert [r.headers.get("accept-encoding") for r in fake.fim_requests()] == ["identity"] * 2
+    assert "gzip" in fake.chat_requests()[0].headers["accept-encoding"]
 
 
 @pytest.mark.parametrize("which", ["h11", "httpx"])

@@ -223,7 +223,8 @@ class DeepSeekClient:
         if self._http is None:
             self._http = httpx.AsyncClient(
                 base_url=self.base_url,
-                transport=self.transport or self._h11,  # None: httpx's own (proxies honoured)
+                # None: httpx's own (proxies honoured)
+                transport=self.transport if self.transport is not None else self._h11,
                 limits=httpx.Limits(max_connections=16, max_keepalive_connections=8,
                                     keepalive_expiry=60.0),
                 follow_redirects=False,
@@ -271,6 +272,11 @@ class DeepSeekClient:
         if not _sendable_key(self.api_key):
             raise InvalidApiKeyError()
         return {"Authorization": f"Bearer {self.api_key}", **base}
+
+    def _fim_headers(self) -> dict[str, str]:
+        # Ghost-text answers are small and must not wait in a compressor's buffer:
+        # ask for them uncompressed (httpx's client default offers gzip and others).
+        return {**self.headers(), "Accept-Encoding": "identity"}
 
     async def aclose(self) -> None:
         """Close every connection now (the client still works: it opens new ones)."""
@@ -376,7 +382,7 @@ class DeepSeekClient:
         try:
             async with self.exchange(), asyncio.timeout(timeout_s):
                 response = await self.open_stream("POST", self.fim_path, content=content,
-                                                  headers=self.headers(), timeout=_fim_timeout(timeout_s),
+                                                  headers=self._fim_headers(), timeout=_fim_timeout(timeout_s),
                                                   trace=trace, keep_spare=True)
                 try:
                     with transport_errors(f"POST {self.fim_path}"):
@@ -417,7 +423,7 @@ class DeepSeekClient:
         pieces = 0
         started = time.monotonic()
         body = {**request.body(), "stream": True, "stream_options": {"include_usage": True}}
-        headers = {**self.headers(), "Accept": "text/event-stream"}
+        headers = {**self._fim_headers(), "Accept": "text/event-stream"}
         content = encode_json(body)
         log.debug("FIM request (streamed): %s, %d prompt + %d suffix chars, %d bytes, max %d tokens",
                   request.model, len(request.prompt), len(request.suffix or ""), len(content), request.max_tokens)
