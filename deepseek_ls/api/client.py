@@ -208,6 +208,7 @@ class DeepSeekClient:
     _warming: bool = field(default=False, init=False, repr=False)
     _active: int = field(default=0, init=False, repr=False)
     _retired: bool = field(default=False, init=False, repr=False)
+    _urls: dict[str, httpx.URL] = field(default_factory=dict, init=False, repr=False)
 
     def __post_init__(self) -> None:
         self.base_url = normalize_base_url(self.base_url)
@@ -272,6 +273,15 @@ class DeepSeekClient:
         if not _sendable_key(self.api_key):
             raise InvalidApiKeyError()
         return {"Authorization": f"Bearer {self.api_key}", **base}
+
+    def _url(self, path: str) -> httpx.URL:
+        """``path`` under the API root, as httpx joins it, parsed once per path (URL
+        parsing is the largest part of building a request)."""
+        url = self._urls.get(path)
+        if url is None:
+            base = self.http.base_url  # with its trailing slash
+            url = self._urls[path] = base.copy_with(raw_path=base.raw_path + path.lstrip("/").encode("ascii"))
+        return url
 
     def _fim_headers(self) -> dict[str, str]:
         # Ghost-text answers are small and must not wait in a compressor's buffer:
@@ -365,8 +375,8 @@ class DeepSeekClient:
         if keep_spare:
             extensions[KEEP_SPARE] = True
         http = self.http
-        request = http.build_request(method, path, content=content, headers=headers, timeout=timeout,
-                                     extensions=extensions)
+        request = http.build_request(method, self._url(path), content=content, headers=headers,
+                                     timeout=timeout, extensions=extensions)
         with transport_errors(f"{method} {path}"):
             return await http.send(request, stream=True)
 
