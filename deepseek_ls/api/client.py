@@ -191,8 +191,8 @@ class DeepSeekClient:
     :class:`~deepseek_ls.api.transport.H11Transport` or httpx's own when it
     is built (:func:`~deepseek_ls.api.transport.choose_transport`).
 
-    Errors: every request method raises :class:`~deepseek_ls.api.errors.DeepSeekError`
-    subclasses only (:class:`MissingApiKeyError` before sending anything,
+    Errors: the request methods raise :class:`~deepseek_ls.api.errors.DeepSeekError`
+    subclasses (:class:`MissingApiKeyError` before sending anything,
     ``APIConnectionError`` / ``APITimeoutError`` for the network,
     ``APIStatusError`` subclasses for error statuses, ``MalformedAnswerError``
     for answers of another shape, ``StreamError`` for a cut stream).
