@@ -14,7 +14,7 @@ from deepseek_ls.api.chat import ChatRequest, complete_once, stream_chat
 from deepseek_ls.api.client import DeepSeekClient, FimRequest
 from deepseek_ls.api.errors import DeepSeekError, MalformedAnswerError, ServerError, StreamError
 from deepseek_ls.api.jsonbody import loads
-from deepseek_ls.api.retry import RetryPolicy
+from deepseek_ls.api.retry import RetryPolicy, is_retryable
 from tests.test_engine import BASE, Upstream, make_engine, req
 
 NESTED = b"[" * 100_000 + b"]" * 100_000
@@ -200,7 +200,7 @@ async def test_a_fim_answer_of_the_wrong_shape_is_no_suggestion_through_the_engi
 
 def test_the_error_is_a_deepseek_error_with_a_hint():
     exc = MalformedAnswerError("choices[0].message.content is a list, not text")
-    assert isinstance(exc, DeepSeekError) and exc.hint and not exc.retryable
+    assert isinstance(exc, DeepSeekError) and exc.hint and not is_retryable(exc)  # the retry policy decides
     assert str(exc) == "DeepSeek's answer is not a completion (choices[0].message.content is a list, not text)."
 
 

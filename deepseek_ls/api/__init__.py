@@ -1,5 +1,8 @@
 """The DeepSeek HTTP client: FIM, chat, models, balance; typed errors; resilience.
 
+One ``httpx.AsyncClient`` per endpoint carries every request, through
+:class:`H11Transport` (keep-alive HTTP/1.1 on h11) where it serves.
+
 The names below are imported on first use (PEP 562): importing a submodule
 (``deepseek_ls.api.errors``) does not load the client and its HTTP stack.
 """
@@ -25,13 +28,15 @@ if TYPE_CHECKING:
         StreamError,
         redact,
     )
+    from .transport import H11Transport
     from .types import Usage
 
-_HOMES = {"DeepSeekClient": "client", "FimRequest": "client", "FimResult": "client", "Usage": "types"}
+_HOMES = {"DeepSeekClient": "client", "FimRequest": "client", "FimResult": "client", "Usage": "types",
+          "H11Transport": "transport"}
 
 __all__ = [
     "APIConnectionError", "APIStatusError", "APITimeoutError", "AuthenticationError",
-    "BadRequestError", "DeepSeekClient", "DeepSeekError", "FimRequest", "FimResult",
+    "BadRequestError", "DeepSeekClient", "DeepSeekError", "FimRequest", "FimResult", "H11Transport",
     "InsufficientBalanceError", "MissingApiKeyError", "RateLimitError", "ServerError",
     "StreamError", "Usage", "redact",
 ]

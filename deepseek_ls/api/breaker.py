@@ -17,11 +17,14 @@ from . import config as C
 
 @dataclass
 class CircuitBreaker:
-    """Closed, open or half-open (see the module), for one endpoint.
+    """The health of one endpoint: ``state`` is ``"closed"`` (requests go),
+    ``"open"`` (automatic requests pause) or ``"half-open"`` (one probe may go).
 
-    ``threshold`` consecutive failures open it for ``cooldown_s`` seconds on
-    ``clock`` (doubling per failed probe, up to ``cooldown_max_s``);
-    ``state`` is "closed", "open" or "half-open".
+    ``threshold``: consecutive failures that open it; ``cooldown_s`` /
+    ``cooldown_max_s``: the first and the longest pause (s); ``clock``:
+    seconds, monotonic (tests pass their own). Callers ask :meth:`allow`
+    before a request and report :meth:`record_success`,
+    :meth:`record_failure` or :meth:`release_probe` after it. Never raises.
     """
 
     threshold: int = C.BREAKER_FAILURES
@@ -52,12 +55,15 @@ class CircuitBreaker:
         return False
 
     def record_success(self) -> None:
+        """A request succeeded: close the breaker, forget the failures."""
         self.failures = 0
         self.opened_at = None
         self.current_cooldown_s = 0.0
         self.probing = False
 
     def record_failure(self, retry_after: float | None = None) -> None:
+        """A request failed (``retry_after``: the server's Retry-After, s): count it,
+        open the breaker at the threshold, re-open a failed probe with a doubled cooldown."""
         self.failures += 1
         was_probing = self.probing
         self.probing = False

@@ -25,19 +25,17 @@ from typing import Any
 import httpx
 
 from . import config as C
-from .client import DeepSeekClient, Usage, encode_json
+from .client import DeepSeekClient, encode_json
 from .errors import (
-    APIConnectionError,
-    APITimeoutError,
     MalformedAnswerError,
     StreamError,
-    describe,
     error_from_response,
     json_kind,
     text_field,
 )
 from .retry import RetryPolicy, with_retries
-from .sse import SSEDecoder, StreamState
+from .sse import StreamState, read_stream
+from .types import Usage
 
 log = logging.getLogger(__name__)
 
@@ -115,14 +113,8 @@ async def _open_stream(client: DeepSeekClient, request: ChatRequest, timeouts: T
     log.debug("chat request: %s, %d messages, %d chars, %d bytes, thinking %s", request.model,
               len(request.messages), sum(len(str(m.get("content") or "")) for m in request.messages),
               len(content), request.thinking)
-    http_request = client.http.build_request("POST", path, content=content, headers=headers,
-                                             timeout=timeouts.httpx())
-    try:
-        response = await client.http.send(http_request, stream=True)
-    except httpx.TimeoutException as exc:
-        raise APITimeoutError(f"POST {path} timed out ({type(exc).__name__})") from None
-    except httpx.HTTPError as exc:
-        raise APIConnectionError(f"POST {path} failed: {describe(exc)}") from None
+    response = await client.open_stream("POST", path, content=content, headers=headers,
+                                        timeout=timeouts.httpx())
     if response.status_code >= 300:
         try:
             body = await response.aread()
@@ -139,7 +131,12 @@ async def stream_chat(client: DeepSeekClient, request: ChatRequest, on_delta: De
                       on_retry: Callable[[int, BaseException, float], None] | None = None) -> ChatResult:
     """Stream one chat answer, calling ``on_delta`` per delta; return the whole answer.
 
-    Cancelling the awaiting task closes the connection at once.
+    Retries (``policy``; ``on_retry(attempt, error, wait_s)`` before each wait)
+    only until the answer starts. Raises ``StreamError`` when the stream breaks,
+    goes silent for ``timeouts.idle_s`` or ends without ``[DONE]``, and the
+    other :class:`~deepseek_ls.api.errors.DeepSeekError` subclasses as
+    :class:`~deepseek_ls.api.client.DeepSeekClient` does. Cancelling the
+    awaiting task closes the connection at once.
     """
     async with client.exchange():
         return await _stream_chat(client, request, on_delta, timeouts or Timeouts(), policy, on_retry)
@@ -149,29 +146,12 @@ async def _stream_chat(client: DeepSeekClient, request: ChatRequest, on_delta: D
                        timeouts: Timeouts, policy: RetryPolicy | None,
                        on_retry: Callable[[int, BaseException, float], None] | None) -> ChatResult:
     response = await with_retries(lambda: _open_stream(client, request, timeouts), policy, on_retry=on_retry)
-    decoder = SSEDecoder()
     state = StreamState()
-    loop = asyncio.get_running_loop()
     try:
         try:
             async with asyncio.timeout(timeouts.idle_s) as watchdog:
-                async for line in response.aiter_lines():
-                    if state.done:
-                        continue  # reading to the end keeps the connection in the pool
-                    watchdog.reschedule(loop.time() + timeouts.idle_s)
-                    data = decoder.feed(line)
-                    if data is not None:
-                        for kind, text in state.feed(data):
-                            if on_delta is not None:
-                                on_delta(kind, text)
-                    if state.done:
-                        watchdog.reschedule(loop.time() + C.DRAIN_S)
-                else:
-                    data = None if state.done else decoder.flush()
-                    if data is not None:
-                        for kind, text in state.feed(data):
-                            if on_delta is not None:
-                                on_delta(kind, text)
+                await read_stream(response, state, on_delta, watchdog, drain_s=C.DRAIN_S,
+                                  idle_s=timeouts.idle_s)
         except TimeoutError:
             if not state.done:
                 raise StreamError(f"DeepSeek sent nothing for {timeouts.idle_s:g} s; the answer was abandoned.") from None
@@ -203,10 +183,10 @@ async def complete_once(client: DeepSeekClient, request: ChatRequest, *, timeout
         log.debug("prefix chat request: %s, %d messages, %d chars, max %s tokens", request.model,
                   len(request.messages), sum(len(str(m.get("content") or "")) for m in request.messages),
                   request.max_tokens)
-        response = await client._request("POST", client.chat_path(request.beta),
-                                         json_body=client.adapt_chat_body(request.body()),
-                                         timeout=timeouts.httpx())
-        data = client._json(response)
+        response = await client.request("POST", client.chat_path(request.beta),
+                                        json_body=client.adapt_chat_body(request.body()),
+                                        timeout=timeouts.httpx())
+        data = client.parse_json(response)
         choices = data.get("choices") if isinstance(data, dict) else None
         if not isinstance(choices, list) or not choices or not isinstance(choices[0], dict):
             raise MalformedAnswerError(f"JSON {json_kind(data)} without choices", response.status_code)

@@ -1,9 +1,17 @@
-"""The DeepSeek HTTP client (one shared ``httpx.AsyncClient``).
+"""The DeepSeek HTTP client: one ``httpx.AsyncClient`` for ghost text, chat, models and balance.
 
 FIM goes to ``POST {base}/beta/completions`` with no retries (the next
 keystroke supersedes it) and a short timeout; cancelling the awaiting task
 closes the connection, so the server stops generating tokens we would pay
 for. Chat streaming lives in :mod:`deepseek_ls.api.chat` on top of this.
+
+Every request goes through the client's one ``httpx.AsyncClient``; its
+transport is chosen once, when the client is built: an injected one
+(tests), else :class:`~deepseek_ls.api.transport.H11Transport` where it
+serves (plain ``http``/``https``, no proxy), else httpx's own. Network
+errors are mapped in one place (:func:`~deepseek_ls.api.errors.transport_errors`)
+and both kinds of stream are read by one loop
+(:func:`~deepseek_ls.api.sse.read_stream`).
 """
 
 from __future__ import annotations
@@ -13,8 +21,8 @@ import json
 import logging
 import os
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
-from contextlib import asynccontextmanager, contextmanager
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -35,28 +43,37 @@ from .errors import (
     json_kind,
     register_secret,
     text_field,
+    transport_errors,
 )
-from .lean import LeanError, LeanPool, LeanResponse
-from .lean import supported as lean_supported
-from .sse import SSEDecoder, StreamState
+from .sse import StreamState, read_stream
 from .types import Usage
 
 if TYPE_CHECKING:
     import httpx
+
+    from .transport import H11Transport
 else:
     httpx = LazyModule("httpx")  # imported at the first request, not at start-up
+
+__all__ = ["DeepSeekClient", "FimRequest", "FimResult", "TraceHook", "Usage", "encode_json",
+           "normalize_base_url"]
 
 log = logging.getLogger(__name__)
 
 TraceHook = Callable[[str, dict[str, Any]], None]
+"""Called as ``hook(event, info)`` with ``"http_send"`` (about to send),
+``"http_written"`` (the request is on the wire) and ``"http_first_byte"``
+(the response head is in); ``info`` is empty (benchmark traces)."""
 
-#: pools of retired clients being closed (a reference keeps the task alive)
+#: clients being closed after retirement (a reference keeps the task alive)
 _closing: set[asyncio.Task[None]] = set()
 
 
 @dataclass(frozen=True)
 class FimRequest:
-    """One fill-in-the-middle request."""
+    """One fill-in-the-middle request: complete between ``prompt`` (the text before
+    the cursor) and ``suffix`` (the text after it), at most ``max_tokens`` output
+    tokens, stopping at any of ``stop``."""
 
     model: str
     prompt: str
@@ -66,6 +83,8 @@ class FimRequest:
     temperature: float = 0.0
 
     def body(self) -> dict[str, Any]:
+        """The JSON body of ``POST /beta/completions`` (not streamed; ``suffix`` and
+        ``stop`` only when given)."""
         body: dict[str, Any] = {"model": self.model, "prompt": self.prompt,
                                 "max_tokens": self.max_tokens, "temperature": self.temperature,
                                 "stream": False}
@@ -78,18 +97,23 @@ class FimRequest:
 
 @dataclass(frozen=True)
 class FimResult:
+    """The answer to a :class:`FimRequest`: ``text`` to insert at the cursor,
+    ``finish_reason`` as DeepSeek gives it (``"stop"``, ``"length"``, or
+    ``"stopped"`` when the caller stopped the stream), the token ``usage`` and the
+    ``model`` that answered."""
+
     text: str
     finish_reason: str | None
     usage: Usage
     model: str
-    latency_s: float = 0.0
     #: stopped by the caller before the end: DeepSeek sent no usage, so
     #: ``usage`` holds only the output pieces received (one token each)
     stopped: bool = False
 
 
 def _trace_extensions(trace: TraceHook | None) -> dict[str, Any]:
-    """httpcore trace hooks that report ``http_written`` and ``http_first_byte``."""
+    """The ``trace`` request extension reporting ``http_written`` and ``http_first_byte``
+    (httpcore's event names, which :class:`H11Transport` sends too)."""
     if trace is None:
         return {}
 
@@ -100,17 +124,6 @@ def _trace_extensions(trace: TraceHook | None) -> dict[str, Any]:
             trace("http_first_byte", {})
 
     return {"trace": on_trace}
-
-
-@contextmanager
-def _transport_errors(what: str) -> Iterator[None]:
-    """Turn httpx's network errors into the typed, key-free ones."""
-    try:
-        yield
-    except httpx.TimeoutException as exc:
-        raise APITimeoutError(f"{what} timed out ({type(exc).__name__})") from None
-    except (httpx.HTTPError, LeanError) as exc:
-        raise APIConnectionError(f"{what} failed: {describe(exc)}") from None
 
 
 def _fim_timeout(timeout_s: float) -> httpx.Timeout:
@@ -168,7 +181,7 @@ def normalize_base_url(url: str) -> str:
 
 @dataclass
 class DeepSeekClient:
-    """Talks to one endpoint with one key.
+    """Talks to one endpoint with one key, through one ``httpx.AsyncClient``.
 
     ``kind`` sets the URL paths under ``base_url`` (the API root, see
     :func:`deepseek_ls.settings.normalize_base_url`): ``"deepseek"`` uses
@@ -178,6 +191,17 @@ class DeepSeekClient:
     ``suffix``), ``/v1/chat/completions`` and ``/v1/models``. A client with
     ``key_required=False`` (a local server) sends no ``Authorization``
     header when it has no key.
+
+    ``transport``: an ``httpx.AsyncBaseTransport`` to send through (tests
+    inject ``httpx.MockTransport``); without one the client picks
+    :class:`~deepseek_ls.api.transport.H11Transport` or httpx's own when it
+    is built (:func:`~deepseek_ls.api.transport.choose_transport`).
+
+    Errors: the request methods raise :class:`~deepseek_ls.api.errors.DeepSeekError`
+    subclasses (:class:`MissingApiKeyError` before sending anything,
+    ``APIConnectionError`` / ``APITimeoutError`` for the network,
+    ``APIStatusError`` subclasses for error statuses, ``MalformedAnswerError``
+    for answers of another shape, ``StreamError`` for a cut stream).
     """
 
     base_url: str
@@ -185,26 +209,31 @@ class DeepSeekClient:
     transport: httpx.AsyncBaseTransport | None = None
     kind: str = "deepseek"
     key_required: bool = True
+    _h11: H11Transport | None = field(default=None, init=False, repr=False)
+    _chosen: bool = field(default=False, init=False, repr=False)  # _h11 decided (on first use)
+    #: ``DEEPSEEK_LS_HTTPX=1`` when the client was built (the transport itself is made on first use)
+    _httpx_asked: bool = field(default=False, init=False, repr=False)
     _http: httpx.AsyncClient | None = field(default=None, init=False, repr=False)
     _warming: bool = field(default=False, init=False, repr=False)
     _active: int = field(default=0, init=False, repr=False)
     _retired: bool = field(default=False, init=False, repr=False)
-    _lean: LeanPool | None = field(default=None, init=False, repr=False)
-    _lean_checked: bool = field(default=False, init=False, repr=False)
+    _urls: dict[str, httpx.URL] = field(default_factory=dict, init=False, repr=False)
 
     def __post_init__(self) -> None:
         self.base_url = normalize_base_url(self.base_url)
         if self.api_key:
             register_secret(self.api_key)
+        self._httpx_asked = os.environ.get("DEEPSEEK_LS_HTTPX") == "1"  # transport.HTTPX_ENV
 
     # -- plumbing ------------------------------------------------------
     @property
     def http(self) -> httpx.AsyncClient:
-        """The shared AsyncClient (created on first use, in the running loop)."""
+        """The one AsyncClient of every request (created on first use, in the running loop)."""
         if self._http is None:
             self._http = httpx.AsyncClient(
                 base_url=self.base_url,
-                transport=self.transport,
+                # None: httpx's own (proxies honoured)
+                transport=self.transport if self.transport is not None else self.h11_transport,
                 limits=httpx.Limits(max_connections=16, max_keepalive_connections=8,
                                     keepalive_expiry=60.0),
                 follow_redirects=False,
@@ -213,16 +242,17 @@ class DeepSeekClient:
         return self._http
 
     @property
-    def lean(self) -> LeanPool | None:
-        """The lean HTTP/1.1 pool for ghost-text requests (see :mod:`.lean`), or
-        None where httpx must do it: an injected transport, a proxy, another
-        scheme, or ``DEEPSEEK_LS_HTTPX=1``."""
-        if not self._lean_checked:
-            self._lean_checked = True
-            if (self.transport is None and os.environ.get("DEEPSEEK_LS_HTTPX") != "1"
-                    and lean_supported(self.base_url)):
-                self._lean = LeanPool(self.base_url, f"deepseek-ls/{__version__}")
-        return self._lean
+    def h11_transport(self) -> H11Transport | None:
+        """The :class:`H11Transport` requests go through, or None where another one
+        does: an injected transport, a proxy, another scheme, ``DEEPSEEK_LS_HTTPX=1``.
+        Decided once, on first use (so that the HTTP stack is not imported at start-up)."""
+        if not self._chosen:
+            self._chosen = True
+            if self.transport is None:
+                from .transport import choose_transport
+
+                self._h11 = choose_transport(self.base_url, self._httpx_asked)
+        return self._h11
 
     @property
     def fim_path(self) -> str:
@@ -231,6 +261,7 @@ class DeepSeekClient:
 
     @property
     def models_path(self) -> str:
+        """The model list endpoint under the API root."""
         return "/models" if self.kind == "deepseek" else "/v1/models"
 
     def chat_path(self, beta: bool = False) -> str:
@@ -258,9 +289,24 @@ class DeepSeekClient:
             raise InvalidApiKeyError()
         return {"Authorization": f"Bearer {self.api_key}", **base}
 
+    def _url(self, path: str) -> httpx.URL:
+        """``path`` under the API root, as httpx joins it, parsed once per path (URL
+        parsing is the largest part of building a request)."""
+        url = self._urls.get(path)
+        if url is None:
+            base = self.http.base_url  # with its trailing slash
+            url = self._urls[path] = base.copy_with(raw_path=base.raw_path + path.lstrip("/").encode("ascii"))
+        return url
+
+    def _fim_headers(self) -> dict[str, str]:
+        # Ghost-text answers are small and must not wait in a compressor's buffer:
+        # ask for them uncompressed (httpx's client default offers gzip and others).
+        return {**self.headers(), "Accept-Encoding": "identity"}
+
     async def aclose(self) -> None:
-        if self._lean is not None:
-            self._lean.close()
+        """Close every connection now (the client still works: it opens new ones)."""
+        if self._h11 is not None:
+            self._h11.close()
         if self._http is not None:
             await self._http.aclose()
             self._http = None
@@ -278,8 +324,8 @@ class DeepSeekClient:
 
     @property
     def is_open(self) -> bool:
-        """Whether an httpx pool or idle lean connections exist."""
-        return self._http is not None or bool(self._lean and self._lean.idle_count())
+        """Whether the AsyncClient exists or idle connections are kept."""
+        return self._http is not None or bool(self._h11 and self._h11.idle_connections())
 
     def retire(self) -> None:
         """The key or endpoint changed: close the connections once the
@@ -289,8 +335,8 @@ class DeepSeekClient:
             self._close_soon()
 
     def _close_soon(self) -> None:
-        if self._lean is not None:
-            self._lean.close()
+        if self._h11 is not None:
+            self._h11.close()
         http, self._http = self._http, None
         if http is None:
             return
@@ -301,12 +347,18 @@ class DeepSeekClient:
         _closing.add(task)
         task.add_done_callback(_closing.discard)
 
-    async def _request(self, method: str, path: str, *, json_body: Any = None,
-                       timeout: httpx.Timeout) -> httpx.Response:
+    async def request(self, method: str, path: str, *, json_body: Any = None,
+                      timeout: httpx.Timeout) -> httpx.Response:
+        """One whole request (body read) to ``path`` under the API root, with the key.
+
+        ``json_body`` is sent as UTF-8 JSON (:func:`encode_json`) when not None.
+        Returns the 2xx response; raises ``APIStatusError`` subclasses for other
+        statuses and ``APIConnectionError`` / ``APITimeoutError`` for the network.
+        """
         headers = self.headers()
         content = encode_json(json_body) if json_body is not None else None
         async with self.exchange():
-            with _transport_errors(f"{method} {path}"):
+            with transport_errors(f"{method} {path}"):
                 response = await self.http.request(method, path, content=content, headers=headers,
                                                    timeout=timeout)
         if response.status_code >= 300:
@@ -314,46 +366,53 @@ class DeepSeekClient:
         return response
 
     @staticmethod
-    def _json(response: httpx.Response) -> Any:
+    def parse_json(response: httpx.Response) -> Any:
+        """The JSON of a response body (leading blank keep-alive lines skipped);
+        ``ServerError`` for an empty or non-JSON body."""
         return _json_body(response.status_code, response.content)
 
-    async def _open(self, method: str, path: str, content: bytes, headers: dict[str, str],
-                    timeout_s: float, trace: TraceHook | None) -> httpx.Response | LeanResponse:
-        """Send a ghost-text request; the response with its body still to read.
+    async def open_stream(self, method: str, path: str, *, content: bytes, headers: dict[str, str],
+                          timeout: httpx.Timeout, trace: TraceHook | None = None,
+                          keep_spare: bool = False) -> httpx.Response:
+        """Send a request; return the response once its head is in, whatever its status.
 
-        Goes the lean way when it can (see :attr:`lean`), through httpx
-        otherwise; both responses offer ``status_code``, ``headers``,
-        ``aread``, ``aiter_lines`` and ``aclose``.
+        The body is still to read (``aread``, or :func:`~deepseek_ls.api.sse.read_stream`);
+        the caller must ``aclose`` the response (unread, that aborts the
+        connection). ``content`` is the body as sent, ``headers`` the whole
+        request headers (see :meth:`headers`). ``trace`` gets ``http_send``,
+        ``http_written`` and ``http_first_byte``. ``keep_spare``: have a
+        connection ready for the next request (ghost text). Raises
+        ``APIConnectionError`` / ``APITimeoutError``.
         """
         if trace is not None:
             trace("http_send", {})
-        pool = self.lean
-        with _transport_errors(f"{method} {path}"):
-            if pool is not None:
-                return await pool.send(
-                    method, path, headers, content,
-                    connect_timeout_s=min(timeout_s, C.FIM_CONNECT_TIMEOUT_S),
-                    on_written=(lambda: trace("http_written", {})) if trace else None,
-                    on_first_byte=(lambda: trace("http_first_byte", {})) if trace else None)
-            http_request = self.http.build_request(method, path, content=content, headers=headers,
-                                                   timeout=_fim_timeout(timeout_s),
-                                                   extensions=_trace_extensions(trace))
-            return await self.http.send(http_request, stream=True)
+        extensions = _trace_extensions(trace)
+        if keep_spare:
+            from .transport import KEEP_SPARE
+
+            extensions[KEEP_SPARE] = True
+        http = self.http
+        request = http.build_request(method, self._url(path), content=content, headers=headers,
+                                     timeout=timeout, extensions=extensions)
+        with transport_errors(f"{method} {path}"):
+            return await http.send(request, stream=True)
 
     # -- endpoints -----------------------------------------------------
     async def fim(self, request: FimRequest, *, timeout_s: float = C.FIM_TIMEOUT_S,
                   trace: TraceHook | None = None) -> FimResult:
-        """One FIM completion, no retries."""
+        """One FIM completion, no retries; the whole exchange is bounded by ``timeout_s``
+        (s). ``trace``: see :meth:`open_stream`."""
         started = time.monotonic()
         content = encode_json(request.body())
         log.debug("FIM request: %s, %d prompt + %d suffix chars, %d bytes, max %d tokens", request.model,
                   len(request.prompt), len(request.suffix or ""), len(content), request.max_tokens)
         try:
             async with self.exchange(), asyncio.timeout(timeout_s):
-                response = await self._open("POST", self.fim_path, content, self.headers(),
-                                            timeout_s, trace)
+                response = await self.open_stream("POST", self.fim_path, content=content,
+                                                  headers=self._fim_headers(), timeout=_fim_timeout(timeout_s),
+                                                  trace=trace, keep_spare=True)
                 try:
-                    with _transport_errors(f"POST {self.fim_path}"):
+                    with transport_errors(f"POST {self.fim_path}"):
                         body = await response.aread()
                 finally:
                     await response.aclose()
@@ -371,10 +430,9 @@ class DeepSeekClient:
             finish_reason=finish,
             usage=Usage.parse(data.get("usage")),
             model=model or request.model,
-            latency_s=time.monotonic() - started,
         )
         log.debug("FIM answer: %d chars, finish %s, %s, %.0f ms", len(result.text), finish,
-                  result.usage.brief(), result.latency_s * 1000)
+                  result.usage.brief(), (time.monotonic() - started) * 1000)
         return result
 
     async def fim_stream(self, request: FimRequest, on_text: Callable[[str], bool | None], *,
@@ -386,41 +444,37 @@ class DeepSeekClient:
         connection is closed at once (DeepSeek stops generating, and billing)
         and the text so far is returned with ``stopped`` set. The whole
         exchange is bounded by ``timeout_s``; cancelling the task closes the
-        connection at once.
+        connection at once. A stream that ends without ``[DONE]`` is a
+        ``StreamError``; a network failure after ``[DONE]`` is not an error.
         """
         pieces = 0
         started = time.monotonic()
         body = {**request.body(), "stream": True, "stream_options": {"include_usage": True}}
-        headers = {**self.headers(), "Accept": "text/event-stream"}
+        headers = {**self._fim_headers(), "Accept": "text/event-stream"}
         content = encode_json(body)
         log.debug("FIM request (streamed): %s, %d prompt + %d suffix chars, %d bytes, max %d tokens",
                   request.model, len(request.prompt), len(request.suffix or ""), len(content), request.max_tokens)
-        decoder, state = SSEDecoder(), StreamState()
+        state = StreamState()
         stopped = False
+
+        def on_delta(kind: str, text: str) -> bool | None:
+            nonlocal pieces
+            pieces += 1
+            return on_text(text)
+
         try:
             async with self.exchange(), asyncio.timeout(timeout_s) as deadline:
-                response = await self._open("POST", self.fim_path, content, headers, timeout_s, trace)
-                with _transport_errors(f"POST {self.fim_path}"):
+                response = await self.open_stream("POST", self.fim_path, content=content, headers=headers,
+                                                  timeout=_fim_timeout(timeout_s), trace=trace,
+                                                  keep_spare=True)
+                with transport_errors(f"POST {self.fim_path}"):
                     try:
                         if response.status_code >= 300:
                             raise error_from_response(response.status_code, response.headers,
                                                       await response.aread())
-                        async for line in response.aiter_lines():
-                            if state.done:
-                                continue  # reading to the end keeps the connection for the next request
-                            data = decoder.feed(line)
-                            if data is not None:
-                                for _kind, text in state.feed(data):
-                                    pieces += 1
-                                    if on_text(text):
-                                        stopped = True
-                                        break
-                            if stopped:
-                                break  # aclose() aborts the unfinished response
-                            if state.done:
-                                deadline.reschedule(asyncio.get_running_loop().time() + C.DRAIN_S)
+                        stopped = await read_stream(response, state, on_delta, deadline, drain_s=C.DRAIN_S)
                     finally:
-                        await response.aclose()
+                        await response.aclose()  # unfinished (stopped): aborts the connection
         except TimeoutError:
             if not state.done:
                 raise APITimeoutError(f"POST {self.fim_path} took longer than {timeout_s:g} s") from None
@@ -431,58 +485,54 @@ class DeepSeekClient:
         if stopped:
             return FimResult(text="".join(state.content), finish_reason="stopped",
                              usage=Usage(completion_tokens=pieces), model=state.model or request.model,
-                             latency_s=time.monotonic() - started, stopped=True)
+                             stopped=True)
         if not state.done:
             raise StreamError("the completion stream ended without [DONE]")
         log.debug("FIM answer (streamed): %d chars in %d pieces, finish %s, %s, %.0f ms",
                   sum(map(len, state.content)), pieces, state.finish_reason, (state.usage or Usage()).brief(),
                   (time.monotonic() - started) * 1000)
         return FimResult(text="".join(state.content), finish_reason=state.finish_reason,
-                         usage=state.usage or Usage(), model=state.model or request.model,
-                         latency_s=time.monotonic() - started)
+                         usage=state.usage or Usage(), model=state.model or request.model)
 
     def idle_connections(self) -> int | None:
-        """Idle keep-alive connections in the pool (None when unknown)."""
-        if self.lean is not None:
-            return self.lean.idle_count()
-        try:
-            pool = self.http._transport._pool  # type: ignore[attr-defined]
-            return sum(1 for c in pool.connections if c.is_idle())
-        except Exception:
-            return None
+        """Idle keep-alive connections of the :class:`H11Transport` (None when another
+        transport serves: its pool is not ours to count)."""
+        h11 = self.h11_transport
+        return h11.idle_connections() if h11 is not None else None
 
     async def warm(self) -> None:
-        """Open a spare keep-alive connection with a free ``GET /models``.
+        """Open a spare keep-alive connection (no request) when none is idle.
 
         A cancelled FIM request closes its connection; without a spare, the
-        next ghost text would pay a new TCP + TLS handshake.
+        next ghost text would pay a new TCP + TLS handshake. Best effort: never
+        raises; does nothing without a key or without an :class:`H11Transport`.
         """
-        if self._warming or (self.key_required and not self.api_key) or self.idle_connections() not in (0,):
+        h11 = self.h11_transport
+        if h11 is None or self._warming or (self.key_required and not self.api_key) \
+                or h11.idle_connections():
             return
         self._warming = True
         try:
-            if self.lean is not None:
-                await self.lean.open_spare(C.FIM_CONNECT_TIMEOUT_S)  # a connection, no request
-            else:
-                await self._request("GET", self.models_path, timeout=httpx.Timeout(5.0))
-        except Exception:  # best effort: the next real request connects itself
-            pass
+            await h11.open_spare(self.base_url, C.FIM_CONNECT_TIMEOUT_S)  # a connection, no request
+        except httpx.TransportError as exc:  # best effort: the next real request connects itself
+            log.debug("no spare connection: %s", describe(exc))
         finally:
             self._warming = False
 
     async def models(self, *, timeout_s: float = 10.0) -> list[str]:
         """Names served by ``GET /models`` (``/v1/models`` for other kinds)."""
-        response = await self._request("GET", self.models_path, timeout=httpx.Timeout(timeout_s))
-        data = self._json(response)
+        response = await self.request("GET", self.models_path, timeout=httpx.Timeout(timeout_s))
+        data = self.parse_json(response)
         models = data.get("data") if isinstance(data, dict) else None
         if not isinstance(models, list):
             raise ServerError(response.status_code, "the model list is not a list")
         return [str(m.get("id")) for m in models if isinstance(m, dict)]
 
     async def balance(self, *, timeout_s: float = 10.0) -> dict[str, Any]:
-        """The raw ``GET /user/balance`` answer."""
-        response = await self._request("GET", "/user/balance", timeout=httpx.Timeout(timeout_s))
-        return self._json(response)
-
-
-Factory = Callable[[str, str], DeepSeekClient]
+        """The raw ``GET /user/balance`` answer (a JSON object); ``MalformedAnswerError``
+        for another JSON type."""
+        response = await self.request("GET", "/user/balance", timeout=httpx.Timeout(timeout_s))
+        data = self.parse_json(response)
+        if not isinstance(data, dict):
+            raise MalformedAnswerError(f"JSON {json_kind(data)}, not an object", response.status_code)
+        return data

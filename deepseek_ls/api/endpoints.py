@@ -1,7 +1,7 @@
 """Endpoints in failover order: the primary (DeepSeek) and the fallbacks.
 
-Each endpoint has its own client (own key, own connections, the lean HTTP
-path included) and its own :class:`CircuitBreaker`. A request goes to the
+Each endpoint has its own client (own key, own connections, its own
+:class:`~deepseek_ls.api.transport.H11Transport` included) and its own :class:`CircuitBreaker`. A request goes to the
 first endpoint serving its use (``"fim"`` or ``"chat"``) whose breaker lets
 it through: while the primary's breaker is open, the first healthy
 fallback answers; once the primary's cooldown ends, its breaker lets one
@@ -13,6 +13,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import httpx
 
 from ..settings import EndpointConfig, Prices
 from .breaker import CircuitBreaker
@@ -50,10 +54,11 @@ class Endpoint:
         return {"name": self.name, "primary": self.primary}
 
 
-def fallback_endpoint(config: EndpointConfig, *, transport: object = None,
+def fallback_endpoint(config: EndpointConfig, *, transport: httpx.AsyncBaseTransport | None = None,
                       clock: Callable[[], float] | None = None) -> Endpoint:
-    """A fallback endpoint with a client of its own (a keyless one for a local server)."""
-    client = DeepSeekClient(config.base_url, config.api_key, transport=transport,  # type: ignore[arg-type]
+    """A fallback endpoint with a client of its own (a keyless one for a local server);
+    ``transport``: an injected one (tests), as :class:`DeepSeekClient` takes it."""
+    client = DeepSeekClient(config.base_url, config.api_key, transport=transport,
                             kind=config.kind, key_required=False)
     models = {}
     if config.serves("fim"):

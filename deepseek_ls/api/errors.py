@@ -4,7 +4,7 @@
     ├── MissingApiKeyError          no key configured (nothing was sent)
     │   └── InvalidApiKeyError      a key no HTTP header can carry (nothing was sent)
     ├── InternalError               a bug inside deepseek-ls (details in the log)
-    ├── APIConnectionError          network trouble (retryable)
+    ├── APIConnectionError          network trouble (chat retries it)
     │   └── APITimeoutError
     ├── StreamError                 a stream that ended without [DONE] or went idle
     └── APIStatusError              the API answered with an error status
@@ -13,9 +13,15 @@
         │   └── RedirectError       3xx: never followed (names the Location host)
         ├── AuthenticationError     401: never retried, pauses requests
         ├── InsufficientBalanceError 402: never retried, pauses requests
-        ├── RateLimitError          429: retryable, honours Retry-After
-        └── ServerError             5xx: retryable
+        ├── RateLimitError          429: chat retries it, honouring Retry-After
+        └── ServerError             5xx: chat retries 500, 502, 503, 504
             └── MalformedAnswerError 200 of a shape we cannot use: not retried
+
+Which errors are retried is :func:`deepseek_ls.api.retry.is_retryable`'s
+decision (by status), for chat only: ghost text is never retried.
+:func:`transport_errors` is the one place httpx's network errors become
+:class:`APIConnectionError` / :class:`APITimeoutError`, whichever
+transport raised them.
 
 An error from a fallback endpoint is marked with :meth:`DeepSeekError.at_endpoint`:
 its message and hint then name that endpoint and its key variable.
@@ -27,7 +33,9 @@ log line, an editor message or a traceback.
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from .jsonbody import clean_text, loads
@@ -60,7 +68,6 @@ class DeepSeekError(Exception):
 
     #: What the user can do about it, for editor messages.
     hint: str = ""
-    retryable: bool = False
     #: The fallback endpoint the error came from (None: DeepSeek, the primary); see :meth:`at_endpoint`.
     endpoint: str | None = None
 
@@ -100,6 +107,8 @@ def _key_place(name: str, key_env: str) -> str:
 
 
 class MissingApiKeyError(DeepSeekError):
+    """No API key is configured; nothing was sent."""
+
     hint = ("Set the environment variable DEEPSEEK_API_KEY or the setting deepseek.apiKey "
             "(create a key at https://platform.deepseek.com/api_keys).")
 
@@ -127,7 +136,9 @@ class InternalError(DeepSeekError):
 
 
 class APIConnectionError(DeepSeekError):
-    retryable = True
+    """The request could not be sent or its answer not received (DNS, refused,
+    reset, TLS, a broken HTTP exchange); the message names the request and the cause."""
+
     hint = "Check your network connection and deepseek.baseUrl."
 
     def _endpoint_hint(self, name: str, key_env: str) -> str:
@@ -135,6 +146,8 @@ class APIConnectionError(DeepSeekError):
 
 
 class APITimeoutError(APIConnectionError):
+    """The request or its answer took longer than its timeout."""
+
     hint = "The DeepSeek API did not answer in time."
 
     def _endpoint_hint(self, name: str, key_env: str) -> str:
@@ -142,7 +155,9 @@ class APITimeoutError(APIConnectionError):
 
 
 class StreamError(DeepSeekError):
-    retryable = False
+    """A streamed answer that cannot be used whole: cut off, silent too long, ended
+    without ``[DONE]``, an event that is not JSON, or an error reported mid-stream."""
+
     hint = "The answer was cut off by the server or the network; try again."
 
     def _endpoint_hint(self, name: str, key_env: str) -> str:
@@ -150,7 +165,12 @@ class StreamError(DeepSeekError):
 
 
 class APIStatusError(DeepSeekError):
-    """The API answered with an error status."""
+    """The API answered with an error status.
+
+    ``status``: the HTTP status; ``api_message``: the API's own message
+    (redacted); ``code``: its error code or type, when given;
+    ``retry_after``: the ``Retry-After`` header in seconds, when given.
+    """
 
     def __init__(self, status: int, message: str, *, code: str | None = None,
                  retry_after: float | None = None) -> None:
@@ -162,6 +182,8 @@ class APIStatusError(DeepSeekError):
 
 
 class BadRequestError(APIStatusError):
+    """400 / 422 and other 4xx the API answers for a request it will not serve."""
+
     hint = "The request was rejected; check the model name and settings."
 
     def _endpoint_hint(self, name: str, key_env: str) -> str:
@@ -170,6 +192,8 @@ class BadRequestError(APIStatusError):
 
 
 class NotFoundError(BadRequestError):
+    """404: usually a base URL that is an endpoint path rather than the API root."""
+
     hint = ("Check deepseek.baseUrl: it should be the API root (e.g. https://api.deepseek.com), "
             "not an endpoint path.")
 
@@ -197,6 +221,8 @@ class RedirectError(BadRequestError):
 
 
 class AuthenticationError(APIStatusError):
+    """401: the key was rejected."""
+
     hint = "The API key was rejected. Set a valid key in DEEPSEEK_API_KEY or deepseek.apiKey."
 
     def _endpoint_hint(self, name: str, key_env: str) -> str:
@@ -204,6 +230,8 @@ class AuthenticationError(APIStatusError):
 
 
 class InsufficientBalanceError(APIStatusError):
+    """402: the account has no balance left."""
+
     hint = "Your DeepSeek balance is used up. Top up at https://platform.deepseek.com/top_up."
 
     def _endpoint_hint(self, name: str, key_env: str) -> str:
@@ -211,7 +239,8 @@ class InsufficientBalanceError(APIStatusError):
 
 
 class RateLimitError(APIStatusError):
-    retryable = True
+    """429: the rate or concurrency limit; ``retry_after`` (s) when the server said."""
+
     hint = "DeepSeek's rate or concurrency limit was reached; requests pause for a moment."
 
     def _endpoint_hint(self, name: str, key_env: str) -> str:
@@ -219,7 +248,8 @@ class RateLimitError(APIStatusError):
 
 
 class ServerError(APIStatusError):
-    retryable = True
+    """5xx: the service is failing or overloaded."""
+
     hint = "DeepSeek is overloaded or failing; requests pause and retry shortly."
 
     def _endpoint_hint(self, name: str, key_env: str) -> str:
@@ -234,7 +264,6 @@ class MalformedAnswerError(ServerError):
     the same server would answer the same way.
     """
 
-    retryable = False
     hint = ("The server at deepseek.baseUrl does not answer like DeepSeek's API; "
             "check deepseek.baseUrl and the model name.")
 
@@ -253,7 +282,7 @@ def describe(exc: BaseException) -> str:
     text = str(exc).strip()
     if not text:
         return name
-    if type(exc).__name__ == "LeanError" or text.startswith(f"{name}:"):
+    if text.startswith(f"{name}:"):
         return text  # it already names its cause
     return f"{name}: {text}"
 
@@ -275,7 +304,7 @@ def json_kind(value: object) -> str:
     return type(value).__name__
 
 
-def text_field(obj: dict, key: str, where: str) -> str | None:
+def text_field(obj: dict[str, Any], key: str, where: str) -> str | None:
     """``obj[key]`` when it is text or null/missing; MalformedAnswerError for any other type."""
     value = obj.get(key)
     if value is None:
@@ -326,3 +355,22 @@ def error_from_response(status: int, headers: httpx.Headers, body: bytes) -> API
     else:
         cls = BadRequestError
     return cls(status, message, code=code, retry_after=_retry_after(headers))
+
+
+@contextmanager
+def transport_errors(what: str) -> Iterator[None]:
+    """Turn httpx's network errors raised inside into the typed, key-free ones.
+
+    ``httpx.TimeoutException`` becomes :class:`APITimeoutError` ("``what`` timed
+    out (ReadTimeout)."), any other ``httpx.HTTPError``
+    :class:`APIConnectionError` ("``what`` failed: ConnectError: ...");
+    ``what`` names the request, e.g. ``"POST /beta/completions"``.
+    """
+    import httpx  # loaded already: the request inside goes through it
+
+    try:
+        yield
+    except httpx.TimeoutException as exc:
+        raise APITimeoutError(f"{what} timed out ({type(exc).__name__})") from None
+    except httpx.HTTPError as exc:
+        raise APIConnectionError(f"{what} failed: {describe(exc)}") from None

@@ -56,10 +56,10 @@ class RetryPolicy:
 
     def wait_s(self, attempt: int, exc: BaseException | None, rng: Callable[[], float] = random.random) -> float:
         """Seconds to wait after failed attempt number ``attempt`` (1-based)."""
-        retry_after = getattr(exc, "retry_after", None)
+        retry_after: object = getattr(exc, "retry_after", None)
         if isinstance(retry_after, (int, float)) and retry_after >= 0:
             return min(float(retry_after), self.max_wait_s)
-        step = min(self.max_wait_s, self.base_wait_s * (2 ** max(0, attempt - 1)))
+        step = min(self.max_wait_s, self.base_wait_s * (1 << max(0, attempt - 1)))
         return step / 2 + rng() * step / 2  # "equal jitter": never zero, never above the step
 
     def _wait(self, state: RetryCallState) -> float:

@@ -23,7 +23,7 @@ class Usage:
         if not isinstance(data, dict):
             return cls()
 
-        def num(key: str, src: dict = data) -> int:
+        def num(key: str, src: dict[str, Any] = data) -> int:
             value = src.get(key)
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
                 return 0
@@ -49,7 +49,7 @@ class Usage:
         if not isinstance(data, dict):
             raise MalformedAnswerError(f"usage is {json_kind(data)}, not an object")
 
-        def check(src: dict, where: str, keys: tuple[str, ...]) -> None:
+        def check(src: dict[str, Any], where: str, keys: tuple[str, ...]) -> None:
             for key in keys:
                 value = src.get(key)
                 if value is None:

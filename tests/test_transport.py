@@ -1,11 +1,11 @@
-"""api/lean.py: the lean HTTP/1.1 path of ghost-text requests, against the fake (and over TLS)."""
+"""api/transport.py: H11Transport, the shipped transport of every request, against the fake (and over TLS)."""
 
 import asyncio
 import ssl
 
 import pytest
 
-from deepseek_ls.api import lean
+from deepseek_ls.api import transport
 from deepseek_ls.api.client import DeepSeekClient, FimRequest
 from deepseek_ls.api.errors import APIConnectionError, AuthenticationError
 from tests.conftest import until
@@ -21,7 +21,7 @@ async def api(fake):
 
 
 async def test_ghost_text_requests_share_one_kept_alive_connection(api, fake):
-    assert api.lean is not None
+    assert api.h11_transport is not None
     events = []
     first = await api.fim(FIM, trace=lambda ev, info: events.append(ev))
     streamed = []
@@ -76,10 +76,11 @@ async def test_a_request_made_while_another_runs_finds_a_spare_connection(api, f
 async def test_a_connection_the_server_dropped_while_idle_is_replaced_once(api, fake, monkeypatch):
     await api.fim(FIM)
     await until(lambda: api.idle_connections() == 2)  # the one used and the spare
-    for conn in api.lean._idle:
-        conn.writer.transport.abort()  # as if the server had closed them
+    for conns in api.h11_transport._idle.values():
+        for conn in conns:
+            conn.writer.transport.abort()  # as if the server had closed them
     await asyncio.sleep(0.01)
-    monkeypatch.setattr(lean._Conn, "usable", lambda self, now: True)  # the race: it looks alive
+    monkeypatch.setattr(transport._Conn, "usable", lambda self, now: True)  # the race: it looks alive
     result = await api.fim(FIM)
     assert result.text == "return a + b"
     assert len({r.conn_id for r in fake.fim_requests()}) == 2
@@ -96,13 +97,13 @@ def test_proxies_and_injected_transports_go_through_httpx(monkeypatch):
     import httpx
 
     monkeypatch.setenv("HTTPS_PROXY", "http://127.0.0.1:3128")
-    assert DeepSeekClient("https://api.deepseek.com", "k").lean is None
-    assert DeepSeekClient("http://127.0.0.1:8080", "k").lean is not None  # no proxy for http
+    assert DeepSeekClient("https://api.deepseek.com", "k").h11_transport is None
+    assert DeepSeekClient("http://127.0.0.1:8080", "k").h11_transport is not None  # no proxy for http
     monkeypatch.setenv("NO_PROXY", "api.deepseek.com")
-    assert DeepSeekClient("https://api.deepseek.com", "k").lean is not None
-    assert DeepSeekClient("https://x", "k", transport=httpx.MockTransport(lambda r: None)).lean is None
+    assert DeepSeekClient("https://api.deepseek.com", "k").h11_transport is not None
+    assert DeepSeekClient("https://x", "k", transport=httpx.MockTransport(lambda r: None)).h11_transport is None
     monkeypatch.setenv("DEEPSEEK_LS_HTTPX", "1")
-    assert DeepSeekClient("https://api.deepseek.com", "k").lean is None
+    assert DeepSeekClient("https://api.deepseek.com", "k").h11_transport is None
 
 
 async def test_tls_endpoint(fake, monkeypatch, tmp_path):
@@ -135,7 +136,7 @@ async def test_tls_endpoint(fake, monkeypatch, tmp_path):
     tls_port = server.sockets[0].getsockname()[1]
     client = DeepSeekClient(f"https://localhost:{tls_port}", "sk-test")
     try:
-        assert client.lean is not None
+        assert client.h11_transport is not None
         assert (await client.fim(FIM)).text == "return a + b"
         assert "".join([p async for p in _stream(client)]) == "return a + b"
         assert len({r.conn_id for r in fake.fim_requests()}) == 1
