@@ -550,7 +550,7 @@ class Editor:
     async def run(self) -> ArmResult:
         loop_t0 = time.monotonic_ns()
         self.t_plan = time.monotonic_ns() + 300_000_000
-        kidx = 0
+        self.kidx = 0
         for ri, (region, units) in enumerate(zip(self.regions, self.schedules)):
             if self.budget is not None and len(self.res.keys) >= self.budget:
                 break
@@ -562,91 +562,95 @@ class Editor:
             self.ghost = None
             await self.open(region)
             k0 = len(self.res.keys)
-            typed = region.typed
-            ui = 0
-            partial: Unit | None = None
-            pos = 0
-            while ui < len(units):
-                if self.budget is not None and len(self.res.keys) >= self.budget:
-                    break
-                if self.region_budget is not None and len(self.res.keys) - k0 >= self.region_budget:
-                    break
-                u = partial or units[ui]
-                for ai, (gap, kind, text) in enumerate(u.actions):
-                    now = await self._wait(gap)
-                    if ai == 0:
-                        acc = self._acceptable(now, region, pos)
-                        if acc is not None:
-                            e, k, t_eff = acc
-                            meant = meant_after_accept(region.truth, region.start, region.end, pos, self.text,
-                                                       t_eff[:k])
-                            key = Key(kidx, ri, "accept", t_eff, self.version + 1, self.t_plan,
-                                      accepted_chars=k, start=e.start, end=e.end, new=e.new, cursor=e.cursor)
-                            kidx += 1
-                            self.text_before_accept = self.text
-                            self._apply(key, e, accept_sid=self.ghost.sid)
-                            self.res.accepts += 1
-                            pos += k
-                            bad_pair = mispaired(region.truth, region.start, region.end, pos - k,
-                                                 self.text_before_accept, t_eff[:k])
-                            key.clean = self.text == meant and self.cursor == region.start + pos and not bad_pair
-                            if not key.clean:
-                                key.dirty = (describe_diff(self.text, meant) if self.text != meant else
-                                             "a closer after the cursor closes the suggestion's own bracket: "
-                                             + repr(self.text[max(0, self.cursor - 40):self.cursor + 10])
-                                             if bad_pair else "cursor")
-                                fx = self._fix_edit(meant, region.start + pos)
-                            if not key.clean and (fx.new or fx.start != fx.end or fx.cursor != self.cursor):
-                                await self._wait(_lognormal(self.seed * 7919 + kidx, 1000.0, 0.4))
-                                fkey = Key(kidx, ri, "fix" if fx.new or fx.start != fx.end else "mv", "",
-                                           self.version + 1, self.t_plan, start=fx.start, end=fx.end,
-                                           new=fx.new, cursor=fx.cursor)
-                                kidx += 1
-                                self._apply(fkey, fx)
-                            # skip the units the acceptance covered
-                            while ui < len(units) and units[ui].end <= pos:
-                                ui += 1
-                            partial = None
-                            if ui < len(units) and units[ui].start < pos:
-                                nu = units[ui]
-                                partial = Unit(pos, nu.end, [(nu.actions[0][0], "ins", typed[pos:nu.end])])
-                            break
-                    g = self.ghost
-                    through = (kind == "ins" and g is not None and g.version == self.version
-                               and g.text.startswith(text) and len(g.text) > len(text))
-                    first = True
-                    last_key = None
-                    for e in self._typist(kind, text):
-                        if not first:
-                            await self._wait(self._iki(kidx))
-                        kk = e.kind if self.model is not None else (
-                            "bs" if kind == "bs" else ("nl" if text.startswith(("\n", "\r\n")) else "ins"))
-                        key = Key(kidx, ri, kk, e.new if self.model is not None else text, self.version + 1,
-                                  self.t_plan, through=through and first, start=e.start, end=e.end, new=e.new,
-                                  cursor=e.cursor)
-                        kidx += 1
-                        self._apply(key, e)
-                        first = False
-                        last_key = key
-                    if last_key is not None and ai == len(u.actions) - 1:
-                        last_key.truth_chars = u.end - u.start
-                else:
-                    pos = u.end
-                    ui += 1
-                    partial = None
-                    fx = self._resync(region, pos)
-                    if fx is not None:
-                        await self._wait(self._iki(kidx))
-                        key = Key(kidx, ri, fx.kind, "", self.version + 1, self.t_plan, start=fx.start,
-                                  end=fx.end, new=fx.new, cursor=fx.cursor)
-                        kidx += 1
-                        self._apply(key, fx)
-                    continue
+            limit = self.budget
+            if self.region_budget is not None:
+                limit = k0 + self.region_budget if limit is None else min(limit, k0 + self.region_budget)
+            await self._play(ri, region, units, PlayState(), limit)
             await asyncio.sleep(self.settle_s)
             await self.close()
             self.t_plan = max(self.t_plan, time.monotonic_ns())
         self.res.wall_s = (time.monotonic_ns() - loop_t0) / 1e9
         return self.res
+
+    async def _play(self, ri: int, region: Region, units: list[Unit], st: "PlayState",
+                    limit: int | None) -> bool:
+        """Type ``units`` of ``region`` (document ``self.text``) from ``st`` on until they are done
+        (True) or ``self.res.keys`` holds ``limit`` keystrokes (False; ``st`` says where to resume)."""
+        while st.ui < len(units):
+            if limit is not None and len(self.res.keys) >= limit:
+                return False
+            u = st.partial or units[st.ui]
+            for ai, (gap, kind, text) in enumerate(u.actions):
+                now = await self._wait(gap)
+                if ai == 0:
+                    acc = self._acceptable(now, region, st.pos)
+                    if acc is not None:
+                        e, k, t_eff = acc
+                        meant = meant_after_accept(region.truth, region.start, region.end, st.pos, self.text,
+                                                   t_eff[:k])
+                        key = Key(self.kidx, ri, "accept", t_eff, self.version + 1, self.t_plan,
+                                  accepted_chars=k, start=e.start, end=e.end, new=e.new, cursor=e.cursor)
+                        self.kidx += 1
+                        self.text_before_accept = self.text
+                        self._apply(key, e, accept_sid=self.ghost.sid)
+                        self.res.accepts += 1
+                        st.pos += k
+                        bad_pair = mispaired(region.truth, region.start, region.end, st.pos - k,
+                                             self.text_before_accept, t_eff[:k])
+                        key.clean = self.text == meant and self.cursor == region.start + st.pos and not bad_pair
+                        if not key.clean:
+                            key.dirty = (describe_diff(self.text, meant) if self.text != meant else
+                                         "a closer after the cursor closes the suggestion's own bracket: "
+                                         + repr(self.text[max(0, self.cursor - 40):self.cursor + 10])
+                                         if bad_pair else "cursor")
+                            fx = self._fix_edit(meant, region.start + st.pos)
+                        if not key.clean and (fx.new or fx.start != fx.end or fx.cursor != self.cursor):
+                            await self._wait(_lognormal(self.seed * 7919 + self.kidx, 1000.0, 0.4))
+                            fkey = Key(self.kidx, ri, "fix" if fx.new or fx.start != fx.end else "mv", "",
+                                       self.version + 1, self.t_plan, start=fx.start, end=fx.end,
+                                       new=fx.new, cursor=fx.cursor)
+                            self.kidx += 1
+                            self._apply(fkey, fx)
+                        # skip the units the acceptance covered
+                        while st.ui < len(units) and units[st.ui].end <= st.pos:
+                            st.ui += 1
+                        st.partial = None
+                        if st.ui < len(units) and units[st.ui].start < st.pos:
+                            nu = units[st.ui]
+                            st.partial = Unit(st.pos, nu.end, [(nu.actions[0][0], "ins", region.typed[st.pos:nu.end])])
+                        break
+                g = self.ghost
+                through = (kind == "ins" and g is not None and g.version == self.version
+                           and g.text.startswith(text) and len(g.text) > len(text))
+                first = True
+                last_key = None
+                for e in self._typist(kind, text):
+                    if not first:
+                        await self._wait(self._iki(self.kidx))
+                    kk = e.kind if self.model is not None else (
+                        "bs" if kind == "bs" else ("nl" if text.startswith(("\n", "\r\n")) else "ins"))
+                    key = Key(self.kidx, ri, kk, e.new if self.model is not None else text, self.version + 1,
+                              self.t_plan, through=through and first, start=e.start, end=e.end, new=e.new,
+                              cursor=e.cursor)
+                    self.kidx += 1
+                    self._apply(key, e)
+                    first = False
+                    last_key = key
+                if last_key is not None and ai == len(u.actions) - 1:
+                    last_key.truth_chars = u.end - u.start
+            else:
+                st.pos = u.end
+                st.ui += 1
+                st.partial = None
+                fx = self._resync(region, st.pos)
+                if fx is not None:
+                    await self._wait(self._iki(self.kidx))
+                    key = Key(self.kidx, ri, fx.kind, "", self.version + 1, self.t_plan, start=fx.start,
+                              end=fx.end, new=fx.new, cursor=fx.cursor)
+                    self.kidx += 1
+                    self._apply(key, fx)
+                continue
+        return True
 
     def _apply(self, key: Key, e: Edit, accept_sid: str | None = None) -> None:
         self.version += 1

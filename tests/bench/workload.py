@@ -65,9 +65,53 @@ PROFILES: dict[str, tuple[list[str], int | None, int | None]] = {
 WARMUP_KEYS = 50
 
 
+# ---------------------------------------------------------------- multi-file projects (issue 12)
+
+@dataclass(frozen=True)
+class ProjectSpec:
+    """A small multi-file project the typist works in, moving between files.
+
+    ``files``: every file of the project, written to the replay's workspace folder (so a context
+    engine can read the ones that are not open); ``typed``: per typed file, the qualified names of
+    the functions whose bodies are deleted and typed back, in file order; ``sha256``: the 3.11.7
+    hash of every file (the stdlib copy is used when it matches, else the vendored one);
+    ``pattern``: the order in which the typist visits the typed files (indices into ``typed``),
+    repeated; ``segment``: (min, max) played keystrokes per visit, drawn per visit from the seed."""
+    name: str
+    root: str                                   # stdlib-relative directory, e.g. "json"
+    sha256: dict[str, str]                      # file (relative to root) -> sha256 of 3.11.7
+    typed: tuple[tuple[str, tuple[str, ...]], ...]
+    pattern: tuple[int, ...]
+    segment: tuple[int, int] = (25, 65)
+
+
+# The json package: __init__.py calls JSONEncoder / JSONDecoder / JSONDecodeError (decoder.py,
+# encoder.py), decoder.py calls scanner.make_scanner (scanner.py), tool.py calls json.load /
+# json.loads / json.dump (__init__.py).  The typist works in __init__.py and goes to decoder.py and
+# tool.py and back (a, b, a, c, ...), as a user moving between the files of a change.
+JSON_PROJECT = ProjectSpec(
+    "json", "json",
+    {"__init__.py": "d5d41e2c29049515d295d81a6d40b4890fbec8d8482cfb401630f8ef2f77e4d5",
+     "decoder.py": "9f02654649816145bc76f8c210a5fe3ba1de142d4d97a1c93105732e747c285b",
+     "encoder.py": "7c358788fbb2a6a07f66f1f8446c52396f35fc201108f666d5be002d86f31af2",
+     "scanner.py": "8604d9d03786d0d509abb49e9f069337278ea988c244069ae8ca2c89acc2cb08",
+     "tool.py": "d5174b728b376a12cff3f17472d6b9b609c1d3926f7ee02d74d60c80afd60c77"},
+    (("__init__.py", ("dump", "dumps", "loads")),
+     ("decoder.py", ("JSONDecoder.__init__", "JSONDecoder.raw_decode")),
+     ("tool.py", ("main",))),
+    (0, 1, 0, 2))
+PROJECTS = {"json": JSON_PROJECT}
+# profile -> (project, played-keystroke budget): the same 470 played keystrokes as ``ci``
+# (50 warm-up + 420 measured), spread over visits to the project's files.
+MULTI_PROFILES: dict[str, tuple[str, int | None]] = {
+    "multi": ("json", 470),
+    "multi-tiny": ("json", 60),    # the end-to-end test
+}
+
+
 def warmup_for(profile: str) -> int:
-    """Keystrokes discarded at the start of each arm (warm-up); none in the tiny test profile."""
-    return 0 if profile == "tiny" else WARMUP_KEYS
+    """Keystrokes discarded at the start of each arm (warm-up); none in the tiny test profiles."""
+    return 0 if profile in ("tiny", "multi-tiny") else WARMUP_KEYS
 
 
 @dataclass(frozen=True)
