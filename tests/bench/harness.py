@@ -350,6 +350,29 @@ class Req:
     error: str | None = None
     shown: bool = False
     range: dict | None = None
+    doc: int = 0         # the document (file index) it was asked for: answers for another file are not shown
+
+
+@dataclass
+class PlayState:
+    """Where the typist is in one region's schedule (resumable after a visit to another file)."""
+    ui: int = 0                      # next unit
+    pos: int = 0                     # region offset typed so far
+    partial: Unit | None = None      # the rest of a unit an acceptance covered in part
+
+
+@dataclass
+class DocState:
+    """One file of a session: its region chain and, while another file has the focus, its document."""
+    regions: list[int]
+    k: int = 0                       # current region of the chain
+    st: PlayState = field(default_factory=PlayState)
+    opened: bool = False
+    text: str = ""
+    cursor: int = 0
+    version: int = 0
+    model: EditorModel | None = None
+    eol: str = "\n"
 
 
 @dataclass
@@ -415,10 +438,16 @@ class Editor:
         self.model: EditorModel | None = None
         self.eol = "\n"
         self.t_plan = 0
+        self.doc_id = 0
+        self.kidx = 0
+        self.file_of: list[int] | None = None   # session: region index -> file index
 
     # backend hooks ---------------------------------------------------
     async def open(self, region: Region) -> None: ...
     async def close(self) -> None: ...
+    async def focus(self, region: Region) -> None:
+        """The editor shows this (already open) file again: no LSP message, only the URI changes."""
+        await self.open(region)
     def edit(self, key: Key, e: Edit, accept_sid: str | None = None) -> None: ...
 
     # ghost -----------------------------------------------------------
@@ -429,7 +458,7 @@ class Editor:
             req.text = text
             req.sid = sid
             req.range = rng
-            if req.version == self.version:
+            if req.version == self.version and req.doc == self.doc_id:
                 req.shown = True
                 self.ghost = Ghost(req.version, text, t, sid or f"n{req.id}", req.id, rng)
 
@@ -572,6 +601,86 @@ class Editor:
         self.res.wall_s = (time.monotonic_ns() - loop_t0) / 1e9
         return self.res
 
+    async def run_session(self, files: list[list[int]], segments: list[tuple[int, int]]) -> ArmResult:
+        """A session that moves between files: per segment ``(file, keys)`` the typist switches to
+        ``file`` (a pause, ``didOpen`` on the first visit only: the other files stay open, as tabs),
+        and types its current region on from where they left it for ``keys`` played keystrokes; a
+        finished region moves on to the file's next region (a think pause and a cursor move); a
+        file whose regions are all done is skipped.  ``files``: per file its regions (indices into
+        ``self.regions``, in file order; each region's ``truth`` is the file with the *later*
+        regions deleted, so the chain continues on the same document).  Stops at ``self.budget``."""
+        loop_t0 = time.monotonic_ns()
+        self.t_plan = time.monotonic_ns() + 300_000_000
+        self.kidx = 0
+        self.file_of = [0] * len(self.regions)
+        for fi, regs in enumerate(files):
+            for ri in regs:
+                self.file_of[ri] = fi
+        docs = [DocState(list(regs)) for regs in files]
+        cur: int | None = None
+        for si, (fi, n) in enumerate(segments):
+            if self.budget is not None and len(self.res.keys) >= self.budget:
+                break
+            if all(d.k >= len(d.regions) for d in docs):
+                break
+            d = docs[fi]
+            if d.k >= len(d.regions):
+                continue
+            if cur != fi:
+                if cur is not None:
+                    c = docs[cur]
+                    c.text, c.cursor, c.version, c.model, c.eol = (self.text, self.cursor, self.version,
+                                                                    self.model, self.eol)
+                    # the user stops, looks for the other file and the place in it
+                    await self._wait(_lognormal(self.seed * 104_729 + si, 3000.0, 0.5))
+                self.ghost = None
+                self.doc_id = fi
+                ri = d.regions[d.k]
+                region = self.regions[ri]
+                if not d.opened:
+                    flavour, eol = self.editors[ri]
+                    d.model = EditorModel(flavour, eol) if flavour else None
+                    d.eol, d.text, d.cursor, d.version = eol, region.initial, region.start, 1
+                self.text, self.cursor, self.version, self.model, self.eol = (d.text, d.cursor, d.version,
+                                                                              d.model, d.eol)
+                if not d.opened:
+                    await self.open(region)
+                    d.opened = True
+                else:
+                    await self.focus(region)
+                cur = fi
+            limit = len(self.res.keys) + n
+            if self.budget is not None:
+                limit = min(limit, self.budget)
+            while d.k < len(d.regions) and len(self.res.keys) < limit:
+                ri = d.regions[d.k]
+                region = self.regions[ri]
+                if not await self._play(ri, region, self.schedules[ri], d.st, limit):
+                    break
+                d.k += 1
+                d.st = PlayState()
+                if d.k < len(d.regions) and len(self.res.keys) < limit:
+                    # on to the file's next function: a think pause, the cursor moves there (and the
+                    # document is repaired if the region did not end as meant)
+                    nri = d.regions[d.k]
+                    nxt = self.regions[nri]
+                    await self._wait(_lognormal(self.seed * 15_485_863 + nri, 2500.0, 0.5))
+                    fx = self._fix_edit(nxt.initial, nxt.start)
+                    kind = "mv" if fx.is_move else "fix"
+                    key = Key(self.kidx, nri, kind, "", self.version + 1, self.t_plan, start=fx.start,
+                              end=fx.end, new=fx.new, cursor=fx.cursor)
+                    self.kidx += 1
+                    self._apply(key, fx)
+        await asyncio.sleep(self.settle_s)
+        for fi, d in enumerate(docs):
+            if d.opened:
+                self.doc_id = fi
+                await self.focus(self.regions[d.regions[min(d.k, len(d.regions) - 1)]])
+                await self.close()
+        self.t_plan = max(self.t_plan, time.monotonic_ns())
+        self.res.wall_s = (time.monotonic_ns() - loop_t0) / 1e9
+        return self.res
+
     async def _play(self, ri: int, region: Region, units: list[Unit], st: "PlayState",
                     limit: int | None) -> bool:
         """Type ``units`` of ``region`` (document ``self.text``) from ``st`` on until they are done
@@ -666,13 +775,17 @@ def _lognormal(seed: int, median: float, sigma: float) -> float:
 
 
 class ServerEditor(Editor):
-    def __init__(self, lsp: LspClient, *a: Any, **kw: Any) -> None:
+    def __init__(self, lsp: LspClient, *a: Any, root_uri: str = ROOT_URI, **kw: Any) -> None:
         super().__init__(*a, **kw)
         self.lsp = lsp
         self.pending: Any = None
+        self.root_uri = root_uri
+
+    async def focus(self, region: Region) -> None:
+        self.uri = f"{self.root_uri}/{region.path}"
 
     async def open(self, region: Region) -> None:
-        self.uri = f"{ROOT_URI}/{region.path}"
+        self.uri = f"{self.root_uri}/{region.path}"
         self.lsp.notify("textDocument/didOpen", {"textDocument": {
             "uri": self.uri, "languageId": "python", "version": self.version, "text": self.text}})
 
@@ -698,7 +811,7 @@ class ServerEditor(Editor):
         new_text_pos = utf16_position(self.text[:e.start] + e.new + self.text[e.end:], e.cursor)
         msgs.append({"jsonrpc": "2.0", "id": rid, "method": "textDocument/inlineCompletion", "params": {
             "textDocument": {"uri": self.uri}, "position": new_text_pos, "context": {"triggerKind": 2}}})
-        req = Req(rid, key.i, self.version, 0)
+        req = Req(rid, key.i, self.version, 0, doc=self.doc_id)
         self.res.reqs[rid] = req
         self.lsp.handlers[rid] = lambda t, msg, req=req: self._on_msg(req, t, msg)
         req.send_ns = key.send_ns = self.lsp.send(msgs)
@@ -743,8 +856,27 @@ class NaiveEditor(Editor):
             return self.res
         t_base = time.monotonic_ns() + 300_000_000 - played[0].plan_ns
         region = -1
+        docs: dict[int, tuple[str, int, int]] = {}     # session: file -> (text, cursor, version)
         for pk in played:
-            if pk.region != region:
+            if pk.region != region and self.file_of is not None:
+                # a session: the files stay open; a switch keeps each file's document
+                f_old = self.file_of[region] if region >= 0 else None
+                f_new = self.file_of[pk.region]
+                region = pk.region
+                if f_new != f_old:
+                    if f_old is not None:
+                        docs[f_old] = (self.text, self.cursor, self.version)
+                    r = self.regions[region]
+                    self.ghost = None
+                    self.doc_id = f_new
+                    self.eol = self.editors[region][1]
+                    if f_new in docs:
+                        self.text, self.cursor, self.version = docs[f_new]
+                        await self.focus(r)
+                    else:
+                        self.text, self.cursor, self.version = r.initial, r.start, 1
+                        await self.open(r)
+            elif pk.region != region:
                 if region >= 0:
                     await asyncio.sleep(self.settle_s)
                     await self.close()
@@ -784,7 +916,7 @@ class NaiveEditor(Editor):
         text = self.text[:e.start] + e.new + self.text[e.end:]
         body = naive_body(text, e.cursor)
         tag = f"k{key.i}"
-        req = Req(tag, key.i, self.version, 0)
+        req = Req(tag, key.i, self.version, 0, doc=self.doc_id)
         self.res.reqs[tag] = req
         req.send_ns = key.send_ns = time.monotonic_ns()
         key.req = tag
@@ -826,7 +958,12 @@ async def run_server_arm(name: str, fake: FakeProc, key: str, regions: list[Regi
                          schedules: list[list[Unit]], workdir: str, settings: dict | None = None,
                          budget: int | None = None, src: str = REPO,
                          editors: list[tuple[str | None, str]] | None = None, region_budget: int | None = None,
-                         seed: int = 1, policy: str = "A") -> ArmResult:
+                         seed: int = 1, policy: str = "A", session: Any = None,
+                         root_uri: str = ROOT_URI) -> ArmResult:
+    """The server arm.  ``session``: ``(files, segments)`` of a multi-file workload
+    (:meth:`Editor.run_session`), else the regions are typed one after the other.  ``root_uri``:
+    the workspace folder the server is given (a real folder for multi-file workloads, so that a
+    context engine can read the files that are not open)."""
     trace_path = os.path.join(workdir, f"trace-{name}.jsonl")
     if os.path.exists(trace_path):
         os.remove(trace_path)
@@ -835,7 +972,9 @@ async def run_server_arm(name: str, fake: FakeProc, key: str, regions: list[Regi
                     cwd=src)   # ``python -m deepseek_ls`` imports from the cwd first: the snapshot
     init_opts = {"deepseek": {"baseUrl": fake.base_url, **({"completion": settings} if settings else {})}}
     await lsp.request("initialize", {
-        "processId": os.getpid(), "rootUri": ROOT_URI, "initializationOptions": init_opts,
+        "processId": os.getpid(), "rootUri": root_uri,
+        "workspaceFolders": [{"uri": root_uri, "name": root_uri.rstrip("/").rsplit("/", 1)[-1]}],
+        "initializationOptions": init_opts,
         "capabilities": {"general": {"positionEncodings": ["utf-16"]},
                          "textDocument": {"inlineCompletion": {"dynamicRegistration": False},
                                           "synchronization": {"dynamicRegistration": False}},
@@ -845,9 +984,9 @@ async def run_server_arm(name: str, fake: FakeProc, key: str, regions: list[Regi
     gc.collect()
     gc.freeze()
     ed = ServerEditor(lsp, name, regions, schedules, budget=budget, editors=editors,
-                      region_budget=region_budget, seed=seed, policy=policy)
+                      region_budget=region_budget, seed=seed, policy=policy, root_uri=root_uri)
     cpu0, _ = proc_cpu(lsp.proc.pid)
-    res = await ed.run()
+    res = await (ed.run_session(*session) if session is not None else ed.run())
     cpu1, rss = proc_cpu(lsp.proc.pid)
     res.cpu_s, res.rss_kb = cpu1 - cpu0, rss
     res.messages = list(lsp.messages)
@@ -861,14 +1000,23 @@ async def run_server_arm(name: str, fake: FakeProc, key: str, regions: list[Regi
 async def run_naive_arm(name: str, fake: FakeProc, key: str, regions: list[Region],
                         schedules: list[list[Unit]], played: list[Key] | None = None,
                         editors: list[tuple[str | None, str]] | None = None, region_budget: int | None = None,
-                        seed: int = 1) -> ArmResult:
-    """The naive arm; with ``played`` it replays the server arm's keystrokes (default use)."""
+                        seed: int = 1, session: Any = None) -> ArmResult:
+    """The naive arm; with ``played`` it replays the server arm's keystrokes (default use).
+    ``session``: as for :func:`run_server_arm` (the replay keeps each file's document over switches)."""
     gc.collect()
     gc.freeze()
     ed = NaiveEditor(NaiveClient(fake.base_url, key), name, regions, schedules, editors=editors,
                      region_budget=region_budget, seed=seed)
+    if session is not None:
+        ed.file_of = [0] * len(regions)
+        for fi, regs in enumerate(session[0]):
+            for ri in regs:
+                ed.file_of[ri] = fi
     t0 = time.process_time()
-    res = await (ed.replay(played) if played is not None else ed.run())
+    if played is not None:
+        res = await ed.replay(played)
+    else:
+        res = await (ed.run_session(*session) if session is not None else ed.run())
     res.cpu_s = time.process_time() - t0     # the harness' own CPU (the naive client lives in it)
     gc.unfreeze()
     res.fake = fake.fim_records(key)

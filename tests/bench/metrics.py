@@ -166,17 +166,13 @@ def shown_upstream(reqs: dict[Any, Any], up: list, trig: dict, tr: dict, naive: 
 
 
 
-def arm_metrics(keys: list[Any], reqs: dict[Any, Any], fake: list[dict], trace: list[dict] | None,
-                *, warmup: int = 50, naive: bool = False, cpu_s: float | None = None,
-                rss_kb: int | None = None, lateness_ms: list[float] | None = None) -> dict:
-    keys = sorted(keys, key=lambda k: _g(k, "i"))
-    measured = [k for k in keys if _g(k, "i") >= warmup]
-    n_keys = len(measured)
+def upstream_of(reqs: dict[Any, Any], fake: list[dict], tr: dict,
+                naive: bool) -> tuple[dict[int, Any], list[tuple[dict, Any, int]]]:
+    """(fake seq -> LSP request id, [(fake record, request id or None, triggering keystroke index or
+    -1)]): the naive client tags its requests (``x-bench-tag``), the server's are matched through
+    the trace (:func:`match_upstream`; ``tr`` from :func:`index_trace`)."""
     key_of_req = {rid: _g(r, "key") for rid, r in reqs.items()}
-    tr = index_trace(trace or [])
-    by = tr["by"]
-
-    # --- upstream requests and the keystroke that triggered each
+    trig: dict[int, Any]
     if naive:
         trig = {}
         for r in fake:
@@ -189,6 +185,85 @@ def arm_metrics(keys: list[Any], reqs: dict[Any, Any], fake: list[dict], trace: 
         rid = trig.get(r["seq"])
         ki = key_of_req.get(rid, -1) if rid is not None else -1
         up.append((r, rid, ki))
+    return trig, up
+
+
+def visits(keys: list[Any], file_of: list[int]) -> list[dict]:
+    """The visits of a session: runs of keystrokes in one file (``file_of``: region -> file), in
+    order, each ``{"file", "first", "last" (keystroke indices), "return" (the file was visited
+    before)}``."""
+    out: list[dict] = []
+    seen: set[int] = set()
+    for k in sorted(keys, key=lambda k: _g(k, "i")):
+        f = file_of[_g(k, "region")]
+        if not out or out[-1]["file"] != f:
+            out.append({"file": f, "first": _g(k, "i"), "last": _g(k, "i"), "return": f in seen})
+            seen.add(f)
+        else:
+            out[-1]["last"] = _g(k, "i")
+    return out
+
+
+def switch_metrics(keys: list[Any], reqs: dict[Any, Any], fake: list[dict], trace: list[dict] | None,
+                   file_of: list[int], *, warmup: int = 50, naive: bool = False) -> dict:
+    """Cache hits where a session moves to another file.
+
+    A *switch* is a visit (:func:`visits`) after the first whose first keystroke is measured (index
+    >= ``warmup``).  Its *first request* is the first upstream FIM request (by the time the fake
+    received it) triggered by a keystroke of that visit; the figure is the cache-hit fraction of
+    the prompt tokens of those requests, Σ hit ÷ Σ (hit + miss) as billed by the ledger, overall,
+    on a first visit to the file (``first_visit``) and on a return to a file visited before
+    (``return_visit``).  ``visit_requests``: the same over every request of the switched-to visits.
+    ``per_visit``: file, keystrokes, requests, and the first request's hit / miss tokens."""
+    tr = index_trace(trace or [])
+    _, up = upstream_of(reqs, fake, tr, naive)
+    by_key: dict[int, list[dict]] = defaultdict(list)
+    for r, _rid, ki in up:
+        if ki >= 0 and r.get("billed"):
+            by_key[ki].append(r)
+    vs = visits(keys, file_of)
+
+    def frac(recs: list[dict]) -> dict:
+        h = sum(r.get("hit", 0) for r in recs)
+        m = sum(r.get("miss", 0) for r in recs)
+        return {"n": len(recs), "hit": h, "miss": m, "hit_fraction": _r(h / (h + m), 4) if h + m else None}
+
+    first: list[dict] = []
+    first_new: list[dict] = []
+    first_ret: list[dict] = []
+    every: list[dict] = []
+    per_visit = []
+    switches = 0
+    for j, v in enumerate(vs):
+        if j == 0 or v["first"] < warmup:
+            continue
+        switches += 1
+        recs = sorted((r for ki in range(v["first"], v["last"] + 1) for r in by_key.get(ki, [])),
+                      key=lambda r: r["recv_ns"])
+        every.extend(recs)
+        row = {"file": v["file"], "return": v["return"], "keys": v["last"] - v["first"] + 1,
+               "requests": len(recs)}
+        if recs:
+            first.append(recs[0])
+            (first_ret if v["return"] else first_new).append(recs[0])
+            row.update(first_hit=recs[0].get("hit", 0), first_miss=recs[0].get("miss", 0))
+        per_visit.append(row)
+    return {"switches": switches, "first_request": frac(first), "first_visit": frac(first_new),
+            "return_visit": frac(first_ret), "visit_requests": frac(every), "per_visit": per_visit}
+
+
+def arm_metrics(keys: list[Any], reqs: dict[Any, Any], fake: list[dict], trace: list[dict] | None,
+                *, warmup: int = 50, naive: bool = False, cpu_s: float | None = None,
+                rss_kb: int | None = None, lateness_ms: list[float] | None = None) -> dict:
+    keys = sorted(keys, key=lambda k: _g(k, "i"))
+    measured = [k for k in keys if _g(k, "i") >= warmup]
+    n_keys = len(measured)
+    key_of_req = {rid: _g(r, "key") for rid, r in reqs.items()}
+    tr = index_trace(trace or [])
+    by = tr["by"]
+
+    # --- upstream requests and the keystroke that triggered each
+    trig, up = upstream_of(reqs, fake, tr, naive)
     up_m = [(r, rid, ki) for r, rid, ki in up if ki >= warmup]
 
     # --- what was shown, and which upstream request each shown text came from

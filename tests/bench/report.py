@@ -84,9 +84,27 @@ def markdown(result: dict) -> str:
         ("waste $ (share of $)", lambda a: f"{_fmt(a['waste_usd'])} ({_fmt(a['waste_fraction_usd'])})"),
         ("server CPU s / 1k keys; peak RSS MB", lambda a: f"{_fmt(a['cpu_s_per_1k_keys'])}; {_fmt(a['peak_rss_mb'])}"),
     ]
+    if any("switch" in a for _, a in cols):
+        def fr(d: dict) -> str:
+            return f"{_fmt(d['hit_fraction'])} ({d['n']})"
+        rows += [
+            ("file switches (measured)", lambda a: a["switch"]["switches"]),
+            ("hit fraction, 1st request after a switch (n)", lambda a: fr(a["switch"]["first_request"])),
+            ("  first visit to the file / return", lambda a: "{} / {}".format(
+                fr(a["switch"]["first_visit"]), fr(a["switch"]["return_visit"]))),
+            ("  tokens hit / miss", lambda a: "{hit} / {miss}".format(**a["switch"]["first_request"])),
+            ("hit fraction, every request of those visits", lambda a: fr(a["switch"]["visit_requests"])),
+        ]
     for label, get in rows:
         lines.append(row(label, get))
     lines.append("")
+    sess = result.get("session")
+    if sess:
+        lines.append(f"session: files {', '.join(sess['files'])} (workspace folder {sess.get('workspace')}); "
+                     "visits (file, played keys) planned: "
+                     + ", ".join(f"{p.rsplit('/', 1)[-1]} {n}" for p, n in sess.get("visits_planned", [])) + " …")
+    if result.get("server_tree"):
+        lines.append(f"server code taken from {result['server_tree']}")
     rat = " · ".join(f"{mode}: requests {_fmt(m['ratios']['requests'])}, $ {_fmt(m['ratios']['usd'])}, "
                      f"ghost p50 {_fmt(m['ratios']['ghost_p50'])}" for mode, m in result["modes"].items())
     lines.append(f"server ÷ naive — {rat}")

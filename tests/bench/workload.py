@@ -103,9 +103,10 @@ JSON_PROJECT = ProjectSpec(
 PROJECTS = {"json": JSON_PROJECT}
 # profile -> (project, played-keystroke budget): the same 470 played keystrokes as ``ci``
 # (50 warm-up + 420 measured), spread over visits to the project's files.
-MULTI_PROFILES: dict[str, tuple[str, int | None]] = {
-    "multi": ("json", 470),
-    "multi-tiny": ("json", 60),    # the end-to-end test
+# (project, played budget, played keystrokes per visit or None for the project's)
+MULTI_PROFILES: dict[str, tuple[str, int | None, tuple[int, int] | None]] = {
+    "multi": ("json", 470, None),
+    "multi-tiny": ("json", 40, (8, 12)),    # the end-to-end test: a few visits in 40 keystrokes
 }
 
 
@@ -378,6 +379,23 @@ class Workload:
     world: World = IDEAL
     editors: list[tuple[str | None, str]] = field(default_factory=list)   # per region
     region_budget: int | None = None   # played keystrokes per file at most
+    # multi-file sessions (``multi`` profiles): per typed file its region chain, the visits, the
+    # project's files as written to the workspace folder, and the truths the oracle gets
+    files: list[list[int]] | None = None
+    segments: list[tuple[int, int]] | None = None
+    project: dict[str, str] | None = None            # workspace-relative path -> text on disk
+    truths: list[tuple[str, list[tuple[int, int]]]] | None = None
+    project_sources: dict[str, str] | None = None    # path -> "stdlib" | "vendored"
+
+    @property
+    def session(self) -> tuple[list[list[int]], list[tuple[int, int]]] | None:
+        return (self.files, self.segments) if self.files is not None and self.segments is not None else None
+
+    def oracle_truths(self) -> list[tuple[str, list[tuple[int, int]]]]:
+        """What the fake's oracle is given: per file its whole text and the spans typed in it."""
+        if self.truths is not None:
+            return self.truths
+        return [(r.truth, [(r.start, r.end)]) for r in self.regions]
 
     def planned_keys(self) -> int:
         return sum(len(u.actions) for s in self.schedules for u in s)
@@ -417,6 +435,116 @@ def build(profile: str, seed: int, model: TypingModel = TypingModel(),
         region_budget = -(-budget // world.files)
     return Workload(profile, seed, regions[: len(schedules)], schedules, model, budget, world,
                     editors[: len(schedules)], region_budget)
+
+
+def load_project(spec: ProjectSpec, allow_other_stdlib: bool = False) -> tuple[dict[str, str], dict[str, str]]:
+    """(file -> text, file -> "stdlib" | "vendored") for every file of ``spec`` (paths relative to
+    the stdlib directory, e.g. ``json/decoder.py``): the stdlib file when its hash is the 3.11.7
+    one, else the vendored copy in ``corpus/``."""
+    texts, sources = {}, {}
+    for rel, want in sorted(spec.sha256.items()):
+        path = f"{spec.root}/{rel}"
+        stdlib = os.path.join(sysconfig.get_paths()["stdlib"], path)
+        text = None
+        if os.path.exists(stdlib):
+            with open(stdlib, encoding="utf-8") as f:
+                t = f.read()
+            if allow_other_stdlib or hashlib.sha256(t.encode("utf-8")).hexdigest() == want:
+                text, sources[path] = t, "stdlib"
+        if text is None:
+            with open(os.path.join(CORPUS, path), encoding="utf-8") as f:
+                text, sources[path] = f.read(), "vendored"
+        texts[path] = text
+    return texts, sources
+
+
+def _crlf_offset(lf_text: str, off: int) -> int:
+    return off + lf_text.count("\n", 0, off)
+
+
+def chain_regions(path: str, text: str, qualnames: tuple[str, ...], source: str) -> list[Region]:
+    """The regions of one file, in file order, as a chain typed top to bottom on one document:
+    region k's ``truth`` is the file with regions k+1.. deleted (so its ``initial`` is the file with
+    regions k.. deleted, and a finished region k leaves exactly region k+1's ``initial``).  Offsets
+    of region k are the same in the whole file (the deleted regions come after it)."""
+    spans = []
+    for q in qualnames:
+        reg = region_of(text, q)
+        if reg is None:
+            raise RuntimeError(f"cannot find {q} in {path}")
+        spans.append((reg[0], reg[1], q))
+    spans.sort()
+    for (_, e0, _), (s1, _, _) in zip(spans, spans[1:]):
+        if s1 < e0:
+            raise RuntimeError(f"overlapping regions in {path}")
+    sha = hashlib.sha256(text.encode("utf-8")).hexdigest()
+    out = []
+    for k, (a, b, q) in enumerate(spans):
+        t = text
+        for a2, b2, _ in reversed(spans[k + 1:]):
+            t = t[:a2] + t[b2:]
+        out.append(Region(f"{path}:{q}", path, q, source, sha, t, a, b))
+    return out
+
+
+def make_segments(spec: ProjectSpec, seed: int, n: int = 200,
+                  segment: tuple[int, int] | None = None) -> list[tuple[int, int]]:
+    """The visits: ``spec.pattern`` repeated, each visit ``segment`` (default ``spec.segment``)
+    played keystrokes, drawn uniformly from the seed."""
+    rng = random.Random(seed * 7_919 + 12)
+    lo, hi = segment or spec.segment
+    return [(spec.pattern[j % len(spec.pattern)], rng.randint(lo, hi)) for j in range(n)]
+
+
+def build_multi(profile: str, seed: int, model: TypingModel = TypingModel(),
+                allow_other_stdlib: bool = False, world: World = IDEAL) -> Workload:
+    """A multi-file session (``MULTI_PROFILES``): the typist types function bodies in several files
+    of one project that import from each other, moving between the files (``ProjectSpec``)."""
+    pname, budget, segment = MULTI_PROFILES[profile]
+    spec = PROJECTS[pname]
+    texts, sources = load_project(spec, allow_other_stdlib)
+    regions: list[Region] = []
+    files: list[list[int]] = []
+    editors: list[tuple[str | None, str]] = []
+    truths: list[tuple[str, list[tuple[int, int]]]] = []
+    project = dict(texts)
+    for fi, (rel, quals) in enumerate(spec.typed):
+        path = f"{spec.root}/{rel}"
+        chain = chain_regions(path, texts[path], quals, sources[path])
+        ed = editor_for(world, seed, fi)
+        full = texts[path]
+        spans = [(r.start, r.end) for r in chain]
+        if ed[1] == "\r\n":
+            chain = [with_crlf(r) for r in chain]
+            spans = [(_crlf_offset(full, a), _crlf_offset(full, b)) for a, b in spans]
+            full = full.replace("\n", "\r\n")
+        files.append(list(range(len(regions), len(regions) + len(chain))))
+        regions.extend(chain)
+        editors.extend([ed] * len(chain))
+        truths.append((full, spans))
+        project[path] = chain[0].initial       # on disk as saved before the session: bodies deleted
+    schedules = [make_schedule(r.typed, seed * 1000 + n, model, None) for n, r in enumerate(regions)]
+    return Workload(profile, seed, regions, schedules, model, budget, world, editors, None,
+                    files=files, segments=make_segments(spec, seed, segment=segment), project=project, truths=truths,
+                    project_sources=sources)
+
+
+def build_any(profile: str, seed: int, model: TypingModel = TypingModel(), limit: int | None = None,
+              world: World = IDEAL) -> Workload:
+    """:func:`build` or, for a multi-file profile, :func:`build_multi`."""
+    if profile in MULTI_PROFILES:
+        return build_multi(profile, seed, model, world=world)
+    return build(profile, seed, model, limit=limit, world=world)
+
+
+def write_workspace(wl: Workload, folder: str) -> str:
+    """Write the project's files under ``folder`` (created); returns its ``file://`` URI."""
+    for rel, text in (wl.project or {}).items():
+        p = os.path.join(folder, rel)
+        os.makedirs(os.path.dirname(p), exist_ok=True)
+        with open(p, "w", encoding="utf-8", newline="") as f:
+            f.write(text)
+    return "file://" + os.path.abspath(folder)
 
 
 def keystrokes_of(typed: str) -> int:
