@@ -441,6 +441,8 @@ class Editor:
         self.doc_id = 0
         self.kidx = 0
         self.file_of: list[int] | None = None   # session: region index -> file index
+        self.switch_ms = 3000.0         # session: median pause to switch files (log-normal, sigma 0.5)
+        self.next_region_ms = 2500.0    # session: median pause before the file's next function
 
     # backend hooks ---------------------------------------------------
     async def open(self, region: Region) -> None: ...
@@ -632,7 +634,7 @@ class Editor:
                     c.text, c.cursor, c.version, c.model, c.eol = (self.text, self.cursor, self.version,
                                                                     self.model, self.eol)
                     # the user stops, looks for the other file and the place in it
-                    await self._wait(_lognormal(self.seed * 104_729 + si, 3000.0, 0.5))
+                    await self._wait(_lognormal(self.seed * 104_729 + si, self.switch_ms, 0.5))
                 self.ghost = None
                 self.doc_id = fi
                 ri = d.regions[d.k]
@@ -664,7 +666,7 @@ class Editor:
                     # document is repaired if the region did not end as meant)
                     nri = d.regions[d.k]
                     nxt = self.regions[nri]
-                    await self._wait(_lognormal(self.seed * 15_485_863 + nri, 2500.0, 0.5))
+                    await self._wait(_lognormal(self.seed * 15_485_863 + nri, self.next_region_ms, 0.5))
                     fx = self._fix_edit(nxt.initial, nxt.start)
                     kind = "mv" if fx.is_move else "fix"
                     key = Key(self.kidx, nri, kind, "", self.version + 1, self.t_plan, start=fx.start,
@@ -681,7 +683,7 @@ class Editor:
         self.res.wall_s = (time.monotonic_ns() - loop_t0) / 1e9
         return self.res
 
-    async def _play(self, ri: int, region: Region, units: list[Unit], st: "PlayState",
+    async def _play(self, ri: int, region: Region, units: list[Unit], st: PlayState,
                     limit: int | None) -> bool:
         """Type ``units`` of ``region`` (document ``self.text``) from ``st`` on until they are done
         (True) or ``self.res.keys`` holds ``limit`` keystrokes (False; ``st`` says where to resume)."""
@@ -959,7 +961,7 @@ async def run_server_arm(name: str, fake: FakeProc, key: str, regions: list[Regi
                          budget: int | None = None, src: str = REPO,
                          editors: list[tuple[str | None, str]] | None = None, region_budget: int | None = None,
                          seed: int = 1, policy: str = "A", session: Any = None,
-                         root_uri: str = ROOT_URI) -> ArmResult:
+                         root_uri: str = ROOT_URI, switch_ms: float | None = None) -> ArmResult:
     """The server arm.  ``session``: ``(files, segments)`` of a multi-file workload
     (:meth:`Editor.run_session`), else the regions are typed one after the other.  ``root_uri``:
     the workspace folder the server is given (a real folder for multi-file workloads, so that a
@@ -985,6 +987,8 @@ async def run_server_arm(name: str, fake: FakeProc, key: str, regions: list[Regi
     gc.freeze()
     ed = ServerEditor(lsp, name, regions, schedules, budget=budget, editors=editors,
                       region_budget=region_budget, seed=seed, policy=policy, root_uri=root_uri)
+    if switch_ms is not None:
+        ed.switch_ms = ed.next_region_ms = switch_ms
     cpu0, _ = proc_cpu(lsp.proc.pid)
     res = await (ed.run_session(*session) if session is not None else ed.run())
     cpu1, rss = proc_cpu(lsp.proc.pid)

@@ -31,7 +31,7 @@ def percentile(values: Iterable[float], q: float) -> float | None:
     return float(v[lo] + (v[hi] - v[lo]) * (pos - lo))
 
 
-def pcts(values: list[float], qs: tuple[int, ...] = (50, 95, 99)) -> dict:
+def pcts(values: list[float], qs: tuple[int, ...] = (50, 95, 99)) -> dict[str, Any]:
     out = {f"p{q}": _r(percentile(values, q)) for q in qs}
     out["n"] = len(values)
     return out
@@ -60,16 +60,16 @@ def show_episodes(keys: list[Any], reqs: dict[Any, Any]) -> int:
     return n
 
 
-def index_trace(trace: list[dict]) -> dict:
+def index_trace(trace: list[dict[str, Any]]) -> dict[str, Any]:
     """Per request id: lsp_recv time, waits, decisions, http events, lsp_sent."""
-    by: dict[Any, dict] = defaultdict(lambda: {"waits": [], "decisions": [], "wait_open": None})
+    by: dict[Any, dict[str, Any]] = defaultdict(lambda: {"waits": [], "decisions": [], "wait_open": None})
     written: list[tuple[int, Any]] = []
     done_ok: list[tuple[int, Any]] = []
     first_byte: list[tuple[int, Any]] = []
     for ev in trace:
         kind = ev.get("ev")
         rid = ev.get("id")
-        t = ev.get("t")
+        t = int(ev.get("t") or 0)
         if kind == "lsp_recv":
             if ev.get("method") == "textDocument/inlineCompletion":
                 by[rid]["recv"] = t
@@ -104,7 +104,7 @@ def index_trace(trace: list[dict]) -> dict:
             "first_byte": sorted(first_byte, key=lambda x: x[0])}
 
 
-def match_upstream(written: list[tuple[int, Any]], fake: list[dict]) -> dict[int, Any]:
+def match_upstream(written: list[tuple[int, Any]], fake: list[dict[str, Any]]) -> dict[int, Any]:
     """fake record seq -> LSP request id that wrote it.
 
     The i-th ``http_written`` of the server pairs with the i-th FIM request the
@@ -132,7 +132,7 @@ def match_upstream(written: list[tuple[int, Any]], fake: list[dict]) -> dict[int
 
 # ---------------------------------------------------------------- the arm metrics
 
-def shown_upstream(reqs: dict[Any, Any], up: list, trig: dict, tr: dict, naive: bool) -> set[int]:
+def shown_upstream(reqs: dict[Any, Any], up: list[Any], trig: dict[int, Any], tr: dict[str, Any], naive: bool) -> set[int]:
     """Fake seqs of the upstream requests whose answer reached the screen (for their own keystroke, or a
     later one through join / memory): a suggestion id first shown at time t belongs to the request whose
     answer started last before t (``http_first_byte``; streamed answers are shown before
@@ -166,8 +166,8 @@ def shown_upstream(reqs: dict[Any, Any], up: list, trig: dict, tr: dict, naive: 
 
 
 
-def upstream_of(reqs: dict[Any, Any], fake: list[dict], tr: dict,
-                naive: bool) -> tuple[dict[int, Any], list[tuple[dict, Any, int]]]:
+def upstream_of(reqs: dict[Any, Any], fake: list[dict[str, Any]], tr: dict[str, Any],
+                naive: bool) -> tuple[dict[int, Any], list[tuple[dict[str, Any], Any, int]]]:
     """(fake seq -> LSP request id, [(fake record, request id or None, triggering keystroke index or
     -1)]): the naive client tags its requests (``x-bench-tag``), the server's are matched through
     the trace (:func:`match_upstream`; ``tr`` from :func:`index_trace`)."""
@@ -188,11 +188,11 @@ def upstream_of(reqs: dict[Any, Any], fake: list[dict], tr: dict,
     return trig, up
 
 
-def visits(keys: list[Any], file_of: list[int]) -> list[dict]:
+def visits(keys: list[Any], file_of: list[int]) -> list[dict[str, Any]]:
     """The visits of a session: runs of keystrokes in one file (``file_of``: region -> file), in
     order, each ``{"file", "first", "last" (keystroke indices), "return" (the file was visited
     before)}``."""
-    out: list[dict] = []
+    out: list[dict[str, Any]] = []
     seen: set[int] = set()
     for k in sorted(keys, key=lambda k: _g(k, "i")):
         f = file_of[_g(k, "region")]
@@ -204,8 +204,8 @@ def visits(keys: list[Any], file_of: list[int]) -> list[dict]:
     return out
 
 
-def switch_metrics(keys: list[Any], reqs: dict[Any, Any], fake: list[dict], trace: list[dict] | None,
-                   file_of: list[int], *, warmup: int = 50, naive: bool = False) -> dict:
+def switch_metrics(keys: list[Any], reqs: dict[Any, Any], fake: list[dict[str, Any]], trace: list[dict[str, Any]] | None,
+                   file_of: list[int], *, warmup: int = 50, naive: bool = False) -> dict[str, Any]:
     """Cache hits where a session moves to another file.
 
     A *switch* is a visit (:func:`visits`) after the first whose first keystroke is measured (index
@@ -217,21 +217,21 @@ def switch_metrics(keys: list[Any], reqs: dict[Any, Any], fake: list[dict], trac
     ``per_visit``: file, keystrokes, requests, and the first request's hit / miss tokens."""
     tr = index_trace(trace or [])
     _, up = upstream_of(reqs, fake, tr, naive)
-    by_key: dict[int, list[dict]] = defaultdict(list)
+    by_key: dict[int, list[dict[str, Any]]] = defaultdict(list)
     for r, _rid, ki in up:
         if ki >= 0 and r.get("billed"):
             by_key[ki].append(r)
     vs = visits(keys, file_of)
 
-    def frac(recs: list[dict]) -> dict:
+    def frac(recs: list[dict[str, Any]]) -> dict[str, Any]:
         h = sum(r.get("hit", 0) for r in recs)
         m = sum(r.get("miss", 0) for r in recs)
         return {"n": len(recs), "hit": h, "miss": m, "hit_fraction": _r(h / (h + m), 4) if h + m else None}
 
-    first: list[dict] = []
-    first_new: list[dict] = []
-    first_ret: list[dict] = []
-    every: list[dict] = []
+    first: list[dict[str, Any]] = []
+    first_new: list[dict[str, Any]] = []
+    first_ret: list[dict[str, Any]] = []
+    every: list[dict[str, Any]] = []
     per_visit = []
     switches = 0
     for j, v in enumerate(vs):
@@ -252,9 +252,9 @@ def switch_metrics(keys: list[Any], reqs: dict[Any, Any], fake: list[dict], trac
             "return_visit": frac(first_ret), "visit_requests": frac(every), "per_visit": per_visit}
 
 
-def arm_metrics(keys: list[Any], reqs: dict[Any, Any], fake: list[dict], trace: list[dict] | None,
+def arm_metrics(keys: list[Any], reqs: dict[Any, Any], fake: list[dict[str, Any]], trace: list[dict[str, Any]] | None,
                 *, warmup: int = 50, naive: bool = False, cpu_s: float | None = None,
-                rss_kb: int | None = None, lateness_ms: list[float] | None = None) -> dict:
+                rss_kb: int | None = None, lateness_ms: list[float] | None = None) -> dict[str, Any]:
     keys = sorted(keys, key=lambda k: _g(k, "i"))
     measured = [k for k in keys if _g(k, "i") >= warmup]
     n_keys = len(measured)
@@ -279,7 +279,7 @@ def arm_metrics(keys: list[Any], reqs: dict[Any, Any], fake: list[dict], trace: 
     shown_n = sum(1 for r, _, _ in up_m if r["seq"] in shown_up)
 
     # --- tokens and money (ledger: billed records)
-    def tot(recs: list[dict], optimistic: bool = False) -> dict:
+    def tot(recs: list[dict[str, Any]], optimistic: bool = False) -> dict[str, Any]:
         t = {"hit": 0, "miss": 0, "out": 0, "usd_offpeak": 0.0, "usd_peak": 0.0}
         for r in recs:
             if not r.get("billed"):
@@ -332,8 +332,8 @@ def arm_metrics(keys: list[Any], reqs: dict[Any, Any], fake: list[dict], trace: 
 
     # --- memory path: answered without upstream (decision memory / cache)
     mem = []
-    decisions = Counter()
-    reasons = Counter()
+    decisions: Counter[str] = Counter()
+    reasons: Counter[str] = Counter()
     for rid, r in reqs.items():
         if key_of_req.get(rid, -1) < warmup:
             continue
@@ -357,14 +357,14 @@ def arm_metrics(keys: list[Any], reqs: dict[Any, Any], fake: list[dict], trace: 
         if gap is None or gap < 1000:
             continue
         opp += 1
-        r = reqs.get(_g(k, "req"))
-        if r is None:
+        rq = reqs.get(_g(k, "req"))
+        if rq is None:
             continue
-        recv = _g(r, "recv_ns")
+        recv = _g(rq, "recv_ns")
         limit = _g(k, "send_ns") + gap * 1e6
-        if recv is None or recv > limit or _g(r, "error"):
+        if recv is None or recv > limit or _g(rq, "error"):
             censored += 1
-        elif _g(r, "nonempty") and _g(r, "shown"):
+        elif _g(rq, "nonempty") and _g(rq, "shown"):
             covered += 1
             ghost.append((recv - _g(k, "send_ns")) / 1e6)
         else:
@@ -437,7 +437,7 @@ def arm_metrics(keys: list[Any], reqs: dict[Any, Any], fake: list[dict], trace: 
     return out
 
 
-def ratios(server: dict, base: dict) -> dict:
+def ratios(server: dict[str, Any], base: dict[str, Any]) -> dict[str, Any]:
     def div(a: float | None, b: float | None) -> float | None:
         return _r(a / b, 4) if a is not None and b else None
     return {"requests": div(server["req_per_100"], base["req_per_100"]),
@@ -447,8 +447,8 @@ def ratios(server: dict, base: dict) -> dict:
 
 # ---------------------------------------------------------------- offline re-billing
 
-def rebill(fake: list[dict], mode: str, persist_delay_s: float, unit: int,
-           withhold_last: bool) -> list[dict]:
+def rebill(fake: list[dict[str, Any]], mode: str, persist_delay_s: float, unit: int,
+           withhold_last: bool) -> list[dict[str, Any]]:
     """Bill recorded FIM requests again under another cache model.
 
     Uses the fake's own PrefixCache and tokenizer with the recorded times

@@ -25,7 +25,16 @@ from . import report
 from .diagnose import diagnose
 from .harness import REPO, FakeConfig, FakeProc, run_naive_arm, run_server_arm, tokenizer_label
 from .metrics import arm_metrics, ratios, rebill, switch_metrics
-from .workload import IDEAL, MULTI_PROFILES, PROFILES, REAL, TypingModel, build_any, warmup_for, write_workspace
+from .workload import (
+    IDEAL,
+    MULTI_PROFILES,
+    PROFILES,
+    REAL,
+    TypingModel,
+    build_any,
+    warmup_for,
+    write_workspace,
+)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -243,7 +252,8 @@ def run(a: argparse.Namespace) -> dict:
             srv = asyncio.run(run_server_arm(f"server-{mode}", fake, skey, wl.regions, wl.schedules, work,
                                              settings or None, budget, src, editors=wl.editors,
                                              region_budget=wl.region_budget, seed=a.seed, policy=a.policy,
-                                             session=wl.session, **({"root_uri": root_uri} if root_uri else {})))
+                                             session=wl.session, **({"root_uri": root_uri} if root_uri else {}),
+                                             switch_ms=model.metronome[1] if model.metronome else None))
             say(f"[{mode}] server arm done in {time.monotonic() - t:.0f} s: {len(srv.fake)} upstream requests")
             _dump_arm(os.path.join(work, f"arm-server-{mode}.json"), srv)
             nv = None

@@ -25,6 +25,7 @@ import random
 import sys
 import sysconfig
 from dataclasses import dataclass, field
+from typing import Any
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 CORPUS = os.path.join(HERE, "corpus")
@@ -166,7 +167,7 @@ def region_of(text: str, qualname: str) -> tuple[int, int] | None:
     for ln in lines:
         line_starts.append(line_starts[-1] + len(ln))
     first = body[0].lineno - 1
-    last = fn.end_lineno  # 1-based last line of the function
+    last = fn.end_lineno or len(lines)  # 1-based last line of the function
     line = lines[first]
     start = line_starts[first] + len(line) - len(line.lstrip(" \t"))
     end = line_starts[min(last, len(lines))]
@@ -403,7 +404,7 @@ class Workload:
     def planned_ms(self) -> float:
         return sum(a[0] for s in self.schedules for u in s for a in u.actions)
 
-    def describe(self) -> list[dict]:
+    def describe(self) -> list[dict[str, Any]]:
         eds = self.editors or [(None, "\n")] * len(self.regions)
         return [{"path": r.path, "qualname": r.qualname, "sha256": r.sha256, "source": r.source,
                  "editor": ed[0] or "ideal", "eol": "CRLF" if ed[1] == "\r\n" else "LF",
