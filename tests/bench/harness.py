@@ -17,12 +17,13 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from tests.fake_deepseek.closers import cursor_quote, leading_pending, open_at_end
+from tests.fake_deepseek.closers import consume, cursor_quote, leading_pending, open_at_end, parse_pending
 
-from .editor_model import TAB, Edit, EditorModel, consume, parse_pending, to_eol
+from .editor_model import TAB, Edit, EditorModel, to_eol
 from .naive import NaiveClient, naive_body
 from .workload import Region, Unit
 
@@ -47,7 +48,7 @@ class FakeConfig:
     seed: int = 1
     noise: str = "off"          # model-noise mix (tests/fake_deepseek/noise.py)
 
-    def describe(self, tokenizer: str) -> dict:
+    def describe(self, tokenizer: str) -> dict[str, Any]:
         return {"base_ms": self.base_ms, "ms_per_output_token": 0 if self.fixed else self.ms_per_token,
                 "jitter_sigma": 0 if self.fixed else self.jitter, "fixed": self.fixed,
                 "cache_mode": self.cache_mode, "unit": self.unit, "withhold_last": self.withhold_last,
@@ -72,6 +73,7 @@ class FakeProc:
             cmd += ["--key", k]
         self.log = open(log_path, "w")
         self.proc = subprocess.Popen(cmd, cwd=cwd, stdout=subprocess.PIPE, stderr=self.log, text=True)
+        assert self.proc.stdout is not None
         line = self.proc.stdout.readline()
         if "listening on" not in line:
             raise RuntimeError(f"fake did not start: {line!r} (see {log_path})")
@@ -88,7 +90,7 @@ class FakeProc:
     def register_truth(self, text: str, regions: list[tuple[int, int]]) -> None:
         self.call("/__fake__/truth", {"text": text, "regions": [list(r) for r in regions]})
 
-    def fim_records(self, key: str) -> list[dict]:
+    def fim_records(self, key: str) -> list[dict[str, Any]]:
         out = []
         for r in self.call("/__fake__/requests"):
             if r.get("path") == "/beta/completions" and r.get("key") == key:
@@ -125,7 +127,7 @@ class LspClient:
         self._next = 0
         self.handlers: dict[int, Any] = {}
         self.messages: list[tuple[str, Any]] = []   # showMessage etc.
-        self._reader_task: asyncio.Task | None = None
+        self._reader_task: asyncio.Task[None] | None = None
 
     async def start(self, env: dict[str, str], stderr_path: str, cmd: list[str] | None = None,
                     cwd: str = REPO) -> None:
@@ -140,20 +142,24 @@ class LspClient:
         return self._next
 
     @staticmethod
-    def frame(msg: dict) -> bytes:
+    def frame(msg: dict[str, Any]) -> bytes:
         body = json.dumps(msg, separators=(",", ":")).encode("utf-8")
         return b"Content-Length: %d\r\n\r\n" % len(body) + body
 
-    def send(self, msgs: list[dict]) -> int:
+    def send(self, msgs: list[dict[str, Any]]) -> int:
         data = b"".join(self.frame(m) for m in msgs)
         t = time.monotonic_ns()
+        assert self.proc is not None and self.proc.stdin is not None
         self.proc.stdin.write(data)
         return t
 
     async def request(self, method: str, params: Any, timeout: float = 30) -> Any:
         rid = self.next_id()
         fut = asyncio.get_running_loop().create_future()
-        self.handlers[rid] = lambda t, msg: fut.done() or fut.set_result(msg)
+        def done(t: int, msg: dict[str, Any]) -> None:
+            if not fut.done():
+                fut.set_result(msg)
+        self.handlers[rid] = done
         self.send([{"jsonrpc": "2.0", "id": rid, "method": method, "params": params}])
         msg = await asyncio.wait_for(fut, timeout)
         if "error" in msg:
@@ -164,6 +170,7 @@ class LspClient:
         return self.send([{"jsonrpc": "2.0", "method": method, "params": params}])
 
     async def _read(self) -> None:
+        assert self.proc is not None and self.proc.stdout is not None
         out = self.proc.stdout
         while True:
             try:
@@ -190,6 +197,7 @@ class LspClient:
                 self.messages.append((msg["method"], msg.get("params")))
 
     async def stop(self) -> None:
+        assert self.proc is not None
         try:
             await self.request("shutdown", None, timeout=10)
             self.notify("exit", None)
@@ -221,7 +229,7 @@ def proc_cpu(pid: int) -> tuple[float, int]:
 
 # ---------------------------------------------------------------- editor + user
 
-def utf16_position(text: str, offset: int) -> dict:
+def utf16_position(text: str, offset: int) -> dict[str, Any]:
     """LSP position (UTF-16 code units) of ``offset``; ``\r\n`` counts as one line break."""
     line = text.count("\n", 0, offset)
     start = text.rfind("\n", 0, offset) + 1
@@ -230,7 +238,7 @@ def utf16_position(text: str, offset: int) -> dict:
     return {"line": line, "character": ch}
 
 
-def offset_of(text: str, pos: dict) -> int:
+def offset_of(text: str, pos: dict[str, Any]) -> int:
     """Offset of an LSP position (UTF-16) in ``text``; past the end of a line (or of the document)
     clamps to it, as LSP says.  Line breaks: ``\n`` and ``\r\n``."""
     i = 0
@@ -312,7 +320,7 @@ class Ghost:
     shown_ns: int
     sid: str
     req: Any
-    range: dict | None = None
+    range: dict[str, Any] | None = None
 
 
 @dataclass
@@ -349,7 +357,7 @@ class Req:
     sid: str | None = None
     error: str | None = None
     shown: bool = False
-    range: dict | None = None
+    range: dict[str, Any] | None = None
     doc: int = 0         # the document (file index) it was asked for: answers for another file are not shown
 
 
@@ -384,9 +392,9 @@ class ArmResult:
     lateness_ms: list[float] = field(default_factory=list)
     cpu_s: float = 0.0
     rss_kb: int = 0
-    trace: list[dict] = field(default_factory=list)
-    fake: list[dict] = field(default_factory=list)
-    messages: list = field(default_factory=list)
+    trace: list[dict[str, Any]] = field(default_factory=list)
+    fake: list[dict[str, Any]] = field(default_factory=list)
+    messages: list[Any] = field(default_factory=list)
     wall_s: float = 0.0
 
 
@@ -453,7 +461,7 @@ class Editor:
     def edit(self, key: Key, e: Edit, accept_sid: str | None = None) -> None: ...
 
     # ghost -----------------------------------------------------------
-    def on_result(self, req: Req, t: int, text: str | None, sid: str | None, rng: dict | None = None) -> None:
+    def on_result(self, req: Req, t: int, text: str | None, sid: str | None, rng: dict[str, Any] | None = None) -> None:
         req.recv_ns = t
         if text:
             req.nonempty = True
@@ -515,13 +523,14 @@ class Editor:
         return math.exp(r.gauss(5.376, 0.445))
 
     # the typist ------------------------------------------------------
-    def _indent_to(self, target: str):
+    def _indent_to(self, target: str) -> Iterator[Edit]:
         for _ in range(64):
             ls = self.text.rfind("\n", 0, self.cursor) + 1
             cur_ws = self.text[ls:self.cursor]
             if cur_ws.strip(" \t") or cur_ws == target:
                 return
             if len(cur_ws) > len(target) or not target.startswith(cur_ws):
+                assert self.model is not None
                 yield self.model.backspace(self.text, self.cursor)
             else:
                 col = len(cur_ws)
@@ -530,7 +539,7 @@ class Editor:
                 c = self.cursor
                 yield Edit(c, c, target[col:col + n], c + n, "ins")
 
-    def _typist(self, kind: str, s: str):
+    def _typist(self, kind: str, s: str) -> Iterator[Edit]:
         """The edits (one per keystroke, computed on the current document) that type ``s``."""
         c = self.cursor
         m = self.model
@@ -703,7 +712,7 @@ class Editor:
                                   accepted_chars=k, start=e.start, end=e.end, new=e.new, cursor=e.cursor)
                         self.kidx += 1
                         self.text_before_accept = self.text
-                        self._apply(key, e, accept_sid=self.ghost.sid)
+                        self._apply(key, e, accept_sid=self.ghost.sid if self.ghost else None)
                         self.res.accepts += 1
                         st.pos += k
                         bad_pair = mispaired(region.truth, region.start, region.end, st.pos - k,
@@ -753,8 +762,9 @@ class Editor:
                 st.pos = u.end
                 st.ui += 1
                 st.partial = None
-                fx = self._resync(region, st.pos)
-                if fx is not None:
+                rs = self._resync(region, st.pos)
+                if rs is not None:
+                    fx = rs
                     await self._wait(self._iki(self.kidx))
                     key = Key(self.kidx, ri, fx.kind, "", self.version + 1, self.t_plan, start=fx.start,
                               end=fx.end, new=fx.new, cursor=fx.cursor)
@@ -798,7 +808,7 @@ class ServerEditor(Editor):
         # VS Code's order: the edit (didChange), then the cancellation of the unanswered previous
         # request, then the new request - all in one write.  A cursor move (Neovim typing over a
         # closer, the typist moving past a split-off closer line) sends no didChange.
-        msgs = []
+        msgs: list[dict[str, Any]] = []
         if not e.is_move:
             rng = {"start": utf16_position(self.text, e.start), "end": utf16_position(self.text, e.end)}
             msgs.append({"jsonrpc": "2.0", "method": "textDocument/didChange", "params": {
@@ -820,7 +830,7 @@ class ServerEditor(Editor):
         key.req = rid
         self.pending = rid
 
-    def _on_msg(self, req: Req, t: int, msg: dict) -> None:
+    def _on_msg(self, req: Req, t: int, msg: dict[str, Any]) -> None:
         if "error" in msg:
             req.recv_ns = t
             req.error = str(msg["error"].get("code"))
@@ -850,7 +860,7 @@ class NaiveEditor(Editor):
     def __init__(self, client: NaiveClient, *a: Any, **kw: Any) -> None:
         super().__init__(*a, **kw)
         self.client = client
-        self.tasks: set[asyncio.Task] = set()
+        self.tasks: set[asyncio.Task[None]] = set()
 
     async def replay(self, played: list[Key]) -> ArmResult:
         loop_t0 = time.monotonic_ns()
@@ -926,7 +936,7 @@ class NaiveEditor(Editor):
         self.tasks.add(t)
         t.add_done_callback(self.tasks.discard)
 
-    async def _go(self, req: Req, body: dict, tag: str) -> None:
+    async def _go(self, req: Req, body: dict[str, Any], tag: str) -> None:
         t, text = await self.client.fim(body, tag)
         self.on_result(req, t, text, None)
 
@@ -940,7 +950,7 @@ def server_env(key: str, base_url: str, trace_path: str) -> dict[str, str]:
     return env
 
 
-def read_trace(path: str) -> list[dict]:
+def read_trace(path: str) -> list[dict[str, Any]]:
     out = []
     try:
         with open(path, encoding="utf-8") as f:
@@ -957,7 +967,7 @@ def read_trace(path: str) -> list[dict]:
 
 
 async def run_server_arm(name: str, fake: FakeProc, key: str, regions: list[Region],
-                         schedules: list[list[Unit]], workdir: str, settings: dict | None = None,
+                         schedules: list[list[Unit]], workdir: str, settings: dict[str, Any] | None = None,
                          budget: int | None = None, src: str = REPO,
                          editors: list[tuple[str | None, str]] | None = None, region_budget: int | None = None,
                          seed: int = 1, policy: str = "A", session: Any = None,
@@ -989,6 +999,7 @@ async def run_server_arm(name: str, fake: FakeProc, key: str, regions: list[Regi
                       region_budget=region_budget, seed=seed, policy=policy, root_uri=root_uri)
     if switch_ms is not None:
         ed.switch_ms = ed.next_region_ms = switch_ms
+    assert lsp.proc is not None
     cpu0, _ = proc_cpu(lsp.proc.pid)
     res = await (ed.run_session(*session) if session is not None else ed.run())
     cpu1, rss = proc_cpu(lsp.proc.pid)

@@ -31,9 +31,11 @@ def percentile(values: Iterable[float], q: float) -> float | None:
     return float(v[lo] + (v[hi] - v[lo]) * (pos - lo))
 
 
-def pcts(values: list[float], qs: tuple[int, ...] = (50, 95, 99)) -> dict[str, Any]:
-    out = {f"p{q}": _r(percentile(values, q)) for q in qs}
-    out["n"] = len(values)
+def pcts(values: Iterable[float | None], qs: tuple[int, ...] = (50, 95, 99)) -> dict[str, Any]:
+    """Percentiles ``p<q>`` (rounded) and ``n`` of the values that are not None."""
+    v = [x for x in values if x is not None]
+    out: dict[str, Any] = {f"p{q}": _r(percentile(v, q)) for q in qs}
+    out["n"] = len(v)
     return out
 
 

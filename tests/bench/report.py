@@ -33,7 +33,7 @@ def _fmt(v: Any, nd: int = 3) -> str:
     return str(v)
 
 
-def markdown(result: dict) -> str:
+def markdown(result: dict[str, Any]) -> str:
     cols = []
     for mode, m in result["modes"].items():
         cols.append((f"server @{mode}", m["arms"]["server"]))
@@ -85,7 +85,7 @@ def markdown(result: dict) -> str:
         ("server CPU s / 1k keys; peak RSS MB", lambda a: f"{_fmt(a['cpu_s_per_1k_keys'])}; {_fmt(a['peak_rss_mb'])}"),
     ]
     if any("switch" in a for _, a in cols):
-        def fr(d: dict) -> str:
+        def fr(d: dict[str, Any]) -> str:
             return f"{_fmt(d['hit_fraction'])} ({d['n']})"
         rows += [
             ("file switches (measured)", lambda a: a["switch"]["switches"]),
@@ -122,16 +122,16 @@ def markdown(result: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _real(result: dict) -> bool:
-    return (result.get("world") or {}).get("name", "ideal") != "ideal"
+def _real(result: dict[str, Any]) -> bool:
+    return bool((result.get("world") or {}).get("name", "ideal") != "ideal")
 
 
-def baseline_key(result: dict) -> str:
+def baseline_key(result: dict[str, Any]) -> str:
     """``ci``, ``ci-fixed`` (ideal world, as recorded before the editor model), ``ci-real``, ..."""
     return f"{result['profile']}{'-fixed' if result['fake_common']['fixed'] else ''}{'-real' if _real(result) else ''}"
 
 
-def gate(result: dict, baselines: dict | None) -> tuple[bool, list[str]]:
+def gate(result: dict[str, Any], baselines: dict[str, Any] | None) -> tuple[bool, list[str]]:
     """PASS/FAIL per target and mode; FAIL also on a >15% regression against baseline.json."""
     ok = True
     out = []
@@ -172,7 +172,7 @@ def gate(result: dict, baselines: dict | None) -> tuple[bool, list[str]]:
     return ok, out
 
 
-def baseline_of(result: dict) -> dict:
+def baseline_of(result: dict[str, Any]) -> dict[str, Any]:
     values = {}
     for mode, m in result["modes"].items():
         for name, get, _op, _t, _h in TARGETS:
@@ -185,7 +185,7 @@ def baseline_of(result: dict) -> dict:
             "git": result.get("git"), "written": result.get("date"), "values": values}
 
 
-def write_baseline(result: dict) -> None:
+def write_baseline(result: dict[str, Any]) -> None:
     data = load_baseline() or {}
     if "runs" not in data:
         data = {"runs": {}}
@@ -196,17 +196,18 @@ def write_baseline(result: dict) -> None:
         json.dump(data, f, indent=1)
 
 
-def load_baseline() -> dict | None:
+def load_baseline() -> dict[str, Any] | None:
     try:
         with open(BASELINE, encoding="utf-8") as f:
-            return json.load(f)
+            data: dict[str, Any] = json.load(f)
+            return data
     except (OSError, ValueError):
         return None
 
 
 # ---------------------------------------------------------------- plot
 
-def plot(path: str, result: dict, arms: dict[str, Any], window_s: float = 40.0, warmup: int = 50) -> None:
+def plot(path: str, result: dict[str, Any], arms: dict[str, Any], window_s: float = 40.0, warmup: int = 50) -> None:
     import matplotlib
 
     matplotlib.use("Agg")

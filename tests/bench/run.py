@@ -20,10 +20,11 @@ import platform
 import subprocess
 import sys
 import time
+from typing import Any
 
 from . import report
 from .diagnose import diagnose
-from .harness import REPO, FakeConfig, FakeProc, run_naive_arm, run_server_arm, tokenizer_label
+from .harness import REPO, ArmResult, FakeConfig, FakeProc, run_naive_arm, run_server_arm, tokenizer_label
 from .metrics import arm_metrics, ratios, rebill, switch_metrics
 from .workload import (
     IDEAL,
@@ -80,7 +81,7 @@ def snapshot(work: str, server_tree: str | None = None) -> str:
     return dst
 
 
-def noise_tally(records: list[dict], truths: list[tuple[str, list[tuple[int, int]]]], mix: str, seed: int) -> dict:
+def noise_tally(records: list[dict[str, Any]], truths: list[tuple[str, list[tuple[int, int]]]], mix: str, seed: int) -> dict[str, Any]:
     """Which model-noise modes the fake applied to an arm's FIM requests (recomputed: the draw is a
     pure function of seed, prompt and suffix)."""
     from tests.fake_deepseek.noise import NoisyOracle, parse_mix
@@ -101,7 +102,7 @@ def noise_tally(records: list[dict], truths: list[tuple[str, list[tuple[int, int
     return dict(n.counts)
 
 
-def _dump_arm(path: str, arm) -> None:
+def _dump_arm(path: str, arm: ArmResult) -> None:
     data = {"name": arm.name, "keys": [dataclasses.asdict(k) for k in arm.keys],
             "reqs": [dataclasses.asdict(r) for r in arm.reqs.values()], "accepts": arm.accepts,
             "cpu_s": arm.cpu_s, "rss_kb": arm.rss_kb, "wall_s": arm.wall_s, "messages": arm.messages,
@@ -160,7 +161,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     return ap.parse_args(argv)
 
 
-def run(a: argparse.Namespace) -> dict:
+def run(a: argparse.Namespace) -> dict[str, Any]:
     model = TypingModel(speed=a.speed)
     if a.metronome:
         b, p, n = a.metronome.split(",")
@@ -199,10 +200,12 @@ def run(a: argparse.Namespace) -> dict:
         root_uri = write_workspace(wl, ws)
     modes = [m for m in a.modes.split(",") if m]
     live = [m for m in a.naive_live.split(",") if m in modes] or modes[-1:]
-    say = (lambda *x: None) if a.quiet else (lambda *x: print(*x, file=sys.stderr, flush=True))
+    def say(*x: Any) -> None:
+        if not a.quiet:
+            print(*x, file=sys.stderr, flush=True)
     say(f"workload: {[(d['path'], d['qualname'], d['source']) for d in wl.describe()]}, planned "
         f"{wl.planned_keys()} keys ({wl.planned_ms() / 1000:.0f} s), played budget {budget}")
-    result: dict = {"profile": a.profile, "seed": a.seed, "git": sha, "server_code": code,
+    result: dict[str, Any] = {"profile": a.profile, "seed": a.seed, "git": sha, "server_code": code,
                     "python": platform.python_version(),
                     "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
                     "machine": {"nproc": os.cpu_count(), "loadavg_start": list(os.getloadavg())},
@@ -226,14 +229,14 @@ def run(a: argparse.Namespace) -> dict:
             "_what": "harness send -> receive with a stub server that answers at once: raw = stdlib asyncio "
                      "stdin reader (harness + pipes floor), pygls = pygls start_io (its stdio transport)",
             **calibrate(150)}
-    arms_for_plot: dict = {}
+    arms_for_plot: dict[str, Any] = {}
     file_of: list[int] | None = None
     if wl.files is not None:
         file_of = [0] * len(wl.regions)
         for fi, regs in enumerate(wl.files):
             for ri in regs:
                 file_of[ri] = fi
-    naive_raw: dict = {}
+    naive_raw: dict[str, Any] = {}
     for mode in modes:
         cfg = FakeConfig(cache_mode=mode, base_ms=a.base_ms, ms_per_token=a.ms_per_token, jitter=a.jitter,
                          fixed=a.fixed, persist_delay_s=a.persist_delay, unit=a.unit,
@@ -281,7 +284,7 @@ def run(a: argparse.Namespace) -> dict:
             sm["switch"] = switch_metrics(srv.keys, srv.reqs, srv.fake, srv.trace, file_of, warmup=WARMUP_KEYS)
         sm["server_messages"] = [m[1].get("message") for m in srv.messages
                                  if m[0] == "window/showMessage" and isinstance(m[1], dict)][:5]
-        block = {"fake": cfg.describe(tok), "server_code": code, "arms": {"server": sm}}
+        block: dict[str, Any] = {"fake": cfg.describe(tok), "server_code": code, "arms": {"server": sm}}
         if nv is not None:
             bm = arm_metrics(nv.keys, nv.reqs, nv.fake, None, warmup=WARMUP_KEYS, naive=True,
                              lateness_ms=nv.lateness_ms)
@@ -302,7 +305,7 @@ def run(a: argparse.Namespace) -> dict:
             f.setdefault("played_keystrokes", {})[mode] = sum(1 for k in srv.keys if k.region == i)
         result["fake_common"] = {"base_ms": a.base_ms, "fixed": a.fixed, "tokenizer": tok}
     # naive arms of the modes without a live run: re-billed
-    src_mode = next(iter(naive_raw), None)
+    src_mode = next(iter(naive_raw), "")
     for mode, block in result["modes"].items():
         if block.pop("_pending_naive"):
             nv = naive_raw[src_mode]
@@ -327,7 +330,7 @@ def run(a: argparse.Namespace) -> dict:
     with open(base + ".json", "w", encoding="utf-8") as f:
         json.dump(result, f, indent=1)
     md = report.markdown(result)
-    ok, lines = True, []
+    ok, lines = True, list[str]()
     if not a.no_gate:
         ok, lines = report.gate(result, report.load_baseline())
         md += "\n```\n" + "\n".join(lines) + f"\nGATE: {'PASS' if ok else 'FAIL'}\n```\n"
