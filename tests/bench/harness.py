@@ -985,7 +985,10 @@ async def run_server_arm(name: str, fake: FakeProc, key: str, regions: list[Regi
     init_opts = {"deepseek": {"baseUrl": fake.base_url, **({"completion": settings} if settings else {})}}
     await lsp.request("initialize", {
         "processId": os.getpid(), "rootUri": root_uri,
-        "workspaceFolders": [{"uri": root_uri, "name": root_uri.rstrip("/").rsplit("/", 1)[-1]}],
+        # a real workspace folder (multi-file sessions) is also given as workspaceFolders, as editors
+        # do; the single-file profiles keep the initialize they were measured with
+        **({"workspaceFolders": [{"uri": root_uri, "name": root_uri.rstrip("/").rsplit("/", 1)[-1]}]}
+           if root_uri != ROOT_URI else {}),
         "initializationOptions": init_opts,
         "capabilities": {"general": {"positionEncodings": ["utf-16"]},
                          "textDocument": {"inlineCompletion": {"dynamicRegistration": False},
