@@ -182,7 +182,8 @@ def run(a: argparse.Namespace) -> dict[str, Any]:
     WARMUP_KEYS = warmup_for(a.profile)
     budget = a.budget if a.budget is not None else wl.budget
     sha = git_sha()
-    stamp = f"{a.profile}-{a.seed}-{sha}{'-fixed' if a.fixed else ''}{'-ideal' if world.ideal else ''}"
+    tree = f"-tree-{os.path.basename(os.path.normpath(a.server_tree))}" if a.server_tree else ""
+    stamp = f"{a.profile}-{a.seed}-{sha}{tree}{'-fixed' if a.fixed else ''}{'-ideal' if world.ideal else ''}"
     work = os.path.join(a.out, "work", stamp)
     os.makedirs(work, exist_ok=True)
     settings = {}
