@@ -9,6 +9,7 @@ requests they triggered (the warm-up still warms the cache, as in a session).
 from __future__ import annotations
 
 import math
+import os
 from collections import Counter, defaultdict
 from collections.abc import Iterable
 from typing import Any
@@ -206,6 +207,26 @@ def visits(keys: list[Any], file_of: list[int]) -> list[dict[str, Any]]:
     return out
 
 
+def _common_prefix(a: str, b: str) -> int:
+    return len(os.path.commonprefix([a, b]))
+
+
+def _prompt_diagnosis(rec: dict[str, Any], f: int, timeline: list[tuple[int, dict[str, Any], int]]) -> dict[str, Any]:
+    """Characters the prompt of ``rec`` (file ``f``) shares from its start with the previous
+    upstream prompt (another file's) and with the last earlier prompt of the same file."""
+    p = rec["body"].get("prompt") or ""
+    prev = same = None
+    for _t, r, fr in timeline:
+        if r is rec:
+            break
+        prev = r
+        if fr == f:
+            same = r
+    return {"prompt_chars": len(p),
+            "shared_chars_previous": _common_prefix(p, prev["body"].get("prompt") or "") if prev else None,
+            "shared_chars_same_file": _common_prefix(p, same["body"].get("prompt") or "") if same else None}
+
+
 def switch_metrics(keys: list[Any], reqs: dict[Any, Any], fake: list[dict[str, Any]], trace: list[dict[str, Any]] | None,
                    file_of: list[int], *, warmup: int = 50, naive: bool = False) -> dict[str, Any]:
     """Cache hits where a session moves to another file.
@@ -216,7 +237,9 @@ def switch_metrics(keys: list[Any], reqs: dict[Any, Any], fake: list[dict[str, A
     the prompt tokens of those requests, Σ hit ÷ Σ (hit + miss) as billed by the ledger, overall,
     on a first visit to the file (``first_visit``) and on a return to a file visited before
     (``return_visit``).  ``visit_requests``: the same over every request of the switched-to visits.
-    ``per_visit``: file, keystrokes, requests, and the first request's hit / miss tokens."""
+    ``per_visit``: file, keystrokes, requests, the first request's hit / miss tokens, its prompt's
+    length and the characters it shares from its start with the previous upstream prompt and with
+    the last earlier prompt of the same file (why a switch missed the cache)."""
     tr = index_trace(trace or [])
     _, up = upstream_of(reqs, fake, tr, naive)
     by_key: dict[int, list[dict[str, Any]]] = defaultdict(list)
@@ -224,6 +247,10 @@ def switch_metrics(keys: list[Any], reqs: dict[Any, Any], fake: list[dict[str, A
         if ki >= 0 and r.get("billed"):
             by_key[ki].append(r)
     vs = visits(keys, file_of)
+    # for the prompt diagnosis: every upstream prompt in time order with its file
+    file_of_key = {_g(k, "i"): file_of[_g(k, "region")] for k in keys}
+    timeline = sorted(((r["recv_ns"], r, file_of_key.get(ki, -1)) for r, _rid, ki in up
+                       if ki >= 0 and isinstance(r.get("body"), dict)), key=lambda x: x[0])
 
     def frac(recs: list[dict[str, Any]]) -> dict[str, Any]:
         h = sum(r.get("hit", 0) for r in recs)
@@ -249,6 +276,7 @@ def switch_metrics(keys: list[Any], reqs: dict[Any, Any], fake: list[dict[str, A
             first.append(recs[0])
             (first_ret if v["return"] else first_new).append(recs[0])
             row.update(first_hit=recs[0].get("hit", 0), first_miss=recs[0].get("miss", 0))
+            row.update(_prompt_diagnosis(recs[0], v["file"], timeline))
         per_visit.append(row)
     return {"switches": switches, "first_request": frac(first), "first_visit": frac(first_new),
             "return_visit": frac(first_ret), "visit_requests": frac(every), "per_visit": per_visit}

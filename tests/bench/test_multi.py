@@ -220,7 +220,8 @@ def test_naive_replay_keeps_documents_over_switches(wl: workload.Workload) -> No
 
 def _rec(seq: int, t: int, hit: int, miss: int) -> dict[str, Any]:
     return {"seq": seq, "recv_ns": t, "done_ns": t + 1, "hit": hit, "miss": miss, "out": 1, "billed": True,
-            "headers": {"x-bench-tag": f"k{seq}"}}
+            "headers": {"x-bench-tag": f"k{seq}"},
+            "body": {"prompt": {0: "a-x0", 1: "a-x1", 4: "b-4", 5: "b-5", 6: "a-x16", 7: "a-x17", 9: "b-9"}[seq]}}
 
 
 def test_switch_metrics_first_request_after_a_switch() -> None:
@@ -244,6 +245,12 @@ def test_switch_metrics_first_request_after_a_switch() -> None:
     assert m["first_visit"]["n"] == 1 and m["first_visit"]["hit_fraction"] == 0.0
     assert m["return_visit"] == {"n": 2, "hit": 80, "miss": 120, "hit_fraction": 0.4}
     assert m["visit_requests"]["n"] == 5
+    # why: the first prompt back in file 0 ("a-x16") shares "a-x1" with file 0's last prompt and
+    # nothing with the previous request (file 1's "b-5")
+    back = m["per_visit"][1]
+    assert back["return"] and back["prompt_chars"] == 5
+    assert back["shared_chars_same_file"] == 4 and back["shared_chars_previous"] == 0
+    assert m["per_visit"][0]["shared_chars_same_file"] is None       # first visit to file 1
     # the warm-up hides the switch into file 1 when it starts before the first measured keystroke
     assert metrics.switch_metrics(keys, reqs, fake, None, [0, 1], warmup=4, naive=True)["switches"] == 2
 
