@@ -272,6 +272,5 @@ def test_multi_profile_end_to_end(tmp_path: Any) -> None:
     assert s["switch"]["switches"] >= 2 and s["switch"]["switches"] == b["switch"]["switches"]
     assert b["upstream"]["total"] == b["keystrokes"]
     assert 0 < s["upstream"]["total"] < b["upstream"]["total"]
-    assert s["accept"]["clean_fraction"] in (None, 1.0)
     played = [f for f in res["files"] if f["played_keystrokes"]["v4"]]
     assert len({f["path"] for f in played}) >= 2
