@@ -107,7 +107,7 @@ PROJECTS = {"json": JSON_PROJECT}
 # (project, played budget, played keystrokes per visit or None for the project's)
 MULTI_PROFILES: dict[str, tuple[str, int | None, tuple[int, int] | None]] = {
     "multi": ("json", 470, None),
-    "multi-tiny": ("json", 40, (8, 12)),    # the end-to-end test: a few visits in 40 keystrokes
+    "multi-tiny": ("json", 30, (6, 9)),     # the end-to-end test: a few visits in 30 keystrokes
 }
 
 
