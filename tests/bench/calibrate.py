@@ -15,6 +15,7 @@ import asyncio
 import json
 import os
 import sys
+from typing import Any
 
 N = 300
 INTERVAL_S = 0.06
@@ -34,7 +35,7 @@ def serve_raw() -> None:
             n = int(head.split(b":")[1].split(b"\r\n")[0])
             msg = json.loads(await reader.readexactly(n))
             if "id" in msg and "method" in msg:
-                result = {"capabilities": {}} if msg["method"] == "initialize" else {"items": []}
+                result: Any = {"capabilities": {}} if msg["method"] == "initialize" else {"items": []}
                 if msg["method"] == "shutdown":
                     result = None
                 body = json.dumps({"jsonrpc": "2.0", "id": msg["id"], "result": result}).encode()
@@ -59,7 +60,7 @@ def serve_pygls() -> None:
     server.start_io()
 
 
-async def drive(kind: str, n: int = N) -> dict:
+async def drive(kind: str, n: int = N) -> dict[str, Any]:
     from .harness import LspClient
     from .metrics import pcts
 
@@ -90,7 +91,7 @@ async def drive(kind: str, n: int = N) -> dict:
     return pcts(rtt[min(20, n // 5):], (50, 95, 99))
 
 
-def calibrate(n: int = N) -> dict:
+def calibrate(n: int = N) -> dict[str, Any]:
     return {kind: asyncio.run(drive(kind, n)) for kind in ("raw", "pygls")}
 
 

@@ -19,7 +19,7 @@ def _ms(a: int | None, b: int | None) -> float | None:
     return None if a is None or b is None else (b - a) / 1e6
 
 
-def diagnose(keys: list[Any], reqs: dict[Any, Any], fake: list[dict], trace: list[dict], warmup: int = 50) -> dict:
+def diagnose(keys: list[Any], reqs: dict[Any, Any], fake: list[dict[str, Any]], trace: list[dict[str, Any]], warmup: int = 50) -> dict[str, Any]:
     keys = sorted(keys, key=lambda k: _g(k, "i"))
     kmap = {_g(k, "i"): k for k in keys}
     tr = index_trace(trace)
@@ -29,9 +29,14 @@ def diagnose(keys: list[Any], reqs: dict[Any, Any], fake: list[dict], trace: lis
     shown_up = shown_upstream(reqs, [(r, trig.get(r["seq"]), None) for r in fake], trig, tr, False)
 
     # per LSP request: harness send -> server lsp_recv (pipe + pygls read), server time, lsp_sent -> harness
-    pipe_in, server_mem, pipe_out, mem_total = [], [], [], []
-    ovh_pre, ovh_post_wait, ovh_send_to_written = [], [], []
-    send_parts: dict[str, list[float]] = {"decision send->fetch_start (task start)": [],
+    pipe_in: list[float | None] = []
+    server_mem: list[float | None] = []
+    pipe_out: list[float | None] = []
+    mem_total: list[float | None] = []
+    ovh_pre: list[float | None] = []
+    ovh_post_wait: list[float | None] = []
+    ovh_send_to_written: list[float | None] = []
+    send_parts: dict[str, list[float | None]] = {"decision send->fetch_start (task start)": [],
                                           "fetch_start->http_send (request setup, JSON)": [],
                                           "http_send->http_written (httpx, socket)": []}
     debounce = []
@@ -68,9 +73,9 @@ def diagnose(keys: list[Any], reqs: dict[Any, Any], fake: list[dict], trace: lis
                     parts[2].append(_ms(e["http_send"], e["written"]))
 
     # upstream requests: why sent, what became of them
-    causes = Counter()
-    by_cause: dict[str, Counter] = {}
-    fate = Counter()
+    causes: Counter[str] = Counter()
+    by_cause: dict[str, Counter[str]] = {}
+    fate: Counter[str] = Counter()
     next_gap_aborted = []
     cancel_after = []
     for rid, f in fake_by_rid.items():
@@ -106,7 +111,7 @@ def diagnose(keys: list[Any], reqs: dict[Any, Any], fake: list[dict], trace: lis
             fate["answered empty (nothing to show)"] += 1
 
     # opportunities without ghost text: why
-    miss = Counter()
+    miss: Counter[str] = Counter()
     for k in keys:
         if _g(k, "i") < warmup or (_g(k, "gap_after_ms") or 0) < 1000:
             continue
@@ -117,14 +122,14 @@ def diagnose(keys: list[Any], reqs: dict[Any, Any], fake: list[dict], trace: lis
             continue
         if _g(r, "shown"):
             continue
-        f = fake_by_rid.get(_g(k, "req"))
+        fk = fake_by_rid.get(_g(k, "req"))
         if _g(r, "recv_ns") is None or _g(r, "error"):
             miss["no answer within the pause (censored)"] += 1
         elif not decs:
             miss["no decision traced"] += 1
-        elif f is not None and not (f.get("text") or "").strip():
+        elif fk is not None and not (fk.get("text") or "").strip():
             miss["upstream answered empty (oracle: end of region)"] += 1
-        elif f is not None:
+        elif fk is not None:
             miss["upstream answer dropped by post-processing"] += 1
         else:
             miss[f"empty answer, decision {decs[-1]}"] += 1

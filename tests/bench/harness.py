@@ -17,12 +17,13 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from tests.fake_deepseek.closers import cursor_quote, leading_pending, open_at_end
+from tests.fake_deepseek.closers import consume, cursor_quote, leading_pending, open_at_end, parse_pending
 
-from .editor_model import TAB, Edit, EditorModel, consume, parse_pending, to_eol
+from .editor_model import TAB, Edit, EditorModel, to_eol
 from .naive import NaiveClient, naive_body
 from .workload import Region, Unit
 
@@ -47,7 +48,7 @@ class FakeConfig:
     seed: int = 1
     noise: str = "off"          # model-noise mix (tests/fake_deepseek/noise.py)
 
-    def describe(self, tokenizer: str) -> dict:
+    def describe(self, tokenizer: str) -> dict[str, Any]:
         return {"base_ms": self.base_ms, "ms_per_output_token": 0 if self.fixed else self.ms_per_token,
                 "jitter_sigma": 0 if self.fixed else self.jitter, "fixed": self.fixed,
                 "cache_mode": self.cache_mode, "unit": self.unit, "withhold_last": self.withhold_last,
@@ -72,6 +73,7 @@ class FakeProc:
             cmd += ["--key", k]
         self.log = open(log_path, "w")
         self.proc = subprocess.Popen(cmd, cwd=cwd, stdout=subprocess.PIPE, stderr=self.log, text=True)
+        assert self.proc.stdout is not None
         line = self.proc.stdout.readline()
         if "listening on" not in line:
             raise RuntimeError(f"fake did not start: {line!r} (see {log_path})")
@@ -88,7 +90,7 @@ class FakeProc:
     def register_truth(self, text: str, regions: list[tuple[int, int]]) -> None:
         self.call("/__fake__/truth", {"text": text, "regions": [list(r) for r in regions]})
 
-    def fim_records(self, key: str) -> list[dict]:
+    def fim_records(self, key: str) -> list[dict[str, Any]]:
         out = []
         for r in self.call("/__fake__/requests"):
             if r.get("path") == "/beta/completions" and r.get("key") == key:
@@ -125,7 +127,7 @@ class LspClient:
         self._next = 0
         self.handlers: dict[int, Any] = {}
         self.messages: list[tuple[str, Any]] = []   # showMessage etc.
-        self._reader_task: asyncio.Task | None = None
+        self._reader_task: asyncio.Task[None] | None = None
 
     async def start(self, env: dict[str, str], stderr_path: str, cmd: list[str] | None = None,
                     cwd: str = REPO) -> None:
@@ -140,20 +142,24 @@ class LspClient:
         return self._next
 
     @staticmethod
-    def frame(msg: dict) -> bytes:
+    def frame(msg: dict[str, Any]) -> bytes:
         body = json.dumps(msg, separators=(",", ":")).encode("utf-8")
         return b"Content-Length: %d\r\n\r\n" % len(body) + body
 
-    def send(self, msgs: list[dict]) -> int:
+    def send(self, msgs: list[dict[str, Any]]) -> int:
         data = b"".join(self.frame(m) for m in msgs)
         t = time.monotonic_ns()
+        assert self.proc is not None and self.proc.stdin is not None
         self.proc.stdin.write(data)
         return t
 
     async def request(self, method: str, params: Any, timeout: float = 30) -> Any:
         rid = self.next_id()
         fut = asyncio.get_running_loop().create_future()
-        self.handlers[rid] = lambda t, msg: fut.done() or fut.set_result(msg)
+        def done(t: int, msg: dict[str, Any]) -> None:
+            if not fut.done():
+                fut.set_result(msg)
+        self.handlers[rid] = done
         self.send([{"jsonrpc": "2.0", "id": rid, "method": method, "params": params}])
         msg = await asyncio.wait_for(fut, timeout)
         if "error" in msg:
@@ -164,6 +170,7 @@ class LspClient:
         return self.send([{"jsonrpc": "2.0", "method": method, "params": params}])
 
     async def _read(self) -> None:
+        assert self.proc is not None and self.proc.stdout is not None
         out = self.proc.stdout
         while True:
             try:
@@ -190,6 +197,7 @@ class LspClient:
                 self.messages.append((msg["method"], msg.get("params")))
 
     async def stop(self) -> None:
+        assert self.proc is not None
         try:
             await self.request("shutdown", None, timeout=10)
             self.notify("exit", None)
@@ -221,7 +229,7 @@ def proc_cpu(pid: int) -> tuple[float, int]:
 
 # ---------------------------------------------------------------- editor + user
 
-def utf16_position(text: str, offset: int) -> dict:
+def utf16_position(text: str, offset: int) -> dict[str, Any]:
     """LSP position (UTF-16 code units) of ``offset``; ``\r\n`` counts as one line break."""
     line = text.count("\n", 0, offset)
     start = text.rfind("\n", 0, offset) + 1
@@ -230,7 +238,7 @@ def utf16_position(text: str, offset: int) -> dict:
     return {"line": line, "character": ch}
 
 
-def offset_of(text: str, pos: dict) -> int:
+def offset_of(text: str, pos: dict[str, Any]) -> int:
     """Offset of an LSP position (UTF-16) in ``text``; past the end of a line (or of the document)
     clamps to it, as LSP says.  Line breaks: ``\n`` and ``\r\n``."""
     i = 0
@@ -312,7 +320,7 @@ class Ghost:
     shown_ns: int
     sid: str
     req: Any
-    range: dict | None = None
+    range: dict[str, Any] | None = None
 
 
 @dataclass
@@ -349,7 +357,30 @@ class Req:
     sid: str | None = None
     error: str | None = None
     shown: bool = False
-    range: dict | None = None
+    range: dict[str, Any] | None = None
+    doc: int = 0         # the document (file index) it was asked for: answers for another file are not shown
+
+
+@dataclass
+class PlayState:
+    """Where the typist is in one region's schedule (resumable after a visit to another file)."""
+    ui: int = 0                      # next unit
+    pos: int = 0                     # region offset typed so far
+    partial: Unit | None = None      # the rest of a unit an acceptance covered in part
+
+
+@dataclass
+class DocState:
+    """One file of a session: its region chain and, while another file has the focus, its document."""
+    regions: list[int]
+    k: int = 0                       # current region of the chain
+    st: PlayState = field(default_factory=PlayState)
+    opened: bool = False
+    text: str = ""
+    cursor: int = 0
+    version: int = 0
+    model: EditorModel | None = None
+    eol: str = "\n"
 
 
 @dataclass
@@ -361,9 +392,9 @@ class ArmResult:
     lateness_ms: list[float] = field(default_factory=list)
     cpu_s: float = 0.0
     rss_kb: int = 0
-    trace: list[dict] = field(default_factory=list)
-    fake: list[dict] = field(default_factory=list)
-    messages: list = field(default_factory=list)
+    trace: list[dict[str, Any]] = field(default_factory=list)
+    fake: list[dict[str, Any]] = field(default_factory=list)
+    messages: list[Any] = field(default_factory=list)
     wall_s: float = 0.0
 
 
@@ -415,21 +446,29 @@ class Editor:
         self.model: EditorModel | None = None
         self.eol = "\n"
         self.t_plan = 0
+        self.doc_id = 0
+        self.kidx = 0
+        self.file_of: list[int] | None = None   # session: region index -> file index
+        self.switch_ms = 3000.0         # session: median pause to switch files (log-normal, sigma 0.5)
+        self.next_region_ms = 2500.0    # session: median pause before the file's next function
 
     # backend hooks ---------------------------------------------------
     async def open(self, region: Region) -> None: ...
     async def close(self) -> None: ...
+    async def focus(self, region: Region) -> None:
+        """The editor shows this (already open) file again: no LSP message, only the URI changes."""
+        await self.open(region)
     def edit(self, key: Key, e: Edit, accept_sid: str | None = None) -> None: ...
 
     # ghost -----------------------------------------------------------
-    def on_result(self, req: Req, t: int, text: str | None, sid: str | None, rng: dict | None = None) -> None:
+    def on_result(self, req: Req, t: int, text: str | None, sid: str | None, rng: dict[str, Any] | None = None) -> None:
         req.recv_ns = t
         if text:
             req.nonempty = True
             req.text = text
             req.sid = sid
             req.range = rng
-            if req.version == self.version:
+            if req.version == self.version and req.doc == self.doc_id:
                 req.shown = True
                 self.ghost = Ghost(req.version, text, t, sid or f"n{req.id}", req.id, rng)
 
@@ -484,13 +523,14 @@ class Editor:
         return math.exp(r.gauss(5.376, 0.445))
 
     # the typist ------------------------------------------------------
-    def _indent_to(self, target: str):
+    def _indent_to(self, target: str) -> Iterator[Edit]:
         for _ in range(64):
             ls = self.text.rfind("\n", 0, self.cursor) + 1
             cur_ws = self.text[ls:self.cursor]
             if cur_ws.strip(" \t") or cur_ws == target:
                 return
             if len(cur_ws) > len(target) or not target.startswith(cur_ws):
+                assert self.model is not None
                 yield self.model.backspace(self.text, self.cursor)
             else:
                 col = len(cur_ws)
@@ -499,7 +539,7 @@ class Editor:
                 c = self.cursor
                 yield Edit(c, c, target[col:col + n], c + n, "ins")
 
-    def _typist(self, kind: str, s: str):
+    def _typist(self, kind: str, s: str) -> Iterator[Edit]:
         """The edits (one per keystroke, computed on the current document) that type ``s``."""
         c = self.cursor
         m = self.model
@@ -550,7 +590,7 @@ class Editor:
     async def run(self) -> ArmResult:
         loop_t0 = time.monotonic_ns()
         self.t_plan = time.monotonic_ns() + 300_000_000
-        kidx = 0
+        self.kidx = 0
         for ri, (region, units) in enumerate(zip(self.regions, self.schedules)):
             if self.budget is not None and len(self.res.keys) >= self.budget:
                 break
@@ -562,91 +602,176 @@ class Editor:
             self.ghost = None
             await self.open(region)
             k0 = len(self.res.keys)
-            typed = region.typed
-            ui = 0
-            partial: Unit | None = None
-            pos = 0
-            while ui < len(units):
-                if self.budget is not None and len(self.res.keys) >= self.budget:
-                    break
-                if self.region_budget is not None and len(self.res.keys) - k0 >= self.region_budget:
-                    break
-                u = partial or units[ui]
-                for ai, (gap, kind, text) in enumerate(u.actions):
-                    now = await self._wait(gap)
-                    if ai == 0:
-                        acc = self._acceptable(now, region, pos)
-                        if acc is not None:
-                            e, k, t_eff = acc
-                            meant = meant_after_accept(region.truth, region.start, region.end, pos, self.text,
-                                                       t_eff[:k])
-                            key = Key(kidx, ri, "accept", t_eff, self.version + 1, self.t_plan,
-                                      accepted_chars=k, start=e.start, end=e.end, new=e.new, cursor=e.cursor)
-                            kidx += 1
-                            self.text_before_accept = self.text
-                            self._apply(key, e, accept_sid=self.ghost.sid)
-                            self.res.accepts += 1
-                            pos += k
-                            bad_pair = mispaired(region.truth, region.start, region.end, pos - k,
-                                                 self.text_before_accept, t_eff[:k])
-                            key.clean = self.text == meant and self.cursor == region.start + pos and not bad_pair
-                            if not key.clean:
-                                key.dirty = (describe_diff(self.text, meant) if self.text != meant else
-                                             "a closer after the cursor closes the suggestion's own bracket: "
-                                             + repr(self.text[max(0, self.cursor - 40):self.cursor + 10])
-                                             if bad_pair else "cursor")
-                                fx = self._fix_edit(meant, region.start + pos)
-                            if not key.clean and (fx.new or fx.start != fx.end or fx.cursor != self.cursor):
-                                await self._wait(_lognormal(self.seed * 7919 + kidx, 1000.0, 0.4))
-                                fkey = Key(kidx, ri, "fix" if fx.new or fx.start != fx.end else "mv", "",
-                                           self.version + 1, self.t_plan, start=fx.start, end=fx.end,
-                                           new=fx.new, cursor=fx.cursor)
-                                kidx += 1
-                                self._apply(fkey, fx)
-                            # skip the units the acceptance covered
-                            while ui < len(units) and units[ui].end <= pos:
-                                ui += 1
-                            partial = None
-                            if ui < len(units) and units[ui].start < pos:
-                                nu = units[ui]
-                                partial = Unit(pos, nu.end, [(nu.actions[0][0], "ins", typed[pos:nu.end])])
-                            break
-                    g = self.ghost
-                    through = (kind == "ins" and g is not None and g.version == self.version
-                               and g.text.startswith(text) and len(g.text) > len(text))
-                    first = True
-                    last_key = None
-                    for e in self._typist(kind, text):
-                        if not first:
-                            await self._wait(self._iki(kidx))
-                        kk = e.kind if self.model is not None else (
-                            "bs" if kind == "bs" else ("nl" if text.startswith(("\n", "\r\n")) else "ins"))
-                        key = Key(kidx, ri, kk, e.new if self.model is not None else text, self.version + 1,
-                                  self.t_plan, through=through and first, start=e.start, end=e.end, new=e.new,
-                                  cursor=e.cursor)
-                        kidx += 1
-                        self._apply(key, e)
-                        first = False
-                        last_key = key
-                    if last_key is not None and ai == len(u.actions) - 1:
-                        last_key.truth_chars = u.end - u.start
-                else:
-                    pos = u.end
-                    ui += 1
-                    partial = None
-                    fx = self._resync(region, pos)
-                    if fx is not None:
-                        await self._wait(self._iki(kidx))
-                        key = Key(kidx, ri, fx.kind, "", self.version + 1, self.t_plan, start=fx.start,
-                                  end=fx.end, new=fx.new, cursor=fx.cursor)
-                        kidx += 1
-                        self._apply(key, fx)
-                    continue
+            limit = self.budget
+            if self.region_budget is not None:
+                limit = k0 + self.region_budget if limit is None else min(limit, k0 + self.region_budget)
+            await self._play(ri, region, units, PlayState(), limit)
             await asyncio.sleep(self.settle_s)
             await self.close()
             self.t_plan = max(self.t_plan, time.monotonic_ns())
         self.res.wall_s = (time.monotonic_ns() - loop_t0) / 1e9
         return self.res
+
+    async def run_session(self, files: list[list[int]], segments: list[tuple[int, int]]) -> ArmResult:
+        """A session that moves between files: per segment ``(file, keys)`` the typist switches to
+        ``file`` (a pause, ``didOpen`` on the first visit only: the other files stay open, as tabs),
+        and types its current region on from where they left it for ``keys`` played keystrokes; a
+        finished region moves on to the file's next region (a think pause and a cursor move); a
+        file whose regions are all done is skipped.  ``files``: per file its regions (indices into
+        ``self.regions``, in file order; each region's ``truth`` is the file with the *later*
+        regions deleted, so the chain continues on the same document).  Stops at ``self.budget``."""
+        loop_t0 = time.monotonic_ns()
+        self.t_plan = time.monotonic_ns() + 300_000_000
+        self.kidx = 0
+        self.file_of = [0] * len(self.regions)
+        for fi, regs in enumerate(files):
+            for ri in regs:
+                self.file_of[ri] = fi
+        docs = [DocState(list(regs)) for regs in files]
+        cur: int | None = None
+        for si, (fi, n) in enumerate(segments):
+            if self.budget is not None and len(self.res.keys) >= self.budget:
+                break
+            if all(d.k >= len(d.regions) for d in docs):
+                break
+            d = docs[fi]
+            if d.k >= len(d.regions):
+                continue
+            if cur != fi:
+                if cur is not None:
+                    c = docs[cur]
+                    c.text, c.cursor, c.version, c.model, c.eol = (self.text, self.cursor, self.version,
+                                                                    self.model, self.eol)
+                    # the user stops, looks for the other file and the place in it
+                    await self._wait(_lognormal(self.seed * 104_729 + si, self.switch_ms, 0.5))
+                self.ghost = None
+                self.doc_id = fi
+                ri = d.regions[d.k]
+                region = self.regions[ri]
+                if not d.opened:
+                    flavour, eol = self.editors[ri]
+                    d.model = EditorModel(flavour, eol) if flavour else None
+                    d.eol, d.text, d.cursor, d.version = eol, region.initial, region.start, 1
+                self.text, self.cursor, self.version, self.model, self.eol = (d.text, d.cursor, d.version,
+                                                                              d.model, d.eol)
+                if not d.opened:
+                    await self.open(region)
+                    d.opened = True
+                else:
+                    await self.focus(region)
+                cur = fi
+            limit = len(self.res.keys) + n
+            if self.budget is not None:
+                limit = min(limit, self.budget)
+            while d.k < len(d.regions) and len(self.res.keys) < limit:
+                ri = d.regions[d.k]
+                region = self.regions[ri]
+                if not await self._play(ri, region, self.schedules[ri], d.st, limit):
+                    break
+                d.k += 1
+                d.st = PlayState()
+                if d.k < len(d.regions) and len(self.res.keys) < limit:
+                    # on to the file's next function: a think pause, the cursor moves there (and the
+                    # document is repaired if the region did not end as meant)
+                    nri = d.regions[d.k]
+                    nxt = self.regions[nri]
+                    await self._wait(_lognormal(self.seed * 15_485_863 + nri, self.next_region_ms, 0.5))
+                    fx = self._fix_edit(nxt.initial, nxt.start)
+                    kind = "mv" if fx.is_move else "fix"
+                    key = Key(self.kidx, nri, kind, "", self.version + 1, self.t_plan, start=fx.start,
+                              end=fx.end, new=fx.new, cursor=fx.cursor)
+                    self.kidx += 1
+                    self._apply(key, fx)
+        await asyncio.sleep(self.settle_s)
+        for fi, d in enumerate(docs):
+            if d.opened:
+                self.doc_id = fi
+                await self.focus(self.regions[d.regions[min(d.k, len(d.regions) - 1)]])
+                await self.close()
+        self.t_plan = max(self.t_plan, time.monotonic_ns())
+        self.res.wall_s = (time.monotonic_ns() - loop_t0) / 1e9
+        return self.res
+
+    async def _play(self, ri: int, region: Region, units: list[Unit], st: PlayState,
+                    limit: int | None) -> bool:
+        """Type ``units`` of ``region`` (document ``self.text``) from ``st`` on until they are done
+        (True) or ``self.res.keys`` holds ``limit`` keystrokes (False; ``st`` says where to resume)."""
+        while st.ui < len(units):
+            if limit is not None and len(self.res.keys) >= limit:
+                return False
+            u = st.partial or units[st.ui]
+            for ai, (gap, kind, text) in enumerate(u.actions):
+                now = await self._wait(gap)
+                if ai == 0:
+                    acc = self._acceptable(now, region, st.pos)
+                    if acc is not None:
+                        e, k, t_eff = acc
+                        meant = meant_after_accept(region.truth, region.start, region.end, st.pos, self.text,
+                                                   t_eff[:k])
+                        key = Key(self.kidx, ri, "accept", t_eff, self.version + 1, self.t_plan,
+                                  accepted_chars=k, start=e.start, end=e.end, new=e.new, cursor=e.cursor)
+                        self.kidx += 1
+                        self.text_before_accept = self.text
+                        self._apply(key, e, accept_sid=self.ghost.sid if self.ghost else None)
+                        self.res.accepts += 1
+                        st.pos += k
+                        bad_pair = mispaired(region.truth, region.start, region.end, st.pos - k,
+                                             self.text_before_accept, t_eff[:k])
+                        key.clean = self.text == meant and self.cursor == region.start + st.pos and not bad_pair
+                        if not key.clean:
+                            key.dirty = (describe_diff(self.text, meant) if self.text != meant else
+                                         "a closer after the cursor closes the suggestion's own bracket: "
+                                         + repr(self.text[max(0, self.cursor - 40):self.cursor + 10])
+                                         if bad_pair else "cursor")
+                            fx = self._fix_edit(meant, region.start + st.pos)
+                        if not key.clean and (fx.new or fx.start != fx.end or fx.cursor != self.cursor):
+                            await self._wait(_lognormal(self.seed * 7919 + self.kidx, 1000.0, 0.4))
+                            fkey = Key(self.kidx, ri, "fix" if fx.new or fx.start != fx.end else "mv", "",
+                                       self.version + 1, self.t_plan, start=fx.start, end=fx.end,
+                                       new=fx.new, cursor=fx.cursor)
+                            self.kidx += 1
+                            self._apply(fkey, fx)
+                        # skip the units the acceptance covered
+                        while st.ui < len(units) and units[st.ui].end <= st.pos:
+                            st.ui += 1
+                        st.partial = None
+                        if st.ui < len(units) and units[st.ui].start < st.pos:
+                            nu = units[st.ui]
+                            st.partial = Unit(st.pos, nu.end, [(nu.actions[0][0], "ins", region.typed[st.pos:nu.end])])
+                        break
+                g = self.ghost
+                through = (kind == "ins" and g is not None and g.version == self.version
+                           and g.text.startswith(text) and len(g.text) > len(text))
+                first = True
+                last_key = None
+                for e in self._typist(kind, text):
+                    if not first:
+                        await self._wait(self._iki(self.kidx))
+                    kk = e.kind if self.model is not None else (
+                        "bs" if kind == "bs" else ("nl" if text.startswith(("\n", "\r\n")) else "ins"))
+                    key = Key(self.kidx, ri, kk, e.new if self.model is not None else text, self.version + 1,
+                              self.t_plan, through=through and first, start=e.start, end=e.end, new=e.new,
+                              cursor=e.cursor)
+                    self.kidx += 1
+                    self._apply(key, e)
+                    first = False
+                    last_key = key
+                if last_key is not None and ai == len(u.actions) - 1:
+                    last_key.truth_chars = u.end - u.start
+            else:
+                st.pos = u.end
+                st.ui += 1
+                st.partial = None
+                rs = self._resync(region, st.pos)
+                if rs is not None:
+                    fx = rs
+                    await self._wait(self._iki(self.kidx))
+                    key = Key(self.kidx, ri, fx.kind, "", self.version + 1, self.t_plan, start=fx.start,
+                              end=fx.end, new=fx.new, cursor=fx.cursor)
+                    self.kidx += 1
+                    self._apply(key, fx)
+                continue
+        return True
 
     def _apply(self, key: Key, e: Edit, accept_sid: str | None = None) -> None:
         self.version += 1
@@ -662,13 +787,17 @@ def _lognormal(seed: int, median: float, sigma: float) -> float:
 
 
 class ServerEditor(Editor):
-    def __init__(self, lsp: LspClient, *a: Any, **kw: Any) -> None:
+    def __init__(self, lsp: LspClient, *a: Any, root_uri: str = ROOT_URI, **kw: Any) -> None:
         super().__init__(*a, **kw)
         self.lsp = lsp
         self.pending: Any = None
+        self.root_uri = root_uri
+
+    async def focus(self, region: Region) -> None:
+        self.uri = f"{self.root_uri}/{region.path}"
 
     async def open(self, region: Region) -> None:
-        self.uri = f"{ROOT_URI}/{region.path}"
+        self.uri = f"{self.root_uri}/{region.path}"
         self.lsp.notify("textDocument/didOpen", {"textDocument": {
             "uri": self.uri, "languageId": "python", "version": self.version, "text": self.text}})
 
@@ -679,7 +808,7 @@ class ServerEditor(Editor):
         # VS Code's order: the edit (didChange), then the cancellation of the unanswered previous
         # request, then the new request - all in one write.  A cursor move (Neovim typing over a
         # closer, the typist moving past a split-off closer line) sends no didChange.
-        msgs = []
+        msgs: list[dict[str, Any]] = []
         if not e.is_move:
             rng = {"start": utf16_position(self.text, e.start), "end": utf16_position(self.text, e.end)}
             msgs.append({"jsonrpc": "2.0", "method": "textDocument/didChange", "params": {
@@ -694,14 +823,14 @@ class ServerEditor(Editor):
         new_text_pos = utf16_position(self.text[:e.start] + e.new + self.text[e.end:], e.cursor)
         msgs.append({"jsonrpc": "2.0", "id": rid, "method": "textDocument/inlineCompletion", "params": {
             "textDocument": {"uri": self.uri}, "position": new_text_pos, "context": {"triggerKind": 2}}})
-        req = Req(rid, key.i, self.version, 0)
+        req = Req(rid, key.i, self.version, 0, doc=self.doc_id)
         self.res.reqs[rid] = req
         self.lsp.handlers[rid] = lambda t, msg, req=req: self._on_msg(req, t, msg)
         req.send_ns = key.send_ns = self.lsp.send(msgs)
         key.req = rid
         self.pending = rid
 
-    def _on_msg(self, req: Req, t: int, msg: dict) -> None:
+    def _on_msg(self, req: Req, t: int, msg: dict[str, Any]) -> None:
         if "error" in msg:
             req.recv_ns = t
             req.error = str(msg["error"].get("code"))
@@ -731,7 +860,7 @@ class NaiveEditor(Editor):
     def __init__(self, client: NaiveClient, *a: Any, **kw: Any) -> None:
         super().__init__(*a, **kw)
         self.client = client
-        self.tasks: set[asyncio.Task] = set()
+        self.tasks: set[asyncio.Task[None]] = set()
 
     async def replay(self, played: list[Key]) -> ArmResult:
         loop_t0 = time.monotonic_ns()
@@ -739,8 +868,27 @@ class NaiveEditor(Editor):
             return self.res
         t_base = time.monotonic_ns() + 300_000_000 - played[0].plan_ns
         region = -1
+        docs: dict[int, tuple[str, int, int]] = {}     # session: file -> (text, cursor, version)
         for pk in played:
-            if pk.region != region:
+            if pk.region != region and self.file_of is not None:
+                # a session: the files stay open; a switch keeps each file's document
+                f_old = self.file_of[region] if region >= 0 else None
+                f_new = self.file_of[pk.region]
+                region = pk.region
+                if f_new != f_old:
+                    if f_old is not None:
+                        docs[f_old] = (self.text, self.cursor, self.version)
+                    r = self.regions[region]
+                    self.ghost = None
+                    self.doc_id = f_new
+                    self.eol = self.editors[region][1]
+                    if f_new in docs:
+                        self.text, self.cursor, self.version = docs[f_new]
+                        await self.focus(r)
+                    else:
+                        self.text, self.cursor, self.version = r.initial, r.start, 1
+                        await self.open(r)
+            elif pk.region != region:
                 if region >= 0:
                     await asyncio.sleep(self.settle_s)
                     await self.close()
@@ -780,7 +928,7 @@ class NaiveEditor(Editor):
         text = self.text[:e.start] + e.new + self.text[e.end:]
         body = naive_body(text, e.cursor)
         tag = f"k{key.i}"
-        req = Req(tag, key.i, self.version, 0)
+        req = Req(tag, key.i, self.version, 0, doc=self.doc_id)
         self.res.reqs[tag] = req
         req.send_ns = key.send_ns = time.monotonic_ns()
         key.req = tag
@@ -788,7 +936,7 @@ class NaiveEditor(Editor):
         self.tasks.add(t)
         t.add_done_callback(self.tasks.discard)
 
-    async def _go(self, req: Req, body: dict, tag: str) -> None:
+    async def _go(self, req: Req, body: dict[str, Any], tag: str) -> None:
         t, text = await self.client.fim(body, tag)
         self.on_result(req, t, text, None)
 
@@ -802,7 +950,7 @@ def server_env(key: str, base_url: str, trace_path: str) -> dict[str, str]:
     return env
 
 
-def read_trace(path: str) -> list[dict]:
+def read_trace(path: str) -> list[dict[str, Any]]:
     out = []
     try:
         with open(path, encoding="utf-8") as f:
@@ -819,10 +967,15 @@ def read_trace(path: str) -> list[dict]:
 
 
 async def run_server_arm(name: str, fake: FakeProc, key: str, regions: list[Region],
-                         schedules: list[list[Unit]], workdir: str, settings: dict | None = None,
+                         schedules: list[list[Unit]], workdir: str, settings: dict[str, Any] | None = None,
                          budget: int | None = None, src: str = REPO,
                          editors: list[tuple[str | None, str]] | None = None, region_budget: int | None = None,
-                         seed: int = 1, policy: str = "A") -> ArmResult:
+                         seed: int = 1, policy: str = "A", session: Any = None,
+                         root_uri: str = ROOT_URI, switch_ms: float | None = None) -> ArmResult:
+    """The server arm.  ``session``: ``(files, segments)`` of a multi-file workload
+    (:meth:`Editor.run_session`), else the regions are typed one after the other.  ``root_uri``:
+    the workspace folder the server is given (a real folder for multi-file workloads, so that a
+    context engine can read the files that are not open)."""
     trace_path = os.path.join(workdir, f"trace-{name}.jsonl")
     if os.path.exists(trace_path):
         os.remove(trace_path)
@@ -831,7 +984,12 @@ async def run_server_arm(name: str, fake: FakeProc, key: str, regions: list[Regi
                     cwd=src)   # ``python -m deepseek_ls`` imports from the cwd first: the snapshot
     init_opts = {"deepseek": {"baseUrl": fake.base_url, **({"completion": settings} if settings else {})}}
     await lsp.request("initialize", {
-        "processId": os.getpid(), "rootUri": ROOT_URI, "initializationOptions": init_opts,
+        "processId": os.getpid(), "rootUri": root_uri,
+        # a real workspace folder (multi-file sessions) is also given as workspaceFolders, as editors
+        # do; the single-file profiles keep the initialize they were measured with
+        **({"workspaceFolders": [{"uri": root_uri, "name": root_uri.rstrip("/").rsplit("/", 1)[-1]}]}
+           if root_uri != ROOT_URI else {}),
+        "initializationOptions": init_opts,
         "capabilities": {"general": {"positionEncodings": ["utf-16"]},
                          "textDocument": {"inlineCompletion": {"dynamicRegistration": False},
                                           "synchronization": {"dynamicRegistration": False}},
@@ -841,9 +999,12 @@ async def run_server_arm(name: str, fake: FakeProc, key: str, regions: list[Regi
     gc.collect()
     gc.freeze()
     ed = ServerEditor(lsp, name, regions, schedules, budget=budget, editors=editors,
-                      region_budget=region_budget, seed=seed, policy=policy)
+                      region_budget=region_budget, seed=seed, policy=policy, root_uri=root_uri)
+    if switch_ms is not None:
+        ed.switch_ms = ed.next_region_ms = switch_ms
+    assert lsp.proc is not None
     cpu0, _ = proc_cpu(lsp.proc.pid)
-    res = await ed.run()
+    res = await (ed.run_session(*session) if session is not None else ed.run())
     cpu1, rss = proc_cpu(lsp.proc.pid)
     res.cpu_s, res.rss_kb = cpu1 - cpu0, rss
     res.messages = list(lsp.messages)
@@ -857,14 +1018,23 @@ async def run_server_arm(name: str, fake: FakeProc, key: str, regions: list[Regi
 async def run_naive_arm(name: str, fake: FakeProc, key: str, regions: list[Region],
                         schedules: list[list[Unit]], played: list[Key] | None = None,
                         editors: list[tuple[str | None, str]] | None = None, region_budget: int | None = None,
-                        seed: int = 1) -> ArmResult:
-    """The naive arm; with ``played`` it replays the server arm's keystrokes (default use)."""
+                        seed: int = 1, session: Any = None) -> ArmResult:
+    """The naive arm; with ``played`` it replays the server arm's keystrokes (default use).
+    ``session``: as for :func:`run_server_arm` (the replay keeps each file's document over switches)."""
     gc.collect()
     gc.freeze()
     ed = NaiveEditor(NaiveClient(fake.base_url, key), name, regions, schedules, editors=editors,
                      region_budget=region_budget, seed=seed)
+    if session is not None:
+        ed.file_of = [0] * len(regions)
+        for fi, regs in enumerate(session[0]):
+            for ri in regs:
+                ed.file_of[ri] = fi
     t0 = time.process_time()
-    res = await (ed.replay(played) if played is not None else ed.run())
+    if played is not None:
+        res = await ed.replay(played)
+    else:
+        res = await (ed.run_session(*session) if session is not None else ed.run())
     res.cpu_s = time.process_time() - t0     # the harness' own CPU (the naive client lives in it)
     gc.unfreeze()
     res.fake = fake.fim_records(key)

@@ -9,6 +9,7 @@ requests they triggered (the warm-up still warms the cache, as in a session).
 from __future__ import annotations
 
 import math
+import os
 from collections import Counter, defaultdict
 from collections.abc import Iterable
 from typing import Any
@@ -31,9 +32,11 @@ def percentile(values: Iterable[float], q: float) -> float | None:
     return float(v[lo] + (v[hi] - v[lo]) * (pos - lo))
 
 
-def pcts(values: list[float], qs: tuple[int, ...] = (50, 95, 99)) -> dict:
-    out = {f"p{q}": _r(percentile(values, q)) for q in qs}
-    out["n"] = len(values)
+def pcts(values: Iterable[float | None], qs: tuple[int, ...] = (50, 95, 99)) -> dict[str, Any]:
+    """Percentiles ``p<q>`` (rounded) and ``n`` of the values that are not None."""
+    v = [x for x in values if x is not None]
+    out: dict[str, Any] = {f"p{q}": _r(percentile(v, q)) for q in qs}
+    out["n"] = len(v)
     return out
 
 
@@ -60,16 +63,16 @@ def show_episodes(keys: list[Any], reqs: dict[Any, Any]) -> int:
     return n
 
 
-def index_trace(trace: list[dict]) -> dict:
+def index_trace(trace: list[dict[str, Any]]) -> dict[str, Any]:
     """Per request id: lsp_recv time, waits, decisions, http events, lsp_sent."""
-    by: dict[Any, dict] = defaultdict(lambda: {"waits": [], "decisions": [], "wait_open": None})
+    by: dict[Any, dict[str, Any]] = defaultdict(lambda: {"waits": [], "decisions": [], "wait_open": None})
     written: list[tuple[int, Any]] = []
     done_ok: list[tuple[int, Any]] = []
     first_byte: list[tuple[int, Any]] = []
     for ev in trace:
         kind = ev.get("ev")
         rid = ev.get("id")
-        t = ev.get("t")
+        t = int(ev.get("t") or 0)
         if kind == "lsp_recv":
             if ev.get("method") == "textDocument/inlineCompletion":
                 by[rid]["recv"] = t
@@ -104,7 +107,7 @@ def index_trace(trace: list[dict]) -> dict:
             "first_byte": sorted(first_byte, key=lambda x: x[0])}
 
 
-def match_upstream(written: list[tuple[int, Any]], fake: list[dict]) -> dict[int, Any]:
+def match_upstream(written: list[tuple[int, Any]], fake: list[dict[str, Any]]) -> dict[int, Any]:
     """fake record seq -> LSP request id that wrote it.
 
     The i-th ``http_written`` of the server pairs with the i-th FIM request the
@@ -132,7 +135,7 @@ def match_upstream(written: list[tuple[int, Any]], fake: list[dict]) -> dict[int
 
 # ---------------------------------------------------------------- the arm metrics
 
-def shown_upstream(reqs: dict[Any, Any], up: list, trig: dict, tr: dict, naive: bool) -> set[int]:
+def shown_upstream(reqs: dict[Any, Any], up: list[Any], trig: dict[int, Any], tr: dict[str, Any], naive: bool) -> set[int]:
     """Fake seqs of the upstream requests whose answer reached the screen (for their own keystroke, or a
     later one through join / memory): a suggestion id first shown at time t belongs to the request whose
     answer started last before t (``http_first_byte``; streamed answers are shown before
@@ -166,17 +169,13 @@ def shown_upstream(reqs: dict[Any, Any], up: list, trig: dict, tr: dict, naive: 
 
 
 
-def arm_metrics(keys: list[Any], reqs: dict[Any, Any], fake: list[dict], trace: list[dict] | None,
-                *, warmup: int = 50, naive: bool = False, cpu_s: float | None = None,
-                rss_kb: int | None = None, lateness_ms: list[float] | None = None) -> dict:
-    keys = sorted(keys, key=lambda k: _g(k, "i"))
-    measured = [k for k in keys if _g(k, "i") >= warmup]
-    n_keys = len(measured)
+def upstream_of(reqs: dict[Any, Any], fake: list[dict[str, Any]], tr: dict[str, Any],
+                naive: bool) -> tuple[dict[int, Any], list[tuple[dict[str, Any], Any, int]]]:
+    """(fake seq -> LSP request id, [(fake record, request id or None, triggering keystroke index or
+    -1)]): the naive client tags its requests (``x-bench-tag``), the server's are matched through
+    the trace (:func:`match_upstream`; ``tr`` from :func:`index_trace`)."""
     key_of_req = {rid: _g(r, "key") for rid, r in reqs.items()}
-    tr = index_trace(trace or [])
-    by = tr["by"]
-
-    # --- upstream requests and the keystroke that triggered each
+    trig: dict[int, Any]
     if naive:
         trig = {}
         for r in fake:
@@ -189,6 +188,112 @@ def arm_metrics(keys: list[Any], reqs: dict[Any, Any], fake: list[dict], trace: 
         rid = trig.get(r["seq"])
         ki = key_of_req.get(rid, -1) if rid is not None else -1
         up.append((r, rid, ki))
+    return trig, up
+
+
+def visits(keys: list[Any], file_of: list[int]) -> list[dict[str, Any]]:
+    """The visits of a session: runs of keystrokes in one file (``file_of``: region -> file), in
+    order, each ``{"file", "first", "last" (keystroke indices), "return" (the file was visited
+    before)}``."""
+    out: list[dict[str, Any]] = []
+    seen: set[int] = set()
+    for k in sorted(keys, key=lambda k: _g(k, "i")):
+        f = file_of[_g(k, "region")]
+        if not out or out[-1]["file"] != f:
+            out.append({"file": f, "first": _g(k, "i"), "last": _g(k, "i"), "return": f in seen})
+            seen.add(f)
+        else:
+            out[-1]["last"] = _g(k, "i")
+    return out
+
+
+def _common_prefix(a: str, b: str) -> int:
+    return len(os.path.commonprefix([a, b]))
+
+
+def _prompt_diagnosis(rec: dict[str, Any], f: int, timeline: list[tuple[int, dict[str, Any], int]]) -> dict[str, Any]:
+    """Characters the prompt of ``rec`` (file ``f``) shares from its start with the previous
+    upstream prompt (another file's) and with the last earlier prompt of the same file."""
+    p = rec["body"].get("prompt") or ""
+    prev = same = None
+    for _t, r, fr in timeline:
+        if r is rec:
+            break
+        prev = r
+        if fr == f:
+            same = r
+    return {"prompt_chars": len(p),
+            "shared_chars_previous": _common_prefix(p, prev["body"].get("prompt") or "") if prev else None,
+            "shared_chars_same_file": _common_prefix(p, same["body"].get("prompt") or "") if same else None}
+
+
+def switch_metrics(keys: list[Any], reqs: dict[Any, Any], fake: list[dict[str, Any]], trace: list[dict[str, Any]] | None,
+                   file_of: list[int], *, warmup: int = 50, naive: bool = False) -> dict[str, Any]:
+    """Cache hits where a session moves to another file.
+
+    A *switch* is a visit (:func:`visits`) after the first whose first keystroke is measured (index
+    >= ``warmup``).  Its *first request* is the first upstream FIM request (by the time the fake
+    received it) triggered by a keystroke of that visit; the figure is the cache-hit fraction of
+    the prompt tokens of those requests, Σ hit ÷ Σ (hit + miss) as billed by the ledger, overall,
+    on a first visit to the file (``first_visit``) and on a return to a file visited before
+    (``return_visit``).  ``visit_requests``: the same over every request of the switched-to visits.
+    ``per_visit``: file, keystrokes, requests, the first request's hit / miss tokens, its prompt's
+    length and the characters it shares from its start with the previous upstream prompt and with
+    the last earlier prompt of the same file (why a switch missed the cache)."""
+    tr = index_trace(trace or [])
+    _, up = upstream_of(reqs, fake, tr, naive)
+    by_key: dict[int, list[dict[str, Any]]] = defaultdict(list)
+    for r, _rid, ki in up:
+        if ki >= 0 and r.get("billed"):
+            by_key[ki].append(r)
+    vs = visits(keys, file_of)
+    # for the prompt diagnosis: every upstream prompt in time order with its file
+    file_of_key = {_g(k, "i"): file_of[_g(k, "region")] for k in keys}
+    timeline = sorted(((r["recv_ns"], r, file_of_key.get(ki, -1)) for r, _rid, ki in up
+                       if ki >= 0 and isinstance(r.get("body"), dict)), key=lambda x: x[0])
+
+    def frac(recs: list[dict[str, Any]]) -> dict[str, Any]:
+        h = sum(r.get("hit", 0) for r in recs)
+        m = sum(r.get("miss", 0) for r in recs)
+        return {"n": len(recs), "hit": h, "miss": m, "hit_fraction": _r(h / (h + m), 4) if h + m else None}
+
+    first: list[dict[str, Any]] = []
+    first_new: list[dict[str, Any]] = []
+    first_ret: list[dict[str, Any]] = []
+    every: list[dict[str, Any]] = []
+    per_visit = []
+    switches = 0
+    for j, v in enumerate(vs):
+        if j == 0 or v["first"] < warmup:
+            continue
+        switches += 1
+        recs = sorted((r for ki in range(v["first"], v["last"] + 1) for r in by_key.get(ki, [])),
+                      key=lambda r: r["recv_ns"])
+        every.extend(recs)
+        row = {"file": v["file"], "return": v["return"], "keys": v["last"] - v["first"] + 1,
+               "requests": len(recs)}
+        if recs:
+            first.append(recs[0])
+            (first_ret if v["return"] else first_new).append(recs[0])
+            row.update(first_hit=recs[0].get("hit", 0), first_miss=recs[0].get("miss", 0))
+            row.update(_prompt_diagnosis(recs[0], v["file"], timeline))
+        per_visit.append(row)
+    return {"switches": switches, "first_request": frac(first), "first_visit": frac(first_new),
+            "return_visit": frac(first_ret), "visit_requests": frac(every), "per_visit": per_visit}
+
+
+def arm_metrics(keys: list[Any], reqs: dict[Any, Any], fake: list[dict[str, Any]], trace: list[dict[str, Any]] | None,
+                *, warmup: int = 50, naive: bool = False, cpu_s: float | None = None,
+                rss_kb: int | None = None, lateness_ms: list[float] | None = None) -> dict[str, Any]:
+    keys = sorted(keys, key=lambda k: _g(k, "i"))
+    measured = [k for k in keys if _g(k, "i") >= warmup]
+    n_keys = len(measured)
+    key_of_req = {rid: _g(r, "key") for rid, r in reqs.items()}
+    tr = index_trace(trace or [])
+    by = tr["by"]
+
+    # --- upstream requests and the keystroke that triggered each
+    trig, up = upstream_of(reqs, fake, tr, naive)
     up_m = [(r, rid, ki) for r, rid, ki in up if ki >= warmup]
 
     # --- what was shown, and which upstream request each shown text came from
@@ -204,7 +309,7 @@ def arm_metrics(keys: list[Any], reqs: dict[Any, Any], fake: list[dict], trace: 
     shown_n = sum(1 for r, _, _ in up_m if r["seq"] in shown_up)
 
     # --- tokens and money (ledger: billed records)
-    def tot(recs: list[dict], optimistic: bool = False) -> dict:
+    def tot(recs: list[dict[str, Any]], optimistic: bool = False) -> dict[str, Any]:
         t = {"hit": 0, "miss": 0, "out": 0, "usd_offpeak": 0.0, "usd_peak": 0.0}
         for r in recs:
             if not r.get("billed"):
@@ -257,8 +362,8 @@ def arm_metrics(keys: list[Any], reqs: dict[Any, Any], fake: list[dict], trace: 
 
     # --- memory path: answered without upstream (decision memory / cache)
     mem = []
-    decisions = Counter()
-    reasons = Counter()
+    decisions: Counter[str] = Counter()
+    reasons: Counter[str] = Counter()
     for rid, r in reqs.items():
         if key_of_req.get(rid, -1) < warmup:
             continue
@@ -282,14 +387,14 @@ def arm_metrics(keys: list[Any], reqs: dict[Any, Any], fake: list[dict], trace: 
         if gap is None or gap < 1000:
             continue
         opp += 1
-        r = reqs.get(_g(k, "req"))
-        if r is None:
+        rq = reqs.get(_g(k, "req"))
+        if rq is None:
             continue
-        recv = _g(r, "recv_ns")
+        recv = _g(rq, "recv_ns")
         limit = _g(k, "send_ns") + gap * 1e6
-        if recv is None or recv > limit or _g(r, "error"):
+        if recv is None or recv > limit or _g(rq, "error"):
             censored += 1
-        elif _g(r, "nonempty") and _g(r, "shown"):
+        elif _g(rq, "nonempty") and _g(rq, "shown"):
             covered += 1
             ghost.append((recv - _g(k, "send_ns")) / 1e6)
         else:
@@ -362,7 +467,7 @@ def arm_metrics(keys: list[Any], reqs: dict[Any, Any], fake: list[dict], trace: 
     return out
 
 
-def ratios(server: dict, base: dict) -> dict:
+def ratios(server: dict[str, Any], base: dict[str, Any]) -> dict[str, Any]:
     def div(a: float | None, b: float | None) -> float | None:
         return _r(a / b, 4) if a is not None and b else None
     return {"requests": div(server["req_per_100"], base["req_per_100"]),
@@ -372,8 +477,8 @@ def ratios(server: dict, base: dict) -> dict:
 
 # ---------------------------------------------------------------- offline re-billing
 
-def rebill(fake: list[dict], mode: str, persist_delay_s: float, unit: int,
-           withhold_last: bool) -> list[dict]:
+def rebill(fake: list[dict[str, Any]], mode: str, persist_delay_s: float, unit: int,
+           withhold_last: bool) -> list[dict[str, Any]]:
     """Bill recorded FIM requests again under another cache model.
 
     Uses the fake's own PrefixCache and tokenizer with the recorded times

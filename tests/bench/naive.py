@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from typing import Any
 from urllib.parse import urlsplit
 
 PROMPT_CHARS = 6000
@@ -20,7 +21,7 @@ MAX_TOKENS = 64
 MODEL = "deepseek-flash"
 
 
-def naive_body(text: str, cursor: int) -> dict:
+def naive_body(text: str, cursor: int) -> dict[str, Any]:
     return {"model": MODEL, "prompt": text[max(0, cursor - PROMPT_CHARS):cursor],
             "suffix": text[cursor:cursor + SUFFIX_CHARS], "max_tokens": MAX_TOKENS, "stream": False}
 
@@ -32,7 +33,7 @@ class NaiveClient:
         self.port = u.port or 80
         self.key = api_key
 
-    async def fim(self, body: dict, tag: str = "") -> tuple[int, str | None]:
+    async def fim(self, body: dict[str, Any], tag: str = "") -> tuple[int, str | None]:
         """POST /beta/completions; returns (monotonic_ns when the answer was read, text or None)."""
         data = json.dumps(body).encode("utf-8")
         head = (f"POST /beta/completions HTTP/1.1\r\nHost: {self.host}:{self.port}\r\n"

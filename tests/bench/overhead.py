@@ -21,6 +21,7 @@ import os
 import statistics
 import sys
 import tempfile
+from typing import Any
 
 from .harness import REPO, FakeConfig, FakeProc, LspClient, read_trace, server_env, utf16_position
 from .metrics import index_trace
@@ -86,7 +87,7 @@ def _ms(a: int, b: int) -> float:
     return (b - a) / 1e6
 
 
-def _parts(trace: list[dict]) -> dict[str, list[float]]:
+def _parts(trace: list[dict[str, Any]]) -> dict[str, list[float]]:
     out: dict[str, list[float]] = {k: [] for k in ("overhead", "recv->wait", "send->fetch_start",
                                                    "fetch_start->http_send", "http_send->written")}
     for e in index_trace(trace)["by"].values():

@@ -33,7 +33,7 @@ def _fmt(v: Any, nd: int = 3) -> str:
     return str(v)
 
 
-def markdown(result: dict) -> str:
+def markdown(result: dict[str, Any]) -> str:
     cols = []
     for mode, m in result["modes"].items():
         cols.append((f"server @{mode}", m["arms"]["server"]))
@@ -84,9 +84,27 @@ def markdown(result: dict) -> str:
         ("waste $ (share of $)", lambda a: f"{_fmt(a['waste_usd'])} ({_fmt(a['waste_fraction_usd'])})"),
         ("server CPU s / 1k keys; peak RSS MB", lambda a: f"{_fmt(a['cpu_s_per_1k_keys'])}; {_fmt(a['peak_rss_mb'])}"),
     ]
+    if any("switch" in a for _, a in cols):
+        def fr(d: dict[str, Any]) -> str:
+            return f"{_fmt(d['hit_fraction'])} ({d['n']})"
+        rows += [
+            ("file switches (measured)", lambda a: a["switch"]["switches"]),
+            ("hit fraction, 1st request after a switch (n)", lambda a: fr(a["switch"]["first_request"])),
+            ("  first visit to the file / return", lambda a: "{} / {}".format(
+                fr(a["switch"]["first_visit"]), fr(a["switch"]["return_visit"]))),
+            ("  tokens hit / miss", lambda a: "{hit} / {miss}".format(**a["switch"]["first_request"])),
+            ("hit fraction, every request of those visits", lambda a: fr(a["switch"]["visit_requests"])),
+        ]
     for label, get in rows:
         lines.append(row(label, get))
     lines.append("")
+    sess = result.get("session")
+    if sess:
+        lines.append(f"session: files {', '.join(sess['files'])} (workspace folder {sess.get('workspace')}); "
+                     "visits (file, played keys) planned: "
+                     + ", ".join(f"{p.rsplit('/', 1)[-1]} {n}" for p, n in sess.get("visits_planned", [])) + " …")
+    if result.get("server_tree"):
+        lines.append(f"server code taken from {result['server_tree']}")
     rat = " · ".join(f"{mode}: requests {_fmt(m['ratios']['requests'])}, $ {_fmt(m['ratios']['usd'])}, "
                      f"ghost p50 {_fmt(m['ratios']['ghost_p50'])}" for mode, m in result["modes"].items())
     lines.append(f"server ÷ naive — {rat}")
@@ -104,16 +122,16 @@ def markdown(result: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _real(result: dict) -> bool:
-    return (result.get("world") or {}).get("name", "ideal") != "ideal"
+def _real(result: dict[str, Any]) -> bool:
+    return bool((result.get("world") or {}).get("name", "ideal") != "ideal")
 
 
-def baseline_key(result: dict) -> str:
+def baseline_key(result: dict[str, Any]) -> str:
     """``ci``, ``ci-fixed`` (ideal world, as recorded before the editor model), ``ci-real``, ..."""
     return f"{result['profile']}{'-fixed' if result['fake_common']['fixed'] else ''}{'-real' if _real(result) else ''}"
 
 
-def gate(result: dict, baselines: dict | None) -> tuple[bool, list[str]]:
+def gate(result: dict[str, Any], baselines: dict[str, Any] | None) -> tuple[bool, list[str]]:
     """PASS/FAIL per target and mode; FAIL also on a >15% regression against baseline.json."""
     ok = True
     out = []
@@ -154,7 +172,7 @@ def gate(result: dict, baselines: dict | None) -> tuple[bool, list[str]]:
     return ok, out
 
 
-def baseline_of(result: dict) -> dict:
+def baseline_of(result: dict[str, Any]) -> dict[str, Any]:
     values = {}
     for mode, m in result["modes"].items():
         for name, get, _op, _t, _h in TARGETS:
@@ -167,7 +185,7 @@ def baseline_of(result: dict) -> dict:
             "git": result.get("git"), "written": result.get("date"), "values": values}
 
 
-def write_baseline(result: dict) -> None:
+def write_baseline(result: dict[str, Any]) -> None:
     data = load_baseline() or {}
     if "runs" not in data:
         data = {"runs": {}}
@@ -178,17 +196,18 @@ def write_baseline(result: dict) -> None:
         json.dump(data, f, indent=1)
 
 
-def load_baseline() -> dict | None:
+def load_baseline() -> dict[str, Any] | None:
     try:
         with open(BASELINE, encoding="utf-8") as f:
-            return json.load(f)
+            data: dict[str, Any] = json.load(f)
+            return data
     except (OSError, ValueError):
         return None
 
 
 # ---------------------------------------------------------------- plot
 
-def plot(path: str, result: dict, arms: dict[str, Any], window_s: float = 40.0, warmup: int = 50) -> None:
+def plot(path: str, result: dict[str, Any], arms: dict[str, Any], window_s: float = 40.0, warmup: int = 50) -> None:
     import matplotlib
 
     matplotlib.use("Agg")

@@ -20,12 +20,22 @@ import platform
 import subprocess
 import sys
 import time
+from typing import Any
 
 from . import report
 from .diagnose import diagnose
-from .harness import REPO, FakeConfig, FakeProc, run_naive_arm, run_server_arm, tokenizer_label
-from .metrics import arm_metrics, ratios, rebill
-from .workload import IDEAL, PROFILES, REAL, TypingModel, build, warmup_for
+from .harness import REPO, ArmResult, FakeConfig, FakeProc, run_naive_arm, run_server_arm, tokenizer_label
+from .metrics import arm_metrics, ratios, rebill, switch_metrics
+from .workload import (
+    IDEAL,
+    MULTI_PROFILES,
+    PROFILES,
+    REAL,
+    TypingModel,
+    build_any,
+    warmup_for,
+    write_workspace,
+)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -38,38 +48,40 @@ def git_sha() -> str:
         return "nogit"
 
 
-def server_code_id() -> str:
+def server_code_id(tree: str | None = None) -> str:
     """HEAD plus a hash of uncommitted changes under deepseek_ls/ (the tree is shared: it can change
-    between arms)."""
+    between arms) of this repository or of ``tree``."""
     import hashlib
 
+    cwd = tree or HERE
     try:
-        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=HERE, capture_output=True,
+        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=cwd, capture_output=True,
                               text=True, timeout=10).stdout.strip()
-        diff = subprocess.run(["git", "diff", "HEAD", "--", "deepseek_ls"], cwd=HERE, capture_output=True,
+        diff = subprocess.run(["git", "diff", "HEAD", "--", "deepseek_ls"], cwd=cwd, capture_output=True,
                               timeout=10).stdout
         return head + (f"+dirty:{hashlib.sha1(diff).hexdigest()[:8]}" if diff else "")
     except Exception:
         return "?"
 
 
-def snapshot(work: str) -> str:
-    """Copy deepseek_ls/ and the fake (as they are now, uncommitted edits included) to ``work``;
-    every arm runs that copy, so a commit landing in the shared tree mid-run cannot split the arms."""
+def snapshot(work: str, server_tree: str | None = None) -> str:
+    """Copy deepseek_ls/ (of ``server_tree`` when given, e.g. another branch's worktree) and the fake
+    (as they are now, uncommitted edits included) to ``work``; every arm runs that copy, so a commit
+    landing in the shared tree mid-run cannot split the arms."""
     import shutil
 
     dst = os.path.join(work, "src")
     if os.path.exists(dst):
         shutil.rmtree(dst)
     ign = shutil.ignore_patterns("__pycache__", "*.pyc")
-    shutil.copytree(os.path.join(REPO, "deepseek_ls"), os.path.join(dst, "deepseek_ls"), ignore=ign)
+    shutil.copytree(os.path.join(server_tree or REPO, "deepseek_ls"), os.path.join(dst, "deepseek_ls"), ignore=ign)
     shutil.copytree(os.path.join(REPO, "tests", "fake_deepseek"), os.path.join(dst, "tests", "fake_deepseek"),
                     ignore=ign)
     open(os.path.join(dst, "tests", "__init__.py"), "w").close()
     return dst
 
 
-def noise_tally(records: list[dict], regions: list, mix: str, seed: int) -> dict:
+def noise_tally(records: list[dict[str, Any]], truths: list[tuple[str, list[tuple[int, int]]]], mix: str, seed: int) -> dict[str, Any]:
     """Which model-noise modes the fake applied to an arm's FIM requests (recomputed: the draw is a
     pure function of seed, prompt and suffix)."""
     from tests.fake_deepseek.noise import NoisyOracle, parse_mix
@@ -79,8 +91,8 @@ def noise_tally(records: list[dict], regions: list, mix: str, seed: int) -> dict
     if not m:
         return {}
     o = Oracle()
-    for r in regions:
-        o.register(r.truth, [(r.start, r.end)])
+    for text, spans in truths:
+        o.register(text, spans)
     n = NoisyOracle(o, m, seed)
     for r in records:
         b = r.get("body") or {}
@@ -90,7 +102,7 @@ def noise_tally(records: list[dict], regions: list, mix: str, seed: int) -> dict
     return dict(n.counts)
 
 
-def _dump_arm(path: str, arm) -> None:
+def _dump_arm(path: str, arm: ArmResult) -> None:
     data = {"name": arm.name, "keys": [dataclasses.asdict(k) for k in arm.keys],
             "reqs": [dataclasses.asdict(r) for r in arm.reqs.values()], "accepts": arm.accepts,
             "cpu_s": arm.cpu_s, "rss_kb": arm.rss_kb, "wall_s": arm.wall_s, "messages": arm.messages,
@@ -102,7 +114,9 @@ def _dump_arm(path: str, arm) -> None:
 def parse(argv: list[str] | None) -> argparse.Namespace:
     ap = argparse.ArgumentParser(prog="python -m tests.bench", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--profile", default="ci", choices=sorted(PROFILES))
+    ap.add_argument("--profile", default="ci", choices=sorted(PROFILES) + sorted(MULTI_PROFILES),
+                    help="multi: a session moving between the files of a project that import from each "
+                         "other (workspace folder on disk); the others type stdlib functions one after another")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--limit", type=int, default=None, help="planned keystrokes at most (overrides the profile)")
     ap.add_argument("--budget", type=int, default=None, help="played keystrokes at most (overrides the profile)")
@@ -135,6 +149,8 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--server-setting", action="append", default=[],
                     help="completion setting for the server arm, e.g. debounceMs=100 (sensitivity only)")
     ap.add_argument("--out", default=os.path.join(HERE, "results"))
+    ap.add_argument("--server-tree", default=None,
+                    help="take deepseek_ls/ from this tree (e.g. another branch's worktree) instead of this one")
     ap.add_argument("--live-tree", action="store_true",
                     help="run the server and fake from the working tree instead of a snapshot taken at start")
     ap.add_argument("--no-plot", action="store_true")
@@ -145,7 +161,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     return ap.parse_args(argv)
 
 
-def run(a: argparse.Namespace) -> dict:
+def run(a: argparse.Namespace) -> dict[str, Any]:
     model = TypingModel(speed=a.speed)
     if a.metronome:
         b, p, n = a.metronome.split(",")
@@ -162,25 +178,35 @@ def run(a: argparse.Namespace) -> dict:
         repl["files"] = a.files
     if repl:
         world = dataclasses.replace(world, **repl)
-    wl = build(a.profile, a.seed, model, limit=a.limit, world=world)
+    wl = build_any(a.profile, a.seed, model, limit=a.limit, world=world)
     WARMUP_KEYS = warmup_for(a.profile)
     budget = a.budget if a.budget is not None else wl.budget
     sha = git_sha()
-    stamp = f"{a.profile}-{a.seed}-{sha}{'-fixed' if a.fixed else ''}{'-ideal' if world.ideal else ''}"
+    tree = f"-tree-{os.path.basename(os.path.normpath(a.server_tree))}" if a.server_tree else ""
+    stamp = f"{a.profile}-{a.seed}-{sha}{tree}{'-fixed' if a.fixed else ''}{'-ideal' if world.ideal else ''}"
     work = os.path.join(a.out, "work", stamp)
     os.makedirs(work, exist_ok=True)
     settings = {}
     for s in a.server_setting:
         k, _, v = s.partition("=")
         settings[k] = json.loads(v) if v[:1].isdigit() or v in ("true", "false") else v
-    code = server_code_id()
-    src = REPO if a.live_tree else snapshot(work)
+    code = server_code_id(a.server_tree)
+    src = REPO if a.live_tree and not a.server_tree else snapshot(work, a.server_tree)
+    root_uri = None
+    if wl.project:
+        import shutil
+
+        ws = os.path.join(work, "workspace")
+        shutil.rmtree(ws, ignore_errors=True)
+        root_uri = write_workspace(wl, ws)
     modes = [m for m in a.modes.split(",") if m]
     live = [m for m in a.naive_live.split(",") if m in modes] or modes[-1:]
-    say = (lambda *x: None) if a.quiet else (lambda *x: print(*x, file=sys.stderr, flush=True))
+    def say(*x: Any) -> None:
+        if not a.quiet:
+            print(*x, file=sys.stderr, flush=True)
     say(f"workload: {[(d['path'], d['qualname'], d['source']) for d in wl.describe()]}, planned "
         f"{wl.planned_keys()} keys ({wl.planned_ms() / 1000:.0f} s), played budget {budget}")
-    result: dict = {"profile": a.profile, "seed": a.seed, "git": sha, "server_code": code,
+    result: dict[str, Any] = {"profile": a.profile, "seed": a.seed, "git": sha, "server_code": code,
                     "python": platform.python_version(),
                     "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
                     "machine": {"nproc": os.cpu_count(), "loadavg_start": list(os.getloadavg())},
@@ -188,6 +214,13 @@ def run(a: argparse.Namespace) -> dict:
                     "typing": dataclasses.asdict(model), "policy": a.policy,
                     "world": dataclasses.asdict(world), "region_budget": wl.region_budget,
                     "server_settings": settings or "defaults",
+                    "server_tree": a.server_tree,
+                    "session": None if wl.session is None else {
+                        "files": [wl.regions[f[0]].path for f in wl.files or []],
+                        "sources": wl.project_sources,
+                        "visits_planned": [[wl.regions[(wl.files or [])[fi][0]].path, n]
+                                           for fi, n in (wl.segments or [])[:12]],
+                        "workspace": root_uri},
                     "prices": "pricing-2026-11-15.json", "modes": {}}
     if not a.no_calibrate:
         from .calibrate import calibrate
@@ -197,8 +230,14 @@ def run(a: argparse.Namespace) -> dict:
             "_what": "harness send -> receive with a stub server that answers at once: raw = stdlib asyncio "
                      "stdin reader (harness + pipes floor), pygls = pygls start_io (its stdio transport)",
             **calibrate(150)}
-    arms_for_plot: dict = {}
-    naive_raw: dict = {}
+    arms_for_plot: dict[str, Any] = {}
+    file_of: list[int] | None = None
+    if wl.files is not None:
+        file_of = [0] * len(wl.regions)
+        for fi, regs in enumerate(wl.files):
+            for ri in regs:
+                file_of[ri] = fi
+    naive_raw: dict[str, Any] = {}
     for mode in modes:
         cfg = FakeConfig(cache_mode=mode, base_ms=a.base_ms, ms_per_token=a.ms_per_token, jitter=a.jitter,
                          fixed=a.fixed, persist_delay_s=a.persist_delay, unit=a.unit,
@@ -208,15 +247,17 @@ def run(a: argparse.Namespace) -> dict:
         flog = os.path.join(work, f"fake-{mode}.log")
         fake = FakeProc(cfg, [skey, nkey], flog, cwd=src)
         try:
-            for r in wl.regions:
-                fake.register_truth(r.truth, [(r.start, r.end)])
+            for text, spans in wl.oracle_truths():
+                fake.register_truth(text, spans)
             t = time.monotonic()
             if a.live_tree:
                 code = server_code_id()
             say(f"[{mode}] server arm ({code}) ...")
             srv = asyncio.run(run_server_arm(f"server-{mode}", fake, skey, wl.regions, wl.schedules, work,
                                              settings or None, budget, src, editors=wl.editors,
-                                             region_budget=wl.region_budget, seed=a.seed, policy=a.policy))
+                                             region_budget=wl.region_budget, seed=a.seed, policy=a.policy,
+                                             session=wl.session, **({"root_uri": root_uri} if root_uri else {}),
+                                             switch_ms=model.metronome[1] if model.metronome else None))
             say(f"[{mode}] server arm done in {time.monotonic() - t:.0f} s: {len(srv.fake)} upstream requests")
             _dump_arm(os.path.join(work, f"arm-server-{mode}.json"), srv)
             nv = None
@@ -225,7 +266,8 @@ def run(a: argparse.Namespace) -> dict:
                 say(f"[{mode}] naive arm ...")
                 nv = asyncio.run(run_naive_arm(f"naive-{mode}", fake, nkey, wl.regions, wl.schedules,
                                                None if a.naive_own_user else srv.keys, editors=wl.editors,
-                                               region_budget=wl.region_budget, seed=a.seed))
+                                               region_budget=wl.region_budget, seed=a.seed,
+                                               session=wl.session))
                 say(f"[{mode}] naive arm done in {time.monotonic() - t:.0f} s: {len(nv.fake)} upstream requests")
                 _dump_arm(os.path.join(work, f"arm-naive-{mode}.json"), nv)
                 naive_raw[mode] = nv
@@ -236,16 +278,21 @@ def run(a: argparse.Namespace) -> dict:
                          rss_kb=srv.rss_kb, lateness_ms=srv.lateness_ms)
         sm["diagnosis"] = diagnose(srv.keys, srv.reqs, srv.fake, srv.trace, warmup=WARMUP_KEYS)
         try:
-            sm["noise_modes"] = noise_tally(srv.fake, wl.regions, world.noise, a.seed)
+            sm["noise_modes"] = noise_tally(srv.fake, wl.oracle_truths(), world.noise, a.seed)
         except Exception as e:      # a convenience figure: never lose the run for it
             sm["noise_modes"] = {"error": repr(e)}
+        if file_of is not None:
+            sm["switch"] = switch_metrics(srv.keys, srv.reqs, srv.fake, srv.trace, file_of, warmup=WARMUP_KEYS)
         sm["server_messages"] = [m[1].get("message") for m in srv.messages
                                  if m[0] == "window/showMessage" and isinstance(m[1], dict)][:5]
-        block = {"fake": cfg.describe(tok), "server_code": code, "arms": {"server": sm}}
+        block: dict[str, Any] = {"fake": cfg.describe(tok), "server_code": code, "arms": {"server": sm}}
         if nv is not None:
             bm = arm_metrics(nv.keys, nv.reqs, nv.fake, None, warmup=WARMUP_KEYS, naive=True,
                              lateness_ms=nv.lateness_ms)
             bm["billing"] = "live"
+            if file_of is not None:
+                bm["switch"] = switch_metrics(nv.keys, nv.reqs, nv.fake, None, file_of, warmup=WARMUP_KEYS,
+                                              naive=True)
             # self-check of the offline re-billing against the live ledger
             rb = rebill(nv.fake, mode, a.persist_delay, a.unit, not a.no_withhold_last)
             live_hit = sum(r.get("hit", 0) for r in nv.fake if r.get("billed"))
@@ -259,7 +306,7 @@ def run(a: argparse.Namespace) -> dict:
             f.setdefault("played_keystrokes", {})[mode] = sum(1 for k in srv.keys if k.region == i)
         result["fake_common"] = {"base_ms": a.base_ms, "fixed": a.fixed, "tokenizer": tok}
     # naive arms of the modes without a live run: re-billed
-    src_mode = next(iter(naive_raw), None)
+    src_mode = next(iter(naive_raw), "")
     for mode, block in result["modes"].items():
         if block.pop("_pending_naive"):
             nv = naive_raw[src_mode]
@@ -267,6 +314,8 @@ def run(a: argparse.Namespace) -> dict:
             bm = arm_metrics(nv.keys, nv.reqs, rb, None, warmup=WARMUP_KEYS, naive=True,
                              lateness_ms=nv.lateness_ms)
             bm["billing"] = f"re-billed offline from the live naive run in {src_mode}"
+            if file_of is not None:
+                bm["switch"] = switch_metrics(nv.keys, nv.reqs, rb, None, file_of, warmup=WARMUP_KEYS, naive=True)
             block["arms"]["baseline"] = bm
         block["ratios"] = ratios(block["arms"]["server"], block["arms"]["baseline"])
     if src_mode:
@@ -282,7 +331,7 @@ def run(a: argparse.Namespace) -> dict:
     with open(base + ".json", "w", encoding="utf-8") as f:
         json.dump(result, f, indent=1)
     md = report.markdown(result)
-    ok, lines = True, []
+    ok, lines = True, list[str]()
     if not a.no_gate:
         ok, lines = report.gate(result, report.load_baseline())
         md += "\n```\n" + "\n".join(lines) + f"\nGATE: {'PASS' if ok else 'FAIL'}\n```\n"

@@ -25,6 +25,7 @@ import random
 import sys
 import sysconfig
 from dataclasses import dataclass, field
+from typing import Any
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 CORPUS = os.path.join(HERE, "corpus")
@@ -65,9 +66,54 @@ PROFILES: dict[str, tuple[list[str], int | None, int | None]] = {
 WARMUP_KEYS = 50
 
 
+# ---------------------------------------------------------------- multi-file projects (issue 12)
+
+@dataclass(frozen=True)
+class ProjectSpec:
+    """A small multi-file project the typist works in, moving between files.
+
+    ``files``: every file of the project, written to the replay's workspace folder (so a context
+    engine can read the ones that are not open); ``typed``: per typed file, the qualified names of
+    the functions whose bodies are deleted and typed back, in file order; ``sha256``: the 3.11.7
+    hash of every file (the stdlib copy is used when it matches, else the vendored one);
+    ``pattern``: the order in which the typist visits the typed files (indices into ``typed``),
+    repeated; ``segment``: (min, max) played keystrokes per visit, drawn per visit from the seed."""
+    name: str
+    root: str                                   # stdlib-relative directory, e.g. "json"
+    sha256: dict[str, str]                      # file (relative to root) -> sha256 of 3.11.7
+    typed: tuple[tuple[str, tuple[str, ...]], ...]
+    pattern: tuple[int, ...]
+    segment: tuple[int, int] = (25, 65)
+
+
+# The json package: __init__.py calls JSONEncoder / JSONDecoder / JSONDecodeError (decoder.py,
+# encoder.py), decoder.py calls scanner.make_scanner (scanner.py), tool.py calls json.load /
+# json.loads / json.dump (__init__.py).  The typist works in __init__.py and goes to decoder.py and
+# tool.py and back (a, b, a, c, ...), as a user moving between the files of a change.
+JSON_PROJECT = ProjectSpec(
+    "json", "json",
+    {"__init__.py": "d5d41e2c29049515d295d81a6d40b4890fbec8d8482cfb401630f8ef2f77e4d5",
+     "decoder.py": "9f02654649816145bc76f8c210a5fe3ba1de142d4d97a1c93105732e747c285b",
+     "encoder.py": "7c358788fbb2a6a07f66f1f8446c52396f35fc201108f666d5be002d86f31af2",
+     "scanner.py": "8604d9d03786d0d509abb49e9f069337278ea988c244069ae8ca2c89acc2cb08",
+     "tool.py": "d5174b728b376a12cff3f17472d6b9b609c1d3926f7ee02d74d60c80afd60c77"},
+    (("__init__.py", ("dump", "dumps", "loads")),
+     ("decoder.py", ("JSONDecoder.__init__", "JSONDecoder.raw_decode")),
+     ("tool.py", ("main",))),
+    (0, 1, 0, 2))
+PROJECTS = {"json": JSON_PROJECT}
+# profile -> (project, played-keystroke budget): the same 470 played keystrokes as ``ci``
+# (50 warm-up + 420 measured), spread over visits to the project's files.
+# (project, played budget, played keystrokes per visit or None for the project's)
+MULTI_PROFILES: dict[str, tuple[str, int | None, tuple[int, int] | None]] = {
+    "multi": ("json", 470, None),
+    "multi-tiny": ("json", 30, (6, 9)),     # the end-to-end test: a few visits in 30 keystrokes
+}
+
+
 def warmup_for(profile: str) -> int:
-    """Keystrokes discarded at the start of each arm (warm-up); none in the tiny test profile."""
-    return 0 if profile == "tiny" else WARMUP_KEYS
+    """Keystrokes discarded at the start of each arm (warm-up); none in the tiny test profiles."""
+    return 0 if profile in ("tiny", "multi-tiny") else WARMUP_KEYS
 
 
 @dataclass(frozen=True)
@@ -121,7 +167,7 @@ def region_of(text: str, qualname: str) -> tuple[int, int] | None:
     for ln in lines:
         line_starts.append(line_starts[-1] + len(ln))
     first = body[0].lineno - 1
-    last = fn.end_lineno  # 1-based last line of the function
+    last = fn.end_lineno or len(lines)  # 1-based last line of the function
     line = lines[first]
     start = line_starts[first] + len(line) - len(line.lstrip(" \t"))
     end = line_starts[min(last, len(lines))]
@@ -334,6 +380,23 @@ class Workload:
     world: World = IDEAL
     editors: list[tuple[str | None, str]] = field(default_factory=list)   # per region
     region_budget: int | None = None   # played keystrokes per file at most
+    # multi-file sessions (``multi`` profiles): per typed file its region chain, the visits, the
+    # project's files as written to the workspace folder, and the truths the oracle gets
+    files: list[list[int]] | None = None
+    segments: list[tuple[int, int]] | None = None
+    project: dict[str, str] | None = None            # workspace-relative path -> text on disk
+    truths: list[tuple[str, list[tuple[int, int]]]] | None = None
+    project_sources: dict[str, str] | None = None    # path -> "stdlib" | "vendored"
+
+    @property
+    def session(self) -> tuple[list[list[int]], list[tuple[int, int]]] | None:
+        return (self.files, self.segments) if self.files is not None and self.segments is not None else None
+
+    def oracle_truths(self) -> list[tuple[str, list[tuple[int, int]]]]:
+        """What the fake's oracle is given: per file its whole text and the spans typed in it."""
+        if self.truths is not None:
+            return self.truths
+        return [(r.truth, [(r.start, r.end)]) for r in self.regions]
 
     def planned_keys(self) -> int:
         return sum(len(u.actions) for s in self.schedules for u in s)
@@ -341,7 +404,7 @@ class Workload:
     def planned_ms(self) -> float:
         return sum(a[0] for s in self.schedules for u in s for a in u.actions)
 
-    def describe(self) -> list[dict]:
+    def describe(self) -> list[dict[str, Any]]:
         eds = self.editors or [(None, "\n")] * len(self.regions)
         return [{"path": r.path, "qualname": r.qualname, "sha256": r.sha256, "source": r.source,
                  "editor": ed[0] or "ideal", "eol": "CRLF" if ed[1] == "\r\n" else "LF",
@@ -373,6 +436,116 @@ def build(profile: str, seed: int, model: TypingModel = TypingModel(),
         region_budget = -(-budget // world.files)
     return Workload(profile, seed, regions[: len(schedules)], schedules, model, budget, world,
                     editors[: len(schedules)], region_budget)
+
+
+def load_project(spec: ProjectSpec, allow_other_stdlib: bool = False) -> tuple[dict[str, str], dict[str, str]]:
+    """(file -> text, file -> "stdlib" | "vendored") for every file of ``spec`` (paths relative to
+    the stdlib directory, e.g. ``json/decoder.py``): the stdlib file when its hash is the 3.11.7
+    one, else the vendored copy in ``corpus/``."""
+    texts, sources = {}, {}
+    for rel, want in sorted(spec.sha256.items()):
+        path = f"{spec.root}/{rel}"
+        stdlib = os.path.join(sysconfig.get_paths()["stdlib"], path)
+        text = None
+        if os.path.exists(stdlib):
+            with open(stdlib, encoding="utf-8") as f:
+                t = f.read()
+            if allow_other_stdlib or hashlib.sha256(t.encode("utf-8")).hexdigest() == want:
+                text, sources[path] = t, "stdlib"
+        if text is None:
+            with open(os.path.join(CORPUS, path), encoding="utf-8") as f:
+                text, sources[path] = f.read(), "vendored"
+        texts[path] = text
+    return texts, sources
+
+
+def _crlf_offset(lf_text: str, off: int) -> int:
+    return off + lf_text.count("\n", 0, off)
+
+
+def chain_regions(path: str, text: str, qualnames: tuple[str, ...], source: str) -> list[Region]:
+    """The regions of one file, in file order, as a chain typed top to bottom on one document:
+    region k's ``truth`` is the file with regions k+1.. deleted (so its ``initial`` is the file with
+    regions k.. deleted, and a finished region k leaves exactly region k+1's ``initial``).  Offsets
+    of region k are the same in the whole file (the deleted regions come after it)."""
+    spans = []
+    for q in qualnames:
+        reg = region_of(text, q)
+        if reg is None:
+            raise RuntimeError(f"cannot find {q} in {path}")
+        spans.append((reg[0], reg[1], q))
+    spans.sort()
+    for (_, e0, _), (s1, _, _) in zip(spans, spans[1:]):
+        if s1 < e0:
+            raise RuntimeError(f"overlapping regions in {path}")
+    sha = hashlib.sha256(text.encode("utf-8")).hexdigest()
+    out = []
+    for k, (a, b, q) in enumerate(spans):
+        t = text
+        for a2, b2, _ in reversed(spans[k + 1:]):
+            t = t[:a2] + t[b2:]
+        out.append(Region(f"{path}:{q}", path, q, source, sha, t, a, b))
+    return out
+
+
+def make_segments(spec: ProjectSpec, seed: int, n: int = 200,
+                  segment: tuple[int, int] | None = None) -> list[tuple[int, int]]:
+    """The visits: ``spec.pattern`` repeated, each visit ``segment`` (default ``spec.segment``)
+    played keystrokes, drawn uniformly from the seed."""
+    rng = random.Random(seed * 7_919 + 12)
+    lo, hi = segment or spec.segment
+    return [(spec.pattern[j % len(spec.pattern)], rng.randint(lo, hi)) for j in range(n)]
+
+
+def build_multi(profile: str, seed: int, model: TypingModel = TypingModel(),
+                allow_other_stdlib: bool = False, world: World = IDEAL) -> Workload:
+    """A multi-file session (``MULTI_PROFILES``): the typist types function bodies in several files
+    of one project that import from each other, moving between the files (``ProjectSpec``)."""
+    pname, budget, segment = MULTI_PROFILES[profile]
+    spec = PROJECTS[pname]
+    texts, sources = load_project(spec, allow_other_stdlib)
+    regions: list[Region] = []
+    files: list[list[int]] = []
+    editors: list[tuple[str | None, str]] = []
+    truths: list[tuple[str, list[tuple[int, int]]]] = []
+    project = dict(texts)
+    for fi, (rel, quals) in enumerate(spec.typed):
+        path = f"{spec.root}/{rel}"
+        chain = chain_regions(path, texts[path], quals, sources[path])
+        ed = editor_for(world, seed, fi)
+        full = texts[path]
+        spans = [(r.start, r.end) for r in chain]
+        if ed[1] == "\r\n":
+            chain = [with_crlf(r) for r in chain]
+            spans = [(_crlf_offset(full, a), _crlf_offset(full, b)) for a, b in spans]
+            full = full.replace("\n", "\r\n")
+        files.append(list(range(len(regions), len(regions) + len(chain))))
+        regions.extend(chain)
+        editors.extend([ed] * len(chain))
+        truths.append((full, spans))
+        project[path] = chain[0].initial       # on disk as saved before the session: bodies deleted
+    schedules = [make_schedule(r.typed, seed * 1000 + n, model, None) for n, r in enumerate(regions)]
+    return Workload(profile, seed, regions, schedules, model, budget, world, editors, None,
+                    files=files, segments=make_segments(spec, seed, segment=segment), project=project, truths=truths,
+                    project_sources=sources)
+
+
+def build_any(profile: str, seed: int, model: TypingModel = TypingModel(), limit: int | None = None,
+              world: World = IDEAL) -> Workload:
+    """:func:`build` or, for a multi-file profile, :func:`build_multi`."""
+    if profile in MULTI_PROFILES:
+        return build_multi(profile, seed, model, world=world)
+    return build(profile, seed, model, limit=limit, world=world)
+
+
+def write_workspace(wl: Workload, folder: str) -> str:
+    """Write the project's files under ``folder`` (created); returns its ``file://`` URI."""
+    for rel, text in (wl.project or {}).items():
+        p = os.path.join(folder, rel)
+        os.makedirs(os.path.dirname(p), exist_ok=True)
+        with open(p, "w", encoding="utf-8", newline="") as f:
+            f.write(text)
+    return "file://" + os.path.abspath(folder)
 
 
 def keystrokes_of(typed: str) -> int:
