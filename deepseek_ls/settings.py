@@ -156,6 +156,13 @@ class Settings:
     completion_suffix_chars: int = _setting("completion.suffixChars", SUFFIX_CHARS, "Characters after the cursor sent as context (all billed as cache misses).", lo=0, hi=20000)
     completion_items: str = _setting("completion.items", "auto", "Offer the suggestion as a `textDocument/completion` item too: `auto` = only for clients that do not declare inline completion.", choices=("auto", "always", "never"))
     completion_other_files: bool = _setting("completion.otherFiles", True, "Add context from other open files of the same language.")
+    # i12: cross-file context (deepseek_ls/context); completion.otherFiles keeps adding the open files' starts
+    context_enabled: bool = _setting("context.enabled", True, "Add definitions and snippets from other files of the project to the FIM prompt (parsed locally; excluded files never).")
+    context_budget_tokens: int = _setting("context.budgetTokens", 2048, "Token budget of the cross-file context (estimated at 3.5 characters a token); half at most is the project block shared by all files.", lo=0, hi=16000)
+    context_definitions: bool = _setting("context.definitions", True, "Definitions of the names the file imports (Python, TypeScript/JavaScript, Go), read from the workspace.")
+    context_editor_definitions: bool = _setting("context.editorDefinitions", True, "Ask the editor's other language servers where names near the cursor are defined (`deepseek/definitions`; VS Code and Neovim plugins).")
+    context_recent_files: bool = _setting("context.recentFiles", True, "Snippets of recently viewed or edited files similar to the code around the cursor.")
+    context_open_files: bool = _setting("context.openFiles", True, "Snippets of other open files similar to the code around the cursor.")
     chat_model: str = _setting("chat.model", default_model("chat"), "Model for chat, explain and code actions.")
     chat_thinking: bool = _setting("chat.thinking", False, "Let the chat model think first (slower; reasoning is shown apart). Off = fast path, thinking disabled explicitly.")
     chat_max_tokens: int = _setting("chat.maxTokens", CHAT_MAX_TOKENS, "max_tokens of a chat answer.", lo=1, hi=393216)

@@ -32,6 +32,8 @@ class CompletionRequest:
     others: tuple[DocumentSnapshot, ...] = ()
     request_id: str | int | None = None
     context: str = ""
+    #: i12: the file's own cross-file block, after its header in the full prompt
+    file_context: str = ""
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ replaces (``Suggestion.replace``), so accepting ``a, b)`` at ``f(|)`` leaves
 from __future__ import annotations
 
 import re
+from typing import TYPE_CHECKING
 
 from lsprotocol import types
 
@@ -22,6 +23,9 @@ from ..service import Service
 from .connection import DeepSeekLanguageServer
 from .documents import DocumentsFeature
 from .status import StatusFeature
+
+if TYPE_CHECKING:
+    from .context import ContextFeature
 
 #: The command an item runs when accepted (handled by the status feature: feedback).
 ACCEPT_COMMAND = "deepseek.acceptCompletion"
@@ -37,6 +41,8 @@ class CompletionFeature:
         self.service = service
         self.documents = documents
         self.status = status
+        #: i12: the cross-file context (set by setup.build_features)
+        self.context: ContextFeature | None = None
 
     def withhold(self, uri: str) -> bool:
         """True when ``uri`` is never sent (i14): no completion there; the status says why."""
@@ -50,8 +56,12 @@ class CompletionFeature:
         if snap is None or self.withhold(uri):  # i14: an excluded file gets no completion
             return None
         offset = self.server.offset(snap.text, position)
+        request_id = self.server.protocol.msg_id
+        project_block = file_block = ""
+        if self.context is not None:  # i12
+            project_block, file_block = await self.context.blocks(uri, snap.text.count("\n", 0, offset), manual)
         request = CompletionRequest(doc=snap, offset=offset, manual=manual, others=self.documents.others(uri),
-                                    request_id=self.server.protocol.msg_id)
+                                    request_id=request_id, context=project_block, file_context=file_block)
         suggestion = await self.service.engine.complete(request)
         if suggestion is None:
             return None

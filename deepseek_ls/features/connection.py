@@ -210,6 +210,8 @@ class DeepSeekLanguageServer(LanguageServer):
         self.service = service
         #: benchmark trace records (``lsp_recv``, ``lsp_sent``); a no-op unless DEEPSEEK_LS_TRACE is set
         self.tracer = service.tracer
+        #: i12: the client answers ``deepseek/definitions`` (initializationOptions.deepseekDefinitions)
+        self.deepseek_definitions = False
 
     @property
     def tracing_protocol(self) -> TracingProtocol:

@@ -16,7 +16,7 @@ asks :meth:`exclusion` whether it may be sent at all (i14).
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
 
 from lsprotocol import types
@@ -32,6 +32,9 @@ from ..snapshot import DocumentSnapshot
 from .commands import REQUEST_FAILED
 from .connection import DeepSeekLanguageServer
 from .status import StatusFeature
+
+if TYPE_CHECKING:
+    from .context import ContextFeature
 
 log = logging.getLogger(__name__)
 
@@ -50,12 +53,16 @@ class DocumentsFeature:
         self.status = status
         #: the open documents by URI, as the client spelt it in ``didOpen``
         self.store = DocumentStore()
+        #: i12: the cross-file context (set by setup.build_features)
+        self.context: ContextFeature | None = None
 
     # -- notifications ------------------------------------------------------
     def did_open(self, params: types.DidOpenTextDocumentParams) -> None:
         """Keep a copy of the opened document."""
         item = params.text_document
         self.store.open(item.uri, item.text, language_id=item.language_id or "plaintext", version=item.version)
+        if self.context is not None:
+            self.context.opened(item.uri)  # i12: analysed in the background
 
     def did_change(self, params: types.DidChangeTextDocumentParams) -> None:
         """Apply the changes (ranges in the negotiated encoding); tell the engine a key was typed."""
@@ -75,6 +82,9 @@ class DocumentsFeature:
         changes = params.content_changes
         inserted = getattr(changes[-1], "text", "") if len(changes) == 1 else ""
         self.service.engine.note_edit(uri, normalize_eol(inserted))
+        if self.context is not None:  # i12
+            first = getattr(changes[0], "range", None) if changes else None
+            self.context.changed(uri, first.start.line if first is not None else None)
 
     def did_close(self, params: types.DidCloseTextDocumentParams) -> None:
         """Forget the document, its suggestions and the ``excluded`` state it caused."""
@@ -83,6 +93,8 @@ class DocumentsFeature:
         if doc is not None:
             self.store.close(doc.uri)
         self.service.engine.forget(uri)
+        if self.context is not None:
+            self.context.closed(uri)  # i12
         self.status.closed(uri)
 
     def inspect(self, params: Any) -> dict[str, Any] | None:

@@ -9,6 +9,7 @@ from .chat import ChatFeature
 from .code_actions import CodeActionsFeature
 from .completion import CompletionFeature
 from .connection import DeepSeekLanguageServer
+from .context import ContextFeature
 from .documents import DocumentsFeature
 from .lifecycle import LifecycleFeature
 from .status import StatusFeature
@@ -35,6 +36,8 @@ def build_features(server: DeepSeekLanguageServer) -> Features:
     status = StatusFeature(server, service)
     documents = DocumentsFeature(server, service, status)
     completion = CompletionFeature(server, service, documents, status)
+    # i12: cross-file context, fed by the documents, read by the completion
+    documents.context = completion.context = ContextFeature(server, service, documents)
     chat = ChatFeature(server, service, documents)
     code_actions = CodeActionsFeature(server, service, documents)
     lifecycle = LifecycleFeature(server, service, status, chat)

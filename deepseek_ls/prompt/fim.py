@@ -220,13 +220,15 @@ def build_fim_prompt(doc: DocumentSnapshot, offset: int, *,
                      use_other_files: bool = True,
                      tail_chars: int = C.TAIL_CHARS,
                      window_hint: int | None = None,
-                     project_context: str = "") -> FimPrompt:
+                     project_context: str = "",
+                     file_context: str = "") -> FimPrompt:
     """Build the full FIM request for the cursor at code-point ``offset`` of ``doc``.
 
     ``window_hint``: the window's start line in the previous full prompt for
     this document (see :func:`sticky_window_start`). ``project_context``: a
     rendered block about the project, put first (before the file header:
-    the most stable part of the prompt); "" for none.
+    the most stable part of the prompt); "" for none. ``file_context``: the
+    file's own cross-file block (i12), right after its header.
     """
     text = doc.text
     prefix = text[:offset]
@@ -241,7 +243,7 @@ def build_fim_prompt(doc: DocumentSnapshot, offset: int, *,
     head = project_context + _header(doc)
     c = comment_prefix(doc.language_id)
     start = sticky_window_start(prefix, prefix_chars, window_hint)
-    context = _other_files(doc, others) if use_other_files else ""
+    context = file_context + (_other_files(doc, others) if use_other_files else "")
     tail = file_tail(rest, tail_chars)
     if tail.strip():
         context += f"{c} Path: {doc.path} (later in this file)\n{tail}\n"

@@ -30,11 +30,13 @@ def _uri(path: Path) -> str:
 
 async def run_server_tasks(fake: FakeDeepSeek, root: Path, tasks: list[Task], setting: str,
                            completion: dict | None = None, timeout_s: float = 30.0,
-                           workdir: str | None = None, progress: Any = None) -> list[dict]:
+                           workdir: str | None = None, progress: Any = None,
+                           context: dict | None = None) -> list[dict]:
     """Run ``tasks`` (all of one project) through one server; one result dict per task.
 
     ``setting``: "one" (just the task file open) or "few" (plus ``Task.tabs``).
-    ``completion``: extra ``deepseek.completion`` settings (e.g. ``{"timeoutMs": 60000}``).
+    ``completion``: extra ``deepseek.completion`` settings (e.g. ``{"timeoutMs": 60000}``);
+    ``context``: ``deepseek.context`` settings (e.g. ``{"enabled": False}`` for the server without the engine).
     Result keys: task, setting, hit, requests (FIM requests seen), prompt_chars, suffix_chars,
     prompt_tokens (the fake's count), def_file_open, lsp_ms (request to answer), build_ms (LSP
     receipt to the FIM fetch start, from the server's trace), ghost (the returned text or None),
@@ -49,7 +51,8 @@ async def run_server_tasks(fake: FakeDeepSeek, root: Path, tasks: list[Task], se
     env = server_env(KEY, fake.base_url, trace_path)
     env["DEEPSEEK_LS_DATA_DIR"] = workdir       # the server's usage ledger: never in ~
     await lsp.start(env, os.path.join(workdir, f"server-{tasks[0].project}-{setting}.log"), cwd=REPO)
-    opts = {"deepseek": {"baseUrl": fake.base_url, "completion": dict(completion or {})}}
+    opts = {"deepseek": {"baseUrl": fake.base_url, "completion": dict(completion or {}),
+                         "context": dict(context or {})}}
     await lsp.request("initialize", {
         "processId": os.getpid(), "rootUri": _uri(root), "initializationOptions": opts,
         "capabilities": {"general": {"positionEncodings": ["utf-16"]},

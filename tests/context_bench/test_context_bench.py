@@ -132,19 +132,23 @@ def test_scores_and_oracle_prompt(tmp_path: Path) -> None:
 
 
 def test_server_over_lsp_one_tab_misses_and_open_definition_hits(tmp_path: Path) -> None:
-    """The real server: with only the task file open the definition is not sent; with the
-    defining file open as a tab (today's "other open files" context) it is."""
+    """The real server: without the context engine (context.enabled false) and only the task
+    file open, the definition is not sent; with the defining file open as a tab (the "other
+    open files" context) it is; with the engine on (the default), one tab is enough."""
     root = _make(tmp_path, PY)
     t = next(x for x in build_tasks("syn", root, "python") if x.path == "pkg/main.py")
     few = type(t)(**{**t.__dict__, "tabs": ("pkg/util.py",)})
+    off = {"enabled": False}
     with FakeDeepSeek() as fake:
         fake.fim_handler = lambda body: "total = helper(x, 2)"
-        one = asyncio.run(run_server_tasks(fake, root, [t], "one", workdir=str(tmp_path)))[0]
-        both = asyncio.run(run_server_tasks(fake, root, [few], "few", workdir=str(tmp_path)))[0]
+        one = asyncio.run(run_server_tasks(fake, root, [t], "one", workdir=str(tmp_path), context=off))[0]
+        both = asyncio.run(run_server_tasks(fake, root, [few], "few", workdir=str(tmp_path), context=off))[0]
+        engine = asyncio.run(run_server_tasks(fake, root, [t], "one", workdir=str(tmp_path)))[0]
     assert one["requests"] == 1 and not one["hit"] and one["prompt_chars"] > 0
     assert one["ghost"] == "total = helper(x, 2)" and one["raw"] == "total = helper(x, 2)"
     assert both["requests"] == 1 and both["hit"] and both["def_file_open"]
     assert both["prompt_chars"] > one["prompt_chars"]
+    assert engine["requests"] == 1 and engine["hit"]  # issue 12: the definition reaches the prompt
     assert one["build_ms"] is not None and one["prompt_tokens"] > 0
 
 

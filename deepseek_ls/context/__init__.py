@@ -1,0 +1,11 @@
+"""Cross-file context for the FIM prompt (issue 12): see :mod:`.engine`.
+
+Plain Python (tree-sitter for parsing), no LSP types: the server feeds it
+documents and cursors and passes the rendered :class:`Block` into the
+completion request.
+"""
+
+from .engine import Block, ContextConfig, ContextEngine
+from .parse import estimate_tokens, language_of, parse
+
+__all__ = ["Block", "ContextConfig", "ContextEngine", "estimate_tokens", "language_of", "parse"]

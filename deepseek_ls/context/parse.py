@@ -1,0 +1,611 @@
+"""Parse one file with tree-sitter: its imports, top-level definitions and identifier uses.
+
+Languages: Python, TypeScript/TSX, JavaScript/JSX and Go, through the
+maintained grammar wheels (``tree-sitter-python`` ...). Nothing here reads
+files or knows the workspace: :mod:`.resolve` maps imports to files.
+
+Positions are 0-based lines and **code-point** columns (tree-sitter gives
+UTF-8 byte columns; they are converted per line).
+"""
+
+from __future__ import annotations
+
+import bisect
+import functools
+import math
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+import tree_sitter as ts
+
+#: chars per token for the cheap estimate (DeepSeek's tokenizer gives ~3.5-4 on code)
+CHARS_PER_TOKEN = 3.5
+#: a definition is sent whole when it has at most this many lines (and fits its item budget)
+SHORT_LINES = 12
+#: members listed in a class/interface/struct outline at most
+OUTLINE_MEMBERS = 24
+
+_EXT_LANGUAGE = {
+    ".py": "python", ".pyi": "python",
+    ".ts": "typescript", ".mts": "typescript", ".cts": "typescript", ".tsx": "tsx",
+    ".js": "javascript", ".mjs": "javascript", ".cjs": "javascript", ".jsx": "javascript",
+    ".go": "go",
+}
+_LSP_LANGUAGE = {
+    "python": "python", "typescript": "typescript", "typescriptreact": "tsx",
+    "javascript": "javascript", "javascriptreact": "javascript", "go": "go",
+}
+
+
+def estimate_tokens(text: str) -> int:
+    """Cheap token estimate of ``text``: characters / :data:`CHARS_PER_TOKEN`, rounded up."""
+    return math.ceil(len(text) / CHARS_PER_TOKEN)
+
+
+def language_of(path: str, language_id: str = "") -> str | None:
+    """The grammar for a file (``python``, ``typescript``, ``tsx``, ``javascript``, ``go``) or None."""
+    by_id = _LSP_LANGUAGE.get(language_id.lower())
+    if by_id is not None:
+        if by_id == "typescript" and path.endswith(".tsx"):
+            return "tsx"
+        return by_id
+    dot = path.rfind(".")
+    return _EXT_LANGUAGE.get(path[dot:].lower()) if dot >= 0 else None
+
+
+@functools.cache
+def _parser(language: str) -> ts.Parser:
+    if language == "python":
+        import tree_sitter_python as mod
+        capsule = mod.language()
+    elif language in ("typescript", "tsx"):
+        import tree_sitter_typescript as tsmod
+        capsule = tsmod.language_tsx() if language == "tsx" else tsmod.language_typescript()
+    elif language == "javascript":
+        import tree_sitter_javascript as jsmod
+        capsule = jsmod.language()
+    elif language == "go":
+        import tree_sitter_go as gomod
+        capsule = gomod.language()
+    else:
+        raise ValueError(f"no grammar for {language!r}")
+    return ts.Parser(ts.Language(capsule))
+
+
+@dataclass(frozen=True)
+class Import:
+    """One name an import binds in a file.
+
+    ``module`` is the specifier as written (``..a.b``, ``./x``, ``github.com/a/b``);
+    ``name`` the imported member (``None``: the binding is the module itself,
+    used as ``local.X``).
+    """
+
+    local: str
+    module: str
+    name: str | None
+    line: int
+
+
+@dataclass(frozen=True)
+class Definition:
+    """A top-level definition: ``text`` is what goes into the prompt (the
+    whole definition when short, else its signature/outline; the first line
+    always as written), ``line`` its first line (0-based) in the file."""
+
+    name: str
+    kind: str
+    line: int
+    end_line: int
+    text: str
+
+    @property
+    def tokens(self) -> int:
+        return estimate_tokens(self.text)
+
+
+@dataclass
+class Parsed:
+    """What one parse of a file gives."""
+
+    language: str
+    imports: list[Import] = field(default_factory=list)
+    definitions: dict[str, Definition] = field(default_factory=dict)
+    #: re-exports ``export {A} from './x'`` / ``from .x import A`` in ``__init__``: name -> module
+    reexports: dict[str, tuple[str, str]] = field(default_factory=dict)
+    #: ``export * from './x'``: modules
+    star_exports: list[str] = field(default_factory=list)
+    #: identifier uses: name -> lines (0-based, sorted, unique)
+    uses: dict[str, list[int]] = field(default_factory=dict)
+    #: qualified uses ``q.Name`` (q a plain identifier): (q, Name) -> lines
+    qualified: dict[tuple[str, str], list[int]] = field(default_factory=dict)
+    #: first use of each name: (line, code-point column)
+    first_use: dict[str, tuple[int, int]] = field(default_factory=dict)
+    #: Go: the package name
+    package: str = ""
+    #: every identifier-like word of the file (strings and comments too; for popularity)
+    words: frozenset[str] = frozenset()
+    text: str = ""
+
+    def lines_of(self, names: set[str] | frozenset[str]) -> dict[str, list[int]]:
+        """Lines (0-based, sorted) where each of ``names`` occurs as a word, not after a
+        ``.`` (``x.name`` is another object's member). A regex over the text: cheap,
+        also counts strings and comments."""
+        names = {n for n in names if n in self.words}
+        if not names:
+            return {}
+        pattern = re.compile(r"(?<![\w$.])(" + "|".join(map(re.escape, sorted(names, key=len, reverse=True)))
+                             + r")(?![\w$])")
+        starts = self._line_starts()
+        out: dict[str, list[int]] = {}
+        for m in pattern.finditer(self.text):
+            line = bisect.bisect_right(starts, m.start()) - 1
+            found = out.setdefault(m.group(1), [])
+            if not found or found[-1] != line:
+                found.append(line)
+        return out
+
+    def qualified_of(self, qualifiers: set[str]) -> dict[tuple[str, str], list[int]]:
+        """Lines of each ``q.Name`` for ``q`` in ``qualifiers`` (regex, as :meth:`lines_of`)."""
+        qualifiers = {q for q in qualifiers if q in self.words}
+        if not qualifiers:
+            return {}
+        pattern = re.compile(r"(?<![\w$.])(" + "|".join(map(re.escape, sorted(qualifiers, key=len, reverse=True)))
+                             + r")\s*\.\s*([A-Za-z_$][\w$]*)")
+        starts = self._line_starts()
+        out: dict[tuple[str, str], list[int]] = {}
+        for m in pattern.finditer(self.text):
+            line = bisect.bisect_right(starts, m.start()) - 1
+            found = out.setdefault((m.group(1), m.group(2)), [])
+            if not found or found[-1] != line:
+                found.append(line)
+        return out
+
+    def _line_starts(self) -> list[int]:
+        starts = self.__dict__.get("_starts")
+        if starts is None:
+            starts = [0, *(m.end() for m in _NEWLINE.finditer(self.text))]
+            self.__dict__["_starts"] = starts
+        return starts
+
+
+_NEWLINE = re.compile("\n")
+_WORDS = re.compile(r"[A-Za-z_$\u00c0-\uffff][\w$]*")
+
+
+def _text(node: ts.Node | None) -> str:
+    return node.text.decode("utf-8", "replace") if node is not None and node.text is not None else ""
+
+
+def _string_value(node: ts.Node | None) -> str:
+    return _text(node).strip("'\"`")
+
+
+_IDENT_TYPES = {"identifier", "type_identifier", "property_identifier", "field_identifier",
+                "package_identifier", "shorthand_property_identifier"}
+_QUALIFIED = {"attribute": ("object", "attribute"), "member_expression": ("object", "property"),
+              "selector_expression": ("operand", "field"), "qualified_type": ("package", "name"),
+              "nested_type_identifier": ("module", "name")}
+
+
+def _first_line(text: str) -> str:
+    return text.split("\n", 1)[0]
+
+
+def _docstring_line(body: ts.Node | None) -> str | None:
+    """The first line of a Python docstring at the start of ``body`` (with its quotes closed)."""
+    if body is None or not body.named_children:
+        return None
+    first = body.named_children[0]
+    if first.type != "expression_statement" or not first.named_children or first.named_children[0].type != "string":
+        return None
+    raw = _text(first.named_children[0])
+    lines = raw.split("\n")
+    if len(lines) <= 3:
+        return raw
+    quote = '"""' if raw.lstrip("rbuRBU").startswith('"""') else "'''" if "'''" in raw[:6] else '"'
+    return f"{lines[0].rstrip()} ...{quote}"
+
+
+class _Source:
+    """The file's bytes and line starts, for code-point columns and line slices."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.data = text.encode("utf-8", "surrogatepass")
+        self.lines = text.split("\n")
+        self._byte_lines: list[bytes] | None = None
+
+    def column(self, row: int, byte_col: int) -> int:
+        if self._byte_lines is None:
+            self._byte_lines = self.data.split(b"\n")
+        line = self._byte_lines[row] if row < len(self._byte_lines) else b""
+        return len(line[:byte_col].decode("utf-8", "replace"))
+
+    def span(self, start: ts.Node, end_byte: int) -> str:
+        return self.data[start.start_byte:end_byte].decode("utf-8", "replace")
+
+    def line_range(self, first: int, last: int) -> str:
+        return "\n".join(self.lines[first:last + 1])
+
+
+def _render(src: _Source, node: ts.Node, start: ts.Node, language: str, item_chars: int,
+            members: list[ts.Node] | None, body: ts.Node | None, doc_node: ts.Node | None = None) -> str:
+    """The text for a definition: whole when short, else its head and an outline ("" when
+    ``item_chars`` is 0: not rendered)."""
+    if item_chars <= 0:
+        return ""
+    first_row, last_row = start.start_point.row, node.end_point.row
+    # whole lines: the first line as written (its indentation too), the last to its end
+    whole = src.line_range(first_row, last_row)
+    if last_row - first_row + 1 <= SHORT_LINES and len(whole) <= item_chars:
+        return whole
+    if body is None:  # no body to cut at: the first lines that fit
+        out: list[str] = []
+        total = 0
+        for line in whole.split("\n")[:SHORT_LINES]:
+            if total + len(line) + 1 > item_chars and out:
+                break
+            out.append(line)
+            total += len(line) + 1
+        out.append("    ..." if language == "python" else "  // ...")
+        return "\n".join(out)
+    body_row = body.start_point.row
+    cut = src.lines[body_row][:src.column(body_row, body.start_point.column)]
+    if body_row > first_row and not cut.strip():
+        head_lines = src.lines[first_row:body_row]  # the body starts on a line of its own
+    else:
+        head_lines = [*src.lines[first_row:body_row], cut]
+    head_text = "\n".join(line.rstrip() for line in head_lines).rstrip()
+    if language != "python" and not head_text.endswith("{"):
+        head_text += " {"
+    indent = "    " if language == "python" else "  "
+    parts = [head_text]
+    doc = _docstring_line(doc_node if doc_node is not None else body) if language == "python" else None
+    if doc:
+        parts.append("\n".join(indent + d.strip() if i == 0 else d for i, d in enumerate(doc.split("\n"))))
+    total = sum(len(p) + 1 for p in parts)
+    for member in (members or [])[:OUTLINE_MEMBERS]:
+        line = _member_line(src, member, language)
+        if not line:
+            continue
+        if total + len(line) + 1 > item_chars:
+            continue  # a shorter member may still fit
+        parts.append(line)
+        total += len(line) + 1
+    parts.append(indent + "..." if language == "python" else indent + "// ...\n}")
+    return "\n".join(parts)
+
+
+def _member_line(src: _Source, member: ts.Node, language: str) -> str:
+    """One member of a class/interface/struct as a line (a method's signature without body)."""
+    node = member
+    if language == "python" and node.type == "decorated_definition":
+        node = node.child_by_field_name("definition") or node
+    body = node.child_by_field_name("body")
+    row = member.start_point.row
+    if language == "python" and node.type == "function_definition" and body is not None:
+        params = node.child_by_field_name("parameters")
+        ret = node.child_by_field_name("return_type")
+        indent = src.lines[row][:len(src.lines[row]) - len(src.lines[row].lstrip())]
+        name = _text(node.child_by_field_name("name"))
+        prefix = "async def" if _text(node).startswith("async") else "def"
+        sig = f"{indent}{prefix} {name}{_one_line(_text(params), 10**6)}" + (f" -> {_text(ret)}" if ret else "")
+        if len(sig) > 160:
+            sig = f"{indent}{prefix} {name}(...)" + (f" -> {_text(ret)}" if ret and len(_text(ret)) < 60 else "")
+        return sig + ": ..."
+    if language == "python" and node.type == "expression_statement":
+        line = src.lines[row]
+        return line.rstrip() if len(line) <= 120 else ""
+    if body is not None and body.start_point.row >= row:
+        sig = src.span(member, body.start_byte)
+        return _one_line(src.lines[row][:len(src.lines[row]) - len(src.lines[row].lstrip())] + sig.strip()) + \
+            ("" if language == "python" else ";")
+    if language == "python":
+        return ""
+    line = src.lines[row]
+    if member.end_point.row > row:
+        line = src.lines[row][:len(src.lines[row]) - len(src.lines[row].lstrip())] + src.span(member, member.end_byte)
+    return _one_line(line)
+
+
+def _one_line(text: str, limit: int = 160) -> str:
+    """``text`` with its line breaks and runs of blanks folded (indentation kept); "" when too long."""
+    indent = text[:len(text) - len(text.lstrip())]
+    folded = indent + " ".join(text.split())
+    return folded if len(folded) <= limit else ""
+
+
+def _comment_above(src: _Source, node: ts.Node) -> str:
+    """A short doc comment right above ``node`` (Go/TS), or ""."""
+    prev = node.prev_sibling
+    if prev is None or prev.type != "comment" or prev.end_point.row != node.start_point.row - 1:
+        return ""
+    rows = [prev.start_point.row]
+    p = prev.prev_sibling
+    while p is not None and p.type == "comment" and p.end_point.row == rows[0] - 1 and len(rows) < 4:
+        rows.insert(0, p.start_point.row)
+        p = p.prev_sibling
+    text = src.line_range(rows[0], prev.end_point.row)
+    lines = text.split("\n")
+    if len(lines) > 3:
+        lines = [*lines[:2], lines[-1]] if lines[-1].strip().endswith("*/") else lines[:2]
+    return "\n".join(lines) + "\n"
+
+
+def _collect_uses(src: _Source, root: ts.Node, parsed: Parsed) -> None:
+    """Every identifier use (name -> lines) and ``q.Name`` use in the file."""
+    uses: dict[str, set[int]] = {}
+    qualified: dict[tuple[str, str], set[int]] = {}
+    first: dict[str, tuple[int, int]] = {}
+    cursor = root.walk()
+    stack = True
+    while stack:
+        node = cursor.node
+        if node is not None:
+            kind = node.type
+            if kind in _IDENT_TYPES:
+                name = _text(node)
+                row = node.start_point.row
+                uses.setdefault(name, set()).add(row)
+                if name not in first:
+                    first[name] = (row, src.column(row, node.start_point.column))
+            elif kind in _QUALIFIED:
+                left_field, right_field = _QUALIFIED[kind]
+                left = node.child_by_field_name(left_field)
+                right = node.child_by_field_name(right_field)
+                if left is not None and right is not None and left.type in ("identifier", "package_identifier"):
+                    qualified.setdefault((_text(left), _text(right)), set()).add(node.start_point.row)
+        if cursor.goto_first_child():
+            continue
+        while not cursor.goto_next_sibling():
+            if not cursor.goto_parent():
+                stack = False
+                break
+    parsed.uses = {k: sorted(v) for k, v in uses.items()}
+    parsed.qualified = {k: sorted(v) for k, v in qualified.items()}
+    parsed.first_use = first
+
+
+# -- Python -----------------------------------------------------------------
+
+def _python(src: _Source, nodes: list[ts.Node], parsed: Parsed, item_chars: int) -> None:
+    for node in nodes:
+        kind = node.type
+        if kind == "import_statement":
+            for child in node.children_by_field_name("name"):
+                if child.type == "aliased_import":
+                    module = _text(child.child_by_field_name("name"))
+                    parsed.imports.append(Import(_text(child.child_by_field_name("alias")), module, None,
+                                                 node.start_point.row))
+                else:
+                    module = _text(child)
+                    parsed.imports.append(Import(module.split(".")[0], module.split(".")[0], None,
+                                                 node.start_point.row))
+        elif kind == "import_from_statement":
+            module = _text(node.child_by_field_name("module_name"))
+            for child in node.children_by_field_name("name"):
+                if child.type == "aliased_import":
+                    name = _text(child.child_by_field_name("name"))
+                    local = _text(child.child_by_field_name("alias"))
+                else:
+                    name = local = _text(child)
+                parsed.imports.append(Import(local, module, name, node.start_point.row))
+        elif kind in ("function_definition", "class_definition", "decorated_definition"):
+            inner = node.child_by_field_name("definition") if kind == "decorated_definition" else node
+            if inner is None:
+                continue
+            name = _text(inner.child_by_field_name("name"))
+            body = inner.child_by_field_name("body")
+            is_class = inner.type == "class_definition"
+            members = [m for m in (body.named_children if body is not None else [])
+                       if m.type in ("function_definition", "decorated_definition", "expression_statement")
+                       and not (m.type == "expression_statement" and m.named_children
+                                and m.named_children[0].type == "string")] if is_class else None
+            text = _render(src, node, node, "python", item_chars, members, body)
+            parsed.definitions[name] = Definition(name, "class" if is_class else "function",
+                                                  node.start_point.row, node.end_point.row, text)
+        elif kind == "expression_statement" and node.named_children:
+            assign = node.named_children[0]
+            if assign.type != "assignment":
+                continue
+            left = assign.child_by_field_name("left")
+            if left is None or left.type != "identifier":
+                continue
+            name = _text(left)
+            text = _render(src, node, node, "python", min(item_chars, 400), None, None)
+            parsed.definitions[name] = Definition(name, "variable", node.start_point.row, node.end_point.row, text)
+        elif kind == "if_statement" or kind == "try_statement":
+            # `if TYPE_CHECKING:` / `try: import x` blocks: their imports count
+            for sub in node.named_children:
+                block = sub if sub.type == "block" else sub.child_by_field_name("body") or sub.child_by_field_name(
+                    "consequence")
+                if block is not None and block.type == "block":
+                    for stmt in block.named_children:
+                        if stmt.type in ("import_statement", "import_from_statement"):
+                            _python(src, [stmt], parsed, item_chars)
+
+
+# -- TypeScript / JavaScript ---------------------------------------------------
+
+_TS_DECLS = {"function_declaration": "function", "generator_function_declaration": "function",
+             "class_declaration": "class", "abstract_class_declaration": "class",
+             "interface_declaration": "interface", "type_alias_declaration": "type",
+             "enum_declaration": "enum", "lexical_declaration": "const", "variable_declaration": "var",
+             "function_signature": "function"}
+
+
+def _ts(src: _Source, root: ts.Node, parsed: Parsed, item_chars: int) -> None:
+    for node in root.named_children:
+        kind = node.type
+        if kind == "import_statement":
+            source = _string_value(node.child_by_field_name("source"))
+            clause = next((c for c in node.named_children if c.type == "import_clause"), None)
+            if clause is None:
+                continue
+            for part in clause.named_children:
+                if part.type == "identifier":  # default import
+                    parsed.imports.append(Import(_text(part), source, "default", node.start_point.row))
+                elif part.type == "namespace_import":
+                    ident = next((c for c in part.named_children if c.type == "identifier"), None)
+                    if ident is not None:
+                        parsed.imports.append(Import(_text(ident), source, None, node.start_point.row))
+                elif part.type == "named_imports":
+                    for spec in part.named_children:
+                        if spec.type != "import_specifier":
+                            continue
+                        name = _text(spec.child_by_field_name("name"))
+                        alias = spec.child_by_field_name("alias")
+                        parsed.imports.append(Import(_text(alias) if alias else name, source, name,
+                                                     node.start_point.row))
+            continue
+        decl = node
+        if kind == "export_statement":
+            origin = node.child_by_field_name("source")
+            if origin is not None:
+                clause = next((c for c in node.named_children if c.type == "export_clause"), None)
+                if clause is None:
+                    parsed.star_exports.append(_string_value(origin))
+                else:
+                    for spec in clause.named_children:
+                        name = _text(spec.child_by_field_name("name"))
+                        alias = spec.child_by_field_name("alias")
+                        parsed.reexports[_text(alias) if alias else name] = (_string_value(origin), name)
+                continue
+            decl = node.child_by_field_name("declaration") or next(
+                (c for c in node.named_children if c.type in _TS_DECLS), node)
+        if decl.type not in _TS_DECLS:
+            continue
+        doc = _comment_above(src, node)
+        if decl.type in ("lexical_declaration", "variable_declaration"):
+            for declarator in decl.named_children:
+                if declarator.type != "variable_declarator":
+                    continue
+                name_node = declarator.child_by_field_name("name")
+                if name_node is None or name_node.type != "identifier":
+                    continue
+                value = declarator.child_by_field_name("value")
+                body = value.child_by_field_name("body") if value is not None and value.type in (
+                    "arrow_function", "function_expression", "function") else None
+                text = doc + _render(src, node, node, "typescript", item_chars, None, body)
+                parsed.definitions[_text(name_node)] = Definition(_text(name_node), "const", node.start_point.row,
+                                                                  node.end_point.row, text)
+            continue
+        name = _text(decl.child_by_field_name("name"))
+        if not name:
+            continue
+        body = decl.child_by_field_name("body")
+        members = [m for m in body.named_children if m.type != "comment"] if body is not None and decl.type in (
+            "class_declaration", "abstract_class_declaration", "interface_declaration") else None
+        if decl.type in ("function_declaration", "generator_function_declaration"):
+            members = None
+        text = doc + _render(src, node, node, "typescript", item_chars, members,
+                             body if decl.type not in ("type_alias_declaration", "enum_declaration") else None)
+        parsed.definitions[name] = Definition(name, _TS_DECLS[decl.type], node.start_point.row, node.end_point.row,
+                                              text)
+
+
+# -- Go -----------------------------------------------------------------------
+
+def _go(src: _Source, root: ts.Node, parsed: Parsed, item_chars: int) -> None:
+    for node in root.named_children:
+        kind = node.type
+        if kind == "package_clause":
+            parsed.package = _text(next((c for c in node.named_children if c.type == "package_identifier"), None))
+        elif kind == "import_declaration":
+            specs = [s for c in node.named_children
+                     for s in ([c] if c.type == "import_spec" else c.named_children if c.type == "import_spec_list"
+                               else []) if s.type == "import_spec"]
+            for spec in specs:
+                path = _string_value(spec.child_by_field_name("path"))
+                alias = spec.child_by_field_name("name")
+                local = _text(alias) if alias is not None else path.rsplit("/", 1)[-1]
+                if local in ("_", "."):
+                    continue
+                parsed.imports.append(Import(local, path, None, spec.start_point.row))
+        elif kind == "function_declaration":
+            name = _text(node.child_by_field_name("name"))
+            text = _comment_above(src, node) + _render(src, node, node, "go", item_chars, None,
+                                                       node.child_by_field_name("body"))
+            parsed.definitions[name] = Definition(name, "func", node.start_point.row, node.end_point.row, text)
+        elif kind == "method_declaration":
+            receiver = _text(node.child_by_field_name("receiver"))
+            rtype = re.sub(r"[^\w]", " ", receiver).split()
+            name = f"{rtype[-1] if rtype else '?'}.{_text(node.child_by_field_name('name'))}"
+            text = _comment_above(src, node) + _render(src, node, node, "go", item_chars, None,
+                                                       node.child_by_field_name("body"))
+            parsed.definitions[name] = Definition(name, "method", node.start_point.row, node.end_point.row, text)
+        elif kind in ("type_declaration", "const_declaration", "var_declaration"):
+            doc = _comment_above(src, node)
+            specs = [c for c in node.named_children if c.type in ("type_spec", "type_alias", "const_spec", "var_spec")]
+            for c in node.named_children:
+                if c.type in ("var_spec_list", "const_spec_list"):
+                    specs.extend(s for s in c.named_children if s.type in ("const_spec", "var_spec"))
+            grouped = len(specs) > 1 or any(ch.type == "(" for ch in node.children)
+            for spec in specs:
+                names = [_text(n) for n in spec.children_by_field_name("name")]
+                if not names:
+                    continue
+                target = spec if grouped else node
+                body = None
+                members = None
+                if spec.type == "type_spec":
+                    type_node = spec.child_by_field_name("type")
+                    if type_node is not None and type_node.type in ("struct_type", "interface_type"):
+                        body = next((c for c in type_node.named_children
+                                     if c.type in ("field_declaration_list",)), type_node if type_node.type ==
+                                    "interface_type" else None)
+                        if body is not None:
+                            members = [m for m in body.named_children if m.type != "comment"]
+                keyword = {"type_declaration": "type", "const_declaration": "const",
+                           "var_declaration": "var"}[kind]
+                text = _render(src, target, target, "go", item_chars, members, body)
+                if grouped:
+                    text = f"{keyword} {text.lstrip()}" if not text.lstrip().startswith(keyword) else text
+                    text = _comment_above(src, spec) + text
+                else:
+                    text = doc + text
+                for name in names:
+                    parsed.definitions[name] = Definition(name, keyword, target.start_point.row,
+                                                          target.end_point.row, text)
+
+
+def parse(text: str, language: str, item_tokens: int = 200, *, render: bool = True, uses: bool = False) -> Parsed:
+    """Parse ``text`` as ``language`` (see :func:`language_of`).
+
+    ``item_tokens`` bounds each definition's rendered text (estimated tokens):
+    longer definitions are cut to their signature (and an outline of their
+    members). ``render=False``: definitions without text (names and lines only,
+    cheaper). ``uses=True``: also fill ``uses``/``qualified``/``first_use`` from the
+    syntax tree (a walk of every node: costly on big files; the engine uses the
+    regex-based :meth:`Parsed.lines_of` instead). Never raises on bad code.
+    """
+    src = _Source(text)
+    tree = _parser(language).parse(src.data)
+    parsed = Parsed(language)
+    item_chars = int(item_tokens * CHARS_PER_TOKEN) if render else 0
+    parsed.text = text
+    parsed.words = frozenset(_WORDS.findall(text))
+    root: Any = tree.root_node
+    if language == "python":
+        _python(src, root.named_children, parsed, item_chars)
+        for imp in parsed.imports:  # `from .x import A` in a package's __init__ re-exports A
+            if imp.name is not None:
+                parsed.reexports.setdefault(imp.local, (imp.module, imp.name))
+    elif language == "go":
+        _go(src, root, parsed, item_chars)
+    else:
+        _ts(src, root, parsed, item_chars)
+    if uses:
+        _collect_uses(src, tree.root_node, parsed)
+    return parsed
+
+
+def definition_at(parsed: Parsed, line: int) -> Definition | None:
+    """The top-level definition whose lines contain ``line`` (0-based), if any."""
+    best = None
+    for d in parsed.definitions.values():
+        if d.line <= line <= d.end_line and (best is None or d.line >= best.line):
+            best = d
+    return best

@@ -1,0 +1,340 @@
+"""The context engine's core (deepseek_ls/context) on small synthetic projects."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from pathlib import Path
+
+import pytest
+
+from deepseek_ls.context import ContextConfig, ContextEngine, estimate_tokens, parse
+from deepseek_ls.context.parse import definition_at
+
+
+def write(root: Path, files: dict[str, str]) -> None:
+    for rel, text in files.items():
+        path = root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+
+
+def make_engine(root: Path, config: ContextConfig | None = None, allowed=lambda p: True) -> ContextEngine:
+    engine = ContextEngine(config, allowed=allowed, display=lambda p: os.path.relpath(p, root).replace(os.sep, "/"),
+                           path_of=lambda u: os.path.normpath(u[len("file://"):]) if u.startswith("file://") else None)
+    engine.set_roots([str(root)])
+    return engine
+
+
+def open_file(engine: ContextEngine, root: Path, rel: str, language: str, text: str | None = None,
+              version: int = 1) -> str:
+    uri = f"file://{root / rel}"
+    engine.opened(uri, text if text is not None else (root / rel).read_text(), language, version)  # no loop: now
+    return uri
+
+
+def context_text(engine: ContextEngine, uri: str, line: int = 0) -> str:
+    block = engine.block(uri, line)
+    return block.project + block.file
+
+
+# -- Python -------------------------------------------------------------------
+PY = {
+    "pkg/__init__.py": "from .models import User as User\n",
+    "pkg/models.py": ('class User:\n    """A user of the app.\n\n    More text.\n    """\n\n'
+                      '    def __init__(self, name: str) -> None:\n        self.name = name\n\n'
+                      '    def greet(self) -> str:\n        return "hi " + self.name\n'),
+    "pkg/util.py": ('MAX_RETRIES = 3\n\n\ndef slugify(text: str, sep: str = "-") -> str:\n'
+                    '    """Make a slug."""\n    return sep.join(text.lower().split())\n'),
+    "pkg/sub/deep.py": "def deep_helper(x):\n    return x * 2\n",
+    "pkg/long.py": "def long_function(a, b):\n    \"\"\"First line of the doc.\n\n    More.\n    \"\"\"\n"
+                   + "".join(f"    v{i} = a + b + {i}\n" for i in range(40)) + "    return a\n",
+    "src/other/api.py": "def fetch_items(limit: int = 10) -> list:\n    return []\n",
+}
+
+
+@pytest.fixture
+def py_root(tmp_path: Path) -> Path:
+    write(tmp_path, PY)
+    return tmp_path
+
+
+def test_python_relative_imports_and_short_bodies(py_root: Path):
+    engine = make_engine(py_root)
+    uri = open_file(engine, py_root, "pkg/app.py", "python",
+                    "from .util import slugify, MAX_RETRIES\nfrom .sub.deep import deep_helper\n\n"
+                    "def run(t):\n    s = slugify(t)\n    return deep_helper(s)\n")
+    text = context_text(engine, uri, 4)
+    assert 'def slugify(text: str, sep: str = "-") -> str:\n    """Make a slug."""\n    return' in text
+    assert "MAX_RETRIES = 3" in text
+    assert "def deep_helper(x):\n    return x * 2" in text
+    assert "# Other file: pkg/util.py\n" in text
+
+
+def test_python_module_bindings_and_reexports(py_root: Path):
+    engine = make_engine(py_root)
+    uri = open_file(engine, py_root, "pkg/app.py", "python",
+                    "from . import util\nimport pkg.sub.deep as d\nfrom pkg import User\n\n"
+                    "u = User('x')\nprint(util.slugify('a b'), d.deep_helper(2))\n")
+    text = context_text(engine, uri, 5)
+    assert "def slugify(" in text and "def deep_helper(x):" in text
+    # User is re-exported by pkg/__init__.py: its class outline comes from models.py
+    assert "# Other file: pkg/models.py\nclass User:\n" in text
+    assert '    """A user of the app. ..."""' in text or '"""A user of the app.' in text
+    assert "def greet(self) -> str: ..." in text or "return \"hi \"" in text
+
+
+def test_python_src_layout_and_long_definitions_cut_to_signature(py_root: Path):
+    engine = make_engine(py_root)
+    uri = open_file(engine, py_root, "pkg/app.py", "python",
+                    "from other.api import fetch_items\nfrom pkg.long import long_function\n\n"
+                    "fetch_items(3)\nlong_function(1, 2)\n")
+    text = context_text(engine, uri, 3)
+    assert "def fetch_items(limit: int = 10) -> list:" in text
+    assert "def long_function(a, b):\n" in text
+    assert "First line of the doc." in text and "v39" not in text  # cut: signature + docstring line
+
+
+def test_unknown_modules_and_other_languages_give_nothing(py_root: Path):
+    engine = make_engine(py_root)
+    uri = open_file(engine, py_root, "pkg/app.py", "python", "import os\nfrom json import dumps\n\nos.getcwd()\n")
+    assert context_text(engine, uri, 3) == ""
+    rb = open_file(engine, py_root, "pkg/x.rb", "ruby", "require 'x'\nputs 1\n")
+    assert context_text(engine, rb, 1) == ""
+
+
+def test_excluded_files_never_enter_the_context(py_root: Path):
+    write(py_root, {"pkg/secret_conf.py": "def secret_token():\n    return 'Zq8Wx7Ec6Rv5'\n"})
+    engine = make_engine(py_root, allowed=lambda p: "secret" not in p)
+    uri = open_file(engine, py_root, "pkg/app.py", "python",
+                    "from .secret_conf import secret_token\nfrom .util import slugify\n\nsecret_token()\nslugify('x')\n")
+    text = context_text(engine, uri, 3)
+    assert "def slugify(" in text
+    assert "Zq8Wx7Ec6Rv5" not in text and "secret_token():" not in text
+
+
+# -- TypeScript / JavaScript -----------------------------------------------------
+TS = {
+    "src/math.ts": "/** Adds. */\nexport function add(a: number, b: number): number {\n  return a + b;\n}\n"
+                   "export const PI = 3.14;\n",
+    "src/shapes/index.ts": "export { Circle } from './circle';\nexport * from './square';\n",
+    "src/shapes/circle.ts": "export class Circle {\n  constructor(public r: number) {}\n  area(): number {\n"
+                            "    return 3.14 * this.r * this.r;\n  }\n}\n",
+    "src/shapes/square.ts": "export interface Square {\n  side: number;\n}\n",
+    "src/widget.tsx": "export function Widget(props: { title: string }) {\n  return <div>{props.title}</div>;\n}\n",
+    "src/legacy.js": "export function oldThing(x) {\n  return x;\n}\n",
+}
+
+
+def test_typescript_relative_index_and_reexports(tmp_path: Path):
+    write(tmp_path, TS)
+    engine = make_engine(tmp_path)
+    uri = open_file(engine, tmp_path, "src/app.tsx", "typescriptreact",
+                    "import { add, PI as pi } from './math.js';\nimport { Circle, Square } from './shapes';\n"
+                    "import * as w from './widget';\nimport { oldThing } from './legacy';\n\n"
+                    "const c = new Circle(add(1, pi));\nconst s: Square = { side: 1 };\n"
+                    "const el = <w.Widget title='x' />;\noldThing(el);\n")
+    text = context_text(engine, uri, 6)
+    assert "export function add(a: number, b: number): number {" in text
+    assert "export const PI = 3.14;" in text
+    assert "export class Circle {" in text and "# Other file" not in text
+    assert "// Other file: src/shapes/circle.ts\n" in text
+    assert "export interface Square {" in text
+    assert "export function Widget(props: { title: string }) {" in text
+    assert "export function oldThing(x) {" in text
+
+
+# -- Go -------------------------------------------------------------------------
+GO = {
+    "go.mod": "module example.com/shop\n\ngo 1.21\n",
+    "cart/cart.go": "package cart\n\n// Cart holds items.\ntype Cart struct {\n\tItems []Item\n}\n",
+    "cart/item.go": "package cart\n\ntype Item struct {\n\tName  string\n\tPrice int\n}\n\n"
+                    "func newItem(name string) Item {\n\treturn Item{Name: name}\n}\n",
+    "cart/cart_test.go": "package cart\n\nfunc testOnly() {}\n",
+    "money/money.go": "package money\n\n// Format formats cents.\nfunc Format(cents int) string {\n\treturn \"\"\n}\n",
+}
+
+
+def test_go_same_package_and_module_imports(tmp_path: Path):
+    write(tmp_path, GO)
+    engine = make_engine(tmp_path)
+    uri = open_file(engine, tmp_path, "cart/total.go", "go",
+                    'package cart\n\nimport "example.com/shop/money"\n\n'
+                    "func Total(c Cart) string {\n\tit := newItem(\"x\")\n\t_ = it\n\treturn money.Format(1)\n}\n")
+    text = context_text(engine, uri, 5)
+    assert "// Cart holds items.\ntype Cart struct {" in text
+    assert "func newItem(name string) Item {" in text
+    assert "// Format formats cents.\nfunc Format(cents int) string {" in text
+    assert "testOnly" not in text  # tests are not part of the package's context
+
+
+# -- placement: cache friendliness ------------------------------------------------------
+def test_block_is_byte_identical_while_the_set_does_not_change(py_root: Path):
+    engine = make_engine(py_root)
+    text = "from .util import slugify\nfrom .sub.deep import deep_helper\n\ndef run(t):\n    s = slugify(t)\n"
+    uri = open_file(engine, py_root, "pkg/app.py", "python", text)
+    first = engine.block(uri, 4)
+    for version, extra in enumerate(["    r", "    re", "    ret", "    retu", "    return deep_"], start=2):
+        engine.opened(uri, text + extra + "\n", "python", version)  # each keystroke re-analysed
+        again = engine.block(uri, 5)
+        assert again.project == first.project and again.file == first.file
+
+
+def test_new_import_appends_and_project_block_is_shared_across_files(py_root: Path):
+    engine = make_engine(py_root)
+    a = open_file(engine, py_root, "pkg/a.py", "python", "from .util import slugify\n\nslugify('x')\n")
+    block_a = engine.block(a, 2)
+    assert "def slugify(" in block_a.project  # first needed here: in the shared block
+    engine.opened(a, "from .util import slugify\nfrom .sub.deep import deep_helper\n\nslugify('x')\n"
+                     "deep_helper(1)\n", "python", 2)
+    grown = engine.block(a, 4)
+    assert grown.project.startswith(block_a.project) and "def deep_helper(x):" in grown.project  # appended
+    b = open_file(engine, py_root, "pkg/b.py", "python", "from .long import long_function\n\nlong_function(1, 2)\n")
+    block_b = engine.block(b, 2)
+    # file b starts with the same project block (a switch of file hits the prompt cache)
+    assert block_b.project.startswith(grown.project)
+
+
+def test_budget_is_respected_and_near_cursor_names_win(tmp_path: Path):
+    defs = {f"pkg/m{i}.py": f"def func_{i}(a, b, c):\n    return a + b + c + {i}\n" for i in range(30)}
+    defs["pkg/__init__.py"] = ""
+    write(tmp_path, defs)
+    imports = "".join(f"from .m{i} import func_{i}\n" for i in range(30))
+    body = "".join(f"x{i} = func_{i}(1, 2, 3)\n" for i in range(30))
+    engine = make_engine(tmp_path, ContextConfig(budget_tokens=200))
+    uri = open_file(engine, tmp_path, "pkg/app.py", "python", imports + "\n" + body)
+    block = engine.block(uri, 30 + 1 + 29)
+    assert estimate_tokens(block.project + block.file) <= 200 + 8 * len(block.keys)
+    assert "def func_29(" in block.project + block.file  # used right above the cursor
+    assert 0 < len(block.keys) < 30
+
+
+def test_disabled_or_without_definitions_gives_nothing(py_root: Path):
+    engine = make_engine(py_root, ContextConfig(enabled=False))
+    uri = open_file(engine, py_root, "pkg/app.py", "python", "from .util import slugify\nslugify('a')\n")
+    assert engine.block(uri, 1).project == engine.block(uri, 1).file == ""
+    engine = make_engine(py_root, ContextConfig(definitions=False))
+    uri = open_file(engine, py_root, "pkg/app.py", "python", "from .util import slugify\nslugify('a')\n")
+    assert "slugify(" not in context_text(engine, uri, 1)
+
+
+# -- snippets ----------------------------------------------------------------------
+def test_similar_open_file_snippet(tmp_path: Path):
+    engine = make_engine(tmp_path)
+    other = "def handler(request, response):\n    payload = request.json()\n    response.status = 201\n" \
+            "    response.body = payload\n    return response\n"
+    unrelated = "def other_thing():\n    return 42\n"
+    open_file(engine, tmp_path, "views.py", "python", other)
+    open_file(engine, tmp_path, "misc.py", "python", unrelated)
+    uri = open_file(engine, tmp_path, "new_view.py", "python",
+                    "def create(request, response):\n    payload = request.json()\n    ")
+    text = context_text(engine, uri, 2)
+    assert "response.status = 201" in text and "# Other file: views.py" in text
+    assert "other_thing" not in text
+    engine.configure(ContextConfig(open_files=False, recent_files=False))
+    engine.opened(uri, "def create(request, response):\n    payload = request.json()\n    ", "python", 2)
+    assert "response.status" not in context_text(engine, uri, 2)
+
+
+# -- positions: emoji and CJK ----------------------------------------------------------
+def test_code_point_columns_with_emoji_and_cjk():
+    parsed = parse('s = "😀😀 名前"; value = compute(s)\n名前 = 1\n', "python", uses=True)
+    line, column = parsed.first_use["compute"]
+    assert (line, column) == (0, '"😀😀 名前"; value = '.__len__() + 4)
+    assert parsed.first_use["名前"] == (1, 0)
+    # the regex lookups the engine uses: lines, CJK names, no member access
+    assert parsed.lines_of({"compute", "名前", "absent"}) == {"compute": [0], "名前": [0, 1]}
+    assert parse("x.compute()\ncompute()\n", "python").lines_of({"compute"}) == {"compute": [1]}
+    assert parse("m . Name\nm.Other()\nq.m.X\n", "python").qualified_of({"m"}) == {("m", "Name"): [0],
+                                                                                 ("m", "Other"): [1]}
+
+
+def test_definition_text_keeps_first_line_verbatim_with_unicode(tmp_path: Path):
+    write(tmp_path, {"lib.py": 'def grüße(名前: str = "😀") -> str:\n    return 名前\n'})
+    engine = make_engine(tmp_path)
+    uri = open_file(engine, tmp_path, "app.py", "python", "from lib import grüße\ngrüße()\n")
+    assert 'def grüße(名前: str = "😀") -> str:\n    return 名前' in context_text(engine, uri, 1)
+
+
+def test_definition_at_line():
+    parsed = parse("import os\n\ndef a():\n    return 1\n\nclass B:\n    x = 1\n", "python")
+    found = definition_at(parsed, 6)
+    assert found is not None and found.name == "B"
+    assert definition_at(parsed, 0) is None
+
+
+def test_broken_code_does_not_raise():
+    for lang in ("python", "typescript", "tsx", "javascript", "go"):
+        parse("def (((\n} export class { func (\n\x00\ud800", lang)
+
+
+# -- the editor's definitions (deepseek/definitions) ------------------------------------
+def test_editor_definitions_are_used_and_null_falls_back(tmp_path: Path):
+    write(tmp_path, {"lib/helpers.py": "def magic_number():\n    return 42\n"})
+    asked: list[tuple[str, list]] = []
+
+    async def provider(uri, positions):
+        asked.append((uri, positions))
+        return [[(str(tmp_path / "lib/helpers.py"), 0)] if i == 0 else None for i in range(len(positions))]
+
+    async def scenario() -> str:
+        engine = make_engine(tmp_path)
+        engine.definitions_provider = provider
+        # an import the parser cannot resolve (a path the language server knows)
+        uri = f"file://{tmp_path / 'app.py'}"
+        engine.opened(uri, "from helpers_alias import magic_number\n\nmagic_number()\n", "python", 1)
+        for _ in range(200):
+            await asyncio.sleep(0.01)
+            if asked and "magic_number" in context_text(engine, uri, 2):
+                break
+        text = context_text(engine, uri, 2)
+        engine.close()
+        return text
+
+    text = asyncio.run(scenario())
+    assert asked and len(asked[0][1]) <= 16
+    assert "def magic_number():\n    return 42" in text
+
+    async def null_provider(uri, positions):
+        return None
+
+    async def fallback() -> str:
+        engine = make_engine(tmp_path)
+        engine.definitions_provider = null_provider
+        write(tmp_path, {"lib/__init__.py": ""})
+        uri = f"file://{tmp_path / 'lib' / 'app.py'}"
+        engine.opened(uri, "from .helpers import magic_number\n\nmagic_number()\n", "python", 1)
+        await engine.ready(uri, 5.0)
+        await asyncio.sleep(0.05)
+        text = context_text(engine, uri, 2)
+        engine.close()
+        return text
+
+    assert "def magic_number():" in asyncio.run(fallback())
+
+
+def test_an_edited_definition_replaces_its_old_text(py_root: Path):
+    engine = make_engine(py_root)
+    a = open_file(engine, py_root, "pkg/a.py", "python", "from .util import slugify\n\nslugify('x')\n")
+    assert 'def slugify(text: str, sep: str = "-") -> str:' in engine.block(a, 2).project
+    (py_root / "pkg/util.py").write_text("def slugify(text: str, sep: str = '_', lower: bool = True) -> str:\n"
+                                         "    return text\n")
+    os.utime(py_root / "pkg/util.py", ns=(1, 1))  # another (mtime, size) whatever the clock
+    engine.opened(a, "from .util import slugify\n\nslugify('y')\n", "python", 2)
+    project = engine.block(a, 2).project
+    assert "lower: bool = True" in project and 'sep: str = "-"' not in project
+
+
+def test_open_unsaved_documents_resolve(tmp_path: Path):
+    engine = make_engine(tmp_path)
+    open_file(engine, tmp_path, "pkg/fresh.py", "python", "def brand_new(x):\n    return x\n")  # not on disk
+    uri = open_file(engine, tmp_path, "pkg/app.py", "python", "from .fresh import brand_new\nbrand_new(1)\n")
+    assert "def brand_new(x):" in context_text(engine, uri, 1)
+
+
+def test_huge_documents_are_not_analysed(tmp_path: Path):
+    engine = make_engine(tmp_path)
+    write(tmp_path, {"lib.py": "def small():\n    return 1\n"})
+    uri = open_file(engine, tmp_path, "big.py", "python", "from lib import small\n" + "x = 1\n" * 400_000)
+    assert engine.block(uri, 3) == engine.block("file:///nothing", 0)  # empty: nothing analysed
+    assert uri not in engine._analyses
