@@ -38,7 +38,7 @@ import secrets as _secrets
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlsplit
 
 from cachetools import LRUCache
@@ -117,7 +117,7 @@ def _valid_lines(lines: Iterable[str], where: str) -> list[str]:
     for line in lines:
         try:
             pathspec.GitIgnoreSpec.from_lines([line])
-        except Exception:
+        except (ValueError, re.error):  # pathspec's GitIgnorePatternError, or a bad character class
             log.warning("%s: %r is not a valid gitignore pattern; ignored", where, line)
             continue
         out.append(line)
@@ -343,7 +343,7 @@ class ExclusionPolicy:
             ignore = self._ignore_file(f"{root.root.rstrip('/')}/{sub}")
             if not ignore.lines:
                 continue
-            hit = ignore.spec.check_file("/".join(parts[depth:] + [rel.rsplit('/', 1)[-1]]).lower())
+            hit = ignore.spec.check_file("/".join([*parts[depth:], rel.rsplit('/', 1)[-1]]).lower())
             if hit.include and hit.index is not None:
                 return Exclusion(ignore.lines[hit.index].strip(), f"workspace file {sub}/{IGNORE_FILE}")
         return None
@@ -452,8 +452,8 @@ def _entropy(value: str) -> float:
 
 def _secret_value(value: str, bare: bool, short: bool = False) -> bool:
     """Does an assigned value look like a real secret (not a placeholder, an identifier or prose)?"""
-    if _PLACEHOLDER_VALUE.match(value) or value.startswith(("$", "{", "<", "%", "#")) or "{{" in value \
-            or "${" in value or value.startswith(PLACEHOLDER_PREFIX):
+    if _PLACEHOLDER_VALUE.match(value) or value.startswith(("$", "{", "<", "%", "#", PLACEHOLDER_PREFIX)) \
+            or "{{" in value or "${" in value:
         return False
     has_digit = any(c.isdigit() for c in value)
     has_alpha = any(c.isalpha() for c in value)
@@ -518,8 +518,7 @@ def find_secrets(text: str) -> list[tuple[int, int, str]]:
                 continue
             spans.append((m.start(group), m.end(group), kind))
     if "://" in text:
-        for m in _URL_PASSWORD.finditer(text):
-            spans.append((m.start("value"), m.end("value"), "url-password"))
+        spans.extend((m.start("value"), m.end("value"), "url-password") for m in _URL_PASSWORD.finditer(text))
     lower = text.lower()
     if "bearer" in lower or "basic" in lower:
         for m in _AUTH.finditer(text):
@@ -687,7 +686,7 @@ class Masker:
             out.append("".join(pieces))
         return tuple(out)
 
-    def mask_messages(self, messages: Iterable[dict]) -> tuple[dict, ...]:
+    def mask_messages(self, messages: Iterable[dict[str, Any]]) -> tuple[dict[str, Any], ...]:
         """Chat messages with every string ``content`` masked (other fields kept)."""
         out = []
         for message in messages:
