@@ -39,7 +39,7 @@ from typing import TYPE_CHECKING, Any
 from .api.jsonbody import clean_text
 from .lazy import LazyModule
 from .models import cost_usd, is_peak, table
-from .usage import UsageTotals
+from .usage import UsageKind, UsageTotals
 
 if TYPE_CHECKING:
     import sqlite3
@@ -50,7 +50,7 @@ log = logging.getLogger(__name__)
 
 ENV_DATA_DIR = "DEEPSEEK_LS_DATA_DIR"
 FILENAME = "ledger.sqlite3"
-KINDS = ("fim", "chat", "action")
+KINDS: tuple[UsageKind, ...] = ("fim", "chat", "action")
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS requests (
@@ -106,7 +106,7 @@ class Row:
 
     ts: float
     model: str
-    kind: str
+    kind: UsageKind
     hit: int
     miss: int
     out: int
@@ -120,7 +120,7 @@ class Row:
                 int(self.peak), self.prices, self.endpoint)
 
 
-def make_row(model: str, hit: int, miss: int, out: int, kind: str = "fim",
+def make_row(model: str, hit: int, miss: int, out: int, kind: UsageKind = "fim",
              when: _dt.datetime | None = None, *, endpoint: str = PRIMARY_ENDPOINT,
              cost: float | None = None) -> Row:
     """A row priced at the table in force (peak or off-peak at ``when``).
@@ -243,7 +243,7 @@ class Ledger:
         return self.day_of(time.time() if now is None else now)
 
     # -- writing (hot path) ------------------------------------------------
-    def record(self, model: str, hit: int, miss: int, out: int, kind: str = "fim",
+    def record(self, model: str, hit: int, miss: int, out: int, kind: UsageKind = "fim",
                when: _dt.datetime | None = None, *, endpoint: str = PRIMARY_ENDPOINT,
                cost: float | None = None) -> Row | None:
         """Queue one request's usage; returns the row (None when the ledger is off).

@@ -24,7 +24,7 @@ from .ledger import Ledger, ledger_path
 from .policy import ExclusionPolicy
 from .settings import Problem, Settings, SettingsError, _flatten, build_settings, env_layer
 from .trace import Tracer, from_env
-from .usage import UsageTotals
+from .usage import UsageKind, UsageTotals
 
 log = logging.getLogger(__name__)
 
@@ -114,7 +114,7 @@ class Service:
     def _fim_usage(self, model: str, usage: Usage, endpoint: Endpoint | None = None) -> None:
         self.record_usage(model, usage, "fim", endpoint)
 
-    def record_usage(self, model: str, usage: Usage, kind: str = "fim",
+    def record_usage(self, model: str, usage: Usage, kind: UsageKind = "fim",
                      endpoint: Endpoint | None = None) -> None:
         """Count one answer's usage: totals, the ledger row (per endpoint), the owner's callback.
 
