@@ -147,7 +147,15 @@ LogLevel = Literal["debug", "info", "warning", "error"]
 
 @dataclass(frozen=True)
 class Settings:
-    """All settings; each field documents itself (README's table is built from these)."""
+    """All settings, frozen; each field documents itself (README's table is built from these).
+
+    Field ``x_y`` is the setting ``deepseek.x.y`` (the key in each field's
+    metadata); units are in the names (``_ms``, ``_chars``, tokens for
+    ``max_tokens``). Built by :func:`build_settings` from the layers
+    (defaults, environment, editor): a bad value never raises there, it
+    gives a :class:`Problem` and keeps the default. ``api_key`` never
+    appears in :meth:`redacted`.
+    """
 
     api_key: str = _setting("apiKey", "", "DeepSeek API key. Prefer the env var `DEEPSEEK_API_KEY` or the editor's secret storage.", secret=True)
     base_url: str = _setting("baseUrl", DEFAULT_BASE_URL, "API endpoint (env `DEEPSEEK_BASE_URL`). Plain `http://` only for loopback hosts.")

@@ -44,7 +44,18 @@ _CLOSERS_ONLY = re.compile(r"^[\s\)\]\}\"'`;:,.]*$")
 
 @dataclass(frozen=True)
 class FimPrompt:
-    """What to send, and the context post-processing needs."""
+    """One FIM request's text and limits, and the cursor context post-processing needs.
+
+    ``prompt`` / ``suffix``: the text before and after the cursor as sent
+    (the prompt may start with a header and other files' context;
+    ``head_len`` characters of it come before the current file's window,
+    which starts at 0-based line ``window_line``). ``max_tokens``: the
+    answer's limit in tokens; ``stop``: stop sequences; ``multiline``: a
+    multi-line suggestion is wanted (:func:`wants_multiline`).
+    ``line_prefix`` / ``line_suffix``: the cursor line's text before and
+    after the cursor. Lengths are code points; built by
+    :func:`build_fim_prompt` and :func:`short_fim_prompt`, never raises.
+    """
 
     prompt: str
     suffix: str
