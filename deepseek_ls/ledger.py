@@ -523,7 +523,7 @@ class Ledger:
             "perModel": [{"model": m, **t.to_json()}
                          for m, t in sorted(per_model.items(), key=lambda kv: -kv[1].cost_usd)],
             "perKind": [{"kind": k, **t.to_json()} for k, t in sorted(per_kind.items())],
-            # i14 failover: who answered; "costKnown" false when some rows had no prices
+            # failover: who answered (primary or a fallback); "costKnown" false when some rows had no prices
             "perEndpoint": [{"endpoint": e, **t.to_json(), "costKnown": e not in unpriced}
                             for e, t in sorted(per_endpoint.items(),
                                                key=lambda kv: (kv[0] != PRIMARY_ENDPOINT, kv[0]))],

@@ -86,7 +86,7 @@ DEFAULT_EXCLUDE: tuple[str, ...] = (
     "credentials.yml", "credentials.xml", "*.secret", "*.secrets", "auth.json", ".s3cfg", ".boto",
     # shell and database histories (commands typed with passwords and tokens)
     ".*history",
-    # more tool and cloud credential files (fix14): service-account keys by their usual names,
+    # more tool and cloud credential files: service-account keys by their usual names,
     # the GitHub CLI's token file, and git's own config (remote URLs may carry user:token@)
     "*-sa-key.json", "*_sa_key.json", "*-sa.json", "**/.config/gh/hosts.yml", "**/.git/config",
 )
@@ -202,7 +202,7 @@ class _IgnoreFile:
         return True
 
 
-_RootIgnore = _IgnoreFile  # the name before nested ignore files (fix14)
+_RootIgnore = _IgnoreFile  # the name before nested ignore files were read
 
 
 def _spec(lines: Sequence[str]) -> GitIgnoreSpec:
@@ -375,7 +375,7 @@ def _realpath(path: str) -> str | None:
 #: a letter, digit or ``_`` (checked in code: a leading ``\b`` would cost
 #: the engine its literal search).
 _TOKEN_PATTERNS: tuple[tuple[str, str], ...] = (
-    # Minimum lengths are those of a recognisable *start* of a token (fix14):
+    # Minimum lengths are those of a recognisable *start* of a token:
     # a token being typed, or cut by a prompt window, is masked before it is whole.
     *(("aws-access-key", rf"{p}[A-Z0-9]{{8,16}}(?![A-Za-z0-9])") for p in ("AKIA", "ASIA", "ABIA", "ACCA")),
     *(("aws-access-key", rf"{p}(?=[a-z]*[0-9])[a-z0-9]{{16}}(?![A-Za-z0-9])") for p in ("akia", "asia")),

@@ -175,8 +175,8 @@ class Settings:
     chat_thinking: bool = _setting("chat.thinking", False, "Let the chat model think first (slower; reasoning is shown apart). Off = fast path, thinking disabled explicitly.")
     chat_max_tokens: int = _setting("chat.maxTokens", CHAT_MAX_TOKENS, "max_tokens of a chat answer.", lo=1, hi=393216)
     chat_transcripts: bool = _setting("chat.transcripts", True, "Write chat answers to a Markdown transcript and open it with window/showDocument (for clients without the plugins).")
-    # i14 (secrets): files never sent; see deepseek_ls/policy.py
-    # i14 (failover): endpoints that stand in while DeepSeek fails; see deepseek_ls/api/endpoints.py
+    # secret files: never sent, see deepseek_ls/policy.py (`exclude` below)
+    # failover: endpoints that stand in while DeepSeek fails, see deepseek_ls/api/endpoints.py
     fallbacks: tuple[EndpointConfig, ...] = _setting("fallbacks", (), "Endpoints that answer while DeepSeek fails (its circuit breaker is open), first healthy one first: a list of `{name, baseUrl, kind, apiKeyEnv, fimModel, chatModel, uses, prices}`. Ghost text needs an endpoint taking `prompt` + `suffix` (Ollama, llama.cpp, another provider's FIM); chat any OpenAI-compatible one. See README \"Failover\".", schema=_FALLBACK_SCHEMA)
     exclude: tuple[str, ...] = _setting("exclude", (), "More files never sent to DeepSeek (gitignore-style globs, e.g. `[\"config/*.ini\"]`), on top of the built-in list of secret files and the workspace's `.deepseekignore`; `!glob` re-includes a file the built-in list excludes.")
     log_level: LogLevel = _setting("logLevel", "info", "Server log level (stderr).", choices=get_args(LogLevel))
@@ -752,7 +752,7 @@ def settings_table_markdown() -> str:
         default = f.default
         if isinstance(default, bool):
             shown = str(default).lower()
-        elif isinstance(default, tuple):  # i14
+        elif isinstance(default, tuple):  # fallbacks, exclude
             shown = "`[]`" if not default else f"`{list(default)}`"
         elif isinstance(default, str):
             shown = f'`"{default}"`'

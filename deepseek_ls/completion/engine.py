@@ -144,7 +144,7 @@ class CompletionEngine:
         self.rhythm = Rhythm(self.settings.completion_debounce_ms, self.settings.completion_adaptive_debounce)
         #: the primary's breaker (each fallback endpoint has its own)
         self.breaker = CircuitBreaker(clock=self._now)
-        #: i14 failover: endpoints tried, in order, while the primary's breaker is open
+        #: failover: endpoints tried, in order, while the primary's breaker is open
         self.fallbacks: list[Endpoint] = []
         self.failures = FailurePolicy(self._now, lambda: self.fallbacks,
                                       on_problem=lambda kind, message: self.on_problem(kind, message),

@@ -103,7 +103,7 @@ _LONGEST_TOKEN = 1024
 
 def _after_token(text: str, at: int) -> int:
     """``at``, or the end of the token-like run it cuts through: a character cut
-    never sends the tail of a secret without its recognisable start (i14/fix14)."""
+    never sends the tail of a secret without its recognisable start (secret masking needs it)."""
     if 0 < at < len(text) and _TOKEN_RUN.fullmatch(text[at - 1]):
         run = _TOKEN_RUN.match(text, at, min(len(text), at + _LONGEST_TOKEN + 1))
         end = run.end() if run else at  # (the pattern matches the empty string: never None)
