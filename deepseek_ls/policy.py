@@ -403,7 +403,7 @@ _LITERAL = re.compile(r"[A-Za-z0-9_:/=.-]+")
 
 
 #: (the literal the pattern starts with, kind, pattern)
-_TOKENS = tuple((_LITERAL.match(p).group(0), kind, re.compile(p))  # type: ignore[union-attr]
+_TOKENS = tuple((_LITERAL.match(p).group(0), kind, re.compile(p))  # type: ignore[union-attr]  # each pattern starts with a literal
                 for kind, p in _TOKEN_PATTERNS)
 
 #: Password in a URL: scheme://user:PASSWORD@host

@@ -426,7 +426,7 @@ def dispatch(server: Any, frame: Frame, framer: Framer | None = None) -> None:
             log.warning("LSP message is not JSON (%s): %r", exc, body[:80])
             _send(protocol, _error(None, PARSE_ERROR, f"Parse error: {exc}"))
             return
-        framer.drop(len(more))  # type: ignore[union-attr]
+        framer.drop(len(more))  # type: ignore[union-attr]  # more is non-empty only when framer is not None
         log.warning("LSP framing error: Content-Length %d but the message has %d bytes",
                     len(body), len(body) + len(more))
     if isinstance(data, list):
