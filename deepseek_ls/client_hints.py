@@ -10,7 +10,7 @@ other clients are recognised by ``clientInfo.name``. Free of LSP types.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from .api.errors import (
     APIConnectionError,
@@ -33,16 +33,21 @@ _WHERE = {
     "generic": "Set the environment variable DEEPSEEK_API_KEY for the server, or the setting "
                "deepseek.apiKey in your editor's LSP configuration.",
 }
+#: who is on the other end: a plugin (``vscode``, ``nvim``), Neovim without the plugin, or anyone else
+ClientKind = Literal["vscode", "nvim", "neovim", "generic"]
+
 _GENERIC_MISSING = MissingApiKeyError.hint
 _GENERIC_REJECTED = AuthenticationError.hint
 
 
-def client_kind(init_options: Any, client_name: str | None) -> str:
+def client_kind(init_options: Any, client_name: str | None) -> ClientKind:
     """``"vscode"``, ``"nvim"`` (the plugins), ``"neovim"`` (Neovim without the plugin) or ``"generic"``."""
     if isinstance(init_options, dict):
         declared = init_options.get("deepseekClient")
-        if declared in ("vscode", "nvim"):
-            return declared
+        if declared == "vscode":
+            return "vscode"
+        if declared == "nvim":
+            return "nvim"
     name = (client_name or "").strip().lower()
     if name == "neovim" or name == "nvim":
         return "neovim"
@@ -60,7 +65,7 @@ _client: dict[str, Any] = {"kind": "generic", "sources": {}}
 _ENDPOINT_HINTS = (APIConnectionError.hint, NotFoundError.hint)
 
 
-def apply(init_options: Any, client_name: str | None) -> str:
+def apply(init_options: Any, client_name: str | None) -> ClientKind:
     """Set this process's key hints for the client; returns the client kind.
 
     The plugins also send ``initializationOptions.deepseekSources``, where

@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from collections.abc import Iterator
 
 from .positions import Encoding, column_to_index, units
 
@@ -91,6 +92,13 @@ class Document:
 
     __slots__ = ("_breaks", "_eol_counts", "_lines", "_raw", "_size", "_text", "language_id", "uri", "version")
 
+    _lines: list[str]           # line contents, no line break characters
+    _breaks: list[str]          # the break ending each line ("" for the last)
+    _eol_counts: Counter[str]   # how many of each break
+    _size: int                  # len(text), in code points
+    _text: str | None           # the joined "\n" text, None until asked for
+    _raw: str | None            # the editor's exact text, None until asked for
+
     def __init__(self, uri: str, text: str, *, language_id: str = "plaintext", version: int | None = None) -> None:
         self.uri = uri
         self.language_id = language_id
@@ -112,7 +120,7 @@ class Document:
             if not self._eol_counts["\r\n"] and not self._eol_counts["\r"]:
                 self._raw = self.text
             else:
-                self._raw = "".join([s for pair in zip(self._lines, self._breaks) for s in pair])
+                self._raw = "".join([s for pair in zip(self._lines, self._breaks, strict=True) for s in pair])
         return self._raw
 
     @property
@@ -225,7 +233,7 @@ class DocumentStore:
     def __contains__(self, uri: object) -> bool:
         return uri in self._docs
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[Document]:
         return iter(list(self._docs.values()))
 
     def __len__(self) -> int:

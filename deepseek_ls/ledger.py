@@ -25,6 +25,7 @@ given to the ledger).
 from __future__ import annotations
 
 import atexit
+import contextlib
 import datetime as _dt
 import logging
 import os
@@ -38,7 +39,7 @@ from typing import TYPE_CHECKING, Any
 from .api.jsonbody import clean_text
 from .lazy import LazyModule
 from .models import cost_usd, is_peak, table
-from .usage import UsageTotals
+from .usage import UsageKind, UsageTotals
 
 if TYPE_CHECKING:
     import sqlite3
@@ -49,7 +50,7 @@ log = logging.getLogger(__name__)
 
 ENV_DATA_DIR = "DEEPSEEK_LS_DATA_DIR"
 FILENAME = "ledger.sqlite3"
-KINDS = ("fim", "chat", "action")
+KINDS: tuple[UsageKind, ...] = ("fim", "chat", "action")
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS requests (
@@ -88,7 +89,7 @@ def data_dir(environ: Mapping[str, str] | None = None) -> Path | None:
         import platformdirs
 
         return Path(platformdirs.user_data_dir("deepseek-ls", appauthor=False))
-    except Exception:  # no home directory, exotic platform
+    except Exception:  # noqa: BLE001  no home directory, exotic platform: the ledger is optional, never a failed start
         log.warning("no user data directory; the usage ledger is off (set %s)", ENV_DATA_DIR)
         return None
 
@@ -105,7 +106,7 @@ class Row:
 
     ts: float
     model: str
-    kind: str
+    kind: UsageKind
     hit: int
     miss: int
     out: int
@@ -119,7 +120,7 @@ class Row:
                 int(self.peak), self.prices, self.endpoint)
 
 
-def make_row(model: str, hit: int, miss: int, out: int, kind: str = "fim",
+def make_row(model: str, hit: int, miss: int, out: int, kind: UsageKind = "fim",
              when: _dt.datetime | None = None, *, endpoint: str = PRIMARY_ENDPOINT,
              cost: float | None = None) -> Row:
     """A row priced at the table in force (peak or off-peak at ``when``).
@@ -242,7 +243,7 @@ class Ledger:
         return self.day_of(time.time() if now is None else now)
 
     # -- writing (hot path) ------------------------------------------------
-    def record(self, model: str, hit: int, miss: int, out: int, kind: str = "fim",
+    def record(self, model: str, hit: int, miss: int, out: int, kind: UsageKind = "fim",
                when: _dt.datetime | None = None, *, endpoint: str = PRIMARY_ENDPOINT,
                cost: float | None = None) -> Row | None:
         """Queue one request's usage; returns the row (None when the ledger is off).
@@ -251,7 +252,7 @@ class Ledger:
         """
         try:
             row = make_row(model, hit, miss, out, kind, when, endpoint=endpoint, cost=cost)
-        except Exception as exc:  # never let bookkeeping break a completion
+        except Exception as exc:  # noqa: BLE001  never let bookkeeping break a completion
             self._failed("cannot price a row", exc)
             return None
         self.add(row)
@@ -312,11 +313,10 @@ class Ledger:
         if self._thread is not None or self._closed or not self.enabled:
             return
         with self._lock:
-            if self._thread is not None:
-                return
-            self._thread = threading.Thread(target=self._run, name="deepseek-ls-ledger", daemon=True)
-            self._thread.start()
-        atexit.register(self.close)
+            if self._thread is None:  # not started by another thread meanwhile
+                self._thread = threading.Thread(target=self._run, name="deepseek-ls-ledger", daemon=True)
+                self._thread.start()
+                atexit.register(self.close)
 
     def _run(self) -> None:
         backoff = 0.0
@@ -361,7 +361,7 @@ class Ledger:
                     except BaseException:
                         conn.execute("ROLLBACK")
                         raise
-            except Exception as exc:
+            except Exception as exc:  # noqa: BLE001  the writer thread never dies: any failure requeues the rows
                 self._reset_connection()
                 with self._lock:
                     self._pending = batch + self._pending
@@ -377,7 +377,7 @@ class Ledger:
                     day = self.today_date()
                     snapshot = (day, self._sum(conn, self.day_start(day), self.day_start(day + _dt.timedelta(days=1))))
                     self.problem = None
-                except Exception as exc:
+                except Exception as exc:  # noqa: BLE001  as above: the totals stay the last good ones
                     self._reset_connection()
                     self._failed("cannot read the usage ledger", exc)
             with self._lock:
@@ -397,10 +397,8 @@ class Ledger:
     def _reset_connection(self) -> None:
         conn, self._conn = self._conn, None
         if conn is not None:
-            try:
+            with contextlib.suppress(sqlite3.Error):  # closing a broken connection
                 conn.close()
-            except Exception:
-                pass
 
     @property
     def unwritten(self) -> int:
@@ -427,10 +425,7 @@ class Ledger:
         if self._closed:
             return
         self._closed = True
-        try:
-            atexit.unregister(self.close)
-        except Exception:
-            pass
+        atexit.unregister(self.close)  # does nothing when not registered
         self._stop.set()
         self._wake.set()
         thread = self._thread
@@ -447,7 +442,8 @@ class Ledger:
     # -- reading (CLI, tests) ----------------------------------------------
     def _sum(self, conn: sqlite3.Connection, start: float, end: float,
              model: str | None = None) -> UsageTotals:
-        sql, args = SUMS + " WHERE ts >= ? AND ts < ?", [start, end]
+        sql = SUMS + " WHERE ts >= ? AND ts < ?"
+        args: list[float | str] = [start, end]
         if model is not None:
             sql += " AND model = ?"
             args.append(model)
@@ -527,7 +523,7 @@ class Ledger:
             "perModel": [{"model": m, **t.to_json()}
                          for m, t in sorted(per_model.items(), key=lambda kv: -kv[1].cost_usd)],
             "perKind": [{"kind": k, **t.to_json()} for k, t in sorted(per_kind.items())],
-            # i14 failover: who answered; "costKnown" false when some rows had no prices
+            # failover: who answered (primary or a fallback); "costKnown" false when some rows had no prices
             "perEndpoint": [{"endpoint": e, **t.to_json(), "costKnown": e not in unpriced}
                             for e, t in sorted(per_endpoint.items(),
                                                key=lambda kv: (kv[0] != PRIMARY_ENDPOINT, kv[0]))],

@@ -15,7 +15,7 @@ class RedactingFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         try:
             message = record.getMessage()
-        except Exception:
+        except Exception:  # noqa: BLE001  a bad %-format or a raising __str__ in an argument: logging reports it, not the filter
             return True
         record.msg = clean_text(redact(message))  # a lone surrogate must not break a strict log stream
         record.args = None
@@ -45,7 +45,7 @@ class QuietCancellations(logging.Filter):
         if "JsonRpcException" in names and "JsonRpcInternalError" not in names:
             try:
                 message = record.getMessage()
-            except Exception:
+            except Exception:  # noqa: BLE001  as above: a filter never raises
                 message = str(record.msg)
             record.msg = f"{message.replace('internal error in', 'request failed in')} ({type(exc).__name__}: {exc})"
             record.args = None

@@ -51,7 +51,8 @@ def table() -> dict[str, Any]:
 
 def default_model(kind: str) -> str:
     """Today's default model name for ``fim`` or ``chat``."""
-    return table()["defaults"][kind]
+    name: str = table()["defaults"][kind]
+    return name
 
 
 def model_info(name: str) -> ModelInfo | None:

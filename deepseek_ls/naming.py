@@ -61,9 +61,8 @@ def relative_name(path: str, folders: Sequence[tuple[str, str]]) -> str:
     best: tuple[str, str] | None = None
     for folder, name in found:
         prefix = folder if folder.endswith("/") else folder + "/"
-        if path == folder or path.startswith(prefix):
-            if best is None or len(folder) > len(best[0]):
-                best = (folder, name)
+        if (path == folder or path.startswith(prefix)) and (best is None or len(folder) > len(best[0])):
+            best = (folder, name)
     if best is None:
         return posixpath.basename(path) or path
     folder, name = best

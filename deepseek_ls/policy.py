@@ -38,7 +38,7 @@ import secrets as _secrets
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlsplit
 
 from cachetools import LRUCache
@@ -86,7 +86,7 @@ DEFAULT_EXCLUDE: tuple[str, ...] = (
     "credentials.yml", "credentials.xml", "*.secret", "*.secrets", "auth.json", ".s3cfg", ".boto",
     # shell and database histories (commands typed with passwords and tokens)
     ".*history",
-    # more tool and cloud credential files (fix14): service-account keys by their usual names,
+    # more tool and cloud credential files: service-account keys by their usual names,
     # the GitHub CLI's token file, and git's own config (remote URLs may carry user:token@)
     "*-sa-key.json", "*_sa_key.json", "*-sa.json", "**/.config/gh/hosts.yml", "**/.git/config",
 )
@@ -117,7 +117,7 @@ def _valid_lines(lines: Iterable[str], where: str) -> list[str]:
     for line in lines:
         try:
             pathspec.GitIgnoreSpec.from_lines([line])
-        except Exception:
+        except (ValueError, re.error):  # pathspec's GitIgnorePatternError, or a bad character class
             log.warning("%s: %r is not a valid gitignore pattern; ignored", where, line)
             continue
         out.append(line)
@@ -202,7 +202,7 @@ class _IgnoreFile:
         return True
 
 
-_RootIgnore = _IgnoreFile  # the name before nested ignore files (fix14)
+_RootIgnore = _IgnoreFile  # the name before nested ignore files were read
 
 
 def _spec(lines: Sequence[str]) -> GitIgnoreSpec:
@@ -343,7 +343,7 @@ class ExclusionPolicy:
             ignore = self._ignore_file(f"{root.root.rstrip('/')}/{sub}")
             if not ignore.lines:
                 continue
-            hit = ignore.spec.check_file("/".join(parts[depth:] + [rel.rsplit('/', 1)[-1]]).lower())
+            hit = ignore.spec.check_file("/".join([*parts[depth:], rel.rsplit('/', 1)[-1]]).lower())
             if hit.include and hit.index is not None:
                 return Exclusion(ignore.lines[hit.index].strip(), f"workspace file {sub}/{IGNORE_FILE}")
         return None
@@ -375,7 +375,7 @@ def _realpath(path: str) -> str | None:
 #: a letter, digit or ``_`` (checked in code: a leading ``\b`` would cost
 #: the engine its literal search).
 _TOKEN_PATTERNS: tuple[tuple[str, str], ...] = (
-    # Minimum lengths are those of a recognisable *start* of a token (fix14):
+    # Minimum lengths are those of a recognisable *start* of a token:
     # a token being typed, or cut by a prompt window, is masked before it is whole.
     *(("aws-access-key", rf"{p}[A-Z0-9]{{8,16}}(?![A-Za-z0-9])") for p in ("AKIA", "ASIA", "ABIA", "ACCA")),
     *(("aws-access-key", rf"{p}(?=[a-z]*[0-9])[a-z0-9]{{16}}(?![A-Za-z0-9])") for p in ("akia", "asia")),
@@ -403,7 +403,7 @@ _LITERAL = re.compile(r"[A-Za-z0-9_:/=.-]+")
 
 
 #: (the literal the pattern starts with, kind, pattern)
-_TOKENS = tuple((_LITERAL.match(p).group(0), kind, re.compile(p))  # type: ignore[union-attr]
+_TOKENS = tuple((_LITERAL.match(p).group(0), kind, re.compile(p))  # type: ignore[union-attr]  # each pattern starts with a literal
                 for kind, p in _TOKEN_PATTERNS)
 
 #: Password in a URL: scheme://user:PASSWORD@host
@@ -452,8 +452,8 @@ def _entropy(value: str) -> float:
 
 def _secret_value(value: str, bare: bool, short: bool = False) -> bool:
     """Does an assigned value look like a real secret (not a placeholder, an identifier or prose)?"""
-    if _PLACEHOLDER_VALUE.match(value) or value.startswith(("$", "{", "<", "%", "#")) or "{{" in value \
-            or "${" in value or value.startswith(PLACEHOLDER_PREFIX):
+    if _PLACEHOLDER_VALUE.match(value) or value.startswith(("$", "{", "<", "%", "#", PLACEHOLDER_PREFIX)) \
+            or "{{" in value or "${" in value:
         return False
     has_digit = any(c.isdigit() for c in value)
     has_alpha = any(c.isalpha() for c in value)
@@ -518,8 +518,7 @@ def find_secrets(text: str) -> list[tuple[int, int, str]]:
                 continue
             spans.append((m.start(group), m.end(group), kind))
     if "://" in text:
-        for m in _URL_PASSWORD.finditer(text):
-            spans.append((m.start("value"), m.end("value"), "url-password"))
+        spans.extend((m.start("value"), m.end("value"), "url-password") for m in _URL_PASSWORD.finditer(text))
     lower = text.lower()
     if "bearer" in lower or "basic" in lower:
         for m in _AUTH.finditer(text):
@@ -687,7 +686,7 @@ class Masker:
             out.append("".join(pieces))
         return tuple(out)
 
-    def mask_messages(self, messages: Iterable[dict]) -> tuple[dict, ...]:
+    def mask_messages(self, messages: Iterable[dict[str, Any]]) -> tuple[dict[str, Any], ...]:
         """Chat messages with every string ``content`` masked (other fields kept)."""
         out = []
         for message in messages:

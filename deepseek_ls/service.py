@@ -24,7 +24,7 @@ from .ledger import Ledger, ledger_path
 from .policy import ExclusionPolicy
 from .settings import Problem, Settings, SettingsError, _flatten, build_settings, env_layer
 from .trace import Tracer, from_env
-from .usage import UsageTotals
+from .usage import UsageKind, UsageTotals
 
 log = logging.getLogger(__name__)
 
@@ -82,13 +82,13 @@ class Service:
         self.client = self._make_client(self.settings)
         self.engine = CompletionEngine(self.settings, self.client, tracer=self.tracer,
                                        on_usage=self._fim_usage, on_problem=self._problem)
-        #: i14 failover: the fallback endpoints (own clients, own breakers), shared by ghost text and chat
+        #: failover: the fallback endpoints (own clients, own breakers), shared by ghost text and chat
         self.fallbacks: list[Endpoint] = self._make_fallbacks(self.settings)
         self.engine.set_fallbacks(self.fallbacks)
         self._pause_if_blocked()
         #: problems of the environment layer, for the owner to show once
         self.startup_problems: list[Problem] = self._take_new(problems)
-        #: i14: which files are never sent (deepseek.exclude is read on each check)
+        #: secret-file policy: which files are never sent (deepseek.exclude is read on each check)
         self.policy = ExclusionPolicy(lambda: self.settings.exclude)
         #: retired clients, closed once the chats still streaming from them end (or at aclose)
         self._old_clients: list[DeepSeekClient] = []
@@ -114,7 +114,7 @@ class Service:
     def _fim_usage(self, model: str, usage: Usage, endpoint: Endpoint | None = None) -> None:
         self.record_usage(model, usage, "fim", endpoint)
 
-    def record_usage(self, model: str, usage: Usage, kind: str = "fim",
+    def record_usage(self, model: str, usage: Usage, kind: UsageKind = "fim",
                      endpoint: Endpoint | None = None) -> None:
         """Count one answer's usage: totals, the ledger row (per endpoint), the owner's callback.
 

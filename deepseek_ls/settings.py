@@ -45,6 +45,7 @@ from cattrs.gen import make_dict_structure_fn, override
 
 from .api.config import FIM_TIMEOUT_S
 from .api.errors import DeepSeekError
+from .api.types import EndpointKind, Use
 from .constants import DEBOUNCE_MS
 from .models import default_model
 from .prompt.config import FIM_MAX_TOKENS_BLOCK, PREFIX_CHARS, SUFFIX_CHARS
@@ -67,9 +68,9 @@ def _setting(key: str, default: Any, doc: str, *, lo: float | None = None,
 
 
 #: What an endpoint can be used for.
-USES = ("fim", "chat")
+USES: tuple[Use, ...] = get_args(Use)
 #: Endpoint kinds and their URL paths under the API root (see DeepSeekClient).
-ENDPOINT_KINDS = ("openai", "deepseek")
+ENDPOINT_KINDS: tuple[EndpointKind, ...] = get_args(EndpointKind)
 
 
 @dataclass(frozen=True)
@@ -95,15 +96,15 @@ class EndpointConfig:
 
     name: str
     base_url: str
-    kind: str = "openai"
+    kind: EndpointKind = "openai"
     api_key: str = field(default="", repr=False)
     api_key_env: str = ""
     fim_model: str = ""
     chat_model: str = ""
-    uses: tuple[str, ...] = ()
+    uses: tuple[Use, ...] = ()
     prices: Prices | None = None
 
-    def serves(self, use: str) -> bool:
+    def serves(self, use: Use) -> bool:
         return use in self.uses
 
     def redacted(self) -> dict[str, Any]:
@@ -138,9 +139,23 @@ _FALLBACK_SCHEMA: dict[str, Any] = {
 }
 
 
+#: ``deepseek.completion.items``: when the suggestion is also a ``textDocument/completion`` item
+CompletionItems = Literal["auto", "always", "never"]
+#: ``deepseek.logLevel``
+LogLevel = Literal["debug", "info", "warning", "error"]
+
+
 @dataclass(frozen=True)
 class Settings:
-    """All settings; each field documents itself (README's table is built from these)."""
+    """All settings, frozen; each field documents itself (README's table is built from these).
+
+    Field ``x_y`` is the setting ``deepseek.x.y`` (the key in each field's
+    metadata); units are in the names (``_ms``, ``_chars``, tokens for
+    ``max_tokens``). Built by :func:`build_settings` from the layers
+    (defaults, environment, editor): a bad value never raises there, it
+    gives a :class:`Problem` and keeps the default. ``api_key`` never
+    appears in :meth:`redacted`.
+    """
 
     api_key: str = _setting("apiKey", "", "DeepSeek API key. Prefer the env var `DEEPSEEK_API_KEY` or the editor's secret storage.", secret=True)
     base_url: str = _setting("baseUrl", DEFAULT_BASE_URL, "API endpoint (env `DEEPSEEK_BASE_URL`). Plain `http://` only for loopback hosts.")
@@ -154,7 +169,7 @@ class Settings:
     completion_temperature: float = _setting("completion.temperature", 0.0, "Sampling temperature for completions.", lo=0.0, hi=2.0)
     completion_prefix_chars: int = _setting("completion.prefixChars", PREFIX_CHARS, "Characters of the file before the cursor sent as context.", lo=200, hi=400000)
     completion_suffix_chars: int = _setting("completion.suffixChars", SUFFIX_CHARS, "Characters after the cursor sent as context (all billed as cache misses).", lo=0, hi=20000)
-    completion_items: str = _setting("completion.items", "auto", "Offer the suggestion as a `textDocument/completion` item too: `auto` = only for clients that do not declare inline completion.", choices=("auto", "always", "never"))
+    completion_items: CompletionItems = _setting("completion.items", "auto", "Offer the suggestion as a `textDocument/completion` item too: `auto` = only for clients that do not declare inline completion.", choices=get_args(CompletionItems))
     completion_other_files: bool = _setting("completion.otherFiles", True, "Add context from other open files of the same language.")
     # i12: cross-file context (deepseek_ls/context); completion.otherFiles keeps adding the open files' starts
     context_enabled: bool = _setting("context.enabled", True, "Add definitions and snippets from other files of the project to the FIM prompt (parsed locally; excluded files never).")
@@ -167,11 +182,11 @@ class Settings:
     chat_thinking: bool = _setting("chat.thinking", False, "Let the chat model think first (slower; reasoning is shown apart). Off = fast path, thinking disabled explicitly.")
     chat_max_tokens: int = _setting("chat.maxTokens", CHAT_MAX_TOKENS, "max_tokens of a chat answer.", lo=1, hi=393216)
     chat_transcripts: bool = _setting("chat.transcripts", True, "Write chat answers to a Markdown transcript and open it with window/showDocument (for clients without the plugins).")
-    # i14 (secrets): files never sent; see deepseek_ls/policy.py
-    # i14 (failover): endpoints that stand in while DeepSeek fails; see deepseek_ls/api/endpoints.py
+    # secret files: never sent, see deepseek_ls/policy.py (`exclude` below)
+    # failover: endpoints that stand in while DeepSeek fails, see deepseek_ls/api/endpoints.py
     fallbacks: tuple[EndpointConfig, ...] = _setting("fallbacks", (), "Endpoints that answer while DeepSeek fails (its circuit breaker is open), first healthy one first: a list of `{name, baseUrl, kind, apiKeyEnv, fimModel, chatModel, uses, prices}`. Ghost text needs an endpoint taking `prompt` + `suffix` (Ollama, llama.cpp, another provider's FIM); chat any OpenAI-compatible one. See README \"Failover\".", schema=_FALLBACK_SCHEMA)
     exclude: tuple[str, ...] = _setting("exclude", (), "More files never sent to DeepSeek (gitignore-style globs, e.g. `[\"config/*.ini\"]`), on top of the built-in list of secret files and the workspace's `.deepseekignore`; `!glob` re-includes a file the built-in list excludes.")
-    log_level: str = _setting("logLevel", "info", "Server log level (stderr).", choices=("debug", "info", "warning", "error"))
+    log_level: LogLevel = _setting("logLevel", "info", "Server log level (stderr).", choices=get_args(LogLevel))
 
     def redacted(self) -> dict[str, Any]:
         """Settings as a dict, safe to log (the key is masked)."""
@@ -536,8 +551,9 @@ def _setting_types() -> dict[str, Any]:
     for f in setting_fields():
         meta = f.metadata
         limited = meta["lo"] is not None or meta["hi"] is not None or meta["choices"]
-        types[f.name] = (Annotated[hints[f.name], Limits(meta["lo"], meta["hi"], meta["choices"])]
-                         if limited else hints[f.name])
+        # a Literal of choices is structured as a str, then matched case-insensitively (Limits)
+        base = str if meta["choices"] else hints[f.name]
+        types[f.name] = Annotated[base, Limits(meta["lo"], meta["hi"], meta["choices"])] if limited else base
     return types
 
 
@@ -648,10 +664,10 @@ def _entry_problem(entry: FallbackEntry, item: Mapping[str, Any], failed: list[s
     return None
 
 
-def _entry_uses(entry: FallbackEntry) -> tuple[str, ...]:
+def _entry_uses(entry: FallbackEntry) -> tuple[Use, ...]:
     """What the entry serves: its ``uses`` (in the order of USES), else each use it has a model for."""
     if entry.uses is None:
-        return tuple(u for u, m in (("fim", entry.fim_model), ("chat", entry.chat_model)) if m)
+        return tuple(u for u in USES if (entry.fim_model if u == "fim" else entry.chat_model))
     return tuple(u for u in USES if u in entry.uses)
 
 
@@ -661,7 +677,8 @@ def _endpoint(entry: FallbackEntry, index: int, environ: Mapping[str, str]) -> E
     key_place = f"the environment variable {env_name} (its apiKeyEnv)"
     return EndpointConfig(name=entry.name or f"fallback{index + 1}",
                           base_url=normalize_base_url(entry.base_url or "", "baseUrl", key_place)[0],
-                          kind=(entry.kind or "openai").lower(), api_key=_entry_key(entry, environ),
+                          kind="deepseek" if (entry.kind or "").lower() == "deepseek" else "openai",
+                          api_key=_entry_key(entry, environ),
                           api_key_env=env_name, fim_model=entry.fim_model or "",
                           chat_model=entry.chat_model or "", uses=_entry_uses(entry), prices=entry.prices)
 
@@ -742,7 +759,7 @@ def settings_table_markdown() -> str:
         default = f.default
         if isinstance(default, bool):
             shown = str(default).lower()
-        elif isinstance(default, tuple):  # i14
+        elif isinstance(default, tuple):  # fallbacks, exclude
             shown = "`[]`" if not default else f"`{list(default)}`"
         elif isinstance(default, str):
             shown = f'`"{default}"`'

@@ -208,7 +208,7 @@ def _header_start_tail(buf: bytearray) -> int:
     return 0
 
 
-def _complete_json(data: bytes) -> bool:
+def _complete_json(data: bytes | bytearray) -> bool:
     tail = data.rstrip()
     if not tail or tail[-1:] not in (b"}", b"]"):
         return False
@@ -278,7 +278,7 @@ class Framer:
             if end is None:
                 if len(buf) > MAX_HEADER_BLOCK:
                     return self._skip("more than 64 KiB without the end of a header block")
-                if await self._fill(self.stall_s if buf[:1] in (b"{", b"[") else None):
+                if await self._fill(self.stall_s if bytes(buf[:1]) in (b"{", b"[") else None):
                     continue
                 if self._eof:
                     junk = bytes(buf)
@@ -426,7 +426,7 @@ def dispatch(server: Any, frame: Frame, framer: Framer | None = None) -> None:
             log.warning("LSP message is not JSON (%s): %r", exc, body[:80])
             _send(protocol, _error(None, PARSE_ERROR, f"Parse error: {exc}"))
             return
-        framer.drop(len(more))  # type: ignore[union-attr]
+        framer.drop(len(more))  # type: ignore[union-attr]  # more is non-empty only when framer is not None
         log.warning("LSP framing error: Content-Length %d but the message has %d bytes",
                     len(body), len(body) + len(more))
     if isinstance(data, list):
@@ -443,7 +443,7 @@ def dispatch(server: Any, frame: Frame, framer: Framer | None = None) -> None:
         protocol.handle_message(protocol.structure_message(data))
     except (SystemExit, BrokenPipeError):
         raise
-    except Exception as exc:  # pygls has answered what it could; this was a notification or a response
+    except Exception as exc:  # noqa: BLE001  the read loop never dies; pygls has answered what it could (a notification or a response)
         log.warning("LSP message not handled: %s: %s", type(exc).__name__, exc)
 
 
@@ -618,7 +618,7 @@ def serve_tcp(server: Any, host: str, port: int, announce: Callable[[str], None]
             server.protocol.set_writer(_StreamWriter(writer))
             try:
                 code = await run(server, lambda: reader.read(CHUNK))
-            except Exception as exc:
+            except Exception as exc:  # noqa: BLE001  any failure ends the session with code 1, not a dead listener task
                 log.error("TCP session failed: %s", exc)
                 code = 1
             writer.close()

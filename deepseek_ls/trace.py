@@ -18,7 +18,8 @@ from typing import Any, TextIO
 
 class Tracer:
     def __init__(self, path: str | None = None) -> None:
-        self._file: TextIO | None = open(path, "a", encoding="utf-8", buffering=1) if path else None
+        # open for the process's life (closed by close()), hence no context manager
+        self._file: TextIO | None = open(path, "a", encoding="utf-8", buffering=1) if path else None  # noqa: SIM115
         self._lock = threading.Lock()
 
     @property

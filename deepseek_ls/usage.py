@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from typing import Literal
 
 from .api.client import Usage
 from .models import cost_usd
 
 log = logging.getLogger(__name__)
+
+#: What a request was for (the ledger's ``kind``): ghost text, chat, or a code action
+UsageKind = Literal["fim", "chat", "action"]
 
 
 @dataclass

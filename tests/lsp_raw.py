@@ -87,7 +87,7 @@ class RawServer:
                 self.response("shutdown", timeout=5)
                 self.notify("exit", None)
                 self.proc.wait(timeout=5)
-            except Exception:
+            except Exception:  # noqa: BLE001  any failure to stop politely ends in a kill
                 self.proc.kill()
                 self.proc.wait()
         return self.proc.returncode

@@ -27,7 +27,8 @@ def _fix_code_action_parsing(client: LanguageClient) -> None:
         kind = types.Command if isinstance(obj.get("command"), str) else types.CodeAction
         return conv.structure(obj, kind)
 
-    conv.register_structure_hook(Union[types.Command, types.CodeAction], hook)
+    # keyed by the very object lsprotocol annotates with (typing.Union, not the | union type)
+    conv.register_structure_hook(Union[types.Command, types.CodeAction], hook)  # noqa: UP007
 
 
 async def _start(lsp_client: LanguageClient, fake, caps: types.ClientCapabilities, applies: bool = True):

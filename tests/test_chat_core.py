@@ -160,7 +160,8 @@ def test_long_history_drops_oldest_turns_but_keeps_system_and_file_context_first
 
 def test_store_evicts_least_recently_used_sessions():
     store = SessionStore(max_sessions=2)
-    a, b = store.get("a"), store.get("b")
+    a = store.get("a")
+    store.get("b")
     assert store.get("a") is a  # touch a
     store.get("c")
     assert "b" not in store and "a" in store and len(store) == 2

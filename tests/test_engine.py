@@ -111,12 +111,16 @@ async def in_flight(engine, request):
 
 async def test_a_burst_of_keystrokes_costs_one_request():
     up = Upstream()
-    engine, _, _ = make_engine(up)
+    engine, _, _ = make_engine(up, clock=ManualClock())
     typed = "ret"
     tasks = []
     for i in range(1, len(typed) + 1):
         tasks.append(asyncio.create_task(engine.complete(req(BASE + typed[:i], version=i))))
-        await asyncio.sleep(0.005)
+        if i > 1:
+            await tasks[-2]  # superseded at once by this keystroke
+        await until(lambda: engine.clock.pending() == 1)  # this keystroke's debounce
+        engine.clock.advance(0.005)  # 5 ms between keystrokes, inside the 30 ms debounce
+    engine.clock.advance(0.03)
     results = await asyncio.gather(*tasks)
     assert len(up.bodies) == 1
     assert results[:-1] == [None, None]

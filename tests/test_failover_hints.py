@@ -1,4 +1,4 @@
-"""Error messages of fallback endpoints name that endpoint and its key variable (fix14),
+"""Error messages of fallback endpoints name that endpoint and its key variable,
 and a redirect from any endpoint says so (never "the stream ended without [DONE]")."""
 
 from __future__ import annotations

@@ -561,7 +561,7 @@ def test_latency(fake):
         t0 = time.monotonic()
         c.post(FIM, json=fim_body())
         dt = time.monotonic() - t0
-    assert 0.15 <= dt < 1.5
+    assert dt >= 0.15  # a lower bound only: an upper one would be a timed assertion
     rec = fake.requests[-1]
     assert rec.sent_ns - rec.recv_ns >= 150e6 and rec.done_ns >= rec.sent_ns
 

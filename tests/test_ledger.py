@@ -8,11 +8,13 @@ import sqlite3
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 from pathlib import Path
 
 import pytest
 
+from deepseek_ls import ledger as ledger_module
 from deepseek_ls.api.client import Usage
 from deepseek_ls.ledger import ENV_DATA_DIR, Ledger, ledger_path, make_row
 from deepseek_ls.models import table
@@ -85,18 +87,41 @@ def test_two_processes_writing_at_once_lose_no_rows(path: Path) -> None:
     assert report["today"]["requests"] == 2 * n
 
 
-def test_record_never_waits_for_the_disk(path: Path) -> None:
+class _SpyLock:
+    """A lock that notes which threads entered it."""
+
+    def __init__(self, lock) -> None:
+        self.lock, self.threads = lock, []
+
+    def __enter__(self):
+        self.threads.append(threading.current_thread())
+        return self.lock.__enter__()
+
+    def __exit__(self, *exc):
+        return self.lock.__exit__(*exc)
+
+
+def test_record_never_waits_for_the_disk(path: Path, monkeypatch) -> None:
+    """While another process holds the database's write lock, record() and today() on the
+    caller's thread never reach the disk: the only ways there are the writer's lock (flush)
+    and a new connection, and neither is taken on this thread (no timing: the spies say it)."""
     ledger = Ledger(path, flush_delay_s=0, busy_timeout_ms=200, retry_s=0.05)
     ledger.record("deepseek-flash", 1, 1, 1)
     assert ledger.flush()
+    spy = _SpyLock(ledger._write_lock)
+    ledger._write_lock = spy
+    connecting = []
+    real_connect = ledger_module._connect
+    monkeypatch.setattr(ledger_module, "_connect",
+                        lambda *a, **k: (connecting.append(threading.current_thread()), real_connect(*a, **k))[1])
     blocker = sqlite3.connect(path, isolation_level=None)
     blocker.execute("BEGIN EXCLUSIVE")  # another process holds the write lock
     try:
-        started = time.perf_counter()
         for _ in range(50):
             ledger.record("deepseek-flash", 10, 10, 10)
             ledger.today()
-        assert time.perf_counter() - started < 0.1
+        here = threading.current_thread()
+        assert here not in spy.threads and here not in connecting
         assert ledger.today().requests == 51  # queued rows count at once
     finally:
         blocker.execute("ROLLBACK")

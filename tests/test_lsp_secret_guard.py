@@ -1,4 +1,4 @@
-"""End to end (fix14): each member of each hole in the secret guard, through the LSP.
+"""End to end: each member of each hole in the secret guard, through the LSP.
 
 The server runs as a subprocess on a real workspace folder (symlinks, nested
 ``.deepseekignore``); the fake DeepSeek records every request and each test

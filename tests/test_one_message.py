@@ -41,7 +41,7 @@ def chat(s: RawServer, msg_id: str) -> dict:
 
 def settle(s: RawServer) -> None:
     """Round trip: everything the server sent before is in."""
-    s.request("ping-%f" % time.monotonic(), "no/such", {})
+    s.request(f"ping-{time.monotonic():f}", "no/such", {})
     time.sleep(0.1)
 
 

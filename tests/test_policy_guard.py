@@ -1,4 +1,4 @@
-"""The secret guard's holes found by a fresh tester (fix14), each fixed as a kind.
+"""The secret guard's holes found by a fresh tester, each fixed as a kind.
 
 Every member of each kind has its own case here (core); tests/test_lsp_secret_guard.py
 sends the same members through the LSP to the fake DeepSeek and checks it never

@@ -11,8 +11,12 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Literal
 
 from . import config as C
+
+#: ``closed``: requests go; ``open``: automatic requests pause; ``half-open``: one probe may go
+BreakerState = Literal["closed", "open", "half-open"]
 
 
 @dataclass
@@ -37,7 +41,8 @@ class CircuitBreaker:
     probing: bool = False
 
     @property
-    def state(self) -> str:
+    def state(self) -> BreakerState:
+        """The state now (computed from ``opened_at`` and the cooldown on the clock)."""
         if self.opened_at is None:
             return "closed"
         if self.clock() - self.opened_at >= self.current_cooldown_s:

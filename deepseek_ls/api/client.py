@@ -46,7 +46,7 @@ from .errors import (
     transport_errors,
 )
 from .sse import StreamState, read_stream
-from .types import Usage
+from .types import EndpointKind, Usage
 
 if TYPE_CHECKING:
     import httpx
@@ -207,7 +207,7 @@ class DeepSeekClient:
     base_url: str
     api_key: str
     transport: httpx.AsyncBaseTransport | None = None
-    kind: str = "deepseek"
+    kind: EndpointKind = "deepseek"
     key_required: bool = True
     _h11: H11Transport | None = field(default=None, init=False, repr=False)
     _chosen: bool = field(default=False, init=False, repr=False)  # _h11 decided (on first use)

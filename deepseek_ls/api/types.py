@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
+
+#: An endpoint's URL paths: ``deepseek`` (``/beta/completions``, ``/models``) or ``openai``
+#: (``/v1/completions``, ``/v1/models``), see :class:`~deepseek_ls.api.client.DeepSeekClient`
+EndpointKind = Literal["openai", "deepseek"]
+#: What an endpoint serves: ghost text (FIM) or chat
+Use = Literal["fim", "chat"]
 
 
 @dataclass(frozen=True)

@@ -102,7 +102,7 @@ class ChatManager:
                  store: SessionStore | None = None,
                  endpoints: Callable[[], list[Endpoint]] | None = None) -> None:
         """``client()`` gives the primary client or raises why there is none;
-        ``endpoints`` (i14 failover) gives every endpoint in failover order, the
+        ``endpoints`` (failover) gives every endpoint in failover order, the
         primary first; without it every request goes to ``client()``. ``on_usage``
         gets ``(model, usage)``, plus the endpoint when a fallback answered, for
         every answer this manager gets (its owner knows what kind of use it
@@ -128,7 +128,7 @@ class ChatManager:
         """The streamed request for ``messages`` under the current settings (``model``
         overrides ``deepseek.chat.model``: a fallback's own)."""
         s = self._settings()
-        return ChatRequest(model=model or s.chat_model, messages=MASKER.mask_messages(messages),  # i14
+        return ChatRequest(model=model or s.chat_model, messages=MASKER.mask_messages(messages),  # secrets masked
                            thinking=s.chat_thinking,
                            max_tokens=s.chat_max_tokens)
 
@@ -226,7 +226,7 @@ class ChatManager:
                 endpoint.breaker.release_probe()
                 raise
             except DeepSeekError as exc:
-                if not endpoint.primary:  # fix14: the message and hint name this endpoint, not DeepSeek
+                if not endpoint.primary:  # a fallback failed: the message and hint name this endpoint, not DeepSeek
                     exc.at_endpoint(endpoint.name, endpoint.config.api_key_env if endpoint.config else "")
                 if not isinstance(exc, FAILOVER_ERRORS):
                     endpoint.breaker.release_probe()
@@ -301,7 +301,7 @@ class ChatManager:
 
         async def call(client: DeepSeekClient, model: str | None) -> ChatResult:
             request = plan.request(model or s.chat_model, s.chat_max_tokens)
-            request = dataclasses.replace(request, messages=MASKER.mask_messages(request.messages))  # i14
+            request = dataclasses.replace(request, messages=MASKER.mask_messages(request.messages))  # secrets masked
             return await complete_once(client, request, timeouts=self.timeouts, policy=self.policy)
 
         # prefix completion is DeepSeek's beta: only endpoints of that kind stand in

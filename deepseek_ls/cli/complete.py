@@ -87,7 +87,7 @@ async def complete(spec: str) -> int:
         await service.aclose()
         return fail("no API key: set the environment variable DEEPSEEK_API_KEY "
                     "(create a key at https://platform.deepseek.com/api_keys)")
-    why = service.policy.check(doc.uri)  # i14: secret files are never sent
+    why = service.policy.check(doc.uri)  # secret files are never sent
     if why is not None:
         await service.aclose()
         return fail(why.message(file_text))

@@ -291,7 +291,7 @@ async def _check_fallback(config: Any, *, fim: bool = True, transport: Any = Non
         try:
             try:
                 available = await client.models()
-            except DeepSeekError as exc:  # fix14: the message names this endpoint, not DeepSeek
+            except DeepSeekError as exc:  # the message names this endpoint, not DeepSeek
                 raise exc.at_endpoint(config.name, config.api_key_env) from None
         except AuthenticationError as exc:
             return Check(name, FAIL, f"{where}: the key was rejected: {exc}",

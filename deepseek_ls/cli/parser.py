@@ -50,7 +50,7 @@ environment:
                               stats and doctor (default warning), and the server's
                               default, which the deepseek.logLevel setting overrides
   DEEPSEEK_LS_HTTPX=1         send ghost-text requests through httpx (for proxies
-                              and TLS middleboxes the lean HTTP path cannot see)
+                              and TLS middleboxes H11Transport cannot see)
   DEEPSEEK_LS_TRACE=PATH      write JSON-lines timing records (benchmark)
   DEEPSEEK_LS_THREADED_STDIN=1  read stdin in a worker thread (pygls' reader) instead
                               of the event loop (a fallback if the editor's pipe

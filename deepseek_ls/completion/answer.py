@@ -33,4 +33,4 @@ class AnswerCleaner:
                            line_suffix=fim.line_suffix, following=self.following,
                            context_before=self.context_before, max_lines=self.max_lines,
                            previous_line=self.previous_line, language_id=self.language_id)
-        return "" if has_placeholder(text) else text  # i14: never suggest a masked token back
+        return "" if has_placeholder(text) else text  # secret masking: never suggest a masked token back

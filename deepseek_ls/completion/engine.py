@@ -119,6 +119,12 @@ class CompletionEngine:
     ``on_failure(error)``: each API error a request ended with (after the
     engine handled it). ``clock``: time and timers (tests pass a
     :class:`~.clock.ManualClock`).
+
+    :meth:`complete` answers a :class:`~.request.CompletionRequest` with a
+    :class:`~.request.Suggestion` or None. Only ``asyncio.CancelledError``
+    escapes it (the editor cancelled): an API error goes to ``on_failure``,
+    ``on_problem`` and the state; a bug inside a request is logged and
+    reported once, and its waiters get None.
     """
 
     settings: Settings
@@ -138,7 +144,7 @@ class CompletionEngine:
         self.rhythm = Rhythm(self.settings.completion_debounce_ms, self.settings.completion_adaptive_debounce)
         #: the primary's breaker (each fallback endpoint has its own)
         self.breaker = CircuitBreaker(clock=self._now)
-        #: i14 failover: endpoints tried, in order, while the primary's breaker is open
+        #: failover: endpoints tried, in order, while the primary's breaker is open
         self.fallbacks: list[Endpoint] = []
         self.failures = FailurePolicy(self._now, lambda: self.fallbacks,
                                       on_problem=lambda kind, message: self.on_problem(kind, message),
@@ -199,6 +205,7 @@ class CompletionEngine:
 
     @paused.setter
     def paused(self, why: str | None) -> None:
+        """Pause automatic requests (a blocking setting) or lift the pause (None)."""
         self.failures.paused = why
 
     @property

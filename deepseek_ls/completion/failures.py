@@ -137,7 +137,7 @@ class FailurePolicy:
 
     def failed(self, exc: DeepSeekError, endpoint: Endpoint) -> None:
         """A request at ``endpoint`` failed with ``exc``: apply the policy, tell the user once."""
-        if not endpoint.primary:  # fix14: its message and hint name the fallback and its key variable
+        if not endpoint.primary:  # a fallback failed: its message and hint name the fallback and its key variable
             exc.at_endpoint(endpoint.name, endpoint.config.api_key_env if endpoint.config else "")
         where = "" if endpoint.primary else f"fallback {endpoint.name!r}: "
         log.warning("completion request failed: %s%s", where, exc)

@@ -75,7 +75,7 @@ class PromptCache:
         """The full prompt, or the short one while the full prompt's head is being cached."""
         model = endpoint.models.get("fim", settings.completion_model)
         full = _full_prompt(req, settings, self._windows.get((endpoint.name, req.doc.uri)))
-        fim = mask_fim(full)  # i14: secrets masked before anything is sent
+        fim = mask_fim(full)  # secret masking: secrets masked before anything is sent
         warm_key = self._warm_key(fim, endpoint, model)
         short = warm_key is not None and not self._warmed(warm_key)
         if short:

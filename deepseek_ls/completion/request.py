@@ -44,6 +44,9 @@ class Suggestion:
     (closers the text runs through, see :func:`postprocess.replaced_chars`);
     the editor item's range ends there. ``id`` names the suggestion across
     the answers that continue it (typed-ahead answers keep the id).
+    ``source``: where the text came from (a ``network`` answer, the
+    typed-ahead ``memory``, the result ``cache``, or a ``join`` of a request
+    already in flight).
     """
 
     id: str

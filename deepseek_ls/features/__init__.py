@@ -5,7 +5,7 @@
 - ``connection.DeepSeekLanguageServer``: the editor connection (lifecycle rules,
   deadlines on our requests to the client, positions in the negotiated encoding).
 - ``status.StatusFeature``: ``deepseek/status``, problem messages, ghost-text feedback.
-- ``documents.DocumentsFeature``: the open documents, snapshots, names, exclusions (i14).
+- ``documents.DocumentsFeature``: the open documents, snapshots, names, exclusions (secret files never sent).
 - ``completion.CompletionFeature``: ghost text and completion items.
 - ``chat.ChatFeature``: chat and explain (sessions, running chats, transcripts).
 - ``code_actions.CodeActionsFeature``: prefix-completion code actions and rewrites.

@@ -65,7 +65,7 @@ class ChatFeature:
     def manager(self) -> ChatManager:
         """Sessions and running chats (made at the first use: the chat machinery is not imported
         at start-up); ``require_client`` raises why there is no client (no key, a blocking
-        setting); every endpoint in failover order (i14)."""
+        setting); every endpoint in failover order."""
         from ..chat.manager import ChatManager
 
         return ChatManager(self.service.require_client, lambda: self.service.settings, on_usage=self._count,
@@ -158,7 +158,7 @@ class ChatFeature:
         snap = self.documents.snapshot(uri)
         if snap is None:
             raise JsonRpcInvalidParams(f"{uri} is not open in the editor")
-        self.documents.refuse_excluded(uri)  # i14
+        self.documents.refuse_excluded(uri)  # a secret file is never sent: a clear error
         if rng is None:  # the file from its start, up to the context limit
             return context_for(snap.path, snap.language_id, snap.text, 0, 0)
         start, end = self.server.offsets(snap.text, parse_range(rng))

@@ -124,7 +124,7 @@ class CodeActionsFeature:
         server = self.server
         uri = params.text_document.uri
         snap = self.documents.snapshot(uri)
-        if snap is None or self.service.client is None or self.documents.exclusion(uri) is not None:  # i14
+        if snap is None or self.service.client is None or self.documents.exclusion(uri) is not None:  # secret file: no actions
             return []
         resolve = self.resolves_edits()
         literal = server.client_supports("text_document.code_action.code_action_literal_support")
@@ -172,7 +172,7 @@ class CodeActionsFeature:
         snap = self.documents.snapshot(str(data.get("uri") or ""))
         if snap is None or snap.version != data.get("version"):
             raise JsonRpcContentModified("The document changed since the action was listed; ask again.")
-        self.documents.refuse_excluded(snap.uri)  # i14
+        self.documents.refuse_excluded(snap.uri)  # a secret file is never sent: a clear error
         plan = self.plan_for(snap, data)
         if plan is None:
             return action
@@ -191,7 +191,7 @@ class CodeActionsFeature:
         snap = self.documents.snapshot(data["uri"])
         if snap is None or snap.version != data.get("version"):
             raise JsonRpcContentModified("The document changed since the action was listed; ask again.")
-        self.documents.refuse_excluded(snap.uri)  # i14
+        self.documents.refuse_excluded(snap.uri)  # a secret file is never sent: a clear error
         plan = self.plan_for(snap, data)
         if plan is None:
             raise JsonRpcInvalidParams(f"unknown action {data.get('action')!r}")
@@ -211,7 +211,7 @@ class CodeActionsFeature:
         snap = self.documents.snapshot(arg["uri"])
         if snap is None:
             raise JsonRpcInvalidParams(f"{arg['uri']} is not open in the editor")
-        self.documents.refuse_excluded(arg["uri"])  # i14
+        self.documents.refuse_excluded(arg["uri"])  # a secret file is never sent: a clear error
         start, end = self.server.offsets(snap.text, parse_range(arg.get("range")))
         from ..prompt.prefix import plan_rewrite
 
@@ -258,7 +258,7 @@ class CodeActionsFeature:
             if not self.service.already_told(exc):  # a problem already shown is not shown again
                 self.server.show_message(f"DeepSeek: {user_message(exc)}", types.MessageType.Error)
             raise failure(exc) from None
-        # i14: a placeholder in the answer stands for a secret of this file: put it back, never write it
+        # secret masking: a placeholder in the answer stands for a secret of this file: put it back, never write it
         edits = plan.edits(snap.text, MASKER.unmask(result.content))
         current = self.documents.snapshot(snap.uri)
         if current is None or current.version != snap.version:

@@ -4,7 +4,7 @@ Both adapt the same core call: snapshot the document, turn the LSP position
 into an offset, await :meth:`CompletionEngine.complete`, and turn the
 suggestion back into LSP. Backend trouble never becomes an LSP error: the
 answer is empty and the engine reports the problem once. A file that is never
-sent (i14) gets no completion and the status state ``excluded``.
+sent (a secret file, :mod:`deepseek_ls.policy`) gets no completion and the status state ``excluded``.
 
 An item's range runs from the cursor over the closers the suggestion
 replaces (``Suggestion.replace``), so accepting ``a, b)`` at ``f(|)`` leaves
@@ -45,7 +45,7 @@ class CompletionFeature:
         self.context: ContextFeature | None = None
 
     def withhold(self, uri: str) -> bool:
-        """True when ``uri`` is never sent (i14): no completion there; the status says why."""
+        """True when ``uri`` is never sent (a secret file): no completion there; the status says why."""
         why = self.documents.exclusion(uri)
         self.status.excluded(uri, why.message(self.documents.display_path(uri)) if why is not None else None)
         return why is not None
@@ -53,7 +53,7 @@ class CompletionFeature:
     async def _suggest(self, uri: str, position: types.Position,
                        manual: bool) -> tuple[Suggestion, str, int] | None:
         snap = self.documents.snapshot(uri)
-        if snap is None or self.withhold(uri):  # i14: an excluded file gets no completion
+        if snap is None or self.withhold(uri):  # an excluded (secret) file gets no completion
             return None
         offset = self.server.offset(snap.text, position)
         request_id = self.server.protocol.msg_id

@@ -10,7 +10,8 @@ Each ``didChange`` is also a keystroke for the adaptive debounce; closing a
 document forgets its suggestions. Every other feature reads a document
 through :meth:`DocumentsFeature.snapshot` (a frozen copy with ``\\n`` line
 breaks), names it with :meth:`display_path` (never a local absolute path) and
-asks :meth:`exclusion` whether it may be sent at all (i14).
+asks :meth:`exclusion` whether it may be sent at all (the secret-file policy,
+:mod:`deepseek_ls.policy`).
 """
 
 from __future__ import annotations
@@ -134,7 +135,7 @@ class DocumentsFeature:
         mine = self.document(uri)
         return tuple(self._freeze(doc.uri, doc) for doc in self.store
                      if doc is not mine and len(doc) <= MAX_DOCUMENT_CHARS
-                     and self.exclusion(doc.uri) is None)  # i14
+                     and self.exclusion(doc.uri) is None)  # a secret file is never context
 
     def editor_text(self, uri: str, text: str) -> str:
         """``text`` (from the core, ``\\n`` line breaks) with the line breaks of document ``uri``."""
@@ -167,7 +168,7 @@ class DocumentsFeature:
             return []
         return [p for p in (uris.to_fs_path(u) for u in folders if u) if p]
 
-    # -- i14: files never sent (see deepseek_ls/policy.py) ------------------------
+    # -- secret files: never sent (see deepseek_ls/policy.py) ----------------------
     def exclusion(self, uri: str) -> Exclusion | None:
         """Why ``uri`` is never sent to DeepSeek, or None when it may be."""
         policy = self.service.policy

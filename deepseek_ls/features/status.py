@@ -2,7 +2,7 @@
 
 Owns what the editor's status item shows (the ``deepseek/status``
 notification, sent when it changes: state, on/off, model, usage, today's
-ledger figures, the answering endpoint, the ``excluded`` state of i14) and the
+ledger figures, the answering endpoint, the ``excluded`` state of a secret file) and the
 messages about problems the service reports. Also owns the ghost-text
 feedback the client sends back: ``deepseek/didShowCompletion``,
 ``deepseek/didPartiallyAcceptCompletion``, ``deepseek.acceptCompletion``, and
@@ -46,11 +46,11 @@ class StatusFeature:
         self._last: dict[str, Any] | None = None
         #: the event loop the status is sent on (the ledger's writer thread schedules a resend there)
         self._loop: asyncio.AbstractEventLoop | None = None
-        #: i14: why the file completion was last asked in gets nothing (None: it may be sent)
+        #: secret files: why the file completion was last asked in gets nothing (None: it may be sent)
         self.excluded_note: str | None = None
-        #: i14: the file :attr:`excluded_note` is about
+        #: the file :attr:`excluded_note` is about
         self.excluded_uri: str | None = None
-        #: i14: files whose exclusion was already said (once each, in the log)
+        #: files whose exclusion was already said (once each, in the log)
         self._excluded_told: set[str] = set()
         #: ``(ledger problem, the sentence saying it)``: the ledger note of the last status
         self._ledger_note: tuple[str, str] | None = None
@@ -71,9 +71,9 @@ class StatusFeature:
             payload["message"] = why
         if service.ledger.problem:  # "today" is then only this session's queued rows
             payload["todayNote"] = self._ledger_sentence(service.ledger.problem)
-        # i14 failover: which endpoint ghost text comes from now
+        # failover: which endpoint ghost text comes from now
         payload["endpoint"] = service.engine.answering_endpoint().to_json()
-        if self.excluded_note:  # i14: the file asked about last is never sent
+        if self.excluded_note:  # the file asked about last is never sent (a secret file)
             payload["state"] = "excluded"
             payload["message"] = self.excluded_note
             payload["excludedUri"] = self.excluded_uri
@@ -131,7 +131,7 @@ class StatusFeature:
         self.send()
 
     def excluded(self, uri: str, note: str | None) -> None:
-        """i14: completion was asked in ``uri``, which is never sent when ``note`` says why
+        """Completion was asked in ``uri``, which is never sent when ``note`` says why
         (None: it may be sent). Says it once per file, quietly (the log and the status
         state ``excluded``, no popup)."""
         if note is not None and uri not in self._excluded_told:

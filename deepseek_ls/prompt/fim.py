@@ -44,7 +44,18 @@ _CLOSERS_ONLY = re.compile(r"^[\s\)\]\}\"'`;:,.]*$")
 
 @dataclass(frozen=True)
 class FimPrompt:
-    """What to send, and the context post-processing needs."""
+    """One FIM request's text and limits, and the cursor context post-processing needs.
+
+    ``prompt`` / ``suffix``: the text before and after the cursor as sent
+    (the prompt may start with a header and other files' context;
+    ``head_len`` characters of it come before the current file's window,
+    which starts at 0-based line ``window_line``). ``max_tokens``: the
+    answer's limit in tokens; ``stop``: stop sequences; ``multiline``: a
+    multi-line suggestion is wanted (:func:`wants_multiline`).
+    ``line_prefix`` / ``line_suffix``: the cursor line's text before and
+    after the cursor. Lengths are code points; built by
+    :func:`build_fim_prompt` and :func:`short_fim_prompt`, never raises.
+    """
 
     prompt: str
     suffix: str
@@ -92,7 +103,7 @@ _LONGEST_TOKEN = 1024
 
 def _after_token(text: str, at: int) -> int:
     """``at``, or the end of the token-like run it cuts through: a character cut
-    never sends the tail of a secret without its recognisable start (i14/fix14)."""
+    never sends the tail of a secret without its recognisable start (secret masking needs it)."""
     if 0 < at < len(text) and _TOKEN_RUN.fullmatch(text[at - 1]):
         run = _TOKEN_RUN.match(text, at, min(len(text), at + _LONGEST_TOKEN + 1))
         end = run.end() if run else at  # (the pattern matches the empty string: never None)

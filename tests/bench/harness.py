@@ -1,4 +1,4 @@
-"""Runtime parts: the fake as a subprocess, a lean JSON-RPC stdio LSP driver,
+"""Runtime parts: the fake as a subprocess, a small JSON-RPC stdio LSP driver,
 and the editor simulator with the simulated user (tests/bench/README.md).
 
 The fake runs in its own process (its pure-Python tokenizer must not steal

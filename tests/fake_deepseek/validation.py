@@ -113,7 +113,7 @@ def _position(text: str, path: tuple) -> str:
         sp = _SpanParser(text)
         sp.value(())
         end = sp.ends.get(path, len(text.rstrip()))
-    except Exception:
+    except Exception:  # noqa: BLE001  the position is a courtesy: any failure points at the end
         end = len(text.rstrip())
     line, col = _line_col(text, end)
     return f" at line {line} column {col}"
