@@ -17,7 +17,7 @@ from typing import Any
 from . import client_hints
 from .api.client import DeepSeekClient
 from .api.endpoints import PRIMARY, Endpoint, fallback_endpoint
-from .api.errors import DeepSeekError, MissingApiKeyError
+from .api.errors import DeepSeekError, MissingApiKeyError, describe
 from .api.types import Usage
 from .completion.engine import CompletionEngine
 from .ledger import Ledger, ledger_path
@@ -77,6 +77,8 @@ class Service:
         #: settings problems in force that were already handed out to be shown
         self._active: set[str] = set()
         self.settings, problems = self._build()
+        #: why this install cannot work (a module failed to import: :meth:`part_broken`), None when whole
+        self.broken: str | None = None
         #: the problem that stops every request (a bad key or endpoint), if any
         self.blocked: Problem | None = next((p for p in problems if p.blocking), None)
         self.client = self._make_client(self.settings)
@@ -173,9 +175,27 @@ class Service:
         return DeepSeekClient(settings.base_url, settings.api_key, transport=self._transport)
 
     def _pause_if_blocked(self) -> None:
-        """A blocking setting shows as the completion state ("paused", with the reason)."""
+        """A blocking setting or a broken install shows as the completion state ("paused",
+        with the reason)."""
         if self.blocked is not None:
             self.engine.paused = str(self.blocked)
+        elif self.broken is not None:
+            self.engine.paused = self.broken
+
+    def part_broken(self, name: str, exc: BaseException) -> bool:
+        """The module ``name`` failed to import with ``exc`` (a broken install): completion is
+        paused with the reason (:attr:`broken`) and the owner is told once, as the
+        problem kind ``broken``. True the first time, False once already said."""
+        if self.broken is not None:
+            return False
+        self.broken = (f"deepseek-ls cannot load the module {name!r} ({describe(exc)}), so it cannot "
+                       "complete, chat or run code actions. Reinstall it (pip install --force-reinstall "
+                       "deepseek-ls) and restart the language server.")
+        log.error("%s", self.broken)
+        self._pause_if_blocked()
+        self.events.problem("broken", self.broken)
+        self.events.state()
+        return True
 
     def require_client(self) -> DeepSeekClient:
         """The client, or the error that says why there is none (a blocking setting, no key)."""
@@ -252,6 +272,7 @@ class Service:
             log.info("settings: %s", settings.redacted())
         else:
             self.engine.resume()  # settings sent again (or a toggle): try again after a 401/402 pause
+            self._pause_if_blocked()  # not past a blocking setting or a broken install
         return new
 
     # -- checks --------------------------------------------------------
