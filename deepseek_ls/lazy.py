@@ -27,7 +27,6 @@ import importlib.util
 from types import ModuleType
 from typing import Any
 
-
 #: Modules the server imports on first use rather than at start-up, in the order
 #: :func:`preload` imports them: the libraries first (so a failure names the broken
 #: library), then the package's own modules that are imported late.

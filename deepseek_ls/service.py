@@ -22,7 +22,7 @@ from .api.types import Usage
 from .completion.engine import CompletionEngine
 from .ledger import Ledger, ledger_path
 from .policy import ExclusionPolicy
-from .settings import Problem, Settings, SettingsError, _flatten, build_settings, env_layer
+from .settings import Problem, Settings, SettingsError, build_settings, env_layer, flatten
 from .trace import Tracer, from_env
 from .usage import UsageKind, UsageTotals
 
@@ -51,6 +51,9 @@ class ServiceEvents:
     settings: Callable[[Settings], None] = _quiet
     #: ``()``: the ledger's writer thread failed (called on that thread)
     ledger_failed: Callable[[], None] = _quiet
+    #: ``(error)``: a ghost-text request ended with this API error (the engine shows no
+    #: error per request; a one-shot command names it)
+    failure: Callable[[DeepSeekError], None] = _quiet
 
 
 class Service:
@@ -82,8 +85,11 @@ class Service:
         #: the problem that stops every request (a bad key or endpoint), if any
         self.blocked: Problem | None = next((p for p in problems if p.blocking), None)
         self.client = self._make_client(self.settings)
+        # the engine's events go to whatever self.events is then (connect() may replace it)
         self.engine = CompletionEngine(self.settings, self.client, tracer=self.tracer,
-                                       on_usage=self._fim_usage, on_problem=self._problem)
+                                       on_usage=self._fim_usage, on_problem=self._problem,
+                                       on_state=lambda: self.events.state(),
+                                       on_failure=lambda error: self.events.failure(error))
         #: failover: the fallback endpoints (own clients, own breakers), shared by ghost text and chat
         self.fallbacks: list[Endpoint] = self._make_fallbacks(self.settings)
         self.engine.set_fallbacks(self.fallbacks)
@@ -100,7 +106,6 @@ class Service:
         """Send the service's events to ``events`` from now on (the server's setup calls
         this once, when it is given a service built before it)."""
         self.events = events
-        self.engine.on_state = events.state
         self.ledger.on_problem = events.ledger_failed
 
     # -- events ----------------------------------------------------------
@@ -154,7 +159,7 @@ class Service:
     def _build(self) -> tuple[Settings, list[Problem]]:
         # problems and endpoint hints name what this client's user set, where they set it
         client_hints.note_endpoint(next((name for name in reversed(LAYERS)
-                                         if _flatten(self._layers.get(name) or {}).get("baseUrl")), ""))
+                                         if flatten(self._layers.get(name) or {}).get("baseUrl")), ""))
         return build_settings(*(self._layers.get(name) for name in LAYERS), sources=LAYERS,
                               fallback_environ=self._environ, namer=client_hints.setting_name)
 
@@ -234,8 +239,8 @@ class Service:
         """
         self._layers[layer] = dict(values or {})
         log.debug("settings layer %r now sets %s", layer,
-                  ", ".join(sorted(_flatten(self._layers[layer]))) or "nothing")  # names only, no values
-        if layer != "toggle" and "completion.enabled" in _flatten(self._layers[layer]):
+                  ", ".join(sorted(flatten(self._layers[layer]))) or "nothing")  # names only, no values
+        if layer != "toggle" and "completion.enabled" in flatten(self._layers[layer]):
             # the user set it explicitly: that beats an earlier toggle command
             self._layers.pop("toggle", None)
         settings, problems = self._build()
