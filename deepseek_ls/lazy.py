@@ -13,6 +13,11 @@ plain local ``import`` does it; for a module used all over another module
 
 ``tests/test_startup_imports.py`` checks what start-up leaves unimported;
 ``python -m tests.bench.startup`` measures it.
+
+What is left for later is still loaded early: once the server is up (after
+the ``initialized`` notification) :func:`preload` imports :data:`LATER` in the
+background, so a broken install (a module that fails to import) is found
+once, at start, and said once, not at every keystroke that first uses it.
 """
 
 from __future__ import annotations
@@ -21,6 +26,28 @@ import importlib
 import importlib.util
 from types import ModuleType
 from typing import Any
+
+#: Modules the server imports on first use rather than at start-up, in the order
+#: :func:`preload` imports them: the libraries first (so a failure names the broken
+#: library), then the package's own modules that are imported late.
+LATER: tuple[str, ...] = (
+    "httpx", "h11", "pathspec", "sqlite3", "statistics", "tenacity",
+    "deepseek_ls.api.transport", "deepseek_ls.api.chat", "deepseek_ls.api.retry",
+    "deepseek_ls.chat.manager", "deepseek_ls.chat.transcript", "deepseek_ls.prompt.prefix",
+    "deepseek_ls.prompt.chat", "deepseek_ls.edits",
+)
+
+
+def preload(names: tuple[str, ...] = LATER) -> tuple[str, BaseException] | None:
+    """Import ``names`` now (blocking: run it in a worker thread); returns ``(name,
+    error)`` for the first that fails to import, None when all did. Never raises
+    (an ``Exception`` of a module's own code is returned, not raised)."""
+    for name in names:
+        try:
+            importlib.import_module(name)
+        except Exception as exc:  # noqa: BLE001 - a broken module may raise anything while it runs
+            return name, exc
+    return None
 
 
 class LazyModule:

@@ -189,7 +189,6 @@ class _IgnoreFile:
             stamp = None
         if stamp == self._stamp:
             return False
-        self._stamp = stamp
         lines: list[str] = []
         if stamp is not None:
             try:
@@ -197,8 +196,9 @@ class _IgnoreFile:
                     lines = [line.rstrip("\r\n") for line in fh]
             except OSError:
                 lines = []
-        self.lines = _valid_lines(lines, self.path)
-        self.spec = _spec(self.lines)
+        valid = _valid_lines(lines, self.path)
+        self.spec = _spec(valid)  # first: a failure here (pathspec broken) leaves no half state
+        self.lines, self._stamp = valid, stamp
         return True
 
 
@@ -268,9 +268,10 @@ class ExclusionPolicy:
     def _refresh(self) -> None:
         globs = tuple(g.strip() for g in self._user_globs() if isinstance(g, str) and g.strip())
         if globs != self._globs:
+            lines = [*DEFAULT_EXCLUDE, *_valid_lines(globs, "deepseek.exclude")]
+            self._base = _spec(lines)  # first: a failure here (pathspec broken) leaves no half state
+            self._base_lines = lines
             self._globs = globs
-            self._base_lines = [*DEFAULT_EXCLUDE, *_valid_lines(globs, "deepseek.exclude")]
-            self._base = _spec(self._base_lines)
             self._cache.clear()
         if any([r.refresh() for r in self._roots]):
             self._cache.clear()

@@ -17,12 +17,12 @@ from typing import Any
 from . import client_hints
 from .api.client import DeepSeekClient
 from .api.endpoints import PRIMARY, Endpoint, fallback_endpoint
-from .api.errors import DeepSeekError, MissingApiKeyError
+from .api.errors import DeepSeekError, MissingApiKeyError, describe
 from .api.types import Usage
 from .completion.engine import CompletionEngine
 from .ledger import Ledger, ledger_path
 from .policy import ExclusionPolicy
-from .settings import Problem, Settings, SettingsError, _flatten, build_settings, env_layer
+from .settings import Problem, Settings, SettingsError, build_settings, env_layer, flatten
 from .trace import Tracer, from_env
 from .usage import UsageKind, UsageTotals
 
@@ -51,6 +51,9 @@ class ServiceEvents:
     settings: Callable[[Settings], None] = _quiet
     #: ``()``: the ledger's writer thread failed (called on that thread)
     ledger_failed: Callable[[], None] = _quiet
+    #: ``(error)``: a ghost-text request ended with this API error (the engine shows no
+    #: error per request; a one-shot command names it)
+    failure: Callable[[DeepSeekError], None] = _quiet
 
 
 class Service:
@@ -77,11 +80,16 @@ class Service:
         #: settings problems in force that were already handed out to be shown
         self._active: set[str] = set()
         self.settings, problems = self._build()
+        #: why this install cannot work (a module failed to import: :meth:`part_broken`), None when whole
+        self.broken: str | None = None
         #: the problem that stops every request (a bad key or endpoint), if any
         self.blocked: Problem | None = next((p for p in problems if p.blocking), None)
         self.client = self._make_client(self.settings)
+        # the engine's events go to whatever self.events is then (connect() may replace it)
         self.engine = CompletionEngine(self.settings, self.client, tracer=self.tracer,
-                                       on_usage=self._fim_usage, on_problem=self._problem)
+                                       on_usage=self._fim_usage, on_problem=self._problem,
+                                       on_state=lambda: self.events.state(),
+                                       on_failure=lambda error: self.events.failure(error))
         #: failover: the fallback endpoints (own clients, own breakers), shared by ghost text and chat
         self.fallbacks: list[Endpoint] = self._make_fallbacks(self.settings)
         self.engine.set_fallbacks(self.fallbacks)
@@ -98,7 +106,6 @@ class Service:
         """Send the service's events to ``events`` from now on (the server's setup calls
         this once, when it is given a service built before it)."""
         self.events = events
-        self.engine.on_state = events.state
         self.ledger.on_problem = events.ledger_failed
 
     # -- events ----------------------------------------------------------
@@ -152,7 +159,7 @@ class Service:
     def _build(self) -> tuple[Settings, list[Problem]]:
         # problems and endpoint hints name what this client's user set, where they set it
         client_hints.note_endpoint(next((name for name in reversed(LAYERS)
-                                         if _flatten(self._layers.get(name) or {}).get("baseUrl")), ""))
+                                         if flatten(self._layers.get(name) or {}).get("baseUrl")), ""))
         return build_settings(*(self._layers.get(name) for name in LAYERS), sources=LAYERS,
                               fallback_environ=self._environ, namer=client_hints.setting_name)
 
@@ -173,9 +180,27 @@ class Service:
         return DeepSeekClient(settings.base_url, settings.api_key, transport=self._transport)
 
     def _pause_if_blocked(self) -> None:
-        """A blocking setting shows as the completion state ("paused", with the reason)."""
+        """A blocking setting or a broken install shows as the completion state ("paused",
+        with the reason)."""
         if self.blocked is not None:
             self.engine.paused = str(self.blocked)
+        elif self.broken is not None:
+            self.engine.paused = self.broken
+
+    def part_broken(self, name: str, exc: BaseException) -> bool:
+        """The module ``name`` failed to import with ``exc`` (a broken install): completion is
+        paused with the reason (:attr:`broken`) and the owner is told once, as the
+        problem kind ``broken``. True the first time, False once already said."""
+        if self.broken is not None:
+            return False
+        self.broken = (f"deepseek-ls cannot load the module {name!r} ({describe(exc)}), so it cannot "
+                       "complete, chat or run code actions. Reinstall it (pip install --force-reinstall "
+                       "deepseek-ls) and restart the language server.")
+        log.error("%s", self.broken)
+        self._pause_if_blocked()
+        self.events.problem("broken", self.broken)
+        self.events.state()
+        return True
 
     def require_client(self) -> DeepSeekClient:
         """The client, or the error that says why there is none (a blocking setting, no key)."""
@@ -214,8 +239,8 @@ class Service:
         """
         self._layers[layer] = dict(values or {})
         log.debug("settings layer %r now sets %s", layer,
-                  ", ".join(sorted(_flatten(self._layers[layer]))) or "nothing")  # names only, no values
-        if layer != "toggle" and "completion.enabled" in _flatten(self._layers[layer]):
+                  ", ".join(sorted(flatten(self._layers[layer]))) or "nothing")  # names only, no values
+        if layer != "toggle" and "completion.enabled" in flatten(self._layers[layer]):
             # the user set it explicitly: that beats an earlier toggle command
             self._layers.pop("toggle", None)
         settings, problems = self._build()
@@ -252,6 +277,7 @@ class Service:
             log.info("settings: %s", settings.redacted())
         else:
             self.engine.resume()  # settings sent again (or a toggle): try again after a 401/402 pause
+            self._pause_if_blocked()  # not past a blocking setting or a broken install
         return new
 
     # -- checks --------------------------------------------------------

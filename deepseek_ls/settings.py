@@ -46,9 +46,13 @@ from cattrs.gen import make_dict_structure_fn, override
 from .api.config import FIM_TIMEOUT_S
 from .api.errors import DeepSeekError
 from .api.types import EndpointKind, Use
-from .constants import DEBOUNCE_MS
 from .models import default_model
 from .prompt.config import FIM_MAX_TOKENS_BLOCK, PREFIX_CHARS, SUFFIX_CHARS
+
+#: Base debounce before an automatic FIM request (ms): the default of ``completion.debounceMs``
+#: and of :class:`~deepseek_ls.completion.rhythm.Rhythm`, whose adaptive debounce moves it
+#: between the bounds in :mod:`deepseek_ls.completion.config`.
+DEBOUNCE_MS = 120
 
 SECTION = "deepseek"
 #: The API root used when no endpoint is set.
@@ -234,13 +238,21 @@ def setting_fields() -> list[dataclasses.Field[Any]]:
     return list(dataclasses.fields(Settings))
 
 
-def _flatten(data: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+def flatten(data: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    """A nested settings section as dotted names: ``{"completion": {"debounceMs": 90}}``
+    gives ``{"completion.debounceMs": 90}``, each name prefixed with ``prefix``.
+
+    A mapping under a name that is itself a setting (a setting whose value
+    is an object) stays one entry, not opened up. Values
+    are returned as given (nothing is checked or coerced here); never raises
+    for a mapping of any shape.
+    """
     out: dict[str, Any] = {}
     leaves = _leaf_keys()
     for key, value in data.items():
         name = f"{prefix}{key}"
         if isinstance(value, Mapping) and name not in leaves:  # a setting's own value is never opened up
-            out.update(_flatten(value, name + "."))
+            out.update(flatten(value, name + "."))
         else:
             out[name] = value
     return out
@@ -707,7 +719,7 @@ def build_settings(*layers: Mapping[str, Any] | None,
         if not layer or not isinstance(layer, Mapping):
             continue
         source = sources[index] if sources and index < len(sources) else ""
-        for key, value in _flatten(layer).items():
+        for key, value in flatten(layer).items():
             f = by_key.get(key)
             if f is None:  # a misspelt key is said (once: the caller shows each problem once)
                 problem = unknown_setting(key) if source != "env" else None

@@ -1,6 +1,6 @@
 """completion/rhythm.py: the adaptive debounce, fed with synthetic keystroke timings."""
 
-from deepseek_ls import constants as C
+from deepseek_ls.completion import config as C
 from deepseek_ls.completion.rhythm import Rhythm, is_line_break
 
 URI = "file:///w/a.py"

@@ -33,6 +33,7 @@ from . import jsonbody
 from .errors import (
     APIConnectionError,
     APITimeoutError,
+    DeepSeekError,
     InvalidApiKeyError,
     MalformedAnswerError,
     MissingApiKeyError,
@@ -215,6 +216,8 @@ class DeepSeekClient:
     _httpx_asked: bool = field(default=False, init=False, repr=False)
     _http: httpx.AsyncClient | None = field(default=None, init=False, repr=False)
     _warming: bool = field(default=False, init=False, repr=False)
+    #: when the last warm-up request went out through httpx's own transport (monotonic s)
+    _warmed_at: float | None = field(default=None, init=False, repr=False)
     _active: int = field(default=0, init=False, repr=False)
     _retired: bool = field(default=False, init=False, repr=False)
     _urls: dict[str, httpx.URL] = field(default_factory=dict, init=False, repr=False)
@@ -223,7 +226,7 @@ class DeepSeekClient:
         self.base_url = normalize_base_url(self.base_url)
         if self.api_key:
             register_secret(self.api_key)
-        self._httpx_asked = os.environ.get("DEEPSEEK_LS_HTTPX") == "1"  # transport.HTTPX_ENV
+        self._httpx_asked = os.environ.get(C.HTTPX_ENV) == "1"
 
     # -- plumbing ------------------------------------------------------
     @property
@@ -235,7 +238,7 @@ class DeepSeekClient:
                 # None: httpx's own (proxies honoured)
                 transport=self.transport if self.transport is not None else self.h11_transport,
                 limits=httpx.Limits(max_connections=16, max_keepalive_connections=8,
-                                    keepalive_expiry=60.0),
+                                    keepalive_expiry=C.HTTPX_KEEPALIVE_S),
                 follow_redirects=False,
                 headers={"User-Agent": f"deepseek-ls/{__version__}"},
             )
@@ -501,20 +504,35 @@ class DeepSeekClient:
         return h11.idle_connections() if h11 is not None else None
 
     async def warm(self) -> None:
-        """Open a spare keep-alive connection (no request) when none is idle.
+        """Have a spare keep-alive connection ready for the next request.
 
         A cancelled FIM request closes its connection; without a spare, the
-        next ghost text would pay a new TCP + TLS handshake. Best effort: never
-        raises; does nothing without a key or without an :class:`H11Transport`.
+        next ghost text would pay a new TCP (+ proxy CONNECT) + TLS handshake.
+        With an :class:`H11Transport` a connection is opened (no request) when
+        none is idle. With httpx's own transport (a proxy, ``DEEPSEEK_LS_HTTPX=1``),
+        whose pool is not ours to look into, a free ``GET /models`` opens one,
+        at most once per :data:`~deepseek_ls.api.config.HTTPX_KEEPALIVE_S` (not a
+        request per keystroke). Best effort: never raises; does nothing without
+        a key or with an injected transport.
         """
-        h11 = self.h11_transport
-        if h11 is None or self._warming or (self.key_required and not self.api_key) \
-                or h11.idle_connections():
+        if self._warming or (self.key_required and not self.api_key) or self.transport is not None:
             return
+        h11 = self.h11_transport
+        if h11 is not None and h11.idle_connections():
+            return
+        if h11 is None:
+            now = time.monotonic()
+            if self._warmed_at is not None and now - self._warmed_at < C.HTTPX_KEEPALIVE_S:
+                return
+            self._warmed_at = now
         self._warming = True
         try:
-            await h11.open_spare(self.base_url, C.FIM_CONNECT_TIMEOUT_S)  # a connection, no request
-        except httpx.TransportError as exc:  # best effort: the next real request connects itself
+            if h11 is not None:
+                await h11.open_spare(self.base_url, C.FIM_CONNECT_TIMEOUT_S)  # a connection, no request
+            else:
+                await self.request("GET", self.models_path, timeout=httpx.Timeout(5.0,
+                                   connect=C.FIM_CONNECT_TIMEOUT_S))
+        except (httpx.TransportError, DeepSeekError) as exc:  # best effort: the next request connects itself
             log.debug("no spare connection: %s", describe(exc))
         finally:
             self._warming = False

@@ -12,6 +12,15 @@ FIM_CONNECT_TIMEOUT_S = 3.0
 #: next request pays a new TCP + TLS handshake.
 DRAIN_S = 0.5
 
+#: The environment variable that sends every request (ghost text, chat, models,
+#: balance) through httpx's own transport instead of ``H11Transport``; read
+#: where clients are built (``DeepSeekClient``) and by ``api.transport``.
+HTTPX_ENV = "DEEPSEEK_LS_HTTPX"
+
+#: httpx's own transport keeps an idle connection this long (s); :meth:`DeepSeekClient.warm`
+#: sends its warm-up request (a free ``GET /models``) at most once per this period there.
+HTTPX_KEEPALIVE_S = 60.0
+
 # --- chat -----------------------------------------------------------------
 CHAT_CONNECT_TIMEOUT_S = 10.0
 #: A thinking model may be silent for minutes before answering.

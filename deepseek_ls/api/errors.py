@@ -277,12 +277,17 @@ class MalformedAnswerError(ServerError):
 
 def describe(exc: BaseException) -> str:
     """An exception in words for a message: ``"ReadError: text"``, or only
-    ``"ReadError"`` when it has no text of its own (never ``"ReadError: "``)."""
+    ``"ReadError"`` when it has no text of its own (never ``"ReadError: "``).
+
+    The text alone when it already names the failure: it starts with the
+    class name, or the exception says so (a true ``names_its_cause``
+    attribute: ``H11Transport``'s "cannot connect to HOST:PORT: ..." errors).
+    """
     name = type(exc).__name__
     text = str(exc).strip()
     if not text:
         return name
-    if text.startswith(f"{name}:"):
+    if text.startswith(f"{name}:") or getattr(exc, "names_its_cause", False) is True:
         return text  # it already names its cause
     return f"{name}: {text}"
 

@@ -44,6 +44,7 @@ from typing import Any
 import h11
 import httpx
 
+from .config import HTTPX_ENV
 from .errors import describe
 
 #: Idle connections older than this (s) are closed rather than reused (servers drop them).
@@ -53,8 +54,9 @@ MAX_IDLE = 8
 #: Request extension: when true, a connection is opened in the background if this
 #: request took the last idle one, so the next request (the next keystroke) finds one.
 KEEP_SPARE = "deepseek_ls.keep_spare"
-#: The environment variable that sends every request through httpx's own transport.
-HTTPX_ENV = "DEEPSEEK_LS_HTTPX"
+
+#: Happy Eyeballs: seconds before the next address of a host is tried (RFC 8305's 250 ms).
+HAPPY_EYEBALLS_DELAY_S = 0.25
 
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 _READ_SIZE = 65536
@@ -101,6 +103,14 @@ def origin_of(url: httpx.URL) -> Origin:
     if default is None or not url.host:
         raise httpx.UnsupportedProtocol(f"H11Transport serves http and https URLs, not {url.scheme!r}")
     return url.scheme, url.host, url.port or default
+
+
+class CannotConnect(httpx.ConnectError):
+    """``httpx.ConnectError`` whose text says what failed and why ("cannot connect to
+    HOST:PORT: ConnectionRefusedError: ..."), so messages show the text alone
+    (:func:`~deepseek_ls.api.errors.describe`), not "ConnectError: cannot connect"."""
+
+    names_its_cause = True
 
 
 @dataclass
@@ -297,14 +307,18 @@ class H11Transport(httpx.AsyncBaseTransport):
         ssl_context = self._ssl_context() if scheme == "https" else None
         try:
             async with asyncio.timeout(timeout_s):
+                # Happy Eyeballs (RFC 8305), as httpx's own transport (anyio) does: a host's next
+                # address is tried 250 ms after the previous one, so an address that drops SYNs
+                # (a broken IPv6 route, a dead front server) does not hold the request up to the
+                # connect timeout
                 reader, writer = await asyncio.open_connection(
-                    host, port, ssl=ssl_context, server_hostname=host if ssl_context else None)
+                    host, port, ssl=ssl_context, server_hostname=host if ssl_context else None,
+                    happy_eyeballs_delay=HAPPY_EYEBALLS_DELAY_S, interleave=1)
         except TimeoutError:  # an OSError too: it stays a timeout
             raise httpx.ConnectTimeout(f"connecting to {host}:{port} took longer than {timeout_s:g} s",
                                        request=request) from None
         except OSError as exc:  # includes ssl.SSLError
-            raise httpx.ConnectError(f"cannot connect to {host}:{port}: {describe(exc)}",
-                                     request=request) from None
+            raise CannotConnect(f"cannot connect to {host}:{port}: {describe(exc)}", request=request) from None
         return _Conn(reader, writer, h11.Connection(h11.CLIENT))
 
     def _idle_count(self, origin: Origin) -> int:

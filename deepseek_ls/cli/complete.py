@@ -76,7 +76,9 @@ async def complete(spec: str) -> int:
     offset = sum(len(text_line) + 1 for text_line in lines[: line - 1]) + col - 1
 
     problems: list[str] = []
-    service = Service(events=ServiceEvents(problem=lambda kind, message: problems.append(message)))
+    failures: list[DeepSeekError] = []  # the engine swallows request errors; the CLI must name them
+    service = Service(events=ServiceEvents(problem=lambda kind, message: problems.append(message),
+                                           failure=failures.append))
     for problem in service.startup_problems:
         if not problem.blocking:
             print(f"deepseek-ls: warning: {problem}", file=sys.stderr)
@@ -92,8 +94,6 @@ async def complete(spec: str) -> int:
         await service.aclose()
         return fail(why.message(file_text))
     engine = service.engine
-    failures: list[DeepSeekError] = []
-    engine.on_failure = failures.append  # the engine swallows request errors; the CLI must name them
     try:
         suggestion = await engine.complete(CompletionRequest(doc=doc, offset=offset, manual=True))
         # A multi-line answer streams: the engine hands back its first lines early and

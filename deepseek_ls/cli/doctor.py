@@ -378,13 +378,13 @@ def doctor_exit_code(checks: list[Check]) -> int:
 def _read_fallbacks(text: str) -> Any:
     """``--fallbacks``: JSON, or ``@FILE`` holding JSON: a list of endpoints, or
     settings with ``deepseek.fallbacks`` (nested or dotted, as in an editor's settings)."""
-    from ..settings import _flatten, section_of
+    from ..settings import flatten, section_of
 
     if text.startswith("@"):
         text = Path(text[1:]).expanduser().read_text(encoding="utf-8")
     data = jsonbody.loads(text)
     if isinstance(data, dict):
-        flat = _flatten(section_of(data))
+        flat = flatten(section_of(data))
         for key in ("fallbacks", "deepseek.fallbacks"):
             if key in flat:
                 return flat[key]

@@ -49,8 +49,9 @@ environment:
   DEEPSEEK_LS_LOG             log level (debug, info, warning, error): of complete,
                               stats and doctor (default warning), and the server's
                               default, which the deepseek.logLevel setting overrides
-  DEEPSEEK_LS_HTTPX=1         send ghost-text requests through httpx (for proxies
-                              and TLS middleboxes H11Transport cannot see)
+  DEEPSEEK_LS_HTTPX=1         send every request through httpx's own transport
+                              instead of H11Transport (for proxies and TLS
+                              middleboxes it cannot see)
   DEEPSEEK_LS_TRACE=PATH      write JSON-lines timing records (benchmark)
   DEEPSEEK_LS_THREADED_STDIN=1  read stdin in a worker thread (pygls' reader) instead
                               of the event loop (a fallback if the editor's pipe

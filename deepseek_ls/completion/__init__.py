@@ -12,6 +12,7 @@
 ``failures``      pauses, breakers, outages, once-per-kind problem reports
 ``usage``         usage of stopped streams, estimated
 ``clock``         time and timers, one seam (tests pass a ``ManualClock``)
+``config``        the loop's fixed numbers (debounce bounds, rhythm window, document size)
 
 The names below are imported on first use (PEP 562): importing a submodule
 (``deepseek_ls.completion.postprocess``) does not load the engine.

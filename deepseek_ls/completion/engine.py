@@ -33,7 +33,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from .. import constants as C
 from ..api.breaker import CircuitBreaker
 from ..api.client import DeepSeekClient, FimRequest, FimResult, TraceHook
 from ..api.endpoints import PRIMARY, Endpoint, answering, peek, pick
@@ -41,6 +40,7 @@ from ..api.errors import DeepSeekError, MissingApiKeyError
 from ..prompt.fim import wants_multiline
 from ..settings import Settings
 from ..trace import Tracer
+from . import config as C
 from .answer import AnswerCleaner
 from .clock import Clock, LoopClock, wait_or_timeout
 from .early import StreamReader

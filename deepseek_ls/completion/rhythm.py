@@ -20,8 +20,9 @@ from __future__ import annotations
 from collections import deque
 from typing import TYPE_CHECKING
 
-from .. import constants as C
 from ..lazy import LazyModule
+from ..settings import DEBOUNCE_MS
+from . import config as C
 
 if TYPE_CHECKING:
     import statistics
@@ -53,7 +54,7 @@ class Rhythm:
     (:meth:`note_edit`, :meth:`note_latency`); the debounce is milliseconds.
     """
 
-    def __init__(self, base_ms: float = C.DEBOUNCE_MS, adaptive: bool = True) -> None:
+    def __init__(self, base_ms: float = DEBOUNCE_MS, adaptive: bool = True) -> None:
         self.base_ms = base_ms
         self.adaptive = adaptive
         self._intervals: deque[float] = deque(maxlen=C.RHYTHM_WINDOW)

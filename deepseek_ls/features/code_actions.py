@@ -118,7 +118,17 @@ class CodeActionsFeature:
 
     # -- textDocument/codeAction, codeAction/resolve --------------------------------
     def list_actions(self, params: types.CodeActionParams) -> list[types.CodeAction | types.Command]:
-        """The DeepSeek actions at a range (pure string work, no network), in the form the client can run."""
+        """The DeepSeek actions at a range (pure string work, no network), in the form the client can run;
+        none when the install is broken (said once, never per cursor move)."""
+        if self.service.broken is not None:
+            return []
+        try:
+            return self._list_actions(params)
+        except ImportError as exc:  # a module imported late is broken (before the start-up preload saw it)
+            self.service.part_broken(exc.name or "?", exc)
+            return []
+
+    def _list_actions(self, params: types.CodeActionParams) -> list[types.CodeAction | types.Command]:
         from ..prompt.prefix import docstring_site, title_snippet
 
         server = self.server

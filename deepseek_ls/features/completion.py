@@ -52,6 +52,18 @@ class CompletionFeature:
 
     async def _suggest(self, uri: str, position: types.Position,
                        manual: bool) -> tuple[Suggestion, str, int] | None:
+        """The suggestion at ``position`` with the text and offset it is for; None for none
+        (an excluded file, a stale answer, a broken install: said once, never per keystroke)."""
+        if self.service.broken is not None:
+            return None
+        try:
+            return await self._suggest_at(uri, position, manual)
+        except ImportError as exc:  # a module imported late is broken (before the start-up preload saw it)
+            self.service.part_broken(exc.name or "?", exc)
+            return None
+
+    async def _suggest_at(self, uri: str, position: types.Position,
+                          manual: bool) -> tuple[Suggestion, str, int] | None:
         snap = self.documents.snapshot(uri)
         if snap is None or self.withhold(uri):  # an excluded (secret) file gets no completion
             return None

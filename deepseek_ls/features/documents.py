@@ -24,7 +24,7 @@ from lsprotocol import types
 from pygls import uris
 from pygls.exceptions import JsonRpcException
 
-from ..constants import MAX_DOCUMENT_CHARS
+from ..completion.config import MAX_DOCUMENT_CHARS
 from ..documents import Document, DocumentStore, normalize_eol, to_eol
 from ..naming import display_name
 from ..policy import Exclusion

@@ -20,7 +20,7 @@ from typing import Any
 from lsprotocol import types
 from pygls.exceptions import JsonRpcException
 
-from .. import client_hints, logs
+from .. import client_hints, lazy, logs
 from ..api.errors import json_kind
 from ..service import Service
 from ..settings import SECTION, Settings, section_of, sentence
@@ -76,6 +76,7 @@ class LifecycleFeature:
             self._check_models_soon()
         self.status.send(force=True)
         _freeze_startup_objects()
+        self._preload_soon()
 
     async def did_change_configuration(self, params: types.DidChangeConfigurationParams) -> None:
         """Replace the ``didChange`` layer, then pull (a pull-model client answers there)."""
@@ -145,6 +146,19 @@ class LifecycleFeature:
         answer = result[0] if isinstance(result, (list, tuple)) and result else None
         log.debug("workspace/configuration answered: %s", json_kind(answer))
         self._apply("pull", answer if isinstance(answer, dict) else {})
+
+    def _preload_soon(self) -> None:
+        """Import what start-up left for later (:data:`deepseek_ls.lazy.LATER`) in a worker
+        thread: a broken module is found now and said once (the service pauses
+        completion with the reason), not at every keystroke that would first use it."""
+        task = asyncio.ensure_future(self._preload())
+        self._checks.add(task)
+        task.add_done_callback(self._checks.discard)
+
+    async def _preload(self) -> None:
+        failed = await asyncio.to_thread(lazy.preload)
+        if failed is not None:
+            self.service.part_broken(*failed)
 
     def _check_models_soon(self) -> None:
         """Compare the configured models with ``GET /models`` in the background."""

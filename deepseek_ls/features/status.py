@@ -126,7 +126,7 @@ class StatusFeature:
         """One clear message per problem (the engine dedupes), and a log line."""
         message = sentence(message)
         log.warning("%s: %s", kind, message)
-        severity = types.MessageType.Error if kind in ("auth", "balance", "missing-key") else types.MessageType.Warning
+        severity = types.MessageType.Error if kind in ("auth", "balance", "missing-key", "broken") else types.MessageType.Warning
         self.server.show_message(f"DeepSeek: {message}", severity)
         self.send()
 
