@@ -48,8 +48,8 @@ from .parse import Definition, Parsed, language_of, parse
 MAX_FILE_BYTES = 1_000_000
 _TS_EXTS = (".ts", ".tsx", ".d.ts", ".js", ".jsx", ".mjs", ".cjs", ".mts", ".cts")
 _GO_MODULE = re.compile(r"^module\s+(\S+)", re.M)
-_GO_REPLACE = re.compile(r"^\s*(?:replace\s+)?(\S+)(?:\s+\S+)?\s+=>\s+(\.{1,2}/\S*|/\S+)\s*$", re.M)
-_GO_USE = re.compile(r"^\s*(?:use\s+)?(\.{1,2}(?:/\S*)?|/\S+)\s*$", re.M)
+_GO_REPLACE = re.compile(r"^[ \t]*(?:replace[ \t]+)?(\S+)(?:[ \t]+\S+)?[ \t]+=>[ \t]+(\.{1,2}/\S*|/\S+)[ \t]*$", re.M)
+_GO_USE = re.compile(r"^[ \t]*(?:use[ \t]+)?(\.{1,2}(?:/\S*)?|/\S+)[ \t]*$", re.M)
 _JSONC = re.compile(r'("(?:\\.|[^"\\])*")|//[^\n]*|/\*.*?\*/|,(?=\s*[}\]])', re.S)
 #: parsed files kept (a big Go package fits: its files are not parsed again per pause)
 CACHE_FILES = 4096
@@ -411,7 +411,7 @@ class Workspace:
                 continue
             text = self._read_small(work) or ""
             uses = [u for b in re.findall(r"^use\s*\((.*?)^\)", text, re.M | re.S) for u in _GO_USE.findall(b)]
-            uses += re.findall(r"^use\s+(\S+)\s*$", text, re.M)
+            uses += re.findall(r"^use[ \t]+([^\s(]\S*)[ \t]*$", text, re.M)
             for use in uses:
                 sub = os.path.normpath(os.path.join(here, use.strip('"')))
                 used = self._go_module(sub)
