@@ -299,3 +299,12 @@ def test_editor_location_at_nothing_gives_no_item(tmp_path: Path, line: int):
 
     context = asyncio.run(run())
     assert "Other file: other.py" not in context, context
+
+
+def test_open_file_outside_the_roots_gets_no_neighbours_from_disk(tmp_path: Path):
+    """A file opened from outside the workspace folders: its own text is analysed, but the files
+    next to it (outside) are not read."""
+    write(tmp_path, {"elsewhere/leaked_mod.py": OUTSIDE_PY, "ws/main.py": ""})
+    context = context_of([tmp_path / "ws"], tmp_path / "elsewhere/app.py",
+                         "from leaked_mod import leaked\n\nx = leaked(1)\n", "python")
+    assert SECRET not in context

@@ -144,8 +144,9 @@ class Workspace:
 
     def readable(self, path: str) -> bool:
         """May ``path`` be read for context: inside a workspace root (symlinks resolved) and
-        allowed by the exclusion policy under both its own and its real path."""
-        if self.root_of(path) is None or not self.allowed(path):
+        allowed by the exclusion policy under both its own and its real path. An open document
+        (the editor's copy, sent as the prompt anyway) needs no root."""
+        if not self.allowed(path) or (path not in self._open and self.root_of(path) is None):
             return False
         real = self._realpath(path)
         return real == path or self.allowed(real)
