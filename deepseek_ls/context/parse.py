@@ -696,8 +696,8 @@ def _blank(match: re.Match[str]) -> str:
 def editor_names(lines: list[str], line: int, language: str, skip: set[str] | frozenset[str], limit: int,
                  above: int = 40, below: int = 10) -> dict[str, tuple[int, int]]:
     """At most ``limit`` names used in ``lines[line - above : line + below + 1]`` worth asking the
-    editor's language servers about: name -> (0-based line, code-point column) of its use
-    nearest ``line``.
+    editor's language servers about: name -> (0-based line, code-point column) of its last use
+    in those lines (a use rather than the import at the top).
 
     Left out: keywords, literals and built-ins of ``language`` (:data:`RESERVED`), names in
     ``skip`` (resolved already), one-letter names, words in strings and line comments.
@@ -706,19 +706,23 @@ def editor_names(lines: list[str], line: int, language: str, skip: set[str] | fr
     reserved = RESERVED.get(language, frozenset())
     comment = _LINE_COMMENT.get(language, "//")
     last = min(len(lines) - 1, line + below)
-    rows = sorted(range(max(0, line - above), last + 1), key=lambda r: (abs(r - line), -r))
+    rows = range(last, max(0, line - above) - 1, -1)
     found: dict[str, tuple[int, int, int, int]] = {}  # name -> (group, distance, row, column)
     for row in rows:
         text = _QUOTED.sub(_blank, lines[row])
         cut = text.find(comment)
         if cut >= 0:
             text = text[:cut]
-        for m in _NAME.finditer(text):
+        for m in reversed(list(_NAME.finditer(text))):
             name = m.group(0)
-            if name in found or name in skip or name in reserved or len(name) < 2:
+            if name in skip or name in reserved or len(name) < 2:
                 continue
             after = text[m.end():].lstrip()[:1]
             group = 0 if after in ("(", ".") or name[0].isupper() else 1
-            found[name] = (group, abs(row - line), row, m.start())
+            old = found.get(name)
+            if old is None:
+                found[name] = (group, abs(row - line), row, m.start())
+            elif group < old[0]:  # called or qualified somewhere: first group, same position
+                found[name] = (group, *old[1:])
     best = sorted(found.items(), key=lambda kv: kv[1][:2])[:limit]
     return {name: (row, column) for name, (_g, _d, row, column) in best}
