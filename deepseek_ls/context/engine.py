@@ -42,7 +42,7 @@ from dataclasses import dataclass, field
 
 from cachetools import LRUCache
 
-from .parse import Definition, Parsed, definition_at, estimate_tokens, language_of
+from .parse import Definition, Parsed, definition_at, editor_names, estimate_tokens, language_of
 from .resolve import Source, Workspace
 
 log = logging.getLogger(__name__)
@@ -380,20 +380,18 @@ class ContextEngine:
             # the ones the package's files use most (project-level context)
             folder = os.path.dirname(path)
             own = set(parsed.definitions)
-            files = [(other, ws.source(other)) for other in ws.go_package_files(folder, parsed.package, exclude=path)]
-            defined = {name for _o, osrc in files if osrc is not None for name in osrc.parsed.definitions
+            files, counts = ws.go_package(folder, parsed.package, exclude=path)  # cached while unchanged
+            defined = {name for _o, osrc in files for name in osrc.parsed.definitions
                        if "." not in name and name not in own}
             used = parsed.lines_of(defined)
             for other, osrc in files:
-                if osrc is None:
-                    continue
                 for name, definition in osrc.parsed.definitions.items():
                     if name not in defined:
                         continue
                     if name in used:
                         add(other, definition, used[name])
                         continue
-                    popular = sum(1 for _o, f in files if f is not None and name in f.parsed.words)
+                    popular = counts[name]
                     if popular > 2:
                         item = self._item(other, definition)
                         out.setdefault(item.key, Candidate(item, (), popular))
@@ -413,6 +411,8 @@ class ContextEngine:
                 definition = definition_at(src.parsed, line)
                 if definition is None:
                     lines = src.text.split("\n")[line:line + 6]
+                    if not "".join(lines).strip():  # past the end of the file, or blank lines
+                        continue
                     definition = Definition(name, "editor", line, line + len(lines) - 1, "\n".join(lines))
                 out.append(Candidate(self._item(def_path, definition), tuple(uses.get(name, []))))
         return out
@@ -425,18 +425,9 @@ class ContextEngine:
             return
         line = self._cursor.get(uri, 0)
         known = {c.item.key[1] for c in analysis.candidates}
-        text_lines = doc[1].split("\n")
-        asked: dict[str, tuple[int, int]] = {}
-        first = max(0, line - NEAR_ABOVE)
-        for row in range(min(len(text_lines) - 1, line + NEAR_BELOW), first - 1, -1):
-            for m in _WORD.finditer(text_lines[row]):
-                name = m.group(0)
-                if name in known or name in asked or len(name) < 2:
-                    continue
-                asked[name] = (row, m.start())
-            if len(asked) >= EDITOR_MAX_POSITIONS:
-                break
-        names = frozenset(list(asked)[:EDITOR_MAX_POSITIONS])
+        asked = editor_names(doc[1].split("\n"), line, analysis.language, known, EDITOR_MAX_POSITIONS,
+                             NEAR_ABOVE, NEAR_BELOW)
+        names = frozenset(asked)
         if not names or self._editor_asked.get(uri) == names:
             return
         self._editor_asked[uri] = names

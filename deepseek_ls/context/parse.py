@@ -11,7 +11,9 @@ UTF-8 byte columns; they are converted per line).
 from __future__ import annotations
 
 import bisect
+import builtins
 import functools
+import keyword
 import math
 import re
 from dataclasses import dataclass, field
@@ -84,8 +86,10 @@ class Import:
 
     local: str
     module: str
-    name: str | None
+    name: str | None  # "*": ``from m import *`` (every public name of the module)
     line: int
+    #: the local name was written (``import x as y``, Go ``import y "a/x"``), not derived
+    aliased: bool = False
 
 
 @dataclass(frozen=True)
@@ -124,6 +128,8 @@ class Parsed:
     first_use: dict[str, tuple[int, int]] = field(default_factory=dict)
     #: Go: the package name
     package: str = ""
+    #: TypeScript/JavaScript: the name of the ``export default`` definition ("" if none)
+    default_export: str = ""
     #: every identifier-like word of the file (strings and comments too; for popularity)
     words: frozenset[str] = frozenset()
     text: str = ""
@@ -148,7 +154,7 @@ class Parsed:
 
     def qualified_of(self, qualifiers: set[str]) -> dict[tuple[str, str], list[int]]:
         """Lines of each ``q.Name`` for ``q`` in ``qualifiers`` (regex, as :meth:`lines_of`)."""
-        qualifiers = {q for q in qualifiers if q in self.words}
+        qualifiers = {q for q in qualifiers if all(part in self.words for part in q.split("."))}
         if not qualifiers:
             return {}
         pattern = re.compile(r"(?<![\w$.])(" + "|".join(map(re.escape, sorted(qualifiers, key=len, reverse=True)))
@@ -378,13 +384,17 @@ def _python(src: _Source, nodes: list[ts.Node], parsed: Parsed, item_chars: int)
                 if child.type == "aliased_import":
                     module = _text(child.child_by_field_name("name"))
                     parsed.imports.append(Import(_text(child.child_by_field_name("alias")), module, None,
-                                                 node.start_point.row))
+                                                 node.start_point.row, aliased=True))
                 else:
                     module = _text(child)
                     parsed.imports.append(Import(module.split(".")[0], module.split(".")[0], None,
                                                  node.start_point.row))
+                    if "." in module:  # `import a.b` then `a.b.f()`: the submodule, used as `a.b.X`
+                        parsed.imports.append(Import(module, module, None, node.start_point.row))
         elif kind == "import_from_statement":
             module = _text(node.child_by_field_name("module_name"))
+            if any(c.type == "wildcard_import" for c in node.named_children):
+                parsed.imports.append(Import("*", module, "*", node.start_point.row))
             for child in node.children_by_field_name("name"):
                 if child.type == "aliased_import":
                     name = _text(child.child_by_field_name("name"))
@@ -475,7 +485,15 @@ def _ts(src: _Source, root: ts.Node, parsed: Parsed, item_chars: int) -> None:
                 continue
             decl = node.child_by_field_name("declaration") or next(
                 (c for c in node.named_children if c.type in _TS_DECLS), node)
+            if any(c.type == "default" for c in node.children):
+                value = node.child_by_field_name("value")
+                if value is not None and value.type == "identifier":  # `export default make;`
+                    parsed.default_export = _text(value)
+                elif decl is not node:  # `export default function make() {}` / `class Store {}`
+                    parsed.default_export = _text(decl.child_by_field_name("name"))
         if decl.type not in _TS_DECLS:
+            continue
+        if _require(node, parsed):
             continue
         doc = _comment_above(src, node)
         if decl.type in ("lexical_declaration", "variable_declaration"):
@@ -506,6 +524,36 @@ def _ts(src: _Source, root: ts.Node, parsed: Parsed, item_chars: int) -> None:
                                               text)
 
 
+def _require(node: ts.Node, parsed: Parsed) -> bool:
+    """CommonJS ``const {a, b: c} = require("./m")`` / ``const m = require("./m")``: its imports
+    (True when ``node`` is such a declaration)."""
+    if node.type not in ("lexical_declaration", "variable_declaration"):
+        return False
+    found = False
+    for declarator in node.named_children:
+        value = declarator.child_by_field_name("value") if declarator.type == "variable_declarator" else None
+        if value is None or value.type != "call_expression" or _text(value.child_by_field_name("function")) != "require":
+            continue
+        args = value.child_by_field_name("arguments")
+        strings = [a for a in (args.named_children if args is not None else []) if a.type == "string"]
+        target = declarator.child_by_field_name("name")
+        if not strings or target is None:
+            continue
+        module, row = _string_value(strings[0]), node.start_point.row
+        found = True
+        if target.type == "identifier":
+            parsed.imports.append(Import(_text(target), module, None, row, aliased=True))
+        elif target.type == "object_pattern":
+            for part in target.named_children:
+                if part.type == "shorthand_property_identifier_pattern":
+                    parsed.imports.append(Import(_text(part), module, _text(part), row))
+                elif part.type == "pair_pattern":
+                    key, local = part.child_by_field_name("key"), part.child_by_field_name("value")
+                    if key is not None and local is not None and local.type == "identifier":
+                        parsed.imports.append(Import(_text(local), module, _text(key), row, aliased=True))
+    return found
+
+
 # -- Go -----------------------------------------------------------------------
 
 def _go(src: _Source, root: ts.Node, parsed: Parsed, item_chars: int) -> None:
@@ -523,7 +571,7 @@ def _go(src: _Source, root: ts.Node, parsed: Parsed, item_chars: int) -> None:
                 local = _text(alias) if alias is not None else path.rsplit("/", 1)[-1]
                 if local in ("_", "."):
                     continue
-                parsed.imports.append(Import(local, path, None, spec.start_point.row))
+                parsed.imports.append(Import(local, path, None, spec.start_point.row, aliased=alias is not None))
         elif kind == "function_declaration":
             name = _text(node.child_by_field_name("name"))
             text = _comment_above(src, node) + _render(src, node, node, "go", item_chars, None,
@@ -591,7 +639,9 @@ def parse(text: str, language: str, item_tokens: int = 200, *, render: bool = Tr
     if language == "python":
         _python(src, root.named_children, parsed, item_chars)
         for imp in parsed.imports:  # `from .x import A` in a package's __init__ re-exports A
-            if imp.name is not None:
+            if imp.name == "*":
+                parsed.star_exports.append(imp.module)
+            elif imp.name is not None:
                 parsed.reexports.setdefault(imp.local, (imp.module, imp.name))
     elif language == "go":
         _go(src, root, parsed, item_chars)
@@ -609,3 +659,70 @@ def definition_at(parsed: Parsed, line: int) -> Definition | None:
         if d.line <= line <= d.end_line and (best is None or d.line >= best.line):
             best = d
     return best
+
+
+# -- names worth asking the editor about ----------------------------------------
+
+_JS_WORDS = """break case catch class const continue debugger default delete do else export extends false finally
+for function if import in instanceof let new null return super switch this throw true try typeof var void while with
+yield async await of static get set undefined NaN Infinity arguments require module exports console window document
+globalThis process Math JSON Object Array String Number Boolean Symbol BigInt Promise Error TypeError RangeError Map
+Set WeakMap WeakSet Date RegExp parseInt parseFloat isNaN setTimeout clearTimeout setInterval clearInterval"""
+_TS_WORDS = """abstract any as asserts declare enum implements infer interface is keyof namespace never private
+protected public readonly satisfies type unique unknown string number boolean object symbol bigint override
+Partial Required Readonly Record Pick Omit ReturnType Parameters Awaited"""
+_GO_WORDS = """break case chan const continue default defer else fallthrough for func go goto if import interface map
+package range return select struct switch type var true false nil iota bool byte complex64 complex128 error float32
+float64 int int8 int16 int32 int64 rune string uint uint8 uint16 uint32 uint64 uintptr any comparable append cap
+clear close complex copy delete imag len make max min new panic print println real recover"""
+
+#: per language: keywords, literals and built-in names (never a project definition)
+RESERVED: dict[str, frozenset[str]] = {
+    "python": frozenset([*keyword.kwlist, *keyword.softkwlist, *dir(builtins), "self", "cls"]),
+    "javascript": frozenset(_JS_WORDS.split()),
+    "typescript": frozenset((_JS_WORDS + " " + _TS_WORDS).split()),
+    "tsx": frozenset((_JS_WORDS + " " + _TS_WORDS).split()),
+    "go": frozenset(_GO_WORDS.split()),
+}
+_NAME = re.compile(r"[A-Za-z_$][\w$]*")
+_QUOTED = re.compile(r"\"(?:\\.|[^\"\\])*\"|'(?:\\.|[^'\\])*'|`[^`]*`")
+_LINE_COMMENT = {"python": "#"}
+
+
+def _blank(match: re.Match[str]) -> str:
+    return " " * len(match.group(0))
+
+
+def editor_names(lines: list[str], line: int, language: str, skip: set[str] | frozenset[str], limit: int,
+                 above: int = 40, below: int = 10) -> dict[str, tuple[int, int]]:
+    """At most ``limit`` names used in ``lines[line - above : line + below + 1]`` worth asking the
+    editor's language servers about: name -> (0-based line, code-point column) of its last use
+    in those lines (a use rather than the import at the top).
+
+    Left out: keywords, literals and built-ins of ``language`` (:data:`RESERVED`), names in
+    ``skip`` (resolved already), one-letter names, words in strings and line comments.
+    Names used as a call, a qualifier or a type (``name(``, ``name.``, ``Name``) come first,
+    then the others; nearest the cursor first within each group."""
+    reserved = RESERVED.get(language, frozenset())
+    comment = _LINE_COMMENT.get(language, "//")
+    last = min(len(lines) - 1, line + below)
+    rows = range(last, max(0, line - above) - 1, -1)
+    found: dict[str, tuple[int, int, int, int]] = {}  # name -> (group, distance, row, column)
+    for row in rows:
+        text = _QUOTED.sub(_blank, lines[row])
+        cut = text.find(comment)
+        if cut >= 0:
+            text = text[:cut]
+        for m in reversed(list(_NAME.finditer(text))):
+            name = m.group(0)
+            if name in skip or name in reserved or len(name) < 2:
+                continue
+            after = text[m.end():].lstrip()[:1]
+            group = 0 if after in ("(", ".") or name[0].isupper() else 1
+            old = found.get(name)
+            if old is None:
+                found[name] = (group, abs(row - line), row, m.start())
+            elif group < old[0]:  # called or qualified somewhere: first group, same position
+                found[name] = (group, *old[1:])
+    best = sorted(found.items(), key=lambda kv: kv[1][:2])[:limit]
+    return {name: (row, column) for name, (_g, _d, row, column) in best}

@@ -13,6 +13,7 @@ feature owners (:mod:`deepseek_ls.features`) are built on top of it by
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import logging
 import os
 import uuid
@@ -49,6 +50,16 @@ CLIENT_DEADLINES = {
     types.WORKSPACE_CONFIGURATION: 10.0,
     types.WINDOW_WORK_DONE_PROGRESS_CREATE: 5.0,
 }
+
+#: how long (s) a request that timed out still takes its late answer quietly (then forgotten)
+LATE_ANSWER_GRACE_S = 120.0
+
+
+def _forget(protocol: Any, msg_id: str) -> None:
+    """Drop a timed-out request's placeholder (see :meth:`DeepSeekLanguageServer.ask_client`)."""
+    protocol._request_futures.pop(msg_id, None)
+    protocol._result_types.pop(msg_id, None)
+
 
 #: What a usable answer to each request looks like, checked on the raw JSON (anything else is
 #: "not done"): lsprotocol's structuring would take ``{"applied": "false"}`` for applied.
@@ -248,7 +259,8 @@ class DeepSeekLanguageServer(LanguageServer):
         return types.Position(line=line, character=character)
 
     # -- requests to the client ------------------------------------------
-    async def ask_client(self, method: str, params: Any, timeout_s: float | None = None) -> Any:
+    async def ask_client(self, method: str, params: Any, timeout_s: float | None = None, *,
+                         quiet: bool = False) -> Any:
         """Send a server-to-client request and wait at most ``timeout_s`` seconds
         (default: :data:`CLIENT_DEADLINES` for ``method``) for its result.
 
@@ -257,6 +269,7 @@ class DeepSeekLanguageServer(LanguageServer):
         another shape: callers take None as "not done". Raises ``TimeoutError``
         when no answer came in time (the request is then forgotten: a late answer
         is ignored) and ``JsonRpcException`` when the client answered an error.
+        ``quiet``: the caller logs a timeout itself (no warning here).
         """
         timeout_s = CLIENT_DEADLINES.get(method, 10.0) if timeout_s is None else timeout_s
         cap = os.environ.get("DEEPSEEK_LS_CLIENT_DEADLINE_S")  # tests and slow-client debugging
@@ -272,9 +285,12 @@ class DeepSeekLanguageServer(LanguageServer):
         try:
             return await asyncio.wait_for(asyncio.wrap_future(future), timeout_s)
         except TimeoutError:
-            protocol._request_futures.pop(msg_id, None)
-            protocol._result_types.pop(msg_id, None)
-            log.warning("the editor did not answer %s within %g s; going on without it", method, timeout_s)
+            # a late answer lands in a placeholder (pygls warns of an "unknown message id" otherwise),
+            # dropped after LATE_ANSWER_GRACE_S
+            protocol._request_futures[msg_id] = concurrent.futures.Future()
+            asyncio.get_running_loop().call_later(LATE_ANSWER_GRACE_S, _forget, protocol, msg_id)
+            (log.debug if quiet else log.warning)(
+                "the editor did not answer %s within %g s; going on without it", method, timeout_s)
             raise
         finally:
             protocol.asked.pop(msg_id, None)

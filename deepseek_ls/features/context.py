@@ -111,6 +111,9 @@ class ContextFeature:
         self.server = server
         self.service = service
         self.documents = documents
+        #: the client's deepseek/definitions failed (timeout or error): logged once at info,
+        #: then at debug until it answers again
+        self._definitions_failing = False
 
     @functools.cached_property
     def engine(self) -> ContextEngine:
@@ -178,14 +181,22 @@ class ContextFeature:
         text = doc.text
         lines = text.split("\n")
         wire = []
-        for line, column in positions:
+        for line, column in positions:  # clamped: the document may have changed since they were chosen
+            line = min(max(line, 0), len(lines) - 1)
+            column = min(max(column, 0), len(lines[line]))
             offset = sum(len(n) + 1 for n in lines[:line]) + column
             pl, pc = position_at(text, offset, self.server.encoding)
             wire.append({"line": pl, "character": pc})
-        try:
-            raw = await self.server.ask_client(DEFINITIONS_METHOD, {"textDocument": {"uri": uri}, "positions": wire})
-        except Exception as exc:  # noqa: BLE001 - timeout or error: the parser stays the fallback
-            log.info("%s: no answer (%s); the parser's definitions are used", DEFINITIONS_METHOD,
-                     type(exc).__name__)
+        if not wire:
             return None
+        try:
+            raw = await self.server.ask_client(DEFINITIONS_METHOD, {"textDocument": {"uri": uri}, "positions": wire},
+                                               quiet=True)
+        except Exception as exc:  # noqa: BLE001 - timeout or error: the parser stays the fallback
+            (log.debug if self._definitions_failing else log.info)(
+                "%s: no answer (%s); the parser's definitions are used%s", DEFINITIONS_METHOD, type(exc).__name__,
+                "" if self._definitions_failing else " (logged once until the client answers again)")
+            self._definitions_failing = True
+            return None
+        self._definitions_failing = False
         return parse_definitions(raw, len(positions))
