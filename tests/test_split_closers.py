@@ -17,7 +17,8 @@ from pytest_lsp import LanguageClient
 
 from deepseek_ls.completion.memory import Remembered, SuggestionMemory
 from deepseek_ls.completion.postprocess import cut_before_split_closer, postprocess, replaced_chars
-from tests.conftest import URI, inline_params, open_doc
+from tests.conftest import inline_params, open_doc
+from tests.fake_deepseek.server import FakeDeepSeek
 
 
 def accept(before: str, raw: str, after: str, language: str = "python") -> str:
@@ -99,38 +100,39 @@ CASES = [
 
 
 @pytest.mark.parametrize("name, language, before, raw, after, result", CASES, ids=[c[0] for c in CASES])
-def test_an_answer_closing_a_split_off_bracket_keeps_the_editors_closer_line(name, language, before, raw,
-                                                                           after, result):
+def test_an_answer_closing_a_split_off_bracket_keeps_the_editors_closer_line(
+        name: str, language: str, before: str, raw: str, after: str, result: str) -> None:
     assert accept(before, raw, after, language) == result
 
 
-def test_a_closer_on_the_cursor_line_is_still_replaced():
+def test_a_closer_on_the_cursor_line_is_still_replaced() -> None:
     """The rest of the cursor line not blank: the same-line rule (range over the closer) applies."""
     assert accept("x = f(", "a,\n    b)", ")\n") == "x = f(a,\n    b)\n"
 
 
-def test_an_answer_that_is_only_the_closer_is_dropped():
+def test_an_answer_that_is_only_the_closer_is_dropped() -> None:
     text = postprocess(")", multiline=True, line_prefix="    ", line_suffix="", following="\n)\n",
                        context_before="f(\n    ")
     assert text == ""
 
 
-def test_the_cut_keeps_a_text_without_split_closers_unchanged():
+def test_the_cut_keeps_a_text_without_split_closers_unchanged() -> None:
     assert cut_before_split_closer("a)", "f(\n    ", "\nx = 1\n") == "a)"   # no closer line below
     assert cut_before_split_closer("a)", "f(\n    ", " \n)\n") == "a"    # blanks after the cursor
     assert cut_before_split_closer("a]", "f([\n    ", "\n)\n") == "a]"  # another kind of closer below
 
 
-def test_crlf_answers_are_cut_like_lf_ones():
+def test_crlf_answers_are_cut_like_lf_ones() -> None:
     raw = "check_circular=c,\r\n    **kw).encode(obj)"
     assert accept("return cls(\n    ", raw, "\n)\n") == "return cls(\n    check_circular=c,\n    **kw\n)\n"
 
 
 # -- typed-ahead memory after Enter between brackets ----------------------------------------------
-def test_memory_after_enter_serves_the_rest_up_to_its_own_closer():
+def test_memory_after_enter_serves_the_rest_up_to_its_own_closer() -> None:
     memory = SuggestionMemory()
     memory.remember("u", Remembered("id", "foo(", ")\nx = 1\n", "\n    a,\n    b).bar()", language="python"))
     hit = memory.recall("u", "foo(\n    ", "\n)\nx = 1\n")  # Enter: the editor split the pair
+    assert hit is not None
     assert (hit.text, hit.replace) == ("a,\n    b", 0)
     assert "foo(\n    " + hit.text + "\n)\nx = 1\n" == "foo(\n    a,\n    b\n)\nx = 1\n"
     # a rest closing nothing below is not served (it would leave the closer line wrong)
@@ -154,8 +156,17 @@ def accepted(text: str, item: types.InlineCompletionItem) -> str:
     """``text`` (LF or CRLF) after the editor applies an inline item; CRLF kept as such."""
     lf = text.replace("\r\n", "\n")
     assert item.range is not None
-    out = lf[: _offset(lf, item.range.start)] + item.insert_text.replace("\r\n", "\n") + lf[_offset(lf, item.range.end):]
+    assert isinstance(item.insert_text, str)
+    new = item.insert_text.replace("\r\n", "\n")
+    out = lf[: _offset(lf, item.range.start)] + new + lf[_offset(lf, item.range.end):]
     return out.replace("\n", "\r\n") if "\r\n" in text else out
+
+
+async def _items(client: LanguageClient, line: int, character: int) -> list[types.InlineCompletionItem]:
+    """The items of a manual inline completion request at ``line``:``character`` (UTF-16)."""
+    result = await client.text_document_inline_completion_async(inline_params(line, character, manual=True))
+    assert isinstance(result, types.InlineCompletionList)
+    return list(result.items)
 
 
 REPLAY = ("class JSONEncoder:\n    @classmethod\n    def dumps(cls, obj, **kw):\n        return cls(\n"
@@ -163,24 +174,26 @@ REPLAY = ("class JSONEncoder:\n    @classmethod\n    def dumps(cls, obj, **kw):\
 
 
 @pytest.mark.parametrize("eol", ["\n", "\r\n"])
-async def test_lsp_the_replays_answer_leaves_one_closer(client: LanguageClient, fake, eol):
+async def test_lsp_the_replays_answer_leaves_one_closer(client: LanguageClient, fake: FakeDeepSeek,
+                                                        eol: str) -> None:
     text = REPLAY.replace("\n", eol)
     open_doc(client, text)
     fake.fim_handler = lambda body: "check_circular=c,\n            separators=s,\n            **kw).encode(obj)"
-    [item] = (await client.text_document_inline_completion_async(inline_params(4, 12, manual=True))).items
+    [item] = await _items(client, 4, 12)
     assert item.range == types.Range(start=types.Position(line=4, character=12),
                                      end=types.Position(line=4, character=12))
-    assert eol in item.insert_text or eol == "\n"
+    assert isinstance(item.insert_text, str) and (eol in item.insert_text or eol == "\n")
     lines = accepted(text, item).split(eol)
     assert lines[3:9] == ["        return cls(", "            check_circular=c,", "            separators=s,",
                           "            **kw", "        )", ""]
 
 
-async def test_lsp_utf16_positions_with_emoji_and_cjk_before_the_cursor(client: LanguageClient, fake):
+async def test_lsp_utf16_positions_with_emoji_and_cjk_before_the_cursor(client: LanguageClient,
+                                                                        fake: FakeDeepSeek) -> None:
     text = "x = f('😋中文', g(\n    中😋 = 1, \n))\n"  # line 1: 4 + 1 + 2 + 6 = 13 UTF-16 units
     open_doc(client, text)
     fake.fim_handler = lambda body: "b=2)"
     await asyncio.sleep(0.05)
-    [item] = (await client.text_document_inline_completion_async(inline_params(1, 13, manual=True))).items
-    assert item.range.start == item.range.end == types.Position(line=1, character=13)
+    [item] = await _items(client, 1, 13)
+    assert item.range is not None and item.range.start == item.range.end == types.Position(line=1, character=13)
     assert accepted(text, item) == "x = f('😋中文', g(\n    中😋 = 1, b=2\n))\n"
