@@ -197,3 +197,11 @@ async def test_lsp_utf16_positions_with_emoji_and_cjk_before_the_cursor(client: 
     [item] = await _items(client, 1, 13)
     assert item.range is not None and item.range.start == item.range.end == types.Position(line=1, character=13)
     assert accepted(text, item) == "x = f('😋中文', g(\n    中😋 = 1, b=2\n))\n"
+
+
+def test_memory_after_enter_keeps_asking_when_its_own_closer_line_differs() -> None:
+    """A rest whose closer sits alone on its line is served only when the editor's closer line is
+    that line (tests/test_autopairs.py); at another indentation it asks anew."""
+    memory = SuggestionMemory()
+    memory.remember("u", Remembered("id", "foo(", ")\n", "\n    a,\n)", language="python"))
+    assert memory.recall("u", "foo(\n    ", "\n  )\n") is None

@@ -124,10 +124,12 @@ def follow(entry: Remembered, prefix: str, suffix: str) -> Recall | None:
         at = rest.find(extra)
         if at > 0:
             return Recall(entry.id, rest[:at], 0)
-        # the rest closes that bracket on a line of its own (``b)`` rather than
-        # ``b,\n)``): served up to its closer, the editor's closer line stays
+        # the rest closes that bracket at the end of a line of its own (``b)``
+        # rather than ``b,\n)``): served up to its closer, the editor's closer
+        # line stays (a closer alone on its line must match the editor's, above)
         cut = cut_before_split_closer(rest, prefix[-_CONTEXT_CHARS:], suffix, entry.language)
-        return Recall(entry.id, cut, 0) if cut != rest and cut.strip() else None
+        inline = rest[len(cut):].lstrip(" \t")[:1] in tuple(AUTO_CLOSERS)
+        return Recall(entry.id, cut, 0) if cut != rest and cut.strip() and inline else None
     if extra:
         # the closers on the cursor line must be written by the rest's own first
         # line; only a rest that starts a block (an empty first line) may write
