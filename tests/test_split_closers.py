@@ -72,6 +72,12 @@ CASES = [
     ("rust-block", "rust",
      "fn f<'a>(s: &'a str) -> &'a str {\n    ", "let t = s.trim();\n    t }", "\n}\n",
      "fn f<'a>(s: &'a str) -> &'a str {\n    let t = s.trim();\n    t\n}\n"),
+    # punctuation after the editor's closer stays once: `):`, `],`
+    ("py-def", "python",
+     "def area(\n    ", "width: float,\n    height: float) -> float:", "\n):\n",
+     "def area(\n    width: float,\n    height: float\n):\n"),
+    ("py-list-item", "python",
+     "rows = [\n    [\n        ", "1, 2],", "\n    ],\n]\n", "rows = [\n    [\n        1, 2\n    ],\n]\n"),
     # the answer does not close the bracket: the closer line stays, nothing cut
     ("not-closing", "python",
      "x = f(\n    ", "a,\n    b,", "\n)\n", "x = f(\n    a,\n    b,\n)\n"),
