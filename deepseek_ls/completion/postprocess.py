@@ -11,6 +11,9 @@ Closers already after the cursor (auto-pairs, or code the model re-types)
 are not trimmed from the answer: :func:`replaced_chars` says how many
 characters after the cursor the suggestion covers, and the editor item
 replaces them (its range ends there), so accepting leaves one of each.
+A closer the editor moved to a line below (Enter between auto-pairs) is out
+of an item's reach: :func:`cut_before_split_closer` cuts the answer before
+its own closer of that bracket instead.
 """
 
 from __future__ import annotations
@@ -407,8 +410,9 @@ def cut_before_split_closer(text: str, context_before: str, following: str, lang
     rest of the cursor line is not blank, or when ``text`` closes only
     brackets it opened itself or brackets whose closer is not below.
     """
-    if "\n" not in following or not text:
-        return text
+    first, sep, below = following.partition("\n")
+    if not sep or not text or first.strip() or not _LEADING_CLOSERS.match(below.lstrip("\n \t")):
+        return text  # no closer line right below: nothing to lex
     syntax = syntax_for(language_id)
     stack = _open_with_indent(context_before, syntax if language_id else _CONTEXT_DEFAULT)
     if not stack:
