@@ -17,11 +17,13 @@ from dataclasses import dataclass
 
 from cachetools import TTLCache
 
-from .postprocess import AUTO_CLOSERS, replaced_chars
+from .postprocess import AUTO_CLOSERS, cut_before_split_closer, replaced_chars
 
 #: The result cache: answers kept at most, and for how long (s).
 RESULT_CACHE_SIZE = 512
 RESULT_CACHE_TTL_S = 600
+#: characters before the cursor the split-closer scan looks at (brackets left open)
+_CONTEXT_CHARS = 3000
 
 
 @dataclass(frozen=True)
@@ -86,7 +88,9 @@ def follow(entry: Remembered, prefix: str, suffix: str) -> Recall | None:
     there). The rest replaces those. After Enter between brackets the
     editor has put the closer on a line of its own (``{|}`` becomes
     ``{\\n<indent>|\\n<indent>}``): when the rest holds that same closer line
-    (same indentation), the rest is served up to it. The editor's new
+    (same indentation), the rest is served up to it; when the rest closes
+    that bracket itself (``b)`` on its last line) it is served up to its
+    own closer, and the closer line stays. The editor's new
     line counts as typed: its indentation must be the suggestion's next
     line's or a start of it (then the rest adds the missing indentation);
     a deeper or different one asks anew.
@@ -115,10 +119,17 @@ def follow(entry: Remembered, prefix: str, suffix: str) -> Recall | None:
         # own, as the suggestion does further on; the rest stops before it (an
         # item's range stays on one line) and what follows the closer is
         # served once the cursor is past it
-        at = rest.find(extra)
-        if at <= 0 or extra.lstrip()[:1] not in tuple(AUTO_CLOSERS):
+        if extra.lstrip()[:1] not in tuple(AUTO_CLOSERS):
             return None
-        return Recall(entry.id, rest[:at], 0)
+        at = rest.find(extra)
+        if at > 0:
+            return Recall(entry.id, rest[:at], 0)
+        # the rest closes that bracket at the end of a line of its own (``b)``
+        # rather than ``b,\n)``): served up to its closer, the editor's closer
+        # line stays (a closer alone on its line must match the editor's, above)
+        cut = cut_before_split_closer(rest, prefix[-_CONTEXT_CHARS:], suffix, entry.language)
+        inline = rest[len(cut):].lstrip(" \t")[:1] in tuple(AUTO_CLOSERS)
+        return Recall(entry.id, cut, 0) if cut != rest and cut.strip() and inline else None
     if extra:
         # the closers on the cursor line must be written by the rest's own first
         # line; only a rest that starts a block (an empty first line) may write

@@ -3,13 +3,17 @@
 In order: cut a single-line answer at the line end; cut a multi-line one at
 a blank line, a dedent below the cursor's block, or the line limit; cut it
 where it starts repeating the lines that follow the cursor; cut at a closing
-bracket that has no opener; drop empty, whitespace-only and repetitive
-answers. Pure functions of strings.
+bracket that has no opener, and before one whose closer already sits on a
+line below the cursor (Enter between auto-pairs); drop empty, whitespace-only
+and repetitive answers. Pure functions of strings.
 
 Closers already after the cursor (auto-pairs, or code the model re-types)
 are not trimmed from the answer: :func:`replaced_chars` says how many
 characters after the cursor the suggestion covers, and the editor item
 replaces them (its range ends there), so accepting leaves one of each.
+A closer the editor moved to a line below (Enter between auto-pairs) is out
+of an item's reach: :func:`cut_before_split_closer` cuts the answer before
+its own closer of that bracket instead.
 """
 
 from __future__ import annotations
@@ -340,6 +344,96 @@ def cut_unbalanced(text: str, context_before: str, language_id: str = "") -> str
     return text
 
 
+def _open_with_indent(text: str, syntax: Syntax) -> list[tuple[str, int]]:
+    """Unmatched openers in ``text`` (innermost last), each with the indentation
+    width of the line it is on; strings and comments of ``syntax`` skipped."""
+    stack: list[int] = []
+    for i, ch in _code_chars(text, syntax):
+        if ch in _OPEN:
+            stack.append(i)
+        elif ch in _CLOSE:
+            if stack and text[stack[-1]] == _CLOSE[ch]:
+                stack.pop()
+            else:
+                stack.clear()
+    return [(text[i], _indent_width(text[text.rfind("\n", 0, i) + 1:])) for i in stack]
+
+
+_LEADING_CLOSERS = re.compile(r"[ \t]*([)\]}](?:[ \t]*[)\]}])*)")
+
+
+def _split_closers(stack: list[tuple[str, int]], following: str) -> set[int]:
+    """Indices into ``stack`` of the openers whose closer is already on a line below the cursor.
+
+    ``following``: the document after the cursor; its first line (the rest of
+    the cursor line) must be blank. The lines after it that start with
+    closers (blank lines between allowed; ``    )``, ``});``, ``) {``, ``],``)
+    close the innermost openers in order. An opener on a line indented deeper
+    than the closer line has no closer of its own there (``foo(⏎    bar(|⏎)``:
+    the ``)`` is ``foo``'s); the scan stops at a closer of another kind.
+    """
+    lines = following.split("\n")
+    if lines[0].strip():
+        return set()
+    found: set[int] = set()
+    top = len(stack) - 1
+    for line in lines[1:]:
+        if not line.strip():
+            continue
+        m = _LEADING_CLOSERS.match(line)
+        if not m:
+            break
+        width = _indent_width(line)
+        for ch in m.group(1):
+            if ch in " \t":
+                continue
+            while top >= 0 and stack[top][1] > width:
+                top -= 1  # opened deeper: not this line's closer
+            if top < 0 or stack[top][0] != _CLOSE[ch]:
+                return found
+            found.add(top)
+            top -= 1
+    return found
+
+
+def cut_before_split_closer(text: str, context_before: str, following: str, language_id: str = "") -> str:
+    """Cut ``text`` before its closer of a bracket whose closer the editor already
+    moved to a line of its own below the cursor, keeping that line.
+
+    After Enter between auto-paired brackets (``return cls(|)`` becoming
+    ``return cls(⏎        |⏎    )``) an answer that ends the call itself
+    (``a=1,⏎        **kw).encode(obj)``) would leave two ``)``: it is cut to
+    ``a=1,⏎        **kw`` (trailing blanks dropped) and the ``    )`` line
+    stays. An inline item's range cannot reach that line (VS Code shows no
+    ghost text for a range over several lines). ``following``: the document
+    after the cursor (see :func:`_split_closers`); nothing is cut when the
+    rest of the cursor line is not blank, or when ``text`` closes only
+    brackets it opened itself or brackets whose closer is not below.
+    """
+    first, sep, below = following.partition("\n")
+    if not sep or not text or first.strip() or not _LEADING_CLOSERS.match(below.lstrip("\n \t")):
+        return text  # no closer line right below: nothing to lex
+    syntax = syntax_for(language_id)
+    stack = _open_with_indent(context_before, syntax if language_id else _CONTEXT_DEFAULT)
+    if not stack:
+        return text
+    split = _split_closers(stack, following)
+    if not split:
+        return text
+    line_prefix = context_before[context_before.rfind("\n") + 1:]
+    quote = quote_at_end(line_prefix, language_id)
+    depth = len(stack) - 1
+    for i, ch in _outer_walk(text, quote, syntax, _last_code_char(line_prefix))[0]:
+        if ch in _QUOTES:
+            continue  # the end of the cursor's literal
+        if ch not in _CLOSE or depth < 0:
+            break
+        if depth in split:
+            return text[:i].rstrip()
+        depth -= 1
+    return text
+
+
 def _shape(text: str, quote: str, syntax: Syntax = _PLAIN, prev: str = "") -> tuple[str, str, str]:
     """What ``text`` closes, leaves open and ends inside, as compared strings."""
     events, stack, end = _outer_walk(text, quote, syntax, prev)
@@ -579,6 +673,7 @@ def postprocess(text: str, *, multiline: bool, line_prefix: str, line_suffix: st
         text = cut_block(_unindent_first_line(text, line_prefix), line_prefix, max_lines)
         text = trim_repeated_lines(text, following, line_prefix)
     text = cut_unbalanced(text, context_before, language_id)
+    text = cut_before_split_closer(text, context_before, following, language_id)
     text = text.rstrip()
     if not text.strip() or is_repetitive(text):
         return ""
