@@ -98,9 +98,10 @@ def test_python_src_layout_and_long_definitions_cut_to_signature(py_root: Path):
 def test_unknown_modules_and_other_languages_give_nothing(py_root: Path):
     engine = make_engine(py_root)
     uri = open_file(engine, py_root, "pkg/app.py", "python", "import os\nfrom json import dumps\n\nos.getcwd()\n")
-    assert context_text(engine, uri, 3) == ""
+    assert engine.block(uri, 3).file == ""  # (the project block is the session's, for every file)
+    assert engine.block(uri, 3).project == engine.project_block
     rb = open_file(engine, py_root, "pkg/x.rb", "ruby", "require 'x'\nputs 1\n")
-    assert context_text(engine, rb, 1) == ""
+    assert engine.block(rb, 1).file == ""
 
 
 def test_excluded_files_never_enter_the_context(py_root: Path):
@@ -180,19 +181,136 @@ def test_block_is_byte_identical_while_the_set_does_not_change(py_root: Path):
         assert again.project == first.project and again.file == first.file
 
 
-def test_new_import_appends_and_project_block_is_shared_across_files(py_root: Path):
+def test_project_block_is_the_most_used_definitions_and_shared_across_files(py_root: Path):
+    write(py_root, {"pkg/one.py": "from .util import slugify\nfrom .models import User\n\nslugify(User('a').name)\n",
+                    "pkg/two.py": "from . import util\n\nutil.slugify('b')\n"})
+    engine = make_engine(py_root)
+    project = engine.project_block
+    # slugify: used by two files (one via the module); User by two (one.py, the __init__ re-export)
+    assert "def slugify(" in project and "class User:" in project
+    assert "def deep_helper(" not in project  # used by no file of the project
+    a = open_file(engine, py_root, "pkg/a.py", "python", "from .sub.deep import deep_helper\n\ndeep_helper(1)\n")
+    b = open_file(engine, py_root, "pkg/b.py", "python", "from .long import long_function\n\nlong_function(1, 2)\n")
+    block_a, block_b = engine.block(a, 2), engine.block(b, 2)
+    assert block_a.project == block_b.project == project  # the same start for every file
+    assert "def deep_helper(x):" in block_a.file and "def long_function(" in block_b.file
+    assert "def slugify(" not in block_a.file  # in the project block already: not twice
+
+
+def test_project_block_does_not_change_when_a_file_needs_a_new_definition(py_root: Path):
+    write(py_root, {"pkg/one.py": "from .util import slugify\n\nslugify('a')\n"})
+    engine = make_engine(py_root)
+    project = engine.project_block
+    assert "def slugify(" in project
+    a = open_file(engine, py_root, "pkg/a.py", "python", "from .util import slugify\n\nslugify('x')\n")
+    first_a = engine.block(a, 2)
+    b = open_file(engine, py_root, "pkg/b.py", "python", "from .long import long_function\n\nlong_function(1, 2)\n")
+    engine.block(b, 2)
+    # b needs a new definition, then another one: it goes to b's own block, never the project's
+    engine.opened(b, "from .long import long_function\nfrom .sub.deep import deep_helper\n\n"
+                     "long_function(1, 2)\ndeep_helper(3)\n", "python", 2)
+    grown = engine.block(b, 4)
+    assert grown.project == project and "def deep_helper(x):" in grown.file
+    assert grown.file.index("def long_function(") < grown.file.index("def deep_helper(")  # appended
+    assert engine.block(a, 2) == first_a  # a's head is untouched
+
+
+def test_project_block_fills_whole_cache_units_of_its_share(tmp_path: Path):
+    from deepseek_ls.context.engine import PROJECT_SHARE, UNIT_TOKENS
+    defs = {f"pkg/m{i}.py": f"def func_{i}(a, b, c):\n    \"\"\"Add {i}.\"\"\"\n    return a + b + c + {i}\n"
+            for i in range(60)}
+    defs["pkg/__init__.py"] = ""
+    defs["pkg/app.py"] = "".join(f"from .m{i} import func_{i}\n" for i in range(60)) + \
+        "".join(f"x{i} = func_{i}(1, 2, 3)\n" for i in range(60))
+    write(tmp_path, defs)
+    for budget in (1024, 2048, 3000):
+        engine = make_engine(tmp_path, ContextConfig(budget_tokens=budget))
+        target = int(budget * PROJECT_SHARE) // UNIT_TOKENS * UNIT_TOKENS
+        tokens = sum(i.tokens for i in engine._project.values())
+        item = max(i.tokens for i in engine._project.values())
+        assert target - item < tokens <= target  # filled up to whole units: no room for one more
+        assert estimate_tokens(engine.project_block) <= target
+    assert make_engine(tmp_path, ContextConfig(budget_tokens=200)).project_block == ""  # under one unit
+
+
+def test_switch_a_b_a_gives_identical_heads_for_a(py_root: Path):
+    from deepseek_ls.prompt.fim import build_fim_prompt
+    from deepseek_ls.snapshot import DocumentSnapshot
+
+    write(py_root, {"pkg/one.py": "from .util import slugify\n\nslugify('a')\n"})
+    engine = make_engine(py_root)
+    texts = {"pkg/a.py": "from .sub.deep import deep_helper\n\ndef run(x):\n    return deep_helper(x)\n",
+             "pkg/b.py": "from .long import long_function\n\ndef go():\n    return long_function(1, 2)\n"}
+    uris = {rel: open_file(engine, py_root, rel, "python", text) for rel, text in texts.items()}
+
+    def snap(rel: str, version: int) -> DocumentSnapshot:
+        return DocumentSnapshot(uris[rel], rel, "python", texts[rel], version)
+
+    def prompt_head(rel: str, version: int) -> str:
+        other = "pkg/b.py" if rel == "pkg/a.py" else "pkg/a.py"
+        block = engine.block(uris[rel], 3)
+        others = engine.pin_others(uris[rel], (snap(other, version),))
+        fim = build_fim_prompt(snap(rel, version), len(texts[rel]) - 1, others=others,
+                               project_context=block.project, file_context=block.file)
+        return fim.prompt[:fim.head_len]
+
+    head_a = prompt_head("pkg/a.py", 1)
+    assert head_a.startswith(engine.project_block) and "def deep_helper(x):" in head_a
+    # on to b: b is edited (and needs a new definition), then back to a
+    prompt_head("pkg/b.py", 1)
+    texts["pkg/b.py"] = "from .long import long_function\nfrom .util import MAX_RETRIES\n\ndef go():\n" \
+                        "    return long_function(MAX_RETRIES, 2)\n"
+    engine.opened(uris["pkg/b.py"], texts["pkg/b.py"], "python", 2)
+    head_b = prompt_head("pkg/b.py", 2)
+    assert "MAX_RETRIES = 3" in head_b
+    assert prompt_head("pkg/a.py", 2) == head_a  # byte for byte: b's edit is not in a's head
+    assert head_b.startswith(engine.project_block)
+
+
+def test_a_pinned_other_file_is_refreshed_when_the_file_block_changes(py_root: Path):
+    from deepseek_ls.snapshot import DocumentSnapshot
+
     engine = make_engine(py_root)
     a = open_file(engine, py_root, "pkg/a.py", "python", "from .util import slugify\n\nslugify('x')\n")
-    block_a = engine.block(a, 2)
-    assert "def slugify(" in block_a.project  # first needed here: in the shared block
+    engine.block(a, 2)
+    old = DocumentSnapshot("file:///o.py", "o.py", "python", "x = 1\n", 1)
+    new = DocumentSnapshot("file:///o.py", "o.py", "python", "x = 2\n", 2)
+    assert engine.pin_others(a, (old,)) == (old,)
+    engine.block(a, 2)
+    assert engine.pin_others(a, (new,)) == (old,)  # pinned
+    assert engine.pin_others(a, ()) == ()  # closed: dropped
+    assert engine.pin_others(a, (new,)) == (new,)
     engine.opened(a, "from .util import slugify\nfrom .sub.deep import deep_helper\n\nslugify('x')\n"
-                     "deep_helper(1)\n", "python", 2)
-    grown = engine.block(a, 4)
-    assert grown.project.startswith(block_a.project) and "def deep_helper(x):" in grown.project  # appended
-    b = open_file(engine, py_root, "pkg/b.py", "python", "from .long import long_function\n\nlong_function(1, 2)\n")
-    block_b = engine.block(b, 2)
-    # file b starts with the same project block (a switch of file hits the prompt cache)
-    assert block_b.project.startswith(grown.project)
+                     "deep_helper(2)\n", "python", 2)
+    engine.block(a, 4)  # the file block changed: the head changes anyway, so the pins refresh
+    newer = DocumentSnapshot("file:///o.py", "o.py", "python", "x = 3\n", 3)
+    assert engine.pin_others(a, (newer,)) == (newer,)
+
+
+def test_project_block_is_rebuilt_only_when_a_signature_in_it_changes(py_root: Path):
+    write(py_root, {"pkg/one.py": "from .util import slugify\n\nslugify('a')\n"})
+    engine = make_engine(py_root)
+    builds = engine.stats["project_builds"]
+    util = py_root / "pkg/util.py"
+    text = util.read_text()
+    uri = open_file(engine, py_root, "pkg/util.py", "python", text)
+    engine.opened(uri, text.replace("return sep.join", "return  sep.join"), "python", 2)  # a body edit
+    assert engine.stats["project_builds"] == builds
+    engine.opened(uri, text.replace('sep: str = "-"', 'sep: str = "_"'), "python", 3)  # the signature
+    assert engine.stats["project_builds"] == builds + 1
+    assert 'sep: str = "_"' in engine.project_block
+
+
+def test_a_lone_file_is_not_parsed_again_while_its_imports_stay(tmp_path: Path):
+    engine = make_engine(tmp_path / "nowhere")
+    text = "import os\nimport re\n\ndef f(x):\n    return os.path.join(x)\n"
+    uri = open_file(engine, tmp_path, "lone.py", "python", text)
+    parses = engine.stats["parses"]
+    for version, extra in enumerate(["    a", "    ab", "    abc"], start=2):
+        engine.opened(uri, text + extra + "\n", "python", version)
+    assert engine.stats["parses"] == parses  # nothing of the workspace imported: no new parse
+    engine.opened(uri, "from .sib import g\n" + text, "python", 9)  # the imports changed: parsed
+    assert engine.stats["parses"] == parses + 1
 
 
 def test_budget_is_respected_and_near_cursor_names_win(tmp_path: Path):
@@ -316,13 +434,13 @@ def test_editor_definitions_are_used_and_null_falls_back(tmp_path: Path):
 def test_an_edited_definition_replaces_its_old_text(py_root: Path):
     engine = make_engine(py_root)
     a = open_file(engine, py_root, "pkg/a.py", "python", "from .util import slugify\n\nslugify('x')\n")
-    assert 'def slugify(text: str, sep: str = "-") -> str:' in engine.block(a, 2).project
+    assert 'def slugify(text: str, sep: str = "-") -> str:' in engine.block(a, 2).file
     (py_root / "pkg/util.py").write_text("def slugify(text: str, sep: str = '_', lower: bool = True) -> str:\n"
                                          "    return text\n")
     os.utime(py_root / "pkg/util.py", ns=(1, 1))  # another (mtime, size) whatever the clock
     engine.opened(a, "from .util import slugify\n\nslugify('y')\n", "python", 2)
-    project = engine.block(a, 2).project
-    assert "lower: bool = True" in project and 'sep: str = "-"' not in project
+    block = engine.block(a, 2).file
+    assert "lower: bool = True" in block and 'sep: str = "-"' not in block
 
 
 def test_open_unsaved_documents_resolve(tmp_path: Path):

@@ -29,6 +29,7 @@ from ..context.engine import MAX_ANALYSED_CHARS
 from ..policy import ExclusionPolicy
 from ..positions import position_at
 from ..settings import Settings
+from ..snapshot import DocumentSnapshot
 from .connection import CLIENT_DEADLINES, DeepSeekLanguageServer
 
 if TYPE_CHECKING:
@@ -168,6 +169,15 @@ class ContextFeature:
             await engine.ready(uri, INVOKED_WAIT_S)
         block = engine.block(uri, line)
         return block.project, block.file
+
+    def others(self, uri: str, snapshots: tuple[DocumentSnapshot, ...]) -> tuple[DocumentSnapshot, ...]:
+        """The other open documents for ``uri``'s prompt, pinned at the content they had when
+        first listed there (see :meth:`ContextEngine.pin_others`); as given when the context
+        is off."""
+        engine: ContextEngine | None = self.__dict__.get("engine")
+        if engine is None or not self.service.settings.context_enabled:
+            return snapshots
+        return engine.pin_others(uri, snapshots)
 
     async def _ask_definitions(self, uri: str,
                                positions: list[tuple[int, int]]) -> list[list[tuple[str, int]] | None] | None:
