@@ -50,6 +50,8 @@ PY = {
     "pkg/long.py": "def long_function(a, b):\n    \"\"\"First line of the doc.\n\n    More.\n    \"\"\"\n"
                    + "".join(f"    v{i} = a + b + {i}\n" for i in range(40)) + "    return a\n",
     "src/other/api.py": "def fetch_items(limit: int = 10) -> list:\n    return []\n",
+    # private names: never in the project map unless a file of the project uses them
+    "pkg/priv.py": "def _first_new(x):\n    return x + 1\n\n\ndef _second_new(y):\n    return y * 3\n",
 }
 
 
@@ -188,12 +190,14 @@ def test_project_block_is_the_most_used_definitions_and_shared_across_files(py_r
     project = engine.project_block
     # slugify: used by two files (one via the module); User by two (one.py, the __init__ re-export)
     assert "def slugify(" in project and "class User:" in project
-    assert "def deep_helper(" not in project  # used by no file of the project
-    a = open_file(engine, py_root, "pkg/a.py", "python", "from .sub.deep import deep_helper\n\ndeep_helper(1)\n")
-    b = open_file(engine, py_root, "pkg/b.py", "python", "from .long import long_function\n\nlong_function(1, 2)\n")
-    block_a, block_b = engine.block(a, 2), engine.block(b, 2)
+    assert "def _first_new(" not in project  # private, and used by no file of the project
+    assert project.index("def deep_helper(") < project.index("def slugify(")  # path order
+    a = open_file(engine, py_root, "pkg/a.py", "python",
+                  "from .priv import _first_new\nfrom .util import slugify\n\nslugify(_first_new(1))\n")
+    b = open_file(engine, py_root, "pkg/b.py", "python", "from .priv import _second_new\n\n_second_new(1)\n")
+    block_a, block_b = engine.block(a, 3), engine.block(b, 2)
     assert block_a.project == block_b.project == project  # the same start for every file
-    assert "def deep_helper(x):" in block_a.file and "def long_function(" in block_b.file
+    assert "def _first_new(x):" in block_a.file and "def _second_new(y):" in block_b.file
     assert "def slugify(" not in block_a.file  # in the project block already: not twice
 
 
@@ -204,14 +208,14 @@ def test_project_block_does_not_change_when_a_file_needs_a_new_definition(py_roo
     assert "def slugify(" in project
     a = open_file(engine, py_root, "pkg/a.py", "python", "from .util import slugify\n\nslugify('x')\n")
     first_a = engine.block(a, 2)
-    b = open_file(engine, py_root, "pkg/b.py", "python", "from .long import long_function\n\nlong_function(1, 2)\n")
+    b = open_file(engine, py_root, "pkg/b.py", "python", "from .priv import _first_new\n\n_first_new(1)\n")
     engine.block(b, 2)
-    # b needs a new definition, then another one: it goes to b's own block, never the project's
-    engine.opened(b, "from .long import long_function\nfrom .sub.deep import deep_helper\n\n"
-                     "long_function(1, 2)\ndeep_helper(3)\n", "python", 2)
+    # b needs a new definition: it goes to b's own block (appended), never the project's
+    engine.opened(b, "from .priv import _first_new\nfrom .priv import _second_new\n\n"
+                     "_first_new(1)\n_second_new(3)\n", "python", 2)
     grown = engine.block(b, 4)
-    assert grown.project == project and "def deep_helper(x):" in grown.file
-    assert grown.file.index("def long_function(") < grown.file.index("def deep_helper(")  # appended
+    assert grown.project == project and "def _second_new(y):" in grown.file
+    assert grown.file.index("def _first_new(") < grown.file.index("def _second_new(")  # appended
     assert engine.block(a, 2) == first_a  # a's head is untouched
 
 
@@ -239,7 +243,7 @@ def test_switch_a_b_a_gives_identical_heads_for_a(py_root: Path):
 
     write(py_root, {"pkg/one.py": "from .util import slugify\n\nslugify('a')\n"})
     engine = make_engine(py_root)
-    texts = {"pkg/a.py": "from .sub.deep import deep_helper\n\ndef run(x):\n    return deep_helper(x)\n",
+    texts = {"pkg/a.py": "from .priv import _first_new\n\ndef run(x):\n    return _first_new(x)\n",
              "pkg/b.py": "from .long import long_function\n\ndef go():\n    return long_function(1, 2)\n"}
     uris = {rel: open_file(engine, py_root, rel, "python", text) for rel, text in texts.items()}
 
@@ -255,14 +259,14 @@ def test_switch_a_b_a_gives_identical_heads_for_a(py_root: Path):
         return fim.prompt[:fim.head_len]
 
     head_a = prompt_head("pkg/a.py", 1)
-    assert head_a.startswith(engine.project_block) and "def deep_helper(x):" in head_a
+    assert head_a.startswith(engine.project_block) and "def _first_new(x):" in head_a
     # on to b: b is edited (and needs a new definition), then back to a
     prompt_head("pkg/b.py", 1)
-    texts["pkg/b.py"] = "from .long import long_function\nfrom .util import MAX_RETRIES\n\ndef go():\n" \
-                        "    return long_function(MAX_RETRIES, 2)\n"
+    texts["pkg/b.py"] = "from .long import long_function\nfrom .priv import _second_new\n\ndef go():\n" \
+                        "    return long_function(_second_new(2), 2)\n"
     engine.opened(uris["pkg/b.py"], texts["pkg/b.py"], "python", 2)
     head_b = prompt_head("pkg/b.py", 2)
-    assert "MAX_RETRIES = 3" in head_b
+    assert "def _second_new(y):" in head_b
     assert prompt_head("pkg/a.py", 2) == head_a  # byte for byte: b's edit is not in a's head
     assert head_b.startswith(engine.project_block)
 
@@ -271,7 +275,7 @@ def test_a_pinned_other_file_is_refreshed_when_the_file_block_changes(py_root: P
     from deepseek_ls.snapshot import DocumentSnapshot
 
     engine = make_engine(py_root)
-    a = open_file(engine, py_root, "pkg/a.py", "python", "from .util import slugify\n\nslugify('x')\n")
+    a = open_file(engine, py_root, "pkg/a.py", "python", "from .priv import _first_new\n\n_first_new('x')\n")
     engine.block(a, 2)
     old = DocumentSnapshot("file:///o.py", "o.py", "python", "x = 1\n", 1)
     new = DocumentSnapshot("file:///o.py", "o.py", "python", "x = 2\n", 2)
@@ -280,8 +284,8 @@ def test_a_pinned_other_file_is_refreshed_when_the_file_block_changes(py_root: P
     assert engine.pin_others(a, (new,)) == (old,)  # pinned
     assert engine.pin_others(a, ()) == ()  # closed: dropped
     assert engine.pin_others(a, (new,)) == (new,)
-    engine.opened(a, "from .util import slugify\nfrom .sub.deep import deep_helper\n\nslugify('x')\n"
-                     "deep_helper(2)\n", "python", 2)
+    engine.opened(a, "from .priv import _first_new, _second_new\n\n_first_new('x')\n"
+                     "_second_new(2)\n", "python", 2)
     engine.block(a, 4)  # the file block changed: the head changes anyway, so the pins refresh
     newer = DocumentSnapshot("file:///o.py", "o.py", "python", "x = 3\n", 3)
     assert engine.pin_others(a, (newer,)) == (newer,)
@@ -433,14 +437,13 @@ def test_editor_definitions_are_used_and_null_falls_back(tmp_path: Path):
 
 def test_an_edited_definition_replaces_its_old_text(py_root: Path):
     engine = make_engine(py_root)
-    a = open_file(engine, py_root, "pkg/a.py", "python", "from .util import slugify\n\nslugify('x')\n")
-    assert 'def slugify(text: str, sep: str = "-") -> str:' in engine.block(a, 2).file
-    (py_root / "pkg/util.py").write_text("def slugify(text: str, sep: str = '_', lower: bool = True) -> str:\n"
-                                         "    return text\n")
-    os.utime(py_root / "pkg/util.py", ns=(1, 1))  # another (mtime, size) whatever the clock
-    engine.opened(a, "from .util import slugify\n\nslugify('y')\n", "python", 2)
+    a = open_file(engine, py_root, "pkg/a.py", "python", "from .priv import _first_new\n\n_first_new('x')\n")
+    assert "def _first_new(x):" in engine.block(a, 2).file
+    (py_root / "pkg/priv.py").write_text("def _first_new(x, lower: bool = True):\n    return x\n")
+    os.utime(py_root / "pkg/priv.py", ns=(1, 1))  # another (mtime, size) whatever the clock
+    engine.opened(a, "from .priv import _first_new\n\n_first_new('y')\n", "python", 2)
     block = engine.block(a, 2).file
-    assert "lower: bool = True" in block and 'sep: str = "-"' not in block
+    assert "lower: bool = True" in block and "def _first_new(x):" not in block
 
 
 def test_open_unsaved_documents_resolve(tmp_path: Path):

@@ -71,8 +71,10 @@ PROJECT_SHARE = 0.5
 #: the prompt cache's unit (tokens): DeepSeek v4 persists prefixes at fixed intervals, legacy
 #: caching in 64-token units; the project block fills a whole number of these
 UNIT_TOKENS = 128
-#: the project block is rebuilt (an edited signature) at most this often (s)
+#: the project block is rebuilt (an edited signature) at most this often (s), and only after
+#: the edit has stood this long (a half-typed line can hide a definition from the parser)
 PROJECT_REBUILD_MIN_S = 60.0
+PROJECT_QUIET_S = 10.0
 #: a file whose imports resolve to nothing is parsed again at least this often while edited (s)
 FULL_REANALYSE_S = 30.0
 #: share of the budget snippets may take, and their size (lines)
@@ -364,29 +366,40 @@ class ContextEngine:
         for state in self._files.values():
             state.others.clear()
 
-    def _check_project(self, analysis: Analysis) -> None:
-        """After an analysis: rebuild the project block when one of its definitions in this
-        file lost its first line (signature) or is gone; at most once per PROJECT_REBUILD_MIN_S."""
+    def _outdated(self, analysis: Analysis) -> bool:
+        """True when a definition of the project block in ``analysis``'s file lost its
+        first line (signature) or is gone."""
         path = self.path_of(analysis.uri)
         if not path or path not in self._project_paths or analysis.parsed_at == 0.0:
-            return
+            return False
         for key, first in self._project_first.items():
             if key[0] != path:
                 continue
             line = analysis.definitions.get(key[1])
             if line is None or line >= len(analysis.lines) or analysis.lines[line].strip() not in first:
-                break
-        else:
+                return True
+        return False
+
+    def _check_project(self, analysis: Analysis) -> None:
+        """After an analysis: when the project block is outdated by it, rebuild the block once
+        the edit has stood :data:`PROJECT_QUIET_S` (checked again then), at most once per
+        :data:`PROJECT_REBUILD_MIN_S`."""
+        if not self._outdated(analysis):
             return
         if self._project_later is not None or (self._project_task is not None and not self._project_task.done()):
             return
-        wait = self._project_built_at + PROJECT_REBUILD_MIN_S - time.monotonic()
         try:
             loop = asyncio.get_running_loop()
         except RuntimeError:
             self._build_project()
             return
-        self._project_later = loop.call_later(max(0.0, wait), self._build_project)
+        wait = max(PROJECT_QUIET_S, self._project_built_at + PROJECT_REBUILD_MIN_S - time.monotonic())
+        self._project_later = loop.call_later(wait, self._rebuild_if_outdated)
+
+    def _rebuild_if_outdated(self) -> None:
+        self._project_later = None
+        if any(self._outdated(a) for a in self._analyses.values()):
+            self._build_project()
 
     # -- documents (event loop) ------------------------------------------
     def opened(self, uri: str, text: str, language_id: str, version: object) -> None:
@@ -443,17 +456,17 @@ class ContextEngine:
     async def ready(self, uri: str, timeout: float) -> bool:
         """Wait at most ``timeout`` s for the analysis of ``uri`` in progress (an invoked
         completion may wait for it; an automatic one never does). True when one is there."""
-        task = self._pending.get(uri)
-        if task is not None and not task.done():
+        waits = [t for t in (self._pending.get(uri), self._project_task) if t is not None and not t.done()]
+        if waits:  # the file's analysis, and the project block when it is being built
             try:
-                await asyncio.wait_for(asyncio.shield(task), timeout)
+                await asyncio.wait_for(asyncio.shield(asyncio.gather(*waits)), timeout)
             except (TimeoutError, asyncio.CancelledError, Exception) as exc:  # noqa: BLE001 - never fail the completion
                 log.debug("context: went on without the analysis of %s (%s)", uri, type(exc).__name__)
         return uri in self._analyses
 
     def pending(self, uri: str) -> bool:
-        task = self._pending.get(uri)
-        return task is not None and not task.done()
+        """True while ``uri``'s analysis, or the project block, is being made."""
+        return any(t is not None and not t.done() for t in (self._pending.get(uri), self._project_task))
 
     def _schedule(self, uri: str, delay: float) -> None:
         if not self.config.enabled:

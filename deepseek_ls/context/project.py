@@ -8,7 +8,8 @@ language is parsed and its imports resolved (:class:`.resolve.Workspace`);
 every definition another file imports or uses through a module
 (``mod.Name``) gets a score: the number of distinct files using it, then the
 number of lines using it. Go adds the package's own names other files of the
-package use (no import needed there).
+package use (no import needed there). After those come the other public
+top-level definitions (no leading ``_``), those of the most used files first.
 
 :func:`rank` gives the scored definitions best first; the engine fills the
 project block with them up to its share of the budget, in whole cache units.
@@ -126,4 +127,18 @@ def rank(workspace: Workspace, files: list[str]) -> list[Ranked]:
                         count(other, (path, definition), 1)
     out = [Ranked(key[0], found[key][1], len(users[key]), lines[key]) for key in found]
     out.sort(key=lambda r: (-r.files, -r.uses, r.path, r.definition.line))
-    return out
+    # then the other public definitions (the project's API), those of the files the project
+    # uses most first: a small project's map still fills its units
+    weight: dict[str, int] = {}
+    for r in out:
+        weight[r.path] = weight.get(r.path, 0) + r.files
+    rest: list[Ranked] = []
+    for path in files:
+        src = workspace.source(path)
+        if src is None:
+            continue
+        for name, definition in src.parsed.definitions.items():
+            if (path, name) not in found and not name.startswith("_") and "." not in name:
+                rest.append(Ranked(path, definition, 0, 0))
+    rest.sort(key=lambda r: (-weight.get(r.path, 0), r.path, r.definition.line))
+    return out + rest

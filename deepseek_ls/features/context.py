@@ -12,7 +12,7 @@
   leaves the parser's definitions.
 
 Files the exclusion policy excludes are never read for context (the engine
-has its own policy object, used by its worker thread only).
+has its own policy object, used by its worker threads under a lock).
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from __future__ import annotations
 import functools
 import logging
 import os
+import threading
 from typing import TYPE_CHECKING, Any
 
 from pygls import uris
@@ -118,10 +119,12 @@ class ContextFeature:
         """The engine, made on first use (after ``initialize``: the announcement is known)."""
         documents = self.documents
         policy = ExclusionPolicy(lambda: self.service.settings.exclude)
+        lock = threading.Lock()  # the engine's two worker threads share this policy object
 
         def allowed(path: str) -> bool:
-            policy.set_roots(documents._roots())
-            return policy.check(uris.from_fs_path(path) or path) is None
+            with lock:
+                policy.set_roots(documents._roots())
+                return policy.check(uris.from_fs_path(path) or path) is None
 
         def display(path: str) -> str:
             return documents.display_path(uris.from_fs_path(path) or path)
