@@ -764,6 +764,9 @@ class ContextEngine:
                     if score >= SNIPPET_MIN_SCORE:
                         scored.append((score, other.uri, start))
         scored.sort(key=lambda s: (-s[0], s[1], s[2]))
+        still = {(self.path_of(u) or u, f"#{start}") for _score, u, start in scored}
+        if state.snippets and all(s.key in still for s in state.snippets):
+            return state.snippets  # they still fit the lines above the cursor: kept (the head stays)
         budget = self.config.budget_tokens * SNIPPET_SHARE
         out: list[Item] = []
         seen: set[str] = set()

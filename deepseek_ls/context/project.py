@@ -9,7 +9,8 @@ every definition another file imports or uses through a module
 (``mod.Name``) gets a score: the number of distinct files using it, then the
 number of lines using it. Go adds the package's own names other files of the
 package use (no import needed there). After those come the other public
-top-level definitions (no leading ``_``), those of the most used files first.
+top-level definitions (no leading ``_``): functions and types before
+variables, those of the most used files first.
 
 :func:`rank` gives the scored definitions best first; the engine fills the
 project block with them up to its share of the budget, in whole cache units.
@@ -140,5 +141,6 @@ def rank(workspace: Workspace, files: list[str]) -> list[Ranked]:
         for name, definition in src.parsed.definitions.items():
             if (path, name) not in found and not name.startswith("_") and "." not in name:
                 rest.append(Ranked(path, definition, 0, 0))
-    rest.sort(key=lambda r: (-weight.get(r.path, 0), r.path, r.definition.line))
+    # functions, classes, types before module-level variables (constants say little)
+    rest.sort(key=lambda r: (r.definition.kind in ("variable", "var"), -weight.get(r.path, 0), r.path, r.definition.line))
     return out + rest
