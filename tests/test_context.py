@@ -459,3 +459,25 @@ def test_huge_documents_are_not_analysed(tmp_path: Path):
     uri = open_file(engine, tmp_path, "big.py", "python", "from lib import small\n" + "x = 1\n" * 400_000)
     assert engine.block(uri, 3) == engine.block("file:///nothing", 0)  # empty: nothing analysed
     assert uri not in engine._analyses
+
+
+def test_snippets_are_kept_while_they_still_fit_the_lines_above_the_cursor(tmp_path: Path):
+    engine = make_engine(tmp_path)
+    views = "def handler(request, response):\n    payload = request.json()\n    response.status = 201\n" \
+            "    response.body = payload\n    return response\n"
+    forms = "def validate(form, errors, schema):\n    form.clean(schema)\n    errors.extend(form.errors)\n" \
+            "    return errors\n"
+    open_file(engine, tmp_path, "views.py", "python", views)
+    open_file(engine, tmp_path, "forms.py", "python", forms)
+    band1 = "def create(request, response):\n    payload = request.json()\n    response.status = 200\n"
+    band2 = "def check(request, response, form, errors, schema):\n    payload = request.json()\n" \
+            "    form.clean(schema)\n    errors.extend(form.errors)\n"
+    uri = open_file(engine, tmp_path, "new_view.py", "python", band1 + "\n" * 40 + band2)
+    first = engine.block(uri, 2)
+    assert "response.status = 201" in first.file and "form.clean" not in first.file
+    # the next 32-line band is closer to forms.py, but views.py still fits: the block stays
+    assert engine.block(uri, 46).file == first.file
+    engine.opened(uri, band1 + "\n" * 70 + "form.clean(schema)\nerrors.extend(form.errors)\nform.errors\n",
+                  "python", 2)  # views.py no longer fits the next band: re-chosen
+    last = engine.block(uri, 75).file
+    assert "form.clean(schema)" in last and "response.status" not in last
