@@ -230,3 +230,20 @@ async def test_an_import_typed_in_brings_its_definition(client: LanguageClient, 
     # it goes to the file's own block, after the header; the project block is unchanged
     assert prompt.index("# Path: pkg/app.py") < prompt.index("def _apply_discount(")
     assert prompt[:prompt.index("# Path: pkg/app.py")] == first[:first.index("# Path: pkg/app.py")]
+
+
+async def test_an_other_open_file_edited_elsewhere_keeps_this_files_head(client: LanguageClient, fake):
+    fake.fim_handler = lambda body: "\u00a7"  # never what is typed next
+    other = f"{ROOT}/pkg/notes.py"
+    open_doc(client, "def jot(text):\n    return text.strip()\n", uri=other)
+    open_doc(client, APP_TEXT, uri=APP)
+    await invoke(client, *CURSOR)
+    change(client, 2, 0, 0, "EDITED_ELSEWHERE = 1\n", uri=other)  # the user edits the other tab...
+    await asyncio.sleep(0.8)
+    change(client, 2, CURSOR[0], CURSOR[1], "r", uri=APP)  # ...and comes back to type here
+    await invoke(client, CURSOR[0], CURSOR[1] + 1)
+    first, second = (r.body["prompt"] for r in fake.fim_requests()[-2:])
+    assert "# Other file: pkg/notes.py\ndef jot(text):" in first
+    head = first[: first.rindex("# Path: pkg/app.py\n")]
+    assert second.startswith(head)  # byte for byte: the other file as first listed here
+    assert "EDITED_ELSEWHERE" not in second
