@@ -50,6 +50,8 @@ PY = {
     "pkg/long.py": "def long_function(a, b):\n    \"\"\"First line of the doc.\n\n    More.\n    \"\"\"\n"
                    + "".join(f"    v{i} = a + b + {i}\n" for i in range(40)) + "    return a\n",
     "src/other/api.py": "def fetch_items(limit: int = 10) -> list:\n    return []\n",
+    # private names: never in the project map unless a file of the project uses them
+    "pkg/priv.py": "def _first_new(x):\n    return x + 1\n\n\ndef _second_new(y):\n    return y * 3\n",
 }
 
 
@@ -98,9 +100,10 @@ def test_python_src_layout_and_long_definitions_cut_to_signature(py_root: Path):
 def test_unknown_modules_and_other_languages_give_nothing(py_root: Path):
     engine = make_engine(py_root)
     uri = open_file(engine, py_root, "pkg/app.py", "python", "import os\nfrom json import dumps\n\nos.getcwd()\n")
-    assert context_text(engine, uri, 3) == ""
+    assert engine.block(uri, 3).file == ""  # (the project block is the session's, for every file)
+    assert engine.block(uri, 3).project == engine.project_block
     rb = open_file(engine, py_root, "pkg/x.rb", "ruby", "require 'x'\nputs 1\n")
-    assert context_text(engine, rb, 1) == ""
+    assert engine.block(rb, 1).file == ""
 
 
 def test_excluded_files_never_enter_the_context(py_root: Path):
@@ -180,19 +183,138 @@ def test_block_is_byte_identical_while_the_set_does_not_change(py_root: Path):
         assert again.project == first.project and again.file == first.file
 
 
-def test_new_import_appends_and_project_block_is_shared_across_files(py_root: Path):
+def test_project_block_is_the_most_used_definitions_and_shared_across_files(py_root: Path):
+    write(py_root, {"pkg/one.py": "from .util import slugify\nfrom .models import User\n\nslugify(User('a').name)\n",
+                    "pkg/two.py": "from . import util\n\nutil.slugify('b')\n"})
     engine = make_engine(py_root)
+    project = engine.project_block
+    # slugify: used by two files (one via the module); User by two (one.py, the __init__ re-export)
+    assert "def slugify(" in project and "class User:" in project
+    assert "def _first_new(" not in project  # private, and used by no file of the project
+    assert project.index("def deep_helper(") < project.index("def slugify(")  # path order
+    a = open_file(engine, py_root, "pkg/a.py", "python",
+                  "from .priv import _first_new\nfrom .util import slugify\n\nslugify(_first_new(1))\n")
+    b = open_file(engine, py_root, "pkg/b.py", "python", "from .priv import _second_new\n\n_second_new(1)\n")
+    block_a, block_b = engine.block(a, 3), engine.block(b, 2)
+    assert block_a.project == block_b.project == project  # the same start for every file
+    assert "def _first_new(x):" in block_a.file and "def _second_new(y):" in block_b.file
+    assert "def slugify(" not in block_a.file  # in the project block already: not twice
+
+
+def test_project_block_does_not_change_when_a_file_needs_a_new_definition(py_root: Path):
+    write(py_root, {"pkg/one.py": "from .util import slugify\n\nslugify('a')\n"})
+    engine = make_engine(py_root)
+    project = engine.project_block
+    assert "def slugify(" in project
     a = open_file(engine, py_root, "pkg/a.py", "python", "from .util import slugify\n\nslugify('x')\n")
-    block_a = engine.block(a, 2)
-    assert "def slugify(" in block_a.project  # first needed here: in the shared block
-    engine.opened(a, "from .util import slugify\nfrom .sub.deep import deep_helper\n\nslugify('x')\n"
-                     "deep_helper(1)\n", "python", 2)
-    grown = engine.block(a, 4)
-    assert grown.project.startswith(block_a.project) and "def deep_helper(x):" in grown.project  # appended
-    b = open_file(engine, py_root, "pkg/b.py", "python", "from .long import long_function\n\nlong_function(1, 2)\n")
-    block_b = engine.block(b, 2)
-    # file b starts with the same project block (a switch of file hits the prompt cache)
-    assert block_b.project.startswith(grown.project)
+    first_a = engine.block(a, 2)
+    b = open_file(engine, py_root, "pkg/b.py", "python", "from .priv import _first_new\n\n_first_new(1)\n")
+    engine.block(b, 2)
+    # b needs a new definition: it goes to b's own block (appended), never the project's
+    engine.opened(b, "from .priv import _first_new\nfrom .priv import _second_new\n\n"
+                     "_first_new(1)\n_second_new(3)\n", "python", 2)
+    grown = engine.block(b, 4)
+    assert grown.project == project and "def _second_new(y):" in grown.file
+    assert grown.file.index("def _first_new(") < grown.file.index("def _second_new(")  # appended
+    assert engine.block(a, 2) == first_a  # a's head is untouched
+
+
+def test_project_block_fills_whole_cache_units_of_its_share(tmp_path: Path):
+    from deepseek_ls.context.engine import PROJECT_SHARE, UNIT_TOKENS
+    defs = {f"pkg/m{i}.py": f"def func_{i}(a, b, c):\n    \"\"\"Add {i}.\"\"\"\n    return a + b + c + {i}\n"
+            for i in range(60)}
+    defs["pkg/__init__.py"] = ""
+    defs["pkg/app.py"] = "".join(f"from .m{i} import func_{i}\n" for i in range(60)) + \
+        "".join(f"x{i} = func_{i}(1, 2, 3)\n" for i in range(60))
+    write(tmp_path, defs)
+    for budget in (1024, 2048, 3000):
+        engine = make_engine(tmp_path, ContextConfig(budget_tokens=budget))
+        target = int(budget * PROJECT_SHARE) // UNIT_TOKENS * UNIT_TOKENS
+        tokens = sum(i.tokens for i in engine._project.values())
+        item = max(i.tokens for i in engine._project.values())
+        assert target - item < tokens <= target  # filled up to whole units: no room for one more
+        assert estimate_tokens(engine.project_block) <= target
+    assert make_engine(tmp_path, ContextConfig(budget_tokens=200)).project_block == ""  # under one unit
+
+
+def test_switch_a_b_a_gives_identical_heads_for_a(py_root: Path):
+    from deepseek_ls.prompt.fim import build_fim_prompt
+    from deepseek_ls.snapshot import DocumentSnapshot
+
+    write(py_root, {"pkg/one.py": "from .util import slugify\n\nslugify('a')\n"})
+    engine = make_engine(py_root)
+    texts = {"pkg/a.py": "from .priv import _first_new\n\ndef run(x):\n    return _first_new(x)\n",
+             "pkg/b.py": "from .long import long_function\n\ndef go():\n    return long_function(1, 2)\n"}
+    uris = {rel: open_file(engine, py_root, rel, "python", text) for rel, text in texts.items()}
+
+    def snap(rel: str, version: int) -> DocumentSnapshot:
+        return DocumentSnapshot(uris[rel], rel, "python", texts[rel], version)
+
+    def prompt_head(rel: str, version: int) -> str:
+        other = "pkg/b.py" if rel == "pkg/a.py" else "pkg/a.py"
+        block = engine.block(uris[rel], 3)
+        others = engine.pin_others(uris[rel], (snap(other, version),))
+        fim = build_fim_prompt(snap(rel, version), len(texts[rel]) - 1, others=others,
+                               project_context=block.project, file_context=block.file)
+        return fim.prompt[:fim.head_len]
+
+    head_a = prompt_head("pkg/a.py", 1)
+    assert head_a.startswith(engine.project_block) and "def _first_new(x):" in head_a
+    # on to b: b is edited (and needs a new definition), then back to a
+    prompt_head("pkg/b.py", 1)
+    texts["pkg/b.py"] = "from .long import long_function\nfrom .priv import _second_new\n\ndef go():\n" \
+                        "    return long_function(_second_new(2), 2)\n"
+    engine.opened(uris["pkg/b.py"], texts["pkg/b.py"], "python", 2)
+    head_b = prompt_head("pkg/b.py", 2)
+    assert "def _second_new(y):" in head_b
+    assert prompt_head("pkg/a.py", 2) == head_a  # byte for byte: b's edit is not in a's head
+    assert head_b.startswith(engine.project_block)
+
+
+def test_a_pinned_other_file_is_refreshed_when_the_file_block_changes(py_root: Path):
+    from deepseek_ls.snapshot import DocumentSnapshot
+
+    engine = make_engine(py_root)
+    a = open_file(engine, py_root, "pkg/a.py", "python", "from .priv import _first_new\n\n_first_new('x')\n")
+    engine.block(a, 2)
+    old = DocumentSnapshot("file:///o.py", "o.py", "python", "x = 1\n", 1)
+    new = DocumentSnapshot("file:///o.py", "o.py", "python", "x = 2\n", 2)
+    assert engine.pin_others(a, (old,)) == (old,)
+    engine.block(a, 2)
+    assert engine.pin_others(a, (new,)) == (old,)  # pinned
+    assert engine.pin_others(a, ()) == ()  # closed: dropped
+    assert engine.pin_others(a, (new,)) == (new,)
+    engine.opened(a, "from .priv import _first_new, _second_new\n\n_first_new('x')\n"
+                     "_second_new(2)\n", "python", 2)
+    engine.block(a, 4)  # the file block changed: the head changes anyway, so the pins refresh
+    newer = DocumentSnapshot("file:///o.py", "o.py", "python", "x = 3\n", 3)
+    assert engine.pin_others(a, (newer,)) == (newer,)
+
+
+def test_project_block_is_rebuilt_only_when_a_signature_in_it_changes(py_root: Path):
+    write(py_root, {"pkg/one.py": "from .util import slugify\n\nslugify('a')\n"})
+    engine = make_engine(py_root)
+    builds = engine.stats["project_builds"]
+    util = py_root / "pkg/util.py"
+    text = util.read_text()
+    uri = open_file(engine, py_root, "pkg/util.py", "python", text)
+    engine.opened(uri, text.replace("return sep.join", "return  sep.join"), "python", 2)  # a body edit
+    assert engine.stats["project_builds"] == builds
+    engine.opened(uri, text.replace('sep: str = "-"', 'sep: str = "_"'), "python", 3)  # the signature
+    assert engine.stats["project_builds"] == builds + 1
+    assert 'sep: str = "_"' in engine.project_block
+
+
+def test_a_lone_file_is_not_parsed_again_while_its_imports_stay(tmp_path: Path):
+    engine = make_engine(tmp_path / "nowhere")
+    text = "import os\nimport re\n\ndef f(x):\n    return os.path.join(x)\n"
+    uri = open_file(engine, tmp_path, "lone.py", "python", text)
+    parses = engine.stats["parses"]
+    for version, extra in enumerate(["    a", "    ab", "    abc"], start=2):
+        engine.opened(uri, text + extra + "\n", "python", version)
+    assert engine.stats["parses"] == parses  # nothing of the workspace imported: no new parse
+    engine.opened(uri, "from .sib import g\n" + text, "python", 9)  # the imports changed: parsed
+    assert engine.stats["parses"] == parses + 1
 
 
 def test_budget_is_respected_and_near_cursor_names_win(tmp_path: Path):
@@ -315,14 +437,13 @@ def test_editor_definitions_are_used_and_null_falls_back(tmp_path: Path):
 
 def test_an_edited_definition_replaces_its_old_text(py_root: Path):
     engine = make_engine(py_root)
-    a = open_file(engine, py_root, "pkg/a.py", "python", "from .util import slugify\n\nslugify('x')\n")
-    assert 'def slugify(text: str, sep: str = "-") -> str:' in engine.block(a, 2).project
-    (py_root / "pkg/util.py").write_text("def slugify(text: str, sep: str = '_', lower: bool = True) -> str:\n"
-                                         "    return text\n")
-    os.utime(py_root / "pkg/util.py", ns=(1, 1))  # another (mtime, size) whatever the clock
-    engine.opened(a, "from .util import slugify\n\nslugify('y')\n", "python", 2)
-    project = engine.block(a, 2).project
-    assert "lower: bool = True" in project and 'sep: str = "-"' not in project
+    a = open_file(engine, py_root, "pkg/a.py", "python", "from .priv import _first_new\n\n_first_new('x')\n")
+    assert "def _first_new(x):" in engine.block(a, 2).file
+    (py_root / "pkg/priv.py").write_text("def _first_new(x, lower: bool = True):\n    return x\n")
+    os.utime(py_root / "pkg/priv.py", ns=(1, 1))  # another (mtime, size) whatever the clock
+    engine.opened(a, "from .priv import _first_new\n\n_first_new('y')\n", "python", 2)
+    block = engine.block(a, 2).file
+    assert "lower: bool = True" in block and "def _first_new(x):" not in block
 
 
 def test_open_unsaved_documents_resolve(tmp_path: Path):
@@ -338,3 +459,25 @@ def test_huge_documents_are_not_analysed(tmp_path: Path):
     uri = open_file(engine, tmp_path, "big.py", "python", "from lib import small\n" + "x = 1\n" * 400_000)
     assert engine.block(uri, 3) == engine.block("file:///nothing", 0)  # empty: nothing analysed
     assert uri not in engine._analyses
+
+
+def test_snippets_are_kept_while_they_still_fit_the_lines_above_the_cursor(tmp_path: Path):
+    engine = make_engine(tmp_path)
+    views = "def handler(request, response):\n    payload = request.json()\n    response.status = 201\n" \
+            "    response.body = payload\n    return response\n"
+    forms = "def validate(form, errors, schema):\n    form.clean(schema)\n    errors.extend(form.errors)\n" \
+            "    return errors\n"
+    open_file(engine, tmp_path, "views.py", "python", views)
+    open_file(engine, tmp_path, "forms.py", "python", forms)
+    band1 = "def create(request, response):\n    payload = request.json()\n    response.status = 200\n"
+    band2 = "def check(request, response, form, errors, schema):\n    payload = request.json()\n" \
+            "    form.clean(schema)\n    errors.extend(form.errors)\n"
+    uri = open_file(engine, tmp_path, "new_view.py", "python", band1 + "\n" * 40 + band2)
+    first = engine.block(uri, 2)
+    assert "response.status = 201" in first.file and "form.clean" not in first.file
+    # the next 32-line band is closer to forms.py, but views.py still fits: the block stays
+    assert engine.block(uri, 46).file == first.file
+    engine.opened(uri, band1 + "\n" * 70 + "form.clean(schema)\nerrors.extend(form.errors)\nform.errors\n",
+                  "python", 2)  # views.py no longer fits the next band: re-chosen
+    last = engine.block(uri, 75).file
+    assert "form.clean(schema)" in last and "response.status" not in last

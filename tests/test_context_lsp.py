@@ -31,6 +31,7 @@ FILES = {
     "pkg/private/keys.py": f'def signing_key():\n    return "{SECRET}"\n',
     "pkg/conf_values.py": f'API_TOKEN = "{SECRET}"\n',  # excluded by the user's deepseek.exclude
     "vendor/external.py": "def vendored_magic(n):\n    return n * 42\n",
+    "pkg/discounts.py": "def _apply_discount(total, rate=0.1):\n    return total * (1 - rate)\n",  # private
 }
 for rel, body in FILES.items():
     (WORKSPACE / rel).parent.mkdir(parents=True, exist_ok=True)
@@ -125,7 +126,7 @@ async def test_definition_of_an_imported_name_reaches_the_prompt_with_one_tab(cl
     prompt = fake.fim_requests()[-1].body["prompt"]
     assert 'def compute_total(items, tax_rate=0.2):\n    """Sum with tax."""' in prompt
     assert "# Other file: pkg/helpers.py" in prompt
-    # the project block opens the prompt, before the file's own header
+    # a public definition of the workspace: in the project block, before the file's own header
     assert prompt.index("def compute_total(") < prompt.index("# Path: pkg/app.py")
     # excluded files (.deepseekignore, deepseek.exclude) are never read for context
     assert "signing_key():" not in prompt.replace("key = signing_key()", "")
@@ -219,8 +220,30 @@ async def test_an_import_typed_in_brings_its_definition(client: LanguageClient, 
     fake.fim_handler = lambda body: "\u00a7"
     open_doc(client, "\n\ndef checkout(cart):\n    \n", uri=APP)
     await invoke(client, 3, 4)
-    assert "def compute_total(" not in fake.fim_requests()[-1].body["prompt"]
-    change(client, 2, 0, 0, "from .helpers import compute_total", uri=APP)  # typed (pasted) above
+    first = fake.fim_requests()[-1].body["prompt"]
+    assert "def _apply_discount(" not in first  # private, used by no file: not in the project map
+    change(client, 2, 0, 0, "from .discounts import _apply_discount", uri=APP)  # typed (pasted) above
     await asyncio.sleep(1.0)  # the background analysis runs after a quiet moment
     await invoke(client, 3, 4)
-    assert "def compute_total(items, tax_rate=0.2):" in fake.fim_requests()[-1].body["prompt"]
+    prompt = fake.fim_requests()[-1].body["prompt"]
+    assert "def _apply_discount(total, rate=0.1):" in prompt
+    # it goes to the file's own block, after the header; the project block is unchanged
+    assert prompt.index("# Path: pkg/app.py") < prompt.index("def _apply_discount(")
+    assert prompt[:prompt.index("# Path: pkg/app.py")] == first[:first.index("# Path: pkg/app.py")]
+
+
+async def test_an_other_open_file_edited_elsewhere_keeps_this_files_head(client: LanguageClient, fake):
+    fake.fim_handler = lambda body: "\u00a7"  # never what is typed next
+    other = f"{ROOT}/pkg/notes.py"
+    open_doc(client, "def jot(text):\n    return text.strip()\n", uri=other)
+    open_doc(client, APP_TEXT, uri=APP)
+    await invoke(client, *CURSOR)
+    change(client, 2, 0, 0, "EDITED_ELSEWHERE = 1\n", uri=other)  # the user edits the other tab...
+    await asyncio.sleep(0.8)
+    change(client, 2, CURSOR[0], CURSOR[1], "r", uri=APP)  # ...and comes back to type here
+    await invoke(client, CURSOR[0], CURSOR[1] + 1)
+    first, second = (r.body["prompt"] for r in fake.fim_requests()[-2:])
+    assert "# Other file: pkg/notes.py\ndef jot(text):" in first
+    head = first[: first.rindex("# Path: pkg/app.py\n")]
+    assert second.startswith(head)  # byte for byte: the other file as first listed here
+    assert "EDITED_ELSEWHERE" not in second

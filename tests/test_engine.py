@@ -498,7 +498,7 @@ async def test_wait_idle_waits_for_the_rest_of_a_stream_shown_early():
     assert engine.memory.recall("file:///w/a.py", BASE, "").text == "\n    ".join(lines)
 
 
-async def test_the_project_context_goes_first_in_full_prompts_and_never_in_short_ones():
+async def test_the_project_context_goes_first_in_full_and_short_prompts():
     up = Upstream(text="x = 1")
     engine, _, _ = make_engine(up, clock=ManualClock())
     big = "".join(f"def helper_{i}(x):\n    return x * {i}\n\n" for i in range(400))
@@ -510,10 +510,11 @@ async def test_the_project_context_goes_first_in_full_prompts_and_never_in_short
         return engine.complete(CompletionRequest(doc=doc, offset=len(t), manual=True, context=block))
 
     await ask(text)         # full: the block, then the file header
-    await ask(text + "1")   # the head warms: short, without the block
+    await ask(text + "1")   # the head warms: short, still opened by the (cached) project block
     full, short = (b["prompt"] for b in up.bodies)
     assert full.startswith(block + "# Path: a.py\n# Language: python\n")
-    assert short.startswith("# Path: a.py\n") and block not in short
+    assert short.startswith(block + "# Path: a.py\n") and short.count(block) == 1
+    assert "def helper_0(" not in short  # the rest is the short prompt's: header and nearest lines
 
 
 async def test_the_short_prompt_path_builds_the_prompt_once(monkeypatch):

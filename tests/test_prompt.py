@@ -128,7 +128,8 @@ def test_the_project_context_comes_first_and_belongs_to_the_head():
     assert p.head_len == len(block) + plain.head_len and p.window_line == plain.window_line
     unterminated = build_fim_prompt(doc(text), len(text), project_context=block.rstrip("\n"))
     assert unterminated.prompt == p.prompt  # it always ends its own line
-    assert "# Project" not in short_fim_prompt(p, doc(text), len(text)).prompt
+    short = short_fim_prompt(p, doc(text), len(text)).prompt  # the project block (cached) stays first
+    assert short.startswith(block + "# Path: ") and short.count("# Project") == 1
 
 
 def test_the_short_prompt_is_the_header_and_the_nearest_lines_of_the_full_prompts_cursor():

@@ -13,18 +13,32 @@ Sources, each with a switch (:class:`ContextConfig`):
   files, chosen by Jaccard similarity of identifier sets with the lines
   above the cursor (as Copilot's neighbouring tabs).
 
-Placement (cache-friendly): the prompt starts with the **project block**,
-shared by every file of the session: definitions in the order they were
-first needed, only ever appended to, up to half the budget. After the
-file's own header comes the **file block**: this file's further items in
-the order they were first needed (appended; rebuilt only when the budget
-forces an eviction), then the snippets. A block changes only when the set
-of its items changes, never per keystroke.
+Placement (cache-friendly, see :mod:`deepseek_ls.prompt.fim` for the whole
+prompt): the prompt starts with the **project block**, the same for every
+file of the session: a map of the definitions the project's own files use
+most (:mod:`.project`), built once from the workspace folders in the
+background, filling whole cache units (:data:`UNIT_TOKENS`) up to
+:data:`PROJECT_SHARE` of the budget, ordered by path and line. It is never
+appended to: a definition a file needs that is not in it goes to that
+file's block. It is rebuilt only when it must: the workspace folders
+changed, the settings changed, or the first line (signature) of one of its
+definitions was edited or the definition removed (at most once per
+:data:`PROJECT_REBUILD_MIN_S`). After the file's own header comes the
+**file block**: this file's further items in the order they were first
+needed (appended; evicted only when the budget forces it), then the
+snippets. The other open files a prompt lists are pinned per file at the
+content they had when first listed (:meth:`ContextEngine.pin_others`), and
+refreshed only when the file's block or the project block changes anyway.
+So a return to a file finds its prompt head byte for byte as it left it.
 
 Cost on the request path: :meth:`ContextEngine.block` only ranks the
 cached candidates of the latest analysis and looks the rendered text up.
-Reading, parsing and resolving run in one background worker thread after
-``didOpen``/``didChange`` (tree-sitter parses with the GIL released).
+Reading, parsing and resolving run in a background worker thread after
+``didOpen``/``didChange`` (tree-sitter parses with the GIL released); the
+project map in a second one. A change that leaves a file's import lines
+as they were, in a file none of whose imports resolve to the workspace, is
+not parsed again (only every :data:`FULL_REANALYSE_S`); snippet windows
+are computed only when another file asks for snippets.
 
 Token counts are estimates: characters / 3.5 (:func:`.parse.estimate_tokens`).
 """
@@ -36,14 +50,17 @@ import concurrent.futures
 import logging
 import os
 import re
+import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from cachetools import LRUCache
 
+from ..snapshot import DocumentSnapshot
 from .parse import Definition, Parsed, definition_at, editor_names, estimate_tokens, language_of
-from .resolve import Source, Workspace
+from .project import project_files, rank
+from .resolve import Binding, Source, Workspace
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +68,15 @@ log = logging.getLogger(__name__)
 NEAR_ABOVE, NEAR_BELOW = 40, 10
 #: share of the budget the project block may take
 PROJECT_SHARE = 0.5
+#: the prompt cache's unit (tokens): DeepSeek v4 persists prefixes at fixed intervals, legacy
+#: caching in 64-token units; the project block fills a whole number of these
+UNIT_TOKENS = 128
+#: the project block is rebuilt (an edited signature) at most this often (s), and only after
+#: the edit has stood this long (a half-typed line can hide a definition from the parser)
+PROJECT_REBUILD_MIN_S = 60.0
+PROJECT_QUIET_S = 10.0
+#: a file whose imports resolve to nothing is parsed again at least this often while edited (s)
+FULL_REANALYSE_S = 30.0
 #: share of the budget snippets may take, and their size (lines)
 SNIPPET_SHARE = 0.25
 SNIPPET_LINES = 16
@@ -65,6 +91,12 @@ RECENT_FILES = 8
 MAX_ANALYSED_CHARS = 1_000_000
 
 _WORD = re.compile(r"[A-Za-z_$][\w$]*")
+#: the lines that can change what a file imports (a cheap check before parsing again)
+_IMPORT_LINES = {
+    "python": re.compile(r"^[ \t]*(?:from[ \t]+\S+[ \t]+)?import\b[^\n]*", re.M),
+    "typescript": re.compile(r"^[^\n]*\b(?:import|require|from)\b[^\n]*", re.M),
+}
+_IMPORT_LINES["tsx"] = _IMPORT_LINES["javascript"] = _IMPORT_LINES["typescript"]
 _COMMENT = {"python": "#"}
 
 #: (uri, [(line, code-point column)]) -> parallel list of [(path, line)] or None
@@ -92,6 +124,7 @@ class Item:
     display: str           # the file as named to the model
     comment: str           # line-comment marker of its language
     text: str
+    line: int = 0          # its first line in its file (0-based; order within a file)
 
     @property
     def tokens(self) -> int:
@@ -114,8 +147,21 @@ class Analysis:
     #: the text's lines (for snippets)
     lines: list[str]
     text: str = ""
-    #: snippet windows: (first line, identifiers of its lines)
-    windows: list[tuple[int, frozenset[str]]] = field(default_factory=list)
+    #: snippet windows: (first line, identifiers of its lines); None until first asked for
+    windows: list[tuple[int, frozenset[str]]] | None = None
+    #: import bindings that resolved to files of the workspace
+    bindings: int = 0
+    #: the import lines (see ``_IMPORT_LINES``), and when the file was last parsed (monotonic s)
+    imports: tuple[str, ...] = ()
+    parsed_at: float = 0.0
+    #: the file's own top-level definitions: name -> first line (0-based)
+    definitions: dict[str, int] = field(default_factory=dict)
+    windows_asked: bool = False
+
+    def snippet_windows(self) -> list[tuple[int, frozenset[str]]]:
+        if self.windows is None:
+            self.windows = _windows(self.lines)
+        return self.windows
 
 
 @dataclass
@@ -123,6 +169,11 @@ class _FileState:
     chosen: list[tuple[str, str]] = field(default_factory=list)
     snippets: tuple[Item, ...] = ()
     snippet_bucket: int | None = None
+    #: the other open files as first listed in this file's prompt: uri -> snapshot
+    others: dict[str, DocumentSnapshot] = field(default_factory=dict)
+    #: the file block last given, and whether the last :meth:`ContextEngine.block` changed it
+    last_file: str | None = None
+    file_changed: bool = False
 
 
 @dataclass(frozen=True)
@@ -144,6 +195,11 @@ def _render(items: list[Item] | tuple[Item, ...]) -> str:
             last = item.display
         out.append(item.text.rstrip("\n") + "\n\n")
     return "".join(out)
+
+
+def _head_lines(text: str) -> frozenset[str]:
+    """The first lines of a definition's text, stripped (its signature, with a comment above)."""
+    return frozenset(line.strip() for line in text.split("\n", 6)[:6])
 
 
 def comment_of(path: str) -> str:
@@ -189,13 +245,25 @@ class ContextEngine:
         self._getters: dict[str, Callable[[], str] | None] = {}  # uri -> the text, when asked for
         self._cursor: dict[str, int] = {}
         self._files: dict[str, _FileState] = {}
+        #: the project block: its items (path then line order), text, estimated tokens, and the
+        #: first line of each item's definition as it was when built (what an edit must keep)
         self._project: OrderedDict[tuple[str, str], Item] = OrderedDict()
+        self._project_text = ""
+        self._project_tokens = 0
+        self._project_first: dict[tuple[str, str], frozenset[str]] = {}
+        self._project_paths: frozenset[str] = frozenset()
+        self._project_roots: tuple[str, ...] | None = None
+        self._project_task: asyncio.Task[None] | None = None
+        self._project_built_at = -PROJECT_REBUILD_MIN_S
+        self._project_later: asyncio.TimerHandle | None = None
+        self._project_executor = concurrent.futures.ThreadPoolExecutor(max_workers=1,
+                                                                       thread_name_prefix="context-project")
         self._recent: OrderedDict[str, Analysis] = OrderedDict()
         self._open: set[str] = set()
         self._editor: dict[str, dict[str, list[tuple[str, int]]]] = {}
         self._editor_asked: dict[str, frozenset[str]] = {}
         self._rendered: LRUCache[tuple[object, ...], Block] = LRUCache(maxsize=256)
-        self.stats = {"analyses": 0, "editor_requests": 0}
+        self.stats = {"analyses": 0, "editor_requests": 0, "parses": 0, "project_builds": 0}
 
     # -- configuration ---------------------------------------------------
     def configure(self, config: ContextConfig) -> None:
@@ -204,14 +272,134 @@ class ContextEngine:
             self.config = config
             if reset:
                 self.workspace = Workspace(self._allowed, config.item_tokens)
-            self._project.clear()
             self._files.clear()
             self._rendered.clear()
+            self._install_project([])
+            self._build_project()
             for uri in list(self._docs):
                 self._schedule(uri, 0.0)
 
     def set_roots(self, roots: list[str]) -> None:
-        self.workspace.roots = [os.path.normpath(r) for r in roots]
+        """The workspace folders (cheap when unchanged: called per request). A change (the
+        first call too) builds the project block again, in the background."""
+        normalized = [os.path.normpath(r) for r in roots]
+        self.workspace.roots = normalized
+        if tuple(normalized) != self._project_roots:
+            self._project_roots = tuple(normalized)
+            self._build_project()
+
+    # -- the project block -------------------------------------------------------
+    @property
+    def project_block(self) -> str:
+        """The rendered project block ("" while none is built)."""
+        return self._project_text
+
+    def _build_project(self) -> None:
+        """Build the project block from the workspace folders: in the background when a loop
+        runs (the previous block stays until the new one is there), else now."""
+        if self._project_later is not None:
+            self._project_later.cancel()
+            self._project_later = None
+        if not (self.config.enabled and self.config.definitions) or not self._project_roots:
+            self._install_project([])
+            return
+        roots = list(self._project_roots)
+        opened = {}
+        for uri, (version, text, language_id) in self._docs.items():
+            path = self.path_of(uri)
+            if path:
+                opened[path] = (version, text, language_id)
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            self._install_project(self._project_items(roots, opened))
+            return
+        if self._project_task is not None and not self._project_task.done():
+            self._project_task.cancel()
+
+        async def run() -> None:
+            try:
+                items = await loop.run_in_executor(self._project_executor, self._project_items, roots, opened)
+            except Exception:
+                log.warning("context: the project map failed", exc_info=True)
+                return
+            self._install_project(items)
+
+        self._project_task = loop.create_task(run())
+
+    def _project_items(self, roots: list[str], opened: dict[str, tuple[object, str, str]]) -> list[Item]:
+        """(Project worker thread) the project block's items: the best-ranked definitions of
+        the project map within whole cache units of the project's share of the budget."""
+        ws = Workspace(self._allowed, self.config.item_tokens)  # its own caches: another thread
+        ws.roots = roots
+        for path, (version, text, language_id) in opened.items():
+            ws.set_open(path, version, text, language_id)
+        target = int(self.config.budget_tokens * PROJECT_SHARE) // UNIT_TOKENS * UNIT_TOKENS
+        if target <= 0:
+            return []
+        files = project_files(roots)
+        chosen: list[Item] = []
+        total = 0
+        for ranked in rank(ws, files)[:400]:
+            item = self._item(ranked.path, ranked.definition)
+            if total + item.tokens <= target:
+                chosen.append(item)
+                total += item.tokens
+        chosen.sort(key=lambda i: (i.display, i.key[0], i.line, i.key[1]))
+        return chosen
+
+    def _install_project(self, items: list[Item]) -> None:
+        """Make ``items`` the project block (event loop). Every file's pinned other files are
+        refreshed: the heads change anyway."""
+        new = OrderedDict((i.key, i) for i in items)
+        if list(new.items()) == list(self._project.items()):
+            self._project_built_at = time.monotonic()
+            return
+        self._project = new
+        self._project_text = _render(items)
+        self._project_tokens = sum(i.tokens for i in items)
+        self._project_first = {i.key: _head_lines(i.text) for i in items}
+        self._project_paths = frozenset(i.key[0] for i in items)
+        self._project_built_at = time.monotonic()
+        self.stats["project_builds"] += 1
+        self._rendered.clear()
+        for state in self._files.values():
+            state.others.clear()
+
+    def _outdated(self, analysis: Analysis) -> bool:
+        """True when a definition of the project block in ``analysis``'s file lost its
+        first line (signature) or is gone."""
+        path = self.path_of(analysis.uri)
+        if not path or path not in self._project_paths or analysis.parsed_at == 0.0:
+            return False
+        for key, first in self._project_first.items():
+            if key[0] != path:
+                continue
+            line = analysis.definitions.get(key[1])
+            if line is None or line >= len(analysis.lines) or analysis.lines[line].strip() not in first:
+                return True
+        return False
+
+    def _check_project(self, analysis: Analysis) -> None:
+        """After an analysis: when the project block is outdated by it, rebuild the block once
+        the edit has stood :data:`PROJECT_QUIET_S` (checked again then), at most once per
+        :data:`PROJECT_REBUILD_MIN_S`."""
+        if not self._outdated(analysis):
+            return
+        if self._project_later is not None or (self._project_task is not None and not self._project_task.done()):
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            self._build_project()
+            return
+        wait = max(PROJECT_QUIET_S, self._project_built_at + PROJECT_REBUILD_MIN_S - time.monotonic())
+        self._project_later = loop.call_later(wait, self._rebuild_if_outdated)
+
+    def _rebuild_if_outdated(self) -> None:
+        self._project_later = None
+        if any(self._outdated(a) for a in self._analyses.values()):
+            self._build_project()
 
     # -- documents (event loop) ------------------------------------------
     def opened(self, uri: str, text: str, language_id: str, version: object) -> None:
@@ -268,17 +456,17 @@ class ContextEngine:
     async def ready(self, uri: str, timeout: float) -> bool:
         """Wait at most ``timeout`` s for the analysis of ``uri`` in progress (an invoked
         completion may wait for it; an automatic one never does). True when one is there."""
-        task = self._pending.get(uri)
-        if task is not None and not task.done():
+        waits = [t for t in (self._pending.get(uri), self._project_task) if t is not None and not t.done()]
+        if waits:  # the file's analysis, and the project block when it is being built
             try:
-                await asyncio.wait_for(asyncio.shield(task), timeout)
+                await asyncio.wait_for(asyncio.shield(asyncio.gather(*waits)), timeout)
             except (TimeoutError, asyncio.CancelledError, Exception) as exc:  # noqa: BLE001 - never fail the completion
                 log.debug("context: went on without the analysis of %s (%s)", uri, type(exc).__name__)
         return uri in self._analyses
 
     def pending(self, uri: str) -> bool:
-        task = self._pending.get(uri)
-        return task is not None and not task.done()
+        """True while ``uri``'s analysis, or the project block, is being made."""
+        return any(t is not None and not t.done() for t in (self._pending.get(uri), self._project_task))
 
     def _schedule(self, uri: str, delay: float) -> None:
         if not self.config.enabled:
@@ -323,6 +511,7 @@ class ContextEngine:
             return
         self._analyses[analysis.uri] = analysis
         self.stats["analyses"] += 1
+        self._check_project(analysis)
 
     # -- analysis (worker thread) -----------------------------------------
     def _analyse(self, uri: str, version: object, text: str, language_id: str) -> Analysis | None:
@@ -331,21 +520,35 @@ class ContextEngine:
         language = language_of(path or uri, language_id)
         if path and language:
             ws.set_open(path, version, text, language_id)
-        src = ws.source(path, render=False) if path and language else None
         lines = text.split("\n")
-        windows = _windows(lines) if self.config.open_files or self.config.recent_files else []
+        pattern = _IMPORT_LINES.get(language or "")
+        imports = tuple(pattern.findall(text)) if pattern is not None else ()
+        previous = self._analyses.get(uri)
+        now = time.monotonic()
+        if (previous is not None and pattern is not None and previous.language == language
+                and previous.bindings == 0 and previous.imports == imports and not self._editor.get(uri)
+                and path not in self._project_paths and now - previous.parsed_at < FULL_REANALYSE_S):
+            # nothing of the workspace imported before, and the import lines are as they were:
+            # nothing to gain from parsing the file again (the common case of a lone file)
+            return Analysis(uri, version, language or language_id, [], lines, text, None, 0, imports,
+                            previous.parsed_at, previous.definitions)
+        src = ws.source(path, render=False) if path and language else None
         if src is None:
-            return Analysis(uri, version, language or language_id, [], lines, text, windows)
-        candidates = self._candidates(path or "", src) if self.config.definitions else []
+            return Analysis(uri, version, language or language_id, [], lines, text)
+        self.stats["parses"] += 1
+        bindings = ws.bindings(path or "", src.parsed) if self.config.definitions else []
+        candidates = self._candidates(path or "", src, bindings) if self.config.definitions else []
         extra = self._editor_candidates(uri, path or "", src.parsed)
         known = {c.item.key for c in candidates}
         candidates += [c for c in extra if c.item.key not in known]
-        return Analysis(uri, version, src.parsed.language, candidates, lines, text, windows)
+        own = {name: d.line for name, d in src.parsed.definitions.items()}
+        return Analysis(uri, version, src.parsed.language, candidates, lines, text, None,
+                        len(bindings) + (1 if src.parsed.language == "go" else 0), imports, now, own)
 
     def _item(self, path: str, definition: Definition) -> Item:
-        return Item((path, definition.name), self.display(path), comment_of(path), definition.text)
+        return Item((path, definition.name), self.display(path), comment_of(path), definition.text, definition.line)
 
-    def _candidates(self, path: str, src: Source) -> list[Candidate]:
+    def _candidates(self, path: str, src: Source, bindings: list[Binding]) -> list[Candidate]:
         ws = self.workspace
         parsed = src.parsed
         import_lines = {imp.line for imp in parsed.imports}
@@ -359,7 +562,6 @@ class ContextEngine:
                 used = tuple(sorted(set(old.lines) | set(used)))
             out[item.key] = Candidate(item, used)
 
-        bindings = ws.bindings(path, parsed)
         members = parsed.lines_of({b.local for b in bindings if b.name is not None})
         qualified = parsed.qualified_of({b.local for b in bindings if b.name is None})
         for binding in bindings:
@@ -451,56 +653,64 @@ class ContextEngine:
 
     # -- the request path ----------------------------------------------------
     def block(self, uri: str, line: int) -> Block:
-        """The context for a request at ``line`` (0-based) of ``uri``: cheap, never waits."""
+        """The context for a request at ``line`` (0-based) of ``uri``: cheap, never waits.
+
+        ``project``: the session's project block (the same for every file); ``file``: the
+        definitions this file needs beyond it (append-only), then snippets."""
         if not self.config.enabled:
             return Block()
         analysis = self._analyses.get(uri)
         if analysis is None:
-            return Block()
+            return Block(self._project_text, "", tuple(self._project))
         budget = self.config.budget_tokens
         state = self._files.setdefault(uri, _FileState())
         ranked = self._rank(analysis, line)
         by_key = {c.item.key: c.item for c in analysis.candidates}
-        for key, item in by_key.items():  # a definition edited since: its new text (an item changed)
-            if key in self._project and self._project[key].text != item.text:
-                self._project[key] = item
-        project_tokens = sum(i.tokens for i in self._project.values())
-        file_budget = budget - project_tokens
-        # the set of items wanted: best first, the project's items free
+        project = self._project
+        file_budget = budget - self._project_tokens
+        # the set of items wanted: best first, the project block's items free
         wanted: list[tuple[str, str]] = []
         used = 0
         for item in ranked:
-            if item.key in self._project:
+            if item.key in project:
                 continue
             if used + item.tokens <= file_budget:
                 wanted.append(item.key)
                 used += item.tokens
-        chosen = [k for k in state.chosen if k in by_key]
-        missing = [k for k in wanted if k not in chosen]
-        for key in missing:
-            item = by_key[key]
-            if project_tokens + item.tokens <= budget * PROJECT_SHARE:
-                self._project[key] = item  # first needed here: shared from now on
-                project_tokens += item.tokens
-            else:
-                chosen.append(key)
-        file_budget = budget - project_tokens
+        chosen = [k for k in state.chosen if k in by_key and k not in project]
+        chosen += [k for k in wanted if k not in chosen]  # first needed now: appended
         if sum(by_key[k].tokens for k in chosen) > file_budget:
             keep = set(wanted)  # the budget forces it: evict what is no longer wanted
             chosen = [k for k in chosen if k in keep]
             while chosen and sum(by_key[k].tokens for k in chosen) > file_budget:
                 chosen.pop()
         state.chosen = chosen
-        snippets = self._snippets(uri, analysis, line, state, {*chosen, *self._project})
-        cache_key = (tuple(i.text for i in self._project.values()), tuple(chosen),
-                     tuple(by_key[k].text for k in chosen), tuple(s.text for s in snippets))
+        snippets = self._snippets(uri, analysis, line, state, {*chosen, *project})
+        cache_key = (self._project_text, tuple(chosen), tuple(by_key[k].text for k in chosen),
+                     tuple(s.text for s in snippets))
         hit = self._rendered.get(cache_key)
         if hit is None:
-            hit = Block(_render(list(self._project.values())),
-                        _render([by_key[k] for k in chosen]) + _render(snippets),
-                        (*self._project, *chosen, *(s.key for s in snippets)))
+            hit = Block(self._project_text, _render([by_key[k] for k in chosen]) + _render(snippets),
+                        (*project, *chosen, *(s.key for s in snippets)))
             self._rendered[cache_key] = hit
+        state.file_changed = state.last_file is not None and state.last_file != hit.file
+        state.last_file = hit.file
         return hit
+
+    def pin_others(self, uri: str, others: tuple[DocumentSnapshot, ...]) -> tuple[DocumentSnapshot, ...]:
+        """The other open documents as ``uri``'s prompt lists them: each at the content it had
+        when first listed there (so a return to ``uri`` finds its prompt head unchanged),
+        refreshed when ``uri``'s file block changed at the last :meth:`block` or the project
+        block was rebuilt (the head changes then anyway). Closed documents drop out; a newly
+        opened one is pinned as it is now."""
+        state = self._files.setdefault(uri, _FileState())
+        if state.file_changed:
+            state.others.clear()
+            state.file_changed = False
+        current = {d.uri for d in others}
+        for gone in [u for u in state.others if u not in current]:
+            del state.others[gone]
+        return tuple(state.others.setdefault(d.uri, d) for d in others)
 
     def _rank(self, analysis: Analysis, line: int) -> list[Item]:
         lo, hi = line - NEAR_ABOVE, line + NEAR_BELOW
@@ -535,13 +745,19 @@ class ContextEngine:
             return ()
         scored: list[tuple[float, str, int]] = []
         for other in self._snippet_pool(uri):
-            for start, ws in other.windows:
+            if other.windows is None and not self._windows_later(other):
+                state.snippet_bucket = None  # ask again at the next request, when it is there
+                continue
+            for start, ws in other.snippet_windows():
                 inter = len(near & ws)
                 if inter:
                     score = inter / len(near | ws)
                     if score >= SNIPPET_MIN_SCORE:
                         scored.append((score, other.uri, start))
         scored.sort(key=lambda s: (-s[0], s[1], s[2]))
+        still = {(self.path_of(u) or u, f"#{start}") for _score, u, start in scored}
+        if state.snippets and all(s.key in still for s in state.snippets):
+            return state.snippets  # they still fit the lines above the cursor: kept (the head stays)
         budget = self.config.budget_tokens * SNIPPET_SHARE
         out: list[Item] = []
         seen: set[str] = set()
@@ -562,6 +778,19 @@ class ContextEngine:
         state.snippets = tuple(out)
         return state.snippets
 
+    def _windows_later(self, analysis: Analysis) -> bool:
+        """Make ``analysis``'s snippet windows: now when no loop runs (True), else in the
+        worker thread, never on the request path (False: not there yet)."""
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            analysis.snippet_windows()
+            return True
+        if not analysis.windows_asked:
+            analysis.windows_asked = True
+            self._executor.submit(analysis.snippet_windows)
+        return False
+
     def _snippet_text(self, uri: str, start: int) -> str | None:
         analysis = self._analyses.get(uri) or self._recent.get(uri)
         if analysis is None:
@@ -572,4 +801,9 @@ class ContextEngine:
     def close(self) -> None:
         for task in self._pending.values():
             task.cancel()
+        if self._project_task is not None:
+            self._project_task.cancel()
+        if self._project_later is not None:
+            self._project_later.cancel()
         self._executor.shutdown(wait=False, cancel_futures=True)
+        self._project_executor.shutdown(wait=False, cancel_futures=True)

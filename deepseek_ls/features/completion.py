@@ -72,7 +72,10 @@ class CompletionFeature:
         project_block = file_block = ""
         if self.context is not None:  # i12
             project_block, file_block = await self.context.blocks(uri, snap.text.count("\n", 0, offset), manual)
-        request = CompletionRequest(doc=snap, offset=offset, manual=manual, others=self.documents.others(uri),
+        others = self.documents.others(uri)
+        if self.context is not None:  # i12: pinned as first listed in this file's prompt
+            others = self.context.others(uri, others)
+        request = CompletionRequest(doc=snap, offset=offset, manual=manual, others=others,
                                     request_id=request_id, context=project_block, file_context=file_block)
         suggestion = await self.service.engine.complete(request)
         if suggestion is None:

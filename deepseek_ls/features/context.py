@@ -12,7 +12,7 @@
   leaves the parser's definitions.
 
 Files the exclusion policy excludes are never read for context (the engine
-has its own policy object, used by its worker thread only).
+has its own policy object, used by its worker threads under a lock).
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from __future__ import annotations
 import functools
 import logging
 import os
+import threading
 from typing import TYPE_CHECKING, Any
 
 from pygls import uris
@@ -29,6 +30,7 @@ from ..context.engine import MAX_ANALYSED_CHARS
 from ..policy import ExclusionPolicy
 from ..positions import position_at
 from ..settings import Settings
+from ..snapshot import DocumentSnapshot
 from .connection import CLIENT_DEADLINES, DeepSeekLanguageServer
 
 if TYPE_CHECKING:
@@ -120,10 +122,12 @@ class ContextFeature:
         """The engine, made on first use (after ``initialize``: the announcement is known)."""
         documents = self.documents
         policy = ExclusionPolicy(lambda: self.service.settings.exclude)
+        lock = threading.Lock()  # the engine's two worker threads share this policy object
 
         def allowed(path: str) -> bool:
-            policy.set_roots(documents._roots())
-            return policy.check(uris.from_fs_path(path) or path) is None
+            with lock:
+                policy.set_roots(documents._roots())
+                return policy.check(uris.from_fs_path(path) or path) is None
 
         def display(path: str) -> str:
             return documents.display_path(uris.from_fs_path(path) or path)
@@ -171,6 +175,15 @@ class ContextFeature:
             await engine.ready(uri, INVOKED_WAIT_S)
         block = engine.block(uri, line)
         return block.project, block.file
+
+    def others(self, uri: str, snapshots: tuple[DocumentSnapshot, ...]) -> tuple[DocumentSnapshot, ...]:
+        """The other open documents for ``uri``'s prompt, pinned at the content they had when
+        first listed there (see :meth:`ContextEngine.pin_others`); as given when the context
+        is off."""
+        engine: ContextEngine | None = self.__dict__.get("engine")
+        if engine is None or not self.service.settings.context_enabled:
+            return snapshots
+        return engine.pin_others(uri, snapshots)
 
     async def _ask_definitions(self, uri: str,
                                positions: list[tuple[int, int]]) -> list[list[tuple[str, int]] | None] | None:

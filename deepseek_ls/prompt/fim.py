@@ -1,24 +1,44 @@
 """Build cache-friendly fill-in-the-middle prompts.
 
 DeepSeek bills prompt tokens that repeat the start of an earlier prompt at a
-small fraction of the price, but only an exact prefix counts. So the prompt
-is laid out from the most stable part to the least stable one:
+small fraction of the price, but only an exact prefix counts, and only in
+whole units: legacy caching in 64-token units from token 0; v4 persists a
+"cache prefix unit" at the end of every request's input, at a prefix it
+finds common to several requests, and at fixed intervals, and a request
+hits only a unit it matches in full. So the prompt is laid out from the
+part shared by most requests to the part that changes per keystroke:
 
-0. the project context the caller rendered, if any (stable for the project);
+0. ``project_context``: the project block (:mod:`deepseek_ls.context`), the
+   same for every file of the session and large enough to fill whole units.
+   A switch to another file shares it with the last prompt, so v4 persists
+   it (a common prefix) and the first prompt in the new file hits it. It is
+   never appended to mid-session (that would cut every cached prompt at
+   its old end);
 1. a header naming the file and its language (stable for the file);
-2. other open files of the same language, sorted by path, each cut to whole
-   lines (stable while they are not edited);
-3. the rest of the current file beyond the suffix window, aligned by lines
+2. ``file_context``: the file's own cross-file block (definitions it needs
+   beyond the project block, appended in the order first needed; then
+   snippets, kept while the cursor stays in the same 32-line band);
+3. other open files of the same language, sorted by path, each cut to whole
+   lines. The server passes them pinned at the content they had when first
+   listed in this file's prompt (refreshed only when the file's block or
+   the project block changes), so editing them elsewhere does not change
+   this file's head;
+4. the rest of the current file beyond the suffix window, aligned by lines
    counted from the end of the file (stable while typing above it);
-4. the current file from a start line that moves in aligned steps of
+5. the current file from a start line that moves in aligned steps of
    ``PREFIX_STEP_LINES`` lines (stable while the cursor stays in the window);
-5. the text nearest the cursor, last.
+6. the text nearest the cursor, last.
+
+Parts 0-4 form the file's head: a return to a file (A -> B -> A) sends a
+head byte for byte as A's last one, which v4 persisted at the end of that
+request, so the return hits up to the window.
 
 The suffix is short and cut at a line end: in the FIM layout it follows the
 prompt, so every suffix token is a cache miss.
 
-While DeepSeek has not cached a new head yet, the *short prompt* (header and
-the nearest lines only, :func:`short_fim_prompt`) is sent instead.
+While DeepSeek has not cached a new head yet, the *short prompt* (project
+block, header and the nearest lines only, :func:`short_fim_prompt`) is sent
+instead: the project block is cached already (it starts every prompt).
 """
 
 from __future__ import annotations
@@ -66,6 +86,7 @@ class FimPrompt:
     line_suffix: str      # text of the cursor line after the cursor
     head_len: int = 0     # characters of the prompt before the current file's window
     window_line: int = 0  # line of the current file where the window starts (0-based)
+    project_len: int = 0  # characters of the project block at the start of the prompt
 
 
 def comment_prefix(language_id: str) -> str:
@@ -263,23 +284,23 @@ def build_fim_prompt(doc: DocumentSnapshot, offset: int, *,
     suffix = _suffix(rest, suffix_chars, C.SUFFIX_LINES)
     if multiline:
         return FimPrompt(head + prefix[start:], suffix, max_tokens_block, ("\n\n",), True,
-                         line_prefix, line_suffix, len(head), prefix.count("\n", 0, start))
+                         line_prefix, line_suffix, len(head), prefix.count("\n", 0, start), len(project_context))
     return FimPrompt(head + prefix[start:], suffix, C.FIM_MAX_TOKENS_LINE, ("\n",), False,
-                     line_prefix, line_suffix, len(head), prefix.count("\n", 0, start))
+                     line_prefix, line_suffix, len(head), prefix.count("\n", 0, start), len(project_context))
 
 
 def short_fim_prompt(full: FimPrompt, doc: DocumentSnapshot, offset: int) -> FimPrompt:
     """The short prompt for the cursor ``full`` was built for (at ``offset`` of ``doc``).
 
-    Only the file header and the whole lines within the nearest
-    ``SHORT_PREFIX_CHARS`` before the cursor: no project context, other
-    files or file tail. Sent while the full prompt's head is not in
-    DeepSeek's cache yet. The suffix and everything about the cursor line
-    are ``full``'s.
+    ``full``'s project block (cached already: it starts every full prompt),
+    the file header and the whole lines within the nearest
+    ``SHORT_PREFIX_CHARS`` before the cursor: no file block, other files or
+    file tail. Sent while the full prompt's head is not in DeepSeek's cache
+    yet. The suffix and everything about the cursor line are ``full``'s.
     """
     prefix = doc.text[:offset]
     cut = max(0, len(prefix) - C.SHORT_PREFIX_CHARS)
     start = prefix.find("\n", cut) + 1 if cut else 0
-    head = _header(doc)
+    head = full.prompt[:full.project_len] + _header(doc)
     return dataclasses.replace(full, prompt=head + prefix[start:], head_len=len(head),
                                window_line=prefix.count("\n", 0, start))
