@@ -20,7 +20,10 @@ from .. import logs
 from .common import fail
 
 if TYPE_CHECKING:
+    from ..api.errors import DeepSeekError
+    from ..completion.request import Suggestion
     from ..service import Service
+    from ..snapshot import DocumentSnapshot
 
 DESCRIPTION = ("Print DeepSeek's suggestion at FILE:LINE:COL (1-based line and column, the column "
                "in characters): the whole suggestion on stdout, its tokens and cost on stderr, and "
@@ -48,52 +51,82 @@ def command(args: argparse.Namespace) -> int:
 
 async def complete(spec: str) -> int:
     """Complete at ``spec`` (``FILE:LINE:COL``, 1-based); the exit code."""
-    from ..api.errors import DeepSeekError
-    from ..completion.engine import CompletionRequest
     from ..service import Service, ServiceEvents
+
+    try:
+        doc, offset, file_text = _read_position(spec)
+    except _UsageError as exc:
+        return fail(str(exc))
+    problems: list[str] = []
+    failures: list[DeepSeekError] = []  # the engine swallows request errors; the CLI must name them
+    service = Service(events=ServiceEvents(problem=lambda kind, message: problems.append(message),
+                                           failure=failures.append))
+    refusal = await _refusal(service, doc.uri, file_text)
+    if refusal is not None:
+        return fail(refusal)
+    suggestion = await _run(service, doc, offset, failures)
+    return _report(service, suggestion, problems, failures)
+
+
+class _UsageError(Exception):
+    """``FILE:LINE:COL`` names no readable position: said on stderr, exit 2."""
+
+
+def _read_position(spec: str) -> tuple[DocumentSnapshot, int, str]:
+    """``(document, offset in code points, the FILE as given)`` for ``FILE:LINE:COL`` (1-based, the
+    column in characters); :class:`_UsageError` saying what is wrong."""
     from ..snapshot import DocumentSnapshot
 
     path_text, sep1, rest = spec.rpartition(":")
     file_text, sep2, line_text = path_text.rpartition(":")
     if not (sep1 and sep2) or not line_text.isdigit() or not rest.isdigit():
-        return fail(f"expected FILE:LINE:COL (1-based), got {spec!r}")
+        raise _UsageError(f"expected FILE:LINE:COL (1-based), got {spec!r}")
     path = Path(file_text)
     if path.is_dir():
-        return fail(f"{file_text} is a directory, not a file")
+        raise _UsageError(f"{file_text} is a directory, not a file")
     if not path.is_file():
-        return fail(f"no such file: {file_text}")
+        raise _UsageError(f"no such file: {file_text}")
     try:
         doc = DocumentSnapshot.from_file(path)
     except (OSError, UnicodeDecodeError) as exc:
-        return fail(f"cannot read {file_text}: {exc}")
-    text = doc.text
-    lines = text.split("\n")
+        raise _UsageError(f"cannot read {file_text}: {exc}") from None
+    lines = doc.text.split("\n")
     line, col = int(line_text), int(rest)
     if not 1 <= line <= len(lines):
-        return fail(f"line {line} is outside {file_text} (1..{len(lines)})")
+        raise _UsageError(f"line {line} is outside {file_text} (1..{len(lines)})")
     if not 1 <= col <= len(lines[line - 1].rstrip("\r")) + 1:
-        return fail(f"column {col} is outside line {line} (1..{len(lines[line - 1].rstrip(chr(13))) + 1})")
-    offset = sum(len(text_line) + 1 for text_line in lines[: line - 1]) + col - 1
+        raise _UsageError(f"column {col} is outside line {line} (1..{len(lines[line - 1].rstrip(chr(13))) + 1})")
+    return doc, sum(len(text_line) + 1 for text_line in lines[: line - 1]) + col - 1, file_text
 
-    problems: list[str] = []
-    failures: list[DeepSeekError] = []  # the engine swallows request errors; the CLI must name them
-    service = Service(events=ServiceEvents(problem=lambda kind, message: problems.append(message),
-                                           failure=failures.append))
+
+async def _refusal(service: Service, uri: str, file_text: str) -> str | None:
+    """Why nothing may be sent (a key or endpoint that must not be used, no key, a secret file),
+    with the service closed; None when it may. Prints the non-blocking setting warnings."""
     for problem in service.startup_problems:
         if not problem.blocking:
             print(f"deepseek-ls: warning: {problem}", file=sys.stderr)
+    why: str | None = None
     if service.blocked is not None:  # a key or endpoint that must not be used (never replaced by a default)
-        await service.aclose()
-        return fail(f"{service.blocked}")
-    if service.client is None:
-        await service.aclose()
-        return fail("no API key: set the environment variable DEEPSEEK_API_KEY "
-                    "(create a key at https://platform.deepseek.com/api_keys)")
-    why = service.policy.check(doc.uri)  # secret files are never sent
+        why = f"{service.blocked}"
+    elif service.client is None:
+        why = ("no API key: set the environment variable DEEPSEEK_API_KEY "
+               "(create a key at https://platform.deepseek.com/api_keys)")
+    elif (secret := service.policy.check(uri)) is not None:  # secret files are never sent
+        why = secret.message(file_text)
     if why is not None:
         await service.aclose()
-        return fail(why.message(file_text))
+    return why
+
+
+async def _run(service: Service, doc: DocumentSnapshot, offset: int,
+               failures: list[DeepSeekError]) -> Suggestion | None:
+    """The whole suggestion at ``offset`` (None: none, or a request error, added to ``failures``);
+    closes the service, which writes the usage ledger's queued rows."""
+    from ..api.errors import DeepSeekError
+    from ..completion.engine import CompletionRequest
+
     engine = service.engine
+    text = doc.text
     try:
         suggestion = await engine.complete(CompletionRequest(doc=doc, offset=offset, manual=True))
         # A multi-line answer streams: the engine hands back its first lines early and
@@ -108,6 +141,12 @@ async def complete(spec: str) -> int:
         suggestion = None
     finally:
         await service.aclose()  # writes the usage ledger's queued rows
+    return suggestion
+
+
+def _report(service: Service, suggestion: Suggestion | None, problems: list[str],
+            failures: list[DeepSeekError]) -> int:
+    """The suggestion on stdout, usage (or what went wrong and what to do) on stderr; the exit code."""
     if failures:
         for line_text in failure_report(failures[-1], service.settings.base_url):
             print(f"deepseek-ls: {line_text}", file=sys.stderr)

@@ -70,6 +70,27 @@ def _balance_text(data: Mapping[str, Any]) -> tuple[str, bool]:
     return "; ".join(parts) or "no amounts given", positive
 
 
+@dataclass(frozen=True)
+class _Key:
+    """The API key as doctor found it: its value, where it came from, how to name it, what is wrong."""
+
+    value: str
+    source: str  # the variable (or "settings") it came from, as printed
+    name: str  # what to tell the user to set (DEEPSEEK_API_KEY, or what an editor plugin named it)
+    problem: Any  # the settings problem about it (characters no key has), or None
+
+
+@dataclass(frozen=True)
+class _Target:
+    """What doctor checks over the network: client, key, where the URL came from, models wanted."""
+
+    client: Any  # DeepSeekClient
+    key: _Key
+    url_source: str
+    settings: Any  # Settings
+    wanted: dict[str, str]  # how each model is named in the report -> model name
+
+
 async def run_doctor(environ: Mapping[str, str] | None = None, *, base_url: str | None = None,
                      model: str | None = None, chat_model: str | None = None,
                      fim: bool = True, transport: Any = None, fallbacks: Any = None,
@@ -85,14 +106,63 @@ async def run_doctor(environ: Mapping[str, str] | None = None, *, base_url: str 
     ``baseUrl``) when an editor plugin set them for its user (``:checkhealth`` passes
     ``"api_key in setup()"``), so that the report names what that user set.
     """
-    from ..api.client import DeepSeekClient, FimRequest
-    from ..api.errors import APIConnectionError, AuthenticationError, DeepSeekError, InsufficientBalanceError
+    from ..api.client import DeepSeekClient
     from ..ledger import ledger_path
-    from ..models import model_info
-    from ..settings import build_settings, env_layer, normalize_base_url
 
     environ = os.environ if environ is None else environ
+    names = dict(names or {})
     checks: list[Check] = []
+    if fallbacks is None:
+        fallbacks = _env_fallbacks(environ, checks)
+    settings, problems = _doctor_settings(environ, names, base_url=base_url, model=model,
+                                          chat_model=chat_model, fallbacks=fallbacks)
+    key = _find_key(settings, problems, environ, names)
+    checks.append(_key_check(key))
+    root, why, url_source = _endpoint(settings, environ, names, base_url)
+    checks.append(_endpoint_check(root, why, url_source))
+    checks += _settings_checks(problems)
+    wanted = _wanted_models(settings, model=model, chat_model=chat_model)
+    checks += _fim_model_check(settings, next(iter(wanted)))
+    if not key.value or why:
+        checks += _network_skipped(key)
+    else:
+        client = DeepSeekClient(root, key.value, transport=transport)
+        try:
+            await _network_checks(checks, _Target(client, key, url_source, settings, wanted), fim=fim)
+        finally:
+            await client.aclose()
+    checks += [await _check_fallback(config, fim=fim, transport=transport) for config in settings.fallbacks]
+    checks.append(_ledger_check(ledger_path(environ)))
+    return checks
+
+
+#: the network checks, in order (skipped together when the key or endpoint cannot be used)
+NETWORK_CHECKS = ("reachable", "models", "balance", "round trip")
+
+
+def _skip(name: str, why: str) -> Check:
+    return Check(name, SKIP, f"skipped ({why})")
+
+
+def _env_fallbacks(environ: Mapping[str, str], checks: list[Check]) -> Any:
+    """``deepseek.fallbacks`` from ``DEEPSEEK_LS_FALLBACKS`` (JSON), or None; a ``fallbacks`` FAIL
+    appended to ``checks`` when it is not JSON."""
+    if not (environ.get(FALLBACKS_ENV) or "").strip():
+        return None
+    try:
+        return jsonbody.loads(environ[FALLBACKS_ENV])  # deep nesting too: ValueError
+    except ValueError as exc:
+        checks.append(Check("fallbacks", FAIL, f"{FALLBACKS_ENV} is not JSON: {exc}",
+                            "Give a JSON list of endpoint objects (see README \"Failover\")."))
+        return None
+
+
+def _doctor_settings(environ: Mapping[str, str], names: Mapping[str, str], *, base_url: str | None,
+                     model: str | None, chat_model: str | None, fallbacks: Any) -> tuple[Any, list[Any]]:
+    """The settings doctor checks (the environment, then its own flags) and their problems, each
+    problem naming the variable or flag the user set."""
+    from ..settings import build_settings, env_layer
+
     overrides: dict[str, Any] = {}
     if base_url:
         overrides["baseUrl"] = base_url
@@ -100,17 +170,8 @@ async def run_doctor(environ: Mapping[str, str] | None = None, *, base_url: str 
         overrides["completion.model"] = model
     if chat_model:
         overrides["chat.model"] = chat_model
-    if fallbacks is None and (environ.get(FALLBACKS_ENV) or "").strip():
-        try:
-            fallbacks = jsonbody.loads(environ[FALLBACKS_ENV])  # deep nesting too: ValueError
-        except ValueError as exc:
-            checks.append(Check("fallbacks", FAIL, f"{FALLBACKS_ENV} is not JSON: {exc}",
-                                "Give a JSON list of endpoint objects (see README \"Failover\")."))
     if fallbacks is not None:
         overrides["fallbacks"] = fallbacks
-    names = dict(names or {})
-    key_name = names.get("apiKey", "DEEPSEEK_API_KEY")
-    env_url_name = names.get("baseUrl", "DEEPSEEK_BASE_URL")
 
     def namer(key: str, source: str) -> str:
         if source == "env" and key in names:
@@ -119,153 +180,190 @@ async def run_doctor(environ: Mapping[str, str] | None = None, *, base_url: str 
             if source == "env" else {"baseUrl": "--base-url", "completion.model": "--model",
                                      "chat.model": "--chat-model"}.get(key, f"deepseek.{key}")
 
-    settings, problems = build_settings(env_layer(environ), overrides, sources=("env", "args"),
-                                        fallback_environ=environ, namer=namer)
+    return build_settings(env_layer(environ), overrides, sources=("env", "args"),
+                          fallback_environ=environ, namer=namer)
 
-    # -- key
-    key = settings.api_key
+
+def _find_key(settings: Any, problems: list[Any], environ: Mapping[str, str],
+              names: Mapping[str, str]) -> _Key:
+    key_name = names.get("apiKey", "DEEPSEEK_API_KEY")
     source = key_name if environ.get("DEEPSEEK_API_KEY") else "settings"
-    key_problem = next((p for p in problems if getattr(p, "key", "") == "apiKey"), None)
-    if key_problem is not None:  # set, but with characters no key has (the same words as `complete`)
-        checks.append(Check("API key", FAIL, f"set (from {source}) but unusable: {key_problem}",
-                            f"Set {key_name} to the key alone (printable ASCII, no spaces), "
-                            "copied again from https://platform.deepseek.com/api_keys."))
-    elif not key:
-        checks.append(Check("API key", FAIL, "not set", "Set the environment variable DEEPSEEK_API_KEY "
-                            "(create a key at https://platform.deepseek.com/api_keys). Editors take it "
-                            "from their own settings: doctor does not see those."))
-    elif not key.startswith("sk-") or any(c.isspace() for c in key):
-        checks.append(Check("API key", WARN, f"set ({mask_key(key)}, from {source}) but does not look like "
-                            "a DeepSeek key", "DeepSeek keys start with sk- and have no spaces; copy it "
-                            "again from https://platform.deepseek.com/api_keys."))
-    else:
-        checks.append(Check("API key", OK, f"set ({mask_key(key)}, from {source})"))
+    problem = next((p for p in problems if getattr(p, "key", "") == "apiKey"), None)
+    return _Key(settings.api_key, source, key_name, problem)
 
-    # -- endpoint (URL shape)
+
+def _key_check(key: _Key) -> Check:
+    """``API key``: set, usable, shaped like a DeepSeek key (whether DeepSeek takes it is
+    :func:`_reachable_check`'s to say)."""
+    if key.problem is not None:  # set, but with characters no key has (the same words as `complete`)
+        return Check("API key", FAIL, f"set (from {key.source}) but unusable: {key.problem}",
+                     f"Set {key.name} to the key alone (printable ASCII, no spaces), "
+                     "copied again from https://platform.deepseek.com/api_keys.")
+    if not key.value:
+        return Check("API key", FAIL, "not set", "Set the environment variable DEEPSEEK_API_KEY "
+                     "(create a key at https://platform.deepseek.com/api_keys). Editors take it "
+                     "from their own settings: doctor does not see those.")
+    if not key.value.startswith("sk-") or any(c.isspace() for c in key.value):
+        return Check("API key", WARN, f"set ({mask_key(key.value)}, from {key.source}) but does not look "
+                     "like a DeepSeek key", "DeepSeek keys start with sk- and have no spaces; copy it "
+                     "again from https://platform.deepseek.com/api_keys.")
+    return Check("API key", OK, f"set ({mask_key(key.value)}, from {key.source})")
+
+
+def _endpoint(settings: Any, environ: Mapping[str, str], names: Mapping[str, str],
+              base_url: str | None) -> tuple[str, str | None, str]:
+    """``(root, why, url_source)``: the API root, why it cannot be used (None: it can), and where
+    the URL came from (for the messages)."""
+    from ..settings import normalize_base_url
+
+    env_url_name = names.get("baseUrl", "DEEPSEEK_BASE_URL")
     wanted_url = (base_url or environ.get("DEEPSEEK_BASE_URL") or settings.base_url).strip().rstrip("/")
     url_source = ("--base-url" if base_url else env_url_name if environ.get("DEEPSEEK_BASE_URL")
                   else "the default; set DEEPSEEK_BASE_URL or --base-url to change it")
     root, why = normalize_base_url(wanted_url, "--base-url" if base_url else env_url_name)
+    return root, why, url_source
+
+
+def _endpoint_check(root: str, why: str | None, url_source: str) -> Check:
+    """``endpoint``: the URL's shape (https, or http on a loopback host)."""
     if why:
-        checks.append(Check("endpoint", FAIL, why,
-                            "Use https://, or plain http:// only for localhost / 127.0.0.1 / ::1 "
-                            f"(the URL came from {url_source})."))
-    else:
-        scheme = urlsplit(root).scheme
-        checks.append(Check("endpoint", OK, f"{root} "
-                            f"({'https' if scheme == 'https' else 'http on a loopback host'})"))
+        return Check("endpoint", FAIL, why, "Use https://, or plain http:// only for localhost / "
+                     f"127.0.0.1 / ::1 (the URL came from {url_source}).")
+    scheme = urlsplit(root).scheme
+    return Check("endpoint", OK, f"{root} ({'https' if scheme == 'https' else 'http on a loopback host'})")
+
+
+def _settings_checks(problems: list[Any]) -> list[Check]:
+    """The other settings problems (key and URL have their own checks)."""
+    checks = []
     for problem in problems:
         if getattr(problem, "key", "") == "fallbacks":
             checks.append(Check("fallbacks", FAIL, problem, "Fix the fallback named (see README \"Failover\")."))
-        elif getattr(problem, "key", "") not in ("baseUrl", "apiKey"):  # those have their own checks
+        elif getattr(problem, "key", "") not in ("baseUrl", "apiKey"):
             checks.append(Check("settings", WARN, problem, "Fix the setting named."))
+    return checks
 
-    # name each model by where it came from: doctor reads only its own flags (never editor settings)
+
+def _wanted_models(settings: Any, *, model: str | None, chat_model: str | None) -> dict[str, str]:
+    """``{how the report names it: model}``, completion model first. Each is named by where it came
+    from: doctor reads only its own flags (never editor settings)."""
     fim_name = "--model" if model else "the default completion model"
     chat_name = "--chat-model" if chat_model else "the default chat model"
-    wanted = {fim_name: settings.completion_model, chat_name: settings.chat_model}
+    return {fim_name: settings.completion_model, chat_name: settings.chat_model}
+
+
+def _fim_model_check(settings: Any, fim_name: str) -> list[Check]:
+    """A ``models`` FAIL when the completion model is known not to take FIM requests; else nothing."""
+    from ..models import model_info
+
     info = model_info(settings.completion_model)
     if info is not None and not info.fim:
-        checks.append(Check("models", FAIL, f"{fim_name} {settings.completion_model!r} "
-                            "does not support FIM completion",
-                            "Pick a model with FIM, e.g. --model deepseek-flash."))
+        return [Check("models", FAIL, f"{fim_name} {settings.completion_model!r} does not support FIM "
+                      "completion", "Pick a model with FIM, e.g. --model deepseek-flash.")]
+    return []
 
-    def skip(name: str, why_text: str) -> None:
-        checks.append(Check(name, SKIP, f"skipped ({why_text})"))
 
-    network_names = ("reachable", "models", "balance", "round trip")
-    if not key or why:
-        for name in network_names:
-            skip(name, "API key unusable" if key_problem is not None else "no API key" if not key
-                 else "endpoint not usable")
-        checks.extend([await _check_fallback(config, fim=fim, transport=transport) for config in settings.fallbacks])
-        checks.append(_ledger_check(ledger_path(environ)))
-        return checks
+def _network_skipped(key: _Key) -> list[Check]:
+    reason = ("API key unusable" if key.problem is not None else "no API key" if not key.value
+              else "endpoint not usable")
+    return [_skip(name, reason) for name in NETWORK_CHECKS]
 
-    client = DeepSeekClient(root, key, transport=transport)
 
-    async def network() -> None:
-        # -- reachable + model list, timed
-        started = time.monotonic()
-        try:
-            available = await client.models()
-        except AuthenticationError as exc:
-            checks[0] = Check("API key", FAIL, f"the key ({mask_key(key)}, from {source}) was rejected: {exc}",
-                              f"The API key was rejected. Set a valid key in {key_name} "
-                              "(https://platform.deepseek.com/api_keys).")
-            checks.append(Check("reachable", OK, f"{client.base_url} answered (401) in "
-                                f"{_ms(time.monotonic() - started)}"))
-            for name in network_names[1:]:
-                skip(name, "the key was rejected")
-            return
-        except APIConnectionError as exc:
-            checks.append(Check("reachable", FAIL, f"cannot reach {client.base_url} ({url_source}): {exc}",
-                                f"Check your network connection and the URL ({url_source}). Is a proxy "
-                                "or firewall in the way? Try again in a minute if DeepSeek is down."))
-            for name in network_names[1:]:
-                skip(name, "endpoint unreachable")
-            return
-        except DeepSeekError as exc:
-            checks.append(Check("reachable", FAIL, f"GET /models failed: {exc}", exc.hint))
-            available = None
-        else:
-            checks.append(Check("reachable", OK, f"GET {client.base_url}/models answered in "
-                                f"{_ms(time.monotonic() - started)} (connection setup included)"))
-        models_ok = True
-        if available is not None:
-            missing = [f"{setting} {name!r}" for setting, name in wanted.items() if name not in available]
-            names = ", ".join(sorted(available)) or "none"
-            if missing:
-                models_ok = settings.completion_model in available
-                checks.append(Check("models", FAIL, f"DeepSeek does not serve {', '.join(missing)}. "
-                                    f"Available models: {names}.",
-                                    f"Pass one of them with --model / --chat-model (in an editor, "
-                                    f"set the completion or chat model setting): {names}."))
-            else:
-                checks.append(Check("models", OK, f"{settings.completion_model} (completion) and "
-                                    f"{settings.chat_model} (chat) are served"))
+async def _network_checks(checks: list[Check], target: _Target, *, fim: bool) -> None:
+    """``reachable``, ``models``, ``balance`` and ``round trip``, appended to ``checks`` (a rejected
+    key replaces ``checks[0]``); stops after ``reachable`` when nothing more can be learnt."""
+    available, go_on = await _reachable_check(checks, target)
+    if not go_on:
+        return
+    models_ok = True
+    if available is not None:
+        models_check, models_ok = _models_check(available, target.settings, target.wanted)
+        checks.append(models_check)
+    balance_check, balance_ok = await _balance_check(target.client)
+    checks.append(balance_check)
+    if not fim:
+        checks.append(_skip("round trip", "--no-fim"))
+    elif not (models_ok and balance_ok):
+        checks.append(_skip("round trip", "fix the problems above first"))
+    else:
+        checks.append(await _round_trip_check(target.client, target.settings.completion_model))
 
-        # -- balance
-        balance_ok = True
-        try:
-            data = await client.balance()
-        except DeepSeekError as exc:
-            checks.append(Check("balance", WARN, f"GET /user/balance failed: {exc}", exc.hint))
-        else:
-            text, positive = _balance_text(data if isinstance(data, dict) else {})
-            if data.get("is_available") is False or not positive:
-                balance_ok = data.get("is_available") is not False
-                checks.append(Check("balance", WARN, f"{'not ' if not balance_ok else ''}available for "
-                                    f"API calls: {text}", InsufficientBalanceError.hint))
-            else:
-                checks.append(Check("balance", OK, f"available: {text}"))
 
-        # -- one tiny FIM request
-        if not fim:
-            skip("round trip", "--no-fim")
-        elif not (models_ok and balance_ok):
-            skip("round trip", "fix the problems above first")
-        else:
-            started = time.monotonic()
-            try:
-                result = await client.fim(FimRequest(model=settings.completion_model,
-                                                     prompt=FIM_PROBE_PROMPT, suffix="", max_tokens=1),
-                                          timeout_s=30.0)
-            except DeepSeekError as exc:
-                checks.append(Check("round trip", FAIL, f"FIM request failed: {exc}", exc.hint))
-            else:
-                u = result.usage
-                checks.append(Check("round trip", OK, f"FIM with max_tokens 1 answered in "
-                                    f"{_ms(time.monotonic() - started)} ({u.prompt_tokens} prompt + "
-                                    f"{u.completion_tokens} output tokens; costs a fraction of a cent)"))
+async def _reachable_check(checks: list[Check], target: _Target) -> tuple[list[str] | None, bool]:
+    """``GET /models``, timed: ``(the models served or None, whether to go on)``."""
+    from ..api.errors import APIConnectionError, AuthenticationError, DeepSeekError
+
+    client, key = target.client, target.key
+    started = time.monotonic()
+    try:
+        available = await client.models()
+    except AuthenticationError as exc:
+        # the first check is the key's (unless DEEPSEEK_LS_FALLBACKS was not JSON: kept as it was)
+        checks[0] = Check("API key", FAIL, f"the key ({mask_key(key.value)}, from {key.source}) was "
+                          f"rejected: {exc}", f"The API key was rejected. Set a valid key in {key.name} "
+                          "(https://platform.deepseek.com/api_keys).")
+        checks.append(Check("reachable", OK, f"{client.base_url} answered (401) in "
+                            f"{_ms(time.monotonic() - started)}"))
+        checks += [_skip(name, "the key was rejected") for name in NETWORK_CHECKS[1:]]
+        return None, False
+    except APIConnectionError as exc:
+        checks.append(Check("reachable", FAIL, f"cannot reach {client.base_url} ({target.url_source}): {exc}",
+                            f"Check your network connection and the URL ({target.url_source}). Is a proxy "
+                            "or firewall in the way? Try again in a minute if DeepSeek is down."))
+        checks += [_skip(name, "endpoint unreachable") for name in NETWORK_CHECKS[1:]]
+        return None, False
+    except DeepSeekError as exc:
+        checks.append(Check("reachable", FAIL, f"GET /models failed: {exc}", exc.hint))
+        return None, True
+    checks.append(Check("reachable", OK, f"GET {client.base_url}/models answered in "
+                        f"{_ms(time.monotonic() - started)} (connection setup included)"))
+    return available, True
+
+
+def _models_check(available: list[str], settings: Any, wanted: Mapping[str, str]) -> tuple[Check, bool]:
+    """``models``: both models served; ``(check, whether the completion model is served)``."""
+    missing = [f"{setting} {name!r}" for setting, name in wanted.items() if name not in available]
+    served = ", ".join(sorted(available)) or "none"
+    if missing:
+        return Check("models", FAIL, f"DeepSeek does not serve {', '.join(missing)}. "
+                     f"Available models: {served}.",
+                     f"Pass one of them with --model / --chat-model (in an editor, "
+                     f"set the completion or chat model setting): {served}."), \
+            settings.completion_model in available
+    return Check("models", OK, f"{settings.completion_model} (completion) and "
+                 f"{settings.chat_model} (chat) are served"), True
+
+
+async def _balance_check(client: Any) -> tuple[Check, bool]:
+    """``balance``: ``(check, False only when DeepSeek says the account cannot make API calls)``."""
+    from ..api.errors import DeepSeekError, InsufficientBalanceError
 
     try:
-        await network()
-    finally:
-        await client.aclose()
-    checks.extend([await _check_fallback(config, fim=fim, transport=transport) for config in settings.fallbacks])
-    checks.append(_ledger_check(ledger_path(environ)))
-    return checks
+        data = await client.balance()
+    except DeepSeekError as exc:
+        return Check("balance", WARN, f"GET /user/balance failed: {exc}", exc.hint), True
+    text, positive = _balance_text(data if isinstance(data, dict) else {})
+    if data.get("is_available") is False or not positive:
+        balance_ok = data.get("is_available") is not False
+        return Check("balance", WARN, f"{'not ' if not balance_ok else ''}available for "
+                     f"API calls: {text}", InsufficientBalanceError.hint), balance_ok
+    return Check("balance", OK, f"available: {text}"), True
+
+
+async def _round_trip_check(client: Any, model: str) -> Check:
+    """``round trip``: one FIM request with ``max_tokens`` 1 (a fraction of a cent), timed."""
+    from ..api.client import FimRequest
+    from ..api.errors import DeepSeekError
+
+    started = time.monotonic()
+    try:
+        result = await client.fim(FimRequest(model=model, prompt=FIM_PROBE_PROMPT, suffix="", max_tokens=1),
+                                  timeout_s=30.0)
+    except DeepSeekError as exc:
+        return Check("round trip", FAIL, f"FIM request failed: {exc}", exc.hint)
+    u = result.usage
+    return Check("round trip", OK, f"FIM with max_tokens 1 answered in {_ms(time.monotonic() - started)} "
+                 f"({u.prompt_tokens} prompt + {u.completion_tokens} output tokens; costs a fraction of a cent)")
 
 
 #: doctor reads deepseek.fallbacks from this variable (JSON) when --fallbacks is not given
