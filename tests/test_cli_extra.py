@@ -103,6 +103,18 @@ def test_doctor_wrong_key_gives_401_and_the_hint(env, capsys) -> None:
     assert "skip" in lines(out)["balance"]
 
 
+def test_doctor_rejected_key_replaces_the_key_line_when_fallbacks_are_not_json(env, capsys) -> None:
+    """The key's line says it was rejected even when a line about DEEPSEEK_LS_FALLBACKS comes first
+    (it used to overwrite that line and keep "API key ok")."""
+    env.setenv("DEEPSEEK_API_KEY", WRONG)
+    env.setenv("DEEPSEEK_LS_FALLBACKS", "{not json")
+    code, out = run(capsys, "--json")
+    checks = json.loads(out)["checks"]
+    keys = [c for c in checks if c["name"] == "API key"]
+    assert code == 1 and len(keys) == 1 and keys[0]["status"] == "fail" and "rejected" in keys[0]["detail"]
+    assert any("DEEPSEEK_LS_FALLBACKS" in c["detail"] for c in checks)  # the fallbacks line is kept
+
+
 def test_doctor_zero_balance_warns(env, capsys, fake: FakeDeepSeek) -> None:
     env.setenv("DEEPSEEK_API_KEY", ZERO)
     before = len(fake.fim_requests())

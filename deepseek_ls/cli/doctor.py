@@ -271,7 +271,7 @@ def _network_skipped(key: _Key) -> list[Check]:
 
 async def _network_checks(checks: list[Check], target: _Target, *, fim: bool) -> None:
     """``reachable``, ``models``, ``balance`` and ``round trip``, appended to ``checks`` (a rejected
-    key replaces ``checks[0]``); stops after ``reachable`` when nothing more can be learnt."""
+    key replaces the key's line); stops after ``reachable`` when nothing more can be learnt."""
     available, go_on = await _reachable_check(checks, target)
     if not go_on:
         return
@@ -298,10 +298,16 @@ async def _reachable_check(checks: list[Check], target: _Target) -> tuple[list[s
     try:
         available = await client.models()
     except AuthenticationError as exc:
-        # the first check is the key's (unless DEEPSEEK_LS_FALLBACKS was not JSON: kept as it was)
-        checks[0] = Check("API key", FAIL, f"the key ({mask_key(key.value)}, from {key.source}) was "
+        rejected = Check("API key", FAIL, f"the key ({mask_key(key.value)}, from {key.source}) was "
                           f"rejected: {exc}", f"The API key was rejected. Set a valid key in {key.name} "
                           "(https://platform.deepseek.com/api_keys).")
+        # the key's line says it was rejected (found by name: a line about DEEPSEEK_LS_FALLBACKS
+        # not being JSON may come first)
+        at = next((i for i, c in enumerate(checks) if c.name == "API key"), None)
+        if at is None:
+            checks.insert(0, rejected)
+        else:
+            checks[at] = rejected
         checks.append(Check("reachable", OK, f"{client.base_url} answered (401) in "
                             f"{_ms(time.monotonic() - started)}"))
         checks += [_skip(name, "the key was rejected") for name in NETWORK_CHECKS[1:]]
