@@ -3,7 +3,7 @@
 fetch    download and unpack the pinned projects (corpus.py) into the scratch dir
 tasks    list the tasks (JSON lines) for a seed
 recall   run the server over LSP on every task, one tab and a few tabs; write results
-quality  the real model on the first N tasks: today's server, naive client, oracle context
+quality  the real model on the first N tasks: the server without / with cross-file context, naive client
 """
 from __future__ import annotations
 
@@ -34,6 +34,10 @@ def _write(out: Path, stem: str, rows: list[dict], summary: dict, meta: dict, md
     print(f"wrote {out / (stem + '.json')} and .md", file=sys.stderr)
 
 
+def _jsonl(path: Path) -> list[dict[str, object]]:
+    return [json.loads(x) for x in path.read_text().splitlines() if x.strip()]
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m tests.context_bench", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -51,7 +55,14 @@ def main(argv: list[str] | None = None) -> int:
             p.add_argument("--prefix-chars", type=int, default=3000,
                            help="completion.prefixChars of the server arm (bounds prompt processing time)")
             p.add_argument("--timeout-ms", type=int, default=60000)
-            p.add_argument("--arm", action="append", default=None, choices=["server", "naive", "oracle"])
+            p.add_argument("--arm", action="append", default=None,
+                           choices=["nocontext", "server", "near", "oracle", "naive"],
+                           help="repeatable; default nocontext, server, naive")
+            p.add_argument("--show-prompts", type=int, default=0, metavar="CHARS",
+                           help="print the first CHARS characters of each arm's prompt for the first task")
+            p.add_argument("--naive-from", type=Path, default=None, metavar="JSONL",
+                           help="take the naive arm's rows from an earlier run's quality.partial.jsonl "
+                                "(its request does not depend on the server; greedy decoding)")
             p.add_argument("--report-only", action="store_true",
                            help="no model run: rebuild quality.json/.md from OUT/quality.partial.jsonl")
     a = ap.parse_args(argv)
@@ -75,6 +86,7 @@ def main(argv: list[str] | None = None) -> int:
         _write(a.out, "recall", rows, summary, meta, markdown(summary, meta))
         return 0
     from .quality import markdown as qmd
+    from .quality import reuse_arm
     from .quality import run as qrun
     from .quality import summarize as qsum
     if a.report_only:
@@ -83,12 +95,19 @@ def main(argv: list[str] | None = None) -> int:
         meta = {"seed": a.seed, "per_project": a.per_project, "limit": a.limit, "tasks": len(rows),
                 "prefix_chars": a.prefix_chars, "timeout_ms": a.timeout_ms, "seconds": None, "partial": True,
                 "model": "Qwen2.5-Coder-1.5B-Instruct Q4_K_M (node-llama-cpp 3.21.1, greedy)"}
+        if a.naive_from:
+            meta["naive_from"] = str(a.naive_from)
+            meta["naive_reused"] = reuse_arm(rows, _jsonl(a.naive_from))
         summary = qsum(rows)
         _write(a.out, "quality", rows, summary, meta, qmd(summary, meta))
         return 0
     rows, meta = qrun(a.seed, a.per_project, a.project, a.limit, a.prefix_chars, a.timeout_ms,
-                      tuple(a.arm or ("server", "oracle", "naive")), partial=a.out / "quality.partial.jsonl")
+                      tuple(a.arm or ("nocontext", "server", "naive")), partial=a.out / "quality.partial.jsonl",
+                      show_prompts=a.show_prompts)
     meta["commit"] = _commit()
+    if a.naive_from:
+        meta["naive_from"] = str(a.naive_from)
+        meta["naive_reused"] = reuse_arm(rows, _jsonl(a.naive_from))
     summary = qsum(rows)
     _write(a.out, "quality", rows, summary, meta, qmd(summary, meta))
     return 0

@@ -8,7 +8,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.context_bench.quality import first_line, oracle_prompt, pick, score
+from tests.context_bench.quality import first_line, near_prompt, oracle_prompt, pick, reuse_arm, score
 from tests.context_bench.run import run_server_tasks
 from tests.context_bench.tasks import build_tasks, is_hit, project_files
 from tests.fake_deepseek import FakeDeepSeek
@@ -129,6 +129,26 @@ def test_scores_and_oracle_prompt(tmp_path: Path) -> None:
     assert bare.endswith("\n\n# Path: pkg/main.py\nimport x\n") and is_hit(t, bare)
     groups = [(Path("a"), ["a1", "a2", "a3"]), (Path("b"), ["b1"]), (Path("c"), [])]
     assert [t for _, t in pick(groups, 4)] == ["a1", "b1", "a2", "a3"]
+
+
+def test_near_prompt_moves_the_context_next_to_the_window_and_reuse_arm(tmp_path: Path) -> None:
+    """The ``near`` arm: the engine's P H F T M W layout becomes H T P F M W, same text."""
+    t = next(x for x in build_tasks("syn", _make(tmp_path, PY), "python") if x.path == "pkg/main.py")
+    p = "# Other file: pkg/x.py\nX = 1\n\n"
+    h = "# Path: pkg/main.py\n# Language: python\n"
+    f = "# Other file: pkg/util.py\ndef helper(a, b):\n\n"
+    tail = "# Path: pkg/main.py (later in this file)\nz\n\n"
+    m = "# Path: pkg/main.py\nfrom .util import helper\n"
+    near = near_prompt(t, p + h + f + tail + m)
+    assert near == h + tail + p + f + m
+    assert near_prompt(t, p + h + f + m) == h + p + f + m           # no file tail
+    assert near_prompt(t, h + tail + m) == h + tail + m              # no context: unchanged
+    assert near_prompt(t, "no header here\n") is None
+    rows = [{"task": "a"}, {"task": "b", "naive": {"exact": False}}, {"task": "c"}]
+    src = [{"task": "a", "naive": {"exact": True}}, {"task": "b", "naive": {"exact": True}}]
+    assert reuse_arm(rows, src) == 1
+    assert rows[0]["naive"] == {"exact": True, "reused": True} and rows[1]["naive"] == {"exact": False}
+    assert "naive" not in rows[2]
 
 
 def test_server_over_lsp_one_tab_misses_and_open_definition_hits(tmp_path: Path) -> None:
