@@ -177,11 +177,12 @@ ORDER = ("server", "nocontext", "oracle", "near", "naive")
 
 def run(seed: int, per_project: int, projects: list[str] | None, limit: int, prefix_chars: int,
         timeout_ms: int, arms: tuple[str, ...], partial: Path | None = None,
-        show_prompts: int = 0) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+        show_prompts: int = 0, skip: int = 0) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """Score ``arms`` on the first ``limit`` tasks (round-robin over projects).
 
     ``partial``: a JSON-lines file that gets each task's row as soon as it is scored.
     ``show_prompts``: print the first N characters of each arm's prompt for the first task.
+    ``skip``: leave out the first ``skip`` of the chosen tasks (to continue a stopped run).
     Arms ``server`` (the engine, defaults) and ``nocontext`` (``context.enabled`` false) run the
     real server with the same ``completion`` settings, so only the cross-file context differs.
     ``near`` needs ``server``'s request; ``oracle`` uses ``nocontext``'s (else ``server``'s).
@@ -190,7 +191,7 @@ def run(seed: int, per_project: int, projects: list[str] | None, limit: int, pre
     if partial is not None:
         partial.parent.mkdir(parents=True, exist_ok=True)
         partial.write_text("")
-    chosen = pick(all_tasks(seed, per_project, projects), limit)
+    chosen = pick(all_tasks(seed, per_project, projects), limit)[skip:]
     completion = {"timeoutMs": timeout_ms, "prefixChars": prefix_chars}
     rows: list[dict[str, Any]] = []
     t_start = time.monotonic()
@@ -251,22 +252,25 @@ def run(seed: int, per_project: int, projects: list[str] | None, limit: int, pre
             print(f"  [{i + 1}/{len(chosen)}] {task.project} {task.path}:{task.line + 1} {arms_s} "
                   f"({time.monotonic() - t_start:.0f} s)", file=sys.stderr, flush=True)
         http.close()
-    meta = {"seed": seed, "per_project": per_project, "limit": limit, "tasks": len(rows),
+    meta = {"seed": seed, "per_project": per_project, "limit": limit, "skip": skip, "tasks": len(rows),
             "prefix_chars": prefix_chars, "timeout_ms": timeout_ms, "arms": list(arms),
             "model": "Qwen2.5-Coder-1.5B-Instruct Q4_K_M (node-llama-cpp 3.21.1, greedy)",
             "seconds": round(time.monotonic() - t_start), "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
     return rows, meta
 
 
-def reuse_arm(rows: list[dict[str, Any]], source: list[dict[str, Any]], arm: str = "naive") -> int:
+def reuse_arm(rows: list[dict[str, Any]], source: list[dict[str, Any]], arm: str = "naive",
+              from_arm: str | None = None) -> int:
     """Copy ``arm``'s result from ``source`` rows (an earlier run's) into ``rows`` of the same task.
 
     For arms whose request does not depend on the server (the naive client's: the file's text
     around the cursor only), with greedy decoding the answer is the same in any run, so an earlier
     run's rows stand in for a re-run. Rows that already have the arm are left alone; copied parts
-    are marked ``"reused": True``. Returns how many rows got it.
+    are marked ``"reused": True``. ``from_arm``: the source rows' arm name when it differs (the
+    server arm of a run from before the engine is today's ``nocontext``). Returns how many rows got it.
     """
-    by_task = {r["task"]: r[arm] for r in source if arm in r}
+    src = from_arm or arm
+    by_task = {r["task"]: r[src] for r in source if src in r}
     n = 0
     for r in rows:
         if arm not in r and r["task"] in by_task:

@@ -149,6 +149,8 @@ def test_near_prompt_moves_the_context_next_to_the_window_and_reuse_arm(tmp_path
     assert reuse_arm(rows, src) == 1
     assert rows[0]["naive"] == {"exact": True, "reused": True} and rows[1]["naive"] == {"exact": False}
     assert "naive" not in rows[2]
+    assert reuse_arm(rows, [{"task": "c", "server": {"exact": True}}], "nocontext", "server") == 1
+    assert rows[2]["nocontext"] == {"exact": True, "reused": True}
 
 
 def test_server_over_lsp_one_tab_misses_and_open_definition_hits(tmp_path: Path) -> None:
