@@ -114,7 +114,8 @@ def near_prompt(task: Task, prompt: str) -> str | None:
     this file)``), the window marker ``M`` (``Path: x``) and the window ``W``. This arm sends
     ``H T P F M W``: the same text, the cross-file context right before the current file's window
     (like the oracle arm), at the cost of the stable head (the context no longer leads the prompt).
-    None when the prompt does not have that shape.
+    Without ``F`` and ``T`` the server sends ``P H W``; this arm then sends ``H P M W``. None when
+    the prompt has no header.
     """
     h = _header_re(task).search(prompt)
     if h is None:
@@ -123,8 +124,9 @@ def near_prompt(task: Task, prompt: str) -> str | None:
     c = COMMENT[task.language]
     marker = f"{c} Path: {path}\n"
     m = prompt.rfind(marker)
-    if m < h.end():
-        return None
+    if m < h.end():     # no file block, no tail: the window follows the header; mark it after the context
+        project = prompt[:h.start()]
+        return h.group(0) + project + (marker if project else "") + prompt[h.end():]
     tail_at = prompt.find(f"{c} Path: {path} (later in this file)\n", h.end(), m)
     f_end = m if tail_at < 0 else tail_at
     project, header, file_block = prompt[:h.start()], h.group(0), prompt[h.end():f_end]
@@ -149,6 +151,18 @@ def _server_arm(model: Any, fake: FakeDeepSeek, root: Path, task: Task, completi
             "prompt_tokens": res["prompt_tokens"], "prompt_chars": res["prompt_chars"], "hit": res["hit"],
             "timed_out": res["lsp_ms"] >= 0.95 * timeout_ms, "error": res["error"], "stats": _slim(stats)}
     return part, score(res["ghost"], task.expected), res["body"]
+
+
+def _request_only(fake: FakeDeepSeek, root: Path, task: Task, completion: dict[str, Any]) -> dict[str, Any] | None:
+    """The engine server's FIM request for ``task`` without asking the model (the fake's own
+    answer for that one request): the ``near`` arm without the cost of a ``server`` arm."""
+    handler, fake.fim_handler = fake.fim_handler, None
+    try:
+        res = asyncio.run(run_server_tasks(fake, root, [task], "one", completion=completion, timeout_s=30))[0]
+    finally:
+        fake.fim_handler = handler
+    body: dict[str, Any] | None = res["body"]
+    return body
 
 
 def _post(http: httpx.Client, model: Any, task: Task, base: dict[str, Any], prompt: str) -> dict[str, Any]:
@@ -185,7 +199,8 @@ def run(seed: int, per_project: int, projects: list[str] | None, limit: int, pre
     ``skip``: leave out the first ``skip`` of the chosen tasks (to continue a stopped run).
     Arms ``server`` (the engine, defaults) and ``nocontext`` (``context.enabled`` false) run the
     real server with the same ``completion`` settings, so only the cross-file context differs.
-    ``near`` needs ``server``'s request; ``oracle`` uses ``nocontext``'s (else ``server``'s).
+    ``near`` rewrites ``server``'s request (without that arm: the engine server's request, answered
+    by the fake itself); ``oracle`` uses ``nocontext``'s (else ``server``'s).
     """
     from tests.fake_deepseek.realmodel import RealModelFIM
     if partial is not None:
@@ -224,7 +239,7 @@ def run(seed: int, per_project: int, projects: list[str] | None, limit: int, pre
                         if show:
                             _show(arm, prompt, row[arm]["hit"], show)
                 elif arm == "near":
-                    base = bodies.get("server")
+                    base = bodies.get("server") or _request_only(fake, root, task, completion)
                     near = near_prompt(task, base["prompt"]) if base else None
                     if base and near is not None:
                         row[arm] = _post(http, model, task, base, near)
