@@ -44,7 +44,7 @@ def _reuse(specs: list[str], rows: list[dict[str, Any]], meta: dict[str, Any]) -
     for spec in specs:
         arm, _, src = spec.partition("=")
         path, _, from_arm = src.partition(":")
-        n = reuse_arm(rows, _jsonl(Path(path)), arm, from_arm or arm)
+        n = reuse_arm(rows, _jsonl(Path(path)), arm, from_arm or arm, mark=path)
         meta.setdefault("reused", []).append({"arm": arm, "from": path, "from_arm": from_arm or arm, "rows": n})
 
 

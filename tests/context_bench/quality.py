@@ -275,13 +275,13 @@ def run(seed: int, per_project: int, projects: list[str] | None, limit: int, pre
 
 
 def reuse_arm(rows: list[dict[str, Any]], source: list[dict[str, Any]], arm: str = "naive",
-              from_arm: str | None = None) -> int:
+              from_arm: str | None = None, mark: str | bool = True) -> int:
     """Copy ``arm``'s result from ``source`` rows (an earlier run's) into ``rows`` of the same task.
 
     For arms whose request does not depend on the server (the naive client's: the file's text
     around the cursor only), with greedy decoding the answer is the same in any run, so an earlier
     run's rows stand in for a re-run. Rows that already have the arm are left alone; copied parts
-    are marked ``"reused": True``. ``from_arm``: the source rows' arm name when it differs (the
+    are marked ``"reused": mark`` (e.g. the source's file name). ``from_arm``: the source rows' arm name when it differs (the
     server arm of a run from before the engine is today's ``nocontext``). Returns how many rows got it.
     """
     src = from_arm or arm
@@ -289,7 +289,7 @@ def reuse_arm(rows: list[dict[str, Any]], source: list[dict[str, Any]], arm: str
     n = 0
     for r in rows:
         if arm not in r and r["task"] in by_task:
-            r[arm] = {**by_task[r["task"]], "reused": True}
+            r[arm] = {**by_task[r["task"]], "reused": mark}
             n += 1
     return n
 
@@ -341,4 +341,13 @@ def markdown(summary: dict[str, Any], meta: dict[str, Any]) -> str:
             lines.append(f"| {g} | {LABELS[arm]} | {a['n']} | {a['exact']:.2f} ({a['exact_n']}) | "
                          f"{a['similarity']:.2f} | {'' if a.get('hit') is None else a['hit']} | {a['prompt_tokens_mean']} | "
                          f"{a['seconds_mean']} |")
+    lines.append("")
+    for g, arms in summary.items():
+        a, b = arms.get("nocontext"), arms.get("server")
+        if a and b and a["n"] == b["n"]:
+            rel = f"{(b['exact'] / a['exact'] - 1) * 100:+.0f} %" if a["exact"] else "n/a"
+            lines.append(f"- {g}: exact match with the engine {b['exact']:.2f} vs {a['exact']:.2f} without "
+                         f"({b['exact_n']} vs {a['exact_n']} of {a['n']}; relative {rel})")
+    for r in meta.get("reused") or []:
+        lines.append(f"- arm {r['arm']}: {r['rows']} rows from {r['from']} (its arm {r['from_arm']})")
     return "\n".join(lines) + "\n"
