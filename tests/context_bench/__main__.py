@@ -3,7 +3,7 @@
 fetch    download and unpack the pinned projects (corpus.py) into the scratch dir
 tasks    list the tasks (JSON lines) for a seed
 recall   run the server over LSP on every task, one tab and a few tabs; write results
-quality  the real model on the first N tasks: today's server, naive client, oracle context
+quality  the real model on the first N tasks: the server without / with cross-file context, naive client
 """
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parents[2]
 DEFAULT_OUT = REPO / "tests" / "context_bench" / "results"
@@ -34,6 +35,19 @@ def _write(out: Path, stem: str, rows: list[dict], summary: dict, meta: dict, md
     print(f"wrote {out / (stem + '.json')} and .md", file=sys.stderr)
 
 
+def _jsonl(path: Path) -> list[dict[str, Any]]:
+    return [json.loads(x) for x in path.read_text().splitlines() if x.strip()]
+
+
+def _reuse(specs: list[str], rows: list[dict[str, Any]], meta: dict[str, Any]) -> None:
+    from .quality import reuse_arm
+    for spec in specs:
+        arm, _, src = spec.partition("=")
+        path, _, from_arm = src.partition(":")
+        n = reuse_arm(rows, _jsonl(Path(path)), arm, from_arm or arm, mark=path)
+        meta.setdefault("reused", []).append({"arm": arm, "from": path, "from_arm": from_arm or arm, "rows": n})
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m tests.context_bench", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -51,7 +65,16 @@ def main(argv: list[str] | None = None) -> int:
             p.add_argument("--prefix-chars", type=int, default=3000,
                            help="completion.prefixChars of the server arm (bounds prompt processing time)")
             p.add_argument("--timeout-ms", type=int, default=60000)
-            p.add_argument("--arm", action="append", default=None, choices=["server", "naive", "oracle"])
+            p.add_argument("--arm", action="append", default=None,
+                           choices=["nocontext", "server", "near", "oracle", "naive"],
+                           help="repeatable; default nocontext, server, naive")
+            p.add_argument("--show-prompts", type=int, default=0, metavar="CHARS",
+                           help="print the first CHARS characters of each arm's prompt for the first task")
+            p.add_argument("--skip", type=int, default=0, help="leave out the first N chosen tasks")
+            p.add_argument("--reuse", action="append", default=[], metavar="ARM=JSONL[:FROM]",
+                           help="fill ARM in rows that lack it from an earlier run's quality.partial.jsonl "
+                                "(its arm FROM, default ARM): for requests that are the same in both runs, "
+                                "e.g. naive (does not depend on the server); greedy decoding")
             p.add_argument("--report-only", action="store_true",
                            help="no model run: rebuild quality.json/.md from OUT/quality.partial.jsonl")
     a = ap.parse_args(argv)
@@ -83,12 +106,15 @@ def main(argv: list[str] | None = None) -> int:
         meta = {"seed": a.seed, "per_project": a.per_project, "limit": a.limit, "tasks": len(rows),
                 "prefix_chars": a.prefix_chars, "timeout_ms": a.timeout_ms, "seconds": None, "partial": True,
                 "model": "Qwen2.5-Coder-1.5B-Instruct Q4_K_M (node-llama-cpp 3.21.1, greedy)"}
+        _reuse(a.reuse, rows, meta)
         summary = qsum(rows)
         _write(a.out, "quality", rows, summary, meta, qmd(summary, meta))
         return 0
     rows, meta = qrun(a.seed, a.per_project, a.project, a.limit, a.prefix_chars, a.timeout_ms,
-                      tuple(a.arm or ("server", "oracle", "naive")), partial=a.out / "quality.partial.jsonl")
+                      tuple(a.arm or ("nocontext", "server", "naive")), partial=a.out / "quality.partial.jsonl",
+                      show_prompts=a.show_prompts, skip=a.skip)
     meta["commit"] = _commit()
+    _reuse(a.reuse, rows, meta)
     summary = qsum(rows)
     _write(a.out, "quality", rows, summary, meta, qmd(summary, meta))
     return 0

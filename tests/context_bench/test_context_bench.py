@@ -8,7 +8,15 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.context_bench.quality import first_line, oracle_prompt, pick, score
+from tests.context_bench.quality import (
+    _request_only,
+    first_line,
+    near_prompt,
+    oracle_prompt,
+    pick,
+    reuse_arm,
+    score,
+)
 from tests.context_bench.run import run_server_tasks
 from tests.context_bench.tasks import build_tasks, is_hit, project_files
 from tests.fake_deepseek import FakeDeepSeek
@@ -131,6 +139,30 @@ def test_scores_and_oracle_prompt(tmp_path: Path) -> None:
     assert [t for _, t in pick(groups, 4)] == ["a1", "b1", "a2", "a3"]
 
 
+def test_near_prompt_moves_the_context_next_to_the_window_and_reuse_arm(tmp_path: Path) -> None:
+    """The ``near`` arm: the engine's P H F T M W layout becomes H T P F M W, same text."""
+    t = next(x for x in build_tasks("syn", _make(tmp_path, PY), "python") if x.path == "pkg/main.py")
+    p = "# Other file: pkg/x.py\nX = 1\n\n"
+    h = "# Path: pkg/main.py\n# Language: python\n"
+    f = "# Other file: pkg/util.py\ndef helper(a, b):\n\n"
+    tail = "# Path: pkg/main.py (later in this file)\nz\n\n"
+    m = "# Path: pkg/main.py\nfrom .util import helper\n"
+    near = near_prompt(t, p + h + f + tail + m)
+    assert near == h + tail + p + f + m
+    assert near_prompt(t, p + h + f + m) == h + p + f + m           # no file tail
+    assert near_prompt(t, h + tail + m) == h + tail + m              # no context: unchanged
+    assert near_prompt(t, "no header here\n") is None
+    assert near_prompt(t, p + h + "import x\n") == h + p + "# Path: pkg/main.py\nimport x\n"   # P H W
+    assert near_prompt(t, h + "import x\n") == h + "import x\n"
+    rows = [{"task": "a"}, {"task": "b", "naive": {"exact": False}}, {"task": "c"}]
+    src = [{"task": "a", "naive": {"exact": True}}, {"task": "b", "naive": {"exact": True}}]
+    assert reuse_arm(rows, src) == 1
+    assert rows[0]["naive"] == {"exact": True, "reused": True} and rows[1]["naive"] == {"exact": False}
+    assert "naive" not in rows[2]
+    assert reuse_arm(rows, [{"task": "c", "server": {"exact": True}}], "nocontext", "server") == 1
+    assert rows[2]["nocontext"] == {"exact": True, "reused": True}
+
+
 def test_server_over_lsp_one_tab_misses_and_open_definition_hits(tmp_path: Path) -> None:
     """The real server: without the context engine (context.enabled false) and only the task
     file open, the definition is not sent; with the defining file open as a tab (the "other
@@ -186,3 +218,26 @@ def test_real_model_mode_explains_a_missing_install(tmp_path: Path, monkeypatch:
     segs = realmodel.fim_segments("def f(", "\n")
     assert segs == [("<|fim_prefix|>", True), ("def f(", False), ("<|fim_suffix|>", True), ("\n", False),
                     ("<|fim_middle|>", True)]
+
+
+def test_near_arm_on_the_engine_request_over_lsp(tmp_path: Path) -> None:
+    """The ``near`` arm's base without a ``server`` arm: the engine server's real request, answered
+    by the fake itself (the model handler is not called and is put back); rewritten, the definition
+    sits after the file's header, right before the window."""
+    root = _make(tmp_path, PY)
+    t = next(x for x in build_tasks("syn", root, "python") if x.path == "pkg/main.py")
+    calls: list[dict[str, object]] = []
+
+    def handler(body: dict[str, object]) -> str:
+        calls.append(body)
+        return "x"
+
+    with FakeDeepSeek() as fake:
+        fake.fim_handler = handler
+        body = _request_only(fake, root, t, {"timeoutMs": 5000})
+        assert fake.fim_handler is handler
+    assert not calls and body is not None and is_hit(t, body["prompt"])
+    near = near_prompt(t, body["prompt"])
+    assert near is not None and is_hit(t, near)
+    assert near.startswith("# Path: pkg/main.py\n# Language: python\n") and near.endswith(body["prompt"][-40:])
+    assert near.index("def helper(a, b):") > near.index("# Language: python")
