@@ -11,7 +11,6 @@ import sys
 import tempfile
 from pathlib import Path
 
-import pytest
 import pytest_lsp
 from lsprotocol import types
 from pytest_lsp import ClientServerConfig, LanguageClient, client_capabilities
@@ -190,7 +189,6 @@ async def test_python_dotted_import_without_alias(client: LanguageClient, fake):
 
 # -- cost: the same code twice ----------------------------------------------------------------
 
-@pytest.mark.xfail(reason="review 12: project block keeps items (live settings/exclusions, deleted files, duplicates); not fixed on ctxfix", strict=False)
 async def test_open_file_definition_is_not_sent_twice(client: LanguageClient, fake):
     """helpers.py open in another tab: its definition comes through the parser (context block)
     and again through the older `completion.otherFiles` / open-file snippets. Each copy is

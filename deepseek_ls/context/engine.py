@@ -57,6 +57,7 @@ from dataclasses import dataclass, field
 
 from cachetools import LRUCache
 
+from ..prompt.config import OTHER_FILE_CHARS
 from ..snapshot import DocumentSnapshot
 from .parse import Definition, Parsed, definition_at, editor_names, estimate_tokens, language_of
 from .project import project_files, rank
@@ -175,6 +176,8 @@ class _FileState:
     #: the file block last given, and whether the last :meth:`ContextEngine.block` changed it
     last_file: str | None = None
     file_changed: bool = False
+    #: the project block last given to this file
+    last_project: str = ""
 
 
 @dataclass(frozen=True)
@@ -265,6 +268,7 @@ class ContextEngine:
         self._editor_asked: dict[str, frozenset[str]] = {}
         self._rendered: LRUCache[tuple[object, ...], Block] = LRUCache(maxsize=256)
         #: path -> (exists on disk, when checked (monotonic s)): a deleted file is not sent
+        self._covered_lines: LRUCache[tuple[str, str, str], frozenset[str]] = LRUCache(maxsize=64)
         self._exists: LRUCache[str, tuple[bool, float]] = LRUCache(maxsize=1024)
         #: the project items found unsendable when a rebuild was last asked for
         self._project_dropped: frozenset[tuple[str, str]] = frozenset()
@@ -707,6 +711,7 @@ class ContextEngine:
             self._rendered[cache_key] = hit
         state.file_changed = state.last_file is not None and state.last_file != hit.file
         state.last_file = hit.file
+        state.last_project = hit.project
         return hit
 
     def _sendable(self, path: str) -> bool:
@@ -755,7 +760,24 @@ class ContextEngine:
         current = {d.uri for d in others}
         for gone in [u for u in state.others if u not in current]:
             del state.others[gone]
-        return tuple(state.others.setdefault(d.uri, d) for d in others)
+        pinned = tuple(state.others.setdefault(d.uri, d) for d in others)
+        covered = self._covered(state.last_project, state.last_file or "")
+        if not covered:
+            return pinned
+        # an open file whose shown start the context blocks carry already, line for line, is
+        # not listed again (it would be paid for twice)
+        return tuple(d for d in pinned
+                     if not {n.strip() for n in d.text[:OTHER_FILE_CHARS].split("\n") if n.strip()} <= covered)
+
+    def _covered(self, project: str, file: str) -> frozenset[str]:
+        """The stripped non-blank lines of the blocks' items (not their headers); cached."""
+        key = ("covered", project, file)
+        hit = self._covered_lines.get(key)
+        if hit is None:
+            hit = frozenset(n.strip() for n in (project + file).split("\n")
+                            if n.strip() and not n.lstrip().startswith(("# Other file:", "// Other file:")))
+            self._covered_lines[key] = hit
+        return hit
 
     def _rank(self, analysis: Analysis, line: int) -> list[Item]:
         lo, hi = line - NEAR_ABOVE, line + NEAR_BELOW
