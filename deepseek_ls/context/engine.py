@@ -67,6 +67,8 @@ log = logging.getLogger(__name__)
 
 #: lines above (and below) the cursor whose names count as "near the cursor"
 NEAR_ABOVE, NEAR_BELOW = 40, 10
+#: the file block's items are ranked from the middle of the cursor's band of this many lines
+RANK_BAND_LINES = 16
 #: share of the budget the project block may take
 PROJECT_SHARE = 0.5
 #: the prompt cache's unit (tokens): DeepSeek v4 persists prefixes at fixed intervals, legacy
@@ -680,7 +682,10 @@ class ContextEngine:
             return Block(project_text, "", tuple(project))
         budget = self.config.budget_tokens
         state = self._files.setdefault(uri, _FileState())
-        ranked = [i for i in self._rank(analysis, line) if self._sendable(i.key[0])]
+        # ranked from the middle of the cursor's band of RANK_BAND_LINES lines: moving one line
+        # (Enter, arrow keys) does not reorder items and rebuild the block each time
+        anchor = line // RANK_BAND_LINES * RANK_BAND_LINES + RANK_BAND_LINES // 2
+        ranked = [i for i in self._rank(analysis, anchor) if self._sendable(i.key[0])]
         by_key = {c.item.key: c.item for c in analysis.candidates if self._sendable(c.item.key[0])}
         file_budget = budget - self._project_tokens
         # the set of items wanted: best first, the project block's items free
