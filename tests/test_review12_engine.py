@@ -5,8 +5,6 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-import pytest
-
 import deepseek_ls.context.resolve as resolve
 from deepseek_ls.context import ContextConfig, ContextEngine
 from deepseek_ls.features.context import _path_of
@@ -24,7 +22,6 @@ def _python_workspace(tmp_path: Path, count: int) -> tuple[str, str]:
     return (tmp_path / "pkg" / "app.py").as_uri(), "\n".join(lines) + "\n"
 
 
-@pytest.mark.xfail(reason="review 12: file block layout, reworked on branch ctx2 (not fixed on ctxfix)", strict=False)
 def test_file_block_does_not_change_on_every_line_the_cursor_moves(tmp_path: Path):
     """A module importing more names than the budget holds (40 helpers, budget 1024 tokens):
     moving down one line at a time (Enter, arrow keys) should not rebuild the file block

@@ -11,7 +11,6 @@ import sys
 import tempfile
 from pathlib import Path
 
-import pytest
 import pytest_lsp
 from lsprotocol import types
 from pytest_lsp import ClientServerConfig, LanguageClient, client_capabilities
@@ -103,7 +102,6 @@ async def prompt_after(client: LanguageClient, fake, line: int, character: int, 
 
 # -- secrets: a file excluded while the server runs ------------------------------------------
 
-@pytest.mark.xfail(reason="review 12: project block keeps items (live settings/exclusions, deleted files, duplicates); not fixed on ctxfix", strict=False)
 async def test_file_excluded_live_is_no_longer_sent_as_context(client: LanguageClient, fake):
     """`deepseek.exclude` gains helpers.py while the server runs: its definition must stop
     being sent (as a definition in an excluded file is never sent). Today it stays in the
@@ -118,7 +116,6 @@ async def test_file_excluded_live_is_no_longer_sent_as_context(client: LanguageC
     assert "def compute_total(" not in prompt, "a file excluded by deepseek.exclude is still sent as context"
 
 
-@pytest.mark.xfail(reason="review 12: project block keeps items (live settings/exclusions, deleted files, duplicates); not fixed on ctxfix", strict=False)
 async def test_file_ignored_live_by_deepseekignore_is_no_longer_sent(client: LanguageClient, fake, tmp_path):
     """The same through a `.deepseekignore` written while the server runs."""
     ignore = WORKSPACE / ".deepseekignore"
@@ -137,10 +134,13 @@ async def test_file_ignored_live_by_deepseekignore_is_no_longer_sent(client: Lan
 
 # -- settings switched live -------------------------------------------------------------------
 
-@pytest.mark.xfail(reason="review 12: project block keeps items (live settings/exclusions, deleted files, duplicates); not fixed on ctxfix", strict=False)
 async def test_editor_definitions_switched_off_live(editor_client: LanguageClient, fake):
-    """context.editorDefinitions=false must stop the editor's definitions; today they stay."""
+    """context.editorDefinitions=false must stop the editor's definitions; today they stay.
+    The parser's definitions are off throughout: the project block (a map of every definition
+    the project uses) would otherwise carry vendored_magic on its own."""
     client = editor_client
+    settings(client, fake, context={"definitions": False})
+    await asyncio.sleep(0.3)
     open_doc(client, APP_TEXT, uri=APP)
     for _ in range(50):
         await asyncio.sleep(0.1)
@@ -148,7 +148,7 @@ async def test_editor_definitions_switched_off_live(editor_client: LanguageClien
             break
     await asyncio.sleep(0.5)
     assert "def vendored_magic(n):" in await prompt_after(client, fake, *CURSOR)  # sanity
-    settings(client, fake, context={"editorDefinitions": False})
+    settings(client, fake, context={"definitions": False, "editorDefinitions": False})
     await asyncio.sleep(0.5)
     change(client, 2, 5, 4, "t", uri=APP)
     await asyncio.sleep(1.5)
@@ -156,7 +156,6 @@ async def test_editor_definitions_switched_off_live(editor_client: LanguageClien
     assert "def vendored_magic(n):" not in prompt, "editor definitions still sent with editorDefinitions=false"
 
 
-@pytest.mark.xfail(reason="review 12: project block keeps items (live settings/exclusions, deleted files, duplicates); not fixed on ctxfix", strict=False)
 async def test_definitions_switched_off_live_first_request(client: LanguageClient, fake):
     """context.definitions=false: the very next (automatic) request must not carry the parser's definitions;
     today it is built from the analysis made before the switch."""
@@ -190,7 +189,6 @@ async def test_python_dotted_import_without_alias(client: LanguageClient, fake):
 
 # -- cost: the same code twice ----------------------------------------------------------------
 
-@pytest.mark.xfail(reason="review 12: project block keeps items (live settings/exclusions, deleted files, duplicates); not fixed on ctxfix", strict=False)
 async def test_open_file_definition_is_not_sent_twice(client: LanguageClient, fake):
     """helpers.py open in another tab: its definition comes through the parser (context block)
     and again through the older `completion.otherFiles` / open-file snippets. Each copy is
@@ -203,7 +201,6 @@ async def test_open_file_definition_is_not_sent_twice(client: LanguageClient, fa
     assert prompt.count("def compute_total(") == 1, prompt
 
 
-@pytest.mark.xfail(reason="review 12: project block keeps items (live settings/exclusions, deleted files, duplicates); not fixed on ctxfix", strict=False)
 async def test_deleted_file_is_no_longer_sent(client: LanguageClient, fake):
     """A file deleted (or renamed away) after it was analysed: once the importing file is
     analysed again its definition should go; today the project block keeps it for the session

@@ -57,6 +57,7 @@ from dataclasses import dataclass, field
 
 from cachetools import LRUCache
 
+from ..prompt.config import OTHER_FILE_CHARS
 from ..snapshot import DocumentSnapshot
 from .parse import Definition, Parsed, definition_at, editor_names, estimate_tokens, language_of
 from .project import project_files, rank
@@ -66,6 +67,8 @@ log = logging.getLogger(__name__)
 
 #: lines above (and below) the cursor whose names count as "near the cursor"
 NEAR_ABOVE, NEAR_BELOW = 40, 10
+#: the file block's items are ranked from the middle of the cursor's band of this many lines
+RANK_BAND_LINES = 16
 #: share of the budget the project block may take
 PROJECT_SHARE = 0.5
 #: the prompt cache's unit (tokens): DeepSeek v4 persists prefixes at fixed intervals, legacy
@@ -136,6 +139,7 @@ class Candidate:
     item: Item
     lines: tuple[int, ...]  # where the current file uses it (0-based; may be empty: imported only)
     popularity: int = 0     # Go: how many other files of the package use it
+    editor: bool = False    # from the editor's definitions (else from the parser)
 
 
 @dataclass
@@ -174,6 +178,8 @@ class _FileState:
     #: the file block last given, and whether the last :meth:`ContextEngine.block` changed it
     last_file: str | None = None
     file_changed: bool = False
+    #: the project block last given to this file
+    last_project: str = ""
 
 
 @dataclass(frozen=True)
@@ -263,6 +269,11 @@ class ContextEngine:
         self._editor: dict[str, dict[str, list[tuple[str, int]]]] = {}
         self._editor_asked: dict[str, frozenset[str]] = {}
         self._rendered: LRUCache[tuple[object, ...], Block] = LRUCache(maxsize=256)
+        #: path -> (exists on disk, when checked (monotonic s)): a deleted file is not sent
+        self._covered_lines: LRUCache[tuple[str, str, str], frozenset[str]] = LRUCache(maxsize=64)
+        self._exists: LRUCache[str, tuple[bool, float]] = LRUCache(maxsize=1024)
+        #: the project items found unsendable when a rebuild was last asked for
+        self._project_dropped: frozenset[tuple[str, str]] = frozenset()
         self.stats = {"analyses": 0, "editor_requests": 0, "parses": 0, "project_builds": 0}
 
     # -- configuration ---------------------------------------------------
@@ -272,6 +283,12 @@ class ContextEngine:
             self.config = config
             if reset:
                 self.workspace = Workspace(self._allowed, config.item_tokens)
+            if not config.editor_definitions:
+                self._editor.clear()
+                self._editor_asked.clear()
+            for analysis in self._analyses.values():  # switched off: gone from the next request on
+                analysis.candidates = [c for c in analysis.candidates
+                                       if (config.editor_definitions if c.editor else config.definitions)]
             self._files.clear()
             self._rendered.clear()
             self._install_project([])
@@ -538,7 +555,7 @@ class ContextEngine:
         self.stats["parses"] += 1
         bindings = ws.bindings(path or "", src.parsed) if self.config.definitions else []
         candidates = self._candidates(path or "", src, bindings) if self.config.definitions else []
-        extra = self._editor_candidates(uri, path or "", src.parsed)
+        extra = self._editor_candidates(uri, path or "", src.parsed) if self.config.editor_definitions else []
         known = {c.item.key for c in candidates}
         candidates += [c for c in extra if c.item.key not in known]
         own = {name: d.line for name, d in src.parsed.definitions.items()}
@@ -616,7 +633,7 @@ class ContextEngine:
                     if not "".join(lines).strip():  # past the end of the file, or blank lines
                         continue
                     definition = Definition(name, "editor", line, line + len(lines) - 1, "\n".join(lines))
-                out.append(Candidate(self._item(def_path, definition), tuple(uses.get(name, []))))
+                out.append(Candidate(self._item(def_path, definition), tuple(uses.get(name, [])), editor=True))
         return out
 
     # -- the editor's definitions (event loop) ---------------------------------
@@ -659,14 +676,17 @@ class ContextEngine:
         definitions this file needs beyond it (append-only), then snippets."""
         if not self.config.enabled:
             return Block()
+        project, project_text = self._sendable_project()
         analysis = self._analyses.get(uri)
         if analysis is None:
-            return Block(self._project_text, "", tuple(self._project))
+            return Block(project_text, "", tuple(project))
         budget = self.config.budget_tokens
         state = self._files.setdefault(uri, _FileState())
-        ranked = self._rank(analysis, line)
-        by_key = {c.item.key: c.item for c in analysis.candidates}
-        project = self._project
+        # ranked from the middle of the cursor's band of RANK_BAND_LINES lines: moving one line
+        # (Enter, arrow keys) does not reorder items and rebuild the block each time
+        anchor = line // RANK_BAND_LINES * RANK_BAND_LINES + RANK_BAND_LINES // 2
+        ranked = [i for i in self._rank(analysis, anchor) if self._sendable(i.key[0])]
+        by_key = {c.item.key: c.item for c in analysis.candidates if self._sendable(c.item.key[0])}
         file_budget = budget - self._project_tokens
         # the set of items wanted: best first, the project block's items free
         wanted: list[tuple[str, str]] = []
@@ -685,17 +705,52 @@ class ContextEngine:
             while chosen and sum(by_key[k].tokens for k in chosen) > file_budget:
                 chosen.pop()
         state.chosen = chosen
-        snippets = self._snippets(uri, analysis, line, state, {*chosen, *project})
-        cache_key = (self._project_text, tuple(chosen), tuple(by_key[k].text for k in chosen),
+        snippets = tuple(s for s in self._snippets(uri, analysis, line, state, {*chosen, *project})
+                         if self._sendable(s.key[0]))
+        cache_key = (project_text, tuple(chosen), tuple(by_key[k].text for k in chosen),
                      tuple(s.text for s in snippets))
         hit = self._rendered.get(cache_key)
         if hit is None:
-            hit = Block(self._project_text, _render([by_key[k] for k in chosen]) + _render(snippets),
+            hit = Block(project_text, _render([by_key[k] for k in chosen]) + _render(snippets),
                         (*project, *chosen, *(s.key for s in snippets)))
             self._rendered[cache_key] = hit
         state.file_changed = state.last_file is not None and state.last_file != hit.file
         state.last_file = hit.file
+        state.last_project = hit.project
         return hit
+
+    def _sendable(self, path: str) -> bool:
+        """True when ``path`` may be sent now: the CURRENT exclusion policy allows it (the
+        policy caches its decisions and forgets them when a setting or an ignore file
+        changes) and the file still exists (open in the editor, or on disk: checked at most
+        once a second per path)."""
+        if not self._allowed(path):
+            return False
+        now = time.monotonic()
+        hit = self._exists.get(path)
+        if hit is None or now - hit[1] >= 1.0:
+            hit = (os.path.isfile(path) or path in self._docs or any(self.path_of(u) == path for u in self._docs), now)
+            self._exists[path] = hit
+        return hit[0]
+
+    def _sendable_project(self) -> tuple[OrderedDict[tuple[str, str], Item], str]:
+        """The project block's items and text without the items that may no longer be sent
+        (a file excluded or deleted since the block was built); such a drop asks for the
+        block to be built again (once per set of dropped items)."""
+        dropped = frozenset(k for k in self._project if not self._sendable(k[0]))
+        if not dropped:
+            self._project_dropped = frozenset()
+            return self._project, self._project_text
+        kept = OrderedDict((k, i) for k, i in self._project.items() if k not in dropped)
+        key = ("project", tuple(kept))
+        hit = self._rendered.get(key)
+        if hit is None:
+            hit = Block(_render(list(kept.values())), "", tuple(kept))
+            self._rendered[key] = hit
+        if dropped != self._project_dropped:
+            self._project_dropped = dropped
+            self._build_project()
+        return kept, hit.project
 
     def pin_others(self, uri: str, others: tuple[DocumentSnapshot, ...]) -> tuple[DocumentSnapshot, ...]:
         """The other open documents as ``uri``'s prompt lists them: each at the content it had
@@ -710,7 +765,24 @@ class ContextEngine:
         current = {d.uri for d in others}
         for gone in [u for u in state.others if u not in current]:
             del state.others[gone]
-        return tuple(state.others.setdefault(d.uri, d) for d in others)
+        pinned = tuple(state.others.setdefault(d.uri, d) for d in others)
+        covered = self._covered(state.last_project, state.last_file or "")
+        if not covered:
+            return pinned
+        # an open file whose shown start the context blocks carry already, line for line, is
+        # not listed again (it would be paid for twice)
+        return tuple(d for d in pinned
+                     if not {n.strip() for n in d.text[:OTHER_FILE_CHARS].split("\n") if n.strip()} <= covered)
+
+    def _covered(self, project: str, file: str) -> frozenset[str]:
+        """The stripped non-blank lines of the blocks' items (not their headers); cached."""
+        key = ("covered", project, file)
+        hit = self._covered_lines.get(key)
+        if hit is None:
+            hit = frozenset(n.strip() for n in (project + file).split("\n")
+                            if n.strip() and not n.lstrip().startswith(("# Other file:", "// Other file:")))
+            self._covered_lines[key] = hit
+        return hit
 
     def _rank(self, analysis: Analysis, line: int) -> list[Item]:
         lo, hi = line - NEAR_ABOVE, line + NEAR_BELOW
