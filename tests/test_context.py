@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from deepseek_ls.context import ContextConfig, ContextEngine, estimate_tokens, parse
+from deepseek_ls.context import ContextConfig, ContextEngine, rough_tokens, parse
 from deepseek_ls.context.parse import definition_at
 
 
@@ -233,7 +233,7 @@ def test_project_block_fills_whole_cache_units_of_its_share(tmp_path: Path):
         tokens = sum(i.tokens for i in engine._project.values())
         item = max(i.tokens for i in engine._project.values())
         assert target - item < tokens <= target  # filled up to whole units: no room for one more
-        assert estimate_tokens(engine.project_block) <= target
+        assert rough_tokens(engine.project_block) <= target
     assert make_engine(tmp_path, ContextConfig(budget_tokens=200)).project_block == ""  # under one unit
 
 
@@ -326,7 +326,7 @@ def test_budget_is_respected_and_near_cursor_names_win(tmp_path: Path):
     engine = make_engine(tmp_path, ContextConfig(budget_tokens=200))
     uri = open_file(engine, tmp_path, "pkg/app.py", "python", imports + "\n" + body)
     block = engine.block(uri, 30 + 1 + 29)
-    assert estimate_tokens(block.project + block.file) <= 200 + 8 * len(block.keys)
+    assert rough_tokens(block.project + block.file) <= 200 + 8 * len(block.keys)
     assert "def func_29(" in block.project + block.file  # used right above the cursor
     assert 0 < len(block.keys) < 30
 

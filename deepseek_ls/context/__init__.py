@@ -6,6 +6,6 @@ completion request.
 """
 
 from .engine import Block, ContextConfig, ContextEngine
-from .parse import estimate_tokens, language_of, parse
+from .parse import rough_tokens, language_of, parse
 
-__all__ = ["Block", "ContextConfig", "ContextEngine", "estimate_tokens", "language_of", "parse"]
+__all__ = ["Block", "ContextConfig", "ContextEngine", "rough_tokens", "language_of", "parse"]

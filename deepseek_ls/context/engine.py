@@ -40,7 +40,7 @@ as they were, in a file none of whose imports resolve to the workspace, is
 not parsed again (only every :data:`FULL_REANALYSE_S`); snippet windows
 are computed only when another file asks for snippets.
 
-Token counts are estimates: characters / 3.5 (:func:`.parse.estimate_tokens`).
+Token counts are estimates: characters / 3.5 (:func:`.parse.rough_tokens`).
 """
 
 from __future__ import annotations
@@ -59,7 +59,7 @@ from cachetools import LRUCache
 
 from ..prompt.config import OTHER_FILE_CHARS
 from ..snapshot import DocumentSnapshot
-from .parse import Definition, Parsed, definition_at, editor_names, estimate_tokens, language_of
+from .parse import Definition, Parsed, definition_at, editor_names, rough_tokens, language_of
 from .project import project_files, rank
 from .resolve import Binding, Source, Workspace
 
@@ -131,7 +131,7 @@ class Item:
 
     @property
     def tokens(self) -> int:
-        return estimate_tokens(self.text) + 8  # + the header line
+        return rough_tokens(self.text) + 8  # + the header line
 
 
 @dataclass(frozen=True)

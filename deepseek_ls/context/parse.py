@@ -40,8 +40,11 @@ _LSP_LANGUAGE = {
 }
 
 
-def estimate_tokens(text: str) -> int:
-    """Cheap token estimate of ``text``: characters / :data:`CHARS_PER_TOKEN`, rounded up."""
+def rough_tokens(text: str) -> int:
+    """Cheap token estimate of ``text``: characters / :data:`CHARS_PER_TOKEN`, rounded up.
+
+    The context budget's rule (fast, run per item); not the chat prompt's deliberately high
+    :func:`deepseek_ls.prompt.chat.estimate_tokens`, which fits text into a model's window."""
     return math.ceil(len(text) / CHARS_PER_TOKEN)
 
 
@@ -106,7 +109,7 @@ class Definition:
 
     @property
     def tokens(self) -> int:
-        return estimate_tokens(self.text)
+        return rough_tokens(self.text)
 
 
 @dataclass
