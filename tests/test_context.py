@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from deepseek_ls.context import ContextConfig, ContextEngine, rough_tokens, parse
+from deepseek_ls.context import ContextConfig, ContextEngine, parse, rough_tokens
 from deepseek_ls.context.parse import definition_at
 
 

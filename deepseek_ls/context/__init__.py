@@ -6,6 +6,6 @@ completion request.
 """
 
 from .engine import Block, ContextConfig, ContextEngine
-from .parse import rough_tokens, language_of, parse
+from .parse import language_of, parse, rough_tokens
 
-__all__ = ["Block", "ContextConfig", "ContextEngine", "rough_tokens", "language_of", "parse"]
+__all__ = ["Block", "ContextConfig", "ContextEngine", "language_of", "parse", "rough_tokens"]

@@ -59,7 +59,7 @@ from cachetools import LRUCache
 
 from ..prompt.config import OTHER_FILE_CHARS
 from ..snapshot import DocumentSnapshot
-from .parse import Definition, Parsed, definition_at, editor_names, rough_tokens, language_of
+from .parse import Definition, Parsed, definition_at, editor_names, language_of, rough_tokens
 from .project import project_files, rank
 from .resolve import Binding, Source, Workspace
 
