@@ -32,7 +32,6 @@ transport (:func:`choose_transport`); httpx's own transport serves the rest
 from __future__ import annotations
 
 import asyncio
-import os
 import ssl
 import time
 import urllib.parse
@@ -44,7 +43,6 @@ from typing import Any
 import h11
 import httpx
 
-from .config import HTTPX_ENV
 from .errors import describe
 
 #: Idle connections older than this (s) are closed rather than reused (servers drop them).
@@ -84,13 +82,11 @@ def serves(base_url: str) -> bool:
     return parts.scheme in _DEFAULT_PORTS and bool(parts.hostname) and not proxied(base_url)
 
 
-def choose_transport(base_url: str, httpx_asked: bool | None = None) -> H11Transport | None:
+def choose_transport(base_url: str, httpx_asked: bool) -> H11Transport | None:
     """The transport for a client of ``base_url``: an :class:`H11Transport` where it
     serves (see :func:`serves`), None (httpx builds its own, proxies included) where
     it cannot or ``DEEPSEEK_LS_HTTPX=1`` asks for httpx's (``httpx_asked``: that
-    variable as read when the client was built; None reads it now)."""
-    if httpx_asked is None:
-        httpx_asked = os.environ.get(HTTPX_ENV) == "1"
+    variable as read when the client was built)."""
     if httpx_asked or not serves(base_url):
         return None
     return H11Transport()
