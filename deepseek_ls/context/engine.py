@@ -685,8 +685,15 @@ class ContextEngine:
         # ranked from the middle of the cursor's band of RANK_BAND_LINES lines: moving one line
         # (Enter, arrow keys) does not reorder items and rebuild the block each time
         anchor = line // RANK_BAND_LINES * RANK_BAND_LINES + RANK_BAND_LINES // 2
-        ranked = [i for i in self._rank(analysis, anchor) if self._sendable(i.key[0])]
-        by_key = {c.item.key: c.item for c in analysis.candidates if self._sendable(c.item.key[0])}
+        sendable: dict[str, bool] = {}  # per path, once per call (ranked items are candidates too)
+
+        def may_send(path: str) -> bool:
+            if path not in sendable:
+                sendable[path] = self._sendable(path)
+            return sendable[path]
+
+        ranked = [i for i in self._rank(analysis, anchor) if may_send(i.key[0])]
+        by_key = {c.item.key: c.item for c in analysis.candidates if may_send(c.item.key[0])}
         file_budget = budget - self._project_tokens
         # the set of items wanted: best first, the project block's items free
         wanted: list[tuple[str, str]] = []
@@ -706,7 +713,7 @@ class ContextEngine:
                 chosen.pop()
         state.chosen = chosen
         snippets = tuple(s for s in self._snippets(uri, analysis, line, state, {*chosen, *project})
-                         if self._sendable(s.key[0]))
+                         if may_send(s.key[0]))
         cache_key = (project_text, tuple(chosen), tuple(by_key[k].text for k in chosen),
                      tuple(s.text for s in snippets))
         hit = self._rendered.get(cache_key)
@@ -729,7 +736,7 @@ class ContextEngine:
         now = time.monotonic()
         hit = self._exists.get(path)
         if hit is None or now - hit[1] >= 1.0:
-            hit = (os.path.isfile(path) or path in self._docs or any(self.path_of(u) == path for u in self._docs), now)
+            hit = (os.path.isfile(path) or any(self.path_of(u) == path for u in self._docs), now)
             self._exists[path] = hit
         return hit[0]
 
