@@ -175,7 +175,7 @@ class Settings:
     completion_suffix_chars: int = _setting("completion.suffixChars", SUFFIX_CHARS, "Characters after the cursor sent as context (all billed as cache misses).", lo=0, hi=20000)
     completion_items: CompletionItems = _setting("completion.items", "auto", "Offer the suggestion as a `textDocument/completion` item too: `auto` = only for clients that do not declare inline completion.", choices=get_args(CompletionItems))
     completion_other_files: bool = _setting("completion.otherFiles", True, "Add context from other open files of the same language.")
-    # i12: cross-file context (deepseek_ls/context); completion.otherFiles keeps adding the open files' starts
+    # cross-file context (deepseek_ls/context); completion.otherFiles keeps adding the open files' starts
     context_enabled: bool = _setting("context.enabled", True, "Add definitions and snippets from other files of the project to the FIM prompt (parsed locally; excluded files never).")
     context_budget_tokens: int = _setting("context.budgetTokens", 2048, "Token budget of the cross-file context (estimated at 3.5 characters a token); half at most is the project block shared by all files.", lo=0, hi=16000)
     context_definitions: bool = _setting("context.definitions", True, "Definitions of the names the file imports (Python, TypeScript/JavaScript, Go), read from the workspace.")

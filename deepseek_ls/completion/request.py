@@ -32,7 +32,7 @@ class CompletionRequest:
     others: tuple[DocumentSnapshot, ...] = ()
     request_id: str | int | None = None
     context: str = ""
-    #: i12: the file's own cross-file block, after its header in the full prompt
+    #: the file's own cross-file block, after its header in the full prompt
     file_context: str = ""
 
 

@@ -36,13 +36,13 @@ class CompletionFeature:
     """Ghost text and completion items from the completion engine."""
 
     def __init__(self, server: DeepSeekLanguageServer, service: Service, documents: DocumentsFeature,
-                 status: StatusFeature) -> None:
+                 status: StatusFeature, context: ContextFeature) -> None:
         self.server = server
         self.service = service
         self.documents = documents
         self.status = status
-        #: i12: the cross-file context (set by setup.build_features)
-        self.context: ContextFeature | None = None
+        #: the cross-file context: its blocks head the prompt, its pins order the other files
+        self.context = context
 
     def withhold(self, uri: str) -> bool:
         """True when ``uri`` is never sent (a secret file): no completion there; the status says why."""
@@ -69,12 +69,9 @@ class CompletionFeature:
             return None
         offset = self.server.offset(snap.text, position)
         request_id = self.server.protocol.msg_id
-        project_block = file_block = ""
-        if self.context is not None:  # i12
-            project_block, file_block = await self.context.blocks(uri, snap.text.count("\n", 0, offset), manual)
-        others = self.documents.others(uri)
-        if self.context is not None:  # i12: pinned as first listed in this file's prompt
-            others = self.context.others(uri, others)
+        project_block, file_block = await self.context.blocks(uri, snap.text.count("\n", 0, offset), manual)
+        # the other open files as first listed in this file's prompt (pinned)
+        others = self.context.others(uri, self.documents.others(uri))
         request = CompletionRequest(doc=snap, offset=offset, manual=manual, others=others,
                                     request_id=request_id, context=project_block, file_context=file_block)
         suggestion = await self.service.engine.complete(request)

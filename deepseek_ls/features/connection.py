@@ -221,7 +221,7 @@ class DeepSeekLanguageServer(LanguageServer):
         self.service = service
         #: benchmark trace records (``lsp_recv``, ``lsp_sent``); a no-op unless DEEPSEEK_LS_TRACE is set
         self.tracer = service.tracer
-        #: i12: the client answers ``deepseek/definitions`` (initializationOptions.deepseekDefinitions)
+        #: the client answers ``deepseek/definitions`` (initializationOptions.deepseekDefinitions)
         self.deepseek_definitions = False
 
     @property

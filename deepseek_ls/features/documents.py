@@ -54,7 +54,7 @@ class DocumentsFeature:
         self.status = status
         #: the open documents by URI, as the client spelt it in ``didOpen``
         self.store = DocumentStore()
-        #: i12: the cross-file context (set by setup.build_features)
+        #: the cross-file context it feeds (set by setup.build_features once both exist)
         self.context: ContextFeature | None = None
 
     # -- notifications ------------------------------------------------------
@@ -63,7 +63,7 @@ class DocumentsFeature:
         item = params.text_document
         self.store.open(item.uri, item.text, language_id=item.language_id or "plaintext", version=item.version)
         if self.context is not None:
-            self.context.opened(item.uri)  # i12: analysed in the background
+            self.context.opened(item.uri)  # analysed in the background
 
     def did_change(self, params: types.DidChangeTextDocumentParams) -> None:
         """Apply the changes (ranges in the negotiated encoding); tell the engine a key was typed."""
@@ -83,7 +83,7 @@ class DocumentsFeature:
         changes = params.content_changes
         inserted = getattr(changes[-1], "text", "") if len(changes) == 1 else ""
         self.service.engine.note_edit(uri, normalize_eol(inserted))
-        if self.context is not None:  # i12
+        if self.context is not None:
             first = getattr(changes[0], "range", None) if changes else None
             self.context.changed(uri, first.start.line if first is not None else None)
 
@@ -95,7 +95,7 @@ class DocumentsFeature:
             self.store.close(doc.uri)
         self.service.engine.forget(uri)
         if self.context is not None:
-            self.context.closed(uri)  # i12
+            self.context.closed(uri)
         self.status.closed(uri)
 
     def inspect(self, params: Any) -> dict[str, Any] | None:

@@ -56,7 +56,7 @@ class LifecycleFeature:
         """Read ``initializationOptions`` (the ``init`` layer) and who the client is."""
         # no-key / rejected-key messages name what this client's user can do
         client_hints.apply(params.initialization_options, params.client_info.name if params.client_info else None)
-        options = params.initialization_options  # i12: the client answers deepseek/definitions
+        options = params.initialization_options  # does the client answer deepseek/definitions?
         self.server.deepseek_definitions = isinstance(options, dict) and options.get("deepseekDefinitions") is True
         problems = self.service.update_settings("init", section_of(params.initialization_options))
         # a startup problem now named for this client (api_key in setup()) is in `problems` once more

@@ -35,9 +35,9 @@ def build_features(server: DeepSeekLanguageServer) -> Features:
     service = server.service
     status = StatusFeature(server, service)
     documents = DocumentsFeature(server, service, status)
-    completion = CompletionFeature(server, service, documents, status)
-    # i12: cross-file context, fed by the documents, read by the completion
-    documents.context = completion.context = ContextFeature(server, service, documents)
+    context = ContextFeature(server, service, documents)
+    documents.context = context  # the documents feed it (it reads them back: set after both exist)
+    completion = CompletionFeature(server, service, documents, status, context)
     chat = ChatFeature(server, service, documents)
     code_actions = CodeActionsFeature(server, service, documents)
     lifecycle = LifecycleFeature(server, service, status, chat)

@@ -260,7 +260,7 @@ def build_fim_prompt(doc: DocumentSnapshot, offset: int, *,
     this document (see :func:`sticky_window_start`). ``project_context``: a
     rendered block about the project, put first (before the file header:
     the most stable part of the prompt); "" for none. ``file_context``: the
-    file's own cross-file block (i12), right after its header.
+    file's own cross-file block (deepseek_ls/context), right after its header.
     """
     text = doc.text
     prefix = text[:offset]
