@@ -10,6 +10,7 @@ import pytest
 
 from deepseek_ls.context import ContextConfig, ContextEngine, parse, rough_tokens
 from deepseek_ls.context.parse import definition_at
+from deepseek_ls.context.engine import snippet_band
 
 
 def write(root: Path, files: dict[str, str]) -> None:
@@ -475,9 +476,33 @@ def test_snippets_are_kept_while_they_still_fit_the_lines_above_the_cursor(tmp_p
     uri = open_file(engine, tmp_path, "new_view.py", "python", band1 + "\n" * 40 + band2)
     first = engine.block(uri, 2)
     assert "response.status = 201" in first.file and "form.clean" not in first.file
-    # the next 32-line band is closer to forms.py, but views.py still fits: the block stays
+    # another band (counted from the end) is closer to forms.py, but views.py still fits: kept
     assert engine.block(uri, 46).file == first.file
-    engine.opened(uri, band1 + "\n" * 70 + "form.clean(schema)\nerrors.extend(form.errors)\nform.errors\n",
-                  "python", 2)  # views.py no longer fits the next band: re-chosen
+    engine.opened(uri, band1 + "\n" * 70 + "form.clean(schema)\nerrors.extend(form.errors)\nform.errors\n"
+                  + "\n" * 40, "python", 2)  # views.py no longer fits and the band moved: re-chosen
     last = engine.block(uri, 75).file
     assert "form.clean(schema)" in last and "response.status" not in last
+
+
+def test_snippets_stay_while_typing_keeps_the_lines_after_the_cursor(tmp_path: Path):
+    """Snippets are chosen again only when the number of lines after the cursor crosses a step of
+    the prompt's file tail (the head changes then anyway): typing a body line by line, even text
+    that no longer resembles them, keeps them, so the prompt head stays cached."""
+    engine = make_engine(tmp_path)
+    open_file(engine, tmp_path, "views.py", "python",
+              "def handler(request, response):\n    payload = request.json()\n    response.status = 201\n")
+    open_file(engine, tmp_path, "forms.py", "python",
+              "def validate(form, errors, schema):\n    form.clean(schema)\n    errors.extend(form.errors)\n")
+    below = "".join(f"def later{i}():\n    return {i}\n" for i in range(30))  # 60 lines after
+    typed = "def create(request, response):\n    payload = request.json()\n    response.status = 200\n"
+    uri = open_file(engine, tmp_path, "new_view.py", "python", typed + below)
+    first = engine.block(uri, 2, lines_after=below.count("\n") + 1).file
+    assert "response.status = 201" in first
+    for n in range(1, 40):  # the user types 39 more lines of something else above `below`
+        text = typed + "    form.clean(schema)\n    errors.extend(form.errors)\n" * n + below
+        engine.opened(uri, text, "python", n + 1)
+        assert engine.block(uri, 2 + 2 * n, lines_after=below.count("\n") + 1).file == first
+    # the cursor moves up into the typed lines (more lines after it): chosen again
+    moved = engine.block(uri, 40, lines_after=below.count("\n") + 1 + 2 * 39 - 38).file
+    assert "form.clean(schema)" in moved and "response.status" not in moved
+    assert snippet_band(60) != snippet_band(20) and snippet_band(60) == snippet_band(61)

@@ -57,7 +57,7 @@ from dataclasses import dataclass, field
 
 from cachetools import LRUCache
 
-from ..prompt.config import OTHER_FILE_CHARS
+from ..prompt.config import OTHER_FILE_CHARS, SUFFIX_LINES, TAIL_STEP_LINES
 from ..snapshot import DocumentSnapshot
 from .parse import Definition, Parsed, definition_at, editor_names, language_of, rough_tokens
 from .project import project_files, rank
@@ -226,6 +226,20 @@ def _windows(lines: list[str]) -> list[tuple[int, frozenset[str]]]:
         if ws:
             out.append((start, ws))
     return out
+
+
+def snippet_band(lines_after: int) -> int:
+    """The band of the cursor that snippets are chosen for, counted from the END of the file.
+
+    Snippets sit in the prompt's head, so choosing them again re-bills everything after them (the
+    file's tail, the other files, the window: thousands of tokens). They are chosen again only when
+    this band changes, which is exactly when the prompt's file tail changes anyway
+    (:func:`deepseek_ls.prompt.fim.file_tail` aligns it by the same steps of lines after the
+    cursor): typing, even new lines, keeps the number of lines after the cursor and so keeps the
+    snippets; moving to another part of the file chooses them again. Measured on the ``multi``
+    typing replay: choosing them per 32-line band from the top re-billed ~4,500 tokens three times
+    in 38 requests."""
+    return max(0, lines_after - SUFFIX_LINES) // TAIL_STEP_LINES
 
 
 class ContextEngine:
@@ -669,11 +683,13 @@ class ContextEngine:
             self._store(refreshed)
 
     # -- the request path ----------------------------------------------------
-    def block(self, uri: str, line: int) -> Block:
+    def block(self, uri: str, line: int, lines_after: int | None = None) -> Block:
         """The context for a request at ``line`` (0-based) of ``uri``: cheap, never waits.
 
-        ``project``: the session's project block (the same for every file); ``file``: the
-        definitions this file needs beyond it (append-only), then snippets."""
+        ``lines_after``: line breaks in the document after the cursor (None: from the last
+        analysis); snippets are chosen again only when it crosses a step of the prompt's file
+        tail (:func:`snippet_band`). ``project``: the session's project block (the same for every
+        file); ``file``: the definitions this file needs beyond it (append-only), then snippets."""
         if not self.config.enabled:
             return Block()
         project, project_text = self._sendable_project()
@@ -712,7 +728,10 @@ class ContextEngine:
             while chosen and sum(by_key[k].tokens for k in chosen) > file_budget:
                 chosen.pop()
         state.chosen = chosen
-        snippets = tuple(s for s in self._snippets(uri, analysis, line, state, {*chosen, *project})
+        if lines_after is None:
+            lines_after = max(0, len(analysis.lines) - 1 - line)
+        snippets = tuple(s for s in self._snippets(uri, analysis, line, snippet_band(lines_after),
+                                                   state, {*chosen, *project})
                          if may_send(s.key[0]))
         cache_key = (project_text, tuple(chosen), tuple(by_key[k].text for k in chosen),
                      tuple(s.text for s in snippets))
@@ -810,11 +829,10 @@ class ContextEngine:
             pool += [a for u, a in reversed(self._recent.items()) if u != uri and u not in self._open]
         return pool
 
-    def _snippets(self, uri: str, analysis: Analysis, line: int, state: _FileState,
+    def _snippets(self, uri: str, analysis: Analysis, line: int, bucket: int, state: _FileState,
                   taken: set[tuple[str, str]]) -> tuple[Item, ...]:
         if not (self.config.open_files or self.config.recent_files):
             return ()
-        bucket = line // (SNIPPET_LINES * 2)
         if state.snippet_bucket == bucket:
             return state.snippets
         state.snippet_bucket = bucket
