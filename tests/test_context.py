@@ -10,7 +10,7 @@ import pytest
 
 from deepseek_ls.context import ContextConfig, ContextEngine, parse, rough_tokens
 from deepseek_ls.context.parse import definition_at
-from deepseek_ls.context.engine import snippet_band
+from deepseek_ls.context.engine import Item, _render, comment_of, snippet_band
 
 
 def write(root: Path, files: dict[str, str]) -> None:
@@ -506,3 +506,34 @@ def test_snippets_stay_while_typing_keeps_the_lines_after_the_cursor(tmp_path: P
     moved = engine.block(uri, 40, lines_after=below.count("\n") + 1 + 2 * 39 - 38).file
     assert "form.clean(schema)" in moved and "response.status" not in moved
     assert snippet_band(60) != snippet_band(20) and snippet_band(60) == snippet_band(61)
+
+
+@pytest.mark.parametrize("rel, comment", [
+    ("lib/util.lua", "--"), ("db/q.sql", "--"), ("src/Main.hs", "--"), ("app/x.rb", "#"),
+    ("stubs/m.pyi", "#"), ("web/a.ts", "//"), ("web/b.tsx", "//"), ("cmd/main.go", "//"), ("x.unknown", "//")])
+def test_item_headers_use_the_files_own_comment_style(rel: str, comment: str):
+    assert comment_of(rel) == comment
+    item = _render([Item((rel, "#0"), rel, comment_of(rel), "body\n")])
+    assert item.startswith(f"{comment} Other file: {rel}\n")
+
+
+def test_snippets_come_from_files_of_the_same_language_family(tmp_path: Path):
+    engine = make_engine(tmp_path)
+    shared = "request response payload status handler\n"
+    open_file(engine, tmp_path, "notes.lua", "lua", "local request, response, payload = 1, 2, 3\n" + shared)
+    open_file(engine, tmp_path, "views.py", "python",
+              "def handler(request, response):\n    payload = request.json()\n    response.status = 201\n")
+    open_file(engine, tmp_path, "web.js", "javascript", "function handler(request, response, payload) {}\n")
+    uri = open_file(engine, tmp_path, "new.py", "python",
+                    "def create(request, response):\n    payload = request.json()\n    response.status = 200\n")
+    text = engine.block(uri, 2).file
+    assert "# Other file: views.py" in text and "notes.lua" not in text and "web.js" not in text
+    ts = open_file(engine, tmp_path, "api.ts", "typescript",
+                   "function create(request, response, payload) { response.status = 200 }\n")
+    assert "// Other file: web.js" in engine.block(ts, 0).file  # TS and JS are one family
+
+
+def test_files_already_in_the_blocks_are_not_listed_again_whatever_their_comment_style():
+    engine = ContextEngine(None, allowed=lambda p: True, display=lambda p: p, path_of=lambda u: None)
+    covered = engine._covered("-- Other file: a.lua\nlocal x = 1\n", "")
+    assert covered == frozenset({"local x = 1"})

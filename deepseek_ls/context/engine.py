@@ -58,7 +58,8 @@ from dataclasses import dataclass, field
 from cachetools import LRUCache
 
 from ..prompt.config import OTHER_FILE_CHARS, SUFFIX_LINES, TAIL_STEP_LINES
-from ..snapshot import DocumentSnapshot
+from ..prompt.fim import comment_prefix
+from ..snapshot import DocumentSnapshot, language_for
 from .parse import Definition, Parsed, definition_at, editor_names, language_of, rough_tokens
 from .project import project_files, rank
 from .resolve import Binding, Source, Workspace
@@ -94,13 +95,14 @@ RECENT_FILES = 8
 MAX_ANALYSED_CHARS = 1_000_000
 
 _WORD = re.compile(r"[A-Za-z_$][\w$]*")
+#: a header line of a rendered item, in any comment style (see :func:`_render`)
+_OTHER_FILE_LINE = re.compile(r"[ \t]*\S{1,3} Other file: ")
 #: the lines that can change what a file imports (a cheap check before parsing again)
 _IMPORT_LINES = {
     "python": re.compile(r"^[ \t]*(?:from[ \t]+\S+[ \t]+)?import\b[^\n]*", re.M),
     "typescript": re.compile(r"^[^\n]*\b(?:import|require|from)\b[^\n]*", re.M),
 }
 _IMPORT_LINES["tsx"] = _IMPORT_LINES["javascript"] = _IMPORT_LINES["typescript"]
-_COMMENT = {"python": "#"}
 
 #: (uri, [(line, code-point column)]) -> parallel list of [(path, line)] or None
 DefinitionsProvider = Callable[[str, list[tuple[int, int]]], Awaitable[list[list[tuple[str, int]] | None] | None]]
@@ -209,8 +211,15 @@ def _head_lines(text: str) -> frozenset[str]:
 
 
 def comment_of(path: str) -> str:
-    lang = language_of(path) or ""
-    return _COMMENT.get(lang, "#" if path.endswith((".py", ".pyi", ".rb", ".sh")) else "//")
+    """The line-comment marker of the file at ``path`` (by its suffix), as the prompt's headers use."""
+    return comment_prefix(language_for(path))
+
+
+def _family(language: str) -> str:
+    """Languages whose files share snippets: JavaScript's dialects are one family."""
+    lang = language.lower()
+    return "javascript" if lang in ("javascript", "javascriptreact", "typescript", "typescriptreact",
+                                    "tsx", "jsx") else lang
 
 
 def words(text: str) -> frozenset[str]:
@@ -806,7 +815,7 @@ class ContextEngine:
         hit = self._covered_lines.get(key)
         if hit is None:
             hit = frozenset(n.strip() for n in (project + file).split("\n")
-                            if n.strip() and not n.lstrip().startswith(("# Other file:", "// Other file:")))
+                            if n.strip() and not _OTHER_FILE_LINE.match(n))
             self._covered_lines[key] = hit
         return hit
 
@@ -841,7 +850,10 @@ class ContextEngine:
             state.snippets = ()
             return ()
         scored: list[tuple[float, str, int]] = []
+        family = _family(analysis.language)
         for other in self._snippet_pool(uri):
+            if _family(other.language) != family:
+                continue  # snippets of the same language only (as the other open files)
             if other.windows is None and not self._windows_later(other):
                 state.snippet_bucket = None  # ask again at the next request, when it is there
                 continue
