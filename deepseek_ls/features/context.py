@@ -113,6 +113,7 @@ class ContextFeature:
         self.server = server
         self.service = service
         self.documents = documents
+        documents.listeners.append(self)  # the documents feed it; it reads them back
         #: the client's deepseek/definitions failed (timeout or error): logged once at info,
         #: then at debug until it answers again
         self._definitions_failing = False
