@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from deepseek_ls.context import ContextConfig, ContextEngine, parse, rough_tokens
-from deepseek_ls.context.parse import definition_at
 from deepseek_ls.context.engine import Item, _render, comment_of, snippet_band
+from deepseek_ls.context.parse import definition_at
 
 
 def write(root: Path, files: dict[str, str]) -> None:
@@ -537,3 +537,38 @@ def test_files_already_in_the_blocks_are_not_listed_again_whatever_their_comment
     engine = ContextEngine(None, allowed=lambda p: True, display=lambda p: p, path_of=lambda u: None)
     covered = engine._covered("-- Other file: a.lua\nlocal x = 1\n", "")
     assert covered == frozenset({"local x = 1"})
+
+
+async def _until(predicate, timeout: float = 10.0) -> None:
+    loop = asyncio.get_running_loop()
+    end = loop.time() + timeout
+    while not predicate():
+        assert loop.time() < end, "timed out"
+        await asyncio.sleep(0.01)
+
+
+async def test_snippet_windows_made_late_do_not_change_the_block_within_the_band(tmp_path: Path):
+    """With an event loop, another file's snippet windows are made in the worker when first
+    asked. The block of the band they were missing from stays as it was (a later request of the
+    band must not change the prompt head); the next band takes them. Once a file is a snippet
+    source, its windows are made again with each new analysis, ready for the next choice."""
+    engine = make_engine(tmp_path)
+    try:
+        views = "def handler(request, response):\n    payload = request.json()\n    response.status = 201\n"
+        mine = "def create(request, response):\n    payload = request.json()\n    response.status = 200\n"
+        below = "".join(f"def later{i}():\n    return {i}\n" for i in range(40))
+        v = open_file(engine, tmp_path, "views.py", "python", views)
+        uri = open_file(engine, tmp_path, "new_view.py", "python", mine + below)
+        await _until(lambda: v in engine._analyses and uri in engine._analyses)
+        after = below.count("\n")
+        first = engine.block(uri, 2, lines_after=after).file
+        assert "views.py" not in first  # its windows are being made
+        await _until(lambda: engine._analyses[v].windows is not None)
+        assert engine.block(uri, 2, lines_after=after).file == first  # same band: unchanged
+        moved = engine.block(uri, 2, lines_after=after - 40).file     # another band: chosen again
+        assert "# Other file: views.py" in moved and "response.status = 201" in moved
+        engine.changed(v, views + "response.body = payload\n", 2)
+        await _until(lambda: engine._analyses[v].version == 2)
+        await _until(lambda: engine._analyses[v].windows is not None)  # made without being asked
+    finally:
+        engine.close()

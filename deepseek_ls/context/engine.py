@@ -549,8 +549,13 @@ class ContextEngine:
     def _store(self, analysis: Analysis | None) -> None:
         if analysis is None:
             return
+        before = self._analyses.get(analysis.uri)
         self._analyses[analysis.uri] = analysis
         self.stats["analyses"] += 1
+        if before is not None and before.windows_asked and not analysis.windows_asked:
+            # another file takes snippets from this one: have its windows ready for the next
+            # choice (made at once then, so the choice does not change a request later)
+            self._windows_later(analysis)
         self._check_project(analysis)
 
     # -- analysis (worker thread) -----------------------------------------
@@ -855,7 +860,9 @@ class ContextEngine:
             if _family(other.language) != family:
                 continue  # snippets of the same language only (as the other open files)
             if other.windows is None and not self._windows_later(other):
-                state.snippet_bucket = None  # ask again at the next request, when it is there
+                # not there yet (made in the worker now): left out until the band changes, so
+                # the block does not change at a later request of this band (the head would
+                # be billed again for it)
                 continue
             for start, ws in other.snippet_windows():
                 inter = len(near & ws)
