@@ -273,6 +273,7 @@ def test_switch_a_b_a_gives_identical_heads_for_a(py_root: Path):
 
 
 def test_a_pinned_other_file_is_refreshed_when_the_file_block_changes(py_root: Path):
+    """Other open files are listed afresh only when the file's head changes anyway."""
     from deepseek_ls.snapshot import DocumentSnapshot
 
     engine = make_engine(py_root)
@@ -284,7 +285,7 @@ def test_a_pinned_other_file_is_refreshed_when_the_file_block_changes(py_root: P
     engine.block(a, 2)
     assert engine.pin_others(a, (new,)) == (old,)  # pinned
     assert engine.pin_others(a, ()) == ()  # closed: dropped
-    assert engine.pin_others(a, (new,)) == (new,)
+    assert engine.pin_others(a, (new,)) == ()  # opened again: waits for the head to change
     engine.opened(a, "from .priv import _first_new, _second_new\n\n_first_new('x')\n"
                      "_second_new(2)\n", "python", 2)
     engine.block(a, 4)  # the file block changed: the head changes anyway, so the pins refresh
@@ -572,3 +573,21 @@ async def test_snippet_windows_made_late_do_not_change_the_block_within_the_band
         await _until(lambda: engine._analyses[v].windows is not None)  # made without being asked
     finally:
         engine.close()
+
+
+def test_a_tab_opened_while_away_joins_when_the_files_head_changes_anyway(tmp_path: Path):
+    """A -> B (opened) -> A: the return lists A's other files as before (its head stays cached);
+    B joins, last, when A's cursor moves to another band (the file's tail changes then)."""
+    from deepseek_ls.snapshot import DocumentSnapshot
+
+    engine = make_engine(tmp_path)
+    text = "x = 1\n" + "".join(f"def f{i}():\n    return {i}\n" for i in range(60))
+    a = open_file(engine, tmp_path, "a.py", "python", text)
+    c = DocumentSnapshot("file:///c.py", "c.py", "python", "c = 1\n", 1)
+    b = DocumentSnapshot("file:///b.py", "b.py", "python", "b = 1\n", 1)
+    engine.block(a, 0, lines_after=120)
+    assert engine.pin_others(a, (c,)) == (c,)                  # the first prompt lists what is open
+    engine.block(a, 1, lines_after=120)                        # typing on (same band)
+    assert engine.pin_others(a, (c, b)) == (c,)                # b opened meanwhile: not yet
+    engine.block(a, 1, lines_after=120 - 16)                   # the cursor moved on: another band
+    assert engine.pin_others(a, (c, b)) == (c, b)              # listed afresh, the new tab last

@@ -26,10 +26,12 @@ definitions was edited or the definition removed (at most once per
 :data:`PROJECT_REBUILD_MIN_S`). After the file's own header comes the
 **file block**: this file's further items in the order they were first
 needed (appended; evicted only when the budget forces it), then the
-snippets. The other open files a prompt lists are pinned per file at the
-content they had when first listed (:meth:`ContextEngine.pin_others`), and
-refreshed only when the file's block or the project block changes anyway.
-So a return to a file finds its prompt head byte for byte as it left it.
+snippets, chosen again only when the cursor moves to another band counted
+from the end of the file (:func:`snippet_band`, the steps of the prompt's
+file tail). The other open files a prompt lists are listed afresh only when
+the file's head changes anyway (:meth:`ContextEngine.pin_others`); until
+then they keep the content they had and a newly opened tab waits. So a
+return to a file finds its prompt head byte for byte as it left it.
 
 Cost on the request path: :meth:`ContextEngine.block` only ranks the
 cached candidates of the latest analysis and looks the rendered text up.
@@ -175,11 +177,14 @@ class _FileState:
     chosen: list[tuple[str, str]] = field(default_factory=list)
     snippets: tuple[Item, ...] = ()
     snippet_bucket: int | None = None
-    #: the other open files as first listed in this file's prompt: uri -> snapshot
+    #: the other open files as listed in this file's prompt (opening order): uri -> snapshot
     others: dict[str, DocumentSnapshot] = field(default_factory=dict)
-    #: the file block last given, and whether the last :meth:`ContextEngine.block` changed it
+    #: list the other open files afresh at the next :meth:`ContextEngine.pin_others`: the
+    #: head changes anyway (first prompt, file block changed, band moved, project rebuilt)
+    relist: bool = True
+    #: the file block last given, and the band (:func:`snippet_band`) of the last request
     last_file: str | None = None
-    file_changed: bool = False
+    band: int | None = None
     #: the project block last given to this file
     last_project: str = ""
 
@@ -404,7 +409,7 @@ class ContextEngine:
         self.stats["project_builds"] += 1
         self._rendered.clear()
         for state in self._files.values():
-            state.others.clear()
+            state.relist = True
 
     def _outdated(self, analysis: Analysis) -> bool:
         """True when a definition of the project block in ``analysis``'s file lost its
@@ -744,8 +749,8 @@ class ContextEngine:
         state.chosen = chosen
         if lines_after is None:
             lines_after = max(0, len(analysis.lines) - 1 - line)
-        snippets = tuple(s for s in self._snippets(uri, analysis, line, snippet_band(lines_after),
-                                                   state, {*chosen, *project})
+        band = snippet_band(lines_after)
+        snippets = tuple(s for s in self._snippets(uri, analysis, line, band, state, {*chosen, *project})
                          if may_send(s.key[0]))
         cache_key = (project_text, tuple(chosen), tuple(by_key[k].text for k in chosen),
                      tuple(s.text for s in snippets))
@@ -754,8 +759,10 @@ class ContextEngine:
             hit = Block(project_text, _render([by_key[k] for k in chosen]) + _render(snippets),
                         (*project, *chosen, *(s.key for s in snippets)))
             self._rendered[cache_key] = hit
-        state.file_changed = state.last_file is not None and state.last_file != hit.file
+        if (state.last_file is not None and state.last_file != hit.file) or (state.band not in (None, band)):
+            state.relist = True  # the head changes here anyway: other files may be listed afresh
         state.last_file = hit.file
+        state.band = band
         state.last_project = hit.project
         return hit
 
@@ -793,19 +800,23 @@ class ContextEngine:
         return kept, hit.project
 
     def pin_others(self, uri: str, others: tuple[DocumentSnapshot, ...]) -> tuple[DocumentSnapshot, ...]:
-        """The other open documents as ``uri``'s prompt lists them: each at the content it had
-        when first listed there (so a return to ``uri`` finds its prompt head unchanged),
-        refreshed when ``uri``'s file block changed at the last :meth:`block` or the project
-        block was rebuilt (the head changes then anyway). Closed documents drop out; a newly
-        opened one is pinned as it is now."""
+        """The other open documents as ``uri``'s prompt lists them (``others`` in opening order).
+
+        Listed afresh, as they are now, only when ``uri``'s head changes anyway: its first
+        prompt, its file block changed or its cursor moved to another band at the last
+        :meth:`block` (the file's tail changes then), or the project block was rebuilt.
+        Otherwise each stays at the content it had when listed and a tab opened meanwhile
+        waits for the next such change: a return to ``uri`` finds its prompt head byte for byte
+        as it left it (on the ``multi`` typing replay, a new tab listed at once cost the return
+        ~3,000 tokens billed again). Closed documents drop out."""
         state = self._files.setdefault(uri, _FileState())
-        if state.file_changed:
-            state.others.clear()
-            state.file_changed = False
-        current = {d.uri for d in others}
-        for gone in [u for u in state.others if u not in current]:
-            del state.others[gone]
-        pinned = tuple(state.others.setdefault(d.uri, d) for d in others)
+        current = {d.uri: d for d in others}
+        if state.relist:
+            state.others = dict(current)
+            state.relist = False
+        else:
+            state.others = {u: d for u, d in state.others.items() if u in current}
+        pinned = tuple(state.others.values())
         covered = self._covered(state.last_project, state.last_file or "")
         if not covered:
             return pinned

@@ -21,13 +21,13 @@ part shared by most requests to the part that changes per keystroke:
 3. the rest of the current file beyond the suffix window, aligned by lines
    counted from the end of the file (stable while typing above it);
 4. other open files of the same language, in the order they were opened
-   (a newly opened tab comes last, so it cuts a cached head only after
-   everything listed before it), each cut to whole lines. The server passes
-   them pinned at the content they had when first listed in this file's
-   prompt (refreshed only when the file's block or the project block
-   changes), so editing them elsewhere does not change this file's head.
-   They come after the file's tail: opening a tab while away from a file
-   costs the return only the new tab and the window, not the tail;
+   (a newly opened tab comes last), each cut to whole lines. With the
+   context engine on, the server lists them afresh only when this file's
+   head changes anyway (its file block, the project block, or the cursor
+   moving to another band, which changes the tail): until then each stays
+   at the content it had when listed and a tab opened meanwhile waits
+   (:meth:`deepseek_ls.context.ContextEngine.pin_others`), so a return to
+   the file after visiting others finds its head unchanged;
 5. the current file from a start line that moves in aligned steps of
    ``PREFIX_STEP_LINES`` lines (stable while the cursor stays in the window);
 6. the text nearest the cursor, last.
