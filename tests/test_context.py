@@ -591,3 +591,48 @@ def test_a_tab_opened_while_away_joins_when_the_files_head_changes_anyway(tmp_pa
     assert engine.pin_others(a, (c, b)) == (c,)                # b opened meanwhile: not yet
     engine.block(a, 1, lines_after=120 - 16)                   # the cursor moved on: another band
     assert engine.pin_others(a, (c, b)) == (c, b)              # listed afresh, the new tab last
+
+
+def _project_with_two_used_helpers(root: Path) -> None:
+    write(root, {
+        "pkg/__init__.py": "",
+        "pkg/util.py": 'def slugify(text: str, sep: str = "-") -> str:\n    return sep.join(text.split())\n\n\n'
+                       "def shout(text):\n    return text.upper()\n",
+        "pkg/a.py": "from .util import slugify, shout\n\nslugify('a')\nshout('b')\n",
+        "pkg/b.py": "from .util import slugify, shout\n\nslugify('c')\nshout('d')\n",
+    })
+
+
+def test_half_typed_code_hiding_a_definition_does_not_rebuild_the_project_block(tmp_path: Path):
+    _project_with_two_used_helpers(tmp_path)
+    engine = make_engine(tmp_path)
+    before, builds = engine.project_block, engine.stats["project_builds"]
+    assert "def slugify(" in before and "def shout(" in before
+    util = tmp_path / "pkg/util.py"
+    uri = open_file(engine, tmp_path, "pkg/util.py", "python", util.read_text())
+    half = util.read_text().replace("def shout(text):\n    return text.upper()\n",
+                                    "def shout(text:\n    return text.upper(\n")  # mid-edit: unclosed
+    engine.opened(uri, half, "python", 2)
+    assert engine._analyses[uri].has_error
+    assert engine.stats["project_builds"] == builds and engine.project_block == before
+
+
+def test_a_project_block_rebuild_only_patches_the_items_that_changed(tmp_path: Path):
+    """An edited signature re-renders that item; the other items stay byte for byte, in their
+    order, and nothing is added (the whole map is not ranked again mid-session); a definition
+    removed from a file that parses cleanly is dropped."""
+    _project_with_two_used_helpers(tmp_path)
+    engine = make_engine(tmp_path)
+    before = engine.project_block
+    util = tmp_path / "pkg/util.py"
+    uri = open_file(engine, tmp_path, "pkg/util.py", "python", util.read_text())
+    # a new helper the whole project now uses: a fresh ranking would add it
+    write(tmp_path, {"pkg/extra.py": "def popular(x):\n    return x\n",
+                     "pkg/c.py": "from .extra import popular\npopular(1)\n",
+                     "pkg/d.py": "from .extra import popular\npopular(2)\n"})
+    engine.opened(uri, util.read_text().replace("def shout(text):", "def shout(text, times=1):"), "python", 2)
+    after = engine.project_block
+    assert "def shout(text, times=1):" in after and "popular" not in after
+    assert after[: after.index("def shout(")] == before[: before.index("def shout(")]  # kept before it
+    engine.opened(uri, util.read_text().split("\n\n\ndef shout")[0] + "\n", "python", 3)  # shout removed
+    assert "def shout(" not in engine.project_block and "def slugify(" in engine.project_block

@@ -165,6 +165,8 @@ class Analysis:
     #: the file's own top-level definitions: name -> first line (0-based)
     definitions: dict[str, int] = field(default_factory=dict)
     windows_asked: bool = False
+    #: the parse had syntax errors (half-typed code)
+    has_error: bool = False
 
     def snippet_windows(self) -> list[tuple[int, frozenset[str]]]:
         if self.windows is None:
@@ -339,9 +341,11 @@ class ContextEngine:
         """The rendered project block ("" while none is built)."""
         return self._project_text
 
-    def _build_project(self) -> None:
+    def _build_project(self, patch: bool = False) -> None:
         """Build the project block from the workspace folders: in the background when a loop
-        runs (the previous block stays until the new one is there), else now."""
+        runs (the previous block stays until the new one is there), else now. ``patch``: keep
+        the block's items and order, only re-render those whose signature changed and drop
+        those gone (:meth:`_patched_items`); else rank the project map afresh."""
         if self._project_later is not None:
             self._project_later.cancel()
             self._project_later = None
@@ -354,23 +358,51 @@ class ContextEngine:
             path = self.path_of(uri)
             if path:
                 opened[path] = (version, text, language_id)
+        make: Callable[[], list[Item]]
+        if patch and self._project:
+            old = list(self._project.values())
+            make = lambda: self._patched_items(old, roots, opened)  # noqa: E731 - one call site
+        else:
+            make = lambda: self._project_items(roots, opened)  # noqa: E731 - one call site
         try:
             loop = asyncio.get_running_loop()
         except RuntimeError:
-            self._install_project(self._project_items(roots, opened))
+            self._install_project(make())
             return
         if self._project_task is not None and not self._project_task.done():
             self._project_task.cancel()
 
         async def run() -> None:
             try:
-                items = await loop.run_in_executor(self._project_executor, self._project_items, roots, opened)
+                items = await loop.run_in_executor(self._project_executor, make)
             except Exception:
                 log.warning("context: the project map failed", exc_info=True)
                 return
             self._install_project(items)
 
         self._project_task = loop.create_task(run())
+
+    def _patched_items(self, old: list[Item], roots: list[str],
+                       opened: dict[str, tuple[object, str, str]]) -> list[Item]:
+        """(Project worker thread) ``old`` (the block's items, in order) with each item whose
+        first line (signature) changed rendered again and each item gone dropped; the others
+        are kept byte for byte, and nothing is added. An edited signature cuts every cached
+        prompt at that item, not at the block's start; re-ranking the whole map instead
+        changed the block's set mid-session (measured on the ``multi`` typing replay: a
+        rebuild while typing in ``tool.py`` re-billed every file's head)."""
+        ws = Workspace(self._allowed, self.config.item_tokens)
+        ws.roots = roots
+        for path, (version, text, language_id) in opened.items():
+            ws.set_open(path, version, text, language_id)
+        out: list[Item] = []
+        for item in old:
+            found = ws.definition(item.key[0], item.key[1], depth=0)
+            if found is None or found[0] != item.key[0]:
+                continue  # gone (or no longer readable or allowed)
+            fresh = self._item(*found)
+            same = fresh.text.split("\n", 1)[0].strip() == item.text.split("\n", 1)[0].strip()
+            out.append(item if same else fresh)
+        return out
 
     def _project_items(self, roots: list[str], opened: dict[str, tuple[object, str, str]]) -> list[Item]:
         """(Project worker thread) the project block's items: the best-ranked definitions of
@@ -413,9 +445,10 @@ class ContextEngine:
 
     def _outdated(self, analysis: Analysis) -> bool:
         """True when a definition of the project block in ``analysis``'s file lost its
-        first line (signature) or is gone."""
+        first line (signature) or is gone, in a file that parses without errors (half-typed
+        code can hide a definition from the parser: that is no reason to rebuild)."""
         path = self.path_of(analysis.uri)
-        if not path or path not in self._project_paths or analysis.parsed_at == 0.0:
+        if not path or path not in self._project_paths or analysis.parsed_at == 0.0 or analysis.has_error:
             return False
         for key, first in self._project_first.items():
             if key[0] != path:
@@ -436,7 +469,7 @@ class ContextEngine:
         try:
             loop = asyncio.get_running_loop()
         except RuntimeError:
-            self._build_project()
+            self._build_project(patch=True)
             return
         wait = max(PROJECT_QUIET_S, self._project_built_at + PROJECT_REBUILD_MIN_S - time.monotonic())
         self._project_later = loop.call_later(wait, self._rebuild_if_outdated)
@@ -444,7 +477,7 @@ class ContextEngine:
     def _rebuild_if_outdated(self) -> None:
         self._project_later = None
         if any(self._outdated(a) for a in self._analyses.values()):
-            self._build_project()
+            self._build_project(patch=True)
 
     # -- documents (event loop) ------------------------------------------
     def opened(self, uri: str, text: str, language_id: str, version: object) -> None:
@@ -593,7 +626,8 @@ class ContextEngine:
         candidates += [c for c in extra if c.item.key not in known]
         own = {name: d.line for name, d in src.parsed.definitions.items()}
         return Analysis(uri, version, src.parsed.language, candidates, lines, text, None,
-                        len(bindings) + (1 if src.parsed.language == "go" else 0), imports, now, own)
+                        len(bindings) + (1 if src.parsed.language == "go" else 0), imports, now, own,
+                        has_error=src.parsed.has_error)
 
     def _item(self, path: str, definition: Definition) -> Item:
         return Item((path, definition.name), self.display(path), comment_of(path), definition.text, definition.line)
