@@ -14,12 +14,16 @@ from dataclasses import dataclass
 from pathlib import Path
 
 #: Language ids (LSP's) of common file name suffixes, for files not opened by an editor.
-LANGUAGES = {".py": "python", ".js": "javascript", ".ts": "typescript", ".tsx": "typescriptreact",
+LANGUAGES = {".py": "python", ".pyi": "python", ".js": "javascript", ".ts": "typescript", ".tsx": "typescriptreact",
              ".jsx": "javascriptreact", ".go": "go", ".rs": "rust", ".c": "c", ".h": "c",
              ".cpp": "cpp", ".hpp": "cpp", ".java": "java", ".rb": "ruby", ".lua": "lua",
              ".sh": "shellscript", ".md": "markdown", ".json": "json", ".toml": "toml",
              ".yaml": "yaml", ".yml": "yaml", ".cs": "csharp", ".php": "php", ".kt": "kotlin",
-             ".swift": "swift", ".sql": "sql", ".html": "html", ".css": "css"}
+             ".swift": "swift", ".sql": "sql", ".html": "html", ".css": "css",
+             ".hs": "haskell", ".ex": "elixir", ".exs": "elixir", ".jl": "julia", ".r": "r",
+             ".R": "r", ".pl": "perl", ".el": "emacs-lisp", ".clj": "clojure", ".erl": "erlang",
+             ".tex": "latex", ".vim": "vim", ".bash": "shellscript", ".zsh": "shellscript",
+             ".ps1": "powershell", ".elm": "elm", ".nim": "nim", ".scm": "scheme", ".lisp": "lisp"}
 
 #: Preference when two line-break styles are equally common (as the document store).
 _EOL_ORDER = ("\n", "\r\n", "\r")

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from deepseek_ls.context import ContextConfig, ContextEngine, parse, rough_tokens
+from deepseek_ls.context.engine import Item, _render, comment_of, snippet_band
 from deepseek_ls.context.parse import definition_at
 
 
@@ -272,6 +273,7 @@ def test_switch_a_b_a_gives_identical_heads_for_a(py_root: Path):
 
 
 def test_a_pinned_other_file_is_refreshed_when_the_file_block_changes(py_root: Path):
+    """Other open files are listed afresh only when the file's head changes anyway."""
     from deepseek_ls.snapshot import DocumentSnapshot
 
     engine = make_engine(py_root)
@@ -283,7 +285,7 @@ def test_a_pinned_other_file_is_refreshed_when_the_file_block_changes(py_root: P
     engine.block(a, 2)
     assert engine.pin_others(a, (new,)) == (old,)  # pinned
     assert engine.pin_others(a, ()) == ()  # closed: dropped
-    assert engine.pin_others(a, (new,)) == (new,)
+    assert engine.pin_others(a, (new,)) == ()  # opened again: waits for the head to change
     engine.opened(a, "from .priv import _first_new, _second_new\n\n_first_new('x')\n"
                      "_second_new(2)\n", "python", 2)
     engine.block(a, 4)  # the file block changed: the head changes anyway, so the pins refresh
@@ -475,9 +477,162 @@ def test_snippets_are_kept_while_they_still_fit_the_lines_above_the_cursor(tmp_p
     uri = open_file(engine, tmp_path, "new_view.py", "python", band1 + "\n" * 40 + band2)
     first = engine.block(uri, 2)
     assert "response.status = 201" in first.file and "form.clean" not in first.file
-    # the next 32-line band is closer to forms.py, but views.py still fits: the block stays
+    # another band (counted from the end) is closer to forms.py, but views.py still fits: kept
     assert engine.block(uri, 46).file == first.file
-    engine.opened(uri, band1 + "\n" * 70 + "form.clean(schema)\nerrors.extend(form.errors)\nform.errors\n",
-                  "python", 2)  # views.py no longer fits the next band: re-chosen
+    engine.opened(uri, band1 + "\n" * 70 + "form.clean(schema)\nerrors.extend(form.errors)\nform.errors\n"
+                  + "\n" * 40, "python", 2)  # views.py no longer fits and the band moved: re-chosen
     last = engine.block(uri, 75).file
     assert "form.clean(schema)" in last and "response.status" not in last
+
+
+def test_snippets_stay_while_typing_keeps_the_lines_after_the_cursor(tmp_path: Path):
+    """Snippets are chosen again only when the number of lines after the cursor crosses a step of
+    the prompt's file tail (the head changes then anyway): typing a body line by line, even text
+    that no longer resembles them, keeps them, so the prompt head stays cached."""
+    engine = make_engine(tmp_path)
+    open_file(engine, tmp_path, "views.py", "python",
+              "def handler(request, response):\n    payload = request.json()\n    response.status = 201\n")
+    open_file(engine, tmp_path, "forms.py", "python",
+              "def validate(form, errors, schema):\n    form.clean(schema)\n    errors.extend(form.errors)\n")
+    below = "".join(f"def later{i}():\n    return {i}\n" for i in range(30))  # 60 lines after
+    typed = "def create(request, response):\n    payload = request.json()\n    response.status = 200\n"
+    uri = open_file(engine, tmp_path, "new_view.py", "python", typed + below)
+    first = engine.block(uri, 2, lines_after=below.count("\n") + 1).file
+    assert "response.status = 201" in first
+    for n in range(1, 40):  # the user types 39 more lines of something else above `below`
+        text = typed + "    form.clean(schema)\n    errors.extend(form.errors)\n" * n + below
+        engine.opened(uri, text, "python", n + 1)
+        assert engine.block(uri, 2 + 2 * n, lines_after=below.count("\n") + 1).file == first
+    # the cursor moves up into the typed lines (more lines after it): chosen again
+    moved = engine.block(uri, 40, lines_after=below.count("\n") + 1 + 2 * 39 - 38).file
+    assert "form.clean(schema)" in moved and "response.status" not in moved
+    assert snippet_band(60) != snippet_band(20) and snippet_band(60) == snippet_band(61)
+
+
+@pytest.mark.parametrize("rel, comment", [
+    ("lib/util.lua", "--"), ("db/q.sql", "--"), ("src/Main.hs", "--"), ("app/x.rb", "#"),
+    ("stubs/m.pyi", "#"), ("web/a.ts", "//"), ("web/b.tsx", "//"), ("cmd/main.go", "//"), ("x.unknown", "//")])
+def test_item_headers_use_the_files_own_comment_style(rel: str, comment: str):
+    assert comment_of(rel) == comment
+    item = _render([Item((rel, "#0"), rel, comment_of(rel), "body\n")])
+    assert item.startswith(f"{comment} Other file: {rel}\n")
+
+
+def test_snippets_come_from_files_of_the_same_language_family(tmp_path: Path):
+    engine = make_engine(tmp_path)
+    shared = "request response payload status handler\n"
+    open_file(engine, tmp_path, "notes.lua", "lua", "local request, response, payload = 1, 2, 3\n" + shared)
+    open_file(engine, tmp_path, "views.py", "python",
+              "def handler(request, response):\n    payload = request.json()\n    response.status = 201\n")
+    open_file(engine, tmp_path, "web.js", "javascript", "function handler(request, response, payload) {}\n")
+    uri = open_file(engine, tmp_path, "new.py", "python",
+                    "def create(request, response):\n    payload = request.json()\n    response.status = 200\n")
+    text = engine.block(uri, 2).file
+    assert "# Other file: views.py" in text and "notes.lua" not in text and "web.js" not in text
+    ts = open_file(engine, tmp_path, "api.ts", "typescript",
+                   "function create(request, response, payload) { response.status = 200 }\n")
+    assert "// Other file: web.js" in engine.block(ts, 0).file  # TS and JS are one family
+
+
+def test_files_already_in_the_blocks_are_not_listed_again_whatever_their_comment_style():
+    engine = ContextEngine(None, allowed=lambda p: True, display=lambda p: p, path_of=lambda u: None)
+    covered = engine._covered("-- Other file: a.lua\nlocal x = 1\n", "")
+    assert covered == frozenset({"local x = 1"})
+
+
+async def _until(predicate, timeout: float = 10.0) -> None:
+    loop = asyncio.get_running_loop()
+    end = loop.time() + timeout
+    while not predicate():
+        assert loop.time() < end, "timed out"
+        await asyncio.sleep(0.01)
+
+
+async def test_snippet_windows_made_late_do_not_change_the_block_within_the_band(tmp_path: Path):
+    """With an event loop, another file's snippet windows are made in the worker when first
+    asked. The block of the band they were missing from stays as it was (a later request of the
+    band must not change the prompt head); the next band takes them. Once a file is a snippet
+    source, its windows are made again with each new analysis, ready for the next choice."""
+    engine = make_engine(tmp_path)
+    try:
+        views = "def handler(request, response):\n    payload = request.json()\n    response.status = 201\n"
+        mine = "def create(request, response):\n    payload = request.json()\n    response.status = 200\n"
+        below = "".join(f"def later{i}():\n    return {i}\n" for i in range(40))
+        v = open_file(engine, tmp_path, "views.py", "python", views)
+        uri = open_file(engine, tmp_path, "new_view.py", "python", mine + below)
+        await _until(lambda: v in engine._analyses and uri in engine._analyses)
+        after = below.count("\n")
+        first = engine.block(uri, 2, lines_after=after).file
+        assert "views.py" not in first  # its windows are being made
+        await _until(lambda: engine._analyses[v].windows is not None)
+        assert engine.block(uri, 2, lines_after=after).file == first  # same band: unchanged
+        moved = engine.block(uri, 2, lines_after=after - 40).file     # another band: chosen again
+        assert "# Other file: views.py" in moved and "response.status = 201" in moved
+        engine.changed(v, views + "response.body = payload\n", 2)
+        await _until(lambda: engine._analyses[v].version == 2)
+        await _until(lambda: engine._analyses[v].windows is not None)  # made without being asked
+    finally:
+        engine.close()
+
+
+def test_a_tab_opened_while_away_joins_when_the_files_head_changes_anyway(tmp_path: Path):
+    """A -> B (opened) -> A: the return lists A's other files as before (its head stays cached);
+    B joins, last, when A's cursor moves to another band (the file's tail changes then)."""
+    from deepseek_ls.snapshot import DocumentSnapshot
+
+    engine = make_engine(tmp_path)
+    text = "x = 1\n" + "".join(f"def f{i}():\n    return {i}\n" for i in range(60))
+    a = open_file(engine, tmp_path, "a.py", "python", text)
+    c = DocumentSnapshot("file:///c.py", "c.py", "python", "c = 1\n", 1)
+    b = DocumentSnapshot("file:///b.py", "b.py", "python", "b = 1\n", 1)
+    engine.block(a, 0, lines_after=120)
+    assert engine.pin_others(a, (c,)) == (c,)                  # the first prompt lists what is open
+    engine.block(a, 1, lines_after=120)                        # typing on (same band)
+    assert engine.pin_others(a, (c, b)) == (c,)                # b opened meanwhile: not yet
+    engine.block(a, 1, lines_after=120 - 16)                   # the cursor moved on: another band
+    assert engine.pin_others(a, (c, b)) == (c, b)              # listed afresh, the new tab last
+
+
+def _project_with_two_used_helpers(root: Path) -> None:
+    write(root, {
+        "pkg/__init__.py": "",
+        "pkg/util.py": 'def slugify(text: str, sep: str = "-") -> str:\n    return sep.join(text.split())\n\n\n'
+                       "def shout(text):\n    return text.upper()\n",
+        "pkg/a.py": "from .util import slugify, shout\n\nslugify('a')\nshout('b')\n",
+        "pkg/b.py": "from .util import slugify, shout\n\nslugify('c')\nshout('d')\n",
+    })
+
+
+def test_half_typed_code_hiding_a_definition_does_not_rebuild_the_project_block(tmp_path: Path):
+    _project_with_two_used_helpers(tmp_path)
+    engine = make_engine(tmp_path)
+    before, builds = engine.project_block, engine.stats["project_builds"]
+    assert "def slugify(" in before and "def shout(" in before
+    util = tmp_path / "pkg/util.py"
+    uri = open_file(engine, tmp_path, "pkg/util.py", "python", util.read_text())
+    half = util.read_text().replace("def shout(text):\n    return text.upper()\n",
+                                    "def shout(text:\n    return text.upper(\n")  # mid-edit: unclosed
+    engine.opened(uri, half, "python", 2)
+    assert engine._analyses[uri].has_error
+    assert engine.stats["project_builds"] == builds and engine.project_block == before
+
+
+def test_a_project_block_rebuild_only_patches_the_items_that_changed(tmp_path: Path):
+    """An edited signature re-renders that item; the other items stay byte for byte, in their
+    order, and nothing is added (the whole map is not ranked again mid-session); a definition
+    removed from a file that parses cleanly is dropped."""
+    _project_with_two_used_helpers(tmp_path)
+    engine = make_engine(tmp_path)
+    before = engine.project_block
+    util = tmp_path / "pkg/util.py"
+    uri = open_file(engine, tmp_path, "pkg/util.py", "python", util.read_text())
+    # a new helper the whole project now uses: a fresh ranking would add it
+    write(tmp_path, {"pkg/extra.py": "def popular(x):\n    return x\n",
+                     "pkg/c.py": "from .extra import popular\npopular(1)\n",
+                     "pkg/d.py": "from .extra import popular\npopular(2)\n"})
+    engine.opened(uri, util.read_text().replace("def shout(text):", "def shout(text, times=1):"), "python", 2)
+    after = engine.project_block
+    assert "def shout(text, times=1):" in after and "popular" not in after
+    assert after[: after.index("def shout(")] == before[: before.index("def shout(")]  # kept before it
+    engine.opened(uri, util.read_text().split("\n\n\ndef shout")[0] + "\n", "python", 3)  # shout removed
+    assert "def shout(" not in engine.project_block and "def slugify(" in engine.project_block

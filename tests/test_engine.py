@@ -303,6 +303,24 @@ async def test_short_prompts_while_a_new_prompt_head_is_being_cached():
     assert up.bodies[3]["prompt"][: sizes[0] - 1] == up.bodies[0]["prompt"][:-1]
 
 
+async def test_a_short_window_under_a_long_head_still_gets_short_prompts_while_it_warms():
+    """The cursor near the top of a file: a long head (the file's tail) and a window of a few
+    hundred characters that grows with each keystroke. The head's warm-up must not depend on
+    the window's length, or each keystroke would build the same head again in full."""
+    up = Upstream(text="x = 1")
+    engine, _, _ = make_engine(up, clock=ManualClock())
+    below = "\n" * 9 + "".join(f"def helper_{i}(x):\n    return x * {i}\n\n" for i in range(400))
+    top = '"""A module."""\n\n\ndef main():\n    total = '
+    for typed in ("", "1", "12", "123"):
+        await engine.complete(req(top + typed + below, len(top + typed), manual=True))
+    sizes = [len(b["prompt"]) for b in up.bodies]
+    assert sizes[0] > 5000                                      # full: builds the head's cache
+    assert all(n < SHORT_PREFIX_CHARS + 200 for n in sizes[1:])  # short while it warms
+    engine.clock.advance(CACHE_WARMUP_S)
+    await engine.complete(req(top + "1234" + below, len(top + "1234"), manual=True))
+    assert len(up.bodies[-1]["prompt"]) > 5000                  # cached by now: full again
+
+
 async def test_a_request_building_the_cache_of_a_new_head_is_not_cut_off():
     """Aborted, its prompt would not be cached and the next full prompt would pay it again."""
     up = Upstream(gate=True)

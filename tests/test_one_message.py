@@ -40,9 +40,18 @@ def chat(s: RawServer, msg_id: str) -> dict:
 
 
 def settle(s: RawServer) -> None:
-    """Round trip: everything the server sent before is in."""
-    s.request(f"ping-{time.monotonic():f}", "no/such", {})
-    time.sleep(0.1)
+    """Round trip: everything the server sent before answering a request sent now is in (it
+    answers in order, after the notifications before it)."""
+    ping = f"ping-{time.monotonic():f}"
+    s.request(ping, "no/such", {})
+    s.response(ping)
+    time.sleep(0.1)  # a popup a task sends just after (checks that say "no second one" need it)
+
+
+def popup(s: RawServer, text: str) -> None:
+    """Wait for a popup containing ``text`` (sent from a task of the server: no fixed delay)."""
+    s.wait_for(lambda m: isinstance(m, dict) and m.get("method") == "window/showMessage"
+               and text in m["params"]["message"])
 
 
 def test_no_key_is_said_once_across_unrelated_setting_changes():
@@ -97,6 +106,8 @@ def test_a_misspelt_setting_is_reported_once_and_other_servers_sections_never():
     s.notify("workspace/didChangeConfiguration", {"settings": {"pyright": {"analysis": {"mode": "x"}},
                                                                "rust-analyzer": {"checkOnSave": True}}})
     s.notify("workspace/didChangeConfiguration", {"settings": {"deepseek": {"exclude": {"x": 1}}}})
+    popup(s, "did you mean deepseek.completion.debounceMs?")
+    popup(s, "deepseek.exclude = {'x': 1}")
     settle(s)
     shown = popups(s)
     assert sum("did you mean deepseek.completion.debounceMs?" in p for p in shown) == 1

@@ -48,17 +48,22 @@ def test_suffix_is_short_and_line_aligned():
     assert len(p.suffix) <= 480 and p.suffix.count("\n") <= 13
 
 
-def test_other_files_in_stable_order_same_language_only():
-    others = (
-        doc("def zed():\n    pass\n", "z.py", "file:///w/z.py"),
-        doc("def alpha():\n    pass\n", "a.py", "file:///w/a.py"),
-        DocumentSnapshot(uri="file:///w/r.md", path="r.md", language_id="markdown", text="# readme\n"),
-    )
-    p1 = build_fim_prompt(doc("x = 1\n"), 5, others=others)
-    p2 = build_fim_prompt(doc("x = 1\n"), 5, others=tuple(reversed(others)))
-    assert p1.prompt == p2.prompt
-    assert p1.prompt.index("a.py") < p1.prompt.index("z.py")
-    assert "readme" not in p1.prompt
+def test_other_files_in_the_order_given_same_language_only_after_the_tail():
+    """Other open files keep the order they come in (the order they were opened), so a new tab
+    appended at the end leaves the prompt before it byte for byte; they follow the file's tail."""
+    z = doc("def zed():\n    pass\n", "z.py", "file:///w/z.py")
+    a = doc("def alpha():\n    pass\n", "a.py", "file:///w/a.py")
+    md = DocumentSnapshot(uri="file:///w/r.md", path="r.md", language_id="markdown", text="# readme\n")
+    text = "x = 1\n" + "".join(f"def g{i}():\n    return {i}\n" for i in range(40))
+    p1 = build_fim_prompt(doc(text), 5, others=(z, md))
+    p2 = build_fim_prompt(doc(text), 5, others=(z, md, a))
+    assert p1.prompt.index("(later in this file)") < p1.prompt.index("# Other file: z.py")
+    assert "readme" not in p1.prompt and "a.py" not in p1.prompt
+    # the new tab is inserted right before the window: everything before it is unchanged
+    at = p2.prompt.index("# Other file: a.py")
+    assert p2.prompt[:at] == p1.prompt[:at]
+    assert p2.prompt[at:].startswith("# Other file: a.py\ndef alpha():")
+    assert p2.prompt.index("Other file: z.py") < at
 
 
 def test_modes():

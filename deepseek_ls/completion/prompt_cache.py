@@ -112,14 +112,19 @@ class PromptCache:
             self._windows.pop((endpoint.name, uri), None)
 
     def _warm_key(self, fim: FimPrompt, endpoint: Endpoint, model: str) -> str | None:
-        """The key of ``fim``'s head and the start of its window (which moves in aligned
-        steps); None when the prompt is small (a short prompt would save little)."""
+        """The key of ``fim``'s head and the line its window starts at (which moves in aligned
+        steps); None when the prompt is small (a short prompt would save little).
+
+        Nothing of the window's text is in the key: typing changes it, and a key that moved
+        with it (it once took up to 256 characters of the window, half of a short one) made a
+        small file's next request build the same head again in full, thousands of tokens,
+        before the first one was cached (seen in the ``multi`` typing replay)."""
         if len(fim.prompt) - SHORT_PREFIX_CHARS < SHORT_MIN_HEAD_CHARS:
             return None
-        end = fim.head_len + min(256, (len(fim.prompt) - fim.head_len) // 2)
+        head = fim.prompt[:fim.head_len]
         if endpoint.name == PRIMARY:
-            return request_key(model, fim.prompt[:end])
-        return request_key(endpoint.name, model, fim.prompt[:end])
+            return request_key(model, head, fim.window_line)
+        return request_key(endpoint.name, model, head, fim.window_line)
 
     def _warmed(self, warm_key: str) -> bool:
         """May a full prompt with this head go out (new, or cached by now)?"""

@@ -26,10 +26,12 @@ definitions was edited or the definition removed (at most once per
 :data:`PROJECT_REBUILD_MIN_S`). After the file's own header comes the
 **file block**: this file's further items in the order they were first
 needed (appended; evicted only when the budget forces it), then the
-snippets. The other open files a prompt lists are pinned per file at the
-content they had when first listed (:meth:`ContextEngine.pin_others`), and
-refreshed only when the file's block or the project block changes anyway.
-So a return to a file finds its prompt head byte for byte as it left it.
+snippets, chosen again only when the cursor moves to another band counted
+from the end of the file (:func:`snippet_band`, the steps of the prompt's
+file tail). The other open files a prompt lists are listed afresh only when
+the file's head changes anyway (:meth:`ContextEngine.pin_others`); until
+then they keep the content they had and a newly opened tab waits. So a
+return to a file finds its prompt head byte for byte as it left it.
 
 Cost on the request path: :meth:`ContextEngine.block` only ranks the
 cached candidates of the latest analysis and looks the rendered text up.
@@ -57,8 +59,9 @@ from dataclasses import dataclass, field
 
 from cachetools import LRUCache
 
-from ..prompt.config import OTHER_FILE_CHARS
-from ..snapshot import DocumentSnapshot
+from ..prompt.config import OTHER_FILE_CHARS, SUFFIX_LINES, TAIL_STEP_LINES
+from ..prompt.fim import comment_prefix
+from ..snapshot import DocumentSnapshot, language_for
 from .parse import Definition, Parsed, definition_at, editor_names, language_of, rough_tokens
 from .project import project_files, rank
 from .resolve import Binding, Source, Workspace
@@ -94,13 +97,14 @@ RECENT_FILES = 8
 MAX_ANALYSED_CHARS = 1_000_000
 
 _WORD = re.compile(r"[A-Za-z_$][\w$]*")
+#: a header line of a rendered item, in any comment style (see :func:`_render`)
+_OTHER_FILE_LINE = re.compile(r"[ \t]*\S{1,3} Other file: ")
 #: the lines that can change what a file imports (a cheap check before parsing again)
 _IMPORT_LINES = {
     "python": re.compile(r"^[ \t]*(?:from[ \t]+\S+[ \t]+)?import\b[^\n]*", re.M),
     "typescript": re.compile(r"^[^\n]*\b(?:import|require|from)\b[^\n]*", re.M),
 }
 _IMPORT_LINES["tsx"] = _IMPORT_LINES["javascript"] = _IMPORT_LINES["typescript"]
-_COMMENT = {"python": "#"}
 
 #: (uri, [(line, code-point column)]) -> parallel list of [(path, line)] or None
 DefinitionsProvider = Callable[[str, list[tuple[int, int]]], Awaitable[list[list[tuple[str, int]] | None] | None]]
@@ -161,6 +165,8 @@ class Analysis:
     #: the file's own top-level definitions: name -> first line (0-based)
     definitions: dict[str, int] = field(default_factory=dict)
     windows_asked: bool = False
+    #: the parse had syntax errors (half-typed code)
+    has_error: bool = False
 
     def snippet_windows(self) -> list[tuple[int, frozenset[str]]]:
         if self.windows is None:
@@ -173,11 +179,14 @@ class _FileState:
     chosen: list[tuple[str, str]] = field(default_factory=list)
     snippets: tuple[Item, ...] = ()
     snippet_bucket: int | None = None
-    #: the other open files as first listed in this file's prompt: uri -> snapshot
+    #: the other open files as listed in this file's prompt (opening order): uri -> snapshot
     others: dict[str, DocumentSnapshot] = field(default_factory=dict)
-    #: the file block last given, and whether the last :meth:`ContextEngine.block` changed it
+    #: list the other open files afresh at the next :meth:`ContextEngine.pin_others`: the
+    #: head changes anyway (first prompt, file block changed, band moved, project rebuilt)
+    relist: bool = True
+    #: the file block last given, and the band (:func:`snippet_band`) of the last request
     last_file: str | None = None
-    file_changed: bool = False
+    band: int | None = None
     #: the project block last given to this file
     last_project: str = ""
 
@@ -209,8 +218,15 @@ def _head_lines(text: str) -> frozenset[str]:
 
 
 def comment_of(path: str) -> str:
-    lang = language_of(path) or ""
-    return _COMMENT.get(lang, "#" if path.endswith((".py", ".pyi", ".rb", ".sh")) else "//")
+    """The line-comment marker of the file at ``path`` (by its suffix), as the prompt's headers use."""
+    return comment_prefix(language_for(path))
+
+
+def _family(language: str) -> str:
+    """Languages whose files share snippets: JavaScript's dialects are one family."""
+    lang = language.lower()
+    return "javascript" if lang in ("javascript", "javascriptreact", "typescript", "typescriptreact",
+                                    "tsx", "jsx") else lang
 
 
 def words(text: str) -> frozenset[str]:
@@ -226,6 +242,20 @@ def _windows(lines: list[str]) -> list[tuple[int, frozenset[str]]]:
         if ws:
             out.append((start, ws))
     return out
+
+
+def snippet_band(lines_after: int) -> int:
+    """The band of the cursor that snippets are chosen for, counted from the END of the file.
+
+    Snippets sit in the prompt's head, so choosing them again re-bills everything after them (the
+    file's tail, the other files, the window: thousands of tokens). They are chosen again only when
+    this band changes, which is exactly when the prompt's file tail changes anyway
+    (:func:`deepseek_ls.prompt.fim.file_tail` aligns it by the same steps of lines after the
+    cursor): typing, even new lines, keeps the number of lines after the cursor and so keeps the
+    snippets; moving to another part of the file chooses them again. Measured on the ``multi``
+    typing replay: choosing them per 32-line band from the top re-billed ~4,500 tokens three times
+    in 38 requests."""
+    return max(0, lines_after - SUFFIX_LINES) // TAIL_STEP_LINES
 
 
 class ContextEngine:
@@ -311,9 +341,11 @@ class ContextEngine:
         """The rendered project block ("" while none is built)."""
         return self._project_text
 
-    def _build_project(self) -> None:
+    def _build_project(self, patch: bool = False) -> None:
         """Build the project block from the workspace folders: in the background when a loop
-        runs (the previous block stays until the new one is there), else now."""
+        runs (the previous block stays until the new one is there), else now. ``patch``: keep
+        the block's items and order, only re-render those whose signature changed and drop
+        those gone (:meth:`_patched_items`); else rank the project map afresh."""
         if self._project_later is not None:
             self._project_later.cancel()
             self._project_later = None
@@ -326,23 +358,51 @@ class ContextEngine:
             path = self.path_of(uri)
             if path:
                 opened[path] = (version, text, language_id)
+        make: Callable[[], list[Item]]
+        if patch and self._project:
+            old = list(self._project.values())
+            make = lambda: self._patched_items(old, roots, opened)  # noqa: E731 - one call site
+        else:
+            make = lambda: self._project_items(roots, opened)  # noqa: E731 - one call site
         try:
             loop = asyncio.get_running_loop()
         except RuntimeError:
-            self._install_project(self._project_items(roots, opened))
+            self._install_project(make())
             return
         if self._project_task is not None and not self._project_task.done():
             self._project_task.cancel()
 
         async def run() -> None:
             try:
-                items = await loop.run_in_executor(self._project_executor, self._project_items, roots, opened)
+                items = await loop.run_in_executor(self._project_executor, make)
             except Exception:
                 log.warning("context: the project map failed", exc_info=True)
                 return
             self._install_project(items)
 
         self._project_task = loop.create_task(run())
+
+    def _patched_items(self, old: list[Item], roots: list[str],
+                       opened: dict[str, tuple[object, str, str]]) -> list[Item]:
+        """(Project worker thread) ``old`` (the block's items, in order) with each item whose
+        first line (signature) changed rendered again and each item gone dropped; the others
+        are kept byte for byte, and nothing is added. An edited signature cuts every cached
+        prompt at that item, not at the block's start; re-ranking the whole map instead
+        changed the block's set mid-session (measured on the ``multi`` typing replay: a
+        rebuild while typing in ``tool.py`` re-billed every file's head)."""
+        ws = Workspace(self._allowed, self.config.item_tokens)
+        ws.roots = roots
+        for path, (version, text, language_id) in opened.items():
+            ws.set_open(path, version, text, language_id)
+        out: list[Item] = []
+        for item in old:
+            found = ws.definition(item.key[0], item.key[1], depth=0)
+            if found is None or found[0] != item.key[0]:
+                continue  # gone (or no longer readable or allowed)
+            fresh = self._item(*found)
+            same = fresh.text.split("\n", 1)[0].strip() == item.text.split("\n", 1)[0].strip()
+            out.append(item if same else fresh)
+        return out
 
     def _project_items(self, roots: list[str], opened: dict[str, tuple[object, str, str]]) -> list[Item]:
         """(Project worker thread) the project block's items: the best-ranked definitions of
@@ -381,13 +441,14 @@ class ContextEngine:
         self.stats["project_builds"] += 1
         self._rendered.clear()
         for state in self._files.values():
-            state.others.clear()
+            state.relist = True
 
     def _outdated(self, analysis: Analysis) -> bool:
         """True when a definition of the project block in ``analysis``'s file lost its
-        first line (signature) or is gone."""
+        first line (signature) or is gone, in a file that parses without errors (half-typed
+        code can hide a definition from the parser: that is no reason to rebuild)."""
         path = self.path_of(analysis.uri)
-        if not path or path not in self._project_paths or analysis.parsed_at == 0.0:
+        if not path or path not in self._project_paths or analysis.parsed_at == 0.0 or analysis.has_error:
             return False
         for key, first in self._project_first.items():
             if key[0] != path:
@@ -408,7 +469,7 @@ class ContextEngine:
         try:
             loop = asyncio.get_running_loop()
         except RuntimeError:
-            self._build_project()
+            self._build_project(patch=True)
             return
         wait = max(PROJECT_QUIET_S, self._project_built_at + PROJECT_REBUILD_MIN_S - time.monotonic())
         self._project_later = loop.call_later(wait, self._rebuild_if_outdated)
@@ -416,7 +477,7 @@ class ContextEngine:
     def _rebuild_if_outdated(self) -> None:
         self._project_later = None
         if any(self._outdated(a) for a in self._analyses.values()):
-            self._build_project()
+            self._build_project(patch=True)
 
     # -- documents (event loop) ------------------------------------------
     def opened(self, uri: str, text: str, language_id: str, version: object) -> None:
@@ -526,8 +587,13 @@ class ContextEngine:
     def _store(self, analysis: Analysis | None) -> None:
         if analysis is None:
             return
+        before = self._analyses.get(analysis.uri)
         self._analyses[analysis.uri] = analysis
         self.stats["analyses"] += 1
+        if before is not None and before.windows_asked and not analysis.windows_asked:
+            # another file takes snippets from this one: have its windows ready for the next
+            # choice (made at once then, so the choice does not change a request later)
+            self._windows_later(analysis)
         self._check_project(analysis)
 
     # -- analysis (worker thread) -----------------------------------------
@@ -560,7 +626,8 @@ class ContextEngine:
         candidates += [c for c in extra if c.item.key not in known]
         own = {name: d.line for name, d in src.parsed.definitions.items()}
         return Analysis(uri, version, src.parsed.language, candidates, lines, text, None,
-                        len(bindings) + (1 if src.parsed.language == "go" else 0), imports, now, own)
+                        len(bindings) + (1 if src.parsed.language == "go" else 0), imports, now, own,
+                        has_error=src.parsed.has_error)
 
     def _item(self, path: str, definition: Definition) -> Item:
         return Item((path, definition.name), self.display(path), comment_of(path), definition.text, definition.line)
@@ -669,11 +736,13 @@ class ContextEngine:
             self._store(refreshed)
 
     # -- the request path ----------------------------------------------------
-    def block(self, uri: str, line: int) -> Block:
+    def block(self, uri: str, line: int, lines_after: int | None = None) -> Block:
         """The context for a request at ``line`` (0-based) of ``uri``: cheap, never waits.
 
-        ``project``: the session's project block (the same for every file); ``file``: the
-        definitions this file needs beyond it (append-only), then snippets."""
+        ``lines_after``: line breaks in the document after the cursor (None: from the last
+        analysis); snippets are chosen again only when it crosses a step of the prompt's file
+        tail (:func:`snippet_band`). ``project``: the session's project block (the same for every
+        file); ``file``: the definitions this file needs beyond it (append-only), then snippets."""
         if not self.config.enabled:
             return Block()
         project, project_text = self._sendable_project()
@@ -712,7 +781,10 @@ class ContextEngine:
             while chosen and sum(by_key[k].tokens for k in chosen) > file_budget:
                 chosen.pop()
         state.chosen = chosen
-        snippets = tuple(s for s in self._snippets(uri, analysis, line, state, {*chosen, *project})
+        if lines_after is None:
+            lines_after = max(0, len(analysis.lines) - 1 - line)
+        band = snippet_band(lines_after)
+        snippets = tuple(s for s in self._snippets(uri, analysis, line, band, state, {*chosen, *project})
                          if may_send(s.key[0]))
         cache_key = (project_text, tuple(chosen), tuple(by_key[k].text for k in chosen),
                      tuple(s.text for s in snippets))
@@ -721,8 +793,10 @@ class ContextEngine:
             hit = Block(project_text, _render([by_key[k] for k in chosen]) + _render(snippets),
                         (*project, *chosen, *(s.key for s in snippets)))
             self._rendered[cache_key] = hit
-        state.file_changed = state.last_file is not None and state.last_file != hit.file
+        if (state.last_file is not None and state.last_file != hit.file) or (state.band not in (None, band)):
+            state.relist = True  # the head changes here anyway: other files may be listed afresh
         state.last_file = hit.file
+        state.band = band
         state.last_project = hit.project
         return hit
 
@@ -760,19 +834,23 @@ class ContextEngine:
         return kept, hit.project
 
     def pin_others(self, uri: str, others: tuple[DocumentSnapshot, ...]) -> tuple[DocumentSnapshot, ...]:
-        """The other open documents as ``uri``'s prompt lists them: each at the content it had
-        when first listed there (so a return to ``uri`` finds its prompt head unchanged),
-        refreshed when ``uri``'s file block changed at the last :meth:`block` or the project
-        block was rebuilt (the head changes then anyway). Closed documents drop out; a newly
-        opened one is pinned as it is now."""
+        """The other open documents as ``uri``'s prompt lists them (``others`` in opening order).
+
+        Listed afresh, as they are now, only when ``uri``'s head changes anyway: its first
+        prompt, its file block changed or its cursor moved to another band at the last
+        :meth:`block` (the file's tail changes then), or the project block was rebuilt.
+        Otherwise each stays at the content it had when listed and a tab opened meanwhile
+        waits for the next such change: a return to ``uri`` finds its prompt head byte for byte
+        as it left it (on the ``multi`` typing replay, a new tab listed at once cost the return
+        ~3,000 tokens billed again). Closed documents drop out."""
         state = self._files.setdefault(uri, _FileState())
-        if state.file_changed:
-            state.others.clear()
-            state.file_changed = False
-        current = {d.uri for d in others}
-        for gone in [u for u in state.others if u not in current]:
-            del state.others[gone]
-        pinned = tuple(state.others.setdefault(d.uri, d) for d in others)
+        current = {d.uri: d for d in others}
+        if state.relist:
+            state.others = dict(current)
+            state.relist = False
+        else:
+            state.others = {u: d for u, d in state.others.items() if u in current}
+        pinned = tuple(state.others.values())
         covered = self._covered(state.last_project, state.last_file or "")
         if not covered:
             return pinned
@@ -787,7 +865,7 @@ class ContextEngine:
         hit = self._covered_lines.get(key)
         if hit is None:
             hit = frozenset(n.strip() for n in (project + file).split("\n")
-                            if n.strip() and not n.lstrip().startswith(("# Other file:", "// Other file:")))
+                            if n.strip() and not _OTHER_FILE_LINE.match(n))
             self._covered_lines[key] = hit
         return hit
 
@@ -810,11 +888,10 @@ class ContextEngine:
             pool += [a for u, a in reversed(self._recent.items()) if u != uri and u not in self._open]
         return pool
 
-    def _snippets(self, uri: str, analysis: Analysis, line: int, state: _FileState,
+    def _snippets(self, uri: str, analysis: Analysis, line: int, bucket: int, state: _FileState,
                   taken: set[tuple[str, str]]) -> tuple[Item, ...]:
         if not (self.config.open_files or self.config.recent_files):
             return ()
-        bucket = line // (SNIPPET_LINES * 2)
         if state.snippet_bucket == bucket:
             return state.snippets
         state.snippet_bucket = bucket
@@ -823,9 +900,14 @@ class ContextEngine:
             state.snippets = ()
             return ()
         scored: list[tuple[float, str, int]] = []
+        family = _family(analysis.language)
         for other in self._snippet_pool(uri):
+            if _family(other.language) != family:
+                continue  # snippets of the same language only (as the other open files)
             if other.windows is None and not self._windows_later(other):
-                state.snippet_bucket = None  # ask again at the next request, when it is there
+                # not there yet (made in the worker now): left out until the band changes, so
+                # the block does not change at a later request of this band (the head would
+                # be billed again for it)
                 continue
             for start, ws in other.snippet_windows():
                 inter = len(near & ws)

@@ -136,6 +136,8 @@ class Parsed:
     #: every identifier-like word of the file (strings and comments too; for popularity)
     words: frozenset[str] = frozenset()
     text: str = ""
+    #: the syntax tree has errors (half-typed code): definitions may be missing or cut
+    has_error: bool = False
 
     def lines_of(self, names: set[str] | frozenset[str]) -> dict[str, list[int]]:
         """Lines (0-based, sorted) where each of ``names`` occurs as a word, not after a
@@ -639,6 +641,7 @@ def parse(text: str, language: str, item_tokens: int = 200, *, render: bool = Tr
     parsed.text = text
     parsed.words = frozenset(_WORDS.findall(text))
     root: Any = tree.root_node
+    parsed.has_error = bool(root.has_error)
     if language == "python":
         _python(src, root.named_children, parsed, item_chars)
         for imp in parsed.imports:  # `from .x import A` in a package's __init__ re-exports A

@@ -69,7 +69,8 @@ class CompletionFeature:
             return None
         offset = self.server.offset(snap.text, position)
         request_id = self.server.protocol.msg_id
-        project_block, file_block = await self.context.blocks(uri, snap.text.count("\n", 0, offset), manual)
+        project_block, file_block = await self.context.blocks(
+            uri, snap.text.count("\n", 0, offset), manual, snap.text.count("\n", offset))
         # the other open files as first listed in this file's prompt (pinned)
         others = self.context.others(uri, self.documents.others(uri))
         request = CompletionRequest(doc=snap, offset=offset, manual=manual, others=others,

@@ -113,6 +113,7 @@ class ContextFeature:
         self.server = server
         self.service = service
         self.documents = documents
+        documents.listeners.append(self)  # the documents feed it; it reads them back
         #: the client's deepseek/definitions failed (timeout or error): logged once at info,
         #: then at debug until it answers again
         self._definitions_failing = False
@@ -165,15 +166,16 @@ class ContextFeature:
         if engine is not None:
             engine.closed(uri)
 
-    async def blocks(self, uri: str, line: int, manual: bool) -> tuple[str, str]:
-        """(project block, file block) for a completion at ``line`` (0-based) of ``uri``."""
+    async def blocks(self, uri: str, line: int, manual: bool, lines_after: int | None = None) -> tuple[str, str]:
+        """(project block, file block) for a completion at ``line`` (0-based) of ``uri``, with
+        ``lines_after`` line breaks after the cursor (see :meth:`ContextEngine.block`)."""
         if not self.service.settings.context_enabled:
             return "", ""
         engine = self._current()
         engine.cursor(uri, line)
         if manual and engine.pending(uri):
             await engine.ready(uri, INVOKED_WAIT_S)
-        block = engine.block(uri, line)
+        block = engine.block(uri, line, lines_after)
         return block.project, block.file
 
     def others(self, uri: str, snapshots: tuple[DocumentSnapshot, ...]) -> tuple[DocumentSnapshot, ...]:

@@ -17,7 +17,7 @@ asks :meth:`exclusion` whether it may be sent at all (the secret-file policy,
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 from urllib.parse import unquote
 
 from lsprotocol import types
@@ -34,15 +34,20 @@ from .commands import REQUEST_FAILED
 from .connection import DeepSeekLanguageServer
 from .status import StatusFeature
 
-if TYPE_CHECKING:
-    from .context import ContextFeature
-
 log = logging.getLogger(__name__)
 
 #: Custom request answering a document's text as the server holds it; registered
 #: only when this environment variable is "1" (tests and bug reports).
 INSPECT_ENV = "DEEPSEEK_LS_INSPECT"
 INSPECT_METHOD = "deepseek/inspectDocument"
+
+
+class DocumentListener(Protocol):
+    """Hears of the documents' lifecycle (after the store changed); must not raise."""
+
+    def opened(self, uri: str) -> None: ...
+    def changed(self, uri: str, line: int | None) -> None: ...
+    def closed(self, uri: str) -> None: ...
 
 
 class DocumentsFeature:
@@ -54,16 +59,16 @@ class DocumentsFeature:
         self.status = status
         #: the open documents by URI, as the client spelt it in ``didOpen``
         self.store = DocumentStore()
-        #: the cross-file context it feeds (set by setup.build_features once both exist)
-        self.context: ContextFeature | None = None
+        #: who hears of opened, changed and closed documents (the cross-file context subscribes)
+        self.listeners: list[DocumentListener] = []
 
     # -- notifications ------------------------------------------------------
     def did_open(self, params: types.DidOpenTextDocumentParams) -> None:
         """Keep a copy of the opened document."""
         item = params.text_document
         self.store.open(item.uri, item.text, language_id=item.language_id or "plaintext", version=item.version)
-        if self.context is not None:
-            self.context.opened(item.uri)  # analysed in the background
+        for listener in self.listeners:
+            listener.opened(item.uri)
 
     def did_change(self, params: types.DidChangeTextDocumentParams) -> None:
         """Apply the changes (ranges in the negotiated encoding); tell the engine a key was typed."""
@@ -83,9 +88,9 @@ class DocumentsFeature:
         changes = params.content_changes
         inserted = getattr(changes[-1], "text", "") if len(changes) == 1 else ""
         self.service.engine.note_edit(uri, normalize_eol(inserted))
-        if self.context is not None:
-            first = getattr(changes[0], "range", None) if changes else None
-            self.context.changed(uri, first.start.line if first is not None else None)
+        first = getattr(changes[0], "range", None) if changes else None
+        for listener in self.listeners:
+            listener.changed(uri, first.start.line if first is not None else None)
 
     def did_close(self, params: types.DidCloseTextDocumentParams) -> None:
         """Forget the document, its suggestions and the ``excluded`` state it caused."""
@@ -94,8 +99,8 @@ class DocumentsFeature:
         if doc is not None:
             self.store.close(doc.uri)
         self.service.engine.forget(uri)
-        if self.context is not None:
-            self.context.closed(uri)
+        for listener in self.listeners:
+            listener.closed(uri)
         self.status.closed(uri)
 
     def inspect(self, params: Any) -> dict[str, Any] | None:

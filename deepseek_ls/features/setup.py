@@ -36,7 +36,6 @@ def build_features(server: DeepSeekLanguageServer) -> Features:
     status = StatusFeature(server, service)
     documents = DocumentsFeature(server, service, status)
     context = ContextFeature(server, service, documents)
-    documents.context = context  # the documents feed it (it reads them back: set after both exist)
     completion = CompletionFeature(server, service, documents, status, context)
     chat = ChatFeature(server, service, documents)
     code_actions = CodeActionsFeature(server, service, documents)

@@ -18,13 +18,16 @@ part shared by most requests to the part that changes per keystroke:
 2. ``file_context``: the file's own cross-file block (definitions it needs
    beyond the project block, appended in the order first needed; then
    snippets, kept while the cursor stays in the same 32-line band);
-3. other open files of the same language, sorted by path, each cut to whole
-   lines. The server passes them pinned at the content they had when first
-   listed in this file's prompt (refreshed only when the file's block or
-   the project block changes), so editing them elsewhere does not change
-   this file's head;
-4. the rest of the current file beyond the suffix window, aligned by lines
+3. the rest of the current file beyond the suffix window, aligned by lines
    counted from the end of the file (stable while typing above it);
+4. other open files of the same language, in the order they were opened
+   (a newly opened tab comes last), each cut to whole lines. With the
+   context engine on, the server lists them afresh only when this file's
+   head changes anyway (its file block, the project block, or the cursor
+   moving to another band, which changes the tail): until then each stays
+   at the content it had when listed and a tab opened meanwhile waits
+   (:meth:`deepseek_ls.context.ContextEngine.pin_others`), so a return to
+   the file after visiting others finds its head unchanged;
 5. the current file from a start line that moves in aligned steps of
    ``PREFIX_STEP_LINES`` lines (stable while the cursor stays in the window);
 6. the text nearest the cursor, last.
@@ -227,10 +230,13 @@ def _header(doc: DocumentSnapshot) -> str:
 
 
 def _other_files(doc: DocumentSnapshot, others: tuple[DocumentSnapshot, ...]) -> str:
+    """The other open files of ``doc``'s language in the order given (the order they were
+    opened: a new tab is appended, never inserted), each cut to whole lines, within the budget;
+    a file that does not fit ends the list (so the files after it do not come and go)."""
     c = comment_prefix(doc.language_id)
     budget = C.OTHER_FILES_CHARS
     parts: list[str] = []
-    for other in sorted(others, key=lambda d: d.path):
+    for other in others:
         if other.uri == doc.uri or other.language_id != doc.language_id or not other.text.strip():
             continue
         body = _cut_to_lines(other.text, min(C.OTHER_FILE_CHARS, budget))
@@ -275,10 +281,12 @@ def build_fim_prompt(doc: DocumentSnapshot, offset: int, *,
     head = project_context + _header(doc)
     c = comment_prefix(doc.language_id)
     start = sticky_window_start(prefix, prefix_chars, window_hint)
-    context = file_context + (_other_files(doc, others) if use_other_files else "")
+    context = file_context
     tail = file_tail(rest, tail_chars)
     if tail.strip():
         context += f"{c} Path: {doc.path} (later in this file)\n{tail}\n"
+    if use_other_files:
+        context += _other_files(doc, others)
     if context:
         head = f"{head}{context}{c} Path: {doc.path}\n"
     suffix = _suffix(rest, suffix_chars, C.SUFFIX_LINES)
