@@ -15,7 +15,9 @@ The parser is off in these tests, so the editor is the only source of the defini
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -23,13 +25,16 @@ from deepseek_ls.context import ContextConfig
 from deepseek_ls.context import engine as engine_module
 from tests.test_context import context_text, make_engine, write
 
+Locations = list[list[tuple[str, int]] | None] | None
+Answers = Callable[[int, list[tuple[int, int]], str], Any]
+
 LIB = "def magic_number(x):\n    return 42 * x\n"
 APP = 's = "面积😀"; y = magic_number(2)\n'
 DEF = "def magic_number(x):"
 EDITOR_ONLY = ContextConfig(definitions=False)
 
 
-async def _until(cond, timeout: float = 10.0) -> bool:
+async def _until(cond: Callable[[], object], timeout: float = 10.0) -> bool:
     """Poll ``cond`` (readiness, not a fixed sleep) until true or ``timeout`` s passed."""
     loop = asyncio.get_running_loop()
     end = loop.time() + timeout
@@ -48,7 +53,7 @@ def test_a_change_right_after_opening_keeps_the_request_in_flight(tmp_path: Path
     async def scenario() -> tuple[str, int]:
         release = asyncio.Event()
 
-        async def provider(uri: str, positions: list[tuple[int, int]]):
+        async def provider(uri: str, positions: list[tuple[int, int]]) -> Locations:
             calls.append(positions)
             await release.wait()  # the other server takes its time
             return [[(lib, 0)] for _ in positions]
@@ -105,7 +110,7 @@ def quick_retries(monkeypatch: pytest.MonkeyPatch) -> tuple[float, ...]:
     return delays
 
 
-def _run_answers(tmp_path: Path, answers, settle: float) -> tuple[str, int]:
+def _run_answers(tmp_path: Path, answers: Answers, settle: float) -> tuple[str, int]:
     """Open app.py with a provider giving ``answers(n, positions)`` for its n-th call;
     the context text once ``settle`` s passed with nothing pending, and the calls made."""
     write(tmp_path, {"lib.py": LIB})
@@ -113,9 +118,10 @@ def _run_answers(tmp_path: Path, answers, settle: float) -> tuple[str, int]:
     calls: list[int] = []
 
     async def scenario() -> tuple[str, int]:
-        async def provider(uri: str, positions: list[tuple[int, int]]):
+        async def provider(uri: str, positions: list[tuple[int, int]]) -> Locations:
             calls.append(len(positions))
-            return answers(len(calls), positions, lib)
+            result: Locations = answers(len(calls), positions, lib)
+            return result
 
         engine = make_engine(tmp_path, EDITOR_ONLY)
         engine.definitions_provider = provider
@@ -134,8 +140,8 @@ def _run_answers(tmp_path: Path, answers, settle: float) -> tuple[str, int]:
 
 
 @pytest.mark.parametrize("empty", ["null", "all-entries-null", "empty-lists"])
-def test_an_answer_that_found_nothing_is_asked_again(tmp_path: Path, quick_retries, empty: str) -> None:
-    def answers(n, positions, lib):
+def test_an_answer_that_found_nothing_is_asked_again(tmp_path: Path, quick_retries: tuple[float, ...], empty: str) -> None:
+    def answers(n: int, positions: list[tuple[int, int]], lib: str) -> Any:
         if n < 3:  # the other server is still starting
             return None if empty == "null" else [None] * len(positions) if empty == "all-entries-null" \
                 else [[] for _ in positions]
@@ -146,15 +152,15 @@ def test_an_answer_that_found_nothing_is_asked_again(tmp_path: Path, quick_retri
     assert calls == 3, "asked again until it answered, then not again"
 
 
-def test_retries_are_bounded(tmp_path: Path, quick_retries) -> None:
+def test_retries_are_bounded(tmp_path: Path, quick_retries: tuple[float, ...]) -> None:
     text, calls = _run_answers(tmp_path, lambda n, positions, lib: None, settle=sum(quick_retries) + 0.5)
     assert DEF not in text
     assert calls == 1 + len(quick_retries)
 
 
 @pytest.mark.parametrize("answer", ["found", "error"])
-def test_an_answer_with_a_location_or_an_error_is_final(tmp_path: Path, quick_retries, answer: str) -> None:
-    def answers(n, positions, lib):
+def test_an_answer_with_a_location_or_an_error_is_final(tmp_path: Path, quick_retries: tuple[float, ...], answer: str) -> None:
+    def answers(n: int, positions: list[tuple[int, int]], lib: str) -> Any:
         if answer == "error":
             raise TimeoutError("no answer in time")
         return [[(lib, 0)] for _ in positions]
@@ -164,13 +170,14 @@ def test_an_answer_with_a_location_or_an_error_is_final(tmp_path: Path, quick_re
     assert (DEF in text) == (answer == "found")
 
 
-def test_closing_the_file_stops_the_retries(tmp_path: Path, quick_retries) -> None:
+def test_closing_the_file_stops_the_retries(tmp_path: Path, quick_retries: tuple[float, ...]) -> None:
     write(tmp_path, {"lib.py": LIB})
     calls: list[int] = []
 
     async def scenario() -> None:
-        async def provider(uri: str, positions: list[tuple[int, int]]):
+        async def provider(uri: str, positions: list[tuple[int, int]]) -> Locations:
             calls.append(1)
+            return None
 
         engine = make_engine(tmp_path, EDITOR_ONLY)
         engine.definitions_provider = provider

@@ -208,7 +208,7 @@ class ContextFeature:
         try:
             raw = await self.server.ask_client(DEFINITIONS_METHOD, {"textDocument": {"uri": uri}, "positions": wire},
                                                quiet=True)
-        except Exception as exc:  # noqa: BLE001 - timeout or error: the parser stays the fallback
+        except Exception as exc:  # a timeout or the client's error: logged here, then raised
             (log.debug if self._definitions_failing else log.info)(
                 "%s: no answer (%s); the parser's definitions are used%s", DEFINITIONS_METHOD, type(exc).__name__,
                 "" if self._definitions_failing else " (logged once until the client answers again)")

