@@ -139,12 +139,17 @@ def _run_answers(tmp_path: Path, answers: Answers, settle: float) -> tuple[str, 
     return asyncio.run(scenario())
 
 
-@pytest.mark.parametrize("empty", ["null", "all-entries-null", "empty-lists"])
+@pytest.mark.parametrize("empty", ["null", "all-entries-null", "empty-lists", "this-document-only"])
 def test_an_answer_that_found_nothing_is_asked_again(tmp_path: Path, quick_retries: tuple[float, ...], empty: str) -> None:
+    """``this-document-only``: VS Code's TypeScript answers from its syntax-only server while
+    the project loads (the import line of the asking document)."""
+    app = str(tmp_path / "app.py")
+
     def answers(n: int, positions: list[tuple[int, int]], lib: str) -> Any:
         if n < 3:  # the other server is still starting
-            return None if empty == "null" else [None] * len(positions) if empty == "all-entries-null" \
-                else [[] for _ in positions]
+            return {"null": None, "all-entries-null": [None] * len(positions),
+                    "empty-lists": [[] for _ in positions],
+                    "this-document-only": [[(app, 0)] for _ in positions]}[empty]
         return [[(lib, 0)] for _ in positions]
 
     text, calls = _run_answers(tmp_path, answers, settle=sum(quick_retries) + 0.3)

@@ -86,7 +86,7 @@ SNIPPET_LINES = 16
 SNIPPET_MIN_SCORE = 0.2
 #: names asked from the editor at most per request (the protocol's limit)
 EDITOR_MAX_POSITIONS = 16
-#: an editor answer that found nothing (null, or no location for any name: the other language
+#: an editor answer that found nothing (null, or no location in another file for any name: the other language
 #: servers may still be starting or loading the project) is asked again for the same names
 #: after these many seconds, once each; an answer with a location is final for its names, and
 #: so are an error and no answer in time (the plugins answer within their own deadline)
@@ -689,7 +689,10 @@ class ContextEngine:
         except Exception as exc:  # noqa: BLE001 - the parser stays the fallback (the provider logs)
             log.debug("context: the editor's definitions are not available (%s)", type(exc).__name__)
             return
-        if not result or not any(result):
+        here = self.path_of(uri)
+        if not result or not any(loc[0] != here for entry in result if entry for loc in entry):
+            # nothing found, or only this document (VS Code's TypeScript answers from its
+            # syntax-only server while the project loads: the import line)
             self._nothing_found(uri, names)
             return
         self._forget_retry(uri)
