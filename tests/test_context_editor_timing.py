@@ -195,3 +195,34 @@ def test_closing_the_file_stops_the_retries(tmp_path: Path, quick_retries: tuple
 
     asyncio.run(scenario())
     assert calls == [1]
+
+
+def test_a_settings_change_during_a_request_asks_again(tmp_path: Path) -> None:
+    """The settings changed while the editor was asked: that analysis is stale and cancelled,
+    and the names are asked again (not taken as answered)."""
+    write(tmp_path, {"lib.py": LIB})
+    lib = str(tmp_path / "lib.py")
+    calls: list[int] = []
+
+    async def scenario() -> str:
+        never = asyncio.Event()
+
+        async def provider(uri: str, positions: list[tuple[int, int]]) -> Locations:
+            calls.append(len(positions))
+            if len(calls) == 1:
+                await never.wait()  # cancelled by the settings change
+            return [[(lib, 0)] for _ in positions]
+
+        engine = make_engine(tmp_path, EDITOR_ONLY)
+        engine.definitions_provider = provider
+        uri = f"file://{tmp_path / 'app.py'}"
+        engine.opened(uri, APP, "python", 1)
+        assert await _until(lambda: len(calls) == 1)
+        engine.configure(ContextConfig(definitions=False, budget_tokens=1024))
+        await _until(lambda: DEF in context_text(engine, uri, 0))
+        text = context_text(engine, uri, 0)
+        engine.close()
+        return text
+
+    assert DEF in asyncio.run(scenario())
+    assert len(calls) == 2

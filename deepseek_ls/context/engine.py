@@ -503,6 +503,8 @@ class ContextEngine:
             return
         old = self._pending.get(uri)
         working = self._working.get(uri)
+        if working is not None and restart:
+            working.cancel()  # its analysis is stale (settings changed)
         if working is not None and (working.done() or restart):
             working = None
         if old is not None and not old.done() and old is not working:
