@@ -89,6 +89,11 @@ SNIPPET_LINES = 16
 SNIPPET_MIN_SCORE = 0.2
 #: names asked from the editor at most per request (the protocol's limit)
 EDITOR_MAX_POSITIONS = 16
+#: an editor answer that found nothing (null, or no location in another file for any name: the other language
+#: servers may still be starting or loading the project) is asked again for the same names
+#: after these many seconds, once each; an answer with a location is final for its names, and
+#: so are an error and no answer in time (the plugins answer within their own deadline)
+EDITOR_RETRY_S = (2.0, 5.0, 15.0)
 #: quiet time after a change before the file is analysed again (s)
 REANALYSE_AFTER_S = 0.5
 #: recently seen files kept for snippets
@@ -277,6 +282,11 @@ class ContextEngine:
         self._executor = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="context")
         self._analyses: dict[str, Analysis] = {}
         self._pending: dict[str, asyncio.Task[None]] = {}
+        #: the task of a uri past its quiet delay (analysing, asking the editor): a change
+        #: does not cancel it (the answer in flight would be lost), the next task waits for it
+        self._working: dict[str, asyncio.Task[None]] = {}
+        #: uri -> (names whose answer found nothing, retries made, the timer of the next one)
+        self._editor_retry: dict[str, tuple[frozenset[str], int, asyncio.TimerHandle | None]] = {}
         self._docs: dict[str, tuple[object, str, str]] = {}  # uri -> (version, text, language_id)
         self._getters: dict[str, Callable[[], str] | None] = {}  # uri -> the text, when asked for
         self._cursor: dict[str, int] = {}
@@ -324,7 +334,7 @@ class ContextEngine:
             self._install_project([])
             self._build_project()
             for uri in list(self._docs):
-                self._schedule(uri, 0.0)
+                self._schedule(uri, 0.0, restart=True)
 
     def set_roots(self, roots: list[str]) -> None:
         """The workspace folders (cheap when unchanged: called per request). A change (the
@@ -510,9 +520,10 @@ class ContextEngine:
         self._open.discard(uri)
         self._docs.pop(uri, None)
         self._getters.pop(uri, None)
-        task = self._pending.pop(uri, None)
-        if task is not None:
-            task.cancel()
+        for task in (self._pending.pop(uri, None), self._working.pop(uri, None)):
+            if task is not None:
+                task.cancel()
+        self._forget_retry(uri)
         path = self.path_of(uri)
         if path:
             self.workspace.set_closed(path)
@@ -546,22 +557,41 @@ class ContextEngine:
         """True while ``uri``'s analysis, or the project block, is being made."""
         return any(t is not None and not t.done() for t in (self._pending.get(uri), self._project_task))
 
-    def _schedule(self, uri: str, delay: float) -> None:
+    def _schedule(self, uri: str, delay: float, *, restart: bool = False) -> None:
+        """Analyse ``uri`` after ``delay`` s of quiet. A task still in its delay is replaced; one
+        already analysing or asking the editor finishes first (``restart``: it is cancelled)."""
         if not self.config.enabled:
             return
         old = self._pending.get(uri)
-        if old is not None and not old.done():
+        working = self._working.get(uri)
+        if working is not None and restart:
+            working.cancel()  # its analysis is stale (settings changed)
+        if working is not None and (working.done() or restart):
+            working = None
+        if old is not None and not old.done() and old is not working:
             old.cancel()
         try:
-            self._pending[uri] = asyncio.get_running_loop().create_task(self._run(uri, delay))
+            self._pending[uri] = asyncio.get_running_loop().create_task(self._run(uri, delay, working))
         except RuntimeError:  # no loop (sync callers, tests): analyse now
             doc = self._docs.get(uri)
             if doc is not None:
                 self._store(self._analyse(uri, *doc))
 
-    async def _run(self, uri: str, delay: float) -> None:
+    async def _run(self, uri: str, delay: float, after: asyncio.Task[None] | None = None) -> None:
         if delay:
             await asyncio.sleep(delay)
+        if after is not None and not after.done():
+            await asyncio.wait([after])
+        task = asyncio.current_task()
+        if task is not None:
+            self._working[uri] = task
+        try:
+            await self._work(uri)
+        finally:
+            if self._working.get(uri) is task:
+                del self._working[uri]
+
+    async def _work(self, uri: str) -> None:
         doc = self._docs.get(uri)
         if doc is None:
             return
@@ -721,11 +751,20 @@ class ContextEngine:
         self.stats["editor_requests"] += 1
         try:
             result = await provider(uri, [asked[n] for n in order])
-        except Exception as exc:  # noqa: BLE001 - the parser stays the fallback
-            log.info("context: the editor's definitions are not available (%s)", type(exc).__name__)
+        except asyncio.CancelledError:  # closed, or the settings changed: not answered
+            if self._editor_asked.get(uri) == names:
+                del self._editor_asked[uri]
+            raise
+        except Exception as exc:  # noqa: BLE001 - the parser stays the fallback (the provider logs)
+            log.debug("context: the editor's definitions are not available (%s)", type(exc).__name__)
             return
-        if not result:
+        here = self.path_of(uri)
+        if not result or not any(loc[0] != here for entry in result if entry for loc in entry):
+            # nothing found, or only this document (VS Code's TypeScript answers from its
+            # syntax-only server while the project loads: the import line)
+            self._nothing_found(uri, names)
             return
+        self._forget_retry(uri)
         found = self._editor.setdefault(uri, {})
         for name, locations in zip(order, result, strict=False):
             if locations:
@@ -734,6 +773,37 @@ class ContextEngine:
             refreshed = await asyncio.get_running_loop().run_in_executor(
                 self._executor, self._analyse, uri, *self._docs[uri])
             self._store(refreshed)
+
+    def _nothing_found(self, uri: str, names: frozenset[str]) -> None:
+        """The editor found nothing for ``names`` (maybe not ready yet): ask again later,
+        at most ``len(EDITOR_RETRY_S)`` times for the same names."""
+        previous = self._editor_retry.get(uri)
+        tries = previous[1] if previous is not None and previous[0] == names else 0
+        self._forget_retry(uri)
+        if tries >= len(EDITOR_RETRY_S):
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return
+        timer = loop.call_later(EDITOR_RETRY_S[tries], self._retry_editor, uri, names)
+        self._editor_retry[uri] = (names, tries + 1, timer)
+
+    def _retry_editor(self, uri: str, names: frozenset[str]) -> None:
+        retry = self._editor_retry.get(uri)
+        if retry is None or retry[0] != names or uri not in self._docs:
+            return
+        self._editor_retry[uri] = (names, retry[1], None)
+        if self._editor_asked.get(uri) == names:
+            del self._editor_asked[uri]
+        pending = self._pending.get(uri)
+        if pending is None or pending.done():  # else the analysis under way asks
+            self._schedule(uri, 0.0)
+
+    def _forget_retry(self, uri: str) -> None:
+        retry = self._editor_retry.pop(uri, None)
+        if retry is not None and retry[2] is not None:
+            retry[2].cancel()
 
     # -- the request path ----------------------------------------------------
     def block(self, uri: str, line: int, lines_after: int | None = None) -> Block:
@@ -960,8 +1030,10 @@ class ContextEngine:
         return "\n".join(lines) if any(s.strip() for s in lines) else None
 
     def close(self) -> None:
-        for task in self._pending.values():
+        for task in (*self._pending.values(), *self._working.values()):
             task.cancel()
+        for uri in list(self._editor_retry):
+            self._forget_retry(uri)
         if self._project_task is not None:
             self._project_task.cancel()
         if self._project_later is not None:

@@ -189,7 +189,10 @@ class ContextFeature:
 
     async def _ask_definitions(self, uri: str,
                                positions: list[tuple[int, int]]) -> list[list[tuple[str, int]] | None] | None:
-        """Send ``deepseek/definitions`` for code-point ``positions`` of ``uri`` (background only)."""
+        """Send ``deepseek/definitions`` for code-point ``positions`` of ``uri`` (background only).
+
+        Returns the parsed answer (None for null); raises what :meth:`ask_client` raised (a
+        timeout or the client's error), logged here once at info until the client answers again."""
         doc = self.documents.document(uri)
         if doc is None:
             return None
@@ -207,11 +210,11 @@ class ContextFeature:
         try:
             raw = await self.server.ask_client(DEFINITIONS_METHOD, {"textDocument": {"uri": uri}, "positions": wire},
                                                quiet=True)
-        except Exception as exc:  # noqa: BLE001 - timeout or error: the parser stays the fallback
+        except Exception as exc:  # a timeout or the client's error: logged here, then raised
             (log.debug if self._definitions_failing else log.info)(
                 "%s: no answer (%s); the parser's definitions are used%s", DEFINITIONS_METHOD, type(exc).__name__,
                 "" if self._definitions_failing else " (logged once until the client answers again)")
             self._definitions_failing = True
-            return None
+            raise  # an error or no answer in time is final for these names (a null answer is asked again)
         self._definitions_failing = False
         return parse_definitions(raw, len(positions))

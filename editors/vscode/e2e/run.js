@@ -3,7 +3,9 @@
 // Steps: set the API key with "DeepSeek: Set API Key"; type in demo.py and see ghost text from the fake;
 // accept it with Tab and check the document; toggle automatic completions from the status bar menu;
 // "DeepSeek: Explain Selection" and "DeepSeek: Chat" stream into the chat panel; then
-// deepseek/definitions answered with VS Code's definition providers (against a stand-in server).
+// deepseek/definitions: the real deepseek-ls (its parser off) gets the definition of a name from
+// another file through VS Code's TypeScript into a FIM prompt at the fake; and the exact answer
+// (positions, UTF-16 columns, nulls) against a stand-in server.
 'use strict';
 const fs = require('fs');
 const path = require('path');
@@ -72,6 +74,14 @@ async function webviewText(page) {
 async function fakeConfig(settings) {
   const r = await fetch(`${process.env.E2E_FAKE_URL}/__fake__/config`, { method: 'POST', body: JSON.stringify(settings) });
   if (!r.ok) throw new Error(`fake config ${JSON.stringify(settings)}: HTTP ${r.status}`);
+}
+
+/** The fake's recorded FIM requests after sequence number `since`: [{seq, prompt, suffix}]. */
+async function fimRequests(since = 0) {
+  const r = await fetch(`${process.env.E2E_FAKE_URL}/__fake__/requests?since=${since}&raw=0`);
+  if (!r.ok) throw new Error(`fake requests: HTTP ${r.status}`);
+  return (await r.json()).filter((q) => /\/completions$/.test(q.path) && !/chat/.test(q.path) && q.body)
+    .map((q) => ({ seq: q.seq, prompt: String(q.body.prompt || ''), suffix: String(q.body.suffix || '') }));
 }
 
 /** The extension's log (the DeepSeek output channel's file in code-server's log folder). */
@@ -254,7 +264,59 @@ async function shot(page, name) {
     st = await waitFor(async () => { const x = await statusItem(page); return x.icons.includes('sparkle') ? x : null; }, 30000);
     check('restoring serverPath restarts the server', !!st, JSON.stringify(await statusItem(page)));
 
-    // 10. deepseek/definitions: a stand-in server (tests/editors/stub_deepseek.py) asks when main.ts
+    // 10. deepseek/definitions with the REAL deepseek-ls: its parser is off (e2e.sh sets
+    // deepseek.context.definitions: false), so the definition of `area` (shapes.ts, never opened)
+    // can reach a FIM prompt only through the extension's answer from VS Code's TypeScript.
+    // The user types as soon as main.ts is open; the first FIM prompt is recorded (reported),
+    // then, once the extension answered with shapes.ts, a later prompt must carry the definition.
+    const AREA_DEF = 'export function area(w: number, h: number): number { return w * h; }';
+    // the extension's trace of deepseek/definitions for main.ts: [{at, id, answer?}] (ids are UUIDs)
+    const defsSeen = () => {
+      const asks = new Map();
+      for (const entry of clientLog().split(/\n(?=\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d+ \[)/)) {
+        const m = /^(\S+ \S+) \[trace\] (Received request|Sending response) 'deepseek\/definitions - \(([^)]*)\)'/.exec(entry);
+        if (!m) continue;
+        if (m[2] === 'Received request' && /"uri": "[^"]*\/main\.ts"/.test(entry)) asks.set(m[3], { at: m[1].slice(11), id: m[3] });
+        else if (asks.has(m[3])) asks.get(m[3]).found = entry.includes('shapes.ts');
+      }
+      const list = [...asks.values()];
+      return { asked: list.length, found: list.filter((a) => a.found).length, asks: list.map(({ at, found }) => ({ at, found })) };
+    };
+    const seq0 = Math.max(0, ...(await fimRequests()).map((q) => q.seq));
+    const defs0 = defsSeen();
+    const tOpen = Date.now();
+    await page.keyboard.press('Control+P');
+    await page.keyboard.type('main.ts', { delay: 20 });
+    await page.locator('.quick-input-widget .monaco-list-row', { hasText: 'main.ts' }).first().waitFor({ timeout: 20000 });
+    await page.keyboard.press('Enter');
+    await page.waitForSelector('.editor-group-container.active .monaco-editor .view-lines', { timeout: 30000 });
+    await page.click('.editor-group-container.active .monaco-editor .view-lines');
+    await page.keyboard.press('Control+End');
+    await page.keyboard.press('Enter');
+    await page.keyboard.type('const b = ar', { delay: 60 });
+    const firstFim = await waitFor(async () => (await fimRequests(seq0)).find((q) => q.prompt.includes('const b = ar')), 20000, 100);
+    const firstAt = Date.now() - tOpen;
+    check('real server: a FIM request for main.ts', !!firstFim);
+    const answered = await waitFor(async () => { const d = defsSeen(); return d.found > defs0.found ? d : null; }, 60000, 250);
+    const answeredAt = Date.now() - tOpen;
+    check('real server: it asked deepseek/definitions and the extension answered with shapes.ts (VS Code\'s TypeScript)',
+      !!answered, JSON.stringify(defsSeen()));
+    const seq1 = Math.max(seq0, ...(await fimRequests(seq0)).map((q) => q.seq));
+    await page.keyboard.type('ea(1, ', { delay: 60 });
+    const laterFim = await waitFor(async () => (await fimRequests(seq1)).find((q) => q.prompt.includes('const b = area(1, ')), 20000, 100);
+    const p = laterFim ? laterFim.prompt : '';
+    check('real server: the FIM prompt carries the definition of area from shapes.ts, in its head',
+      p.includes(AREA_DEF) && p.includes('shapes.ts') && p.indexOf(AREA_DEF) < p.indexOf("import { area } from './shapes';"),
+      JSON.stringify(p.slice(0, 600)));
+    const timeline = { firstFimMs: firstAt, firstFimHasDefinition: !!firstFim && firstFim.prompt.includes(AREA_DEF),
+      answeredWithShapesMs: answeredAt, definitions: { before: defs0, after: defsSeen() } };
+    log(`definitions timeline (real server): ${JSON.stringify(timeline)}`);
+    fs.writeFileSync(path.join(RUN, 'definitions-real.json'), JSON.stringify({ ...timeline, firstPrompt: firstFim && firstFim.prompt, laterPrompt: p }, null, 2));
+    await page.keyboard.press('Escape');
+    await runCommand(page, 'File: Revert File');
+    await runCommand(page, 'View: Close All Editors');
+
+    // 11. deepseek/definitions: a stand-in server (tests/editors/stub_deepseek.py) asks when main.ts
     // opens; the extension answers with VS Code's definition providers (built-in TypeScript).
     const answerFile = path.join(RUN, 'definitions.json');
     const mainLine = 'const s = "面积😀"; const a = area(2, 3);';

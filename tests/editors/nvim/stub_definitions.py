@@ -7,6 +7,9 @@ its negotiated position encoding (Neovim offers UTF-8 first, so UTF-8):
 a single Location for most names, a LocationLink list for names starting with
 ``link_`` or ``perimeter``, nothing for unknown names, and after 5 s for
 ``slow_name`` (past the client's deadline).
+
+``--error``: every definition request gets a JSON-RPC error; ``--late``: every
+answer comes after 5 s (past the plugin's deadline of 1 s).
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import os
 import re
+import sys
 from pathlib import Path
 
 from lsprotocol import types as t
@@ -21,6 +25,7 @@ from pygls.lsp.server import LanguageServer
 
 server = LanguageServer("stub-definitions", "0.1")
 ROOT = Path(os.environ.get("STUB_DEFS_DIR", "."))
+MODE = next((a for a in sys.argv[1:] if a in ("--error", "--late")), "")
 
 
 def units(text: str, encoding: str) -> int:
@@ -46,9 +51,11 @@ def find(word: str, encoding: str) -> tuple[str, t.Range] | None:
 
 @server.feature(t.TEXT_DOCUMENT_DEFINITION)
 async def definition(ls: LanguageServer, params: t.DefinitionParams) -> t.Location | list[t.LocationLink] | None:
+    if MODE == "--error":
+        raise RuntimeError("stub-definitions: asked to fail")
     doc = ls.workspace.get_text_document(params.text_document.uri)
     word = doc.word_at_position(params.position)
-    if word == "slow_name":
+    if word == "slow_name" or MODE == "--late":
         await asyncio.sleep(5)
     encoding = str(ls.workspace.position_encoding)
     found = find(word, encoding)

@@ -1,0 +1,228 @@
+"""When the engine asks the editor (``deepseek/definitions``), and what it does with the
+answer, found in the real editors (tests/editors/test_nvim_definitions_real.py, the VS Code
+e2e):
+
+- a user who types right after opening a file: the change must not cancel the request the
+  opening sent (its answer was lost, and the same names were never asked again, so the
+  definitions came only once the names near the cursor changed);
+- an answer that found nothing (no other server attached yet, VS Code's TypeScript still
+  loading the project and answering from its syntax-only server) is asked again later, a
+  bounded number of times; an answer with a location, an error or no answer in time is not.
+
+The parser is off in these tests, so the editor is the only source of the definition.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from deepseek_ls.context import ContextConfig
+from deepseek_ls.context import engine as engine_module
+from tests.test_context import context_text, make_engine, write
+
+Locations = list[list[tuple[str, int]] | None] | None
+Answers = Callable[[int, list[tuple[int, int]], str], Any]
+
+LIB = "def magic_number(x):\n    return 42 * x\n"
+APP = 's = "面积😀"; y = magic_number(2)\n'
+DEF = "def magic_number(x):"
+EDITOR_ONLY = ContextConfig(definitions=False)
+
+
+async def _until(cond: Callable[[], object], timeout: float = 10.0) -> bool:
+    """Poll ``cond`` (readiness, not a fixed sleep) until true or ``timeout`` s passed."""
+    loop = asyncio.get_running_loop()
+    end = loop.time() + timeout
+    while loop.time() < end:
+        if cond():
+            return True
+        await asyncio.sleep(0.01)
+    return bool(cond())
+
+
+def test_a_change_right_after_opening_keeps_the_request_in_flight(tmp_path: Path) -> None:
+    write(tmp_path, {"lib.py": LIB})
+    lib = str(tmp_path / "lib.py")
+    calls: list[list[tuple[int, int]]] = []
+
+    async def scenario() -> tuple[str, int]:
+        release = asyncio.Event()
+
+        async def provider(uri: str, positions: list[tuple[int, int]]) -> Locations:
+            calls.append(positions)
+            await release.wait()  # the other server takes its time
+            return [[(lib, 0)] for _ in positions]
+
+        engine = make_engine(tmp_path, EDITOR_ONLY)
+        engine.definitions_provider = provider
+        uri = f"file://{tmp_path / 'app.py'}"
+        engine.opened(uri, APP, "python", 1)
+        assert await _until(lambda: len(calls) == 1), "the opening asks"
+        text = APP
+        for version, ch in enumerate("print(y", start=2):  # the user types on, faster than the quiet delay
+            text += ch
+            engine.changed(uri, text, version, 1)
+            await asyncio.sleep(0.02)
+        release.set()
+        await _until(lambda: DEF in context_text(engine, uri, 1))
+        found = context_text(engine, uri, 1)
+        await _until(lambda: not engine.pending(uri))  # the typing's own analysis (same names: not asked)
+        asked = len(calls)
+        engine.close()
+        return found, asked
+
+    found, asked = asyncio.run(scenario())
+    assert DEF in found and "return 42 * x" in found
+    assert asked == 1, "the same names are asked once"
+
+
+def test_a_change_during_the_quiet_delay_still_replaces_the_waiting_analysis(tmp_path: Path) -> None:
+    """Only a task already at work is kept: changes in a row still make one analysis."""
+    write(tmp_path, {"lib.py": LIB})
+
+    async def scenario() -> int:
+        engine = make_engine(tmp_path, EDITOR_ONLY)
+        uri = f"file://{tmp_path / 'app.py'}"
+        engine.opened(uri, APP, "python", 1)
+        await _until(lambda: not engine.pending(uri))
+        before = engine.stats["analyses"]
+        text = APP
+        for version, ch in enumerate("print(y", start=2):
+            text += ch
+            engine.changed(uri, text, version, 1)
+            await asyncio.sleep(0.01)
+        await _until(lambda: not engine.pending(uri))
+        engine.close()
+        return engine.stats["analyses"] - before
+
+    assert asyncio.run(scenario()) == 1
+
+
+@pytest.fixture
+def quick_retries(monkeypatch: pytest.MonkeyPatch) -> tuple[float, ...]:
+    delays = (0.05, 0.1, 0.15)
+    monkeypatch.setattr(engine_module, "EDITOR_RETRY_S", delays)
+    return delays
+
+
+def _run_answers(tmp_path: Path, answers: Answers, settle: float) -> tuple[str, int]:
+    """Open app.py with a provider giving ``answers(n, positions)`` for its n-th call;
+    the context text once ``settle`` s passed with nothing pending, and the calls made."""
+    write(tmp_path, {"lib.py": LIB})
+    lib = str(tmp_path / "lib.py")
+    calls: list[int] = []
+
+    async def scenario() -> tuple[str, int]:
+        async def provider(uri: str, positions: list[tuple[int, int]]) -> Locations:
+            calls.append(len(positions))
+            result: Locations = answers(len(calls), positions, lib)
+            return result
+
+        engine = make_engine(tmp_path, EDITOR_ONLY)
+        engine.definitions_provider = provider
+        uri = f"file://{tmp_path / 'app.py'}"
+        engine.opened(uri, APP, "python", 1)
+        await _until(lambda: bool(calls))
+        loop = asyncio.get_running_loop()
+        end = loop.time() + settle
+        while loop.time() < end or engine.pending(uri):
+            await asyncio.sleep(0.02)
+        text = context_text(engine, uri, 0)
+        engine.close()
+        return text, len(calls)
+
+    return asyncio.run(scenario())
+
+
+@pytest.mark.parametrize("empty", ["null", "all-entries-null", "empty-lists", "this-document-only"])
+def test_an_answer_that_found_nothing_is_asked_again(tmp_path: Path, quick_retries: tuple[float, ...], empty: str) -> None:
+    """``this-document-only``: VS Code's TypeScript answers from its syntax-only server while
+    the project loads (the import line of the asking document)."""
+    app = str(tmp_path / "app.py")
+
+    def answers(n: int, positions: list[tuple[int, int]], lib: str) -> Any:
+        if n < 3:  # the other server is still starting
+            return {"null": None, "all-entries-null": [None] * len(positions),
+                    "empty-lists": [[] for _ in positions],
+                    "this-document-only": [[(app, 0)] for _ in positions]}[empty]
+        return [[(lib, 0)] for _ in positions]
+
+    text, calls = _run_answers(tmp_path, answers, settle=sum(quick_retries) + 0.3)
+    assert DEF in text
+    assert calls == 3, "asked again until it answered, then not again"
+
+
+def test_retries_are_bounded(tmp_path: Path, quick_retries: tuple[float, ...]) -> None:
+    text, calls = _run_answers(tmp_path, lambda n, positions, lib: None, settle=sum(quick_retries) + 0.5)
+    assert DEF not in text
+    assert calls == 1 + len(quick_retries)
+
+
+@pytest.mark.parametrize("answer", ["found", "error"])
+def test_an_answer_with_a_location_or_an_error_is_final(tmp_path: Path, quick_retries: tuple[float, ...], answer: str) -> None:
+    def answers(n: int, positions: list[tuple[int, int]], lib: str) -> Any:
+        if answer == "error":
+            raise TimeoutError("no answer in time")
+        return [[(lib, 0)] for _ in positions]
+
+    text, calls = _run_answers(tmp_path, answers, settle=sum(quick_retries) + 0.3)
+    assert calls == 1
+    assert (DEF in text) == (answer == "found")
+
+
+def test_closing_the_file_stops_the_retries(tmp_path: Path, quick_retries: tuple[float, ...]) -> None:
+    write(tmp_path, {"lib.py": LIB})
+    calls: list[int] = []
+
+    async def scenario() -> None:
+        async def provider(uri: str, positions: list[tuple[int, int]]) -> Locations:
+            calls.append(1)
+            return None
+
+        engine = make_engine(tmp_path, EDITOR_ONLY)
+        engine.definitions_provider = provider
+        uri = f"file://{tmp_path / 'app.py'}"
+        engine.opened(uri, APP, "python", 1)
+        await _until(lambda: bool(calls) and not engine.pending(uri))
+        engine.closed(uri)
+        await asyncio.sleep(sum(quick_retries) + 0.2)
+        engine.close()
+
+    asyncio.run(scenario())
+    assert calls == [1]
+
+
+def test_a_settings_change_during_a_request_asks_again(tmp_path: Path) -> None:
+    """The settings changed while the editor was asked: that analysis is stale and cancelled,
+    and the names are asked again (not taken as answered)."""
+    write(tmp_path, {"lib.py": LIB})
+    lib = str(tmp_path / "lib.py")
+    calls: list[int] = []
+
+    async def scenario() -> str:
+        never = asyncio.Event()
+
+        async def provider(uri: str, positions: list[tuple[int, int]]) -> Locations:
+            calls.append(len(positions))
+            if len(calls) == 1:
+                await never.wait()  # cancelled by the settings change
+            return [[(lib, 0)] for _ in positions]
+
+        engine = make_engine(tmp_path, EDITOR_ONLY)
+        engine.definitions_provider = provider
+        uri = f"file://{tmp_path / 'app.py'}"
+        engine.opened(uri, APP, "python", 1)
+        assert await _until(lambda: len(calls) == 1)
+        engine.configure(ContextConfig(definitions=False, budget_tokens=1024))
+        await _until(lambda: DEF in context_text(engine, uri, 0))
+        text = context_text(engine, uri, 0)
+        engine.close()
+        return text
+
+    assert DEF in asyncio.run(scenario())
+    assert len(calls) == 2
