@@ -29,6 +29,7 @@ from .workload import Region, Unit
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 ROOT_URI = "file:///work/bench"
+Session = tuple[list[list[int]], list[tuple[int, int]]]     # (files, segments): Workload.session
 ACCEPT_REACTION_MS = 150.0
 
 
@@ -993,7 +994,7 @@ async def run_server_arm(name: str, fake: FakeProc, key: str, regions: list[Regi
                          schedules: list[list[Unit]], workdir: str, settings: dict[str, Any] | None = None,
                          budget: int | None = None, src: str = REPO,
                          editors: list[tuple[str | None, str]] | None = None, region_budget: int | None = None,
-                         seed: int = 1, policy: str = "A", session: Any = None,
+                         seed: int = 1, policy: str = "A", session: Session | None = None,
                          root_uri: str = ROOT_URI, switch_ms: float | None = None,
                          lead: int = 0, lead_budget: int | None = None) -> ArmResult:
     """The server arm.  ``session``: ``(files, segments)`` of a multi-file workload
@@ -1044,7 +1045,7 @@ async def run_server_arm(name: str, fake: FakeProc, key: str, regions: list[Regi
 async def run_naive_arm(name: str, fake: FakeProc, key: str, regions: list[Region],
                         schedules: list[list[Unit]], played: list[Key] | None = None,
                         editors: list[tuple[str | None, str]] | None = None, region_budget: int | None = None,
-                        seed: int = 1, session: Any = None, lead: int = 0,
+                        seed: int = 1, session: Session | None = None, lead: int = 0,
                         lead_budget: int | None = None) -> ArmResult:
     """The naive arm; with ``played`` it replays the server arm's keystrokes (default use).
     ``session``, ``lead``, ``lead_budget``: as for :func:`run_server_arm` (the replay keeps each

@@ -65,7 +65,7 @@ def test_workspace_holds_the_typed_files_and_their_package(wl: workload.Workload
     json_pkg = {f"json/{f}" for f in ("__init__.py", "decoder.py", "encoder.py", "scanner.py", "tool.py")}
     assert set(wl.project) == typed_paths | json_pkg
     # every typed file is on disk as saved before the session: its typed bodies deleted
-    first = {}
+    first: dict[str, workload.Region] = {}
     for r in wl.regions:
         first.setdefault(r.path, r)
     for path, r in first.items():
@@ -157,7 +157,7 @@ def test_played_keystrokes_end_in_the_importing_files(wl: workload.Workload) -> 
     assert [k for k, _ in ev[:i_init]] == ["open", "close"] * len(lead_files)
     assert [k for k, _ in ev[i_init:]] == ["open", "open", "focus", "close", "focus", "close"]
     # the switch figures see one switch between the importing files (plus the lead's file changes)
-    assert ed.file_of is not None
+    assert ed.file_of is not None and wl.files is not None
     vs = metrics.visits(res.keys, ed.file_of)
     assert [wl.regions[wl.files[v["file"]][0]].path for v in vs[-2:]] == ["json/__init__.py", "json/tool.py"]
 
