@@ -33,6 +33,7 @@ from .workload import (
     PROFILES,
     REAL,
     TypingModel,
+    Workload,
     build_any,
     warmup_for,
     write_workspace,
@@ -101,6 +102,20 @@ def noise_tally(records: list[dict[str, Any]], truths: list[tuple[str, list[tupl
             stop = b.get("stop") or []
             n.answer(b["prompt"], b.get("suffix"), [stop] if isinstance(stop, str) else list(stop))
     return dict(n.counts)
+
+
+def planned_visits(wl: Workload) -> list[list[Any]]:
+    """The first visits of a session as planned, ``[path, played keystrokes]``, up to the session's
+    share of the played budget (at most 12; a visit that finishes its file early hands on)."""
+    out: list[list[Any]] = []
+    want = (wl.budget or 0) - (wl.lead_budget or 0 if wl.lead else 0)
+    total = 0
+    for fi, n in (wl.segments or [])[:12]:
+        if want and total >= want:
+            break
+        out.append([wl.regions[(wl.files or [])[fi][0]].path, n])
+        total += n
+    return out
 
 
 def _dump_arm(path: str, arm: ArmResult) -> None:
@@ -225,8 +240,7 @@ def run(a: argparse.Namespace) -> dict[str, Any]:
                     "session": None if wl.session is None else {
                         "files": [wl.regions[f[0]].path for f in wl.files or []],
                         "sources": wl.project_sources,
-                        "visits_planned": [[wl.regions[(wl.files or [])[fi][0]].path, n]
-                                           for fi, n in (wl.segments or [])[:12]],
+                        "visits_planned": planned_visits(wl),
                         "workspace": root_uri,
                         "lead_regions": wl.lead, "lead_budget": lead_budget,
                         "importing_files": sorted({r.path for r in wl.regions[wl.lead:]}) if wl.lead else None},
@@ -247,6 +261,7 @@ def run(a: argparse.Namespace) -> dict[str, Any]:
             for ri in regs:
                 file_of[ri] = fi
     naive_raw: dict[str, Any] = {}
+    lead = range(wl.lead)                      # ``ci``: the single-file regions (typed first)
     tail = range(wl.lead, len(wl.regions))     # ``ci``: the regions in files that import from siblings
     for mode in modes:
         cfg = FakeConfig(cache_mode=mode, base_ms=a.base_ms, ms_per_token=a.ms_per_token, jitter=a.jitter,
@@ -295,6 +310,7 @@ def run(a: argparse.Namespace) -> dict[str, Any]:
         if file_of is not None:
             sm["switch"] = switch_metrics(srv.keys, srv.reqs, srv.fake, srv.trace, file_of, warmup=WARMUP_KEYS)
         if wl.lead:
+            sm["single"] = part_metrics(srv.keys, srv.reqs, srv.fake, srv.trace, lead, warmup=WARMUP_KEYS)
             sm["imports"] = part_metrics(srv.keys, srv.reqs, srv.fake, srv.trace, tail, warmup=WARMUP_KEYS)
         sm["server_messages"] = [m[1].get("message") for m in srv.messages
                                  if m[0] == "window/showMessage" and isinstance(m[1], dict)][:5]
@@ -307,6 +323,7 @@ def run(a: argparse.Namespace) -> dict[str, Any]:
                 bm["switch"] = switch_metrics(nv.keys, nv.reqs, nv.fake, None, file_of, warmup=WARMUP_KEYS,
                                               naive=True)
             if wl.lead:
+                bm["single"] = part_metrics(nv.keys, nv.reqs, nv.fake, None, lead, warmup=WARMUP_KEYS, naive=True)
                 bm["imports"] = part_metrics(nv.keys, nv.reqs, nv.fake, None, tail, warmup=WARMUP_KEYS, naive=True)
             # self-check of the offline re-billing against the live ledger
             rb = rebill(nv.fake, mode, a.persist_delay, a.unit, not a.no_withhold_last)
@@ -332,6 +349,7 @@ def run(a: argparse.Namespace) -> dict[str, Any]:
             if file_of is not None:
                 bm["switch"] = switch_metrics(nv.keys, nv.reqs, rb, None, file_of, warmup=WARMUP_KEYS, naive=True)
             if wl.lead:
+                bm["single"] = part_metrics(nv.keys, nv.reqs, rb, None, lead, warmup=WARMUP_KEYS, naive=True)
                 bm["imports"] = part_metrics(nv.keys, nv.reqs, rb, None, tail, warmup=WARMUP_KEYS, naive=True)
             block["arms"]["baseline"] = bm
         block["ratios"] = ratios(block["arms"]["server"], block["arms"]["baseline"])

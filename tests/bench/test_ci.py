@@ -224,4 +224,8 @@ def test_ci_profile_end_to_end(tmp_path: Any) -> None:
     assert n == b["imports"]["keystrokes"] and 16 <= n < s["keystrokes"] - 10
     assert b["imports"]["requests"] == n                   # naive: one request per keystroke
     assert s["imports"]["requests"] < n
+    # the single-file part and the importing part add up to the arm
+    for arm in (s, b):
+        assert arm["single"]["keystrokes"] + n == arm["keystrokes"]
+        assert arm["single"]["requests"] + arm["imports"]["requests"] == arm["upstream"]["total"]
     assert 0 < s["upstream"]["total"] < b["upstream"]["total"]
