@@ -36,9 +36,9 @@ def test_method_region_and_fallback_to_vendored(monkeypatch):
 
 
 def test_schedule_is_a_pure_function_of_seed():
-    a = workload.build("ci", 1)
-    b = workload.build("ci", 1)
-    c = workload.build("ci", 2)
+    a = workload.build("ci-legacy", 1)
+    b = workload.build("ci-legacy", 1)
+    c = workload.build("ci-legacy", 2)
     sa = [(u.start, u.end, u.actions) for s in a.schedules for u in s]
     assert sa == [(u.start, u.end, u.actions) for s in b.schedules for u in s]
     assert sa != [(u.start, u.end, u.actions) for s in c.schedules for u in s]
@@ -386,7 +386,7 @@ def test_meant_document_and_split_of_a_suggestion():
 
 
 def test_real_world_workload_crlf_and_editors():
-    w = workload.build("ci", 1, world=workload.REAL)
+    w = workload.build("ci-legacy", 1, world=workload.REAL)
     assert w.editors[0] == ("nvim", "\n") and w.editors[1] == ("vscode", "\r\n")
     assert w.region_budget == 235
     r = w.regions[1]
@@ -397,7 +397,7 @@ def test_real_world_workload_crlf_and_editors():
     nl = [u for u in w.schedules[1] if u.actions[-1][2].startswith("\r")]
     assert nl and all(u.actions[-1][2].startswith("\r\n") for u in nl)
     assert all(not u.actions[-1][2].startswith("\n") for u in w.schedules[1])
-    ideal = workload.build("ci", 1)
+    ideal = workload.build("ci-legacy", 1)
     assert all(ed == (None, "\n") for ed in ideal.editors) and ideal.region_budget is None
 
 

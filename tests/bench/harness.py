@@ -17,7 +17,7 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,6 +29,7 @@ from .workload import Region, Unit
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 ROOT_URI = "file:///work/bench"
+Session = tuple[list[list[int]], list[tuple[int, int]]]     # (files, segments): Workload.session
 ACCEPT_REACTION_MS = 150.0
 
 
@@ -449,6 +450,7 @@ class Editor:
         self.doc_id = 0
         self.kidx = 0
         self.file_of: list[int] | None = None   # session: region index -> file index
+        self.lead = 0                   # session: regions before this are typed one file after another
         self.switch_ms = 3000.0         # session: median pause to switch files (log-normal, sigma 0.5)
         self.next_region_ms = 2500.0    # session: median pause before the file's next function
 
@@ -591,9 +593,19 @@ class Editor:
         loop_t0 = time.monotonic_ns()
         self.t_plan = time.monotonic_ns() + 300_000_000
         self.kidx = 0
-        for ri, (region, units) in enumerate(zip(self.regions, self.schedules)):
-            if self.budget is not None and len(self.res.keys) >= self.budget:
+        await self._one_by_one(range(len(self.regions)), self.budget)
+        self.res.wall_s = (time.monotonic_ns() - loop_t0) / 1e9
+        return self.res
+
+    async def _one_by_one(self, indices: Iterable[int], budget: int | None) -> None:
+        """Type the regions ``indices`` one file after another (open, type at most
+        ``region_budget`` played keystrokes, settle, close) until ``budget`` keystrokes are played."""
+        for ri in indices:
+            region, units = self.regions[ri], self.schedules[ri]
+            if budget is not None and len(self.res.keys) >= budget:
                 break
+            if self.file_of is not None:
+                self.doc_id = self.file_of[ri]
             flavour, self.eol = self.editors[ri]
             self.model = EditorModel(flavour, self.eol) if flavour else None
             self.text = region.initial
@@ -602,24 +614,27 @@ class Editor:
             self.ghost = None
             await self.open(region)
             k0 = len(self.res.keys)
-            limit = self.budget
+            limit = budget
             if self.region_budget is not None:
                 limit = k0 + self.region_budget if limit is None else min(limit, k0 + self.region_budget)
             await self._play(ri, region, units, PlayState(), limit)
             await asyncio.sleep(self.settle_s)
             await self.close()
             self.t_plan = max(self.t_plan, time.monotonic_ns())
-        self.res.wall_s = (time.monotonic_ns() - loop_t0) / 1e9
-        return self.res
 
-    async def run_session(self, files: list[list[int]], segments: list[tuple[int, int]]) -> ArmResult:
+    async def run_session(self, files: list[list[int]], segments: list[tuple[int, int]],
+                          lead: int = 0, lead_budget: int | None = None) -> ArmResult:
         """A session that moves between files: per segment ``(file, keys)`` the typist switches to
         ``file`` (a pause, ``didOpen`` on the first visit only: the other files stay open, as tabs),
         and types its current region on from where they left it for ``keys`` played keystrokes; a
         finished region moves on to the file's next region (a think pause and a cursor move); a
         file whose regions are all done is skipped.  ``files``: per file its regions (indices into
         ``self.regions``, in file order; each region's ``truth`` is the file with the *later*
-        regions deleted, so the chain continues on the same document).  Stops at ``self.budget``."""
+        regions deleted, so the chain continues on the same document).  Stops at ``self.budget``.
+
+        ``lead`` (``ci`` profiles): first the regions ``0..lead-1`` (each its own file in ``files``,
+        in no segment) are typed one file after another as :meth:`run` does, until ``lead_budget``
+        keystrokes are played; the session follows."""
         loop_t0 = time.monotonic_ns()
         self.t_plan = time.monotonic_ns() + 300_000_000
         self.kidx = 0
@@ -627,6 +642,8 @@ class Editor:
         for fi, regs in enumerate(files):
             for ri in regs:
                 self.file_of[ri] = fi
+        if lead:
+            await self._one_by_one(range(lead), lead_budget)
         docs = [DocState(list(regs)) for regs in files]
         cur: int | None = None
         for si, (fi, n) in enumerate(segments):
@@ -870,8 +887,13 @@ class NaiveEditor(Editor):
         region = -1
         docs: dict[int, tuple[str, int, int]] = {}     # session: file -> (text, cursor, version)
         for pk in played:
-            if pk.region != region and self.file_of is not None:
-                # a session: the files stay open; a switch keeps each file's document
+            if pk.region != region and self.file_of is not None and pk.region >= self.lead:
+                # a session: the files stay open; a switch keeps each file's document.  (The regions
+                # before ``lead`` were typed one file after another: the last one is closed.)
+                if 0 <= region < self.lead:
+                    await asyncio.sleep(self.settle_s)
+                    await self.close()
+                    region = -1
                 f_old = self.file_of[region] if region >= 0 else None
                 f_new = self.file_of[pk.region]
                 region = pk.region
@@ -895,6 +917,8 @@ class NaiveEditor(Editor):
                 region = pk.region
                 r = self.regions[region]
                 self.text, self.cursor, self.version, self.ghost = r.initial, r.start, 1, None
+                if self.file_of is not None:
+                    self.doc_id = self.file_of[region]
                 self.eol = self.editors[region][1]
                 await self.open(r)
             t_plan = t_base + pk.plan_ns
@@ -970,12 +994,14 @@ async def run_server_arm(name: str, fake: FakeProc, key: str, regions: list[Regi
                          schedules: list[list[Unit]], workdir: str, settings: dict[str, Any] | None = None,
                          budget: int | None = None, src: str = REPO,
                          editors: list[tuple[str | None, str]] | None = None, region_budget: int | None = None,
-                         seed: int = 1, policy: str = "A", session: Any = None,
-                         root_uri: str = ROOT_URI, switch_ms: float | None = None) -> ArmResult:
+                         seed: int = 1, policy: str = "A", session: Session | None = None,
+                         root_uri: str = ROOT_URI, switch_ms: float | None = None,
+                         lead: int = 0, lead_budget: int | None = None) -> ArmResult:
     """The server arm.  ``session``: ``(files, segments)`` of a multi-file workload
-    (:meth:`Editor.run_session`), else the regions are typed one after the other.  ``root_uri``:
-    the workspace folder the server is given (a real folder for multi-file workloads, so that a
-    context engine can read the files that are not open)."""
+    (:meth:`Editor.run_session`; ``lead``/``lead_budget``: its single-file part first, ``ci``),
+    else the regions are typed one after the other.  ``root_uri``: the workspace folder the server
+    is given (a real folder for ``ci`` and multi-file workloads, so that a context engine can read
+    the files that are not open)."""
     trace_path = os.path.join(workdir, f"trace-{name}.jsonl")
     if os.path.exists(trace_path):
         os.remove(trace_path)
@@ -1004,7 +1030,8 @@ async def run_server_arm(name: str, fake: FakeProc, key: str, regions: list[Regi
         ed.switch_ms = ed.next_region_ms = switch_ms
     assert lsp.proc is not None
     cpu0, _ = proc_cpu(lsp.proc.pid)
-    res = await (ed.run_session(*session) if session is not None else ed.run())
+    res = await (ed.run_session(*session, lead=lead, lead_budget=lead_budget) if session is not None
+                 else ed.run())
     cpu1, rss = proc_cpu(lsp.proc.pid)
     res.cpu_s, res.rss_kb = cpu1 - cpu0, rss
     res.messages = list(lsp.messages)
@@ -1018,9 +1045,11 @@ async def run_server_arm(name: str, fake: FakeProc, key: str, regions: list[Regi
 async def run_naive_arm(name: str, fake: FakeProc, key: str, regions: list[Region],
                         schedules: list[list[Unit]], played: list[Key] | None = None,
                         editors: list[tuple[str | None, str]] | None = None, region_budget: int | None = None,
-                        seed: int = 1, session: Any = None) -> ArmResult:
+                        seed: int = 1, session: Session | None = None, lead: int = 0,
+                        lead_budget: int | None = None) -> ArmResult:
     """The naive arm; with ``played`` it replays the server arm's keystrokes (default use).
-    ``session``: as for :func:`run_server_arm` (the replay keeps each file's document over switches)."""
+    ``session``, ``lead``, ``lead_budget``: as for :func:`run_server_arm` (the replay keeps each
+    file's document over switches)."""
     gc.collect()
     gc.freeze()
     ed = NaiveEditor(NaiveClient(fake.base_url, key), name, regions, schedules, editors=editors,
@@ -1030,11 +1059,13 @@ async def run_naive_arm(name: str, fake: FakeProc, key: str, regions: list[Regio
         for fi, regs in enumerate(session[0]):
             for ri in regs:
                 ed.file_of[ri] = fi
+        ed.lead = lead
     t0 = time.process_time()
     if played is not None:
         res = await ed.replay(played)
     else:
-        res = await (ed.run_session(*session) if session is not None else ed.run())
+        res = await (ed.run_session(*session, lead=lead, lead_budget=lead_budget) if session is not None
+                     else ed.run())
     res.cpu_s = time.process_time() - t0     # the harness' own CPU (the naive client lives in it)
     gc.unfreeze()
     res.fake = fake.fim_records(key)

@@ -282,6 +282,30 @@ def switch_metrics(keys: list[Any], reqs: dict[Any, Any], fake: list[dict[str, A
             "return_visit": frac(first_ret), "visit_requests": frac(every), "per_visit": per_visit}
 
 
+def part_metrics(keys: list[Any], reqs: dict[Any, Any], fake: list[dict[str, Any]], trace: list[dict[str, Any]] | None,
+                 regions: Iterable[int], *, warmup: int = 50, naive: bool = False) -> dict[str, Any]:
+    """Volume, cache and money of one part of an arm: the measured keystrokes (index >= ``warmup``)
+    typed in ``regions`` (region indices) and the upstream requests they triggered (``ci``: the
+    typing in files that import from their siblings).  ``keystrokes``, ``requests`` and
+    ``req_per_100``; ``hit``/``miss``/``out`` tokens and ``hit_fraction`` (Σ hit ÷ Σ prompt tokens,
+    as billed by the ledger, pessimistic); ``usd_offpeak`` and ``usd_per_1k_keys`` (off-peak $ ÷
+    the part's keystrokes × 1,000); ``accepted``."""
+    want = set(regions)
+    part = {_g(k, "i") for k in keys if _g(k, "i") >= warmup and _g(k, "region") in want}
+    _, up = upstream_of(reqs, fake, index_trace(trace or []), naive)
+    recs = [r for r, _rid, ki in up if ki in part and r.get("billed")]
+    n_req = sum(1 for _r0, _rid, ki in up if ki in part)
+    h = sum(r.get("hit", 0) for r in recs)
+    m = sum(r.get("miss", 0) for r in recs)
+    usd = sum((r.get("cost_usd") or {}).get("offpeak", 0.0) for r in recs)
+    n = len(part)
+    return {"keystrokes": n, "requests": n_req, "req_per_100": _r(100 * n_req / n) if n else None,
+            "hit": h, "miss": m, "out": sum(r.get("out", 0) for r in recs),
+            "hit_fraction": _r(h / (h + m), 4) if h + m else None,
+            "usd_offpeak": _r(usd, 8), "usd_per_1k_keys": _r(usd * 1000 / n, 8) if n else None,
+            "accepted": sum(1 for k in keys if _g(k, "i") in part and _g(k, "kind") == "accept")}
+
+
 def arm_metrics(keys: list[Any], reqs: dict[Any, Any], fake: list[dict[str, Any]], trace: list[dict[str, Any]] | None,
                 *, warmup: int = 50, naive: bool = False, cpu_s: float | None = None,
                 rss_kb: int | None = None, lateness_ms: list[float] | None = None) -> dict[str, Any]:

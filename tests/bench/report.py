@@ -95,6 +95,17 @@ def markdown(result: dict[str, Any]) -> str:
             ("  tokens hit / miss", lambda a: "{hit} / {miss}".format(**a["switch"]["first_request"])),
             ("hit fraction, every request of those visits", lambda a: fr(a["switch"]["visit_requests"])),
         ]
+    def part_rows(p: str, name: str) -> list[tuple[str, Any]]:
+        return [
+            (f"{name}: keystrokes; requests / 100 keys", lambda a: "{}; {}".format(
+                a[p]["keystrokes"], _fmt(a[p]["req_per_100"]))),
+            (f"{name}: cache-hit fraction (hit / miss)", lambda a: "{} ({} / {})".format(
+                _fmt(a[p]["hit_fraction"]), a[p]["hit"], a[p]["miss"])),
+            (f"{name}: $/1k keys off-peak", lambda a: _fmt(a[p]["usd_per_1k_keys"], 5)),
+        ]
+    for part, name in (("single", "single files"), ("imports", "importing files")):
+        if any(part in a for _, a in cols):
+            rows += part_rows(part, name)
     for label, get in rows:
         lines.append(row(label, get))
     lines.append("")
@@ -108,6 +119,19 @@ def markdown(result: dict[str, Any]) -> str:
     rat = " · ".join(f"{mode}: requests {_fmt(m['ratios']['requests'])}, $ {_fmt(m['ratios']['usd'])}, "
                      f"ghost p50 {_fmt(m['ratios']['ghost_p50'])}" for mode, m in result["modes"].items())
     lines.append(f"server ÷ naive — {rat}")
+    if sess and sess.get("importing_files"):
+        def part_ratio(m: dict[str, Any], part: str) -> Any:
+            try:
+                sv = m["arms"]["server"][part]["usd_per_1k_keys"]
+                nv = m["arms"]["baseline"][part]["usd_per_1k_keys"]
+                return sv / nv if sv is not None and nv else None
+            except (KeyError, TypeError):
+                return None
+        lines.append(f"$ server ÷ naive by part — single files (the first {sess.get('lead_budget')} played "
+                     "keystrokes): " + " · ".join(f"{mode} {_fmt(part_ratio(m, 'single'), 4)}"
+                                                 for mode, m in result["modes"].items())
+                     + f"; files that import from their siblings ({', '.join(sess['importing_files'])}, the rest): "
+                     + " · ".join(f"{mode} {_fmt(part_ratio(m, 'imports'), 4)}" for mode, m in result["modes"].items()))
     for mode, m in result["modes"].items():
         nm = m["arms"]["server"].get("noise_modes")
         if nm:

@@ -25,13 +25,15 @@ from typing import Any
 from . import report
 from .diagnose import diagnose
 from .harness import REPO, ArmResult, FakeConfig, FakeProc, run_naive_arm, run_server_arm, tokenizer_label
-from .metrics import arm_metrics, ratios, rebill, switch_metrics
+from .metrics import arm_metrics, part_metrics, ratios, rebill, switch_metrics
 from .workload import (
+    CI_PROFILES,
     IDEAL,
     MULTI_PROFILES,
     PROFILES,
     REAL,
     TypingModel,
+    Workload,
     build_any,
     warmup_for,
     write_workspace,
@@ -102,6 +104,20 @@ def noise_tally(records: list[dict[str, Any]], truths: list[tuple[str, list[tupl
     return dict(n.counts)
 
 
+def planned_visits(wl: Workload) -> list[list[Any]]:
+    """The first visits of a session as planned, ``[path, played keystrokes]``, up to the session's
+    share of the played budget (at most 12; a visit that finishes its file early hands on)."""
+    out: list[list[Any]] = []
+    want = (wl.budget or 0) - (wl.lead_budget or 0 if wl.lead else 0)
+    total = 0
+    for fi, n in (wl.segments or [])[:12]:
+        if want and total >= want:
+            break
+        out.append([wl.regions[(wl.files or [])[fi][0]].path, n])
+        total += n
+    return out
+
+
 def _dump_arm(path: str, arm: ArmResult) -> None:
     data = {"name": arm.name, "keys": [dataclasses.asdict(k) for k in arm.keys],
             "reqs": [dataclasses.asdict(r) for r in arm.reqs.values()], "accepts": arm.accepts,
@@ -114,9 +130,12 @@ def _dump_arm(path: str, arm: ArmResult) -> None:
 def parse(argv: list[str] | None) -> argparse.Namespace:
     ap = argparse.ArgumentParser(prog="python -m tests.bench", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--profile", default="ci", choices=sorted(PROFILES) + sorted(MULTI_PROFILES),
-                    help="multi: a session moving between the files of a project that import from each "
-                         "other (workspace folder on disk); the others type stdlib functions one after another")
+    ap.add_argument("--profile", default="ci", choices=sorted(PROFILES) + sorted(MULTI_PROFILES) + sorted(CI_PROFILES),
+                    help="ci: stdlib functions one file after another, then the last 150 played keystrokes in "
+                         "json package files that import from each other, all in a workspace folder on disk; "
+                         "ci-legacy: the ci of before (no workspace on disk, no importing files); multi: a "
+                         "session moving between the files of a project that import from each other; the "
+                         "others type stdlib functions one after another without a workspace")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--limit", type=int, default=None, help="planned keystrokes at most (overrides the profile)")
     ap.add_argument("--budget", type=int, default=None, help="played keystrokes at most (overrides the profile)")
@@ -181,6 +200,9 @@ def run(a: argparse.Namespace) -> dict[str, Any]:
     wl = build_any(a.profile, a.seed, model, limit=a.limit, world=world)
     WARMUP_KEYS = warmup_for(a.profile)
     budget = a.budget if a.budget is not None else wl.budget
+    lead_budget = wl.lead_budget
+    if wl.lead and a.budget is not None and wl.budget is not None and wl.lead_budget is not None:
+        lead_budget = max(0, a.budget - (wl.budget - wl.lead_budget))     # the tail keeps its length
     sha = git_sha()
     tree = f"-tree-{os.path.basename(os.path.normpath(a.server_tree))}" if a.server_tree else ""
     stamp = f"{a.profile}-{a.seed}-{sha}{tree}{'-fixed' if a.fixed else ''}{'-ideal' if world.ideal else ''}"
@@ -218,9 +240,10 @@ def run(a: argparse.Namespace) -> dict[str, Any]:
                     "session": None if wl.session is None else {
                         "files": [wl.regions[f[0]].path for f in wl.files or []],
                         "sources": wl.project_sources,
-                        "visits_planned": [[wl.regions[(wl.files or [])[fi][0]].path, n]
-                                           for fi, n in (wl.segments or [])[:12]],
-                        "workspace": root_uri},
+                        "visits_planned": planned_visits(wl),
+                        "workspace": root_uri,
+                        "lead_regions": wl.lead, "lead_budget": lead_budget,
+                        "importing_files": sorted({r.path for r in wl.regions[wl.lead:]}) if wl.lead else None},
                     "prices": "pricing-2026-11-15.json", "modes": {}}
     if not a.no_calibrate:
         from .calibrate import calibrate
@@ -238,6 +261,8 @@ def run(a: argparse.Namespace) -> dict[str, Any]:
             for ri in regs:
                 file_of[ri] = fi
     naive_raw: dict[str, Any] = {}
+    lead = range(wl.lead)                      # ``ci``: the single-file regions (typed first)
+    tail = range(wl.lead, len(wl.regions))     # ``ci``: the regions in files that import from siblings
     for mode in modes:
         cfg = FakeConfig(cache_mode=mode, base_ms=a.base_ms, ms_per_token=a.ms_per_token, jitter=a.jitter,
                          fixed=a.fixed, persist_delay_s=a.persist_delay, unit=a.unit,
@@ -257,7 +282,8 @@ def run(a: argparse.Namespace) -> dict[str, Any]:
                                              settings or None, budget, src, editors=wl.editors,
                                              region_budget=wl.region_budget, seed=a.seed, policy=a.policy,
                                              session=wl.session, **({"root_uri": root_uri} if root_uri else {}),
-                                             switch_ms=model.metronome[1] if model.metronome else None))
+                                             switch_ms=model.metronome[1] if model.metronome else None,
+                                             lead=wl.lead, lead_budget=lead_budget))
             say(f"[{mode}] server arm done in {time.monotonic() - t:.0f} s: {len(srv.fake)} upstream requests")
             _dump_arm(os.path.join(work, f"arm-server-{mode}.json"), srv)
             nv = None
@@ -267,7 +293,7 @@ def run(a: argparse.Namespace) -> dict[str, Any]:
                 nv = asyncio.run(run_naive_arm(f"naive-{mode}", fake, nkey, wl.regions, wl.schedules,
                                                None if a.naive_own_user else srv.keys, editors=wl.editors,
                                                region_budget=wl.region_budget, seed=a.seed,
-                                               session=wl.session))
+                                               session=wl.session, lead=wl.lead, lead_budget=lead_budget))
                 say(f"[{mode}] naive arm done in {time.monotonic() - t:.0f} s: {len(nv.fake)} upstream requests")
                 _dump_arm(os.path.join(work, f"arm-naive-{mode}.json"), nv)
                 naive_raw[mode] = nv
@@ -283,6 +309,9 @@ def run(a: argparse.Namespace) -> dict[str, Any]:
             sm["noise_modes"] = {"error": repr(e)}
         if file_of is not None:
             sm["switch"] = switch_metrics(srv.keys, srv.reqs, srv.fake, srv.trace, file_of, warmup=WARMUP_KEYS)
+        if wl.lead:
+            sm["single"] = part_metrics(srv.keys, srv.reqs, srv.fake, srv.trace, lead, warmup=WARMUP_KEYS)
+            sm["imports"] = part_metrics(srv.keys, srv.reqs, srv.fake, srv.trace, tail, warmup=WARMUP_KEYS)
         sm["server_messages"] = [m[1].get("message") for m in srv.messages
                                  if m[0] == "window/showMessage" and isinstance(m[1], dict)][:5]
         block: dict[str, Any] = {"fake": cfg.describe(tok), "server_code": code, "arms": {"server": sm}}
@@ -293,6 +322,9 @@ def run(a: argparse.Namespace) -> dict[str, Any]:
             if file_of is not None:
                 bm["switch"] = switch_metrics(nv.keys, nv.reqs, nv.fake, None, file_of, warmup=WARMUP_KEYS,
                                               naive=True)
+            if wl.lead:
+                bm["single"] = part_metrics(nv.keys, nv.reqs, nv.fake, None, lead, warmup=WARMUP_KEYS, naive=True)
+                bm["imports"] = part_metrics(nv.keys, nv.reqs, nv.fake, None, tail, warmup=WARMUP_KEYS, naive=True)
             # self-check of the offline re-billing against the live ledger
             rb = rebill(nv.fake, mode, a.persist_delay, a.unit, not a.no_withhold_last)
             live_hit = sum(r.get("hit", 0) for r in nv.fake if r.get("billed"))
@@ -316,6 +348,9 @@ def run(a: argparse.Namespace) -> dict[str, Any]:
             bm["billing"] = f"re-billed offline from the live naive run in {src_mode}"
             if file_of is not None:
                 bm["switch"] = switch_metrics(nv.keys, nv.reqs, rb, None, file_of, warmup=WARMUP_KEYS, naive=True)
+            if wl.lead:
+                bm["single"] = part_metrics(nv.keys, nv.reqs, rb, None, lead, warmup=WARMUP_KEYS, naive=True)
+                bm["imports"] = part_metrics(nv.keys, nv.reqs, rb, None, tail, warmup=WARMUP_KEYS, naive=True)
             block["arms"]["baseline"] = bm
         block["ratios"] = ratios(block["arms"]["server"], block["arms"]["baseline"])
     if src_mode:
