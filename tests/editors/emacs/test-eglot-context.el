@@ -143,11 +143,11 @@ what the file needs comes through its imports into its own block."
                 (plist-put (copy-sequence (plist-get options :deepseek)) :context '(:budgetTokens 255))))))
 
 (defun dsls-utf-16-only (capabilities)
-  "Filter on `eglot-client-capabilities': offer only UTF-16 positions (the LSP default)."
+  "Filter on `eglot-client-capabilities' CAPABILITIES: offer only UTF-16."
   (plist-put capabilities :general (list :positionEncodings ["utf-16"])))
 
 (defun dsls-deepseek-candidate ()
-  "Ask the server for completions at point (an invoked request); the DeepSeek item or nil."
+  "Ask the server for completions at point (invoked); the DeepSeek item or nil."
   (let* ((capf (eglot-completion-at-point))
          (cands (and capf (all-completions "" (nth 2 capf)))))
     (cl-find-if (lambda (c) (equal (plist-get (get-text-property 0 'eglot--lsp-item c) :detail)
