@@ -636,3 +636,30 @@ def test_a_project_block_rebuild_only_patches_the_items_that_changed(tmp_path: P
     assert after[: after.index("def shout(")] == before[: before.index("def shout(")]  # kept before it
     engine.opened(uri, util.read_text().split("\n\n\ndef shout")[0] + "\n", "python", 3)  # shout removed
     assert "def shout(" not in engine.project_block and "def slugify(" in engine.project_block
+
+
+def test_half_typed_code_keeps_the_definitions_the_file_block_had(tmp_path: Path):
+    """A parse with errors can lose every import of the file (tree-sitter wraps the module in an
+    error: seen on json/tool.py mid-way through a multi-line call in the ``ci`` replay). The file
+    block keeps what the last analysis found instead of dropping it and taking it back at the
+    next keystroke (each flip would bill the prompt's head again), and the file does not start
+    to look like one that imports nothing from the workspace."""
+    write(tmp_path, {"shapes.py": "class FileType(object):\n    def __init__(self, mode='r'):\n"
+                                  "        self.mode = mode\n"})
+    engine = make_engine(tmp_path, ContextConfig(budget_tokens=255))  # no project block: the file's
+    top = "import shapes\ndef main():\n    kind = shapes.FileType('w')\n"
+    end = "\n\nif __name__ == '__main__':\n    try:\n        main()\n    except BrokenPipeError as exc:\n" \
+          "        sys.exit(exc.errno)\n"
+    uri = open_file(engine, tmp_path, "tool.py", "python", top + "    run(kind)\n" + end)
+    first = engine.block(uri, 3).file
+    assert "class FileType(object):" in first
+    half = ("    description = ('A simple command line interface for json module '\n"
+            "                        help='disable escaping of non-ASCII characters')\n"
+            "    parser.add_argument('--json-lines', action='store_true', default=False,\n"
+            "                        help='parse input using the JSON Lines format. '\n")
+    engine.opened(uri, top + half + end, "python", 2)
+    analysis = engine._analyses[uri]
+    assert analysis.has_error and analysis.bindings > 0
+    assert engine.block(uri, 7).file == first
+    engine.opened(uri, top + "    run(kind)\n" + end, "python", 3)
+    assert engine.block(uri, 3).file == first

@@ -654,10 +654,18 @@ class ContextEngine:
         extra = self._editor_candidates(uri, path or "", src.parsed) if self.config.editor_definitions else []
         known = {c.item.key for c in candidates}
         candidates += [c for c in extra if c.item.key not in known]
+        if src.parsed.has_error and previous is not None and previous.language == src.parsed.language:
+            # half-typed code: the parser may lose imports or uses until the line is finished;
+            # what the last analysis found stays (the file block would drop it for a keystroke
+            # and take it back at the next, each time billing the prompt's head again)
+            known = {c.item.key for c in candidates}
+            candidates += [c for c in previous.candidates if c.item.key not in known]
+        resolved = len(bindings) + (1 if src.parsed.language == "go" else 0)
+        if src.parsed.has_error and previous is not None:
+            resolved = max(resolved, previous.bindings)  # (nor does it make the file look lone)
         own = {name: d.line for name, d in src.parsed.definitions.items()}
         return Analysis(uri, version, src.parsed.language, candidates, lines, text, None,
-                        len(bindings) + (1 if src.parsed.language == "go" else 0), imports, now, own,
-                        has_error=src.parsed.has_error)
+                        resolved, imports, now, own, has_error=src.parsed.has_error)
 
     def _item(self, path: str, definition: Definition) -> Item:
         return Item((path, definition.name), self.display(path), comment_of(path), definition.text, definition.line)
