@@ -655,7 +655,48 @@ def parse(text: str, language: str, item_tokens: int = 200, *, render: bool = Tr
         _ts(src, root, parsed, item_chars)
     if uses:
         _collect_uses(src, tree.root_node, parsed)
+    if parsed.has_error:
+        _recover_imports(text, language, parsed)
     return parsed
+
+
+#: a line that starts an import (any of the languages): the imports sit at the top of a file
+_IMPORT_START = re.compile(r"^[ \t]*(?:from[ \t]+\S+[ \t]+import\b|import\b|export\b[^\n]*\bfrom\b|"
+                           r"(?:const|let|var)\b[^\n]*\brequire\(|package\b)", re.M)
+
+
+def _recover_imports(text: str, language: str, parsed: Parsed) -> None:
+    """Half-typed code further down can make the parser wrap the whole file in an error and lose
+    every import (seen on ``json/tool.py`` mid-way through a multi-line call). Parse the file's
+    head alone (up to the end of its last import statement) and take its imports when it finds
+    more."""
+    starts = list(_IMPORT_START.finditer(text))
+    if not starts:
+        return
+    last = starts[-1]
+    end, depth = last.end(), 0
+    for i in range(last.start(), len(text)):  # to the end of that statement (brackets closed)
+        ch = text[i]
+        if ch in "([{":
+            depth += 1
+        elif ch in ")]}":
+            depth -= 1
+        elif ch == "\n" and depth <= 0:
+            end = i + 1
+            break
+    else:
+        end = len(text)
+    head = text[:end]
+    if len(head) == len(text):
+        return
+    again = parse(head, language, render=False)
+    if len(again.imports) > len(parsed.imports):
+        parsed.imports = again.imports
+        for key, value in again.reexports.items():
+            parsed.reexports.setdefault(key, value)
+        parsed.star_exports = parsed.star_exports or again.star_exports
+    if not parsed.package:
+        parsed.package = again.package
 
 
 def definition_at(parsed: Parsed, line: int) -> Definition | None:
