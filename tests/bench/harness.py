@@ -1008,7 +1008,13 @@ async def run_server_arm(name: str, fake: FakeProc, key: str, regions: list[Regi
     lsp = LspClient()
     await lsp.start(server_env(key, fake.base_url, trace_path), os.path.join(workdir, f"server-{name}.log"),
                     cwd=src)   # ``python -m deepseek_ls`` imports from the cwd first: the snapshot
-    init_opts = {"deepseek": {"baseUrl": fake.base_url, **({"completion": settings} if settings else {})}}
+    # ``--server-setting debounceMs=100`` is a completion setting; ``context.enabled=false`` names
+    # its section
+    deepseek: dict[str, Any] = {"baseUrl": fake.base_url}
+    for key, value in (settings or {}).items():
+        section, _, name = key.rpartition(".")
+        deepseek.setdefault(section or "completion", {})[name] = value
+    init_opts = {"deepseek": deepseek}
     await lsp.request("initialize", {
         "processId": os.getpid(), "rootUri": root_uri,
         # a real workspace folder (multi-file sessions) is also given as workspaceFolders, as editors

@@ -166,7 +166,8 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
                          "the server arm's keystrokes (then the arms see different keystrokes)")
     ap.add_argument("--metronome", default=None, help="BURST_MS,PAUSE_MS,KEYS (determinism test typing)")
     ap.add_argument("--server-setting", action="append", default=[],
-                    help="completion setting for the server arm, e.g. debounceMs=100 (sensitivity only)")
+                    help="setting for the server arm: a completion one (debounceMs=100) or with its section "
+                         "(context.enabled=false)")
     ap.add_argument("--out", default=os.path.join(HERE, "results"))
     ap.add_argument("--server-tree", default=None,
                     help="take deepseek_ls/ from this tree (e.g. another branch's worktree) instead of this one")
