@@ -664,6 +664,9 @@ _SCAFFOLD_LINE = re.compile(
     r'^(?P<c>#|//|--|;;|"|%) (?:(?P<path>Path): (?P<p>\S.*?)(?P<later> \(later in this file\))?'
     r'|(?P<other>Other file): (?P<o>\S.*)|(?P<lang>Language): (?P<l>\S.*))$')
 
+#: a line that may be one (found with one scan of the prompt's head)
+_SCAFFOLD_CANDIDATE = re.compile(r'^(?:#|//|--|;;|"|%) (?:Path|Other file|Language): [^\n]*', re.M)
+
 
 @dataclass(frozen=True)
 class Scaffolding:
@@ -703,17 +706,17 @@ def scaffolding_of(head: str) -> Scaffolding:
     markers: set[str] = set()
     paths: set[str] = set()
     languages: set[str] = set()
-    previous = ""
-    for i, line in enumerate(head.split("\n")):
-        line = line.rstrip("\r")
-        m = _SCAFFOLD_LINE.match(line)
-        if m is not None and (i == 0 or not previous.strip() or _SCAFFOLD_LINE.match(previous)):
-            markers.add(m.group("c"))
-            if m.group("lang"):
-                languages.add(m.group("l"))
-            else:
-                paths.add(m.group("p") or m.group("o"))
-        previous = line
+    for found in _SCAFFOLD_CANDIDATE.finditer(head):
+        at = found.start()
+        before = head[head.rfind("\n", 0, max(0, at - 1)) + 1:max(0, at - 1)].rstrip("\r")
+        m = _SCAFFOLD_LINE.match(found.group(0).rstrip("\r"))
+        if m is None or (at and before.strip() and not _SCAFFOLD_LINE.match(before)):
+            continue
+        markers.add(m.group("c"))
+        if m.group("lang"):
+            languages.add(m.group("l"))
+        else:
+            paths.add(m.group("p") or m.group("o"))
     return Scaffolding(frozenset(markers), frozenset(paths), frozenset(languages))
 
 
