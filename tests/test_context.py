@@ -686,3 +686,109 @@ def test_imports_survive_half_typed_code_below_them(language: str, text: str, mo
     assert {i.module for i in parsed.imports} >= modules
     if language == "go":
         assert parsed.package == "main"
+
+# -- rendering of grouped and multi-name declarations -----------------------------
+GO_GROUPS = '''package flags
+
+// Kinds of flags.
+const (
+	// KindBool is a boolean flag: it takes no value,
+	// and "--x=false" turns it off.
+	//
+	// Since v1.
+	KindBool Kind = iota // a switch
+	KindInt              // a number
+	KindString
+	MaxLen, MinLen = 64, "one"
+)
+
+var (
+	// ErrMissing is returned when a required flag is absent.
+	ErrMissing = errors.New("missing flag")
+	Registry   map[string]Kind
+	Defaults   = map[string]int{
+		"retries": 3,
+	}
+)
+'''
+
+
+def test_go_grouped_const_with_its_value_type_and_whole_comment() -> None:
+    defs = parse(GO_GROUPS, "go").definitions
+    assert defs["KindBool"].text == ('// KindBool is a boolean flag: it takes no value,\n// and "--x=false" turns it off.\n'
+                                     '//\n// Since v1.\nconst KindBool Kind = iota // a switch')
+    # a constant with neither type nor value: shown after the one it repeats, so both read right
+    assert defs["KindInt"].text == "const (\n\tKindBool Kind = iota // a switch\n\tKindInt              // a number\n)"
+    assert defs["KindString"].text == ("const (\n\tKindBool Kind = iota // a switch\n\t// ...\n\tKindString\n)")
+    # several names in one spec: each gets it, no stray "," name
+    assert defs["MaxLen"].text == defs["MinLen"].text == 'const MaxLen, MinLen = 64, "one"'
+    assert "," not in defs
+    # the trailing comment of the line above is not a doc comment
+    assert "a switch" not in defs["KindInt"].text.split("\n")[2]
+
+
+def test_go_grouped_var_with_its_value_type_and_comment() -> None:
+    defs = parse(GO_GROUPS, "go").definitions
+    assert defs["ErrMissing"].text == ('// ErrMissing is returned when a required flag is absent.\n'
+                                       'var ErrMissing = errors.New("missing flag")')
+    assert defs["Registry"].text == "var Registry   map[string]Kind"
+    assert defs["Defaults"].text == 'var Defaults   = map[string]int{\n\t"retries": 3,\n}'
+
+
+def test_go_grouped_items_stay_within_the_item_budget() -> None:
+    long_doc = "".join(f"\t// line {i} of a long explanation of this constant.\n" for i in range(40))
+    src = f"package p\n\nconst (\n{long_doc}\tBig = 1\n\tSmall = 2\n)\n"
+    for tokens in (40, 200):
+        text = parse(src, "go", item_tokens=tokens).definitions["Big"].text
+        assert text.endswith("const Big = 1") and len(text) <= tokens * 3.5 + 20
+        assert "line 39 of" in text  # the comment lines nearest the name are kept
+    assert parse(src, "go", render=False).definitions["Big"].text == ""
+
+
+def test_ts_multi_name_const_and_let_give_each_name_its_own_declaration() -> None:
+    src = ("/** Limits. */\nexport const MAX = 10, MIN: number = 1;\nexport let label = \"x\", items = [1, 2];\n"
+           "var a = 1,\n  b = () => 2;\nconst single = { x: 1 };\n")
+    defs = parse(src, "typescript").definitions
+    assert defs["MAX"].text == "/** Limits. */\nexport const MAX = 10;"
+    assert defs["MIN"].text == "/** Limits. */\nexport const MIN: number = 1;"
+    assert defs["label"].text == 'export let label = "x";'
+    assert defs["items"].text == "export let items = [1, 2];"
+    assert defs["b"].text == "var b = () => 2;"
+    assert defs["single"].text == "const single = { x: 1 };"  # one name: as written
+    js = parse("export const a = 1, b = 'two';\n", "javascript").definitions
+    assert js["b"].text == "export const b = 'two';"
+
+
+def test_ts_long_enum_is_an_outline_of_its_members() -> None:
+    members = "".join(f"  // member {i}\n  M{i} = {i},\n" for i in range(30))
+    text = parse(f"// Modes.\nexport enum Mode {{\n{members}}}\n", "typescript").definitions["Mode"].text
+    assert text.startswith("// Modes.\nexport enum Mode {\n  M0 = 0,\n  M1 = 1,\n")
+    assert "  M23 = 23," in text and text.endswith("// ...\n}")
+    assert len(text) <= 200 * 3.5
+    short = parse("enum E {\n  // red\n  Red = 1,\n  Green,\n}\n", "typescript").definitions["E"].text
+    assert short == "enum E {\n  // red\n  Red = 1,\n  Green,\n}"  # short: whole, comments too
+
+
+def test_python_multi_name_and_annotated_module_assignments() -> None:
+    src = ("#!/usr/bin/env python\n#: Default limits,\n#: in seconds.\nTIMEOUT, RETRIES = 30.0, 3\n"
+           "(LOW, HIGH) = 1, 9\nA = B = 5\nC: int = 3  # trailing\nD: dict[str, int]\n\n# unrelated\n\nE = 2\n")
+    defs = parse(src, "python").definitions
+    assert defs["TIMEOUT"].text == defs["RETRIES"].text == "#: Default limits,\n#: in seconds.\nTIMEOUT, RETRIES = 30.0, 3"
+    assert defs["LOW"].text == defs["HIGH"].text == "(LOW, HIGH) = 1, 9"
+    assert defs["A"].text == defs["B"].text == "A = B = 5"
+    assert defs["C"].text == "C: int = 3  # trailing"
+    assert defs["D"].text == "D: dict[str, int]"
+    assert defs["E"].text == "E = 2"  # a comment separated by a blank line is not its doc
+
+
+def test_multi_name_definitions_reach_the_context_block(tmp_path: Path) -> None:
+    write(tmp_path, {"go.mod": "module example.com/m\n\ngo 1.21\n", "flags/kinds.go": GO_GROUPS,
+                     "pkg/__init__.py": "", "pkg/limits.py": "#: seconds\nTIMEOUT, RETRIES = 30.0, 3\n"})
+    engine = make_engine(tmp_path)
+    uri = open_file(engine, tmp_path, "flags/use.go", "go",
+                    "package flags\n\nfunc pick() Kind {\n\treturn KindInt\n}\n")
+    assert "const (\n\tKindBool Kind = iota // a switch\n\tKindInt              // a number\n)" in \
+        context_text(engine, uri, 3)
+    uri = open_file(engine, tmp_path, "pkg/app.py", "python",
+                    "from .limits import RETRIES\n\n\ndef run():\n    return RETRIES\n")
+    assert "#: seconds\nTIMEOUT, RETRIES = 30.0, 3" in context_text(engine, uri, 4)

@@ -659,14 +659,113 @@ def block_finished(text: str, line_prefix: str, max_lines: int) -> bool:
     return kept < lines or kept >= max_lines
 
 
+#: the line-comment markers the prompt's scaffolding lines use (deepseek_ls/prompt/fim.py ``_COMMENT``)
+_SCAFFOLD_LINE = re.compile(
+    r'^(?P<c>#|//|--|;;|"|%) (?:(?P<path>Path): (?P<p>\S.*?)(?P<later> \(later in this file\))?'
+    r'|(?P<other>Other file): (?P<o>\S.*)|(?P<lang>Language): (?P<l>\S.*))$')
+
+#: a line that may be one (found with one scan of the prompt's head)
+_SCAFFOLD_CANDIDATE = re.compile(r'^(?:#|//|--|;;|"|%) (?:Path|Other file|Language): [^\n]*', re.M)
+
+
+@dataclass(frozen=True)
+class Scaffolding:
+    """The prompt's own scaffolding lines, to keep them out of ghost text.
+
+    The FIM prompt names files with comment lines (deepseek_ls/prompt/fim.py,
+    deepseek_ls/context/engine.py): ``<c> Path: <path>``, ``<c> Language:
+    <language>``, ``<c> Path: <path> (later in this file)`` and ``<c> Other
+    file: <path>``. A model sometimes copies one into its answer. A line of
+    the answer is scaffolding when it has one of these shapes with a comment
+    marker, a path and a language the prompt's scaffolding used (any of the
+    path shapes for any such path): a user's own ``# Path: explained below``
+    is not. Built by :func:`scaffolding_of`.
+    """
+
+    markers: frozenset[str] = frozenset()
+    paths: frozenset[str] = frozenset()
+    languages: frozenset[str] = frozenset()
+
+    def matches(self, line: str) -> bool:
+        """True when ``line`` (whitespace and a CR around it ignored) is a scaffolding line."""
+        m = _SCAFFOLD_LINE.match(line.strip())
+        if m is None or m.group("c") not in self.markers:
+            return False
+        if m.group("lang"):
+            return m.group("l") in self.languages
+        return (m.group("p") or m.group("o")) in self.paths
+
+
+def scaffolding_of(head: str) -> Scaffolding:
+    """The scaffolding of a prompt whose head (the text before the current file's window) is ``head``.
+
+    Scaffolding lines in the head start it or follow a blank line or another
+    scaffolding line (the blocks' layout); lines of quoted code in between
+    (other files, definitions) are not read as scaffolding unless placed so.
+    """
+    markers: set[str] = set()
+    paths: set[str] = set()
+    languages: set[str] = set()
+    for found in _SCAFFOLD_CANDIDATE.finditer(head):
+        at = found.start()
+        before = head[head.rfind("\n", 0, max(0, at - 1)) + 1:max(0, at - 1)].rstrip("\r")
+        m = _SCAFFOLD_LINE.match(found.group(0).rstrip("\r"))
+        if m is None or (at and before.strip() and not _SCAFFOLD_LINE.match(before)):
+            continue
+        markers.add(m.group("c"))
+        if m.group("lang"):
+            languages.add(m.group("l"))
+        else:
+            paths.add(m.group("p") or m.group("o"))
+    return Scaffolding(frozenset(markers), frozenset(paths), frozenset(languages))
+
+
+def strip_scaffolding(text: str, scaffolding: Scaffolding, line_prefix: str) -> str:
+    """``text`` (an answer, ``\\n`` line ends) without the prompt's scaffolding lines.
+
+    At a line start (``line_prefix`` blank) leading scaffolding lines, and the
+    blank lines among them, are dropped; the answer is cut before a later
+    scaffolding line (what follows it would be another file's text).
+    ``"# Path: a.py\\nx = 1"`` -> ``"x = 1"``; ``"x = 1\\n\\n# Other file: b.py\\ny"`` -> ``"x = 1\\n\\n"``.
+    """
+    if not scaffolding.markers:
+        return text
+    lines = text.split("\n")
+    start = 0
+    if not line_prefix.strip():
+        j, dropped = 0, False
+        while j < len(lines) and (not lines[j].strip() or scaffolding.matches(lines[j])):
+            dropped = dropped or bool(lines[j].strip())
+            j += 1
+        if dropped:
+            lines = lines[j:]
+            if not lines:
+                return ""
+    start = 0 if not line_prefix.strip() else 1
+    for k in range(start, len(lines)):
+        if scaffolding.matches(lines[k]):
+            lines = lines[:k]
+            break
+    return "\n".join(lines)
+
+
 def postprocess(text: str, *, multiline: bool, line_prefix: str, line_suffix: str,
                 following: str, context_before: str, max_lines: int = 12,
-                previous_line: str = "", language_id: str = "") -> str:
+                previous_line: str = "", language_id: str = "",
+                scaffolding: Scaffolding | None = None) -> str:
     """Turn a raw FIM answer into the suggestion to show ('' to show nothing).
+
+    ``scaffolding``: the prompt's scaffolding lines (:func:`scaffolding_of`),
+    never shown (:func:`strip_scaffolding`).
 
     The text may run through closers after the cursor: see :func:`replaced_chars`.
     """
     text = text.replace("\r\n", "\n")
+    if scaffolding is not None:
+        stripped = strip_scaffolding(text, scaffolding, line_prefix)
+        if stripped != text and not multiline:
+            stripped = _unindent_first_line(stripped.split("\n", 1)[0], line_prefix)
+        text = stripped
     if not multiline:
         text = text.split("\n", 1)[0]
     else:

@@ -328,21 +328,64 @@ def _one_line(text: str, limit: int = 160) -> str:
     return folded if len(folded) <= limit else ""
 
 
-def _comment_above(src: _Source, node: ts.Node) -> str:
-    """A short doc comment right above ``node`` (Go/TS), or ""."""
+def _own_line(src: _Source, node: ts.Node) -> bool:
+    """True when ``node`` starts its line (only blanks before it): not a trailing comment."""
+    row = node.start_point.row
+    return not src.lines[row][:src.column(row, node.start_point.column)].strip()
+
+
+def _comment_above(src: _Source, node: ts.Node, max_chars: int = 0) -> str:
+    """The doc comment right above ``node`` (Go/TS), or "": comments on lines of their own
+    (a trailing comment of the line above is not one).
+
+    ``max_chars`` 0: short (at most 3 of its first 4 lines); else the whole comment, its lines
+    unindented, up to :data:`SHORT_LINES` lines and ``max_chars`` characters (the lines nearest
+    ``node`` kept)."""
     prev = node.prev_sibling
-    if prev is None or prev.type != "comment" or prev.end_point.row != node.start_point.row - 1:
+    if prev is None or prev.type != "comment" or prev.end_point.row != node.start_point.row - 1 \
+            or not _own_line(src, prev):
         return ""
     rows = [prev.start_point.row]
+    limit = SHORT_LINES if max_chars else 4
     p = prev.prev_sibling
-    while p is not None and p.type == "comment" and p.end_point.row == rows[0] - 1 and len(rows) < 4:
+    while (p is not None and p.type == "comment" and p.end_point.row == rows[0] - 1 and len(rows) < limit
+           and _own_line(src, p)):
         rows.insert(0, p.start_point.row)
         p = p.prev_sibling
     text = src.line_range(rows[0], prev.end_point.row)
     lines = text.split("\n")
+    if max_chars:
+        lines = [line.strip() for line in lines]
+        while len(lines) > 1 and sum(len(line) + 1 for line in lines) > max_chars:
+            lines.pop(0)
+        return "\n".join(lines) + "\n"
     if len(lines) > 3:
         lines = [*lines[:2], lines[-1]] if lines[-1].strip().endswith("*/") else lines[:2]
     return "\n".join(lines) + "\n"
+
+
+def _dedent(text: str) -> str:
+    """``text`` without its first line's indentation, on every line that has it."""
+    lines = text.split("\n")
+    indent = lines[0][:len(lines[0]) - len(lines[0].lstrip())]
+    return "\n".join(line[len(indent):] if line.startswith(indent) else line for line in lines)
+
+
+def _cut_text(text: str, item_chars: int, language: str) -> str:
+    """``text`` whole when short (:data:`SHORT_LINES`, ``item_chars``), else its first lines that fit
+    and an ellipsis comment."""
+    lines = text.split("\n")
+    if len(lines) <= SHORT_LINES and len(text) <= item_chars:
+        return text
+    out: list[str] = []
+    total = 0
+    for line in lines[:SHORT_LINES]:
+        if total + len(line) + 1 > item_chars and out:
+            break
+        out.append(line)
+        total += len(line) + 1
+    out.append("    ..." if language == "python" else "  // ...")
+    return "\n".join(out)
 
 
 def _collect_uses(src: _Source, root: ts.Node, parsed: Parsed) -> None:
@@ -425,12 +468,22 @@ def _python(src: _Source, nodes: list[ts.Node], parsed: Parsed, item_chars: int)
             assign = node.named_children[0]
             if assign.type != "assignment":
                 continue
-            left = assign.child_by_field_name("left")
-            if left is None or left.type != "identifier":
+            names: list[str] = []
+            chain: ts.Node | None = assign
+            while chain is not None and chain.type == "assignment":  # `A = B = 1`: A and B
+                left = chain.child_by_field_name("left")
+                if left is not None and left.type == "identifier":
+                    names.append(_text(left))
+                elif left is not None and left.type in ("pattern_list", "tuple_pattern"):  # `A, B = 1, 2`
+                    names.extend(_text(n) for n in left.named_children if n.type == "identifier")
+                chain = chain.child_by_field_name("right")
+            if not names:
                 continue
-            name = _text(left)
-            text = _render(src, node, node, "python", min(item_chars, 400), None, None)
-            parsed.definitions[name] = Definition(name, "variable", node.start_point.row, node.end_point.row, text)
+            text = _python_comment_above(src, node, item_chars) + _render(
+                src, node, node, "python", min(item_chars, 400), None, None)
+            for name in names:
+                parsed.definitions[name] = Definition(name, "variable", node.start_point.row, node.end_point.row,
+                                                      text)
         elif kind == "if_statement" or kind == "try_statement":
             # `if TYPE_CHECKING:` / `try: import x` blocks: their imports count
             for sub in node.named_children:
@@ -440,6 +493,24 @@ def _python(src: _Source, nodes: list[ts.Node], parsed: Parsed, item_chars: int)
                     for stmt in block.named_children:
                         if stmt.type in ("import_statement", "import_from_statement"):
                             _python(src, [stmt], parsed, item_chars)
+
+
+def _python_comment_above(src: _Source, node: ts.Node, item_chars: int) -> str:
+    """The ``#`` comment lines right above a module-level assignment (``#: doc`` style), whole
+    up to :data:`SHORT_LINES` lines and a quarter of ``item_chars`` (the nearest lines kept)."""
+    if item_chars <= 0:
+        return ""
+    row = node.start_point.row
+    lines: list[str] = []
+    total = 0
+    while row > 0 and len(lines) < SHORT_LINES:
+        line = src.lines[row - 1]
+        if not line.startswith("#") or line.startswith("#!") or total + len(line) + 1 > item_chars // 4:
+            break
+        lines.insert(0, line.rstrip())
+        total += len(line) + 1
+        row -= 1
+    return "".join(line + "\n" for line in lines)
 
 
 # -- TypeScript / JavaScript ---------------------------------------------------
@@ -502,16 +573,18 @@ def _ts(src: _Source, root: ts.Node, parsed: Parsed, item_chars: int) -> None:
             continue
         doc = _comment_above(src, node)
         if decl.type in ("lexical_declaration", "variable_declaration"):
-            for declarator in decl.named_children:
-                if declarator.type != "variable_declarator":
-                    continue
+            declarators = [d for d in decl.named_children if d.type == "variable_declarator"]
+            for declarator in declarators:
                 name_node = declarator.child_by_field_name("name")
                 if name_node is None or name_node.type != "identifier":
                     continue
                 value = declarator.child_by_field_name("value")
                 body = value.child_by_field_name("body") if value is not None and value.type in (
                     "arrow_function", "function_expression", "function") else None
-                text = doc + _render(src, node, node, "typescript", item_chars, None, body)
+                if len(declarators) > 1:  # `export const a = 1, b = 2`: this name's own declaration
+                    text = doc + _ts_declarator(src, node, decl, declarator, item_chars)
+                else:
+                    text = doc + _render(src, node, node, "typescript", item_chars, None, body)
                 parsed.definitions[_text(name_node)] = Definition(_text(name_node), "const", node.start_point.row,
                                                                   node.end_point.row, text)
             continue
@@ -523,10 +596,23 @@ def _ts(src: _Source, root: ts.Node, parsed: Parsed, item_chars: int) -> None:
             "class_declaration", "abstract_class_declaration", "interface_declaration") else None
         if decl.type in ("function_declaration", "generator_function_declaration"):
             members = None
+        if decl.type == "enum_declaration" and body is not None:  # a long enum: an outline of its members
+            members = [m for m in body.named_children if m.type != "comment"]
         text = doc + _render(src, node, node, "typescript", item_chars, members,
-                             body if decl.type not in ("type_alias_declaration", "enum_declaration") else None)
+                             body if decl.type != "type_alias_declaration" else None)
         parsed.definitions[name] = Definition(name, _TS_DECLS[decl.type], node.start_point.row, node.end_point.row,
                                               text)
+
+
+def _ts_declarator(src: _Source, node: ts.Node, decl: ts.Node, declarator: ts.Node, item_chars: int) -> str:
+    """One declarator of a multi-name ``const``/``let``/``var`` statement ``decl`` (``node``: it, or
+    the ``export`` around it) as a statement of its own: ``export const b: number = 2;`` (its value
+    cut when long; "" when ``item_chars`` is 0)."""
+    if item_chars <= 0:
+        return ""
+    kind = next((c for c in decl.children if c.type in ("const", "let", "var")), None)
+    keyword = _one_line(src.span(node, kind.end_byte), 10**6) + " " if kind is not None else ""
+    return _cut_text(keyword + _dedent(src.span(declarator, declarator.end_byte)) + ";", item_chars, "typescript")
 
 
 def _require(node: ts.Node, parsed: Parsed) -> bool:
@@ -596,9 +682,15 @@ def _go(src: _Source, root: ts.Node, parsed: Parsed, item_chars: int) -> None:
                 if c.type in ("var_spec_list", "const_spec_list"):
                     specs.extend(s for s in c.named_children if s.type in ("const_spec", "var_spec"))
             grouped = len(specs) > 1 or any(ch.type == "(" for ch in node.children)
-            for spec in specs:
-                names = [_text(n) for n in spec.children_by_field_name("name")]
+            for index, spec in enumerate(specs):
+                names = [_text(n) for n in spec.children_by_field_name("name") if n.is_named]
                 if not names:
+                    continue
+                if grouped and spec.type in ("const_spec", "var_spec"):
+                    text = _go_grouped_spec(src, kind, specs, index, item_chars)
+                    for name in names:
+                        parsed.definitions[name] = Definition(name, "const" if kind == "const_declaration" else "var",
+                                                              spec.start_point.row, spec.end_point.row, text)
                     continue
                 target = spec if grouped else node
                 body = None
@@ -622,6 +714,33 @@ def _go(src: _Source, root: ts.Node, parsed: Parsed, item_chars: int) -> None:
                 for name in names:
                     parsed.definitions[name] = Definition(name, keyword, target.start_point.row,
                                                           target.end_point.row, text)
+
+
+def _go_grouped_spec(src: _Source, kind: str, specs: list[ts.Node], index: int, item_chars: int) -> str:
+    """One name of a ``const ( ... )`` / ``var ( ... )`` group: its whole doc comment and its line(s)
+    (type, value, trailing comment) as a declaration of its own (``const X T = v // c``). A
+    constant with neither type nor value repeats the last one above that has them (Go's implicit
+    repetition, e.g. ``iota``): it is shown in a group after that one, so its type and value
+    read right (``""`` when ``item_chars`` is 0)."""
+    if item_chars <= 0:
+        return ""
+    spec = specs[index]
+    keyword = "const" if kind == "const_declaration" else "var"
+    own = src.line_range(spec.start_point.row, spec.end_point.row)
+    source = None
+    if keyword == "const" and spec.child_by_field_name("value") is None and spec.child_by_field_name("type") is None:
+        source = next((specs[i] for i in range(index - 1, -1, -1)
+                       if specs[i].child_by_field_name("value") is not None), None)
+    if source is None:
+        body = _cut_text(_dedent(own), max(item_chars // 2, item_chars - 200), "go")
+        doc = _comment_above(src, spec, max(0, item_chars - len(body) - len(keyword) - 2) or 1)
+        return f"{doc}{keyword} {body}"
+    first = _cut_text(src.line_range(source.start_point.row, source.end_point.row), item_chars // 3, "go")
+    gap = "\t// ...\n" if specs.index(source) < index - 1 else ""
+    body = _cut_text(own, item_chars // 3, "go")
+    doc = _comment_above(src, spec, max(1, item_chars - len(first) - len(body) - 20))
+    doc = "".join(f"\t{line}\n" for line in doc.splitlines())
+    return f"{keyword} (\n{first}\n{gap}{doc}{body}\n)"
 
 
 def parse(text: str, language: str, item_tokens: int = 200, *, render: bool = True, uses: bool = False) -> Parsed:

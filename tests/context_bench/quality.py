@@ -317,8 +317,18 @@ def summarize(rows: list[dict[str, Any]]) -> dict[str, Any]:
                            "similarity": round(statistics.mean(x["similarity"] for x in xs), 3),
                            "hit": (round(sum(bool(x["hit"]) for x in xs if "hit" in x) / len(xs), 2)
                                    if any("hit" in x for x in xs) else None),
+                           "timed_out": (sum(bool(x.get("timed_out")) for x in xs)
+                                         if any("timed_out" in x for x in xs) else None),
                            "prompt_tokens_mean": round(statistics.mean(toks)) if toks else None,
                            "seconds_mean": round(statistics.mean(secs), 1) if secs else None}
+        for arm in ("nocontext", "server"):  # what the user saw when the server did not give up waiting
+            xs = [r[f"{arm}_ghost"] for r in rs if f"{arm}_ghost" in r and arm in r and not r[arm].get("timed_out")]
+            if xs:
+                out[g][f"{arm}_ghost_in_time"] = {
+                    "n": len(xs), "exact": round(sum(x["exact"] for x in xs) / len(xs), 3),
+                    "exact_n": sum(x["exact"] for x in xs),
+                    "similarity": round(statistics.mean(x["similarity"] for x in xs), 3), "hit": None,
+                    "timed_out": None, "prompt_tokens_mean": None, "seconds_mean": None}
     return out
 
 
@@ -326,6 +336,8 @@ LABELS = {"nocontext": "(a) server, no cross-file context (context.enabled false
           "nocontext_ghost": "(a) server, no context, ghost text shown",
           "server": "(b) server with the context engine (defaults)",
           "server_ghost": "(b) server with the engine, ghost text shown",
+          "nocontext_ghost_in_time": "(a) ghost text shown, requests within timeoutMs only",
+          "server_ghost_in_time": "(b) ghost text shown, requests within timeoutMs only",
           "near": "(b') the engine's context moved right before the window",
           "oracle": "oracle: no-context request + the true definition before the window",
           "naive": "(c) naive client"}
@@ -334,13 +346,14 @@ LABELS = {"nocontext": "(a) server, no cross-file context (context.enabled false
 def markdown(summary: dict[str, Any], meta: dict[str, Any]) -> str:
     lines = [f"Quality with the real model ({meta['model']}), {meta['tasks']} tasks, seed {meta['seed']}, "
              f"server at {meta.get('commit', '?')}, prefixChars {meta['prefix_chars']}, {meta['seconds']} s", "",
-             "| group | arm | n | exact match | edit similarity | definition in prompt | prompt tokens | s/request |",
-             "| --- | --- | --- | --- | --- | --- | --- | --- |"]
+             "| group | arm | n | exact match | edit similarity | definition in prompt | prompt tokens | s/request "
+             "| server timeouts |",
+             "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
     for g, arms in summary.items():
         for arm, a in arms.items():
             lines.append(f"| {g} | {LABELS[arm]} | {a['n']} | {a['exact']:.2f} ({a['exact_n']}) | "
                          f"{a['similarity']:.2f} | {'' if a.get('hit') is None else a['hit']} | {a['prompt_tokens_mean']} | "
-                         f"{a['seconds_mean']} |")
+                         f"{a['seconds_mean']} | {'' if a.get('timed_out') is None else a['timed_out']} |")
     lines.append("")
     for g, arms in summary.items():
         a, b = arms.get("nocontext"), arms.get("server")
