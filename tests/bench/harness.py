@@ -1011,8 +1011,8 @@ async def run_server_arm(name: str, fake: FakeProc, key: str, regions: list[Regi
     # ``--server-setting debounceMs=100`` is a completion setting; ``context.enabled=false`` names
     # its section
     deepseek: dict[str, Any] = {"baseUrl": fake.base_url}
-    for key, value in (settings or {}).items():
-        section, _, name = key.rpartition(".")
+    for setting, value in (settings or {}).items():
+        section, _, name = setting.rpartition(".")
         deepseek.setdefault(section or "completion", {})[name] = value
     init_opts = {"deepseek": deepseek}
     await lsp.request("initialize", {
