@@ -41,7 +41,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlsplit
 
-from cachetools import LRUCache
+from cachetools import LRUCache, TTLCache
 
 from .lazy import LazyModule
 from .prompt.fim import FimPrompt
@@ -355,6 +355,40 @@ class ExclusionPolicy:
             ignore = self._nested[folder] = _IgnoreFile(folder, self._clock)
         ignore.refresh()
         return ignore
+
+
+#: files or folders that mark a project's root (a file outside every workspace folder is taken
+#: to belong to the nearest folder above it holding one)
+PROJECT_MARKERS = (".git", ".hg", ".svn", IGNORE_FILE, "pyproject.toml", "setup.py", "setup.cfg",
+                   "package.json", "tsconfig.json", "go.mod", "go.work", "Cargo.toml")
+_project_roots: TTLCache[str, str] = TTLCache(maxsize=1024, ttl=30.0)
+
+
+def project_root(folder: str) -> str:
+    """The root of the project ``folder`` lies in: the nearest folder at or above it holding
+    one of :data:`PROJECT_MARKERS`, else ``folder`` itself (a filesystem path; cached 30 s).
+
+    Used for files outside every workspace folder (or with no workspace at all), so their own
+    project's ``.deepseekignore`` applies to them."""
+    folder = os.path.normpath(folder)
+    hit = _project_roots.get(folder)
+    if hit is not None:
+        return hit
+    at = folder
+    found = folder
+    for _ in range(64):
+        try:
+            if any(os.path.exists(os.path.join(at, marker)) for marker in PROJECT_MARKERS):
+                found = at
+                break
+        except (OSError, ValueError):
+            break
+        parent = os.path.dirname(at)
+        if parent == at:
+            break
+        at = parent
+    _project_roots[folder] = found
+    return found
 
 
 def _realpath(path: str) -> str | None:

@@ -959,12 +959,18 @@ class ContextEngine:
 
     # -- snippets ----------------------------------------------------------------
     def _snippet_pool(self, uri: str) -> list[Analysis]:
+        """The files snippets for ``uri`` may come from: open and recent ones of the same workspace
+        folder (a tab from another project is never context for this one)."""
         pool: list[Analysis] = []
         if self.config.open_files:
             pool += [self._analyses[u] for u in sorted(self._open) if u != uri and u in self._analyses]
         if self.config.recent_files:
             pool += [a for u, a in reversed(self._recent.items()) if u != uri and u not in self._open]
-        return pool
+        path = self.path_of(uri)
+        root = self.workspace.root_of(path) if path else None
+        if root is None:
+            return []
+        return [a for a in pool if (p := self.path_of(a.uri)) and self.workspace.root_of(p) == root]
 
     def _snippets(self, uri: str, analysis: Analysis, line: int, bucket: int, state: _FileState,
                   taken: set[tuple[str, str]]) -> tuple[Item, ...]:

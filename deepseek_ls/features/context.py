@@ -142,7 +142,7 @@ class ContextFeature:
     def _current(self) -> ContextEngine:
         engine = self.engine
         engine.configure(config_of(self.service.settings))
-        engine.set_roots(self.documents._roots())
+        engine.set_roots(self.documents.workspace_roots())
         return engine
 
     def opened(self, uri: str) -> None:

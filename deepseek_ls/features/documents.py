@@ -17,6 +17,7 @@ asks :meth:`exclusion` whether it may be sent at all (the secret-file policy,
 from __future__ import annotations
 
 import logging
+import os
 from typing import Any, Protocol
 from urllib.parse import unquote
 
@@ -27,7 +28,7 @@ from pygls.exceptions import JsonRpcException
 from ..completion.config import MAX_DOCUMENT_CHARS
 from ..documents import Document, DocumentStore, normalize_eol, to_eol
 from ..naming import display_name
-from ..policy import Exclusion
+from ..policy import Exclusion, project_root
 from ..service import Service
 from ..snapshot import DocumentSnapshot
 from .commands import REQUEST_FAILED
@@ -40,6 +41,11 @@ log = logging.getLogger(__name__)
 #: only when this environment variable is "1" (tests and bug reports).
 INSPECT_ENV = "DEEPSEEK_LS_INSPECT"
 INSPECT_METHOD = "deepseek/inspectDocument"
+
+
+def _under(path: str, root: str) -> bool:
+    root = os.path.normpath(root)
+    return path == root or path.startswith(root.rstrip(os.sep) + os.sep)
 
 
 class DocumentListener(Protocol):
@@ -135,11 +141,16 @@ class DocumentsFeature:
         return None if doc is None else self._freeze(uri, doc)
 
     def others(self, uri: str) -> tuple[DocumentSnapshot, ...]:
-        """Snapshots of the other open documents (documents too large to complete in, and
-        documents never sent, are left out)."""
+        """Snapshots of the other open documents of ``uri``'s workspace folder or project (a tab
+        from another project, or an untitled buffer, is never context for this file; nor are
+        documents too large to complete in, or never sent)."""
         mine = self.document(uri)
+        root = self.root_of(uri)
+        if root is None:
+            return ()
         return tuple(self._freeze(doc.uri, doc) for doc in self.store
                      if doc is not mine and len(doc) <= MAX_DOCUMENT_CHARS
+                     and self.root_of(doc.uri) == root
                      and self.exclusion(doc.uri) is None)  # a secret file is never context
 
     def editor_text(self, uri: str, text: str) -> str:
@@ -165,13 +176,34 @@ class DocumentsFeature:
         (see :mod:`deepseek_ls.naming`)."""
         return display_name(uri, self.workspace_folders())
 
-    def _roots(self) -> list[str]:
+    def workspace_roots(self) -> list[str]:
+        """The workspace folders (or the root URI) as filesystem paths: where cross-file context
+        is read from."""
         try:
             workspace = self.server.workspace
             folders = [f.uri for f in workspace.folders.values()] or [workspace.root_uri]
         except RuntimeError:  # before initialize
             return []
         return [p for p in (uris.to_fs_path(u) for u in folders if u) if p]
+
+    def root_of(self, uri: str) -> str | None:
+        """The folder ``uri``'s file belongs to: the workspace folder it is in, else the root of
+        its own project (:func:`~deepseek_ls.policy.project_root`); None for a document that is
+        no file (untitled)."""
+        path = uris.to_fs_path(uri) if uri.startswith("file:") else None
+        if not path:
+            return None
+        path = os.path.normpath(path)
+        inside = [r for r in self.workspace_roots() if _under(path, r)]
+        return max(inside, key=len) if inside else project_root(os.path.dirname(path))
+
+    def _roots(self) -> list[str]:
+        """The folders whose ``.deepseekignore`` applies: the workspace folders, and the project
+        root of every open file outside them (a tab from another project, or a session with no
+        workspace folder at all, honours its own project's ``.deepseekignore``)."""
+        roots = self.workspace_roots()
+        extra = {root for doc in self.store if (root := self.root_of(doc.uri)) is not None} - set(roots)
+        return roots + sorted(extra)
 
     # -- secret files: never sent (see deepseek_ls/policy.py) ----------------------
     def exclusion(self, uri: str) -> Exclusion | None:
