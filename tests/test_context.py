@@ -792,3 +792,36 @@ def test_multi_name_definitions_reach_the_context_block(tmp_path: Path) -> None:
     uri = open_file(engine, tmp_path, "pkg/app.py", "python",
                     "from .limits import RETRIES\n\n\ndef run():\n    return RETRIES\n")
     assert "#: seconds\nTIMEOUT, RETRIES = 30.0, 3" in context_text(engine, uri, 4)
+
+
+@pytest.mark.parametrize("where", ["open buffer", "closed file on disk"])
+async def test_an_edited_signature_reaches_the_project_block_soon(tmp_path: Path, where: str):
+    """(Fresh review of issue 12.) The project block shows the signature as it is now a few
+    seconds after the edit stands, whether typed in an open buffer or written to a closed file
+    on disk (a checkout, another tool); only that item changes."""
+    _project_with_two_used_helpers(tmp_path)
+    engine = make_engine(tmp_path)
+    try:
+        await _until(lambda: "def shout(text):" in engine.project_block)
+        before = engine.project_block
+        a = open_file(engine, tmp_path, "pkg/a.py", "python")
+        util = tmp_path / "pkg/util.py"
+        new = util.read_text().replace("def shout(text):", "def shout(text, times=1):")
+        if where == "open buffer":
+            uri = open_file(engine, tmp_path, "pkg/util.py", "python")
+            engine.changed(uri, new, 2)
+        else:
+            engine.block(a, 2)  # the block's files are looked at (stat) on the request path
+            await asyncio.sleep(1.1)
+            util.write_text(new)
+
+        def updated() -> bool:
+            engine.block(a, 2)
+            return "def shout(text, times=1):" in engine.project_block
+
+        await _until(updated, timeout=30)
+        after = engine.project_block
+        assert "def shout(text):" not in after
+        assert after[: after.index("def shout(")] == before[: before.index("def shout(")]
+    finally:
+        engine.close()

@@ -79,8 +79,8 @@ PROJECT_SHARE = 0.5
 UNIT_TOKENS = 128
 #: the project block is rebuilt (an edited signature) at most this often (s), and only after
 #: the edit has stood this long (a half-typed line can hide a definition from the parser)
-PROJECT_REBUILD_MIN_S = 60.0
-PROJECT_QUIET_S = 10.0
+PROJECT_REBUILD_MIN_S = 10.0
+PROJECT_QUIET_S = 3.0
 #: a file whose imports resolve to nothing is parsed again at least this often while edited (s)
 FULL_REANALYSE_S = 30.0
 #: share of the budget snippets may take, and their size (lines)
@@ -311,7 +311,7 @@ class ContextEngine:
         self._rendered: LRUCache[tuple[object, ...], Block] = LRUCache(maxsize=256)
         #: path -> (exists on disk, when checked (monotonic s)): a deleted file is not sent
         self._covered_lines: LRUCache[tuple[str, str, str], frozenset[str]] = LRUCache(maxsize=64)
-        self._exists: LRUCache[str, tuple[bool, float]] = LRUCache(maxsize=1024)
+        self._exists: LRUCache[str, tuple[bool, float, tuple[int, int] | None]] = LRUCache(maxsize=1024)
         #: the project items found unsendable when a rebuild was last asked for
         self._project_dropped: frozenset[tuple[str, str]] = frozenset()
         self.stats = {"analyses": 0, "editor_requests": 0, "parses": 0, "project_builds": 0}
@@ -888,9 +888,28 @@ class ContextEngine:
         now = time.monotonic()
         hit = self._exists.get(path)
         if hit is None or now - hit[1] >= 1.0:
-            hit = (os.path.isfile(path) or any(self.path_of(u) == path for u in self._docs), now)
+            try:
+                st = os.stat(path)
+                sig: tuple[int, int] | None = (st.st_mtime_ns, st.st_size)
+            except (OSError, ValueError):
+                sig = None
+            is_open = any(self.path_of(u) == path for u in self._docs)
+            if (hit is not None and sig != hit[2] and not is_open and path in self._project_paths
+                    and self._project_later is None):
+                # a file of the project block changed on disk while closed (a checkout, another
+                # tool): patch the block once it has stood (only changed signatures re-rendered)
+                self._later_patch()
+            hit = (sig is not None or is_open, now, sig)
             self._exists[path] = hit
         return hit[0]
+
+    def _later_patch(self) -> None:
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            self._build_project(patch=True)
+            return
+        self._project_later = loop.call_later(PROJECT_QUIET_S, self._build_project, True)
 
     def _sendable_project(self) -> tuple[OrderedDict[tuple[str, str], Item], str]:
         """The project block's items and text without the items that may no longer be sent
@@ -908,7 +927,7 @@ class ContextEngine:
             self._rendered[key] = hit
         if dropped != self._project_dropped:
             self._project_dropped = dropped
-            self._build_project()
+            self._build_project(patch=True)
         return kept, hit.project
 
     def pin_others(self, uri: str, others: tuple[DocumentSnapshot, ...]) -> tuple[DocumentSnapshot, ...]:
