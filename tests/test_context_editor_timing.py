@@ -226,3 +226,28 @@ def test_a_settings_change_during_a_request_asks_again(tmp_path: Path) -> None:
 
     assert DEF in asyncio.run(scenario())
     assert len(calls) == 2
+
+
+def test_switching_editor_definitions_off_stops_the_retries(tmp_path: Path, quick_retries: tuple[float, ...]) -> None:
+    """(Fresh review of issue 12.) Off means off: no retry of an answer that found nothing, and
+    no new request for the names typed afterwards."""
+    write(tmp_path, {"lib.py": LIB})
+    calls: list[int] = []
+
+    async def scenario() -> None:
+        async def provider(uri: str, positions: list[tuple[int, int]]) -> Locations:
+            calls.append(1)
+            return None
+
+        engine = make_engine(tmp_path, EDITOR_ONLY)
+        engine.definitions_provider = provider
+        uri = f"file://{tmp_path / 'app.py'}"
+        engine.opened(uri, APP, "python", 1)
+        await _until(lambda: bool(calls) and not engine.pending(uri))
+        engine.configure(ContextConfig(definitions=False, editor_definitions=False))
+        engine.changed(uri, APP + "z = other_name(1)\n", 2, 1)
+        await asyncio.sleep(sum(quick_retries) + engine_module.REANALYSE_AFTER_S + 0.3)
+        engine.close()
+
+    asyncio.run(scenario())
+    assert calls == [1]

@@ -326,6 +326,8 @@ class ContextEngine:
             if not config.editor_definitions:
                 self._editor.clear()
                 self._editor_asked.clear()
+                for uri in list(self._editor_retry):  # no more asking again later either
+                    self._forget_retry(uri)
             for analysis in self._analyses.values():  # switched off: gone from the next request on
                 analysis.candidates = [c for c in analysis.candidates
                                        if (config.editor_definitions if c.editor else config.definitions)]
@@ -745,7 +747,7 @@ class ContextEngine:
     async def _ask_editor(self, uri: str, analysis: Analysis) -> None:
         provider = self.definitions_provider
         doc = self._docs.get(uri)
-        if provider is None or doc is None:
+        if provider is None or doc is None or not (self.config.enabled and self.config.editor_definitions):
             return
         line = self._cursor.get(uri, 0)
         known = {c.item.key[1] for c in analysis.candidates}

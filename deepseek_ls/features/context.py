@@ -159,6 +159,7 @@ class ContextFeature:
         if len(doc) > MAX_ANALYSED_CHARS:  # never joined into one string for nothing
             engine.closed(uri)
             return
+        engine.configure(config_of(self.service.settings))  # a setting changed live applies now
         engine.changed(uri, lambda: doc.text, doc.version, line)  # joined when analysed, not per keystroke
 
     def closed(self, uri: str) -> None:
