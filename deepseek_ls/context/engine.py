@@ -15,7 +15,7 @@ Sources, each with a switch (:class:`ContextConfig`):
 
 Placement (cache-friendly, see :mod:`deepseek_ls.prompt.fim` for the whole
 prompt): the prompt starts with the **project block**, the same for every
-file of the session: a map of the definitions the project's own files use
+file of a language family: a map of the definitions the project's own files use
 most (:mod:`.project`), built once from the workspace folders in the
 background, filling whole cache units (:data:`UNIT_TOKENS`) up to
 :data:`PROJECT_SHARE` of the budget, ordered by path and line. It is never
