@@ -825,3 +825,27 @@ async def test_an_edited_signature_reaches_the_project_block_soon(tmp_path: Path
         assert after[: after.index("def shout(")] == before[: before.index("def shout(")]
     finally:
         engine.close()
+
+
+def test_the_project_block_of_a_file_holds_its_language_family_only(tmp_path: Path):
+    """(Fresh review of issue 12.) A mixed repository: Python files get the Python part of the
+    project map, TypeScript/JavaScript files the rest; files of one family share their block."""
+    write(tmp_path, {
+        "pkg/__init__.py": "",
+        "pkg/util.py": "def slugify(text):\n    return text\n",
+        "pkg/a.py": "from .util import slugify\nslugify('a')\n",
+        "pkg/b.py": "from .util import slugify\nslugify('b')\n",
+        "web/shapes.ts": "export function area(w: number, h: number): number {\n  return w * h;\n}\n",
+        "web/x.ts": "import { area } from './shapes';\narea(1, 2);\n",
+        "web/y.js": "import { area } from './shapes';\narea(3, 4);\n",
+    })
+    engine = make_engine(tmp_path)
+    assert "def slugify(" in engine.project_block and "export function area(" in engine.project_block
+    a = open_file(engine, tmp_path, "pkg/a.py", "python")
+    b = open_file(engine, tmp_path, "pkg/b.py", "python")
+    x = open_file(engine, tmp_path, "web/x.ts", "typescript")
+    y = open_file(engine, tmp_path, "web/y.js", "javascript")
+    py, ts = engine.block(a, 1).project, engine.block(x, 1).project
+    assert "def slugify(" in py and "export function area(" not in py
+    assert "export function area(" in ts and "def slugify(" not in ts
+    assert engine.block(b, 1).project == py and engine.block(y, 1).project == ts

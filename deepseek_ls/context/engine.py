@@ -15,7 +15,7 @@ Sources, each with a switch (:class:`ContextConfig`):
 
 Placement (cache-friendly, see :mod:`deepseek_ls.prompt.fim` for the whole
 prompt): the prompt starts with the **project block**, the same for every
-file of the session: a map of the definitions the project's own files use
+file of a language family: a map of the definitions the project's own files use
 most (:mod:`.project`), built once from the workspace folders in the
 background, filling whole cache units (:data:`UNIT_TOKENS`) up to
 :data:`PROJECT_SHARE` of the budget, ordered by path and line. It is never
@@ -825,7 +825,9 @@ class ContextEngine:
         file); ``file``: the definitions this file needs beyond it (append-only), then snippets."""
         if not self.config.enabled:
             return Block()
-        project, project_text = self._sendable_project()
+        path = self.path_of(uri)
+        grammar = language_of(path or uri)
+        project, project_text = self._sendable_project(_family(grammar) if grammar else None)
         analysis = self._analyses.get(uri)
         if analysis is None:
             return Block(project_text, "", tuple(project))
@@ -913,21 +915,26 @@ class ContextEngine:
             return
         self._project_later = loop.call_later(PROJECT_QUIET_S, self._build_project, True)
 
-    def _sendable_project(self) -> tuple[OrderedDict[tuple[str, str], Item], str]:
+    def _sendable_project(self, family: str | None = None) -> tuple[OrderedDict[tuple[str, str], Item], str]:
         """The project block's items and text without the items that may no longer be sent
         (a file excluded or deleted since the block was built); such a drop asks for the
-        block to be built again (once per set of dropped items)."""
+        block to be built again (once per set of dropped items). ``family``: only the items of
+        that language family (:func:`_family`; a Python file gets no TypeScript map in a mixed
+        repository, and files of one family still share their block); None: all."""
         dropped = frozenset(k for k in self._project if not self._sendable(k[0]))
+        other = frozenset() if family is None else frozenset(
+            k for k in self._project if _family(language_of(k[0]) or "") != family)
         if not dropped:
             self._project_dropped = frozenset()
-            return self._project, self._project_text
-        kept = OrderedDict((k, i) for k, i in self._project.items() if k not in dropped)
+            if not other:
+                return self._project, self._project_text
+        kept = OrderedDict((k, i) for k, i in self._project.items() if k not in dropped and k not in other)
         key = ("project", tuple(kept))
         hit = self._rendered.get(key)
         if hit is None:
             hit = Block(_render(list(kept.values())), "", tuple(kept))
             self._rendered[key] = hit
-        if dropped != self._project_dropped:
+        if dropped and dropped != self._project_dropped:
             self._project_dropped = dropped
             self._build_project(patch=True)
         return kept, hit.project

@@ -9,7 +9,7 @@ hits only a unit it matches in full. So the prompt is laid out from the
 part shared by most requests to the part that changes per keystroke:
 
 0. ``project_context``: the project block (:mod:`deepseek_ls.context`), the
-   same for every file of the session and large enough to fill whole units.
+   same for every file of a language family and large enough to fill whole units.
    A switch to another file shares it with the last prompt, so v4 persists
    it (a common prefix) and the first prompt in the new file hits it. It is
    never appended to mid-session (that would cut every cached prompt at
