@@ -849,3 +849,16 @@ def test_the_project_block_of_a_file_holds_its_language_family_only(tmp_path: Pa
     assert "def slugify(" in py and "export function area(" not in py
     assert "export function area(" in ts and "def slugify(" not in ts
     assert engine.block(b, 1).project == py and engine.block(y, 1).project == ts
+
+
+def test_a_binary_file_is_never_context_and_a_bom_never_reaches_the_prompt(tmp_path: Path):
+    """(Fresh review of issue 12.) A ``.py`` file holding NUL bytes is not source; a file saved
+    with a UTF-8 byte-order mark gives its definitions without it."""
+    (tmp_path / "blob.py").write_bytes(b"def packed(x):\n    return b'\x00\x01\x02'\x00\x00\n")
+    (tmp_path / "bom.py").write_bytes("\ufeffdef with_bom(x):\n    return x\n".encode())
+    engine = make_engine(tmp_path, ContextConfig(budget_tokens=255))  # no project block: the file's
+    uri = open_file(engine, tmp_path, "app.py", "python",
+                    "from blob import packed\nfrom bom import with_bom\n\npacked(1)\nwith_bom(2)\n")
+    text = engine.block(uri, 4).file
+    assert "def with_bom(x):" in text and "\ufeff" not in text
+    assert "packed" not in text and "\x00" not in text

@@ -179,9 +179,12 @@ class Workspace:
                 text = opened[1]
             else:
                 try:
-                    with open(path, encoding="utf-8", errors="replace") as f:
+                    with open(path, encoding="utf-8-sig", errors="replace") as f:  # no BOM in prompts
                         text = f.read()
                 except OSError:
+                    return None
+                if "\x00" in text:  # binary, not source: never context (NUL bytes in a prompt)
+                    self._cache[path] = (stamp, None)
                     return None
             self.parses += 1
             result = Source(path, text, parse(text, language, self.item_tokens if render else 0, render=render))
@@ -217,7 +220,7 @@ class Workspace:
         try:
             if os.path.getsize(path) > MAX_FILE_BYTES:
                 return None
-            with open(path, encoding="utf-8", errors="replace") as f:
+            with open(path, encoding="utf-8-sig", errors="replace") as f:
                 return f.read()
         except OSError:
             return None
