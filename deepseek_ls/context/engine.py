@@ -52,6 +52,7 @@ import concurrent.futures
 import logging
 import os
 import re
+import stat
 import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
@@ -394,6 +395,15 @@ class ContextEngine:
 
         self._project_task = loop.create_task(run())
 
+    def _project_workspace(self, roots: list[str], opened: dict[str, tuple[object, str, str]]) -> Workspace:
+        """(Project worker thread) a resolver of its own (its caches are not shared with the
+        analysis thread's) over ``roots``, with the editor's copies of the ``opened`` files."""
+        ws = Workspace(self._allowed, self.config.item_tokens)
+        ws.roots = roots
+        for path, (version, text, language_id) in opened.items():
+            ws.set_open(path, version, text, language_id)
+        return ws
+
     def _patched_items(self, old: list[Item], roots: list[str],
                        opened: dict[str, tuple[object, str, str]]) -> list[Item]:
         """(Project worker thread) ``old`` (the block's items, in order) with each item whose
@@ -402,10 +412,7 @@ class ContextEngine:
         prompt at that item, not at the block's start; re-ranking the whole map instead
         changed the block's set mid-session (measured on the ``multi`` typing replay: a
         rebuild while typing in ``tool.py`` re-billed every file's head)."""
-        ws = Workspace(self._allowed, self.config.item_tokens)
-        ws.roots = roots
-        for path, (version, text, language_id) in opened.items():
-            ws.set_open(path, version, text, language_id)
+        ws = self._project_workspace(roots, opened)
         out: list[Item] = []
         for item in old:
             found = ws.definition(item.key[0], item.key[1], depth=0)
@@ -419,10 +426,7 @@ class ContextEngine:
     def _project_items(self, roots: list[str], opened: dict[str, tuple[object, str, str]]) -> list[Item]:
         """(Project worker thread) the project block's items: the best-ranked definitions of
         the project map within whole cache units of the project's share of the budget."""
-        ws = Workspace(self._allowed, self.config.item_tokens)  # its own caches: another thread
-        ws.roots = roots
-        for path, (version, text, language_id) in opened.items():
-            ws.set_open(path, version, text, language_id)
+        ws = self._project_workspace(roots, opened)
         target = int(self.config.budget_tokens * PROJECT_SHARE) // UNIT_TOKENS * UNIT_TOKENS
         if target <= 0:
             return []
@@ -471,11 +475,15 @@ class ContextEngine:
         return False
 
     def _check_project(self, analysis: Analysis) -> None:
-        """After an analysis: when the project block is outdated by it, rebuild the block once
-        the edit has stood :data:`PROJECT_QUIET_S` (checked again then), at most once per
-        :data:`PROJECT_REBUILD_MIN_S`."""
-        if not self._outdated(analysis):
-            return
+        """After an analysis: when the project block is outdated by it, patch it later."""
+        if self._outdated(analysis):
+            self._patch_later(recheck=True)
+
+    def _patch_later(self, recheck: bool) -> None:
+        """Patch the project block (:meth:`_patched_items`) once the change has stood
+        :data:`PROJECT_QUIET_S`, at most once per :data:`PROJECT_REBUILD_MIN_S`. ``recheck``:
+        only if an analysis still finds the block outdated then (an edit in an open buffer);
+        else in any case (a closed file of the block changed on disk)."""
         if self._project_later is not None or (self._project_task is not None and not self._project_task.done()):
             return
         try:
@@ -484,11 +492,11 @@ class ContextEngine:
             self._build_project(patch=True)
             return
         wait = max(PROJECT_QUIET_S, self._project_built_at + PROJECT_REBUILD_MIN_S - time.monotonic())
-        self._project_later = loop.call_later(wait, self._rebuild_if_outdated)
+        self._project_later = loop.call_later(wait, self._patch_now, recheck)
 
-    def _rebuild_if_outdated(self) -> None:
+    def _patch_now(self, recheck: bool) -> None:
         self._project_later = None
-        if any(self._outdated(a) for a in self._analyses.values()):
+        if not recheck or any(self._outdated(a) for a in self._analyses.values()):
             self._build_project(patch=True)
 
     # -- documents (event loop) ------------------------------------------
@@ -894,26 +902,18 @@ class ContextEngine:
         if hit is None or now - hit[1] >= 1.0:
             try:
                 st = os.stat(path)
-                sig: tuple[int, int] | None = (st.st_mtime_ns, st.st_size)
+                sig: tuple[int, int] | None = (st.st_mtime_ns, st.st_size) if stat.S_ISREG(st.st_mode) else None
             except (OSError, ValueError):
                 sig = None
-            is_open = any(self.path_of(u) == path for u in self._docs)
-            if (hit is not None and sig != hit[2] and not is_open and path in self._project_paths
-                    and self._project_later is None):
+            changed = hit is not None and sig != hit[2] and path in self._project_paths
+            is_open = (sig is None or changed) and any(self.path_of(u) == path for u in self._docs)
+            if changed and not is_open:
                 # a file of the project block changed on disk while closed (a checkout, another
                 # tool): patch the block once it has stood (only changed signatures re-rendered)
-                self._later_patch()
+                self._patch_later(recheck=False)
             hit = (sig is not None or is_open, now, sig)
             self._exists[path] = hit
         return hit[0]
-
-    def _later_patch(self) -> None:
-        try:
-            loop = asyncio.get_running_loop()
-        except RuntimeError:
-            self._build_project(patch=True)
-            return
-        self._project_later = loop.call_later(PROJECT_QUIET_S, self._build_project, True)
 
     def _sendable_project(self, family: str | None = None) -> tuple[OrderedDict[tuple[str, str], Item], str]:
         """The project block's items and text without the items that may no longer be sent
