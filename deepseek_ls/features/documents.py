@@ -48,6 +48,17 @@ def _under(path: str, root: str) -> bool:
     return path == root or path.startswith(root.rstrip(os.sep) + os.sep)
 
 
+def _root_in(uri: str, folders: list[str]) -> str | None:
+    """The folder of ``folders`` the file ``uri`` is in (the innermost), else the root of its
+    own project; None for a document that is no file."""
+    path = uris.to_fs_path(uri) if uri.startswith("file:") else None
+    if not path:
+        return None
+    path = os.path.normpath(path)
+    inside = [r for r in folders if _under(path, r)]
+    return max(inside, key=len) if inside else project_root(os.path.dirname(path))
+
+
 class DocumentListener(Protocol):
     """Hears of the documents' lifecycle (after the store changed); must not raise."""
 
@@ -67,12 +78,16 @@ class DocumentsFeature:
         self.store = DocumentStore()
         #: who hears of opened, changed and closed documents (the cross-file context subscribes)
         self.listeners: list[DocumentListener] = []
+        #: (the workspace folders, each open document's root): made again when a document is
+        #: opened or closed or the folders change (read per request and per exclusion check)
+        self._root_map: tuple[tuple[str, ...], dict[str, str | None]] | None = None
 
     # -- notifications ------------------------------------------------------
     def did_open(self, params: types.DidOpenTextDocumentParams) -> None:
         """Keep a copy of the opened document."""
         item = params.text_document
         self.store.open(item.uri, item.text, language_id=item.language_id or "plaintext", version=item.version)
+        self._root_map = None
         for listener in self.listeners:
             listener.opened(item.uri)
 
@@ -104,6 +119,7 @@ class DocumentsFeature:
         doc = self.document(uri)
         if doc is not None:
             self.store.close(doc.uri)
+            self._root_map = None
         self.service.engine.forget(uri)
         for listener in self.listeners:
             listener.closed(uri)
@@ -148,9 +164,10 @@ class DocumentsFeature:
         root = self.root_of(uri)
         if root is None:
             return ()
+        roots = self._roots_by_uri()
         return tuple(self._freeze(doc.uri, doc) for doc in self.store
                      if doc is not mine and len(doc) <= MAX_DOCUMENT_CHARS
-                     and self.root_of(doc.uri) == root
+                     and roots.get(doc.uri) == root
                      and self.exclusion(doc.uri) is None)  # a secret file is never context
 
     def editor_text(self, uri: str, text: str) -> str:
@@ -189,20 +206,22 @@ class DocumentsFeature:
     def root_of(self, uri: str) -> str | None:
         """The folder ``uri``'s file belongs to: the workspace folder it is in, else the root of
         its own project (:func:`~deepseek_ls.policy.project_root`); None for a document that is
-        no file (untitled)."""
-        path = uris.to_fs_path(uri) if uri.startswith("file:") else None
-        if not path:
-            return None
-        path = os.path.normpath(path)
-        inside = [r for r in self.workspace_roots() if _under(path, r)]
-        return max(inside, key=len) if inside else project_root(os.path.dirname(path))
+        no file (untitled). An open document's root is the one found when it was opened."""
+        roots = self._roots_by_uri()
+        return roots[uri] if uri in roots else _root_in(uri, self.workspace_roots())
+
+    def _roots_by_uri(self) -> dict[str, str | None]:
+        folders = self.workspace_roots()
+        if self._root_map is None or self._root_map[0] != tuple(folders):
+            self._root_map = (tuple(folders), {doc.uri: _root_in(doc.uri, folders) for doc in self.store})
+        return self._root_map[1]
 
     def _roots(self) -> list[str]:
         """The folders whose ``.deepseekignore`` applies: the workspace folders, and the project
         root of every open file outside them (a tab from another project, or a session with no
         workspace folder at all, honours its own project's ``.deepseekignore``)."""
         roots = self.workspace_roots()
-        extra = {root for doc in self.store if (root := self.root_of(doc.uri)) is not None} - set(roots)
+        extra = {root for root in self._roots_by_uri().values() if root is not None} - set(roots)
         return roots + sorted(extra)
 
     # -- secret files: never sent (see deepseek_ls/policy.py) ----------------------
