@@ -18,6 +18,7 @@ its own closer of that bracket instead.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Generator, Iterable, Iterator
 from dataclasses import dataclass
@@ -696,6 +697,7 @@ class Scaffolding:
         return (m.group("p") or m.group("o")) in self.paths
 
 
+@functools.lru_cache(maxsize=16)  # the head is the same across most keystrokes of a file
 def scaffolding_of(head: str) -> Scaffolding:
     """The scaffolding of a prompt whose head (the text before the current file's window) is ``head``.
 
@@ -731,7 +733,6 @@ def strip_scaffolding(text: str, scaffolding: Scaffolding, line_prefix: str) -> 
     if not scaffolding.markers:
         return text
     lines = text.split("\n")
-    start = 0
     if not line_prefix.strip():
         j, dropped = 0, False
         while j < len(lines) and (not lines[j].strip() or scaffolding.matches(lines[j])):
