@@ -21,7 +21,7 @@ from typing import Any
 
 import pytest
 
-from deepseek_ls.context import ContextConfig
+from deepseek_ls.context import ContextConfig, ContextEngine
 from deepseek_ls.context import engine as engine_module
 from tests.test_context import context_text, make_engine, write
 
@@ -175,7 +175,9 @@ def test_an_answer_with_a_location_or_an_error_is_final(tmp_path: Path, quick_re
     assert (DEF in text) == (answer == "found")
 
 
-def test_closing_the_file_stops_the_retries(tmp_path: Path, quick_retries: tuple[float, ...]) -> None:
+def _calls_after_nothing_found(tmp_path: Path, then: Callable[[ContextEngine, str], None], wait: float) -> list[int]:
+    """Open app.py with an editor that finds nothing, do ``then(engine, uri)`` once its answer is
+    in, wait ``wait`` s: the calls made to the editor."""
     write(tmp_path, {"lib.py": LIB})
     calls: list[int] = []
 
@@ -189,11 +191,16 @@ def test_closing_the_file_stops_the_retries(tmp_path: Path, quick_retries: tuple
         uri = f"file://{tmp_path / 'app.py'}"
         engine.opened(uri, APP, "python", 1)
         await _until(lambda: bool(calls) and not engine.pending(uri))
-        engine.closed(uri)
-        await asyncio.sleep(sum(quick_retries) + 0.2)
+        then(engine, uri)
+        await asyncio.sleep(wait)
         engine.close()
 
     asyncio.run(scenario())
+    return calls
+
+
+def test_closing_the_file_stops_the_retries(tmp_path: Path, quick_retries: tuple[float, ...]) -> None:
+    calls = _calls_after_nothing_found(tmp_path, lambda engine, uri: engine.closed(uri), sum(quick_retries) + 0.2)
     assert calls == [1]
 
 
@@ -231,23 +238,10 @@ def test_a_settings_change_during_a_request_asks_again(tmp_path: Path) -> None:
 def test_switching_editor_definitions_off_stops_the_retries(tmp_path: Path, quick_retries: tuple[float, ...]) -> None:
     """(Fresh review of issue 12.) Off means off: no retry of an answer that found nothing, and
     no new request for the names typed afterwards."""
-    write(tmp_path, {"lib.py": LIB})
-    calls: list[int] = []
-
-    async def scenario() -> None:
-        async def provider(uri: str, positions: list[tuple[int, int]]) -> Locations:
-            calls.append(1)
-            return None
-
-        engine = make_engine(tmp_path, EDITOR_ONLY)
-        engine.definitions_provider = provider
-        uri = f"file://{tmp_path / 'app.py'}"
-        engine.opened(uri, APP, "python", 1)
-        await _until(lambda: bool(calls) and not engine.pending(uri))
+    def switch_off_and_type(engine: ContextEngine, uri: str) -> None:
         engine.configure(ContextConfig(definitions=False, editor_definitions=False))
         engine.changed(uri, APP + "z = other_name(1)\n", 2, 1)
-        await asyncio.sleep(sum(quick_retries) + engine_module.REANALYSE_AFTER_S + 0.3)
-        engine.close()
 
-    asyncio.run(scenario())
+    calls = _calls_after_nothing_found(tmp_path, switch_off_and_type,
+                                       sum(quick_retries) + engine_module.REANALYSE_AFTER_S + 0.3)
     assert calls == [1]
