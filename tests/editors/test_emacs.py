@@ -97,6 +97,21 @@ def fake():
         fake.stop()
 
 
+def run_batch(test_el: Path, env: dict[str, str], cwd: Path,
+              result_file: Path) -> tuple[subprocess.CompletedProcess[str], dict, list[dict]]:
+    """Run ``emacs -Q --batch -l test_el``; its process, the JSON result it wrote and the
+    checks that failed (fails the test if Emacs hangs past the watchdog)."""
+    cmd = [EMACS, "-Q", "--batch", "-l", str(test_el)]
+    try:
+        proc = subprocess.run(cmd, env=env, cwd=cwd, capture_output=True, text=True,
+                              timeout=EMACS_TIMEOUT_S + 10, stdin=subprocess.DEVNULL)
+    except subprocess.TimeoutExpired as exc:
+        pytest.fail(f"emacs hung past {EMACS_TIMEOUT_S + 10}s; stdout: {exc.stdout!r} stderr: {exc.stderr!r}")
+    result = json.loads(result_file.read_text()) if result_file.exists() else {}
+    failed = [c for c in result.get("checks", []) if not c["ok"]]
+    return proc, result, failed
+
+
 def test_eglot_with_documented_snippet(tmp_path, fake):
     fake.fim_handler = lambda body: FIM_TEXT if body.get("prompt", "").endswith("    re") else ""
 
@@ -136,15 +151,8 @@ def test_eglot_with_documented_snippet(tmp_path, fake):
         "DSLS_RESULT": str(result_file),
         "DSLS_TIMEOUT": str(EMACS_TIMEOUT_S),
     })
-    cmd = [EMACS, "-Q", "--batch", "-l", str(TEST_EL)]
-    try:
-        proc = subprocess.run(cmd, env=env, cwd=ws, capture_output=True, text=True,
-                              timeout=EMACS_TIMEOUT_S + 10, stdin=subprocess.DEVNULL)
-    except subprocess.TimeoutExpired as exc:
-        pytest.fail(f"emacs hung past {EMACS_TIMEOUT_S + 10}s; stdout: {exc.stdout!r} stderr: {exc.stderr!r}")
-    result = json.loads(result_file.read_text()) if result_file.exists() else {}
+    proc, result, failed = run_batch(TEST_EL, env, ws, result_file)
     checks = result.get("checks", [])
-    failed = [c for c in checks if not c["ok"]]
     detail = (f"exit {proc.returncode} ({result.get('reason')}); failed: {json.dumps(failed, indent=1)}\n"
               f"info: {json.dumps(result.get('info'), indent=1)}\n"
               f"stdout: {proc.stdout[-3000:]}\nstderr (tail): {proc.stderr[-4000:]}\n"

@@ -41,7 +41,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -58,6 +57,7 @@ from tests.editors.test_emacs import (  # noqa: E402 - after the sys.path set-up
     doc_snippet,
     fill_snippet,
     find_emacs,
+    run_batch,
     server_program,
 )
 from tests.fake_deepseek import FakeDeepSeek  # noqa: E402 - after the sys.path set-up above
@@ -160,15 +160,8 @@ def test_eglot_gets_definitions_of_unopened_file(tmp_path: Path, fake: FakeDeepS
         "DSLS_RESULT": str(result_file),
         "DSLS_TIMEOUT": str(EMACS_TIMEOUT_S),
     })
-    cmd = [EMACS, "-Q", "--batch", "-l", str(TEST_EL)]
-    try:
-        proc = subprocess.run(cmd, env=env, cwd=ws, capture_output=True, text=True,
-                              timeout=EMACS_TIMEOUT_S + 10, stdin=subprocess.DEVNULL)
-    except subprocess.TimeoutExpired as exc:
-        pytest.fail(f"emacs hung past {EMACS_TIMEOUT_S + 10}s; stdout: {exc.stdout!r} stderr: {exc.stderr!r}")
-    result = json.loads(result_file.read_text()) if result_file.exists() else {}
+    proc, result, failed = run_batch(TEST_EL, env, ws, result_file)
     checks = result.get("checks", [])
-    failed = [c for c in checks if not c["ok"]]
     fims = fake.fim_requests()
     detail = (f"exit {proc.returncode} ({result.get('reason')}); failed: {json.dumps(failed, indent=1)}\n"
               f"info: {json.dumps(result.get('info'), indent=1, ensure_ascii=False)}\n"
