@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import bisect
 import builtins
+import dataclasses
 import functools
 import keyword
 import math
@@ -484,15 +485,33 @@ def _python(src: _Source, nodes: list[ts.Node], parsed: Parsed, item_chars: int)
             for name in names:
                 parsed.definitions[name] = Definition(name, "variable", node.start_point.row, node.end_point.row,
                                                       text)
-        elif kind == "if_statement" or kind == "try_statement":
-            # `if TYPE_CHECKING:` / `try: import x` blocks: their imports count
-            for sub in node.named_children:
-                block = sub if sub.type == "block" else sub.child_by_field_name("body") or sub.child_by_field_name(
-                    "consequence")
-                if block is not None and block.type == "block":
-                    for stmt in block.named_children:
-                        if stmt.type in ("import_statement", "import_from_statement"):
-                            _python(src, [stmt], parsed, item_chars)
+
+
+#: the statements that hold other statements (where an import may hide: ``if TYPE_CHECKING:``,
+#: ``try: import x``, an import inside a function or method)
+_PY_CONTAINERS = frozenset({
+    "function_definition", "class_definition", "decorated_definition", "block", "if_statement",
+    "elif_clause", "else_clause", "try_statement", "except_clause", "except_group_clause", "finally_clause",
+    "with_statement", "for_statement", "while_statement", "match_statement", "case_clause"})
+#: an import statement that is not at the start of its line's indentation level 0
+_PY_INNER_IMPORT = re.compile(r"^[ \t]+(?:from[ \t]+\S+[ \t]+)?import\b", re.M)
+
+
+def _python_inner_imports(src: _Source, root: ts.Node, parsed: Parsed, item_chars: int) -> None:
+    """The imports inside other statements: ``if TYPE_CHECKING:`` / ``try:`` blocks and the
+    bodies of functions and classes (``def f(): from .x import g``). Function-local imports
+    are scoped to their function; the file's context takes them as its own. A walk of the
+    statements only (no expressions), and none when no indented import line exists."""
+    if not _PY_INNER_IMPORT.search(parsed.text):
+        return
+    stack = [n for n in root.named_children if n.type in _PY_CONTAINERS]
+    while stack:
+        node = stack.pop()
+        for child in node.named_children:
+            if child.type in ("import_statement", "import_from_statement"):
+                _python(src, [child], parsed, item_chars)
+            elif child.type in _PY_CONTAINERS:
+                stack.append(child)
 
 
 def _python_comment_above(src: _Source, node: ts.Node, item_chars: int) -> str:
@@ -523,6 +542,7 @@ _TS_DECLS = {"function_declaration": "function", "generator_function_declaration
 
 
 def _ts(src: _Source, root: ts.Node, parsed: Parsed, item_chars: int) -> None:
+    aliases: list[tuple[str, str]] = []  # `export { a as b }` within the file: (b, a)
     for node in root.named_children:
         kind = node.type
         if kind == "import_statement":
@@ -558,6 +578,13 @@ def _ts(src: _Source, root: ts.Node, parsed: Parsed, item_chars: int) -> None:
                         name = _text(spec.child_by_field_name("name"))
                         alias = spec.child_by_field_name("alias")
                         parsed.reexports[_text(alias) if alias else name] = (_string_value(origin), name)
+                continue
+            clause = next((c for c in node.named_children if c.type == "export_clause"), None)
+            if clause is not None:  # `export { a as b }`: importers ask for b, the file defines a
+                for spec in clause.named_children:
+                    name = _text(spec.child_by_field_name("name"))
+                    alias = spec.child_by_field_name("alias")
+                    aliases.append((_text(alias) if alias is not None else name, name))
                 continue
             decl = node.child_by_field_name("declaration") or next(
                 (c for c in node.named_children if c.type in _TS_DECLS), node)
@@ -602,6 +629,43 @@ def _ts(src: _Source, root: ts.Node, parsed: Parsed, item_chars: int) -> None:
                              body if decl.type != "type_alias_declaration" else None)
         parsed.definitions[name] = Definition(name, _TS_DECLS[decl.type], node.start_point.row, node.end_point.row,
                                               text)
+    imported = {imp.local: imp for imp in parsed.imports if imp.name is not None}
+    for exported, local in aliases:
+        if exported in parsed.definitions:
+            continue
+        if local in parsed.definitions:
+            parsed.definitions[exported] = dataclasses.replace(parsed.definitions[local], name=exported)
+        elif local in imported:  # `import { x } from './a'; export { x as y }`: a re-export
+            parsed.reexports.setdefault(exported, (imported[local].module, imported[local].name or local))
+    _ts_inner_imports(root, parsed)
+
+
+#: ``require(`` / ``import(`` anywhere (a dynamic import, or a require inside a function)
+_TS_CALL_IMPORT = re.compile(r"\b(?:require|import)\s*\(")
+_TS_DECLARATIONS = ("lexical_declaration", "variable_declaration")
+
+
+def _ts_inner_imports(root: ts.Node, parsed: Parsed) -> None:
+    """``const m = await import("./x")`` and ``const {f} = require("./x")`` below the top level
+    (inside a function, a block): their bindings, as the top-level ones (:func:`_require`).
+    Only the nodes spanning a line that calls ``require(`` or ``import(`` are visited (a
+    CommonJS file calls ``require(`` at its top: no walk of its whole tree for that)."""
+    rows = sorted({parsed.text.count("\n", 0, m.start()) for m in _TS_CALL_IMPORT.finditer(parsed.text)})
+    if not rows:
+        return
+
+    def spans(node: ts.Node) -> bool:
+        i = bisect.bisect_left(rows, node.start_point.row)
+        return i < len(rows) and rows[i] <= node.end_point.row
+
+    stack = [root]
+    while stack:
+        for child in stack.pop().named_children:
+            if not spans(child):
+                continue
+            if child.parent != root and child.type in _TS_DECLARATIONS and _require(child, parsed):
+                continue
+            stack.append(child)
 
 
 def _ts_declarator(src: _Source, node: ts.Node, decl: ts.Node, declarator: ts.Node, item_chars: int) -> str:
@@ -616,14 +680,18 @@ def _ts_declarator(src: _Source, node: ts.Node, decl: ts.Node, declarator: ts.No
 
 
 def _require(node: ts.Node, parsed: Parsed) -> bool:
-    """CommonJS ``const {a, b: c} = require("./m")`` / ``const m = require("./m")``: its imports
-    (True when ``node`` is such a declaration)."""
+    """CommonJS ``const {a, b: c} = require("./m")`` / ``const m = require("./m")``, and the
+    dynamic ``const m = await import("./m")``: its imports (True when ``node`` is such a
+    declaration)."""
     if node.type not in ("lexical_declaration", "variable_declaration"):
         return False
     found = False
     for declarator in node.named_children:
         value = declarator.child_by_field_name("value") if declarator.type == "variable_declarator" else None
-        if value is None or value.type != "call_expression" or _text(value.child_by_field_name("function")) != "require":
+        if value is not None and value.type == "await_expression" and value.named_children:
+            value = value.named_children[0]  # `await import("./m")`
+        if value is None or value.type != "call_expression" or \
+                _text(value.child_by_field_name("function")) not in ("require", "import"):
             continue
         args = value.child_by_field_name("arguments")
         strings = [a for a in (args.named_children if args is not None else []) if a.type == "string"]
@@ -763,6 +831,7 @@ def parse(text: str, language: str, item_tokens: int = 200, *, render: bool = Tr
     parsed.has_error = bool(root.has_error)
     if language == "python":
         _python(src, root.named_children, parsed, item_chars)
+        _python_inner_imports(src, root, parsed, item_chars)
         for imp in parsed.imports:  # `from .x import A` in a package's __init__ re-exports A
             if imp.name == "*":
                 parsed.star_exports.append(imp.module)
