@@ -245,3 +245,40 @@ def test_switching_editor_definitions_off_stops_the_retries(tmp_path: Path, quic
     calls = _calls_after_nothing_found(tmp_path, switch_off_and_type,
                                        sum(quick_retries) + engine_module.REANALYSE_AFTER_S + 0.3)
     assert calls == [1]
+
+
+def test_a_restored_session_asks_the_editor_only_where_the_user_works(tmp_path: Path,
+                                                                      quick_retries: tuple[float, ...]) -> None:
+    """60 tabs opened at once (a restored session) once sent 60 requests, and 240 with the
+    retries of answers that found nothing. Now only the tab opened last (the editor shows it)
+    is asked; another one when the user types or asks a completion in it."""
+    files = {f"m{i:02d}.py": f"from lib import magic_number\nv{i} = magic_number({i})\n" for i in range(60)}
+    write(tmp_path, {"lib.py": LIB, **files})
+    asked: list[str] = []
+
+    async def scenario() -> tuple[list[str], list[str], list[str]]:
+        async def provider(uri: str, positions: list[tuple[int, int]]) -> Locations:
+            asked.append(uri)
+            return None  # found nothing: asked again later, but only where the user works
+
+        engine = make_engine(tmp_path, EDITOR_ONLY)
+        engine.definitions_provider = provider
+        uris = [f"file://{tmp_path / name}" for name in files]
+        for version, (uri, text) in enumerate(zip(uris, files.values(), strict=True), start=1):
+            engine.opened(uri, text, "python", version)
+        await _until(lambda: all(not engine.pending(u) for u in uris))
+        await asyncio.sleep(sum(quick_retries) + 0.3)
+        on_open = list(asked)
+        engine.cursor(uris[3], 1)  # the user goes to the fourth tab and completes there
+        await _until(lambda: uris[3] in asked)
+        await _until(lambda: not engine.pending(uris[3]))
+        after_cursor = list(asked)
+        engine.changed(uris[7], files["m07.py"] + "x", 99, 1)  # ... and types in the eighth
+        await _until(lambda: uris[7] in asked)
+        engine.close()
+        return uris, on_open, after_cursor
+
+    uris, on_open, after_cursor = asyncio.run(scenario())
+    assert set(on_open) == {uris[-1]} and len(on_open) == 1 + len(quick_retries)
+    assert set(after_cursor) == {uris[-1], uris[3]}
+    assert uris[7] in asked and len(set(asked)) == 3

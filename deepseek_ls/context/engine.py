@@ -103,6 +103,8 @@ RECENT_FILES = 8
 MAX_ANALYSED_CHARS = 1_000_000
 
 _WORD = re.compile(r"[A-Za-z_$][\w$]*")
+#: Go: a call of an exported method on a value, ``x.Name(`` (its name)
+_GO_METHOD_CALL = re.compile(r"[\w)\]]\s*\.\s*([A-Z]\w*)\s*\(")
 #: a header line of a rendered item, in any comment style (see :func:`_render`)
 _OTHER_FILE_LINE = re.compile(r"[ \t]*\S{1,3} Other file: ")
 #: the lines that can change what a file imports (a cheap check before parsing again)
@@ -309,6 +311,10 @@ class ContextEngine:
         self._open: set[str] = set()
         self._editor: dict[str, dict[str, list[tuple[str, int]]]] = {}
         self._editor_asked: dict[str, frozenset[str]] = {}
+        #: the documents the user worked in (typed, or asked a completion) since opening them, and
+        #: the one opened last (the editor shows it): the only ones the editor is asked about
+        self._worked: set[str] = set()
+        self._last_opened: str | None = None
         self._rendered: LRUCache[tuple[object, ...], Block] = LRUCache(maxsize=256)
         #: path -> (exists on disk, when checked (monotonic s)): a deleted file is not sent
         self._covered_lines: LRUCache[tuple[str, str, str], frozenset[str]] = LRUCache(maxsize=64)
@@ -507,6 +513,7 @@ class ContextEngine:
             return
         self._open.add(uri)
         self._docs[uri] = (version, text, language_id)
+        self._last_opened = uri
         self._schedule(uri, 0.0)
 
     def changed(self, uri: str, text: str | Callable[[], str], version: object, line: int | None = None) -> None:
@@ -518,6 +525,7 @@ class ContextEngine:
             self.closed(uri)
             return
         self._getters[uri] = text if callable(text) else None
+        self._worked.add(uri)
         if isinstance(text, str):
             self._docs[uri] = (version, text, self._docs[uri][2])
         else:
@@ -528,6 +536,9 @@ class ContextEngine:
 
     def closed(self, uri: str) -> None:
         self._open.discard(uri)
+        self._worked.discard(uri)
+        if self._last_opened == uri:
+            self._last_opened = None
         self._docs.pop(uri, None)
         self._getters.pop(uri, None)
         for task in (self._pending.pop(uri, None), self._working.pop(uri, None)):
@@ -548,8 +559,13 @@ class ContextEngine:
         """Where the cursor is (0-based line): the editor request follows it."""
         old = self._cursor.get(uri)
         self._cursor[uri] = line
-        if old is not None and abs(old - line) > NEAR_ABOVE // 2 and uri in self._docs \
-                and self.definitions_provider is not None:
+        first = uri not in self._worked and uri in self._docs
+        self._worked.add(uri)
+        if self.definitions_provider is None or uri not in self._docs:
+            return
+        if first and uri != self._last_opened and uri in self._analyses:
+            self._schedule(uri, 0.0)  # a tab the editor was not asked about when it opened: now
+        elif old is not None and abs(old - line) > NEAR_ABOVE // 2:
             self._schedule(uri, REANALYSE_AFTER_S)
 
     async def ready(self, uri: str, timeout: float) -> bool:
@@ -621,8 +637,15 @@ class ContextEngine:
         if analysis is None:
             return
         self._store(analysis)
-        if self.definitions_provider is not None and self.config.editor_definitions:
+        if self.definitions_provider is not None and self.config.editor_definitions and self._asks_editor(uri):
             await self._ask_editor(uri, analysis)
+
+    def _asks_editor(self, uri: str) -> bool:
+        """Is the editor asked about ``uri``'s names? Only for the document opened last (the one
+        the editor shows) and those the user typed or asked a completion in: a restored session
+        of 60 tabs asked about all of them at once (240 requests with the retries); the others
+        are asked when the user comes to them (:meth:`cursor`)."""
+        return uri in self._worked or uri == self._last_opened
 
     def _store(self, analysis: Analysis | None) -> None:
         if analysis is None:
@@ -710,6 +733,7 @@ class ContextEngine:
                 if hit is not None:
                     add(hit[0], hit[1], members.get(binding.local, []))
         if parsed.language == "go":
+            self._go_methods(parsed, bindings, qualified, add)
             # the package's own names need no import; those the file uses come first, then
             # the ones the package's files use most (project-level context)
             folder = os.path.dirname(path)
@@ -730,6 +754,37 @@ class ContextEngine:
                         item = self._item(other, definition)
                         out.setdefault(item.key, Candidate(item, (), popular))
         return list(out.values())
+
+    def _go_methods(self, parsed: Parsed, bindings: list[Binding], qualified: dict[tuple[str, str], list[int]],
+                    add: Callable[[str, Definition, list[int]], None]) -> None:
+        """Go: methods of an imported package's types called on a value (``db := store.New(dsn)``
+        then ``db.QueryRow(``): the method ``T.M`` of a package the file uses, for a type ``T``
+        the file names (``store.DB``) or that a function it calls mentions in its signature
+        (``func New(dsn string) *DB``), when the file calls ``.M(`` on anything."""
+        calls: dict[str, list[int]] = {}
+        for m in _GO_METHOD_CALL.finditer(parsed.text):
+            calls.setdefault(m.group(1), []).append(parsed.text.count("\n", 0, m.start()))
+        if not calls:
+            return
+        ws = self.workspace
+        for binding in bindings:
+            if binding.name is not None:
+                continue
+            used = [name for (q, name) in qualified if q == binding.local]
+            if not used:
+                continue
+            files, _counts = ws.go_package(binding.path, "")
+            types = set(used)
+            for _path, src in files:
+                for name in used:
+                    definition = src.parsed.definitions.get(name)
+                    if definition is not None and definition.text:
+                        types.update(_WORD.findall(definition.text.split("\n", 1)[0]))
+            for other, src in files:
+                for name, definition in src.parsed.definitions.items():
+                    owner, _, method = name.partition(".")
+                    if method and owner in types and method in calls:
+                        add(other, definition, sorted(set(calls[method])))
 
     def _editor_candidates(self, uri: str, path: str, parsed: Parsed) -> list[Candidate]:
         found = self._editor.get(uri) or {}
@@ -809,7 +864,7 @@ class ContextEngine:
 
     def _retry_editor(self, uri: str, names: frozenset[str]) -> None:
         retry = self._editor_retry.get(uri)
-        if retry is None or retry[0] != names or uri not in self._docs:
+        if retry is None or retry[0] != names or uri not in self._docs or not self._asks_editor(uri):
             return
         self._editor_retry[uri] = (names, retry[1], None)
         if self._editor_asked.get(uri) == names:
