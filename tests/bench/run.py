@@ -59,7 +59,7 @@ def server_code_id(tree: str | None = None) -> str:
     try:
         head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=cwd, capture_output=True,
                               text=True, timeout=10).stdout.strip()
-        diff = subprocess.run(["git", "diff", "HEAD", "--", "deepseek_ls"], cwd=cwd, capture_output=True,
+        diff = subprocess.run(["git", "diff", "HEAD", "--", ":(top)deepseek_ls"], cwd=cwd, capture_output=True,
                               timeout=10).stdout
         return head + (f"+dirty:{hashlib.sha1(diff).hexdigest()[:8]}" if diff else "")
     except Exception:
