@@ -192,7 +192,7 @@ def test_project_block_is_the_most_used_definitions_and_shared_across_files(py_r
     # slugify: used by two files (one via the module); User by two (one.py, the __init__ re-export)
     assert "def slugify(" in project and "class User:" in project
     assert "def _first_new(" not in project  # private, and used by no file of the project
-    assert project.index("def deep_helper(") < project.index("def slugify(")  # path order
+    assert "def deep_helper(" not in project  # pkg/sub/deep.py: no file of the project imports it
     a = open_file(engine, py_root, "pkg/a.py", "python",
                   "from .priv import _first_new\nfrom .util import slugify\n\nslugify(_first_new(1))\n")
     b = open_file(engine, py_root, "pkg/b.py", "python", "from .priv import _second_new\n\n_second_new(1)\n")
@@ -200,6 +200,22 @@ def test_project_block_is_the_most_used_definitions_and_shared_across_files(py_r
     assert block_a.project == block_b.project == project  # the same start for every file
     assert "def _first_new(x):" in block_a.file and "def _second_new(y):" in block_b.file
     assert "def slugify(" not in block_a.file  # in the project block already: not twice
+
+
+def test_project_block_leaves_out_files_nothing_imports(py_root: Path):
+    """A migration, a script or a test that no file imports says nothing of the project's API:
+    it never pads the project block (the public definitions of the files the project does
+    use still fill it)."""
+    write(py_root, {"pkg/one.py": "from .util import slugify\n\nslugify('a')\n",
+                    "pkg/migrations/__init__.py": "",
+                    "pkg/migrations/0001_initial.py": "class Migration:\n    operations = []\n\n\n"
+                                                      "def forwards(apps, schema_editor):\n    pass\n",
+                    "scripts/seed_data.py": "def seed_everything(db):\n    return db\n"})
+    project = make_engine(py_root).project_block
+    assert "def slugify(" in project
+    assert "MAX_RETRIES" in project  # pkg/util.py is used: its other public names come after
+    assert "class Migration" not in project and "def forwards(" not in project
+    assert "def seed_everything(" not in project
 
 
 def test_project_block_does_not_change_when_a_file_needs_a_new_definition(py_root: Path):

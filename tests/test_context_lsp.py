@@ -126,8 +126,9 @@ async def test_definition_of_an_imported_name_reaches_the_prompt_with_one_tab(cl
     prompt = fake.fim_requests()[-1].body["prompt"]
     assert 'def compute_total(items, tax_rate=0.2):\n    """Sum with tax."""' in prompt
     assert "# Other file: pkg/helpers.py" in prompt
-    # a public definition of the workspace: in the project block, before the file's own header
-    assert prompt.index("def compute_total(") < prompt.index("# Path: pkg/app.py")
+    # no file on disk imports helpers.py (app.py is only open): its definition is the file's
+    # own context, right after the file's header, not the project block's
+    assert prompt.index("# Path: pkg/app.py") < prompt.index("def compute_total(")
     # excluded files (.deepseekignore, deepseek.exclude) are never read for context
     assert "signing_key():" not in prompt.replace("key = signing_key()", "")
     assert SECRET not in prompt

@@ -9,8 +9,9 @@ every definition another file imports or uses through a module
 (``mod.Name``) gets a score: the number of distinct files using it, then the
 number of lines using it. Go adds the package's own names other files of the
 package use (no import needed there). After those come the other public
-top-level definitions (no leading ``_``): functions and types before
-variables, those of the most used files first.
+top-level definitions (no leading ``_``) of the files the project uses:
+functions and types before variables, those of the most used files first.
+A file no other file uses (a migration, a script, a test) adds nothing.
 
 :func:`rank` gives the scored definitions best first; the engine fills the
 project block with them up to its share of the budget, in whole cache units.
@@ -128,13 +129,15 @@ def rank(workspace: Workspace, files: list[str]) -> list[Ranked]:
                         count(other, (path, definition), 1)
     out = [Ranked(key[0], found[key][1], len(users[key]), lines[key]) for key in found]
     out.sort(key=lambda r: (-r.files, -r.uses, r.path, r.definition.line))
-    # then the other public definitions (the project's API), those of the files the project
-    # uses most first: a small project's map still fills its units
+    # then the other public definitions (the project's API) of the files the project uses,
+    # those it uses most first: a small project's map still fills its units
     weight: dict[str, int] = {}
     for r in out:
         weight[r.path] = weight.get(r.path, 0) + r.files
     rest: list[Ranked] = []
     for path in files:
+        if not weight.get(path):
+            continue  # a file nothing imports (a migration, a script, a test) says nothing of the API
         src = workspace.source(path)
         if src is None:
             continue
