@@ -171,7 +171,7 @@ class Settings:
     completion_max_lines: int = _setting("completion.maxLines", FIM_MAX_LINES, "Lines of a multi-line suggestion at most.", lo=1, hi=200)
     completion_timeout_ms: int = _setting("completion.timeoutMs", int(FIM_TIMEOUT_S * 1000), "Drop a ghost text that takes longer than this (ms).", lo=200, hi=60000)
     completion_temperature: float = _setting("completion.temperature", 0.0, "Sampling temperature for completions.", lo=0.0, hi=2.0)
-    completion_prefix_chars: int = _setting("completion.prefixChars", PREFIX_CHARS, "Characters of the file before the cursor sent as context.", lo=200, hi=400000)
+    completion_prefix_chars: int = _setting("completion.prefixChars", PREFIX_CHARS, "Characters of the file before the cursor sent as context (and up to half as many of the rest of the file, in the cached head).", lo=200, hi=400000)
     completion_suffix_chars: int = _setting("completion.suffixChars", SUFFIX_CHARS, "Characters after the cursor sent as context (all billed as cache misses).", lo=0, hi=20000)
     completion_items: CompletionItems = _setting("completion.items", "auto", "Offer the suggestion as a `textDocument/completion` item too: `auto` = only for clients that do not declare inline completion.", choices=get_args(CompletionItems))
     completion_other_files: bool = _setting("completion.otherFiles", True, "Add context from other open files of the same language.")

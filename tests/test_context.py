@@ -288,24 +288,29 @@ def test_switch_a_b_a_gives_identical_heads_for_a(py_root: Path):
     assert head_b.startswith(engine.project_block)
 
 
-def test_a_pinned_other_file_is_refreshed_when_the_file_block_changes(py_root: Path):
-    """Other open files are listed afresh only when the file's head changes anyway."""
+def test_a_pinned_other_file_is_refreshed_when_the_tail_changes_not_the_file_block(py_root: Path):
+    """Other open files are listed afresh only when the head before them changes anyway (the
+    file's tail, at a band change). The file block comes after them: its change alone keeps
+    them (relisting them then would bill them again for nothing)."""
     from deepseek_ls.snapshot import DocumentSnapshot
 
     engine = make_engine(py_root)
     a = open_file(engine, py_root, "pkg/a.py", "python", "from .priv import _first_new\n\n_first_new('x')\n")
-    engine.block(a, 2)
+    engine.block(a, 2, 0)
     old = DocumentSnapshot("file:///o.py", "o.py", "python", "x = 1\n", 1)
     new = DocumentSnapshot("file:///o.py", "o.py", "python", "x = 2\n", 2)
     assert engine.pin_others(a, (old,)) == (old,)
-    engine.block(a, 2)
+    engine.block(a, 2, 0)
     assert engine.pin_others(a, (new,)) == (old,)  # pinned
     assert engine.pin_others(a, ()) == ()  # closed: dropped
     assert engine.pin_others(a, (new,)) == ()  # opened again: waits for the head to change
     engine.opened(a, "from .priv import _first_new, _second_new\n\n_first_new('x')\n"
                      "_second_new(2)\n", "python", 2)
-    engine.block(a, 4)  # the file block changed: the head changes anyway, so the pins refresh
+    first = engine.block(a, 4, 0)
+    assert "def _second_new(" in first.file  # the file block changed ...
     newer = DocumentSnapshot("file:///o.py", "o.py", "python", "x = 3\n", 3)
+    assert engine.pin_others(a, (newer,)) == ()  # ... and the listing before it stays
+    engine.block(a, 4, 40)  # the cursor in another band of the file's tail: the tail changes
     assert engine.pin_others(a, (newer,)) == (newer,)
 
 
@@ -878,3 +883,36 @@ def test_a_binary_file_is_never_context_and_a_bom_never_reaches_the_prompt(tmp_p
     text = engine.block(uri, 4).file
     assert "def with_bom(x):" in text and "\ufeff" not in text
     assert "packed" not in text and "\x00" not in text
+
+
+def test_a_definition_joining_the_file_block_keeps_the_tail_and_other_files_cached(py_root: Path):
+    """The file block is the last part of the prompt's head (after the file's tail and the other
+    open files): a name used for the first time brings its definition, and the prompt stays
+    byte for byte up to the file block, so only the block and the window are billed again."""
+    from deepseek_ls.prompt.fim import build_fim_prompt
+    from deepseek_ls.snapshot import DocumentSnapshot
+
+    engine = make_engine(py_root)
+    body = "".join(f"def later_{i}(x):\n    return x + {i}\n\n" for i in range(40))
+    before = "from .priv import _first_new\nfrom .util import *\n\ndef run(x):\n    return _first_new(x)\n"
+    after = before.replace("from .util import *", "from .priv import _second_new") + "    _second_new(x)\n"
+    uri = open_file(engine, py_root, "pkg/a.py", "python", before + body)
+    other = DocumentSnapshot("file:///w/pkg/o.py", "pkg/o.py", "python", "VALUE = '面积😀'\n", 1)
+
+    def prompt(text: str, version: int) -> tuple[str, str]:
+        engine.opened(uri, text, "python", version)
+        line = text[:len(text) - len(body)].count("\n") - 1
+        block = engine.block(uri, line)
+        fim = build_fim_prompt(DocumentSnapshot(uri, "pkg/a.py", "python", text, version), len(text) - len(body) - 1,
+                               others=engine.pin_others(uri, (other,)), project_context=block.project,
+                               file_context=block.file)
+        return fim.prompt, block.file
+
+    first, first_block = prompt(before + body, 1)
+    second, second_block = prompt(after + body, 2)
+    assert "def _second_new(" not in first_block and "def _second_new(" in second_block
+    tail = first.index("# Path: pkg/a.py (later in this file)")
+    listed = first.index("# Other file: pkg/o.py")
+    block_at = first.index(first_block)
+    assert tail < listed < block_at  # tail, other files, then the file block, then the window
+    assert second[:block_at] == first[:block_at]  # the tail and the other file: cached

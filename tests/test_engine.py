@@ -13,7 +13,7 @@ from deepseek_ls.completion.clock import ManualClock
 from deepseek_ls.completion.engine import CompletionEngine, CompletionRequest
 from deepseek_ls.completion.flights import ADOPT_GRACE_MS
 from deepseek_ls.completion.prompt_cache import CACHE_WARMUP_S
-from deepseek_ls.prompt.config import SHORT_PREFIX_CHARS
+from deepseek_ls.prompt.config import PREFIX_CHARS, SHORT_PREFIX_CHARS
 from deepseek_ls.settings import build_settings
 from deepseek_ls.snapshot import DocumentSnapshot
 from tests.conftest import until
@@ -297,7 +297,7 @@ async def test_short_prompts_while_a_new_prompt_head_is_being_cached():
     engine.clock.advance(0.01)
     await engine.complete(req(text + "123", manual=True))  # cached by now: full again
     sizes = [len(b["prompt"]) for b in up.bodies]
-    assert sizes[0] > 10000 and sizes[3] > 10000
+    assert sizes[0] > PREFIX_CHARS - 200 and sizes[3] > PREFIX_CHARS - 200  # full: the whole window
     assert sizes[1] < SHORT_PREFIX_CHARS + 200 and sizes[2] < SHORT_PREFIX_CHARS + 200
     assert up.bodies[1]["prompt"].startswith("# Path: a.py\n# Language: python\n")
     assert up.bodies[3]["prompt"][: sizes[0] - 1] == up.bodies[0]["prompt"][:-1]

@@ -938,8 +938,11 @@ class ContextEngine:
             hit = Block(project_text, _render([by_key[k] for k in chosen]) + _render(snippets),
                         (*project, *chosen, *(s.key for s in snippets)))
             self._rendered[cache_key] = hit
-        if (state.last_file is not None and state.last_file != hit.file) or (state.band not in (None, band)):
-            state.relist = True  # the head changes here anyway: other files may be listed afresh
+        if state.band not in (None, band):
+            # the file's tail changes here (the other open files come after it in the head):
+            # they may be listed afresh; a change of the file block alone does not (it comes
+            # after them, so relisting then would bill them again for nothing)
+            state.relist = True
         state.last_file = hit.file
         state.band = band
         state.last_project = hit.project
@@ -997,9 +1000,10 @@ class ContextEngine:
     def pin_others(self, uri: str, others: tuple[DocumentSnapshot, ...]) -> tuple[DocumentSnapshot, ...]:
         """The other open documents as ``uri``'s prompt lists them (``others`` in opening order).
 
-        Listed afresh, as they are now, only when ``uri``'s head changes anyway: its first
-        prompt, its file block changed or its cursor moved to another band at the last
-        :meth:`block` (the file's tail changes then), or the project block was rebuilt.
+        Listed afresh, as they are now, only when the part of ``uri``'s head before them
+        changes anyway: its first prompt, its cursor moved to another band at the last
+        :meth:`block` (the file's tail changes then), or the project block was rebuilt (the
+        file block comes after them in the prompt: its changes do not relist them).
         Otherwise each stays at the content it had when listed and a tab opened meanwhile
         waits for the next such change: a return to ``uri`` finds its prompt head byte for byte
         as it left it (on the ``multi`` typing replay, a new tab listed at once cost the return
