@@ -132,7 +132,7 @@ async def test_prompt_start_is_identical_across_keystrokes(client: LanguageClien
         await client.text_document_inline_completion_async(inline_params(line, 5 + i, manual=True))
         prompts.append(fake.fim_requests()[-1].body["prompt"])
     stable = prompts[0][:-1]
-    assert len(stable) > 10000
+    assert len(stable) > 5000
     assert all(p.startswith(stable) for p in prompts)
     hits = [r.usage["prompt_cache_hit_tokens"] for r in fake.fim_requests()[1:] if r.usage]
     assert hits and min(hits) > 0

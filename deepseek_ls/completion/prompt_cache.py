@@ -33,8 +33,10 @@ from .request import CompletionRequest
 #: Until then a new (or moved) prompt head would be billed in full again, so
 #: requests send the short prompt meanwhile.
 CACHE_WARMUP_S = 2.0
-#: Only prompts whose stable head is at least this long get a short prompt while it warms.
-SHORT_MIN_HEAD_CHARS = 4000
+#: Only prompts at least this much longer than the short prompt's window get a short prompt while
+#: their head warms (the short prompt at least halves them: with the 6,000-character window a
+#: prompt of one file and no context qualifies; 4,000 with the 12,000 window of before).
+SHORT_MIN_HEAD_CHARS = 2000
 #: while a head's first request is in flight (its entry in ``_warm``)
 _IN_FLIGHT = -1.0
 
