@@ -916,3 +916,27 @@ def test_a_definition_joining_the_file_block_keeps_the_tail_and_other_files_cach
     block_at = first.index(first_block)
     assert tail < listed < block_at  # tail, other files, then the file block, then the window
     assert second[:block_at] == first[:block_at]  # the tail and the other file: cached
+
+
+def test_the_project_block_belongs_to_the_files_workspace_folder(tmp_path: Path):
+    """Multi-root: each workspace folder is its own project (a file of one folder never gets the
+    other folder's map); a file outside every folder gets no project block at all."""
+    for name in ("alpha", "beta"):
+        write(tmp_path / name, {f"{name}pkg/__init__.py": "",
+                                f"{name}pkg/core.py": f"def {name}_helper(x):\n    return x\n",
+                                f"{name}pkg/one.py": f"from .core import {name}_helper\n\n{name}_helper(1)\n",
+                                f"{name}pkg/two.py": f"from .core import {name}_helper\n\n{name}_helper(2)\n"})
+    write(tmp_path / "outside", {"pyproject.toml": "[project]\nname='o'\n", "x/main.py": "VALUE = 1\n"})
+    engine = ContextEngine(None, display=lambda p: os.path.relpath(p, tmp_path),
+                           path_of=lambda u: os.path.normpath(u[len("file://"):]) if u.startswith("file://") else None)
+    engine.set_roots([str(tmp_path / "alpha"), str(tmp_path / "beta")])
+    assert "def alpha_helper(" in engine.project_block and "def beta_helper(" in engine.project_block
+    a = open_file(engine, tmp_path, "alpha/alphapkg/new.py", "python", "x = 1\n")
+    b = open_file(engine, tmp_path, "beta/betapkg/new.py", "python", "y = 2\n")
+    b2 = open_file(engine, tmp_path, "beta/betapkg/other.py", "python", "z = 3\n")
+    out = open_file(engine, tmp_path, "outside/x/main.py", "python")
+    block_a, block_b, block_b2 = engine.block(a, 0), engine.block(b, 0), engine.block(b2, 0)
+    assert "def alpha_helper(" in block_a.project and "beta_helper" not in block_a.project
+    assert "def beta_helper(" in block_b.project and "alpha_helper" not in block_b.project
+    assert block_b2.project == block_b.project  # one folder's files share their block
+    assert engine.block(out, 0).project == ""

@@ -78,6 +78,7 @@ GO_STORE = ("package store\n\ntype DB struct{ dsn string }\n\n// QueryRow runs o
             "// Close is never called by main.go. UNUSED_MARKER\nfunc (d *DB) Close() error { return nil }\n\n"
             "type Other struct{}\n\n// QueryRow of a type main.go never sees. OTHER_MARKER\n"
             "func (o *Other) QueryRow(sql string) error { return nil }\n\n"
+            "// New opens the store: its doc comment comes before its signature.\n"
             "func New(dsn string) *DB { return &DB{dsn} }\n")
 
 
@@ -92,3 +93,43 @@ def test_go_methods_of_an_imported_type_called_on_a_value(tmp_path: Path) -> Non
     assert "METHOD_MARKER" in text  # New returns *DB: DB's QueryRow
     assert "UNUSED_MARKER" not in text  # a method the file never calls
     assert "OTHER_MARKER" not in text  # the same method name on a type the file never meets
+
+
+@pytest.mark.parametrize(("lib", "code", "name"), [
+    # `module.exports = function name()`: what `const x = require()` gets, called as x()
+    ("module.exports = function plainCjs(argOne) {\n  return 'CJS_MARKER';\n};\n",
+     "const plain = require('./lib');\n\nfunction work() {\n  return plain(", "plainCjs"),
+    # `exports.name = function`
+    ("exports.expFn = function (argOne) {\n  return 'CJS_MARKER';\n};\n",
+     "const lib = require('./lib');\n\nfunction work() {\n  return lib.expFn(", "expFn"),
+    # `module.exports.name = arrow`, destructured
+    ("module.exports.modExp = (argOne) => 'CJS_MARKER';\n",
+     "const { modExp } = require('./lib');\n\nmodExp(", "modExp"),
+    # `exports.name = a function declared above` (as `export { a as name }`)
+    ("function inner(argOne) {\n  return 'CJS_MARKER';\n}\nexports.outer = inner;\n",
+     "const { outer } = require('./lib');\n\nouter(", "outer"),
+    # `module.exports = Name` of a class declared above
+    ("class Store {\n  get(key) { return 'CJS_MARKER'; }\n}\nmodule.exports = Store;\n",
+     "const Store = require('./lib');\n\nnew Store(", "Store"),
+], ids=["module-exports-function", "exports-dot-name", "module-exports-dot-name", "exports-name-of-declared",
+        "module-exports-class"])
+def test_commonjs_export_forms(tmp_path: Path, lib: str, code: str, name: str) -> None:
+    write(tmp_path, {"package.json": '{"name": "app"}', "src/lib.js": lib})
+    engine = make_engine(tmp_path)
+    uri = open_file(engine, tmp_path, "src/main.js", "javascript", code)
+    assert name in followed(engine, uri)
+    text = context_text(engine, uri, code.count("\n"))
+    assert "CJS_MARKER" in text
+    assert text.count("CJS_MARKER") == 1  # once, also where two names lead to one definition
+
+
+def test_an_export_alias_is_rendered_once(tmp_path: Path) -> None:
+    """`export { inner as outer }`: both names are one definition; the prompt carries it once."""
+    write(tmp_path, {"package.json": '{"name": "app"}',
+                     "src/t7.ts": "function inner7(argOne: number): string {\n  return 'ONCE_MARKER';\n}\n"
+                                  "export { inner7 as fnRenamed };\n",
+                     "src/user.ts": "import { fnRenamed } from './t7';\nfnRenamed(1);\n"})
+    engine = make_engine(tmp_path)
+    code = "import { fnRenamed } from './t7';\n\nexport function work() {\n  fnRenamed("
+    uri = open_file(engine, tmp_path, "src/main.ts", "typescript", code)
+    assert context_text(engine, uri, 3).count("ONCE_MARKER") == 1

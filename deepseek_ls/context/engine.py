@@ -319,6 +319,8 @@ class ContextEngine:
         #: path -> (exists on disk, when checked (monotonic s)): a deleted file is not sent
         self._covered_lines: LRUCache[tuple[str, str, str], frozenset[str]] = LRUCache(maxsize=64)
         self._exists: LRUCache[str, tuple[bool, float, tuple[int, int] | None]] = LRUCache(maxsize=1024)
+        #: the workspace folder of each project item's file (:meth:`_root_of_item`)
+        self._item_roots: dict[str, str | None] = {}
         #: the project items found unsendable when a rebuild was last asked for
         self._project_dropped: frozenset[tuple[str, str]] = frozenset()
         self.stats = {"analyses": 0, "editor_requests": 0, "parses": 0, "project_builds": 0}
@@ -352,6 +354,7 @@ class ContextEngine:
         self.workspace.roots = normalized
         if tuple(normalized) != self._project_roots:
             self._project_roots = tuple(normalized)
+            self._item_roots.clear()
             self._build_project()
 
     # -- the project block -------------------------------------------------------
@@ -778,8 +781,9 @@ class ContextEngine:
             for _path, src in files:
                 for name in used:
                     definition = src.parsed.definitions.get(name)
-                    if definition is not None and definition.text:
-                        types.update(_WORD.findall(definition.text.split("\n", 1)[0]))
+                    if definition is not None and definition.text:  # its `func` line (after its doc comment)
+                        signature = next((line for line in definition.text.split("\n") if line.startswith("func ")), "")
+                        types.update(_WORD.findall(signature))
             for other, src in files:
                 for name, definition in src.parsed.definitions.items():
                     owner, _, method = name.partition(".")
@@ -890,7 +894,9 @@ class ContextEngine:
             return Block()
         path = self.path_of(uri)
         grammar = language_of(path or uri)
-        project, project_text = self._sendable_project(_family(grammar) if grammar else None)
+        root = self.workspace.root_of(path) if path and self.workspace.roots else None
+        project, project_text = self._sendable_project(_family(grammar) if grammar else None, root) \
+            if root is not None or not self.workspace.roots else (OrderedDict(), "")
         analysis = self._analyses.get(uri)
         if analysis is None:
             return Block(project_text, "", tuple(project))
@@ -912,9 +918,12 @@ class ContextEngine:
         # the set of items wanted: best first, the project block's items free
         wanted: list[tuple[str, str]] = []
         used = 0
+        # `export { a as b }`: b is a as well (one place in its file): never rendered twice
+        places = {(i.key[0], i.line, i.text) for i in project.values()}
         for item in ranked:
-            if item.key in project:
+            if item.key in project or (item.key[0], item.line, item.text) in places:
                 continue
+            places.add((item.key[0], item.line, item.text))
             if used + item.tokens <= file_budget:
                 wanted.append(item.key)
                 used += item.tokens
@@ -973,15 +982,20 @@ class ContextEngine:
             self._exists[path] = hit
         return hit[0]
 
-    def _sendable_project(self, family: str | None = None) -> tuple[OrderedDict[tuple[str, str], Item], str]:
+    def _sendable_project(self, family: str | None = None,
+                          root: str | None = None) -> tuple[OrderedDict[tuple[str, str], Item], str]:
         """The project block's items and text without the items that may no longer be sent
         (a file excluded or deleted since the block was built); such a drop asks for the
         block to be built again (once per set of dropped items). ``family``: only the items of
         that language family (:func:`_family`; a Python file gets no TypeScript map in a mixed
-        repository, and files of one family still share their block); None: all."""
+        repository, and files of one family still share their block); None: all. ``root``:
+        only the items of that workspace folder (in a multi-root workspace each folder is its
+        own project; the files of one folder still share their block); None: all."""
         dropped = frozenset(k for k in self._project if not self._sendable(k[0]))
-        other = frozenset() if family is None else frozenset(
-            k for k in self._project if _family(language_of(k[0]) or "") != family)
+        other = frozenset(
+            k for k in self._project
+            if (family is not None and _family(language_of(k[0]) or "") != family)
+            or (root is not None and self._root_of_item(k[0]) != root))
         if not dropped:
             self._project_dropped = frozenset()
             if not other:
@@ -996,6 +1010,12 @@ class ContextEngine:
             self._project_dropped = dropped
             self._build_project(patch=True)
         return kept, hit.project
+
+    def _root_of_item(self, path: str) -> str | None:
+        """The workspace folder of a project block item's file (cached until the folders change)."""
+        if path not in self._item_roots:
+            self._item_roots[path] = self.workspace.root_of(path)
+        return self._item_roots[path]
 
     def pin_others(self, uri: str, others: tuple[DocumentSnapshot, ...]) -> tuple[DocumentSnapshot, ...]:
         """The other open documents as ``uri``'s prompt lists them (``others`` in opening order).

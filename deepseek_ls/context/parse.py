@@ -566,6 +566,10 @@ def _ts(src: _Source, root: ts.Node, parsed: Parsed, item_chars: int) -> None:
                         parsed.imports.append(Import(_text(alias) if alias else name, source, name,
                                                      node.start_point.row))
             continue
+        if kind == "expression_statement" and node.named_children \
+                and node.named_children[0].type == "assignment_expression":
+            _cjs_export(src, node, node.named_children[0], parsed, item_chars, aliases)
+            continue
         decl = node
         if kind == "export_statement":
             origin = node.child_by_field_name("source")
@@ -668,6 +672,44 @@ def _ts_inner_imports(root: ts.Node, parsed: Parsed) -> None:
             stack.append(child)
 
 
+#: CommonJS ``exports.name = …`` / ``module.exports.name = …`` (the name)
+_CJS_NAMED = re.compile(r"(?:module\.)?exports\.([A-Za-z_$][\w$]*)")
+_JS_FUNCTIONS = frozenset({"function_expression", "function", "arrow_function", "generator_function",
+                           "generator_function_expression"})
+
+
+def _cjs_export(src: _Source, node: ts.Node, assign: ts.Node, parsed: Parsed, item_chars: int,
+                aliases: list[tuple[str, str]]) -> None:
+    """CommonJS exports: ``module.exports = function name() {}`` (or a class, an arrow, a name
+    defined elsewhere) is what ``const x = require(…)`` gets (the default export);
+    ``exports.name = …`` and ``module.exports.name = …`` define ``name`` (a name defined
+    elsewhere: as ``export { a as name }``)."""
+    left, right = assign.child_by_field_name("left"), assign.child_by_field_name("right")
+    if left is None or right is None:
+        return
+    target = "".join(_text(left).split())
+    if right.type == "identifier":
+        if target == "module.exports":
+            parsed.default_export = _text(right)
+        elif (m := _CJS_NAMED.fullmatch(target)) is not None:
+            aliases.append((m.group(1), _text(right)))
+        return
+    if target == "module.exports":
+        if right.type not in _JS_FUNCTIONS and right.type not in ("class", "class_expression"):
+            return  # an object literal: its shorthand names are the file's own definitions
+        name = _text(right.child_by_field_name("name")) or "module.exports"
+        parsed.default_export = name
+    elif (m := _CJS_NAMED.fullmatch(target)) is not None:
+        name = m.group(1)
+    else:
+        return
+    kind = "class" if right.type in ("class", "class_expression") else \
+        "function" if right.type in _JS_FUNCTIONS else "const"
+    body = right.child_by_field_name("body") if kind != "const" else None
+    text = _comment_above(src, node) + _render(src, node, node, "typescript", item_chars, None, body)
+    parsed.definitions[name] = Definition(name, kind, node.start_point.row, node.end_point.row, text)
+
+
 def _ts_declarator(src: _Source, node: ts.Node, decl: ts.Node, declarator: ts.Node, item_chars: int) -> str:
     """One declarator of a multi-name ``const``/``let``/``var`` statement ``decl`` (``node``: it, or
     the ``export`` around it) as a statement of its own: ``export const b: number = 2;`` (its value
@@ -700,8 +742,9 @@ def _require(node: ts.Node, parsed: Parsed) -> bool:
             continue
         module, row = _string_value(strings[0]), node.start_point.row
         found = True
-        if target.type == "identifier":
+        if target.type == "identifier":  # `m.f()`, and `m()` for `module.exports = function`
             parsed.imports.append(Import(_text(target), module, None, row, aliased=True))
+            parsed.imports.append(Import(_text(target), module, "default", row, aliased=True))
         elif target.type == "object_pattern":
             for part in target.named_children:
                 if part.type == "shorthand_property_identifier_pattern":

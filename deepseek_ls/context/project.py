@@ -141,8 +141,12 @@ def rank(workspace: Workspace, files: list[str]) -> list[Ranked]:
         src = workspace.source(path)
         if src is None:
             continue
+        # `export { a as b }`: b is a (the same text at the same place), listed once
+        places = {(r.definition.line, r.definition.text) for r in out if r.path == path}
         for name, definition in src.parsed.definitions.items():
-            if (path, name) not in found and not name.startswith("_") and "." not in name:
+            place = (definition.line, definition.text)
+            if (path, name) not in found and not name.startswith("_") and "." not in name and place not in places:
+                places.add(place)
                 rest.append(Ranked(path, definition, 0, 0))
     # functions, classes, types before module-level variables (constants say little)
     rest.sort(key=lambda r: (r.definition.kind in ("variable", "var"), -weight.get(r.path, 0), r.path, r.definition.line))
