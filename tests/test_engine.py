@@ -547,3 +547,19 @@ async def test_the_short_prompt_path_builds_the_prompt_once(monkeypatch):
     await engine.complete(req(big + "x = ", manual=True))
     await engine.complete(req(big + "x = 1", manual=True))  # short
     assert len(builds) == 2 and len(up.bodies[1]["prompt"]) < SHORT_PREFIX_CHARS + 200
+
+
+async def test_an_invoked_completion_in_a_too_large_file_says_why_once():
+    """A file over the size limit is never sent; typing in it stays quiet, but a completion the
+    user asked for says why nothing comes (once), rather than returning nothing silently."""
+    from deepseek_ls.completion.config import MAX_DOCUMENT_CHARS
+
+    up = Upstream(text="x = 1")
+    engine, problems, _ = make_engine(up)
+    text = "x = 1\n" * (MAX_DOCUMENT_CHARS // 6 + 10) + "y = "
+    assert await engine.complete(req(text)) is None
+    assert problems == [] and up.bodies == []  # automatic: quiet
+    assert await engine.complete(req(text, manual=True)) is None
+    assert await engine.complete(req(text + "1", manual=True)) is None
+    assert [kind for kind, _ in problems] == ["document-too-large"]  # invoked: said, once
+    assert f"{MAX_DOCUMENT_CHARS:,}" in problems[0][1] and up.bodies == []

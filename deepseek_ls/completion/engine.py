@@ -276,6 +276,9 @@ class CompletionEngine:
         """The suggestion for ``req``, or None. Raises CancelledError when cancelled."""
         if len(req.doc.text) > C.MAX_DOCUMENT_CHARS:
             self._decision(req, "drop", reason="document-too-large")
+            if req.manual:  # asked for: say why nothing comes (once; typing stays quiet)
+                self.failures.report("document-too-large", f"this file is too large for completions "
+                                     f"({len(req.doc.text):,} characters; at most {C.MAX_DOCUMENT_CHARS:,})")
             return None
         at = _Cursor.of(req)
         done = self._typed_ahead(req, at)
