@@ -36,7 +36,7 @@ def open_file(engine: ContextEngine, root: Path, rel: str, language: str, text: 
 
 def context_text(engine: ContextEngine, uri: str, line: int = 0) -> str:
     block = engine.block(uri, line)
-    return block.project + block.file
+    return block.project + block.file + block.late
 
 
 # -- Python -------------------------------------------------------------------
@@ -231,8 +231,9 @@ def test_project_block_does_not_change_when_a_file_needs_a_new_definition(py_roo
     engine.opened(b, "from .priv import _first_new\nfrom .priv import _second_new\n\n"
                      "_first_new(1)\n_second_new(3)\n", "python", 2)
     grown = engine.block(b, 4)
-    assert grown.project == project and "def _second_new(y):" in grown.file
-    assert grown.file.index("def _first_new(") < grown.file.index("def _second_new(")  # appended
+    grown_text = grown.file + grown.late  # joined since the head was laid out: the late block, after
+    assert grown.project == project and "def _second_new(y):" in grown_text
+    assert grown_text.index("def _first_new(") < grown_text.index("def _second_new(")  # appended
     assert engine.block(a, 2) == first_a  # a's head is untouched
 
 
@@ -272,7 +273,8 @@ def test_switch_a_b_a_gives_identical_heads_for_a(py_root: Path):
         block = engine.block(uris[rel], 3)
         others = engine.pin_others(uris[rel], (snap(other, version),))
         fim = build_fim_prompt(snap(rel, version), len(texts[rel]) - 1, others=others,
-                               project_context=block.project, file_context=block.file)
+                               project_context=block.project, file_context=block.file,
+                               late_context=block.late)
         return fim.prompt[:fim.head_len]
 
     head_a = prompt_head("pkg/a.py", 1)
@@ -288,10 +290,10 @@ def test_switch_a_b_a_gives_identical_heads_for_a(py_root: Path):
     assert head_b.startswith(engine.project_block)
 
 
-def test_a_pinned_other_file_is_refreshed_when_the_tail_changes_not_the_file_block(py_root: Path):
+def test_a_pinned_other_file_is_refreshed_when_the_tail_changes_not_for_a_late_definition(py_root: Path):
     """Other open files are listed afresh only when the head before them changes anyway (the
-    file's tail, at a band change). The file block comes after them: its change alone keeps
-    them (relisting them then would bill them again for nothing)."""
+    file's tail, at a band change). A definition that joins meanwhile goes in the late block,
+    after them: it keeps them (relisting them then would bill them again for nothing)."""
     from deepseek_ls.snapshot import DocumentSnapshot
 
     engine = make_engine(py_root)
@@ -307,11 +309,12 @@ def test_a_pinned_other_file_is_refreshed_when_the_tail_changes_not_the_file_blo
     engine.opened(a, "from .priv import _first_new, _second_new\n\n_first_new('x')\n"
                      "_second_new(2)\n", "python", 2)
     first = engine.block(a, 4, 0)
-    assert "def _second_new(" in first.file  # the file block changed ...
+    assert "def _second_new(" in first.late and "_second_new" not in first.file  # joined late ...
     newer = DocumentSnapshot("file:///o.py", "o.py", "python", "x = 3\n", 3)
     assert engine.pin_others(a, (newer,)) == ()  # ... and the listing before it stays
-    engine.block(a, 4, 40)  # the cursor in another band of the file's tail: the tail changes
+    moved = engine.block(a, 4, 40)  # the cursor in another band of the file's tail: the tail changes
     assert engine.pin_others(a, (newer,)) == (newer,)
+    assert "def _second_new(" in moved.file and moved.late == ""  # and the late block settles
 
 
 def test_project_block_is_rebuilt_only_when_a_signature_in_it_changes(py_root: Path):
@@ -885,10 +888,11 @@ def test_a_binary_file_is_never_context_and_a_bom_never_reaches_the_prompt(tmp_p
     assert "packed" not in text and "\x00" not in text
 
 
-def test_a_definition_joining_the_file_block_keeps_the_tail_and_other_files_cached(py_root: Path):
-    """The file block is the last part of the prompt's head (after the file's tail and the other
-    open files): a name used for the first time brings its definition, and the prompt stays
-    byte for byte up to the file block, so only the block and the window are billed again."""
+def test_a_definition_joining_late_keeps_the_file_block_tail_and_other_files_cached(py_root: Path):
+    """A name used for the first time brings its definition: it goes in the late block, the last
+    part of the prompt's head (after the file block, the file's tail and the other open files),
+    so the prompt stays byte for byte up to it and only it and the window are billed again. At
+    the next band change it joins the file block."""
     from deepseek_ls.prompt.fim import build_fim_prompt
     from deepseek_ls.snapshot import DocumentSnapshot
 
@@ -899,23 +903,27 @@ def test_a_definition_joining_the_file_block_keeps_the_tail_and_other_files_cach
     uri = open_file(engine, py_root, "pkg/a.py", "python", before + body)
     other = DocumentSnapshot("file:///w/pkg/o.py", "pkg/o.py", "python", "VALUE = '面积😀'\n", 1)
 
-    def prompt(text: str, version: int) -> tuple[str, str]:
+    def prompt(text: str, version: int, lines_after: int | None = None) -> tuple[str, str, str]:
         engine.opened(uri, text, "python", version)
         line = text[:len(text) - len(body)].count("\n") - 1
-        block = engine.block(uri, line)
+        block = engine.block(uri, line, lines_after)
         fim = build_fim_prompt(DocumentSnapshot(uri, "pkg/a.py", "python", text, version), len(text) - len(body) - 1,
                                others=engine.pin_others(uri, (other,)), project_context=block.project,
-                               file_context=block.file)
-        return fim.prompt, block.file
+                               file_context=block.file, late_context=block.late)
+        return fim.prompt, block.file, block.late
 
-    first, first_block = prompt(before + body, 1)
-    second, second_block = prompt(after + body, 2)
-    assert "def _second_new(" not in first_block and "def _second_new(" in second_block
+    first, first_block, first_late = prompt(before + body, 1)
+    second, second_block, second_late = prompt(after + body, 2)
+    assert "def _first_new(" in first_block and first_late == ""
+    assert second_block == first_block and "def _second_new(" in second_late
+    block_at = first.index(first_block)
     tail = first.index("# Path: pkg/a.py (later in this file)")
     listed = first.index("# Other file: pkg/o.py")
-    block_at = first.index(first_block)
-    assert tail < listed < block_at  # tail, other files, then the file block, then the window
-    assert second[:block_at] == first[:block_at]  # the tail and the other file: cached
+    late_at = second.index(second_late)
+    assert block_at < tail < listed < late_at  # file block, tail, other files, late block, window
+    assert second[:late_at] == first[:late_at]  # everything before the late block: cached
+    _, settled_block, settled_late = prompt(after + body, 3, lines_after=400)  # another band
+    assert "def _second_new(" in settled_block and settled_late == ""
 
 
 def test_the_project_block_belongs_to_the_files_workspace_folder(tmp_path: Path):

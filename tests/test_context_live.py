@@ -24,7 +24,7 @@ def _workspace(tmp_path: Path) -> tuple[str, Path]:
 
 def _sent(engine: ContextEngine, uri: str) -> str:
     block = engine.block(uri, 4)
-    return block.project + block.file
+    return block.project + block.file + block.late
 
 
 def test_file_excluded_after_the_blocks_were_built_is_not_sent(tmp_path: Path):

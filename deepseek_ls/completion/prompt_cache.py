@@ -142,4 +142,5 @@ def _full_prompt(req: CompletionRequest, settings: Settings, window_hint: int | 
         prefix_chars=s.completion_prefix_chars, suffix_chars=s.completion_suffix_chars,
         max_tokens_block=s.completion_max_tokens, use_other_files=s.completion_other_files,
         tail_chars=s.completion_prefix_chars // 2,  # the rest of the file: half the window at most
-        window_hint=window_hint, project_context=req.context, file_context=req.file_context)
+        window_hint=window_hint, project_context=req.context, file_context=req.file_context,
+        late_context=req.late_context)

@@ -34,6 +34,8 @@ class CompletionRequest:
     context: str = ""
     #: the file's own cross-file block, after its header in the full prompt
     file_context: str = ""
+    #: definitions that joined the file's block since its head was laid out: before the window
+    late_context: str = ""
 
 
 @dataclass(frozen=True)

@@ -185,6 +185,9 @@ class Analysis:
 @dataclass
 class _FileState:
     chosen: list[tuple[str, str]] = field(default_factory=list)
+    #: the chosen items that stand in the file block (set at the file's first block and at each
+    #: band change); the others joined since and go in the late block, right before the window
+    settled: frozenset[tuple[str, str]] | None = None
     snippets: tuple[Item, ...] = ()
     snippet_bucket: int | None = None
     #: the other open files as listed in this file's prompt (opening order): uri -> snapshot
@@ -207,6 +210,10 @@ class Block:
     project: str = ""
     file: str = ""
     keys: tuple[tuple[str, str], ...] = ()
+    #: definitions that joined the file's block since its head was laid out (the last band
+    #: change): put right before the window, so the head before them stays cached; they move
+    #: into ``file`` at the next band change (when the head changes anyway)
+    late: str = ""
 
 
 def _render(items: list[Item] | tuple[Item, ...]) -> str:
@@ -939,19 +946,25 @@ class ContextEngine:
         if lines_after is None:
             lines_after = max(0, len(analysis.lines) - 1 - line)
         band = snippet_band(lines_after)
+        if state.settled is None or state.band not in (None, band):
+            # the head is laid out afresh here anyway (the file's first block, or its tail
+            # moves): every chosen item stands in the file block from now on
+            state.settled = frozenset(chosen)
         snippets = tuple(s for s in self._snippets(uri, analysis, line, band, state, {*chosen, *project})
                          if may_send(s.key[0]))
-        cache_key = (project_text, tuple(chosen), tuple(by_key[k].text for k in chosen),
+        standing = [k for k in chosen if k in state.settled]
+        late = [k for k in chosen if k not in state.settled]
+        cache_key = (project_text, tuple(standing), tuple(late), tuple(by_key[k].text for k in chosen),
                      tuple(s.text for s in snippets))
         hit = self._rendered.get(cache_key)
         if hit is None:
-            hit = Block(project_text, _render([by_key[k] for k in chosen]) + _render(snippets),
-                        (*project, *chosen, *(s.key for s in snippets)))
+            hit = Block(project_text, _render([by_key[k] for k in standing]) + _render(snippets),
+                        (*project, *chosen, *(s.key for s in snippets)), _render([by_key[k] for k in late]))
             self._rendered[cache_key] = hit
-        if state.band not in (None, band):
-            # the file's tail changes here (the other open files come after it in the head):
-            # they may be listed afresh; a change of the file block alone does not (it comes
-            # after them, so relisting then would bill them again for nothing)
+        if (state.last_file is not None and state.last_file != hit.file) or state.band not in (None, band):
+            # the head changes here anyway (the file block before them, or the file's tail):
+            # the other open files may be listed afresh (a definition joining the late block,
+            # after them, is no reason to)
             state.relist = True
         state.last_file = hit.file
         state.band = band
@@ -1021,10 +1034,10 @@ class ContextEngine:
     def pin_others(self, uri: str, others: tuple[DocumentSnapshot, ...]) -> tuple[DocumentSnapshot, ...]:
         """The other open documents as ``uri``'s prompt lists them (``others`` in opening order).
 
-        Listed afresh, as they are now, only when the part of ``uri``'s head before them
-        changes anyway: its first prompt, its cursor moved to another band at the last
-        :meth:`block` (the file's tail changes then), or the project block was rebuilt (the
-        file block comes after them in the prompt: its changes do not relist them).
+        Listed afresh, as they are now, only when ``uri``'s head before them changes anyway:
+        its first prompt, its file block changed or its cursor moved to another band at the
+        last :meth:`block` (the file's tail changes then), or the project block was rebuilt (a
+        definition joining the late block, which comes after them, does not relist them).
         Otherwise each stays at the content it had when listed and a tab opened meanwhile
         waits for the next such change: a return to ``uri`` finds its prompt head byte for byte
         as it left it (on the ``multi`` typing replay, a new tab listed at once cost the return

@@ -69,12 +69,13 @@ class CompletionFeature:
             return None
         offset = self.server.offset(snap.text, position)
         request_id = self.server.protocol.msg_id
-        project_block, file_block = await self.context.blocks(
+        project_block, file_block, late_block = await self.context.blocks(
             uri, snap.text.count("\n", 0, offset), manual, snap.text.count("\n", offset))
         # the other open files as first listed in this file's prompt (pinned)
         others = self.context.others(uri, self.documents.others(uri))
         request = CompletionRequest(doc=snap, offset=offset, manual=manual, others=others,
-                                    request_id=request_id, context=project_block, file_context=file_block)
+                                    request_id=request_id, context=project_block, file_context=file_block,
+                                    late_context=late_block)
         suggestion = await self.service.engine.complete(request)
         if suggestion is None:
             return None

@@ -167,17 +167,18 @@ class ContextFeature:
         if engine is not None:
             engine.closed(uri)
 
-    async def blocks(self, uri: str, line: int, manual: bool, lines_after: int | None = None) -> tuple[str, str]:
-        """(project block, file block) for a completion at ``line`` (0-based) of ``uri``, with
-        ``lines_after`` line breaks after the cursor (see :meth:`ContextEngine.block`)."""
+    async def blocks(self, uri: str, line: int, manual: bool,
+                     lines_after: int | None = None) -> tuple[str, str, str]:
+        """(project block, file block, late block) for a completion at ``line`` (0-based) of
+        ``uri``, with ``lines_after`` line breaks after the cursor (see :meth:`ContextEngine.block`)."""
         if not self.service.settings.context_enabled:
-            return "", ""
+            return "", "", ""
         engine = self._current()
         engine.cursor(uri, line)
         if manual and engine.pending(uri):
             await engine.ready(uri, INVOKED_WAIT_S)
         block = engine.block(uri, line, lines_after)
-        return block.project, block.file
+        return block.project, block.file, block.late
 
     def others(self, uri: str, snapshots: tuple[DocumentSnapshot, ...]) -> tuple[DocumentSnapshot, ...]:
         """The other open documents for ``uri``'s prompt, pinned at the content they had when

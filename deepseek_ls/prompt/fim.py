@@ -15,24 +15,28 @@ part shared by most requests to the part that changes per keystroke:
    never appended to mid-session (that would cut every cached prompt at
    its old end);
 1. a header naming the file and its language (stable for the file);
-2. the rest of the current file beyond the suffix window, aligned by lines
+2. ``file_context``: the file's own cross-file block (definitions it needs
+   beyond the project block, in the order first needed; then snippets), as
+   it stood when the file's head was last laid out (its first prompt, or
+   the cursor moving to another band, which changes 3 anyway);
+3. the rest of the current file beyond the suffix window, aligned by lines
    counted from the end of the file (stable while typing above it);
-3. other open files of the same language, in the order they were opened
+4. other open files of the same language, in the order they were opened
    (a newly opened tab comes last), each cut to whole lines. With the
    context engine on, the server lists them afresh only when this file's
-   tail changes anyway (the cursor moving to another band) or the project
-   block is rebuilt: until then each stays at the content it had when
-   listed and a tab opened meanwhile waits
+   head changes anyway (its file block, the project block, or the cursor
+   moving to another band): until then each stays at the content it had
+   when listed and a tab opened meanwhile waits
    (:meth:`deepseek_ls.context.ContextEngine.pin_others`), so a return to
    the file after visiting others finds its head unchanged;
-4. ``file_context``: the file's own cross-file block (definitions it needs
-   beyond the project block, appended in the order first needed; then
-   snippets, kept while the cursor stays in the same band). It changes
-   more often than 2-3 (a name used for the first time brings its
-   definition), so it comes after them: such a change re-bills only the
-   block and the window (on the ``ci`` typing replay a definition joining
-   ``json/tool.py``'s block re-billed its other-file listing, ~800 tokens,
-   each time);
+4b. ``late_context``: definitions that joined the file's block since (a name
+   used for the first time brings its definition): last in the head, so
+   such a change re-bills only them and the window (on the ``ci`` typing
+   replay a definition joining ``json/tool.py``'s block re-billed its
+   other-file listing, ~800 tokens, each time). They move into 2 at the
+   next band change. Putting the whole file block there instead cost
+   real-model exact matches (the model copies what sits right above the
+   window), so only what joined late sits there;
 5. the current file from a start line that moves in aligned steps of
    ``PREFIX_STEP_LINES`` lines (stable while the cursor stays in the window);
 6. the text nearest the cursor, last.
@@ -264,14 +268,16 @@ def build_fim_prompt(doc: DocumentSnapshot, offset: int, *,
                      tail_chars: int = C.TAIL_CHARS,
                      window_hint: int | None = None,
                      project_context: str = "",
-                     file_context: str = "") -> FimPrompt:
+                     file_context: str = "",
+                     late_context: str = "") -> FimPrompt:
     """Build the full FIM request for the cursor at code-point ``offset`` of ``doc``.
 
     ``window_hint``: the window's start line in the previous full prompt for
     this document (see :func:`sticky_window_start`). ``project_context``: a
     rendered block about the project, put first (before the file header:
     the most stable part of the prompt); "" for none. ``file_context``: the
-    file's own cross-file block (deepseek_ls/context), right after its header.
+    file's own cross-file block (deepseek_ls/context), right after its header;
+    ``late_context``: the definitions that joined it lately, right before the window.
     """
     text = doc.text
     prefix = text[:offset]
@@ -286,13 +292,13 @@ def build_fim_prompt(doc: DocumentSnapshot, offset: int, *,
     head = project_context + _header(doc)
     c = comment_prefix(doc.language_id)
     start = sticky_window_start(prefix, prefix_chars, window_hint)
-    context = ""
+    context = file_context
     tail = file_tail(rest, tail_chars)
     if tail.strip():
         context += f"{c} Path: {doc.path} (later in this file)\n{tail}\n"
     if use_other_files:
         context += _other_files(doc, others)
-    context += file_context  # last of the head: a definition joining it re-bills only it and the window
+    context += late_context  # last of the head: a definition joining it re-bills only it and the window
     if context:
         head = f"{head}{context}{c} Path: {doc.path}\n"
     suffix = _suffix(rest, suffix_chars, C.SUFFIX_LINES)
