@@ -152,6 +152,9 @@ class Candidate:
     lines: tuple[int, ...]  # where the current file uses it (0-based; may be empty: imported only)
     popularity: int = 0     # Go: how many other files of the package use it
     editor: bool = False    # from the editor's definitions (else from the parser)
+    #: found by inference (Go: a method of an imported type called on a value): it counts only
+    #: when used near the cursor (else it ranks after every other candidate)
+    inferred: bool = False
 
 
 @dataclass
@@ -719,13 +722,14 @@ class ContextEngine:
         import_lines = {imp.line for imp in parsed.imports}
         out: dict[tuple[str, str], Candidate] = {}
 
-        def add(def_path: str, definition: Definition, lines: list[int]) -> None:
+        def add(def_path: str, definition: Definition, lines: list[int], inferred: bool = False) -> None:
             item = self._item(def_path, definition)
             used = tuple(n for n in lines if n not in import_lines)
             old = out.get(item.key)
             if old is not None:
                 used = tuple(sorted(set(old.lines) | set(used)))
-            out[item.key] = Candidate(item, used)
+                inferred = inferred and old.inferred
+            out[item.key] = Candidate(item, used, inferred=inferred)
 
         members = parsed.lines_of({b.local for b in bindings if b.name is not None})
         qualified = parsed.qualified_of({b.local for b in bindings if b.name is None})
@@ -766,7 +770,7 @@ class ContextEngine:
         return list(out.values())
 
     def _go_methods(self, parsed: Parsed, bindings: list[Binding], qualified: dict[tuple[str, str], list[int]],
-                    add: Callable[[str, Definition, list[int]], None]) -> None:
+                    add: Callable[[str, Definition, list[int], bool], None]) -> None:
         """Go: methods of an imported package's types called on a value (``db := store.New(dsn)``
         then ``db.QueryRow(``): the method ``T.M`` of a package the file uses, for a type ``T``
         the file names (``store.DB``) or that a function it calls mentions in its signature
@@ -795,7 +799,7 @@ class ContextEngine:
                 for name, definition in src.parsed.definitions.items():
                     owner, _, method = name.partition(".")
                     if method and owner in types and method in calls:
-                        add(other, definition, sorted(set(calls[method])))
+                        add(other, definition, sorted(set(calls[method])), True)
 
     def _editor_candidates(self, uri: str, path: str, parsed: Parsed) -> list[Candidate]:
         found = self._editor.get(uri) or {}
@@ -1073,8 +1077,8 @@ class ContextEngine:
 
         def score(c: Candidate) -> tuple[int, int, int, int, str, str]:
             near = [abs(n - line) for n in c.lines if lo <= n <= hi]
-            return (0 if near else 1 if c.lines else 2, min(near) if near else -len(c.lines), -c.popularity,
-                    c.item.tokens, *c.item.key)
+            return (0 if near else 3 if c.inferred else 1 if c.lines else 2, min(near) if near else -len(c.lines),
+                    -c.popularity, c.item.tokens, *c.item.key)
 
         return [c.item for c in sorted(analysis.candidates, key=score)]
 
