@@ -133,3 +133,19 @@ def test_an_export_alias_is_rendered_once(tmp_path: Path) -> None:
     code = "import { fnRenamed } from './t7';\n\nexport function work() {\n  fnRenamed("
     uri = open_file(engine, tmp_path, "src/main.ts", "typescript", code)
     assert context_text(engine, uri, 3).count("ONCE_MARKER") == 1
+
+
+def test_an_inferred_go_method_counts_only_near_the_cursor(tmp_path: Path) -> None:
+    """Methods found by inference (a call `.M(` on a value of an imported type) rank after every
+    other candidate unless called near the cursor: in cobra's docs generators they crowded the
+    package's own popular helpers (`hasSeeAlso`) out of the block."""
+    filler = "".join(f"\tv{i} := {i}\n" for i in range(80))
+    code = ("package main\n\nimport \"example.com/app/pkg/store\"\n\nfunc main() {\n"
+            "\tdb := store.New(\"x\")\n\tdb.QueryRow(\"select 1\")\n" + filler + "\t")
+    write(tmp_path, {"go.mod": "module example.com/app\n\ngo 1.22\n", "pkg/store/s.go": GO_STORE})
+    engine = make_engine(tmp_path)
+    uri = open_file(engine, tmp_path, "cmd/main.go", "go", code)
+    analysis = engine._analyses[uri]
+    far = [i.key[1] for i in engine._rank(analysis, code.count("\n"))]
+    near = [i.key[1] for i in engine._rank(analysis, 6)]
+    assert far[-1] == "DB.QueryRow" and near[0] == "DB.QueryRow"
