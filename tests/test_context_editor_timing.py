@@ -283,29 +283,3 @@ def test_a_restored_session_asks_the_editor_only_where_the_user_works(tmp_path: 
     assert set(after_cursor) == {uris[-1], uris[3]}
     assert uris[7] in asked and len(set(asked)) == 3
 
-
-def test_the_editor_is_not_asked_about_the_files_own_definitions(tmp_path: Path) -> None:
-    """Names this file defines itself (`def work`, `class Job`) are not asked: only the names it
-    uses from elsewhere (here `magic_number`, which the parser cannot resolve)."""
-    write(tmp_path, {"lib.py": LIB})
-    asked: list[list[tuple[int, int]]] = []
-    text = "class Job:\n    pass\n\ndef work(job):\n    return magic_number(job)\n"
-
-    async def scenario() -> None:
-        async def provider(uri: str, positions: list[tuple[int, int]]) -> Locations:
-            asked.append(positions)
-            return [[(str(tmp_path / "lib.py"), 0)] for _ in positions]
-
-        engine = make_engine(tmp_path, EDITOR_ONLY)
-        engine.definitions_provider = provider
-        uri = f"file://{tmp_path / 'app.py'}"
-        engine.opened(uri, text, "python", 1)
-        await _until(lambda: bool(asked))
-        await _until(lambda: not engine.pending(uri))
-        engine.close()
-
-    asyncio.run(scenario())
-    lines = text.split("\n")
-    words = {lines[line][column:].split("(")[0].split(":")[0].split()[0] for line, column in asked[0]}
-    assert "magic_number" in words
-    assert not words & {"Job", "work"}
