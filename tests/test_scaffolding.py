@@ -44,6 +44,12 @@ def _members(c: str) -> dict[str, str]:
             "later": f"{c} Path: src/app.x (later in this file)", "other": f"{c} Other file: lib/util.x"}
 
 
+def _scaffolding_and_line(language: str, c: str, member: str) -> tuple[Scaffolding, str]:
+    """The scaffolding of a real prompt that names another file, and its ``member`` line."""
+    fim = _prompt(language, context=f"{c} Other file: lib/util.x\ndef util(): ...\n\n")
+    return scaffolding_of(fim.prompt[:fim.head_len]), _members(c)[member] or f"{c} Language: {language}"
+
+
 @pytest.mark.parametrize("language,c", STYLES)
 def test_the_prompt_scaffolding_is_found_for_each_comment_style(language: str, c: str) -> None:
     assert comment_prefix(language) == c
@@ -57,9 +63,7 @@ def test_the_prompt_scaffolding_is_found_for_each_comment_style(language: str, c
 @pytest.mark.parametrize("member", ["path", "language", "later", "other"])
 @pytest.mark.parametrize("language,c", STYLES)
 def test_a_leading_scaffolding_line_is_dropped(language: str, c: str, member: str) -> None:
-    fim = _prompt(language, context=f"{c} Other file: lib/util.x\ndef util(): ...\n\n")
-    line = _members(c)[member] or f"{c} Language: {language}"
-    sc = scaffolding_of(fim.prompt[:fim.head_len])
+    sc, line = _scaffolding_and_line(language, c, member)
     assert sc.matches(line)
     raw = f"{line}\nb = 2\nc = 3"
     assert strip_scaffolding(raw, sc, "") == "b = 2\nc = 3"
@@ -76,9 +80,7 @@ def test_a_leading_scaffolding_line_is_dropped(language: str, c: str, member: st
 @pytest.mark.parametrize("member", ["path", "language", "later", "other"])
 @pytest.mark.parametrize("language,c", STYLES)
 def test_an_answer_is_cut_at_a_later_scaffolding_line(language: str, c: str, member: str) -> None:
-    fim = _prompt(language, context=f"{c} Other file: lib/util.x\ndef util(): ...\n\n")
-    line = _members(c)[member] or f"{c} Language: {language}"
-    sc = scaffolding_of(fim.prompt[:fim.head_len])
+    sc, line = _scaffolding_and_line(language, c, member)
     raw = f"b = 2\nc = 3\n\n{line}\ndef other_file(): ..."
     assert strip_scaffolding(raw, sc, "") == "b = 2\nc = 3\n"
     assert postprocess(raw, multiline=True, line_prefix="", line_suffix="", following="", context_before="",

@@ -777,7 +777,7 @@ class ContextEngine:
         (``func New(dsn string) *DB``), when the file calls ``.M(`` on anything."""
         calls: dict[str, list[int]] = {}
         for m in _GO_METHOD_CALL.finditer(parsed.text):
-            calls.setdefault(m.group(1), []).append(parsed.text.count("\n", 0, m.start()))
+            calls.setdefault(m.group(1), []).append(parsed.row_of(m.start()))
         if not calls:
             return
         ws = self.workspace

@@ -149,10 +149,9 @@ class Parsed:
             return {}
         pattern = re.compile(r"(?<![\w$.])(" + "|".join(map(re.escape, sorted(names, key=len, reverse=True)))
                              + r")(?![\w$])")
-        starts = self._line_starts()
         out: dict[str, list[int]] = {}
         for m in pattern.finditer(self.text):
-            line = bisect.bisect_right(starts, m.start()) - 1
+            line = self.row_of(m.start())
             found = out.setdefault(m.group(1), [])
             if not found or found[-1] != line:
                 found.append(line)
@@ -165,14 +164,17 @@ class Parsed:
             return {}
         pattern = re.compile(r"(?<![\w$.])(" + "|".join(map(re.escape, sorted(qualifiers, key=len, reverse=True)))
                              + r")\s*\.\s*([A-Za-z_$][\w$]*)")
-        starts = self._line_starts()
         out: dict[tuple[str, str], list[int]] = {}
         for m in pattern.finditer(self.text):
-            line = bisect.bisect_right(starts, m.start()) - 1
+            line = self.row_of(m.start())
             found = out.setdefault((m.group(1), m.group(2)), [])
             if not found or found[-1] != line:
                 found.append(line)
         return out
+
+    def row_of(self, offset: int) -> int:
+        """The 0-based line of character ``offset`` of the text."""
+        return bisect.bisect_right(self._line_starts(), offset) - 1
 
     def _line_starts(self) -> list[int]:
         starts = self.__dict__.get("_starts")
@@ -254,15 +256,7 @@ def _render(src: _Source, node: ts.Node, start: ts.Node, language: str, item_cha
     if last_row - first_row + 1 <= SHORT_LINES and len(whole) <= item_chars:
         return whole
     if body is None:  # no body to cut at: the first lines that fit
-        out: list[str] = []
-        total = 0
-        for line in whole.split("\n")[:SHORT_LINES]:
-            if total + len(line) + 1 > item_chars and out:
-                break
-            out.append(line)
-            total += len(line) + 1
-        out.append("    ..." if language == "python" else "  // ...")
-        return "\n".join(out)
+        return _cut_text(whole, item_chars, language)
     body_row = body.start_point.row
     cut = src.lines[body_row][:src.column(body_row, body.start_point.column)]
     if body_row > first_row and not cut.strip():
@@ -493,7 +487,7 @@ _PY_CONTAINERS = frozenset({
     "function_definition", "class_definition", "decorated_definition", "block", "if_statement",
     "elif_clause", "else_clause", "try_statement", "except_clause", "except_group_clause", "finally_clause",
     "with_statement", "for_statement", "while_statement", "match_statement", "case_clause"})
-#: an import statement that is not at the start of its line's indentation level 0
+#: an indented import line (an import inside another statement)
 _PY_INNER_IMPORT = re.compile(r"^[ \t]+(?:from[ \t]+\S+[ \t]+)?import\b", re.M)
 
 
@@ -573,22 +567,16 @@ def _ts(src: _Source, root: ts.Node, parsed: Parsed, item_chars: int) -> None:
         decl = node
         if kind == "export_statement":
             origin = node.child_by_field_name("source")
+            clause = next((c for c in node.named_children if c.type == "export_clause"), None)
             if origin is not None:
-                clause = next((c for c in node.named_children if c.type == "export_clause"), None)
                 if clause is None:
                     parsed.star_exports.append(_string_value(origin))
                 else:
-                    for spec in clause.named_children:
-                        name = _text(spec.child_by_field_name("name"))
-                        alias = spec.child_by_field_name("alias")
-                        parsed.reexports[_text(alias) if alias else name] = (_string_value(origin), name)
+                    for exported, name in _export_specs(clause):
+                        parsed.reexports[exported] = (_string_value(origin), name)
                 continue
-            clause = next((c for c in node.named_children if c.type == "export_clause"), None)
             if clause is not None:  # `export { a as b }`: importers ask for b, the file defines a
-                for spec in clause.named_children:
-                    name = _text(spec.child_by_field_name("name"))
-                    alias = spec.child_by_field_name("alias")
-                    aliases.append((_text(alias) if alias is not None else name, name))
+                aliases.extend(_export_specs(clause))
                 continue
             decl = node.child_by_field_name("declaration") or next(
                 (c for c in node.named_children if c.type in _TS_DECLS), node)
@@ -644,6 +632,16 @@ def _ts(src: _Source, root: ts.Node, parsed: Parsed, item_chars: int) -> None:
     _ts_inner_imports(root, parsed)
 
 
+def _export_specs(clause: ts.Node) -> list[tuple[str, str]]:
+    """The names of an ``export { a, b as c }`` clause: (exported name, name in the file)."""
+    out = []
+    for spec in clause.named_children:
+        name = _text(spec.child_by_field_name("name"))
+        alias = spec.child_by_field_name("alias")
+        out.append((_text(alias) if alias is not None else name, name))
+    return out
+
+
 #: ``require(`` / ``import(`` anywhere (a dynamic import, or a require inside a function)
 _TS_CALL_IMPORT = re.compile(r"\b(?:require|import)\s*\(")
 _TS_DECLARATIONS = ("lexical_declaration", "variable_declaration")
@@ -654,7 +652,7 @@ def _ts_inner_imports(root: ts.Node, parsed: Parsed) -> None:
     (inside a function, a block): their bindings, as the top-level ones (:func:`_require`).
     Only the nodes spanning a line that calls ``require(`` or ``import(`` are visited (a
     CommonJS file calls ``require(`` at its top: no walk of its whole tree for that)."""
-    rows = sorted({parsed.text.count("\n", 0, m.start()) for m in _TS_CALL_IMPORT.finditer(parsed.text)})
+    rows = sorted({parsed.row_of(m.start()) for m in _TS_CALL_IMPORT.finditer(parsed.text)})
     if not rows:
         return
 

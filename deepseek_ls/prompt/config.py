@@ -8,7 +8,7 @@ The ones users may change are also the defaults of settings (see
 #: Characters of the current file before the cursor (about 4 chars a token). 12,000 until the
 #: ``ci`` typing replay had a project open: every first visit to a file and every move of the
 #: prompt's head re-bills the window, and at 12,000 the server cost 6.4% of the naive client's
-#: (v4; 5.7% at 8,000, 4.9% at 6,000 with the file block last in the head; target 5%). 6,000 is
+#: (v4; 5.7% at 8,000, 4.9% at 6,000 with late definitions last in the head; target 5%). 6,000 is
 #: the naive client's window too, and the window of the real-model quality measurements.
 PREFIX_CHARS = 6000
 #: The window start moves in steps of this many lines (aligned), so the
