@@ -91,10 +91,13 @@ SNIPPET_MIN_SCORE = 0.2
 #: names asked from the editor at most per request (the protocol's limit)
 EDITOR_MAX_POSITIONS = 16
 #: an editor answer that found nothing (null, or no location in another file for any name: the other language
-#: servers may still be starting or loading the project) is asked again for the same names
-#: after these many seconds, once each; an answer with a location is final for its names, and
-#: so are an error and no answer in time (the plugins answer within their own deadline)
-EDITOR_RETRY_S = (2.0, 5.0, 15.0)
+#: servers may still be starting or loading the project), or that found a name the file imports only
+#: in the file itself (the import line: VS Code's TypeScript answers so from its syntax-only server
+#: while the project loads), is asked again after these many seconds, once each. Loading a project
+#: took VS Code's TypeScript 65 s on a busy 2-core machine here (the e2e test), hence the last two.
+#: An answer with a location is final for its names, and so are an error and no answer in time
+#: (the plugins answer within their own deadline)
+EDITOR_RETRY_S = (2.0, 5.0, 15.0, 30.0, 60.0)
 #: quiet time after a change before the file is analysed again (s)
 REANALYSE_AFTER_S = 0.5
 #: recently seen files kept for snippets
@@ -178,6 +181,9 @@ class Analysis:
     windows_asked: bool = False
     #: the parse had syntax errors (half-typed code)
     has_error: bool = False
+    #: the names the file imports from other modules (``from m import A``, ``import { A } from``;
+    #: not a module itself, which an editor may well locate at its import line)
+    imported: frozenset[str] = frozenset()
 
     def snippet_windows(self) -> list[tuple[int, frozenset[str]]]:
         if self.windows is None:
@@ -690,7 +696,7 @@ class ContextEngine:
             # nothing of the workspace imported before, and the import lines are as they were:
             # nothing to gain from parsing the file again (the common case of a lone file)
             return Analysis(uri, version, language or language_id, [], lines, text, None, 0, imports,
-                            previous.parsed_at, previous.definitions)
+                            previous.parsed_at, previous.definitions, imported=previous.imported)
         src = ws.source(path, render=False) if path and language else None
         if src is None:
             return Analysis(uri, version, language or language_id, [], lines, text)
@@ -711,7 +717,8 @@ class ContextEngine:
             resolved = max(resolved, previous.bindings)  # (nor does it make the file look lone)
         own = {name: d.line for name, d in src.parsed.definitions.items()}
         return Analysis(uri, version, src.parsed.language, candidates, lines, text, None,
-                        resolved, imports, now, own, has_error=src.parsed.has_error)
+                        resolved, imports, now, own, has_error=src.parsed.has_error,
+                        imported=frozenset(imp.local for imp in src.parsed.imports if imp.name not in (None, "*")))
 
     def _item(self, path: str, definition: Definition) -> Item:
         return Item((path, definition.name), self.display(path), comment_of(path), definition.text, definition.line)
@@ -847,16 +854,25 @@ class ContextEngine:
             log.debug("context: the editor's definitions are not available (%s)", type(exc).__name__)
             return
         here = self.path_of(uri)
-        if not result or not any(loc[0] != here for entry in result if entry for loc in entry):
+
+        def elsewhere(locations: list[tuple[str, int]] | None) -> bool:
+            return any(loc[0] != here for loc in locations or ())
+
+        if not result or not any(elsewhere(entry) for entry in result):
             # nothing found, or only this document (VS Code's TypeScript answers from its
             # syntax-only server while the project loads: the import line)
             self._nothing_found(uri, names)
             return
-        self._forget_retry(uri)
         found = self._editor.setdefault(uri, {})
+        waiting = False  # an imported name found only here (the import line): the server is not ready
         for name, locations in zip(order, result, strict=False):
             if locations:
                 found[name] = locations
+            waiting = waiting or (name in analysis.imported and not elsewhere(locations))
+        if waiting:  # asked again like an answer that found nothing (a name found since is not)
+            self._nothing_found(uri, names)
+        else:
+            self._forget_retry(uri)
         if uri in self._docs:
             refreshed = await asyncio.get_running_loop().run_in_executor(
                 self._executor, self._analyse, uri, *self._docs[uri])
@@ -866,7 +882,8 @@ class ContextEngine:
         """The editor found nothing for ``names`` (maybe not ready yet): ask again later,
         at most ``len(EDITOR_RETRY_S)`` times for the same names."""
         previous = self._editor_retry.get(uri)
-        tries = previous[1] if previous is not None and previous[0] == names else 0
+        # the same names, or fewer (some were found meanwhile): the same run of tries
+        tries = previous[1] if previous is not None and names <= previous[0] else 0
         self._forget_retry(uri)
         if tries >= len(EDITOR_RETRY_S):
             return
