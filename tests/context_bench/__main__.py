@@ -98,6 +98,7 @@ def main(argv: list[str] | None = None) -> int:
         _write(a.out, "recall", rows, summary, meta, markdown(summary, meta))
         return 0
     from .quality import markdown as qmd
+    from .quality import paired_all
     from .quality import run as qrun
     from .quality import summarize as qsum
     if a.report_only:
@@ -107,6 +108,7 @@ def main(argv: list[str] | None = None) -> int:
                 "prefix_chars": a.prefix_chars, "timeout_ms": a.timeout_ms, "seconds": None, "partial": True,
                 "model": "Qwen2.5-Coder-1.5B-Instruct Q4_K_M (node-llama-cpp 3.21.1, greedy)"}
         _reuse(a.reuse, rows, meta)
+        meta["paired"] = paired_all(rows)
         summary = qsum(rows)
         _write(a.out, "quality", rows, summary, meta, qmd(summary, meta))
         return 0
@@ -115,6 +117,7 @@ def main(argv: list[str] | None = None) -> int:
                       show_prompts=a.show_prompts, skip=a.skip)
     meta["commit"] = _commit()
     _reuse(a.reuse, rows, meta)
+    meta["paired"] = paired_all(rows)
     summary = qsum(rows)
     _write(a.out, "quality", rows, summary, meta, qmd(summary, meta))
     return 0

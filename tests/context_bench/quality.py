@@ -24,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import difflib
 import json
+import math
 import re
 import statistics
 import sys
@@ -343,6 +344,30 @@ LABELS = {"nocontext": "(a) server, no cross-file context (context.enabled false
           "naive": "(c) naive client"}
 
 
+def paired(rows: list[dict[str, Any]], arm: str, base: str = "nocontext") -> dict[str, Any] | None:
+    """Exact-match change of ``arm`` over ``base`` on the tasks both answered, as a paired test.
+
+    ``won``: tasks only ``arm`` matched; ``lost``: only ``base``; ``p``: two-sided exact sign test
+    (McNemar's exact test) on those discordant tasks, the chance of a split at least this uneven
+    if the two arms were equally good. With greedy decoding each arm is deterministic per task, so
+    the noise is which tasks a prompt change happens to flip: on 70 tasks a 5 / 4 split is noise.
+    None when no task has both arms.
+    """
+    both = [r for r in rows if arm in r and base in r]
+    if not both:
+        return None
+    won = sum(bool(r[arm]["exact"]) and not r[base]["exact"] for r in both)
+    lost = sum(bool(r[base]["exact"]) and not r[arm]["exact"] for r in both)
+    n = won + lost
+    tail = sum(math.comb(n, k) for k in range(min(won, lost) + 1)) / 2 ** n if n else 1.0
+    return {"n": len(both), "won": won, "lost": lost, "p": round(min(1.0, 2 * tail), 3)}
+
+
+def paired_all(rows: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """:func:`paired` of each arm that has a no-context counterpart, by arm name."""
+    return {arm: test for arm in ("server", "oracle", "near", "naive") if (test := paired(rows, arm))}
+
+
 def markdown(summary: dict[str, Any], meta: dict[str, Any]) -> str:
     lines = [f"Quality with the real model ({meta['model']}), {meta['tasks']} tasks, seed {meta['seed']}, "
              f"server at {meta.get('commit', '?')}, prefixChars {meta['prefix_chars']}, {meta['seconds']} s", "",
@@ -361,6 +386,9 @@ def markdown(summary: dict[str, Any], meta: dict[str, Any]) -> str:
             rel = f"{(b['exact'] / a['exact'] - 1) * 100:+.0f} %" if a["exact"] else "n/a"
             lines.append(f"- {g}: exact match with the engine {b['exact']:.2f} vs {a['exact']:.2f} without "
                          f"({b['exact_n']} vs {a['exact_n']} of {a['n']}; relative {rel})")
+    for arm, t in (meta.get("paired") or {}).items():
+        lines.append(f"- {LABELS[arm]} vs (a), paired on {t['n']} tasks: matched {t['won']} that (a) missed, "
+                     f"missed {t['lost']} that (a) matched (exact sign test p = {t['p']})")
     for r in meta.get("reused") or []:
         lines.append(f"- arm {r['arm']}: {r['rows']} rows from {r['from']} (its arm {r['from_arm']})")
     return "\n".join(lines) + "\n"

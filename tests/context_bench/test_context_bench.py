@@ -13,6 +13,7 @@ from tests.context_bench.quality import (
     first_line,
     near_prompt,
     oracle_prompt,
+    paired,
     pick,
     reuse_arm,
     score,
@@ -241,3 +242,16 @@ def test_near_arm_on_the_engine_request_over_lsp(tmp_path: Path) -> None:
     assert near is not None and is_hit(t, near)
     assert near.startswith("# Path: pkg/main.py\n# Language: python\n") and near.endswith(body["prompt"][-40:])
     assert near.index("def helper(a, b):") > near.index("# Language: python")
+
+
+def test_paired_exact_match_sign_test() -> None:
+    def row(a: bool, b: bool) -> dict[str, dict[str, bool]]:
+        return {"nocontext": {"exact": a}, "server": {"exact": b}}
+    # 5 won / 4 lost of 70: noise (the 70-task run of session 6)
+    rows = [row(False, True)] * 5 + [row(True, False)] * 4 + [row(True, True)] * 19 + [row(False, False)] * 42
+    t = paired(rows, "server")
+    assert t == {"n": 70, "won": 5, "lost": 4, "p": 1.0}
+    # 8 / 0: two-sided exact p = 2 / 2**8
+    t = paired([row(False, True)] * 8 + [{"nocontext": {"exact": True}}], "server")
+    assert t == {"n": 8, "won": 8, "lost": 0, "p": round(2 / 256, 3)}
+    assert paired([{"nocontext": {"exact": True}}], "oracle") is None
