@@ -793,6 +793,41 @@ def test_ts_long_enum_is_an_outline_of_its_members() -> None:
     assert short == "enum E {\n  // red\n  Red = 1,\n  Green,\n}"  # short: whole, comments too
 
 
+def _long_class(language: str) -> str:
+    """A class whose constructor takes 15 annotated parameters and whose body is long."""
+    body = "".join(f"        self.f{i} = {i}\n" for i in range(12))
+    if language == "python":
+        params = ", ".join(f"opt_{i}: t.Optional[t.Dict[str, int]] = None" for i in range(14))
+        return (f"class Bar:\n    def __init__(self, it: t.Iterable[int], {params}) -> None:\n{body}"
+                f"    def run(self, x: int) -> int:\n        return x\n")
+    params = ", ".join(f"opt{i}?: Map<string, number>" for i in range(14))
+    wide = ", ".join(f"callback{i}: (value: string, index: number) => Promise<void>" for i in range(6))
+    return (f"export class Bar {{\n  constructor(private readonly it: Iterable<number>, {params}, last = 3) {{\n"
+            f"{body.replace('self.', 'this.').replace(chr(10), ';' + chr(10))}  }}\n"
+            f"  wide({wide}): void {{ return; }}\n  run(x: number): number {{ return x; }}\n}}\n")
+
+
+def test_a_long_constructor_keeps_its_parameter_names_in_the_outline() -> None:
+    # a call of the class needs the constructor's names (keywords, order); the types go first
+    py = parse(_long_class("python"), "python").definitions["Bar"].text
+    assert "    def __init__(self, it, opt_0=None, opt_1=None," in py and "opt_13=None) -> None: ..." in py
+    assert "Optional" not in py and "    def run(self, x: int) -> int: ..." in py  # short: as written
+    ts = parse(_long_class("typescript"), "typescript").definitions["Bar"].text
+    assert "  constructor(it, opt0?, opt1?," in ts and "opt13?, last=3);" in ts
+    assert "  run(x: number): number;" in ts
+
+
+def test_a_member_too_long_for_any_form_is_left_out_not_a_bare_semicolon() -> None:
+    # before: the member's line was "" and got its ";" anyway, a line of its own
+    ts = parse(_long_class("typescript"), "typescript").definitions["Bar"].text
+    assert "\n;" not in ts and "  wide(callback0, callback1," in ts  # names alone fit
+    huge = ", ".join(f"parameter_with_a_long_name_{i}: string" for i in range(12))
+    text = parse(f"class C {{\n  huge({huge}): void {{ return; }}\n{'  a(): void {}' + chr(10)}" * 1
+                 + "".join(f"  m{i}(): void {{ return; }}\n" for i in range(12)) + "}\n", "typescript")
+    rendered = text.definitions["C"].text
+    assert "huge" not in rendered and "\n;" not in rendered and "  m0(): void;" in rendered
+
+
 def test_python_multi_name_and_annotated_module_assignments() -> None:
     src = ("#!/usr/bin/env python\n#: Default limits,\n#: in seconds.\nTIMEOUT, RETRIES = 30.0, 3\n"
            "(LOW, HIGH) = 1, 9\nA = B = 5\nC: int = 3  # trailing\nD: dict[str, int]\n\n# unrelated\n\nE = 2\n")

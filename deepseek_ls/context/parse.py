@@ -297,17 +297,26 @@ def _member_line(src: _Source, member: ts.Node, language: str) -> str:
         indent = src.lines[row][:len(src.lines[row]) - len(src.lines[row].lstrip())]
         name = _text(node.child_by_field_name("name"))
         prefix = "async def" if _text(node).startswith("async") else "def"
-        sig = f"{indent}{prefix} {name}{_one_line(_text(params), 10**6)}" + (f" -> {_text(ret)}" if ret else "")
-        if len(sig) > 160:
-            sig = f"{indent}{prefix} {name}(...)" + (f" -> {_text(ret)}" if ret and len(_text(ret)) < 60 else "")
-        return sig + ": ..."
+        returns = f" -> {_text(ret)}" if ret else ""
+        limit = CONSTRUCTOR_CHARS if name == "__init__" else MEMBER_CHARS
+        for form in _parameter_forms(params, language):
+            if len(sig := f"{indent}{prefix} {name}{form}{returns}") <= limit:
+                return sig + ": ..."
+        return f"{indent}{prefix} {name}(...)" + (returns if len(returns) < 60 else "") + ": ..."
     if language == "python" and node.type == "expression_statement":
         line = src.lines[row]
         return line.rstrip() if len(line) <= 120 else ""
     if body is not None and body.start_point.row >= row:
-        sig = src.span(member, body.start_byte)
-        return _one_line(src.lines[row][:len(src.lines[row]) - len(src.lines[row].lstrip())] + sig.strip()) + \
-            ("" if language == "python" else ";")
+        indent = src.lines[row][:len(src.lines[row]) - len(src.lines[row].lstrip())]
+        sig = src.span(member, body.start_byte).strip()
+        params = node.child_by_field_name("parameters")
+        full = _text(params) if params is not None else ""
+        named = node.child_by_field_name("name")
+        limit = CONSTRUCTOR_CHARS if named is not None and _text(named) == "constructor" else MEMBER_CHARS
+        for form in _parameter_forms(params, language) if full and full in sig else [""]:
+            if line := _one_line(indent + (sig.replace(full, form, 1) if form else sig), limit):
+                return line + ("" if language == "python" else ";")
+        return ""
     if language == "python":
         return ""
     line = src.lines[row]
@@ -316,7 +325,45 @@ def _member_line(src: _Source, member: ts.Node, language: str) -> str:
     return _one_line(line)
 
 
-def _one_line(text: str, limit: int = 160) -> str:
+#: a member's line in an outline at most (characters); longer signatures are shortened by
+#: :func:`_parameter_forms`
+MEMBER_CHARS = 160
+#: a constructor's line (``__init__``, ``constructor``): a call of the class needs its parameters
+CONSTRUCTOR_CHARS = 320
+#: a parameter's default value is kept in a shortened signature when at most this long
+_DEFAULT_CHARS = 24
+
+
+def _parameter_forms(params: ts.Node | None, language: str) -> list[str]:
+    """Ways to write the parameter list ``params``, longest first: as written (folded to one line),
+    without type annotations, then the names alone. A call needs the names (keyword arguments,
+    the order) more than their types: a constructor of 15 annotated parameters fits an outline
+    line only without its types (``click``'s ``ProgressBar.__init__`` was shown as ``(...)``)."""
+    if params is None:
+        return []
+    untyped: list[str] = []
+    names: list[str] = []
+    for p in params.named_children:
+        if p.type == "comment":
+            continue
+        if language == "python":
+            name_node = p.child_by_field_name("name") or (p.named_children[0] if p.named_children else p)
+            if p.type in ("typed_parameter", "typed_default_parameter", "default_parameter"):
+                name_node = p.named_children[0] if p.named_children else p
+        else:  # TypeScript/JavaScript: required_parameter / optional_parameter / a bare pattern
+            name_node = p.child_by_field_name("pattern") or p
+        name = _text(name_node) if p.type not in ("keyword_separator", "positional_separator") else _text(p)
+        if p.type == "optional_parameter":
+            name += "?"
+        value = p.child_by_field_name("value")
+        untyped.append(f"{name}={_text(value)}" if value is not None and len(_text(value)) <= _DEFAULT_CHARS
+                       else f"{name}=..." if value is not None else name)
+        names.append(name)
+    forms = [_one_line(_text(params), 10**6), f"({', '.join(untyped)})", f"({', '.join(names)})"]
+    return list(dict.fromkeys(forms))  # in order, each once
+
+
+def _one_line(text: str, limit: int = MEMBER_CHARS) -> str:
     """``text`` with its line breaks and runs of blanks folded (indentation kept); "" when too long."""
     indent = text[:len(text) - len(text.lstrip())]
     folded = indent + " ".join(text.split())
