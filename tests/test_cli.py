@@ -202,3 +202,29 @@ def test_complete_says_when_the_usage_row_could_not_be_written(tmp_path, fake):
     assert out.returncode == 0, out.stderr
     assert "recorded in" not in out.stderr and "could not be written" in out.stderr, out.stderr
     assert all(line.startswith("deepseek-ls: ") for line in out.stderr.splitlines()), out.stderr
+
+
+def test_complete_brings_the_project_context(tmp_path, fake):
+    """The parser's definitions of the names the file imports, from its project (the nearest folder
+    above it with a project marker), as in an editor; the file named by its path in the project;
+    a file the exclusion policy keeps home never read into the prompt; off with --no-context."""
+    project = tmp_path / "proj"
+    (project / "pkg").mkdir(parents=True)
+    (project / "pyproject.toml").write_text("[project]\nname = 'p'\n", encoding="utf-8")
+    (project / "pkg" / "__init__.py").write_text("", encoding="utf-8")
+    (project / "pkg" / "lib.py").write_text(
+        'def magic_number(x: int) -> int:\n    """面积😀 the magic."""\n    return 42 * x\n', encoding="utf-8")
+    (project / "pkg" / ".env").write_text("SECRET_TOKEN=sk-live-do-not-send\n", encoding="utf-8")
+    source = project / "pkg" / "app.py"
+    source.write_text("from pkg.lib import magic_number\n\ny = \n", encoding="utf-8")
+    env = env_without_deepseek(DEEPSEEK_API_KEY="sk-test", DEEPSEEK_BASE_URL=fake.base_url)
+    out = run(["complete", f"{source}:3:5"], env)
+    assert out.returncode in (0, 1), out.stderr
+    prompt = fake.fim_requests()[-1].body["prompt"]
+    assert "def magic_number(x: int) -> int:" in prompt and "return 42 * x" in prompt
+    assert "pkg/lib.py" in prompt and "pkg/app.py" in prompt  # paths in the project
+    assert "sk-live" not in prompt and str(tmp_path) not in prompt
+    assert prompt.endswith("y = ")
+    off = run(["complete", "--no-context", f"{source}:3:5"], env)
+    assert off.returncode in (0, 1), off.stderr
+    assert "magic_number(x: int)" not in fake.fim_requests()[-1].body["prompt"]

@@ -26,8 +26,9 @@ if TYPE_CHECKING:
     from ..snapshot import DocumentSnapshot
 
 DESCRIPTION = ("Print DeepSeek's suggestion at FILE:LINE:COL (1-based line and column, the column "
-               "in characters): the whole suggestion on stdout, its tokens and cost on stderr, and "
-               "the request in the usage ledger. Needs DEEPSEEK_API_KEY. Exit 0 with a suggestion, "
+               "in characters), with the definitions the file imports from its project (the nearest "
+               "folder above it with .git, pyproject.toml, package.json, go.mod ...): the whole "
+               "suggestion on stdout, its tokens and cost on stderr, and the request in the usage ledger. Needs DEEPSEEK_API_KEY. Exit 0 with a suggestion, "
                "1 when there is none or the request failed (what to do on stderr), 2 on a usage error.")
 
 
@@ -35,6 +36,8 @@ def register(parser: argparse.ArgumentParser) -> None:
     """print the completion at FILE:LINE:COL"""
     parser.description = DESCRIPTION
     parser.add_argument("spec", metavar="FILE:LINE:COL", help="e.g. src/app.py:12:5")
+    parser.add_argument("--no-context", action="store_true",
+                        help="the file alone: no definitions from the rest of its project")
     parser.set_defaults(func=command)
 
 
@@ -46,11 +49,12 @@ def command(args: argparse.Namespace) -> int:
         logging.getLogger("deepseek_ls.completion").setLevel(logging.ERROR)
         # so are ledger failures (under the usage line, with how to fix them)
         logging.getLogger("deepseek_ls.ledger").setLevel(logging.ERROR)
-    return asyncio.run(complete(args.spec))
+    return asyncio.run(complete(args.spec, context=not args.no_context))
 
 
-async def complete(spec: str) -> int:
-    """Complete at ``spec`` (``FILE:LINE:COL``, 1-based); the exit code."""
+async def complete(spec: str, *, context: bool = True) -> int:
+    """Complete at ``spec`` (``FILE:LINE:COL``, 1-based), with the project context unless
+    ``context`` is False; the exit code."""
     from ..service import Service, ServiceEvents
 
     try:
@@ -64,7 +68,8 @@ async def complete(spec: str) -> int:
     refusal = await _refusal(service, doc.uri, file_text)
     if refusal is not None:
         return fail(refusal)
-    suggestion = await _run(service, doc, offset, failures)
+    doc, blocks = await _project_context(service, doc, offset, Path(file_text).resolve(), context)
+    suggestion = await _run(service, doc, offset, failures, blocks)
     return _report(service, suggestion, problems, failures)
 
 
@@ -118,9 +123,60 @@ async def _refusal(service: Service, uri: str, file_text: str) -> str | None:
     return why
 
 
+#: files that mark a project's root folder (the nearest folder above the file holding one)
+PROJECT_MARKERS = (".git", "pyproject.toml", "setup.py", "setup.cfg", "package.json", "tsconfig.json",
+                   "go.mod", "Cargo.toml", "pom.xml", "build.gradle")
+#: how long ``complete`` waits for the project's analysis (s); what is ready by then is used
+CONTEXT_WAIT_S = 5.0
+
+
+def project_root(file: Path) -> Path:
+    """The folder of ``file``'s project: the nearest one above it with a :data:`PROJECT_MARKERS`
+    entry, else the file's own folder."""
+    for folder in file.parents:
+        if any((folder / marker).exists() for marker in PROJECT_MARKERS):
+            return folder
+    return file.parent
+
+
+async def _project_context(service: Service, doc: DocumentSnapshot, offset: int, file: Path,
+                           wanted: bool = True) -> tuple[DocumentSnapshot, tuple[str, str, str]]:
+    """``doc`` (the file ``file``) named by its path in its project, and the (project, file, late)
+    context blocks for a completion at ``offset``, as the server builds them in an editor (the
+    parser's definitions; no editor to ask, no other open files). Empty blocks when not
+    ``wanted`` (``--no-context``)."""
+    import dataclasses as dc
+
+    from ..context import ContextEngine
+    from ..features.context import config_of
+    from ..policy import ExclusionPolicy
+
+    root = project_root(file)
+    doc = dc.replace(doc, path=file.relative_to(root).as_posix())
+    if not wanted or not service.settings.context_enabled:
+        return doc, ("", "", "")
+    policy = ExclusionPolicy(lambda: service.settings.exclude)
+    policy.set_roots([str(root)])
+    engine = ContextEngine(config_of(service.settings),
+                           allowed=lambda path: policy.check(Path(path).as_uri()) is None,
+                           display=lambda path: os.path.relpath(path, root).replace(os.sep, "/"),
+                           path_of=lambda uri: str(file) if uri == doc.uri else None)
+    try:
+        engine.set_roots([str(root)])
+        engine.opened(doc.uri, doc.text, doc.language_id, 1)
+        line = doc.text.count("\n", 0, offset)
+        engine.cursor(doc.uri, line)
+        await engine.ready(doc.uri, CONTEXT_WAIT_S)
+        block = engine.block(doc.uri, line, doc.text.count("\n", offset))
+        return doc, (block.project, block.file, block.late)
+    finally:
+        engine.close()
+
+
 async def _run(service: Service, doc: DocumentSnapshot, offset: int,
-               failures: list[DeepSeekError]) -> Suggestion | None:
-    """The whole suggestion at ``offset`` (None: none, or a request error, added to ``failures``);
+               failures: list[DeepSeekError], blocks: tuple[str, str, str] = ("", "", "")) -> Suggestion | None:
+    """The whole suggestion at ``offset`` with the context ``blocks`` (project, file, late; see
+    :func:`_project_context`) (None: none, or a request error, added to ``failures``);
     closes the service, which writes the usage ledger's queued rows."""
     from ..api.errors import DeepSeekError
     from ..completion.engine import CompletionRequest
@@ -128,7 +184,8 @@ async def _run(service: Service, doc: DocumentSnapshot, offset: int,
     engine = service.engine
     text = doc.text
     try:
-        suggestion = await engine.complete(CompletionRequest(doc=doc, offset=offset, manual=True))
+        suggestion = await engine.complete(CompletionRequest(doc=doc, offset=offset, manual=True, context=blocks[0],
+                                                             file_context=blocks[1], late_context=blocks[2]))
         # A multi-line answer streams: the engine hands back its first lines early and
         # the rest lands in memory. Wait for the whole answer (and its usage report).
         await engine.wait_idle()
