@@ -27,7 +27,8 @@ if TYPE_CHECKING:
 
 DESCRIPTION = ("Print DeepSeek's suggestion at FILE:LINE:COL (1-based line and column, the column "
                "in characters), with the definitions the file imports from its project (the nearest "
-               "folder above it with .git, pyproject.toml, package.json, go.mod ...): the whole "
+               "folder above it with .git, pyproject.toml, package.json, go.mod ...; as for a file "
+               "outside the editor's workspace): the whole "
                "suggestion on stdout, its tokens and cost on stderr, and the request in the usage ledger. Needs DEEPSEEK_API_KEY. Exit 0 with a suggestion, "
                "1 when there is none or the request failed (what to do on stderr), 2 on a usage error.")
 
@@ -123,20 +124,8 @@ async def _refusal(service: Service, uri: str, file_text: str) -> str | None:
     return why
 
 
-#: files that mark a project's root folder (the nearest folder above the file holding one)
-PROJECT_MARKERS = (".git", "pyproject.toml", "setup.py", "setup.cfg", "package.json", "tsconfig.json",
-                   "go.mod", "Cargo.toml", "pom.xml", "build.gradle")
 #: how long ``complete`` waits for the project's analysis (s); what is ready by then is used
 CONTEXT_WAIT_S = 5.0
-
-
-def project_root(file: Path) -> Path:
-    """The folder of ``file``'s project: the nearest one above it with a :data:`PROJECT_MARKERS`
-    entry, else the file's own folder."""
-    for folder in file.parents:
-        if any((folder / marker).exists() for marker in PROJECT_MARKERS):
-            return folder
-    return file.parent
 
 
 async def _project_context(service: Service, doc: DocumentSnapshot, offset: int, file: Path,
@@ -145,20 +134,25 @@ async def _project_context(service: Service, doc: DocumentSnapshot, offset: int,
     context blocks for a completion at ``offset``, as the server builds them in an editor (the
     parser's definitions; no editor to ask, no other open files). Empty blocks when not
     ``wanted`` (``--no-context``)."""
-    import dataclasses as dc
+    import threading
 
     from ..context import ContextEngine
     from ..features.context import config_of
-    from ..policy import ExclusionPolicy
+    from ..policy import ExclusionPolicy, project_root
 
-    root = project_root(file)
-    doc = dc.replace(doc, path=file.relative_to(root).as_posix())
+    root = Path(project_root(str(file.parent)))
+    doc = dataclasses.replace(doc, path=file.relative_to(root).as_posix())
     if not wanted or not service.settings.context_enabled:
         return doc, ("", "", "")
     policy = ExclusionPolicy(lambda: service.settings.exclude)
     policy.set_roots([str(root)])
-    engine = ContextEngine(config_of(service.settings),
-                           allowed=lambda path: policy.check(Path(path).as_uri()) is None,
+    lock = threading.Lock()  # the engine's two worker threads share the policy
+
+    def allowed(path: str) -> bool:
+        with lock:
+            return policy.check(Path(path).as_uri()) is None
+
+    engine = ContextEngine(config_of(service.settings), allowed=allowed,
                            display=lambda path: os.path.relpath(path, root).replace(os.sep, "/"),
                            path_of=lambda uri: str(file) if uri == doc.uri else None)
     try:
