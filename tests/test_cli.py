@@ -228,3 +228,21 @@ def test_complete_brings_the_project_context(tmp_path, fake):
     off = run(["complete", "--no-context", f"{source}:3:5"], env)
     assert off.returncode in (0, 1), off.stderr
     assert "magic_number(x: int)" not in fake.fim_requests()[-1].body["prompt"]
+
+
+def test_complete_on_a_loose_file_reads_its_imports_but_not_its_folder(tmp_path, fake):
+    """No project marker above the file (a script in /tmp): like an editor without a workspace
+    folder, the file's own imports are followed, but no project block is made of whatever else
+    lies in its folder (the README's /tmp/fib.py once sent 1,097 tokens of other files in /tmp)."""
+    loose = tmp_path / "downloads"
+    loose.mkdir()
+    (loose / "lib.py").write_text("def magic_number(x):\n    return 42 * x\n", encoding="utf-8")
+    (loose / "unrelated.py").write_text("from lib import magic_number\n\nclass PrivateNotes:\n    pass\n",
+                                        encoding="utf-8")
+    source = loose / "app.py"
+    source.write_text("from lib import magic_number\n\ny = \n", encoding="utf-8")
+    out = run(["complete", f"{source}:3:5"], env_without_deepseek(DEEPSEEK_API_KEY="sk-test",
+                                                                  DEEPSEEK_BASE_URL=fake.base_url))
+    assert out.returncode in (0, 1), out.stderr
+    prompt = fake.fim_requests()[-1].body["prompt"]
+    assert "def magic_number(x):" in prompt and "PrivateNotes" not in prompt

@@ -138,9 +138,13 @@ async def _project_context(service: Service, doc: DocumentSnapshot, offset: int,
 
     from ..context import ContextEngine
     from ..features.context import config_of
-    from ..policy import ExclusionPolicy, project_root
+    from ..policy import PROJECT_MARKERS, ExclusionPolicy, project_root
 
     root = Path(project_root(str(file.parent)))
+    # no project marker above the file (a loose file in /tmp or a download folder): like an editor
+    # without a workspace folder, no project block of whatever else lies in that folder; the
+    # file's imports are still followed
+    in_project = any((root / marker).exists() for marker in PROJECT_MARKERS)
     doc = dataclasses.replace(doc, path=file.relative_to(root).as_posix())
     if not wanted or not service.settings.context_enabled:
         return doc, ("", "", "")
@@ -156,7 +160,7 @@ async def _project_context(service: Service, doc: DocumentSnapshot, offset: int,
                            display=lambda path: os.path.relpath(path, root).replace(os.sep, "/"),
                            path_of=lambda uri: str(file) if uri == doc.uri else None)
     try:
-        engine.set_roots([str(root)])
+        engine.set_roots([str(root)] if in_project else [])
         engine.opened(doc.uri, doc.text, doc.language_id, 1)
         line = doc.text.count("\n", 0, offset)
         engine.cursor(doc.uri, line)
