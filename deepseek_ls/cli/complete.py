@@ -66,10 +66,14 @@ async def complete(spec: str, *, context: bool = True) -> int:
     failures: list[DeepSeekError] = []  # the engine swallows request errors; the CLI must name them
     service = Service(events=ServiceEvents(problem=lambda kind, message: problems.append(message),
                                            failure=failures.append))
+    file = Path(file_text).resolve()
+    # the file's own project's .deepseekignore applies to it, as in an editor (the policy has no
+    # workspace folders here: without one, only the built-in list would be checked)
+    service.policy.set_roots([_project_of(file)[0]])
     refusal = await _refusal(service, doc.uri, file_text)
     if refusal is not None:
         return fail(refusal)
-    doc, blocks = await _project_context(service, doc, offset, Path(file_text).resolve(), context)
+    doc, blocks = await _project_context(service, doc, offset, file, context)
     suggestion = await _run(service, doc, offset, failures, blocks)
     return _report(service, suggestion, problems, failures)
 
@@ -128,6 +132,16 @@ async def _refusal(service: Service, uri: str, file_text: str) -> str | None:
 CONTEXT_WAIT_S = 5.0
 
 
+def _project_of(file: Path) -> tuple[str, bool]:
+    """``(root, marked)``: the root folder of ``file``'s project (:func:`~deepseek_ls.policy.project_root`)
+    and whether a project marker names it (False: no folder above the file holds one, and the
+    root is the file's own folder, such as ``/tmp`` or a home folder)."""
+    from ..policy import PROJECT_MARKERS, project_root
+
+    root = project_root(str(file.parent))
+    return root, any(os.path.exists(os.path.join(root, marker)) for marker in PROJECT_MARKERS)
+
+
 async def _project_context(service: Service, doc: DocumentSnapshot, offset: int, file: Path,
                            wanted: bool = True) -> tuple[DocumentSnapshot, tuple[str, str, str]]:
     """``doc`` (the file ``file``) named by its path in its project, and the (project, file, late)
@@ -138,9 +152,10 @@ async def _project_context(service: Service, doc: DocumentSnapshot, offset: int,
 
     from ..context import ContextEngine
     from ..features.context import config_of
-    from ..policy import ExclusionPolicy, project_root
+    from ..policy import ExclusionPolicy
 
-    root = Path(project_root(str(file.parent)))
+    root_text, marked = _project_of(file)
+    root = Path(root_text)
     doc = dataclasses.replace(doc, path=file.relative_to(root).as_posix())
     if not wanted or not service.settings.context_enabled:
         return doc, ("", "", "")
@@ -156,7 +171,10 @@ async def _project_context(service: Service, doc: DocumentSnapshot, offset: int,
                            display=lambda path: os.path.relpath(path, root).replace(os.sep, "/"),
                            path_of=lambda uri: str(file) if uri == doc.uri else None)
     try:
-        engine.set_roots([str(root)])
+        # a folder no marker names (/tmp, a home folder) is no project: as an editor with no
+        # workspace folder, the file's own folder is read for its imports, no project block is
+        # built from whatever else lies there (other people's files in a shared /tmp)
+        engine.set_roots([str(root)] if marked else [])
         engine.opened(doc.uri, doc.text, doc.language_id, 1)
         line = doc.text.count("\n", 0, offset)
         engine.cursor(doc.uri, line)
