@@ -35,6 +35,7 @@ import math
 import os
 import re
 import secrets as _secrets
+import stat
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -190,7 +191,11 @@ class _IgnoreFile:
         if stamp == self._stamp:
             return False
         lines: list[str] = []
-        if stamp is not None:
+        if stamp is not None and not stat.S_ISREG(st.st_mode):
+            # a FIFO (or a device) by that name: reading it would block forever, and the
+            # policy is asked on the event loop (the whole server hung on a didOpen)
+            log.warning("%s is not a regular file; it is ignored", self.path)
+        elif stamp is not None:
             try:
                 with open(self.path, encoding="utf-8", errors="replace") as fh:
                     lines = [line.rstrip("\r\n") for line in fh]
