@@ -730,6 +730,8 @@ class ContextEngine:
         out: dict[tuple[str, str], Candidate] = {}
 
         def add(def_path: str, definition: Definition, lines: list[int], inferred: bool = False) -> None:
+            if os.path.normpath(def_path) == os.path.normpath(path):
+                return  # the file itself (a Go file importing its own package): it is in the prompt already
             item = self._item(def_path, definition)
             used = tuple(n for n in lines if n not in import_lines)
             old = out.get(item.key)
