@@ -255,6 +255,9 @@ class ExclusionPolicy:
         self._user_globs = user_globs
         self._clock = clock
         self._roots: list[_IgnoreFile] = []
+        #: root -> the ignore files of the folders above it up to its repository's root (a
+        #: workspace opened on a subfolder of a repository keeps the repository's exclusions)
+        self._above: dict[str, list[_IgnoreFile]] = {}
         self._nested: LRUCache[str, _IgnoreFile] = LRUCache(maxsize=512)
         self._globs: tuple[str, ...] | None = None
         #: the defaults and deepseek.exclude, compiled by the first check (_refresh)
@@ -267,6 +270,7 @@ class ExclusionPolicy:
         wanted = sorted({os.path.normpath(r).replace("\\", "/") for r in roots if r}, key=len, reverse=True)
         if [r.root for r in self._roots] != wanted:
             self._roots = [_IgnoreFile(r, self._clock) for r in wanted]
+            self._above = {r: [_IgnoreFile(a, self._clock) for a in _folders_up_to_repository(r)] for r in wanted}
             self._nested.clear()
             self._cache.clear()
 
@@ -278,7 +282,7 @@ class ExclusionPolicy:
             self._base_lines = lines
             self._globs = globs
             self._cache.clear()
-        if any([r.refresh() for r in self._roots]):
+        if any([r.refresh() for r in self._roots] + [a.refresh() for above in self._above.values() for a in above]):
             self._cache.clear()
 
     def _relative(self, path: str) -> tuple[_IgnoreFile | None, str]:
@@ -342,6 +346,14 @@ class ExclusionPolicy:
         hit = root.spec.check_file(low)
         if hit.include and hit.index is not None:
             return Exclusion(root.lines[hit.index].strip(), f"workspace file {IGNORE_FILE}")
+        for above in self._above.get(root.root, ()):
+            if not above.lines:
+                continue
+            below = os.path.relpath(root.root, above.root).replace(os.sep, "/")
+            hit = above.spec.check_file(f"{below}/{rel}".lower())
+            if hit.include and hit.index is not None:
+                where = os.path.relpath(above.path, root.root).replace(os.sep, "/")
+                return Exclusion(above.lines[hit.index].strip(), f"repository file {where}")
         # nested .deepseekignore files, from the root's subfolders down to the file's folder
         parts = rel.split("/")[:-1]
         for depth in range(1, len(parts) + 1):
@@ -394,6 +406,32 @@ def project_root(folder: str) -> str:
         at = parent
     _project_roots[folder] = found
     return found
+
+
+#: folders that mark a repository's root (see :func:`_folders_up_to_repository`)
+VCS_MARKERS = (".git", ".hg", ".svn")
+
+
+def _folders_up_to_repository(root: str) -> list[str]:
+    """The folders above ``root`` up to the root of the repository it lies in (the nearest one
+    holding a :data:`VCS_MARKERS` entry), nearest first; empty when ``root`` is itself a
+    repository's root or lies in none (no ignore file of an unrelated folder above is read)."""
+    out: list[str] = []
+    at = root
+    try:
+        if any(os.path.exists(os.path.join(at, marker)) for marker in VCS_MARKERS):
+            return []
+        for _ in range(64):
+            parent = os.path.dirname(at)
+            if parent == at:
+                return []
+            at = parent
+            out.append(at)
+            if any(os.path.exists(os.path.join(at, marker)) for marker in VCS_MARKERS):
+                return out
+    except (OSError, ValueError):
+        return []
+    return []
 
 
 def _realpath(path: str) -> str | None:
