@@ -244,7 +244,9 @@ class ExclusionPolicy:
     call: settings may change); ``roots`` are the workspace folders
     (filesystem paths). Matching is case-insensitive. A ``.deepseekignore``
     in any folder between a workspace root and the file counts (patterns
-    relative to its folder; it can only add exclusions). A ``file:`` URI is
+    relative to its folder; it can only add exclusions), and so do those of
+    the folders above a root up to its repository's root (a root that is a
+    subfolder of a ``.git``/``.hg``/``.svn`` checkout). A ``file:`` URI is
     checked under its own path and under the path its symlinks resolve to.
     :meth:`check` is cheap: a decision is reused for :data:`DECISION_TTL`
     seconds (and until a setting or an ignore file changes).
