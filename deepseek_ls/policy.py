@@ -35,6 +35,7 @@ import math
 import os
 import re
 import secrets as _secrets
+import stat
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -190,7 +191,11 @@ class _IgnoreFile:
         if stamp == self._stamp:
             return False
         lines: list[str] = []
-        if stamp is not None:
+        if stamp is not None and not stat.S_ISREG(st.st_mode):
+            # a FIFO (or a device) by that name: reading it would block forever, and the
+            # policy is asked on the event loop (the whole server hung on a didOpen)
+            log.warning("%s is not a regular file; it is ignored", self.path)
+        elif stamp is not None:
             try:
                 with open(self.path, encoding="utf-8", errors="replace") as fh:
                     lines = [line.rstrip("\r\n") for line in fh]
@@ -239,7 +244,9 @@ class ExclusionPolicy:
     call: settings may change); ``roots`` are the workspace folders
     (filesystem paths). Matching is case-insensitive. A ``.deepseekignore``
     in any folder between a workspace root and the file counts (patterns
-    relative to its folder; it can only add exclusions). A ``file:`` URI is
+    relative to its folder; it can only add exclusions), and so do those of
+    the folders above a root up to its repository's root (a root that is a
+    subfolder of a ``.git``/``.hg``/``.svn`` checkout). A ``file:`` URI is
     checked under its own path and under the path its symlinks resolve to.
     :meth:`check` is cheap: a decision is reused for :data:`DECISION_TTL`
     seconds (and until a setting or an ignore file changes).
@@ -250,6 +257,9 @@ class ExclusionPolicy:
         self._user_globs = user_globs
         self._clock = clock
         self._roots: list[_IgnoreFile] = []
+        #: root -> the ignore files of the folders above it up to its repository's root (a
+        #: workspace opened on a subfolder of a repository keeps the repository's exclusions)
+        self._above: dict[str, list[_IgnoreFile]] = {}
         self._nested: LRUCache[str, _IgnoreFile] = LRUCache(maxsize=512)
         self._globs: tuple[str, ...] | None = None
         #: the defaults and deepseek.exclude, compiled by the first check (_refresh)
@@ -262,6 +272,7 @@ class ExclusionPolicy:
         wanted = sorted({os.path.normpath(r).replace("\\", "/") for r in roots if r}, key=len, reverse=True)
         if [r.root for r in self._roots] != wanted:
             self._roots = [_IgnoreFile(r, self._clock) for r in wanted]
+            self._above = {r: [_IgnoreFile(a, self._clock) for a in _folders_up_to_repository(r)] for r in wanted}
             self._nested.clear()
             self._cache.clear()
 
@@ -273,7 +284,7 @@ class ExclusionPolicy:
             self._base_lines = lines
             self._globs = globs
             self._cache.clear()
-        if any([r.refresh() for r in self._roots]):
+        if any([r.refresh() for r in self._roots] + [a.refresh() for above in self._above.values() for a in above]):
             self._cache.clear()
 
     def _relative(self, path: str) -> tuple[_IgnoreFile | None, str]:
@@ -337,6 +348,14 @@ class ExclusionPolicy:
         hit = root.spec.check_file(low)
         if hit.include and hit.index is not None:
             return Exclusion(root.lines[hit.index].strip(), f"workspace file {IGNORE_FILE}")
+        for above in self._above.get(root.root, ()):
+            if not above.lines:
+                continue
+            below = os.path.relpath(root.root, above.root).replace(os.sep, "/")
+            hit = above.spec.check_file(f"{below}/{rel}".lower())
+            if hit.include and hit.index is not None:
+                where = os.path.relpath(above.path, root.root).replace(os.sep, "/")
+                return Exclusion(above.lines[hit.index].strip(), f"repository file {where}")
         # nested .deepseekignore files, from the root's subfolders down to the file's folder
         parts = rel.split("/")[:-1]
         for depth in range(1, len(parts) + 1):
@@ -389,6 +408,32 @@ def project_root(folder: str) -> str:
         at = parent
     _project_roots[folder] = found
     return found
+
+
+#: folders that mark a repository's root (see :func:`_folders_up_to_repository`)
+VCS_MARKERS = (".git", ".hg", ".svn")
+
+
+def _folders_up_to_repository(root: str) -> list[str]:
+    """The folders above ``root`` up to the root of the repository it lies in (the nearest one
+    holding a :data:`VCS_MARKERS` entry), nearest first; empty when ``root`` is itself a
+    repository's root or lies in none (no ignore file of an unrelated folder above is read)."""
+    out: list[str] = []
+    at = root
+    try:
+        if any(os.path.exists(os.path.join(at, marker)) for marker in VCS_MARKERS):
+            return []
+        for _ in range(64):
+            parent = os.path.dirname(at)
+            if parent == at:
+                return []
+            at = parent
+            out.append(at)
+            if any(os.path.exists(os.path.join(at, marker)) for marker in VCS_MARKERS):
+                return out
+    except (OSError, ValueError):
+        return []
+    return []
 
 
 def _realpath(path: str) -> str | None:

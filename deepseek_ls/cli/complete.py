@@ -13,6 +13,7 @@ import dataclasses
 import logging
 import os
 import sys
+import threading
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -50,7 +51,18 @@ def command(args: argparse.Namespace) -> int:
         logging.getLogger("deepseek_ls.completion").setLevel(logging.ERROR)
         # so are ledger failures (under the usage line, with how to fix them)
         logging.getLogger("deepseek_ls.ledger").setLevel(logging.ERROR)
-    return asyncio.run(complete(args.spec, context=not args.no_context))
+    code = asyncio.run(complete(args.spec, context=not args.no_context))
+    if any(t.name.startswith("context") and t.is_alive() for t in threading.enumerate()):
+        # the project's analysis still running past CONTEXT_WAIT_S (a huge Go package): its
+        # result is no longer wanted, but the interpreter would wait for its worker threads
+        # at exit (35 s after the answer was printed, on 150 Go files of 0.9 MB). Everything
+        # is written: the answer, the usage line, the ledger (closed by the service)
+        for handler in logging.getLogger().handlers:
+            handler.flush()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    return code
 
 
 async def complete(spec: str, *, context: bool = True) -> int:
@@ -66,10 +78,14 @@ async def complete(spec: str, *, context: bool = True) -> int:
     failures: list[DeepSeekError] = []  # the engine swallows request errors; the CLI must name them
     service = Service(events=ServiceEvents(problem=lambda kind, message: problems.append(message),
                                            failure=failures.append))
+    file = Path(file_text).resolve()
+    # the file's own project's .deepseekignore applies to it, as in an editor (the policy has no
+    # workspace folders here: without one, only the built-in list would be checked)
+    service.policy.set_roots([_project_of(file)[0]])
     refusal = await _refusal(service, doc.uri, file_text)
     if refusal is not None:
         return fail(refusal)
-    doc, blocks = await _project_context(service, doc, offset, Path(file_text).resolve(), context)
+    doc, blocks = await _project_context(service, doc, offset, file, context)
     suggestion = await _run(service, doc, offset, failures, blocks)
     return _report(service, suggestion, problems, failures)
 
@@ -128,23 +144,28 @@ async def _refusal(service: Service, uri: str, file_text: str) -> str | None:
 CONTEXT_WAIT_S = 5.0
 
 
+def _project_of(file: Path) -> tuple[str, bool]:
+    """``(root, marked)``: the root folder of ``file``'s project (:func:`~deepseek_ls.policy.project_root`)
+    and whether a project marker names it (False: no folder above the file holds one, and the
+    root is the file's own folder, such as ``/tmp`` or a home folder)."""
+    from ..policy import PROJECT_MARKERS, project_root
+
+    root = project_root(str(file.parent))
+    return root, any(os.path.exists(os.path.join(root, marker)) for marker in PROJECT_MARKERS)
+
+
 async def _project_context(service: Service, doc: DocumentSnapshot, offset: int, file: Path,
                            wanted: bool = True) -> tuple[DocumentSnapshot, tuple[str, str, str]]:
     """``doc`` (the file ``file``) named by its path in its project, and the (project, file, late)
     context blocks for a completion at ``offset``, as the server builds them in an editor (the
     parser's definitions; no editor to ask, no other open files). Empty blocks when not
     ``wanted`` (``--no-context``)."""
-    import threading
-
     from ..context import ContextEngine
     from ..features.context import config_of
-    from ..policy import PROJECT_MARKERS, ExclusionPolicy, project_root
+    from ..policy import ExclusionPolicy
 
-    root = Path(project_root(str(file.parent)))
-    # no project marker above the file (a loose file in /tmp or a download folder): like an editor
-    # without a workspace folder, no project block of whatever else lies in that folder; the
-    # file's imports are still followed
-    in_project = any((root / marker).exists() for marker in PROJECT_MARKERS)
+    root_text, marked = _project_of(file)
+    root = Path(root_text)
     doc = dataclasses.replace(doc, path=file.relative_to(root).as_posix())
     if not wanted or not service.settings.context_enabled:
         return doc, ("", "", "")
@@ -160,7 +181,10 @@ async def _project_context(service: Service, doc: DocumentSnapshot, offset: int,
                            display=lambda path: os.path.relpath(path, root).replace(os.sep, "/"),
                            path_of=lambda uri: str(file) if uri == doc.uri else None)
     try:
-        engine.set_roots([str(root)] if in_project else [])
+        # a folder no marker names (/tmp, a home folder) is no project: as an editor with no
+        # workspace folder, the file's own folder is read for its imports, no project block is
+        # built from whatever else lies there (other people's files in a shared /tmp)
+        engine.set_roots([str(root)] if marked else [])
         engine.opened(doc.uri, doc.text, doc.language_id, 1)
         line = doc.text.count("\n", 0, offset)
         engine.cursor(doc.uri, line)

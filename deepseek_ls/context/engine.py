@@ -730,6 +730,8 @@ class ContextEngine:
         out: dict[tuple[str, str], Candidate] = {}
 
         def add(def_path: str, definition: Definition, lines: list[int], inferred: bool = False) -> None:
+            if os.path.normpath(def_path) == os.path.normpath(path):
+                return  # the file itself (a Go file importing its own package): it is in the prompt already
             item = self._item(def_path, definition)
             used = tuple(n for n in lines if n not in import_lines)
             old = out.get(item.key)
@@ -835,7 +837,10 @@ class ContextEngine:
         if provider is None or doc is None or not (self.config.enabled and self.config.editor_definitions):
             return
         line = self._cursor.get(uri, 0)
-        known = {c.item.key[1] for c in analysis.candidates}
+        # resolved already: the imported names the parser found, and the file's own top-level
+        # definitions (the editor can only answer this document for them, which is dropped and
+        # counted as "found nothing": asked again 5 times for each set of names, for nothing)
+        known = {c.item.key[1] for c in analysis.candidates} | set(analysis.definitions)
         asked = editor_names(doc[1].split("\n"), line, analysis.language, known, EDITOR_MAX_POSITIONS,
                              NEAR_ABOVE, NEAR_BELOW)
         names = frozenset(asked)

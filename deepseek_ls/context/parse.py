@@ -1007,7 +1007,8 @@ RESERVED: dict[str, frozenset[str]] = {
     "tsx": frozenset((_JS_WORDS + " " + _TS_WORDS).split()),
     "go": frozenset(_GO_WORDS.split()),
 }
-_NAME = re.compile(r"[A-Za-z_$][\w$]*")
+#: an identifier: a letter of any script (``面积``, ``größe``), ``_`` or ``$``, then word characters
+_NAME = re.compile(r"(?:[^\W\d]|\$)[\w$]*")
 _QUOTED = re.compile(r"\"(?:\\.|[^\"\\])*\"|'(?:\\.|[^'\\])*'|`[^`]*`")
 _LINE_COMMENT = {"python": "#"}
 

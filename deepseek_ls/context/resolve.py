@@ -55,6 +55,10 @@ _JSONC = re.compile(r'("(?:\\.|[^"\\])*")|//[^\n]*|/\*.*?\*/|,(?=\s*[}\]])', re.
 CACHE_FILES = 4096
 #: files of one Go package read at most (the first ones by name)
 MAX_PACKAGE_FILES = 2000
+#: and bytes of them at most: a parsed file holds about 10 times its size (its definitions,
+#: their words), and a package is kept whole (150 generated files of 0.9 MB took the server
+#: to 1.5 GB and its analysis thread 35 s)
+MAX_PACKAGE_BYTES = 8_000_000
 
 
 def _jsonc(text: str) -> Any:
@@ -434,13 +438,23 @@ class Workspace:
         return None
 
     def go_package_files(self, folder: str, package: str, exclude: str = "") -> list[str]:
-        """The ``.go`` files of ``folder`` declaring ``package`` (no tests), sorted."""
+        """The ``.go`` files of ``folder`` declaring ``package`` (no tests), sorted: the first
+        :data:`MAX_PACKAGE_FILES` by name, those that fit in :data:`MAX_PACKAGE_BYTES`."""
         out = []
         names = [n for n in self._listdir(folder) if n.endswith(".go") and not n.endswith("_test.go")]
+        total = 0
         for name in names[:MAX_PACKAGE_FILES]:
             full = os.path.join(folder, name)
             if full == exclude:
                 continue
+            opened = self._open.get(full)
+            try:
+                size = len(opened[1]) if opened is not None else os.path.getsize(full)
+            except OSError:
+                continue
+            if total + size > MAX_PACKAGE_BYTES:
+                continue  # a smaller file further on may still fit
+            total += size
             src = self.source(full)
             if src is not None and (not package or src.parsed.package == package):
                 out.append(full)

@@ -145,6 +145,14 @@ class ContextFeature:
         engine.set_roots(self.documents.workspace_roots())
         return engine
 
+    def settings_changed(self, settings: Settings) -> None:
+        """New settings reach the engine at once (not at the next document event): switching
+        ``context.enabled`` or ``context.editorDefinitions`` off stops the requests to the
+        editor still planned (the retries of ``deepseek/definitions`` went on for a minute)."""
+        engine: ContextEngine | None = self.__dict__.get("engine")
+        if engine is not None:
+            engine.configure(config_of(settings))
+
     def opened(self, uri: str) -> None:
         doc = self.documents.document(uri)
         if doc is None or len(doc) > MAX_ANALYSED_CHARS or self.documents.exclusion(uri) is not None:

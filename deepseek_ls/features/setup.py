@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..service import ServiceEvents
+from ..settings import Settings
 from .chat import ChatFeature
 from .code_actions import CodeActionsFeature
 from .completion import CompletionFeature
@@ -31,7 +32,7 @@ class Features:
 def build_features(server: DeepSeekLanguageServer) -> Features:
     """The feature owners of ``server`` (each built from what it needs), with the
     service's events connected to them: problems, state and usage to the status,
-    new settings to the lifecycle (the log level)."""
+    new settings to the lifecycle (the log level) and the context engine."""
     service = server.service
     status = StatusFeature(server, service)
     documents = DocumentsFeature(server, service, status)
@@ -40,7 +41,11 @@ def build_features(server: DeepSeekLanguageServer) -> Features:
     chat = ChatFeature(server, service, documents)
     code_actions = CodeActionsFeature(server, service, documents)
     lifecycle = LifecycleFeature(server, service, status, chat)
+    def settings_changed(settings: Settings) -> None:
+        lifecycle.settings_changed(settings)
+        context.settings_changed(settings)
+
     service.connect(ServiceEvents(problem=status.report_problem, state=status.send,
-                                  usage=status.usage_counted, settings=lifecycle.settings_changed,
+                                  usage=status.usage_counted, settings=settings_changed,
                                   ledger_failed=status.ledger_failed))
     return Features(server, status, documents, completion, chat, code_actions, lifecycle)
