@@ -837,10 +837,7 @@ class ContextEngine:
         if provider is None or doc is None or not (self.config.enabled and self.config.editor_definitions):
             return
         line = self._cursor.get(uri, 0)
-        # resolved already: the imported names the parser found, and the file's own top-level
-        # definitions (the editor can only answer this document for them, which is dropped and
-        # counted as "found nothing": asked again 5 times for each set of names, for nothing)
-        known = {c.item.key[1] for c in analysis.candidates} | set(analysis.definitions)
+        known = {c.item.key[1] for c in analysis.candidates}
         asked = editor_names(doc[1].split("\n"), line, analysis.language, known, EDITOR_MAX_POSITIONS,
                              NEAR_ABOVE, NEAR_BELOW)
         names = frozenset(asked)
