@@ -21,16 +21,23 @@ class _Exited(Exception):
         self.code = code
 
 
-def test_complete_does_not_wait_for_an_analysis_still_running(tmp_path: Path, fake, monkeypatch: pytest.MonkeyPatch,
-                                                               capsys: pytest.CaptureFixture[str]) -> None:
-    (tmp_path / ".git").mkdir()
-    source = tmp_path / "calc.py"
-    source.write_text("def add(a, b):\n    \n", encoding="utf-8")
+@pytest.fixture
+def source(tmp_path: Path, fake, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """calc.py to complete, and an environment that sends to the fake (nothing else of DEEPSEEK_*)."""
+    path = tmp_path / "calc.py"
+    path.write_text("def add(a, b):\n    \n", encoding="utf-8")
     for name in [k for k in os.environ if k.startswith("DEEPSEEK_")]:
         monkeypatch.delenv(name)
     monkeypatch.setenv("DEEPSEEK_API_KEY", "sk-test")
     monkeypatch.setenv("DEEPSEEK_BASE_URL", fake.base_url)
     monkeypatch.setenv("DEEPSEEK_LS_DATA_DIR", str(tmp_path / "data"))
+    return path
+
+
+def test_complete_does_not_wait_for_an_analysis_still_running(tmp_path: Path, fake, source: Path,
+                                                               monkeypatch: pytest.MonkeyPatch,
+                                                               capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / ".git").mkdir()
     release = threading.Event()
     started = threading.Event()
     real = engine_module.ContextEngine._analyse
@@ -57,15 +64,8 @@ def test_complete_does_not_wait_for_an_analysis_still_running(tmp_path: Path, fa
         release.set()
 
 
-def test_complete_returns_normally_when_nothing_is_left_running(tmp_path: Path, fake, monkeypatch: pytest.MonkeyPatch,
+def test_complete_returns_normally_when_nothing_is_left_running(source: Path, monkeypatch: pytest.MonkeyPatch,
                                                                 capsys: pytest.CaptureFixture[str]) -> None:
-    source = tmp_path / "calc.py"
-    source.write_text("def add(a, b):\n    \n", encoding="utf-8")
-    for name in [k for k in os.environ if k.startswith("DEEPSEEK_")]:
-        monkeypatch.delenv(name)
-    monkeypatch.setenv("DEEPSEEK_API_KEY", "sk-test")
-    monkeypatch.setenv("DEEPSEEK_BASE_URL", fake.base_url)
-    monkeypatch.setenv("DEEPSEEK_LS_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.setattr(complete_cli.os, "_exit", lambda code: pytest.fail("exited hard"))
     for _ in range(50):  # the worker threads of an earlier test may still be ending
         if not any(t.name.startswith("context") and t.is_alive() for t in threading.enumerate()):
