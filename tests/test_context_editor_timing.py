@@ -330,3 +330,30 @@ def test_a_restored_session_asks_the_editor_only_where_the_user_works(tmp_path: 
     assert set(after_cursor) == {uris[-1], uris[3]}
     assert uris[7] in asked and len(set(asked)) == 3
 
+
+
+def test_a_module_opened_after_the_line_importing_it_reaches_the_next_analysis(tmp_path: Path) -> None:
+    """(Fresh review of issue 12.) A lone file (nothing of the workspace imported) is not parsed
+    again for 30 s while its import lines stay the same. A module the user creates and opens
+    after writing the import then came only 30 s later; opening a new document ends that."""
+    write(tmp_path, {"app.py": "from newmod import magic_number\n\ny = magic_number(2)\n"})
+
+    async def scenario() -> tuple[str, str]:
+        engine = make_engine(tmp_path, ContextConfig())
+        uri = f"file://{tmp_path / 'app.py'}"
+        text = (tmp_path / "app.py").read_text()
+        engine.opened(uri, text, "python", 1)
+        await _until(lambda: not engine.pending(uri))
+        before = context_text(engine, uri, 2)
+        (tmp_path / "newmod.py").write_text(LIB, encoding="utf-8")  # the user creates the module
+        mod = f"file://{tmp_path / 'newmod.py'}"
+        engine.opened(mod, LIB, "python", 1)
+        await _until(lambda: not engine.pending(mod))
+        engine.changed(uri, text + "z = 1\n", 2, 3)  # back in app.py, typing
+        await _until(lambda: DEF in context_text(engine, uri, 2), timeout=5.0)
+        after = context_text(engine, uri, 2)
+        engine.close()
+        return before, after
+
+    before, after = asyncio.run(scenario())
+    assert DEF not in before and DEF in after

@@ -331,6 +331,9 @@ class ContextEngine:
         #: the one opened last (the editor shows it): the only ones the editor is asked about
         self._worked: set[str] = set()
         self._last_opened: str | None = None
+        #: when a document not seen before was opened (monotonic s): a lone file parsed before it
+        #: may import it (a module the user just created), so its shortcut no longer holds
+        self._new_file_at = 0.0
         self._rendered: LRUCache[tuple[object, ...], Block] = LRUCache(maxsize=256)
         #: path -> (exists on disk, when checked (monotonic s)): a deleted file is not sent
         self._covered_lines: LRUCache[tuple[str, str, str], frozenset[str]] = LRUCache(maxsize=64)
@@ -531,6 +534,8 @@ class ContextEngine:
             self.closed(uri)
             return
         self._open.add(uri)
+        if uri not in self._docs:
+            self._new_file_at = time.monotonic()
         self._docs[uri] = (version, text, language_id)
         self._last_opened = uri
         self._schedule(uri, 0.0)
@@ -692,9 +697,11 @@ class ContextEngine:
         now = time.monotonic()
         if (previous is not None and pattern is not None and previous.language == language
                 and previous.bindings == 0 and previous.imports == imports and not self._editor.get(uri)
-                and path not in self._project_paths and now - previous.parsed_at < FULL_REANALYSE_S):
-            # nothing of the workspace imported before, and the import lines are as they were:
-            # nothing to gain from parsing the file again (the common case of a lone file)
+                and path not in self._project_paths and now - previous.parsed_at < FULL_REANALYSE_S
+                and previous.parsed_at > self._new_file_at):
+            # nothing of the workspace imported before, the import lines are as they were and no
+            # file was opened since (it may be the module imported): nothing to gain from parsing
+            # the file again (the common case of a lone file)
             return Analysis(uri, version, language or language_id, [], lines, text, None, 0, imports,
                             previous.parsed_at, previous.definitions, imported=previous.imported)
         src = ws.source(path, render=False) if path and language else None
