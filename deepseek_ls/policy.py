@@ -380,34 +380,44 @@ class ExclusionPolicy:
 #: to belong to the nearest folder above it holding one)
 PROJECT_MARKERS = (".git", ".hg", ".svn", IGNORE_FILE, "pyproject.toml", "setup.py", "setup.cfg",
                    "package.json", "tsconfig.json", "go.mod", "go.work", "Cargo.toml")
+#: folder -> the root of its project ("" for none), see :func:`find_project_root`
 _project_roots: TTLCache[str, str] = TTLCache(maxsize=1024, ttl=30.0)
 
 
+def _nearest_holding(folder: str, markers: tuple[str, ...], limit: int) -> str | None:
+    """The nearest folder at or above ``folder`` (``limit`` folders looked at, at most) holding
+    one of ``markers``; None when none does or the filesystem cannot be asked."""
+    at = folder
+    for _ in range(limit):
+        try:
+            if any(os.path.exists(os.path.join(at, marker)) for marker in markers):
+                return at
+        except (OSError, ValueError):
+            return None
+        parent = os.path.dirname(at)
+        if parent == at:
+            return None
+        at = parent
+    return None
+
+
+def find_project_root(folder: str) -> str | None:
+    """The nearest folder at or above ``folder`` holding one of :data:`PROJECT_MARKERS`, or None
+    (a filesystem path; cached 30 s)."""
+    folder = os.path.normpath(folder)
+    hit = _project_roots.get(folder)
+    if hit is None:
+        hit = _project_roots[folder] = _nearest_holding(folder, PROJECT_MARKERS, 64) or ""
+    return hit or None
+
+
 def project_root(folder: str) -> str:
-    """The root of the project ``folder`` lies in: the nearest folder at or above it holding
-    one of :data:`PROJECT_MARKERS`, else ``folder`` itself (a filesystem path; cached 30 s).
+    """The root of the project ``folder`` lies in: :func:`find_project_root`, else ``folder``
+    itself (a filesystem path).
 
     Used for files outside every workspace folder (or with no workspace at all), so their own
     project's ``.deepseekignore`` applies to them."""
-    folder = os.path.normpath(folder)
-    hit = _project_roots.get(folder)
-    if hit is not None:
-        return hit
-    at = folder
-    found = folder
-    for _ in range(64):
-        try:
-            if any(os.path.exists(os.path.join(at, marker)) for marker in PROJECT_MARKERS):
-                found = at
-                break
-        except (OSError, ValueError):
-            break
-        parent = os.path.dirname(at)
-        if parent == at:
-            break
-        at = parent
-    _project_roots[folder] = found
-    return found
+    return find_project_root(folder) or os.path.normpath(folder)
 
 
 #: folders that mark a repository's root (see :func:`_folders_up_to_repository`)
@@ -418,22 +428,13 @@ def _folders_up_to_repository(root: str) -> list[str]:
     """The folders above ``root`` up to the root of the repository it lies in (the nearest one
     holding a :data:`VCS_MARKERS` entry), nearest first; empty when ``root`` is itself a
     repository's root or lies in none (no ignore file of an unrelated folder above is read)."""
+    repository = _nearest_holding(root, VCS_MARKERS, 1 + 64)  # root and 64 folders above it
     out: list[str] = []
     at = root
-    try:
-        if any(os.path.exists(os.path.join(at, marker)) for marker in VCS_MARKERS):
-            return []
-        for _ in range(64):
-            parent = os.path.dirname(at)
-            if parent == at:
-                return []
-            at = parent
-            out.append(at)
-            if any(os.path.exists(os.path.join(at, marker)) for marker in VCS_MARKERS):
-                return out
-    except (OSError, ValueError):
-        return []
-    return []
+    while repository is not None and at != repository:
+        at = os.path.dirname(at)
+        out.append(at)
+    return out
 
 
 def _realpath(path: str) -> str | None:

@@ -29,9 +29,9 @@ if TYPE_CHECKING:
 DESCRIPTION = ("Print DeepSeek's suggestion at FILE:LINE:COL (1-based line and column, the column "
                "in characters), with the definitions the file imports from its project (the nearest "
                "folder above it with .git, pyproject.toml, package.json, go.mod ...; as for a file "
-               "outside the editor's workspace): the whole "
-               "suggestion on stdout, its tokens and cost on stderr, and the request in the usage ledger. Needs DEEPSEEK_API_KEY. Exit 0 with a suggestion, "
-               "1 when there is none or the request failed (what to do on stderr), 2 on a usage error.")
+               "outside the editor's workspace): the whole suggestion on stdout, its tokens and cost "
+               "on stderr, and the request in the usage ledger. Needs DEEPSEEK_API_KEY. Exit 0 with "
+               "a suggestion, 1 when there is none or the request failed (what to do on stderr), 2 on a usage error.")
 
 
 def register(parser: argparse.ArgumentParser) -> None:
@@ -79,13 +79,14 @@ async def complete(spec: str, *, context: bool = True) -> int:
     service = Service(events=ServiceEvents(problem=lambda kind, message: problems.append(message),
                                            failure=failures.append))
     file = Path(file_text).resolve()
+    project = _project_of(file)
     # the file's own project's .deepseekignore applies to it, as in an editor (the policy has no
     # workspace folders here: without one, only the built-in list would be checked)
-    service.policy.set_roots([_project_of(file)[0]])
+    service.policy.set_roots([str(project[0])])
     refusal = await _refusal(service, doc.uri, file_text)
     if refusal is not None:
         return fail(refusal)
-    doc, blocks = await _project_context(service, doc, offset, file, context)
+    doc, blocks = await _project_context(service, doc, offset, file, project, context)
     suggestion = await _run(service, doc, offset, failures, blocks)
     return _report(service, suggestion, problems, failures)
 
@@ -144,19 +145,21 @@ async def _refusal(service: Service, uri: str, file_text: str) -> str | None:
 CONTEXT_WAIT_S = 5.0
 
 
-def _project_of(file: Path) -> tuple[str, bool]:
+def _project_of(file: Path) -> tuple[Path, bool]:
     """``(root, marked)``: the root folder of ``file``'s project (:func:`~deepseek_ls.policy.project_root`)
     and whether a project marker names it (False: no folder above the file holds one, and the
     root is the file's own folder, such as ``/tmp`` or a home folder)."""
-    from ..policy import PROJECT_MARKERS, project_root
+    from ..policy import find_project_root
 
-    root = project_root(str(file.parent))
-    return root, any(os.path.exists(os.path.join(root, marker)) for marker in PROJECT_MARKERS)
+    root = find_project_root(str(file.parent))
+    return (Path(root), True) if root is not None else (file.parent, False)
 
 
 async def _project_context(service: Service, doc: DocumentSnapshot, offset: int, file: Path,
+                           project: tuple[Path, bool],
                            wanted: bool = True) -> tuple[DocumentSnapshot, tuple[str, str, str]]:
-    """``doc`` (the file ``file``) named by its path in its project, and the (project, file, late)
+    """``doc`` (the file ``file`` of ``project``, see :func:`_project_of`) named by its path in
+    its project, and the (project, file, late)
     context blocks for a completion at ``offset``, as the server builds them in an editor (the
     parser's definitions; no editor to ask, no other open files). Empty blocks when not
     ``wanted`` (``--no-context``)."""
@@ -164,8 +167,7 @@ async def _project_context(service: Service, doc: DocumentSnapshot, offset: int,
     from ..features.context import config_of
     from ..policy import ExclusionPolicy
 
-    root_text, marked = _project_of(file)
-    root = Path(root_text)
+    root, marked = project
     doc = dataclasses.replace(doc, path=file.relative_to(root).as_posix())
     if not wanted or not service.settings.context_enabled:
         return doc, ("", "", "")
