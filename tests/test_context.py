@@ -817,6 +817,19 @@ def test_a_long_constructor_keeps_its_parameter_names_in_the_outline() -> None:
     assert "  run(x: number): number;" in ts
 
 
+def test_shortened_parameters_keep_their_stars_and_separators() -> None:
+    # an untyped *args / **kw lost its stars (shown as a plain `args`, `kw`)
+    params = ", ".join(f"p{i}: t.Optional[t.Dict[str, int]] = None" for i in range(8))
+    src = (f"class C:\n    def m(self, a, *args, {params}, **kw) -> None:\n        pass\n"
+           + "".join(f"    def x{i}(self) -> None:\n        pass\n" for i in range(8)))
+    text = parse(src, "python").definitions["C"].text
+    assert "    def m(self, a, *args, p0=None," in text and "p7=None, **kw) -> None: ..." in text
+    keyword_only = parse("class D:\n" + "    def k(self, a: int, /, *, b: t.Optional[t.Dict[str, int]] = None, "
+                         + ", ".join(f"c{i}: t.Optional[t.Dict[str, int]] = None" for i in range(5)) + "): pass\n"
+                         + "".join(f"    def y{i}(self) -> None:\n        pass\n" for i in range(8)), "python")
+    assert "    def k(self, a, /, *, b=None, c0=None," in keyword_only.definitions["D"].text
+
+
 def test_a_member_too_long_for_any_form_is_left_out_not_a_bare_semicolon() -> None:
     # before: the member's line was "" and got its ";" anyway, a line of its own
     ts = parse(_long_class("typescript"), "typescript").definitions["Bar"].text

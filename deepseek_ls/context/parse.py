@@ -346,13 +346,12 @@ def _parameter_forms(params: ts.Node | None, language: str) -> list[str]:
     for p in params.named_children:
         if p.type == "comment":
             continue
-        if language == "python":
-            name_node = p.child_by_field_name("name") or (p.named_children[0] if p.named_children else p)
-            if p.type in ("typed_parameter", "typed_default_parameter", "default_parameter"):
-                name_node = p.named_children[0] if p.named_children else p
+        if language == "python":  # a typed or defaulted parameter's name (or splat) comes first
+            wrapped = p.type in ("typed_parameter", "typed_default_parameter", "default_parameter")
+            name_node = p.named_children[0] if wrapped and p.named_children else p  # else *args, *, / as written
         else:  # TypeScript/JavaScript: required_parameter / optional_parameter / a bare pattern
             name_node = p.child_by_field_name("pattern") or p
-        name = _text(name_node) if p.type not in ("keyword_separator", "positional_separator") else _text(p)
+        name = _text(name_node)
         if p.type == "optional_parameter":
             name += "?"
         value = p.child_by_field_name("value")
