@@ -735,9 +735,10 @@ class ContextEngine:
         parsed = src.parsed
         import_lines = {imp.line for imp in parsed.imports}
         out: dict[tuple[str, str], Candidate] = {}
+        here = os.path.normpath(path)
 
         def add(def_path: str, definition: Definition, lines: list[int], inferred: bool = False) -> None:
-            if os.path.normpath(def_path) == os.path.normpath(path):
+            if os.path.normpath(def_path) == here:
                 return  # the file itself (a Go file importing its own package): it is in the prompt already
             item = self._item(def_path, definition)
             used = tuple(n for n in lines if n not in import_lines)

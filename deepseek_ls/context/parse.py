@@ -291,14 +291,14 @@ def _member_line(src: _Source, member: ts.Node, language: str) -> str:
         node = node.child_by_field_name("definition") or node
     body = node.child_by_field_name("body")
     row = member.start_point.row
+    indent = src.lines[row][:len(src.lines[row]) - len(src.lines[row].lstrip())]
+    name = _text(node.child_by_field_name("name"))
+    limit = CONSTRUCTOR_CHARS if name == ("__init__" if language == "python" else "constructor") else MEMBER_CHARS
     if language == "python" and node.type == "function_definition" and body is not None:
         params = node.child_by_field_name("parameters")
         ret = node.child_by_field_name("return_type")
-        indent = src.lines[row][:len(src.lines[row]) - len(src.lines[row].lstrip())]
-        name = _text(node.child_by_field_name("name"))
         prefix = "async def" if _text(node).startswith("async") else "def"
         returns = f" -> {_text(ret)}" if ret else ""
-        limit = CONSTRUCTOR_CHARS if name == "__init__" else MEMBER_CHARS
         for form in _parameter_forms(params, language):
             if len(sig := f"{indent}{prefix} {name}{form}{returns}") <= limit:
                 return sig + ": ..."
@@ -307,21 +307,20 @@ def _member_line(src: _Source, member: ts.Node, language: str) -> str:
         line = src.lines[row]
         return line.rstrip() if len(line) <= 120 else ""
     if body is not None and body.start_point.row >= row:
-        indent = src.lines[row][:len(src.lines[row]) - len(src.lines[row].lstrip())]
         sig = src.span(member, body.start_byte).strip()
         params = node.child_by_field_name("parameters")
         full = _text(params) if params is not None else ""
-        named = node.child_by_field_name("name")
-        limit = CONSTRUCTOR_CHARS if named is not None and _text(named) == "constructor" else MEMBER_CHARS
-        for form in _parameter_forms(params, language) if full and full in sig else [""]:
-            if line := _one_line(indent + (sig.replace(full, form, 1) if form else sig), limit):
+        shortened = ([sig.replace(full, form, 1) for form in _parameter_forms(params, language)]
+                     if full and full in sig else [sig])
+        for candidate in shortened:
+            if line := _one_line(indent + candidate, limit):
                 return line + ("" if language == "python" else ";")
         return ""
     if language == "python":
         return ""
     line = src.lines[row]
     if member.end_point.row > row:
-        line = src.lines[row][:len(src.lines[row]) - len(src.lines[row].lstrip())] + src.span(member, member.end_byte)
+        line = indent + src.span(member, member.end_byte)
     return _one_line(line)
 
 
